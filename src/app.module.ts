@@ -1,0 +1,56 @@
+import { BullModule } from '@nestjs/bullmq';
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { ArtifactsController } from './artifacts/artifacts.controller';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { AuthService } from './auth/auth.service';
+import { KeysController } from './auth/keys.controller';
+import { KilnExceptionFilter } from './common/exception.filter';
+import type { KilnConfig } from './config/config';
+import { ConfigModule } from './config/config.module';
+import { DatabaseModule } from './database/database.module';
+import { HealthController } from './health/health.controller';
+import { JobsController } from './jobs/jobs.controller';
+import { JobsService } from './jobs/jobs.service';
+import { EnqueueService } from './queue/enqueue.service';
+import { bullRootOptions } from './queue/bull';
+import { compileQueueName } from './queue/queue.types';
+import { RedisModule } from './queue/redis.module';
+import { StorageModule } from './storage/storage.module';
+import { POOLS } from './targets/catalog';
+import { TargetsController } from './targets/targets.controller';
+import { TargetsService } from './targets/targets.service';
+import { WorkerRegistry } from './targets/worker-registry';
+import { UploadsController } from './uploads/uploads.controller';
+import { UploadsService } from './uploads/uploads.service';
+
+/** The HTTP API. Queues are registered for every pool in the catalog, so any build can be queued. */
+@Module({})
+export class AppModule {
+  static register(config: KilnConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.register(config),
+        DatabaseModule,
+        RedisModule,
+        StorageModule,
+        TerminusModule,
+        BullModule.forRoot(bullRootOptions(config)),
+        BullModule.registerQueue(...POOLS.map((p) => ({ name: compileQueueName(p) }))),
+      ],
+      controllers: [JobsController, UploadsController, ArtifactsController, TargetsController, KeysController, HealthController],
+      providers: [
+        AuthService,
+        JobsService,
+        UploadsService,
+        TargetsService,
+        WorkerRegistry,
+        EnqueueService,
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_FILTER, useClass: KilnExceptionFilter },
+      ],
+    };
+  }
+}

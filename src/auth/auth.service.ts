@@ -1,0 +1,77 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Inject, Injectable, Logger, NotFoundException, OnApplicationBootstrap } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { IsNull, Repository } from 'typeorm';
+import { KILN_CONFIG, KilnConfig } from '../config/config';
+import { ApiKey, Tenant } from '../database/entities';
+
+export interface Caller {
+  tenantId: string;
+  tenantName: string;
+  keyId: string;
+}
+
+/** API keys are 32 random bytes, so a plain sha256 is a safe one-way hash for them. */
+export function hashApiKey(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+export const DEFAULT_TENANT = 'default';
+
+@Injectable()
+export class AuthService implements OnApplicationBootstrap {
+  private readonly logger = new Logger(AuthService.name);
+
+  constructor(
+    @Inject(KILN_CONFIG) private readonly config: KilnConfig,
+    @InjectRepository(ApiKey) private readonly keys: Repository<ApiKey>,
+    @InjectRepository(Tenant) private readonly tenants: Repository<Tenant>,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.config.bootstrapApiKey) return;
+    const tenant = await this.ensureTenant(DEFAULT_TENANT);
+    const hash = hashApiKey(this.config.bootstrapApiKey);
+    await this.keys
+      .createQueryBuilder()
+      .insert()
+      .values({ tenantId: tenant.id, name: 'bootstrap', prefix: this.config.bootstrapApiKey.slice(0, 8), keyHash: hash })
+      .orIgnore()
+      .execute();
+    this.logger.log(`bootstrap API key enabled for tenant "${tenant.name}"`);
+  }
+
+  async ensureTenant(name: string): Promise<Tenant> {
+    await this.tenants.createQueryBuilder().insert().values({ name }).orIgnore().execute();
+    return this.tenants.findOneByOrFail({ name });
+  }
+
+  async authenticate(secret: string): Promise<Caller | null> {
+    const row = await this.keys
+      .createQueryBuilder('k')
+      .innerJoin(Tenant, 't', 't.id = k.tenant_id')
+      .select(['k.id AS key_id', 'k.tenant_id AS tenant_id', 't.name AS tenant_name'])
+      .where('k.key_hash = :hash AND k.revoked_at IS NULL', { hash: hashApiKey(secret) })
+      .getRawOne<{ key_id: string; tenant_id: string; tenant_name: string }>();
+    if (!row) return null;
+    return { keyId: row.key_id, tenantId: row.tenant_id, tenantName: row.tenant_name };
+  }
+
+  /** Creates a key and returns its secret; the secret is not stored and cannot be shown again. */
+  async createKey(tenantId: string, name: string): Promise<{ key: ApiKey; secret: string }> {
+    const secret = `kiln_${randomBytes(32).toString('base64url')}`;
+    const key = await this.keys.save(
+      this.keys.create({ tenantId, name, prefix: secret.slice(0, 12), keyHash: hashApiKey(secret) }),
+    );
+    return { key, secret };
+  }
+
+  listKeys(tenantId: string): Promise<ApiKey[]> {
+    return this.keys.find({ where: { tenantId, revokedAt: IsNull() }, order: { createdAt: 'ASC' } });
+  }
+
+  async revokeKey(tenantId: string, id: string): Promise<void> {
+    const res = await this.keys.update({ id, tenantId, revokedAt: IsNull() }, { revokedAt: new Date() });
+    if (!res.affected) throw new NotFoundException(`no API key with id ${id}`);
+  }
+}

@@ -1,0 +1,60 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { IsString, Length, Matches } from 'class-validator';
+import type { ApiKey } from '../database/entities';
+import { CurrentCaller } from './auth.decorators';
+import { AuthService, Caller } from './auth.service';
+
+export class CreateKeyDto {
+  @ApiProperty({ example: 'ci', description: 'A name to tell the key apart, 1 to 100 characters' })
+  @IsString()
+  @Length(1, 100)
+  @Matches(/^[\w .@-]+$/, { message: 'name may contain letters, digits, spaces and . _ @ - only' })
+  name: string;
+}
+
+export class ApiKeyDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() name: string;
+  @ApiProperty({ description: 'The first characters of the key, to recognise it' }) prefix: string;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+
+  static from(k: ApiKey): ApiKeyDto {
+    return { id: k.id, name: k.name, prefix: k.prefix, createdAt: k.createdAt.toISOString() };
+  }
+}
+
+export class CreatedApiKeyDto extends ApiKeyDto {
+  @ApiProperty({ description: 'The key itself. Shown once: store it now.' }) secret: string;
+}
+
+export class ApiKeyListDto {
+  @ApiProperty({ type: [ApiKeyDto] }) items: ApiKeyDto[];
+}
+
+@ApiTags('keys')
+@ApiBearerAuth()
+@Controller('v1/keys')
+export class KeysController {
+  constructor(private readonly auth: AuthService) {}
+
+  @Get()
+  @ApiOkResponse({ type: ApiKeyListDto })
+  async list(@CurrentCaller() caller: Caller): Promise<ApiKeyListDto> {
+    return { items: (await this.auth.listKeys(caller.tenantId)).map(ApiKeyDto.from) };
+  }
+
+  @Post()
+  @ApiCreatedResponse({ type: CreatedApiKeyDto, description: 'The secret is in the response, and only there.' })
+  async create(@CurrentCaller() caller: Caller, @Body() body: CreateKeyDto): Promise<CreatedApiKeyDto> {
+    const { key, secret } = await this.auth.createKey(caller.tenantId, body.name);
+    return { ...ApiKeyDto.from(key), secret };
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiNoContentResponse({ description: 'The key is revoked.' })
+  async revoke(@CurrentCaller() caller: Caller, @Param('id', new ParseUUIDPipe()) id: string): Promise<void> {
+    await this.auth.revokeKey(caller.tenantId, id);
+  }
+}

@@ -1,0 +1,43 @@
+import { INestApplication, ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { AppModule } from './app.module';
+import type { KilnConfig } from './config/config';
+import { createLogger } from './common/logger';
+
+export const API_TITLE = 'Kiln';
+export const API_VERSION = '1';
+
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle(API_TITLE)
+    .setDescription(
+      'Compilation as a service: send source plus target descriptors, get one build per target, download the artifacts.',
+    )
+    .setVersion(API_VERSION)
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key' })
+    .build();
+  return SwaggerModule.createDocument(app, config, { operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}` });
+}
+
+/** Everything that makes an app the Kiln API, shared by main.ts, the tests and the spec script. */
+export function configureApp(app: NestExpressApplication, config: KilnConfig): OpenAPIObject {
+  app.useBodyParser('json', { limit: config.maxRequestBytes });
+  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+  app.enableShutdownHooks();
+  app.set('trust proxy', 'loopback');
+  app.disable('x-powered-by');
+  const document = buildOpenApiDocument(app);
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', raw: ['json'] });
+  return document;
+}
+
+export async function createApi(config: KilnConfig): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), {
+    bodyParser: false,
+    logger: createLogger(config),
+  });
+  configureApp(app, config);
+  return app;
+}

@@ -1,0 +1,175 @@
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+
+/**
+ * Kiln's configuration, read once from the environment and validated at start-up.
+ * Nothing else in the code base reads process.env: everything gets a KilnConfig.
+ */
+export interface KilnConfig {
+  host: string;
+  port: number;
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  storage: StorageConfig;
+  bootstrapApiKey: string | null;
+  maxUploadBytes: number;
+  maxRequestBytes: number;
+  downloadUrlTtlSeconds: number;
+  logLevel: LogLevel;
+  logFormat: 'json' | 'text';
+  worker: WorkerConfig;
+}
+
+export type LogLevel = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
+
+export type StorageConfig =
+  | { driver: 'fs'; dir: string }
+  | {
+      driver: 's3';
+      endPoint: string;
+      port: number;
+      useSSL: boolean;
+      accessKey: string;
+      secretKey: string;
+      bucket: string;
+      region: string;
+      pathStyle: boolean;
+    };
+
+export interface WorkerConfig {
+  id: string;
+  pools: string[];
+  concurrency: number;
+  compileTimeoutMs: number;
+  sandbox: 'bwrap' | 'none';
+  workRoot: string;
+  heartbeatSeconds: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, fallback: string): string {
+  const v = env[name];
+  return v === undefined || v === '' ? fallback : v;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const v = str(env, name, fallback);
+  if (!allowed.includes(v as T)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${v}"`);
+  }
+  return v as T;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(v)) return true;
+  if (/^(0|false|no|off)$/i.test(v)) return false;
+  throw new ConfigError(name, `expected true or false, got "${v}"`);
+}
+
+function url(env: Env, name: string, fallback: string, protocols: string[]): string {
+  const v = str(env, name, fallback);
+  let parsed: URL;
+  try {
+    parsed = new URL(v);
+  } catch {
+    throw new ConfigError(name, `is not a valid URL: "${v}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+  }
+  return v;
+}
+
+export const DEFAULT_POOLS = ['cpu', 'wasm'];
+
+export function loadConfig(env: Env = process.env): KilnConfig {
+  const driver = oneOf(env, 'KILN_STORAGE', 'fs', ['fs', 's3'] as const);
+  let storage: StorageConfig;
+  if (driver === 'fs') {
+    storage = { driver, dir: resolve(str(env, 'KILN_STORAGE_DIR', 'data/objects')) };
+  } else {
+    const endpoint = url(env, 'KILN_S3_ENDPOINT', 'http://127.0.0.1:9000', ['http:', 'https:']);
+    const u = new URL(endpoint);
+    const accessKey = str(env, 'KILN_S3_ACCESS_KEY', '');
+    const secretKey = str(env, 'KILN_S3_SECRET_KEY', '');
+    if (!accessKey) throw new ConfigError('KILN_S3_ACCESS_KEY', 'is required when KILN_STORAGE=s3');
+    if (!secretKey) throw new ConfigError('KILN_S3_SECRET_KEY', 'is required when KILN_STORAGE=s3');
+    const bucket = str(env, 'KILN_S3_BUCKET', 'kiln');
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+      throw new ConfigError('KILN_S3_BUCKET', `"${bucket}" is not a valid bucket name`);
+    }
+    storage = {
+      driver,
+      endPoint: u.hostname,
+      port: u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80,
+      useSSL: u.protocol === 'https:',
+      accessKey,
+      secretKey,
+      bucket,
+      region: str(env, 'KILN_S3_REGION', 'us-east-1'),
+      pathStyle: bool(env, 'KILN_S3_PATH_STYLE', true),
+    };
+  }
+
+  const pools = str(env, 'KILN_POOLS', DEFAULT_POOLS.join(','))
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  for (const p of pools) {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(p)) throw new ConfigError('KILN_POOLS', `"${p}" is not a valid pool name`);
+  }
+
+  const bootstrap = str(env, 'KILN_BOOTSTRAP_API_KEY', '');
+  if (bootstrap && bootstrap.length < 16) {
+    throw new ConfigError('KILN_BOOTSTRAP_API_KEY', 'must be at least 16 characters long');
+  }
+
+  return {
+    host: str(env, 'KILN_HOST', '127.0.0.1'),
+    port: int(env, 'KILN_PORT', 8080, 0, 65535),
+    databaseUrl: url(env, 'KILN_DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/kiln', ['postgres:', 'postgresql:']),
+    redisUrl: url(env, 'KILN_REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    queuePrefix: str(env, 'KILN_QUEUE_PREFIX', 'kiln'),
+    storage,
+    bootstrapApiKey: bootstrap || null,
+    maxUploadBytes: int(env, 'KILN_MAX_UPLOAD_BYTES', 64 * 1024 * 1024, 1, 2 ** 40),
+    maxRequestBytes: int(env, 'KILN_MAX_REQUEST_BYTES', 4 * 1024 * 1024, 1024, 2 ** 30),
+    downloadUrlTtlSeconds: int(env, 'KILN_DOWNLOAD_URL_TTL_SECONDS', 300, 1, 7 * 24 * 3600),
+    logLevel: oneOf(env, 'KILN_LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug', 'verbose'] as const),
+    logFormat: oneOf(env, 'KILN_LOG_FORMAT', 'text', ['json', 'text'] as const),
+    worker: {
+      id: str(env, 'KILN_WORKER_ID', `${hostname()}-${process.pid}`),
+      pools,
+      concurrency: int(env, 'KILN_WORKER_CONCURRENCY', 2, 1, 256),
+      compileTimeoutMs: int(env, 'KILN_COMPILE_TIMEOUT_MS', 60_000, 100, 3_600_000),
+      sandbox: oneOf(env, 'KILN_SANDBOX', 'bwrap', ['bwrap', 'none'] as const),
+      workRoot: resolve(str(env, 'KILN_WORK_DIR', 'data/work')),
+      heartbeatSeconds: int(env, 'KILN_HEARTBEAT_SECONDS', 5, 1, 300),
+    },
+  };
+}
+
+export const KILN_CONFIG = Symbol('KILN_CONFIG');

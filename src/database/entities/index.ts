@@ -1,0 +1,10 @@
+import { ApiKey } from './api-key.entity';
+import { Artifact } from './artifact.entity';
+import { BuildEvent } from './build-event.entity';
+import { Build } from './build.entity';
+import { Job } from './job.entity';
+import { Tenant } from './tenant.entity';
+import { Upload } from './upload.entity';
+
+export { ApiKey, Artifact, Build, BuildEvent, Job, Tenant, Upload };
+export const ENTITIES = [Tenant, ApiKey, Upload, Job, Build, BuildEvent, Artifact];

@@ -1,0 +1,114 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ARTIFACT_KINDS } from '../artifact-kinds';
+import { BUILD_STATUSES, JOB_STATUSES } from '../build-status';
+
+export class DiagnosticDto {
+  @ApiPropertyOptional({ nullable: true, type: String, example: 'saxpy.c' }) file: string | null;
+  @ApiPropertyOptional({ nullable: true, type: Number, example: 4 }) line: number | null;
+  @ApiPropertyOptional({ nullable: true, type: Number, example: 3 }) column: number | null;
+  @ApiProperty({ enum: ['fatal', 'error', 'warning', 'note', 'remark'] }) severity: string;
+  @ApiProperty() message: string;
+  @ApiPropertyOptional({ example: '-Wunused-variable' }) option?: string;
+}
+
+export class ArtifactDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ format: 'uuid' }) buildId: string;
+  @ApiProperty({ enum: [...ARTIFACT_KINDS, 'log'] }) kind: string;
+  @ApiProperty({ example: 'saxpy.o' }) name: string;
+  @ApiProperty({ example: 1234 }) size: number;
+  @ApiProperty({ example: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' }) sha256: string;
+  @ApiProperty({ example: 'application/x-object' }) contentType: string;
+  @ApiProperty({ example: '/v1/artifacts/7f6c.../content' }) contentUrl: string;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+}
+
+export class BuildTargetDto {
+  @ApiProperty({ example: 'graviton3', description: 'The name used in the request' }) requested: string;
+  @ApiProperty({ example: 'aarch64-linux-gnu' }) name: string;
+  @ApiProperty({ example: 'aarch64-unknown-linux-gnu' }) triple: string;
+  @ApiPropertyOptional({ nullable: true, type: String, example: 'neoverse-v1' }) cpu: string | null;
+  @ApiProperty({ type: [String] }) features: string[];
+  @ApiPropertyOptional({ nullable: true, type: String }) abi: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) floatAbi: string | null;
+  @ApiProperty({ example: 'linux' }) os: string;
+  @ApiProperty({ example: 'glibc' }) libc: string;
+}
+
+export class ToolchainRefDto {
+  @ApiProperty({ example: 'clang' }) key: string;
+  @ApiProperty({ example: '19.1.7' }) version: string;
+}
+
+export class TimingsDto {
+  @ApiPropertyOptional({ nullable: true, type: Number, description: 'From creation until a worker started it' }) queuedMs: number | null;
+  @ApiPropertyOptional({ nullable: true, type: Number, description: 'From start until the compile finished' }) compileMs: number | null;
+  @ApiPropertyOptional({ nullable: true, type: Number, description: 'Time spent inside toolchain processes' }) toolchainMs: number | null;
+  @ApiPropertyOptional({ nullable: true, type: Number, description: 'From creation until the build finished' }) totalMs: number | null;
+}
+
+export class BuildEventDto {
+  @ApiPropertyOptional({ nullable: true, enum: BUILD_STATUSES }) from: string | null;
+  @ApiProperty({ enum: BUILD_STATUSES }) to: string;
+  @ApiProperty({ format: 'date-time' }) at: string;
+  @ApiPropertyOptional({ nullable: true, type: String }) worker: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) message: string | null;
+}
+
+export class BuildDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ type: BuildTargetDto }) target: BuildTargetDto;
+  @ApiProperty({ example: 'cpu' }) pool: string;
+  @ApiProperty({ enum: BUILD_STATUSES }) status: string;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'Why the build is in this state: what it waits for, or why it failed' }) statusReason: string | null;
+  @ApiPropertyOptional({ nullable: true, type: ToolchainRefDto }) toolchain: ToolchainRefDto | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) worker: string | null;
+  @ApiProperty() attempts: number;
+  @ApiProperty({ type: TimingsDto }) timings: TimingsDto;
+  @ApiProperty({ type: [DiagnosticDto] }) diagnostics: DiagnosticDto[];
+  @ApiProperty({ type: [ArtifactDto] }) artifacts: ArtifactDto[];
+  @ApiProperty({ type: [BuildEventDto], description: 'Every state change, oldest first' }) events: BuildEventDto[];
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'The toolchain output (capped)' }) log: string | null;
+}
+
+export class JobSourceFileDto {
+  @ApiProperty() path: string;
+  @ApiProperty() size: number;
+  @ApiPropertyOptional({ format: 'uuid' }) uploadId?: string;
+}
+
+export class JobSourceDto {
+  @ApiProperty({ enum: ['c', 'c++'] }) language: string;
+  @ApiProperty({ type: [JobSourceFileDto] }) files: JobSourceFileDto[];
+  @ApiProperty({ type: [String] }) options: string[];
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) defines: Record<string, string>;
+}
+
+export class JobDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ enum: JOB_STATUSES, description: 'Derived from the builds' }) status: string;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+  @ApiProperty({ format: 'date-time' }) updatedAt: string;
+  @ApiProperty({ type: JobSourceDto }) source: JobSourceDto;
+  @ApiProperty({ enum: ARTIFACT_KINDS, isArray: true }) outputs: string[];
+  @ApiProperty({ type: [BuildDto] }) builds: BuildDto[];
+}
+
+export class JobSummaryBuildDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() target: string;
+  @ApiProperty({ enum: BUILD_STATUSES }) status: string;
+}
+
+export class JobSummaryDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ enum: JOB_STATUSES }) status: string;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+  @ApiProperty({ enum: ['c', 'c++'] }) language: string;
+  @ApiProperty({ type: [JobSummaryBuildDto] }) builds: JobSummaryBuildDto[];
+}
+
+export class JobListDto {
+  @ApiProperty({ type: [JobSummaryDto] }) items: JobSummaryDto[];
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'Pass as ?cursor= to get the next page; null on the last page' }) nextCursor: string | null;
+}

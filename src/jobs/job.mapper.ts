@@ -1,0 +1,65 @@
+import type { Artifact, Build, BuildEvent, Job } from '../database/entities';
+import { deriveJobStatus } from './build-status';
+import type { ArtifactDto, BuildDto, JobDto } from './dto/job.dto';
+
+const ms = (a: Date | null, b: Date | null): number | null => (a && b ? Math.max(0, b.getTime() - a.getTime()) : null);
+
+export function toArtifactDto(a: Artifact): ArtifactDto {
+  return {
+    id: a.id,
+    buildId: a.buildId,
+    kind: a.kind,
+    name: a.name,
+    size: a.size,
+    sha256: a.sha256,
+    contentType: a.contentType,
+    contentUrl: `/v1/artifacts/${a.id}/content`,
+    createdAt: a.createdAt.toISOString(),
+  };
+}
+
+export function toBuildDto(b: Build, artifacts: Artifact[], events: BuildEvent[]): BuildDto {
+  return {
+    id: b.id,
+    target: { requested: b.targetName, ...b.target },
+    pool: b.pool,
+    status: b.status,
+    statusReason: b.statusReason,
+    toolchain: b.toolchainKey && b.toolchainVersion ? { key: b.toolchainKey, version: b.toolchainVersion } : null,
+    worker: b.worker,
+    attempts: b.attempts,
+    timings: {
+      queuedMs: ms(b.createdAt, b.startedAt),
+      compileMs: ms(b.startedAt, b.compiledAt ?? (b.status === 'failed' ? b.finishedAt : null)),
+      toolchainMs: b.toolchainMs,
+      totalMs: ms(b.createdAt, b.finishedAt),
+    },
+    diagnostics: b.diagnostics,
+    artifacts: artifacts.filter((a) => a.buildId === b.id).map(toArtifactDto),
+    events: events
+      .filter((e) => e.buildId === b.id)
+      .map((e) => ({ from: e.fromStatus, to: e.toStatus, at: e.at.toISOString(), worker: e.worker, message: e.message })),
+    log: b.log,
+  };
+}
+
+export function toJobDto(job: Job, builds: Build[], artifacts: Artifact[], events: BuildEvent[], fileSizes: Map<string, number>): JobDto {
+  return {
+    id: job.id,
+    status: deriveJobStatus(builds.map((b) => b.status)),
+    createdAt: job.createdAt.toISOString(),
+    updatedAt: new Date(Math.max(job.updatedAt.getTime(), ...builds.map((b) => b.updatedAt.getTime()))).toISOString(),
+    source: {
+      language: job.source.language,
+      files: job.source.files.map((f) => ({
+        path: f.path,
+        size: f.content !== undefined ? Buffer.byteLength(f.content) : (fileSizes.get(f.uploadId!) ?? 0),
+        ...(f.uploadId ? { uploadId: f.uploadId } : {}),
+      })),
+      options: job.source.options,
+      defines: job.source.defines,
+    },
+    outputs: job.outputs,
+    builds: builds.map((b) => toBuildDto(b, artifacts, events)),
+  };
+}

@@ -1,0 +1,87 @@
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiPropertyOptional,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import type { Response } from 'express';
+import { CurrentCaller } from '../auth/auth.decorators';
+import type { Caller } from '../auth/auth.service';
+import { JOB_STATUSES, JobStatus } from './build-status';
+import { CreateJobDto } from './dto/create-job.dto';
+import { JobDto, JobListDto } from './dto/job.dto';
+import { JobsService } from './jobs.service';
+
+export class ListJobsQuery {
+  @ApiPropertyOptional({ enum: JOB_STATUSES })
+  @IsOptional()
+  @IsIn(JOB_STATUSES, { message: `status must be one of: ${JOB_STATUSES.join(', ')}` })
+  status?: JobStatus;
+
+  @ApiPropertyOptional({ description: 'nextCursor from the previous page' })
+  @IsOptional()
+  @IsString()
+  cursor?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+}
+
+@ApiTags('jobs')
+@ApiBearerAuth()
+@Controller('v1/jobs')
+export class JobsController {
+  constructor(private readonly jobs: JobsService) {}
+
+  @Post()
+  @HttpCode(202)
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A retried request with the same key returns the same job (200) instead of creating another' })
+  @ApiAcceptedResponse({ type: JobDto, description: 'The job is accepted; one build per target is queued' })
+  @ApiOkResponse({ type: JobDto, description: 'A job with this Idempotency-Key already exists; it is returned' })
+  @ApiBadRequestResponse({ description: 'The request names an unknown target, has a bad path or option, or is empty; the message says which' })
+  @ApiServiceUnavailableResponse({ description: 'The queue is unavailable; nothing was created' })
+  async create(
+    @Body() body: CreateJobDto,
+    @CurrentCaller() caller: Caller,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<JobDto> {
+    const { job, created } = await this.jobs.create(caller, body, idempotencyKey ?? null);
+    if (!created) res.status(200);
+    res.setHeader('Location', `/v1/jobs/${job.id}`);
+    return job;
+  }
+
+  @Get()
+  @ApiOkResponse({ type: JobListDto, description: 'Newest first' })
+  list(@CurrentCaller() caller: Caller, @Query() query: ListJobsQuery): Promise<JobListDto> {
+    return this.jobs.list(caller, { status: query.status, cursor: query.cursor, limit: query.limit ?? 20 });
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: JobDto })
+  @ApiNotFoundResponse({ description: 'No such job for this tenant' })
+  get(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<JobDto> {
+    return this.jobs.get(caller, id);
+  }
+
+  @Delete(':id')
+  @ApiOkResponse({ type: JobDto, description: 'Builds that had not finished are canceled; finished ones keep their result' })
+  @ApiNotFoundResponse({ description: 'No such job for this tenant' })
+  cancel(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<JobDto> {
+    return this.jobs.cancel(caller, id);
+  }
+}

@@ -1,0 +1,269 @@
+import { returning } from '../database/sql';
+import {
+  BadRequestException,
+  Inject,
+  Injectable,
+  Logger,
+  NotFoundException,
+  ServiceUnavailableException,
+} from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, In, Repository } from 'typeorm';
+import type { Caller } from '../auth/auth.service';
+import { Artifact, Build, BuildEvent, Job, Upload } from '../database/entities';
+import type { ArtifactKind, SourceInput } from '../database/entities/job.entity';
+import { EnqueueService } from '../queue/enqueue.service';
+import { JobName, redisKeys } from '../queue/queue.types';
+import { TargetError } from '../targets/resolve';
+import { TargetsService } from '../targets/targets.service';
+import { DEFAULT_OUTPUTS } from './artifact-kinds';
+import { BuildStatus, isTerminal, JobStatus } from './build-status';
+import type { CreateJobDto } from './dto/create-job.dto';
+import type { JobDto, JobListDto } from './dto/job.dto';
+import { toJobDto } from './job.mapper';
+import { checkCompilerOption, checkDefine, checkSourcePath, isTranslationUnit, normalizeLanguage } from './source-rules';
+import { REDIS } from '../queue/redis.module';
+import type { Redis } from 'ioredis';
+import { KILN_CONFIG, KilnConfig } from '../config/config';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Validates a job's source and turns it into what is stored. Throws 400s with the reason. */
+export function normalizeSource(dto: CreateJobDto['source']): SourceInput {
+  const language = normalizeLanguage(dto.language);
+  if (!language) throw new BadRequestException(`source.language "${dto.language}" is not supported; use c or c++`);
+  const seen = new Set<string>();
+  for (const [i, f] of dto.files.entries()) {
+    const why = checkSourcePath(language, f.path);
+    if (why) throw new BadRequestException(`source.files[${i}]: ${why}`);
+    if (seen.has(f.path)) throw new BadRequestException(`source.files[${i}]: "${f.path}" is listed twice`);
+    seen.add(f.path);
+    const hasContent = f.content !== undefined && f.content !== null;
+    if (hasContent === Boolean(f.uploadId)) {
+      throw new BadRequestException(`source.files[${i}] ("${f.path}"): give exactly one of "content" or "uploadId"`);
+    }
+    if (hasContent && f.content!.includes('\0')) throw new BadRequestException(`source.files[${i}] ("${f.path}"): content contains a NUL byte; upload binary files instead`);
+  }
+  const units = dto.files.filter((f) => isTranslationUnit(language, f.path));
+  if (units.length === 0) {
+    throw new BadRequestException(`source has no ${language} file to compile (only headers were given)`);
+  }
+  if (units.every((f) => f.content !== undefined && f.content.trim() === '')) {
+    throw new BadRequestException('source is empty: every file to compile has no content');
+  }
+  const options = dto.options ?? [];
+  for (const o of options) {
+    const why = checkCompilerOption(language, o);
+    if (why) throw new BadRequestException(`source.options: ${why}`);
+  }
+  const defines: Record<string, string> = {};
+  for (const [k, v] of Object.entries(dto.defines ?? {})) {
+    const why = checkDefine(k, v as string);
+    if (why) throw new BadRequestException(`source.defines: ${why}`);
+    defines[k] = String(v);
+  }
+  return {
+    language,
+    files: dto.files.map((f) => (f.uploadId ? { path: f.path, uploadId: f.uploadId } : { path: f.path, content: f.content! })),
+    options,
+    defines,
+  };
+}
+
+interface Cursor {
+  createdAt: string;
+  id: string;
+}
+
+@Injectable()
+export class JobsService {
+  private readonly logger = new Logger(JobsService.name);
+
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @InjectRepository(Job) private readonly jobs: Repository<Job>,
+    @InjectRepository(Build) private readonly builds: Repository<Build>,
+    @InjectRepository(Artifact) private readonly artifacts: Repository<Artifact>,
+    @InjectRepository(BuildEvent) private readonly events: Repository<BuildEvent>,
+    @InjectRepository(Upload) private readonly uploads: Repository<Upload>,
+    private readonly targets: TargetsService,
+    private readonly enqueuer: EnqueueService,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(KILN_CONFIG) private readonly config: KilnConfig,
+  ) {}
+
+  /** Creates a job and its builds, and queues them. Returns the job and whether it is new. */
+  async create(caller: Caller, dto: CreateJobDto, idempotencyKey: string | null): Promise<{ job: JobDto; created: boolean }> {
+    if (idempotencyKey !== null && !/^[\x21-\x7e]{1,200}$/.test(idempotencyKey)) {
+      throw new BadRequestException('the Idempotency-Key header must be 1 to 200 visible ASCII characters');
+    }
+    if (idempotencyKey) {
+      const existing = await this.jobs.findOneBy({ tenantId: caller.tenantId, idempotencyKey });
+      if (existing) return { job: await this.get(caller, existing.id), created: false };
+    }
+
+    const source = normalizeSource(dto.source);
+    const uploadIds = source.files.filter((f) => f.uploadId).map((f) => f.uploadId!);
+    if (uploadIds.length) {
+      const found = await this.uploads.findBy({ id: In(uploadIds), tenantId: caller.tenantId });
+      const missing = uploadIds.filter((id) => !found.some((u) => u.id === id));
+      if (missing.length) throw new BadRequestException(`source.files: no upload with id ${missing.join(', ')}`);
+    }
+    const outputs = (dto.outputs ?? DEFAULT_OUTPUTS) as ArtifactKind[];
+
+    let resolved;
+    let availability;
+    try {
+      ({ resolved, availability } = await this.targets.resolveAll(dto.targets));
+    } catch (e) {
+      if (e instanceof TargetError) throw new BadRequestException(`targets: ${e.message}`);
+      throw e;
+    }
+    const keys = new Set<string>();
+    for (const r of resolved) {
+      const key = JSON.stringify(r.target);
+      if (keys.has(key)) throw new BadRequestException(`targets: ${r.requested} is listed twice`);
+      keys.add(key);
+      if (r.spec.family === 'wasm' && outputs.includes('shared')) {
+        throw new BadRequestException(`outputs: ${r.spec.name} cannot produce a shared library; ask for "executable" or "object"`);
+      }
+    }
+
+    let job: Job;
+    let builds: Build[];
+    try {
+      ({ job, builds } = await this.db.transaction(async (tx) => {
+        const job = await tx.getRepository(Job).save(tx.getRepository(Job).create({ tenantId: caller.tenantId, source, outputs: [...new Set(outputs)], idempotencyKey }));
+        const builds = await tx.getRepository(Build).save(
+          resolved.map((r, position) => {
+            const live = availability.get(r.spec.name)?.available ?? false;
+            return tx.getRepository(Build).create({
+              jobId: job.id,
+              tenantId: caller.tenantId,
+              position,
+              targetName: r.requested,
+              target: r.target,
+              pool: r.spec.pool,
+              status: live ? 'queued' : 'waiting',
+              statusReason: live ? null : `waiting for a worker that serves pool "${r.spec.pool}" (${r.spec.name}); it starts when one connects`,
+            });
+          }),
+        );
+        await tx.getRepository(BuildEvent).insert(
+          builds.map((b) => ({ buildId: b.id, jobId: job.id, fromStatus: null, toStatus: b.status, message: b.statusReason })),
+        );
+        return { job, builds };
+      }));
+    } catch (e) {
+      if (idempotencyKey && (e as { code?: string }).code === '23505') {
+        const existing = await this.jobs.findOneByOrFail({ tenantId: caller.tenantId, idempotencyKey });
+        return { job: await this.get(caller, existing.id), created: false };
+      }
+      throw e;
+    }
+
+    try {
+      await this.enqueuer.enqueue(
+        builds.map((b) => ({ pool: b.pool, name: JobName.CompileBuild, jobId: b.id, data: { buildId: b.id, jobId: job.id, tenantId: caller.tenantId } })),
+      );
+    } catch (e) {
+      // Nothing half-done stays behind: without its queue entries the job would never run.
+      this.logger.error(`enqueue failed for job ${job.id}: ${(e as Error).message}`);
+      await this.jobs.delete({ id: job.id });
+      throw new ServiceUnavailableException('the build queue is unavailable; try again shortly');
+    }
+    return { job: await this.get(caller, job.id), created: true };
+  }
+
+  async get(caller: Caller, id: string): Promise<JobDto> {
+    if (!UUID_RE.test(id)) throw new NotFoundException(`no job with id ${id}`);
+    const job = await this.jobs.findOneBy({ id, tenantId: caller.tenantId });
+    if (!job) throw new NotFoundException(`no job with id ${id}`);
+    const builds = await this.builds.find({ where: { jobId: id }, order: { position: 'ASC' } });
+    const buildIds = builds.map((b) => b.id);
+    const [artifacts, events] = buildIds.length
+      ? await Promise.all([
+          this.artifacts.find({ where: { buildId: In(buildIds) }, order: { kind: 'ASC', name: 'ASC' } }),
+          this.events.find({ where: { jobId: id }, order: { id: 'ASC' } }),
+        ])
+      : [[], []];
+    const uploadIds = job.source.files.filter((f) => f.uploadId).map((f) => f.uploadId!);
+    const uploads = uploadIds.length ? await this.uploads.findBy({ id: In(uploadIds) }) : [];
+    return toJobDto(job, builds, artifacts, events, new Map(uploads.map((u) => [u.id, u.size])));
+  }
+
+  async list(caller: Caller, opts: { status?: JobStatus; cursor?: string; limit: number }): Promise<JobListDto> {
+    let cursor: Cursor | null = null;
+    if (opts.cursor) {
+      try {
+        cursor = JSON.parse(Buffer.from(opts.cursor, 'base64url').toString('utf8')) as Cursor;
+        if (!UUID_RE.test(cursor.id) || Number.isNaN(Date.parse(cursor.createdAt))) throw new Error();
+      } catch {
+        throw new BadRequestException('cursor is not valid; use the nextCursor of a previous page');
+      }
+    }
+    const params: unknown[] = [caller.tenantId];
+    let where = 'j.tenant_id = $1';
+    if (cursor) {
+      params.push(cursor.createdAt, cursor.id);
+      where += ` AND (j.created_at, j.id) < ($2::timestamptz, $3::uuid)`;
+    }
+    if (opts.status) {
+      params.push(opts.status);
+      where += ` AND s.status = $${params.length}`;
+    }
+    params.push(opts.limit + 1);
+    const rows: { id: string; created_at: Date; created_at_text: string; language: string; status: JobStatus; builds: { id: string; target: string; status: BuildStatus }[] }[] =
+      await this.db.query(
+        `SELECT j.id, j.created_at, to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_text,
+                j.source->>'language' AS language, s.status, s.builds
+           FROM jobs j
+           CROSS JOIN LATERAL (
+             SELECT CASE
+                      WHEN bool_and(b.status IN ('queued','waiting')) THEN 'queued'
+                      WHEN bool_or(b.status NOT IN ('succeeded','failed','canceled')) THEN 'running'
+                      WHEN bool_or(b.status = 'failed') THEN 'failed'
+                      WHEN bool_or(b.status = 'canceled') THEN 'canceled'
+                      ELSE 'succeeded' END AS status,
+                    json_agg(json_build_object('id', b.id, 'target', b.target_name, 'status', b.status) ORDER BY b.position) AS builds
+               FROM builds b WHERE b.job_id = j.id
+           ) s
+          WHERE ${where}
+          ORDER BY j.created_at DESC, j.id DESC
+          LIMIT $${params.length}`,
+        params,
+      );
+    const page = rows.slice(0, opts.limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map((r) => ({ id: r.id, status: r.status, createdAt: new Date(r.created_at).toISOString(), language: r.language, builds: r.builds })),
+      nextCursor:
+        rows.length > opts.limit && last ? Buffer.from(JSON.stringify({ createdAt: last.created_at_text, id: last.id })).toString('base64url') : null,
+    };
+  }
+
+  /** Cancels every build of the job that has not finished. Finished builds keep their result. */
+  async cancel(caller: Caller, id: string): Promise<JobDto> {
+    await this.get(caller, id); // 404 for unknown ids and other tenants' jobs
+    const canceled: { id: string; pool: string; status: BuildStatus }[] = await this.db.transaction(async (tx) => {
+      const rows = await returning<{ id: string; pool: string; prev: BuildStatus }>(tx, 
+        `UPDATE builds b SET status = 'canceled', status_reason = 'canceled by the client', finished_at = now(), updated_at = now()
+           FROM (SELECT id, status AS prev FROM builds WHERE job_id = $1 AND status NOT IN ('succeeded','failed','canceled') FOR UPDATE) old
+          WHERE b.id = old.id
+          RETURNING b.id, b.pool, old.prev`,
+        [id],
+      );
+      if (rows.length) {
+        await tx.getRepository(BuildEvent).insert(rows.map((r) => ({ buildId: r.id, jobId: id, fromStatus: r.prev, toStatus: 'canceled' as const, message: 'canceled by the client' })));
+      }
+      return rows.map((r) => ({ id: r.id, pool: r.pool, status: r.prev }));
+    });
+    for (const b of canceled) {
+      if (isTerminal(b.status)) continue;
+      // A queued build is simply taken off its queue; a running one is told to stop.
+      const removed = await this.enqueuer.removeIfWaiting(b.pool, b.id);
+      if (!removed) await this.redis.publish(redisKeys.cancelChannel(this.config.queuePrefix), b.id).catch(() => undefined);
+    }
+    return this.get(caller, id);
+  }
+}

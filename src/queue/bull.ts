@@ -1,0 +1,10 @@
+import type { QueueOptions } from 'bullmq';
+import type { KilnConfig } from '../config/config';
+import { redisConnectionOptions } from './queue.types';
+
+export function bullRootOptions(config: KilnConfig): QueueOptions {
+  return {
+    prefix: config.queuePrefix,
+    connection: { ...redisConnectionOptions(config.redisUrl) },
+  };
+}

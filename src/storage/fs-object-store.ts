@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { assertKey, ObjectInfo, ObjectStore } from './object-store';
+
+/** Objects as files under one directory: the embedded default for a single machine. */
+export class FsObjectStore implements ObjectStore {
+  readonly driver = 'fs' as const;
+
+  constructor(private readonly root: string) {}
+
+  private path(key: string): string {
+    assertKey(key);
+    return join(this.root, key);
+  }
+
+  async init(): Promise<void> {
+    await mkdir(join(this.root, '.tmp'), { recursive: true });
+  }
+
+  async putFile(key: string, localPath: string): Promise<void> {
+    const target = this.path(key);
+    await mkdir(dirname(target), { recursive: true });
+    // Copy then rename, so a reader never sees a half-written object.
+    const tmp = join(this.root, '.tmp', randomUUID());
+    try {
+      await copyFile(localPath, tmp);
+      await rename(tmp, target);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  async get(key: string): Promise<Readable> {
+    const p = this.path(key);
+    await stat(p);
+    return createReadStream(p);
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    try {
+      const s = await stat(this.path(key));
+      return { size: s.size };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.path(key), { force: true });
+  }
+
+  async downloadUrl(): Promise<string | null> {
+    return null;
+  }
+
+  async ping(): Promise<void> {
+    await stat(this.root);
+  }
+}

@@ -1,0 +1,91 @@
+import { PRESETS, TARGETS, TargetSpec } from './catalog';
+import type { CanonicalTarget, TargetInput } from './target';
+
+export class TargetError extends Error {}
+
+export interface ResolvedTarget {
+  /** The name the client used, kept for display. */
+  requested: string;
+  target: CanonicalTarget;
+  spec: TargetSpec;
+}
+
+const CPU_RE = /^[a-z0-9][a-z0-9._+-]{0,63}$/i;
+const FEATURE_RE = /^[+-][a-z0-9][a-z0-9._-]{0,63}$/i;
+const VENDORS = new Set(['unknown', 'pc', 'none']);
+
+export function supportedTargetNames(): string[] {
+  return [...TARGETS.map((t) => t.name), ...PRESETS.map((p) => p.name)];
+}
+
+function unknown(what: string): TargetError {
+  return new TargetError(`unknown target ${what}; supported targets: ${supportedTargetNames().join(', ')}`);
+}
+
+/** Finds the catalog entry for a triple, with or without its vendor field. */
+function specForTriple(triple: string): TargetSpec | undefined {
+  const parts = triple.toLowerCase().split('-');
+  const withoutVendor = parts.length === 4 && VENDORS.has(parts[1]) ? [parts[0], ...parts.slice(2)] : parts;
+  const key = withoutVendor.join('-');
+  return TARGETS.find((t) => t.name === key || t.clangTriple === key || t.triple === triple.toLowerCase());
+}
+
+function canonical(spec: TargetSpec, cpu: string | null, features: string[]): CanonicalTarget {
+  return {
+    name: spec.name,
+    triple: spec.triple,
+    cpu,
+    features: [...new Set(features)].sort(),
+    abi: null,
+    floatAbi: spec.floatAbi,
+    os: spec.os,
+    libc: spec.libc,
+  };
+}
+
+/**
+ * Turns what a client sent (a short name, a preset, a triple or a descriptor object) into the
+ * canonical descriptor. `knownCpus`, when given, is the list of CPUs that the live toolchain
+ * accepts for the target's triple; a CPU outside it is refused here rather than at compile time.
+ */
+export function resolveTarget(input: TargetInput, knownCpus?: (spec: TargetSpec) => string[] | undefined): ResolvedTarget {
+  if (typeof input === 'string') {
+    const name = input.trim();
+    if (!name) throw new TargetError('a target name must not be empty');
+    const preset = PRESETS.find((p) => p.name === name.toLowerCase());
+    if (preset) {
+      const spec = TARGETS.find((t) => t.name === preset.target)!;
+      return { requested: name, target: canonical(spec, preset.cpu, preset.features), spec };
+    }
+    const spec = specForTriple(name);
+    if (!spec) throw unknown(`"${name}"`);
+    return { requested: name, target: canonical(spec, null, []), spec };
+  }
+
+  if (input === null || typeof input !== 'object' || typeof input.triple !== 'string') {
+    throw new TargetError('a target is a name (such as "aarch64-linux-gnu") or an object with a "triple"');
+  }
+  const spec = specForTriple(input.triple);
+  if (!spec) throw unknown(`triple "${input.triple}"`);
+
+  const cpu = input.cpu ?? null;
+  if (cpu !== null) {
+    if (typeof cpu !== 'string' || !CPU_RE.test(cpu)) throw new TargetError(`"${String(cpu)}" is not a valid cpu name`);
+    const cpus = knownCpus?.(spec);
+    if (cpus && cpus.length > 0 && !cpus.includes(cpu)) {
+      throw new TargetError(`cpu "${cpu}" is not known for ${spec.name}; known cpus: ${cpus.join(', ')}`);
+    }
+  }
+  const features = input.features ?? [];
+  if (!Array.isArray(features)) throw new TargetError('"features" must be a list such as ["+neon", "-sve"]');
+  for (const f of features) {
+    if (typeof f !== 'string' || !FEATURE_RE.test(f)) {
+      throw new TargetError(`feature "${String(f)}" must be a name with a leading + or - (for example "+v")`);
+    }
+  }
+  if (input.abi != null) throw new TargetError(`"abi" cannot be chosen for ${spec.name}; leave it null`);
+  if (input.floatAbi != null && input.floatAbi !== spec.floatAbi) {
+    throw new TargetError(`${spec.name} supports floatAbi ${spec.floatAbi ?? 'null'} only, got "${input.floatAbi}"`);
+  }
+  return { requested: spec.name, target: canonical(spec, cpu, features), spec };
+}

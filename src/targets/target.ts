@@ -1,0 +1,26 @@
+/**
+ * A target descriptor in its canonical form: LLVM vocabulary, one field per compiler flag.
+ * Every build stores one of these, so what was built is never ambiguous.
+ */
+export interface CanonicalTarget {
+  /** The catalog entry this resolves to (a short name such as aarch64-linux-gnu). */
+  name: string;
+  triple: string;
+  cpu: string | null;
+  features: string[];
+  abi: string | null;
+  floatAbi: 'hard' | 'soft' | 'softfp' | null;
+  os: 'linux' | 'wasi';
+  libc: 'glibc' | 'wasi-libc';
+}
+
+/** What a client may send instead of a short name. */
+export interface TargetDescriptorInput {
+  triple: string;
+  cpu?: string | null;
+  features?: string[];
+  abi?: string | null;
+  floatAbi?: 'hard' | 'soft' | 'softfp' | null;
+}
+
+export type TargetInput = string | TargetDescriptorInput;

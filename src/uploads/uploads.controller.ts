@@ -1,0 +1,59 @@
+import { Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiConsumes,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiPayloadTooLargeResponse,
+  ApiProperty,
+  ApiQuery,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Request } from 'express';
+import { CurrentCaller } from '../auth/auth.decorators';
+import type { Caller } from '../auth/auth.service';
+import type { Upload } from '../database/entities';
+import { UploadsService } from './uploads.service';
+
+export class UploadDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ example: 'project.tar' }) filename: string;
+  @ApiProperty({ example: 'application/octet-stream' }) contentType: string;
+  @ApiProperty() size: number;
+  @ApiProperty() sha256: string;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+
+  static from(u: Upload): UploadDto {
+    return { id: u.id, filename: u.filename, contentType: u.contentType, size: u.size, sha256: u.sha256, createdAt: u.createdAt.toISOString() };
+  }
+}
+
+@ApiTags('uploads')
+@ApiBearerAuth()
+@Controller('v1/uploads')
+export class UploadsController {
+  constructor(private readonly uploads: UploadsService) {}
+
+  @Post()
+  @HttpCode(201)
+  @ApiConsumes('application/octet-stream')
+  @ApiBody({ schema: { type: 'string', format: 'binary' }, description: 'The file\'s bytes, streamed as the request body' })
+  @ApiQuery({ name: 'filename', required: true, example: 'saxpy.c' })
+  @ApiCreatedResponse({ type: UploadDto })
+  @ApiPayloadTooLargeResponse({ description: 'Over KILN_MAX_UPLOAD_BYTES; nothing is kept' })
+  async create(@CurrentCaller() caller: Caller, @Req() req: Request, @Query('filename') filename?: string): Promise<UploadDto> {
+    const name = this.uploads.checkFilename(filename);
+    const length = req.headers['content-length'] ? Number(req.headers['content-length']) : null;
+    const type = (req.headers['content-type'] ?? 'application/octet-stream').split(';')[0].trim() || 'application/octet-stream';
+    return UploadDto.from(await this.uploads.create(caller, req, name, type, Number.isFinite(length) ? length : null));
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: UploadDto })
+  @ApiNotFoundResponse()
+  async get(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<UploadDto> {
+    return UploadDto.from(await this.uploads.get(caller, id));
+  }
+}

@@ -1,0 +1,87 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import { BadRequestException, Inject, Injectable, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import type { Caller } from '../auth/auth.service';
+import { KILN_CONFIG, KilnConfig } from '../config/config';
+import { Upload } from '../database/entities';
+import { OBJECT_STORE, objectKeys, ObjectStore } from '../storage/object-store';
+
+const FILENAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
+
+class TooLarge extends Error {}
+
+@Injectable()
+export class UploadsService {
+  constructor(
+    @Inject(KILN_CONFIG) private readonly config: KilnConfig,
+    @Inject(OBJECT_STORE) private readonly store: ObjectStore,
+    @InjectRepository(Upload) private readonly uploads: Repository<Upload>,
+  ) {}
+
+  checkFilename(filename: string | undefined): string {
+    if (!filename) throw new BadRequestException('name the file with ?filename=<name> (for example ?filename=project.tar)');
+    if (!FILENAME_RE.test(filename)) {
+      throw new BadRequestException(`filename "${filename}" must be a plain file name: letters, digits and . _ + -, no folders`);
+    }
+    return filename;
+  }
+
+  /**
+   * Streams the body to a temporary file while hashing and counting it, refusing it as soon as
+   * it passes the limit; only a complete upload reaches the object store and the database.
+   */
+  async create(caller: Caller, body: Readable, filename: string, contentType: string, declaredLength: number | null): Promise<Upload> {
+    const limit = this.config.maxUploadBytes;
+    if (declaredLength !== null && declaredLength > limit) {
+      body.resume();
+      throw new PayloadTooLargeException(`the upload is ${declaredLength} bytes; the limit is ${limit} bytes`);
+    }
+    const id = randomUUID();
+    const dir = join(tmpdir(), 'kiln-uploads');
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, id);
+    const hash = createHash('sha256');
+    let size = 0;
+    const meter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        size += chunk.length;
+        if (size > limit) return done(new TooLarge());
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    const key = objectKeys.upload(caller.tenantId, id);
+    let stored = false;
+    try {
+      await pipeline(body, meter, createWriteStream(tmp));
+      await this.store.putFile(key, tmp, contentType);
+      stored = true;
+      return await this.uploads.save(
+        this.uploads.create({ id, tenantId: caller.tenantId, filename, contentType, size, sha256: hash.digest('hex'), storageKey: key }),
+      );
+    } catch (e) {
+      if (stored) await this.store.delete(key).catch(() => undefined);
+      if (e instanceof TooLarge) {
+        body.resume();
+        throw new PayloadTooLargeException(`the upload is larger than the limit of ${limit} bytes`);
+      }
+      throw e;
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  async get(caller: Caller, id: string): Promise<Upload> {
+    const u = /^[0-9a-f-]{36}$/i.test(id) ? await this.uploads.findOneBy({ id, tenantId: caller.tenantId }) : null;
+    if (!u) throw new NotFoundException(`no upload with id ${id}`);
+    return u;
+  }
+}

@@ -1,0 +1,60 @@
+import type { ArtifactKind, SourceInput } from '../../src/database/entities/job.entity';
+import type { Diagnostic } from '../../src/jobs/diagnostic';
+import type { TargetSpec } from '../../src/targets/catalog';
+import type { CanonicalTarget } from '../../src/targets/target';
+import type { SandboxExecutor } from '../sandbox/executor';
+
+export interface TargetProbe {
+  target: string;
+  available: boolean;
+  /** Why not, in words a person can act on. */
+  reason?: string;
+  cpus: string[];
+}
+
+export interface ToolchainProbe {
+  key: string;
+  version: string;
+  targets: TargetProbe[];
+}
+
+export interface CompileRequest {
+  source: SourceInput;
+  target: CanonicalTarget;
+  spec: TargetSpec;
+  outputs: ArtifactKind[];
+  /** Host folder holding src/ (the sources, as the client named them) and out/. */
+  workdir: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface ProducedArtifact {
+  kind: ArtifactKind;
+  name: string;
+  hostPath: string;
+  contentType: string;
+}
+
+export interface CompileResult {
+  ok: boolean;
+  diagnostics: Diagnostic[];
+  log: string;
+  /** Wall time spent in toolchain processes. */
+  toolchainMs: number;
+  artifacts: ProducedArtifact[];
+  /** Why it failed, in one line. */
+  failureReason?: string;
+  canceled?: boolean;
+}
+
+/**
+ * One toolchain (a compiler family and its version). Each has a static key, unique in the
+ * registry; the worker probes it at start-up and only offers what the probe proved works.
+ */
+export interface Toolchain {
+  readonly key: string;
+  readonly languages: readonly string[];
+  probe(exec: SandboxExecutor): Promise<ToolchainProbe | null>;
+  compile(req: CompileRequest, exec: SandboxExecutor): Promise<CompileResult>;
+}

@@ -1,0 +1,57 @@
+import { BullModule } from '@nestjs/bullmq';
+import { DynamicModule, Module } from '@nestjs/common';
+import type { KilnConfig } from '../src/config/config';
+import { ConfigModule } from '../src/config/config.module';
+import { DatabaseModule } from '../src/database/database.module';
+import { bullRootOptions } from '../src/queue/bull';
+import { compileQueueName } from '../src/queue/queue.types';
+import { RedisModule } from '../src/queue/redis.module';
+import { StorageModule } from '../src/storage/storage.module';
+import { WorkerRegistry } from '../src/targets/worker-registry';
+import { CancelRegistry } from './compile/cancel-registry';
+import { makeCompileProcessor } from './compile/compile.processor';
+import { CompileService, SANDBOX } from './compile/compile.service';
+import { HeartbeatService } from './heartbeat.service';
+import { SandboxExecutor } from './sandbox/executor';
+import { CAPABILITIES, probeCapabilities } from './toolchains/capabilities';
+import { createToolchainRegistry } from './toolchains/registry';
+
+/** A worker: no HTTP listener; consumes the queues of the pools in KILN_POOLS. */
+@Module({})
+export class WorkerModule {
+  static register(config: KilnConfig): DynamicModule {
+    const pools = config.worker.pools;
+    return {
+      module: WorkerModule,
+      imports: [
+        ConfigModule.register(config),
+        DatabaseModule,
+        RedisModule,
+        StorageModule,
+        BullModule.forRoot(bullRootOptions(config)),
+        BullModule.registerQueue(...pools.map((p) => ({ name: compileQueueName(p) }))),
+      ],
+      providers: [
+        {
+          provide: SANDBOX,
+          useFactory: () => {
+            const missing = SandboxExecutor.available(config.worker.sandbox);
+            if (missing) throw new Error(`the sandbox is not available: ${missing}`);
+            return new SandboxExecutor(config.worker.sandbox);
+          },
+        },
+        {
+          // Resolved before any processor exists, so no job is taken before the probe is done.
+          provide: CAPABILITIES,
+          inject: [SANDBOX],
+          useFactory: (exec: SandboxExecutor) => probeCapabilities(pools, createToolchainRegistry(), exec),
+        },
+        CompileService,
+        CancelRegistry,
+        WorkerRegistry,
+        HeartbeatService,
+        ...pools.map((p) => makeCompileProcessor(p, config.worker.concurrency)),
+      ],
+    };
+  }
+}
