@@ -77,7 +77,6 @@ export class CompileService {
       return 'failed';
     }
 
-    await mkdir(this.config.worker.workRoot, { recursive: true, mode: 0o711 });
     const workdir = await mkdtemp(join(this.config.worker.workRoot, 'build-'));
     const controller = new AbortController();
     this.cancels.register(buildId, controller);

@@ -1,3 +1,4 @@
+import { chmod, mkdir } from 'node:fs/promises';
 import { Logger } from '@nestjs/common';
 import { TARGETS } from '../../src/targets/catalog';
 import type { SandboxExecutor } from '../sandbox/executor';
@@ -23,12 +24,15 @@ export interface Capabilities {
  * worker was asked to serve can build all of its targets. A pool it cannot serve fully is
  * refused at start-up, with what is missing, rather than failing builds later.
  */
-export async function probeCapabilities(pools: string[], registry: Map<string, Toolchain>, exec: SandboxExecutor): Promise<Capabilities> {
+export async function probeCapabilities(pools: string[], registry: Map<string, Toolchain>, exec: SandboxExecutor, workRoot: string): Promise<Capabilities> {
+  // The sandbox user must reach the work root: create it open to traverse, not to list.
+  await mkdir(workRoot, { recursive: true, mode: 0o711 });
+  await chmod(workRoot, 0o711);
   const logger = new Logger('Toolchains');
   const probes: ToolchainProbe[] = [];
   const targets = new Map<string, ServedTarget>();
   for (const toolchain of registry.values()) {
-    const probe = await toolchain.probe(exec);
+    const probe = await toolchain.probe(exec, workRoot);
     if (!probe) {
       logger.warn(`${toolchain.key}: not installed`);
       continue;

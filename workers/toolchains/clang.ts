@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import type { ArtifactKind } from '../../src/database/entities/job.entity';
 import type { Diagnostic } from '../../src/jobs/diagnostic';
@@ -55,9 +54,10 @@ export class ClangToolchain implements Toolchain {
   readonly key = ClangToolchain.key;
   readonly languages = ['c', 'c++'] as const;
 
-  async probe(exec: SandboxExecutor): Promise<ToolchainProbe | null> {
+  async probe(exec: SandboxExecutor, scratch: string): Promise<ToolchainProbe | null> {
     if (!existsSync(CLANG) || !existsSync(CLANGXX)) return null;
-    const probeDir = await mkdtempProbe();
+    const probeDir = await mkdtemp(join(scratch, 'probe-'));
+    await chmod(probeDir, 0o777);
     const v = await exec.run({ argv: [CLANG, '--version'], cwd: '/work', mounts: [{ host: probeDir, sandbox: '/work', writable: true }], timeoutMs: 20_000 });
     const m = /clang version (\d+\.\d+\.\d+)/.exec(v.stdout);
     if (v.exitCode !== 0 || !m) throw new Error(`clang --version failed in the sandbox: ${v.stderr.trim() || v.stdout.trim()}`);
@@ -134,7 +134,7 @@ export class ClangToolchain implements Toolchain {
           ? `${what} timed out after ${Math.round(req.timeoutMs / 1000)} s`
           : r.signal
             ? `${what} was killed by ${r.signal} (a resource limit was reached)`
-            : `${what} failed${errors ? ` with ${errors} error${errors > 1 ? 's' : ''}` : ` (exit code ${r.exitCode})`}`;
+            : `${what} failed${errors ? ` with ${errors} error${errors > 1 ? 's' : ''}` : ` (exit code ${r.exitCode}): ${lastLine(r.stderr || r.stdout)}`}`;
       return { ok: false, diagnostics, log: log.slice(0, MAX_LOG), toolchainMs, artifacts: [], failureReason: reason, canceled: r.canceled };
     };
 
@@ -144,7 +144,7 @@ export class ClangToolchain implements Toolchain {
       const name = names.get(unit)!;
       if (needObjects) {
         const out = `../out/obj/${name}.o`;
-        await mkdir(join(req.workdir, 'out/obj', posix.dirname(name)), { recursive: true });
+        await mkdirOpen(req.workdir, join('out/obj', posix.dirname(name)));
         const r = await step([...common, '-c', unit, '-o', out]);
         if (r.exitCode !== 0) return fail(r, `compiling ${unit}`);
         objects.push(out);
@@ -153,14 +153,15 @@ export class ClangToolchain implements Toolchain {
       for (const [kind, flag, ext] of [['assembly', [], 's'], ['llvm-ir', ['-emit-llvm'], 'll']] as const) {
         if (!outputs.includes(kind)) continue;
         const dir = kind === 'assembly' ? 'asm' : 'ir';
-        await mkdir(join(req.workdir, 'out', dir, posix.dirname(name)), { recursive: true });
+        await mkdirOpen(req.workdir, join('out', dir, posix.dirname(name)));
         const r = await step([...common, '-S', ...flag, unit, '-o', `../out/${dir}/${name}.${ext}`]);
         if (r.exitCode !== 0) return fail(r, `compiling ${unit}`);
         artifacts.push({ kind, name: `${name}.${ext}`, hostPath: join(req.workdir, 'out', dir, `${name}.${ext}`), contentType: CONTENT_TYPES[kind] });
       }
     }
 
-    const program = stem(units[0]);
+    // Named after main.* when there is one, else after the first file compiled.
+    const program = stem(units.find((u) => stem(u) === 'main') ?? units[0]);
     if (outputs.includes('executable')) {
       const name = spec.family === 'wasm' ? `${program}.wasm` : program;
       const r = await step([...common, '-fuse-ld=lld', ...objects, '-o', `../out/bin/${name}`, ...linkLibraries(source.options)]);
@@ -182,6 +183,21 @@ function linkLibraries(options: string[]): string[] {
   return options.filter((o) => o.startsWith('-l'));
 }
 
+/** Creates folders below root that the sandbox user (another uid) may write into. */
+async function mkdirOpen(root: string, rel: string): Promise<void> {
+  let path = root;
+  for (const part of rel.split('/').filter((p) => p && p !== '.')) {
+    path = join(path, part);
+    await mkdir(path, { recursive: true });
+    await chmod(path, 0o777);
+  }
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split('\n').filter((l) => l.trim());
+  return (lines[lines.length - 1] ?? 'no output').slice(0, 300);
+}
+
 export function parseCpuList(output: string): string[] {
   const lines = output.split('\n');
   const start = lines.findIndex((l) => l.startsWith('Available CPUs for this target'));
@@ -194,10 +210,4 @@ export function parseCpuList(output: string): string[] {
     cpus.push(t);
   }
   return cpus;
-}
-
-async function mkdtempProbe(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'kiln-probe-'));
-  await chmod(dir, 0o777);
-  return dir;
 }

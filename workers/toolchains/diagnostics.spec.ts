@@ -38,6 +38,12 @@ describe('parseDiagnostics', () => {
     assert.equal(d[1].message, 'linker command failed with exit code 1 (use -v to see invocation)');
   });
 
+  it('parses messages that name no tool and no file', () => {
+    assert.deepEqual(parseDiagnostics("error: unable to open output file 'a.o': 'Permission denied'\n1 error generated.\n"), [
+      { file: null, line: null, column: null, severity: 'error', message: "unable to open output file 'a.o': 'Permission denied'" },
+    ]);
+  });
+
   it('does not mistake source excerpts for diagnostics', () => {
     assert.deepEqual(parseDiagnostics('   12 |   puts("a.c:1:1: error: no");\n'), []);
   });

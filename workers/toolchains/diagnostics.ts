@@ -4,6 +4,8 @@ import type { Diagnostic, DiagnosticSeverity } from '../../src/jobs/diagnostic';
 const LOCATED = /^([^\s:][^:\n]*?):(\d+):(?:(\d+):)? (fatal error|error|warning|note|remark): (.*?)(?: \[([^\]\s]+)\])?$/;
 // tool: severity: message   (driver and linker messages without a location)
 const UNLOCATED = /^([\w.+-]+(?:-\d+)?): (fatal error|error|warning|note|remark): (.*)$/;
+// error: unable to open output file ...   (clang's own messages with no tool name)
+const BARE = /^(fatal error|error|warning): (.*)$/;
 // ld.lld / wasm-ld: error: undefined symbol: foo
 const LINKER = /^(?:ld\.lld|wasm-ld|ld|lld)(?:-\d+)?: (error|warning): (.*)$/;
 
@@ -35,6 +37,8 @@ export function parseDiagnostics(output: string): Diagnostic[] {
       d = { file: null, line: null, column: null, severity: severity(m[1]), message: m[2] };
     } else if ((m = UNLOCATED.exec(line))) {
       d = { file: null, line: null, column: null, severity: severity(m[2]), message: m[3] };
+    } else if ((m = BARE.exec(line))) {
+      d = { file: null, line: null, column: null, severity: severity(m[1]), message: m[2] };
     }
     if (!d) continue;
     const key = JSON.stringify(d);

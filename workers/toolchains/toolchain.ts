@@ -55,6 +55,7 @@ export interface CompileResult {
 export interface Toolchain {
   readonly key: string;
   readonly languages: readonly string[];
-  probe(exec: SandboxExecutor): Promise<ToolchainProbe | null>;
+  /** `scratch` is a folder under the worker's work root, where the probe may write. */
+  probe(exec: SandboxExecutor, scratch: string): Promise<ToolchainProbe | null>;
   compile(req: CompileRequest, exec: SandboxExecutor): Promise<CompileResult>;
 }

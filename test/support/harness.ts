@@ -1,0 +1,187 @@
+import 'reflect-metadata';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { INestApplicationContext } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Client } from 'pg';
+import S3rver from 's3rver';
+import request from 'supertest';
+import { migrate } from '../../scripts/migrate';
+import { createApi } from '../../src/bootstrap';
+import { createLogger } from '../../src/common/logger';
+import { KilnConfig, loadConfig } from '../../src/config/config';
+import { WorkerModule } from '../../workers/worker.module';
+
+export const ADMIN_DATABASE_URL = process.env.KILN_TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const REDIS_URL = process.env.KILN_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A database of its own for one test file, migrated; dropped at the end. */
+export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `kiln_test_${randomBytes(6).toString('hex')}`;
+  const url = new URL(ADMIN_DATABASE_URL);
+  url.pathname = `/${name}`;
+  await migrate(url.toString(), () => undefined);
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new Client({ connectionString: ADMIN_DATABASE_URL });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+export interface S3Server {
+  env: Record<string, string>;
+  directory: string;
+  close: () => Promise<void>;
+}
+
+/** A real S3 protocol server on loopback, with its own directory. */
+export async function startS3(): Promise<S3Server> {
+  const directory = await mkdtemp(join(tmpdir(), 'kiln-s3-'));
+  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, vhostBuckets: false });
+  const { port } = await server.run();
+  return {
+    directory,
+    env: {
+      KILN_STORAGE: 's3',
+      KILN_S3_ENDPOINT: `http://127.0.0.1:${port}`,
+      KILN_S3_ACCESS_KEY: 'S3RVER',
+      KILN_S3_SECRET_KEY: 'S3RVER',
+      KILN_S3_BUCKET: `kiln-${randomBytes(4).toString('hex')}`,
+    },
+    close: async () => {
+      await server.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Kiln {
+  config: KilnConfig;
+  api: NestExpressApplication;
+  baseUrl: string;
+  apiKey: string;
+  http: () => ReturnType<typeof request>;
+  auth: { Authorization: string };
+  startWorker: (overrides?: Record<string, string>) => Promise<INestApplicationContext>;
+  close: () => Promise<void>;
+}
+
+/**
+ * Starts the API (and, unless told otherwise, one worker) against real Postgres, Redis and
+ * object storage, isolated from other tests by their own database, queue prefix and storage.
+ */
+export async function startKiln(opts: { storage?: 'fs' | 's3'; worker?: boolean; env?: Record<string, string> } = {}): Promise<Kiln> {
+  const db = await createTestDatabase();
+  const s3 = opts.storage === 's3' ? await startS3() : null;
+  const scratch = await mkdtemp(join(tmpdir(), 'kiln-test-'));
+  await chmod(scratch, 0o711); // the sandbox user must reach the work folder below it
+  const apiKey = `test-${randomUUID()}`;
+  const env: Record<string, string> = {
+    KILN_DATABASE_URL: db.url,
+    KILN_REDIS_URL: REDIS_URL,
+    KILN_QUEUE_PREFIX: `kiln-test-${randomBytes(4).toString('hex')}`,
+    KILN_STORAGE_DIR: join(scratch, 'objects'),
+    KILN_WORK_DIR: join(scratch, 'work'),
+    KILN_BOOTSTRAP_API_KEY: apiKey,
+    KILN_PORT: '0',
+    KILN_LOG_LEVEL: process.env.KILN_TEST_LOG_LEVEL ?? 'error',
+    KILN_HEARTBEAT_SECONDS: '1',
+    ...(s3?.env ?? {}),
+    ...opts.env,
+  };
+  const config = loadConfig(env);
+  const api = await createApi(config);
+  await api.listen(0, '127.0.0.1');
+  const address = api.getHttpServer().address() as { port: number };
+  const baseUrl = `http://127.0.0.1:${address.port}`;
+  const workers: INestApplicationContext[] = [];
+  const startWorker = async (overrides: Record<string, string> = {}) => {
+    const wconfig = loadConfig({ ...env, KILN_WORKER_ID: `test-worker-${randomBytes(3).toString('hex')}`, ...overrides });
+    const w = await NestFactory.createApplicationContext(WorkerModule.register(wconfig), { logger: createLogger(wconfig) });
+    await w.init();
+    workers.push(w);
+    return w;
+  };
+  if (opts.worker !== false) await startWorker();
+  return {
+    config,
+    api,
+    baseUrl,
+    apiKey,
+    http: () => request(baseUrl),
+    auth: { Authorization: `Bearer ${apiKey}` },
+    startWorker,
+    close: async () => {
+      for (const w of workers.reverse()) await w.close().catch(() => undefined);
+      await api.close();
+      await s3?.close();
+      await db.drop();
+      await rm(scratch, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface JobView {
+  id: string;
+  status: string;
+  builds: {
+    id: string;
+    status: string;
+    statusReason: string | null;
+    target: { name: string; requested: string; triple: string; cpu: string | null };
+    toolchain: { key: string; version: string } | null;
+    diagnostics: { file: string | null; line: number | null; column: number | null; severity: string; message: string }[];
+    artifacts: { id: string; kind: string; name: string; size: number; sha256: string; contentUrl: string }[];
+    events: { from: string | null; to: string; worker: string | null }[];
+    timings: Record<string, number | null>;
+  }[];
+}
+
+/** Polls a job until it reaches a terminal status. */
+export async function waitForJob(kiln: Kiln, id: string, timeoutMs = 120_000): Promise<JobView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await kiln.http().get(`/v1/jobs/${id}`).set(kiln.auth);
+    if (res.status !== 200) throw new Error(`GET /v1/jobs/${id}: ${res.status} ${JSON.stringify(res.body)}`);
+    if (['succeeded', 'failed', 'canceled'].includes(res.body.status)) return res.body as JobView;
+    if (Date.now() > deadline) throw new Error(`job ${id} still ${res.body.status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Downloads an artifact's bytes, following a redirect to presigned storage if there is one. */
+export async function download(kiln: Kiln, artifactId: string): Promise<Buffer> {
+  const res = await kiln.http().get(`/v1/artifacts/${artifactId}/content`).set(kiln.auth).buffer(true).parse(binaryParser);
+  if (res.status === 302) {
+    const direct = await fetch(res.headers.location);
+    if (!direct.ok) throw new Error(`presigned download failed: ${direct.status}`);
+    return Buffer.from(await direct.arrayBuffer());
+  }
+  if (res.status !== 200) throw new Error(`download ${artifactId}: ${res.status}`);
+  return res.body as Buffer;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function binaryParser(res: any, cb: (err: Error | null, body: Buffer) => void): void {
+  const chunks: Buffer[] = [];
+  res.on('data', (c: Buffer) => chunks.push(Buffer.from(c)));
+  res.on('end', () => cb(null, Buffer.concat(chunks)));
+}
+
+/** ELF e_machine values, for checking what an artifact was built for. */
+export const ELF_MACHINE = { x86_64: 62, aarch64: 183, riscv: 243, arm: 40 } as const;
+
+export function elfMachine(bytes: Buffer): number {
+  if (bytes.subarray(0, 4).toString('latin1') !== '\x7fELF') throw new Error('not an ELF file');
+  return bytes.readUInt16LE(18);
+}
