@@ -1,10 +1,23 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 
+interface BodyParserError {
+  type?: string;
+  message?: string;
+}
+
+/** Body-parser's messages, said in words that tell the client what to do. */
+function bodyParserMessage(cause: unknown): string | null {
+  const e = cause as BodyParserError | undefined;
+  if (!e || typeof e !== 'object') return null;
+  if (e.type === 'entity.parse.failed' || cause instanceof SyntaxError) return `the request body is not valid JSON: ${e.message}`;
+  if (e.type === 'entity.too.large') return 'the request body is larger than the limit (KILN_MAX_REQUEST_BYTES); send large files as uploads';
+  return null;
+}
+
 /**
  * Client mistakes keep their status and message. Anything else is logged with its stack and
- * answered with a plain 500 that leaks nothing. Body-parser errors (malformed JSON, a body over
- * the limit) carry a status of their own and are turned into the same shape.
+ * answered with a plain 500 that leaks nothing.
  */
 @Catch()
 export class KilnExceptionFilter implements ExceptionFilter {
@@ -18,23 +31,17 @@ export class KilnExceptionFilter implements ExceptionFilter {
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
-      const body = exception.getResponse();
       if (status === 503 && !res.getHeader('Retry-After')) res.setHeader('Retry-After', '5');
+      const rewritten = bodyParserMessage(exception.cause);
+      if (rewritten) {
+        res.status(status).json({ statusCode: status, error: HttpStatus[status] ?? 'Error', message: rewritten });
+        return;
+      }
+      const body = exception.getResponse();
       res.status(status).json(typeof body === 'string' ? { statusCode: status, message: body } : body);
       return;
     }
-    const e = exception as { status?: number; statusCode?: number; type?: string; message?: string; stack?: string };
-    const status = e.status ?? e.statusCode;
-    if (status && status >= 400 && status < 500) {
-      const message =
-        e.type === 'entity.parse.failed'
-          ? `the request body is not valid JSON: ${e.message}`
-          : e.type === 'entity.too.large'
-            ? 'the request body is larger than the limit (KILN_MAX_REQUEST_BYTES); send large files as uploads'
-            : (e.message ?? 'bad request');
-      res.status(status).json({ statusCode: status, error: HttpStatus[status] ?? 'Error', message });
-      return;
-    }
+    const e = exception as { stack?: string; message?: string };
     this.logger.error(e?.message ?? String(exception), e?.stack);
     res.status(500).json({ statusCode: 500, error: 'Internal Server Error', message: 'internal error' });
   }

@@ -4,6 +4,7 @@ import {
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
+  IsDefined,
   IsIn,
   IsObject,
   IsOptional,
@@ -70,6 +71,7 @@ export class TargetDescriptorDto {
 @ApiExtraModels(TargetDescriptorDto)
 export class CreateJobDto {
   @ApiProperty({ type: SourceDto })
+  @IsDefined({ message: 'source is required: { "language": "c", "files": [{ "path": "a.c", "content": "..." }] }' })
   @ValidateNested()
   @Type(() => SourceDto)
   source: SourceDto;
@@ -80,6 +82,7 @@ export class CreateJobDto {
     type: 'array',
     items: { oneOf: [{ type: 'string' }, { $ref: getSchemaPath(TargetDescriptorDto) }] },
   })
+  @IsDefined({ message: 'targets is required: a list such as ["x86_64-linux-gnu"]; see GET /v1/targets' })
   @IsArray()
   @ArrayMinSize(1, { message: 'targets must name at least one target' })
   @ArrayMaxSize(32)

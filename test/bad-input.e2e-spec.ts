@@ -1,0 +1,202 @@
+import { strict as assert } from 'node:assert';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
+import { DataSource } from 'typeorm';
+import { AuthService } from '../src/auth/auth.service';
+import { compileQueueName, redisConnectionOptions } from '../src/queue/queue.types';
+import { POOLS } from '../src/targets/catalog';
+import { Kiln, startKiln, waitForJob } from './support/harness';
+
+const GOOD_SOURCE = { language: 'c', files: [{ path: 'a.c', content: 'int f(void) { return 1; }\n' }] };
+const LIMIT = 4096;
+
+async function listFiles(dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name)).sort();
+  } catch {
+    return [];
+  }
+}
+
+describe('bad input gets a clear 4xx and leaves nothing behind', () => {
+  let kiln: Kiln;
+  let queues: Queue[];
+  let db: DataSource;
+  let otherKey: string;
+
+  /** Everything a request could leave behind: rows, stored objects and queue entries. */
+  async function snapshot() {
+    const counts: Record<string, number> = {};
+    for (const t of ['jobs', 'builds', 'build_events', 'uploads', 'artifacts']) {
+      counts[t] = Number((await db.query(`SELECT count(*)::int AS n FROM ${t}`))[0].n);
+    }
+    for (const q of queues) {
+      const c = await q.getJobCounts();
+      counts[`queue:${q.name}`] = Object.values(c).reduce((a, b) => a + b, 0);
+    }
+    const storage = kiln.config.storage;
+    const objects = storage.driver === 'fs' ? (await listFiles(storage.dir)).filter((f) => !f.includes('/.tmp/')) : [];
+    return { counts, objects };
+  }
+
+  async function expectNothingLeft(fn: () => Promise<void>) {
+    const before = await snapshot();
+    await fn();
+    assert.deepEqual(await snapshot(), before);
+  }
+
+  async function postJob(body: unknown, status: number, message: RegExp) {
+    await expectNothingLeft(async () => {
+      const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send(body as object);
+      assert.equal(res.status, status, JSON.stringify(res.body));
+      const text = Array.isArray(res.body.message) ? res.body.message.join('; ') : res.body.message;
+      assert.match(text, message);
+    });
+  }
+
+  before(async () => {
+    kiln = await startKiln({ storage: 'fs', env: { KILN_MAX_UPLOAD_BYTES: String(LIMIT), KILN_MAX_REQUEST_BYTES: '65536' } });
+    db = kiln.api.get(DataSource);
+    queues = POOLS.map((p) => new Queue(compileQueueName(p), { connection: redisConnectionOptions(kiln.config.redisUrl), prefix: kiln.config.queuePrefix }));
+    const auth = kiln.api.get(AuthService);
+    const other = await auth.ensureTenant('other-tenant');
+    otherKey = (await auth.createKey(other.id, 'other')).secret;
+  });
+  after(async () => {
+    for (const q of queues ?? []) await q.close();
+    await kiln?.close();
+  });
+
+  it('an unknown target: 400 that lists the supported ones', async () => {
+    await postJob({ source: GOOD_SOURCE, targets: ['x86_64-linux-gnu', 'pdp11-bsd'] }, 400, /unknown target "pdp11-bsd"; supported targets: .*aarch64-linux-gnu.*wasm32-wasi/);
+    await postJob({ source: GOOD_SOURCE, targets: [{ triple: 'sparc64-linux-gnu' }] }, 400, /unknown target triple "sparc64-linux-gnu"/);
+    await postJob({ source: GOOD_SOURCE, targets: [{ triple: 'aarch64-linux-gnu', cpu: 'cortex-z99' }] }, 400, /cpu "cortex-z99" is not known for aarch64-linux-gnu/);
+    await postJob({ source: GOOD_SOURCE, targets: [] }, 400, /at least one target/);
+  });
+
+  it('malformed JSON: 400 that says so', async () => {
+    await expectNothingLeft(async () => {
+      const res = await kiln.http().post('/v1/jobs').set(kiln.auth).set('Content-Type', 'application/json').send('{"source": {"language": "c",');
+      assert.equal(res.status, 400);
+      assert.match(res.body.message, /not valid JSON/);
+    });
+  });
+
+  it('missing or empty files: 400', async () => {
+    await postJob({ targets: ['x86_64-linux-gnu'] }, 400, /source/);
+    await postJob({ source: { language: 'c', files: [] }, targets: ['x86_64-linux-gnu'] }, 400, /at least one file/);
+    await postJob({ source: { language: 'c', files: [{ path: 'a.h', content: 'int f(void);' }] }, targets: ['x86_64-linux-gnu'] }, 400, /no c file to compile/);
+    await postJob({ source: { language: 'c', files: [{ path: 'a.c' }] }, targets: ['x86_64-linux-gnu'] }, 400, /exactly one of "content" or "uploadId"/);
+    await postJob({ source: { language: 'c', files: [{ path: 'a.c', uploadId: '5f0c6d8e-1d5e-4d4e-9d6a-0b6f1f0e2a11' }] }, targets: ['x86_64-linux-gnu'] }, 400, /no upload with id/);
+  });
+
+  it('a path with .. or an absolute path: 400', async () => {
+    await postJob({ source: { language: 'c', files: [{ path: '../../etc/passwd.c', content: 'int x;' }] }, targets: ['x86_64-linux-gnu'] }, 400, /contains "\.\."/);
+    await postJob({ source: { language: 'c', files: [{ path: '/etc/passwd.c', content: 'int x;' }] }, targets: ['x86_64-linux-gnu'] }, 400, /absolute/);
+  });
+
+  it('an empty source: 400', async () => {
+    await postJob({ source: { language: 'c', files: [{ path: 'a.c', content: '  \n\t\n' }] }, targets: ['x86_64-linux-gnu'] }, 400, /source is empty/);
+  });
+
+  it('an option that loads code or touches paths: 400 that names it', async () => {
+    await postJob({ source: { ...GOOD_SOURCE, options: ['-O2', '-fplugin=/tmp/evil.so'] }, targets: ['x86_64-linux-gnu'] }, 400, /"-fplugin=\/tmp\/evil.so" is not allowed/);
+    await postJob({ source: { ...GOOD_SOURCE, options: ['-march=native'] }, targets: ['x86_64-linux-gnu'] }, 400, /target descriptor/);
+  });
+
+  it('a misspelt field or a bad output: 400', async () => {
+    await postJob({ source: GOOD_SOURCE, targets: ['x86_64-linux-gnu'], outptus: ['object'] }, 400, /property outptus should not exist/);
+    await postJob({ source: GOOD_SOURCE, targets: ['x86_64-linux-gnu'], outputs: ['binary'] }, 400, /each output must be one of/);
+    await postJob({ source: GOOD_SOURCE, targets: ['wasm32-wasi'], outputs: ['shared'] }, 400, /cannot produce a shared library/);
+    await postJob({ source: { ...GOOD_SOURCE, language: 'cobol' }, targets: ['x86_64-linux-gnu'] }, 400, /language must be one of/);
+  });
+
+  it('a request body over the limit: 413', async () => {
+    await postJob({ source: { language: 'c', files: [{ path: 'a.c', content: 'x'.repeat(70_000) }] }, targets: ['x86_64-linux-gnu'] }, 413, /larger than the limit/);
+  });
+
+  it('an upload over the limit: 413, with no row and no object', async () => {
+    await expectNothingLeft(async () => {
+      const res = await kiln.http().post('/v1/uploads?filename=big.tar').set(kiln.auth).set('Content-Type', 'application/octet-stream').send(Buffer.alloc(LIMIT + 1));
+      assert.equal(res.status, 413);
+      assert.match(res.body.message, new RegExp(`limit is ${LIMIT} bytes`));
+    });
+    // Without a Content-Length the limit is enforced while streaming.
+    await expectNothingLeft(async () => {
+      const res = await fetch(`${kiln.baseUrl}/v1/uploads?filename=big.tar`, {
+        method: 'POST',
+        headers: { ...kiln.auth, 'Content-Type': 'application/octet-stream' },
+        body: new ReadableStream({
+          start(controller) {
+            for (let i = 0; i < 8; i++) controller.enqueue(new Uint8Array(1024));
+            controller.close();
+          },
+        }),
+        duplex: 'half',
+      } as RequestInit);
+      assert.equal(res.status, 413);
+      assert.match(((await res.json()) as { message: string }).message, /larger than the limit/);
+    });
+  });
+
+  it('an upload without a usable file name: 400', async () => {
+    await expectNothingLeft(async () => {
+      const res = await kiln.http().post('/v1/uploads?filename=../x.c').set(kiln.auth).set('Content-Type', 'application/octet-stream').send(Buffer.from('int x;'));
+      assert.equal(res.status, 400);
+      assert.match(res.body.message, /plain file name/);
+    });
+  });
+
+  it('a wrong or missing API key: 401', async () => {
+    await expectNothingLeft(async () => {
+      const none = await kiln.http().post('/v1/jobs').send({ source: GOOD_SOURCE, targets: ['x86_64-linux-gnu'] });
+      assert.equal(none.status, 401);
+      assert.match(none.body.message, /missing Authorization header/);
+      const wrong = await kiln.http().get('/v1/jobs').set('Authorization', 'Bearer not-a-key');
+      assert.equal(wrong.status, 401);
+      assert.match(wrong.body.message, /not valid/);
+      const basic = await kiln.http().get('/v1/jobs').set('Authorization', 'Basic dXNlcjpwYXNz');
+      assert.equal(basic.status, 401);
+    });
+  });
+
+  it("another tenant's job, artifact or upload: 404", async () => {
+    const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: GOOD_SOURCE, targets: ['x86_64-linux-gnu'] });
+    assert.equal(res.status, 202);
+    const job = await waitForJob(kiln, res.body.id);
+    const artifact = job.builds[0].artifacts[0];
+    const upload = await kiln.http().post('/v1/uploads?filename=a.c').set(kiln.auth).set('Content-Type', 'application/octet-stream').send(Buffer.from('int x;'));
+    assert.equal(upload.status, 201);
+
+    const other = { Authorization: `Bearer ${otherKey}` };
+    await expectNothingLeft(async () => {
+      for (const path of [`/v1/jobs/${job.id}`, `/v1/artifacts/${artifact.id}`, `/v1/artifacts/${artifact.id}/content`, `/v1/uploads/${upload.body.id}`]) {
+        const r = await kiln.http().get(path).set(other);
+        assert.equal(r.status, 404, path);
+      }
+      assert.equal((await kiln.http().delete(`/v1/jobs/${job.id}`).set(other)).status, 404);
+      const list = await kiln.http().get('/v1/jobs').set(other);
+      assert.deepEqual(list.body.items, []);
+      const usesUpload = await kiln.http().post('/v1/jobs').set(other).send({ source: { language: 'c', files: [{ path: 'a.c', uploadId: upload.body.id }] }, targets: ['x86_64-linux-gnu'] });
+      assert.equal(usesUpload.status, 400);
+      assert.match(usesUpload.body.message, /no upload with id/);
+    });
+    // The owner still sees everything.
+    assert.equal((await kiln.http().get(`/v1/artifacts/${artifact.id}`).set(kiln.auth)).status, 200);
+  });
+
+  it('unknown ids: 404, not 500', async () => {
+    for (const path of ['/v1/jobs/not-a-uuid', '/v1/jobs/00000000-0000-4000-8000-000000000000', '/v1/artifacts/nope', '/v1/uploads/nope']) {
+      assert.equal((await kiln.http().get(path).set(kiln.auth)).status, 404, path);
+    }
+  });
+
+  it('a bad cursor: 400', async () => {
+    const r = await kiln.http().get('/v1/jobs?cursor=garbage').set(kiln.auth);
+    assert.equal(r.status, 400);
+    assert.match(r.body.message, /cursor is not valid/);
+  });
+});
