@@ -1,0 +1,37 @@
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from './config';
+
+describe('loadConfig', () => {
+  it('has embedded defaults for a single machine', () => {
+    const c = loadConfig({});
+    assert.equal(c.port, 8080);
+    assert.equal(c.host, '127.0.0.1');
+    assert.equal(c.storage.driver, 'fs');
+    assert.deepEqual(c.worker.pools, ['cpu', 'wasm']);
+    assert.equal(c.worker.sandbox, 'bwrap');
+    assert.equal(c.bootstrapApiKey, null);
+  });
+
+  it('reads the S3 settings', () => {
+    const c = loadConfig({ KILN_STORAGE: 's3', KILN_S3_ENDPOINT: 'https://minio.internal:9443', KILN_S3_ACCESS_KEY: 'a', KILN_S3_SECRET_KEY: 'b', KILN_S3_BUCKET: 'artifacts' });
+    assert.deepEqual(c.storage, { driver: 's3', endPoint: 'minio.internal', port: 9443, useSSL: true, accessKey: 'a', secretKey: 'b', bucket: 'artifacts', region: 'us-east-1', pathStyle: true });
+  });
+
+  it('fails fast and names the bad variable', () => {
+    const cases: [Record<string, string>, string, RegExp][] = [
+      [{ KILN_PORT: 'eighty' }, 'KILN_PORT', /whole number/],
+      [{ KILN_PORT: '70000' }, 'KILN_PORT', /between/],
+      [{ KILN_STORAGE: 'ftp' }, 'KILN_STORAGE', /one of fs, s3/],
+      [{ KILN_STORAGE: 's3' }, 'KILN_S3_ACCESS_KEY', /required/],
+      [{ KILN_DATABASE_URL: 'mysql://x' }, 'KILN_DATABASE_URL', /postgres/],
+      [{ KILN_REDIS_URL: 'not a url' }, 'KILN_REDIS_URL', /not a valid URL/],
+      [{ KILN_POOLS: 'cpu,Bad Pool' }, 'KILN_POOLS', /not a valid pool/],
+      [{ KILN_BOOTSTRAP_API_KEY: 'short' }, 'KILN_BOOTSTRAP_API_KEY', /16 characters/],
+      [{ KILN_SANDBOX: 'docker' }, 'KILN_SANDBOX', /bwrap, none/],
+    ];
+    for (const [env, variable, message] of cases) {
+      assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.variable === variable && message.test(e.message), variable);
+    }
+  });
+});

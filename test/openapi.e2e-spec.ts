@@ -1,0 +1,20 @@
+import { strict as assert } from 'node:assert';
+import { readFile } from 'node:fs/promises';
+import { describe, it } from 'node:test';
+import { generateSpec, SPEC_PATH } from '../scripts/openapi';
+
+describe('the committed OpenAPI spec', () => {
+  it('matches what the code generates (run `npm run openapi` when this fails)', async () => {
+    const committed = await readFile(SPEC_PATH, 'utf8');
+    assert.equal(committed, await generateSpec());
+  });
+
+  it('documents every resource with its errors', async () => {
+    const spec = JSON.parse(await readFile(SPEC_PATH, 'utf8'));
+    for (const path of ['/v1/jobs', '/v1/jobs/{id}', '/v1/uploads', '/v1/artifacts/{id}', '/v1/artifacts/{id}/content', '/v1/targets', '/v1/keys']) {
+      assert.ok(spec.paths[path], `${path} is documented`);
+    }
+    assert.ok(spec.paths['/v1/jobs'].post.responses['400']);
+    assert.ok(spec.components.securitySchemes.bearer);
+  });
+});
