@@ -67,6 +67,8 @@ export async function startS3(): Promise<S3Server> {
 
 export interface Kiln {
   config: KilnConfig;
+  /** The environment the API was configured from, for starting workers as separate processes. */
+  env: Record<string, string>;
   api: NestExpressApplication;
   baseUrl: string;
   apiKey: string;
@@ -115,6 +117,7 @@ export async function startKiln(opts: { storage?: 'fs' | 's3'; worker?: boolean;
   if (opts.worker !== false) await startWorker();
   return {
     config,
+    env,
     api,
     baseUrl,
     apiKey,

@@ -7,7 +7,9 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In } from 'typeorm';
 import { KILN_CONFIG, KilnConfig } from '../../src/config/config';
-import { Artifact, Build, BuildEvent, Job, Upload } from '../../src/database/entities';
+import { Artifact, BuildEvent, Upload } from '../../src/database/entities';
+import type { ArtifactKind, SourceInput } from '../../src/database/entities/job.entity';
+import type { CanonicalTarget } from '../../src/targets/target';
 import type { BuildStatus } from '../../src/jobs/build-status';
 import { ContentStore } from '../../src/storage/content-store';
 import { OBJECT_STORE, ObjectStore } from '../../src/storage/object-store';
@@ -18,6 +20,16 @@ import type { CompileResult } from '../toolchains/toolchain';
 import { CancelRegistry } from './cancel-registry';
 
 export const SANDBOX = Symbol('SANDBOX');
+
+/** A build as a worker holds it while running it: its target and its job's input. */
+export interface ClaimedBuild {
+  id: string;
+  jobId: string;
+  tenantId: string;
+  target: CanonicalTarget;
+  source: SourceInput;
+  outputs: ArtifactKind[];
+}
 
 export type CompileOutcome = 'succeeded' | 'failed' | 'canceled' | 'skipped';
 
@@ -43,22 +55,26 @@ export class CompileService {
     return this.config.worker.id;
   }
 
-  /** Moves a build between states and records the event, only if it is still in one of `from`. */
-  private async transition(buildId: string, from: BuildStatus[], to: BuildStatus, set: Partial<Record<string, unknown>>, message: string | null): Promise<Build | null> {
-    return this.db.transaction(async (tx) => {
-      const cols = Object.keys(set);
-      const assignments = cols.map((c, i) => `${c} = $${i + 4}`).join(', ');
-      const rows = await returning<{ id: string; job_id: string; prev: BuildStatus }>(tx, 
-        `UPDATE builds b SET status = $2, updated_at = now()${assignments ? ', ' + assignments : ''}
-           FROM (SELECT id, status AS prev FROM builds WHERE id = $1 AND status = ANY($3) FOR UPDATE) old
-          WHERE b.id = old.id
-          RETURNING b.id, b.job_id, old.prev`,
-        [buildId, to, from, ...cols.map((c) => set[c])],
-      );
-      if (rows.length === 0) return null;
-      await tx.getRepository(BuildEvent).insert({ buildId, jobId: rows[0].job_id, fromStatus: rows[0].prev, toStatus: to, worker: this.workerId, message });
-      return tx.getRepository(Build).findOneByOrFail({ id: buildId });
-    });
+  /**
+   * Moves a build between states and records the event, in one statement, only if it is still
+   * in one of `from`. Returns the build with its job's input, or null when it was not in `from`.
+   */
+  private async transition(buildId: string, from: BuildStatus[], to: BuildStatus, set: Record<string, unknown>, message: string | null): Promise<ClaimedBuild | null> {
+    const cols = Object.keys(set);
+    const assignments = cols.map((c, i) => `, ${c} = $${i + 6}`).join('');
+    const rows = await this.db.query(
+      `WITH old AS (SELECT id, status AS prev FROM builds WHERE id = $1 AND status = ANY($3) FOR UPDATE),
+            upd AS (UPDATE builds b SET status = $2, updated_at = now()${assignments}
+                      FROM old WHERE b.id = old.id
+                      RETURNING b.id, b.job_id, b.tenant_id, b.target, old.prev),
+            ev AS (INSERT INTO build_events (build_id, job_id, from_status, to_status, worker, message)
+                     SELECT id, job_id, prev, $2, $4, $5 FROM upd)
+       SELECT upd.id, upd.job_id, upd.tenant_id, upd.target, j.source, j.outputs
+         FROM upd JOIN jobs j ON j.id = upd.job_id`,
+      [buildId, to, from, this.workerId, message, ...cols.map((c) => set[c])],
+    );
+    const r = (rows as { id: string; job_id: string; tenant_id: string; target: CanonicalTarget; source: SourceInput; outputs: ArtifactKind[] }[])[0];
+    return r ? { id: r.id, jobId: r.job_id, tenantId: r.tenant_id, target: r.target, source: r.source, outputs: r.outputs } : null;
   }
 
   async run(buildId: string, attempt: number): Promise<CompileOutcome> {
@@ -70,24 +86,22 @@ export class CompileService {
       attempt > 1 ? `attempt ${attempt}` : null,
     );
     if (!build) return 'skipped'; // canceled, or already finished by an earlier delivery
-    const job = await this.db.getRepository(Job).findOneByOrFail({ id: build.jobId });
     const served = this.caps.targets.get(build.target.name);
     if (!served) {
-      await this.finish(build, { ok: false, diagnostics: [], log: '', toolchainMs: 0, artifacts: [], failureReason: `this worker cannot build ${build.target.name}` });
-      return 'failed';
+      return this.finish(build, null, { ok: false, diagnostics: [], log: '', toolchainMs: 0, artifacts: [], failureReason: `this worker cannot build ${build.target.name}` });
     }
 
     const workdir = await mkdtemp(join(this.config.worker.workRoot, 'build-'));
     const controller = new AbortController();
     this.cancels.register(buildId, controller);
     try {
-      await this.writeSources(job, workdir);
+      await this.writeSources(build, workdir);
       const result = await served.toolchain.compile(
         {
-          source: job.source,
+          source: build.source,
           target: build.target,
           spec: targetSpec(build.target.name),
-          outputs: job.outputs,
+          outputs: build.outputs,
           workdir,
           timeoutMs: this.config.worker.compileTimeoutMs,
           signal: controller.signal,
@@ -95,8 +109,7 @@ export class CompileService {
         this.sandbox,
       );
       if (result.canceled) return 'canceled';
-      await this.db.getRepository(Build).update({ id: buildId }, { toolchainKey: served.toolchain.key, toolchainVersion: served.version });
-      return await this.finish(build, result);
+      return await this.finish(build, { key: served.toolchain.key, version: served.version }, result);
     } finally {
       this.cancels.unregister(buildId);
       await rm(workdir, { recursive: true, force: true });
@@ -104,7 +117,7 @@ export class CompileService {
   }
 
   /** Sandboxed processes run as another user: the folders they write to must be open to it. */
-  private async writeSources(job: Job, workdir: string): Promise<void> {
+  private async writeSources(job: Pick<ClaimedBuild, 'source' | 'tenantId' | 'jobId'>, workdir: string): Promise<void> {
     await chmod(workdir, 0o777);
     await mkdir(join(workdir, 'src'), { mode: 0o777 });
     await chmod(join(workdir, 'src'), 0o777);
@@ -121,52 +134,67 @@ export class CompileService {
         await writeFile(path, f.content);
       } else {
         const upload = uploads.find((u) => u.id === f.uploadId);
-        if (!upload) throw new Error(`upload ${f.uploadId} of job ${job.id} is gone`);
+        if (!upload) throw new Error(`upload ${f.uploadId} of job ${job.jobId} is gone`);
         await pipeline(await this.store.get(upload.storageKey), createWriteStream(path));
       }
     }
   }
 
-  /** Stores artifacts, then records the result and the artifacts together, or nothing at all. */
-  private async finish(build: Build, result: CompileResult): Promise<CompileOutcome> {
-    const stored: { key: string; sha256: string; size: number; kind: Artifact['kind']; name: string; contentType: string }[] = [];
+  /** Stores artifacts, then records the result, its events and its artifacts in one statement. */
+  private async finish(build: ClaimedBuild, toolchain: { key: string; version: string } | null, result: CompileResult): Promise<CompileOutcome> {
+    const stored: { storage_key: string; sha256: string; size: number; kind: string; name: string; content_type: string }[] = [];
     if (result.ok) {
       for (const a of result.artifacts) {
         const put = await this.content.putFile(a.hostPath, a.contentType);
-        stored.push({ ...put, kind: a.kind, name: a.name, contentType: a.contentType });
+        stored.push({ storage_key: put.key, sha256: put.sha256, size: put.size, kind: a.kind, name: a.name, content_type: a.contentType });
       }
     }
-    const now = new Date();
-    const recorded = await this.db.transaction(async (tx) => {
-      const to: BuildStatus = result.ok ? 'succeeded' : 'failed';
-      const rows = await returning<{ job_id: string }>(tx, 
-        `UPDATE builds SET status = $2, status_reason = $3, diagnostics = $4, log = $5, toolchain_ms = $6,
-                compiled_at = $7, finished_at = $8, updated_at = now()
-          WHERE id = $1 AND status = 'compiling' RETURNING job_id`,
-        [build.id, to, result.ok ? null : (result.failureReason ?? 'compilation failed'), JSON.stringify(result.diagnostics), result.log || null, Math.round(result.toolchainMs), result.ok ? now : null, now],
-      );
-      if (rows.length === 0) return false;
-      const events: Partial<BuildEvent>[] = result.ok
-        ? [
-            { buildId: build.id, jobId: build.jobId, fromStatus: 'compiling', toStatus: 'compiled', worker: this.workerId, message: null, at: now },
-            { buildId: build.id, jobId: build.jobId, fromStatus: 'compiled', toStatus: 'succeeded', worker: this.workerId, message: null, at: now },
-          ]
-        : [{ buildId: build.id, jobId: build.jobId, fromStatus: 'compiling', toStatus: 'failed', worker: this.workerId, message: result.failureReason ?? null, at: now }];
-      await tx.getRepository(BuildEvent).insert(events);
-      if (stored.length) {
-        await tx.getRepository(Artifact).insert(
-          stored.map((s) => ({ buildId: build.id, tenantId: build.tenantId, kind: s.kind, name: s.name, size: s.size, sha256: s.sha256, storageKey: s.key, contentType: s.contentType })),
-        );
-      }
-      return true;
-    });
-    if (!recorded) {
+    const to: BuildStatus = result.ok ? 'succeeded' : 'failed';
+    const reason = result.ok ? null : (result.failureReason ?? 'compilation failed');
+    const events = result.ok
+      ? [
+          { from_status: 'compiling', to_status: 'compiled', message: null },
+          { from_status: 'compiled', to_status: 'succeeded', message: null },
+        ]
+      : [{ from_status: 'compiling', to_status: 'failed', message: reason }];
+    const rows: { n: number }[] = await this.db.query(
+      `WITH upd AS (
+              UPDATE builds SET status = $2, status_reason = $3, diagnostics = $4, log = $5, toolchain_ms = $6,
+                     toolchain_key = $7, toolchain_version = $8,
+                     compiled_at = CASE WHEN $2 = 'succeeded' THEN now() END, finished_at = now(), updated_at = now()
+               WHERE id = $1 AND status = 'compiling'
+              RETURNING id, job_id, tenant_id),
+            ev AS (
+              INSERT INTO build_events (build_id, job_id, from_status, to_status, worker, message)
+              SELECT upd.id, upd.job_id, e.doc->>'from_status', e.doc->>'to_status', $9, e.doc->>'message'
+                FROM upd, jsonb_array_elements($10::jsonb) WITH ORDINALITY AS e(doc, n)
+               ORDER BY e.n),
+            art AS (
+              INSERT INTO artifacts (build_id, tenant_id, kind, name, size, sha256, storage_key, content_type)
+              SELECT upd.id, upd.tenant_id, a.kind, a.name, a.size, a.sha256, a.storage_key, a.content_type
+                FROM upd, jsonb_to_recordset($11::jsonb) AS a(kind text, name text, size bigint, sha256 text, storage_key text, content_type text))
+       SELECT count(*)::int AS n FROM upd`,
+      [
+        build.id,
+        to,
+        reason,
+        JSON.stringify(result.diagnostics),
+        result.log || null,
+        Math.round(result.toolchainMs),
+        toolchain?.key ?? null,
+        toolchain?.version ?? null,
+        this.workerId,
+        JSON.stringify(events),
+        JSON.stringify(stored),
+      ],
+    );
+    if (rows[0].n === 0) {
       // Canceled while compiling: its objects go unless another artifact shares the bytes.
-      await this.dropUnreferenced(stored.map((s) => s.key));
+      await this.dropUnreferenced(stored.map((s) => s.storage_key));
       return 'canceled';
     }
     this.logger.log(`build ${build.id} (${build.target.name}) ${result.ok ? 'succeeded' : `failed: ${result.failureReason}`}`);
-    return result.ok ? 'succeeded' : 'failed';
+    return to;
   }
 
   private async dropUnreferenced(keys: string[]): Promise<void> {
