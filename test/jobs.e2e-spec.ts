@@ -137,6 +137,25 @@ describe('jobs end to end (local-directory storage)', () => {
     assert.equal(elfMachine(await download(kiln, armExe.id)), ELF_MACHINE.aarch64);
   });
 
+  it('builds a shared library and LLVM IR', async () => {
+    const res = await kiln
+      .http()
+      .post('/v1/jobs')
+      .set(kiln.auth)
+      .send({ source: { language: 'c', files: [{ path: 'vec.c', content: 'float dot(const float *a, const float *b, int n) { float s = 0; for (int i = 0; i < n; i++) s += a[i] * b[i]; return s; }\n' }], options: ['-O2'] }, targets: ['aarch64-linux-gnu'], outputs: ['shared', 'llvm-ir'] });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const job = await waitForJob(kiln, res.body.id);
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.builds[0].diagnostics));
+    const lib = job.builds[0].artifacts.find((a) => a.kind === 'shared')!;
+    assert.equal(lib.name, 'libvec.so');
+    const bytes = await download(kiln, lib.id);
+    assert.equal(elfMachine(bytes), ELF_MACHINE.aarch64);
+    assert.equal(bytes.readUInt16LE(16), 3, 'ET_DYN: a shared object');
+    assert.ok(bytes.includes(Buffer.from('dot\0')), 'exports dot');
+    const ir = job.builds[0].artifacts.find((a) => a.kind === 'llvm-ir')!;
+    assert.match((await download(kiln, ir.id)).toString(), /target triple = "aarch64-unknown-linux-gnu"/);
+  });
+
   it('compiles a file sent as an upload', async () => {
     const up = await kiln
       .http()
@@ -168,8 +187,8 @@ describe('jobs end to end (local-directory storage)', () => {
       seen.push(...page.body.items.map((j) => j.id));
       cursor = page.body.nextCursor;
     } while (cursor);
-    assert.equal(seen.length, 4);
-    assert.equal(new Set(seen).size, 4);
+    assert.equal(seen.length, 5);
+    assert.equal(new Set(seen).size, 5);
     const failed = await kiln.http().get('/v1/jobs?status=failed').set(kiln.auth);
     assert.equal(failed.body.items.length, 1);
     assert.equal(failed.body.items[0].status, 'failed');
