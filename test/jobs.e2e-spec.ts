@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -177,6 +177,36 @@ describe('jobs end to end (local-directory storage)', () => {
     assert.match(asm.toString(), /scale:/);
   });
 
+  it('cancels a running build: the compiler is killed and nothing is stored', async () => {
+    const slow = 'constexpr long spin() { long s = 0; for (long i = 0; i < 300000000000L; i++) s += i % 7; return s; }\nstatic_assert(spin() > 0, "");\n';
+    const res = await kiln
+      .http()
+      .post('/v1/jobs')
+      .set(kiln.auth)
+      .send({ source: { language: 'c++', files: [{ path: 'spin_forever.cpp', content: slow }], options: ['-fconstexpr-steps=2147483647'] }, targets: ['x86_64-linux-gnu'] });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const j = await kiln.http().get(`/v1/jobs/${res.body.id}`).set(kiln.auth);
+      if (j.body.builds[0].status === 'compiling') break;
+      assert.ok(Date.now() < deadline, 'the build started');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const del = await kiln.http().delete(`/v1/jobs/${res.body.id}`).set(kiln.auth);
+    assert.equal(del.status, 200);
+    assert.equal(del.body.status, 'canceled');
+    // The sandboxed compiler goes away at once, not when it would have finished.
+    const gone = Date.now() + 5_000;
+    while (spawnSync('pgrep', ['-f', 'spin_forever.cpp']).status === 0) {
+      assert.ok(Date.now() < gone, 'the compiler process was killed');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const job = await waitForJob(kiln, res.body.id);
+    assert.deepEqual(job.builds[0].events.map((e) => e.to), ['queued', 'compiling', 'canceled']);
+    assert.deepEqual(job.builds[0].artifacts, []);
+  });
+
   it('lists jobs newest first with a cursor and a status filter', async () => {
     const seen: string[] = [];
     let cursor: string | null = null;
@@ -187,8 +217,8 @@ describe('jobs end to end (local-directory storage)', () => {
       seen.push(...page.body.items.map((j) => j.id));
       cursor = page.body.nextCursor;
     } while (cursor);
-    assert.equal(seen.length, 5);
-    assert.equal(new Set(seen).size, 5);
+    assert.equal(seen.length, 6);
+    assert.equal(new Set(seen).size, 6);
     const failed = await kiln.http().get('/v1/jobs?status=failed').set(kiln.auth);
     assert.equal(failed.body.items.length, 1);
     assert.equal(failed.body.items[0].status, 'failed');
@@ -267,5 +297,22 @@ describe('builds without a capable worker', () => {
     const again = await kiln.http().delete(`/v1/jobs/${res.body.id}`).set(kiln.auth);
     assert.equal(again.status, 200);
     assert.equal(again.body.builds[0].events.length, 2);
+  });
+
+  it('fail with a clear reason when the compiler runs past the time limit', async () => {
+    await kiln.startWorker({ KILN_POOLS: 'cpu', KILN_COMPILE_TIMEOUT_MS: '2000' });
+    const slow = 'constexpr long spin() { long s = 0; for (long i = 0; i < 300000000000L; i++) s += i % 7; return s; }\nstatic_assert(spin() > 0, "");\n';
+    const res = await kiln
+      .http()
+      .post('/v1/jobs')
+      .set(kiln.auth)
+      .send({ source: { language: 'c++', files: [{ path: 'spin.cpp', content: slow }], options: ['-fconstexpr-steps=2147483647'] }, targets: ['x86_64-linux-gnu'] });
+    assert.equal(res.status, 202);
+    const job = await waitForJob(kiln, res.body.id, 60_000);
+    assert.equal(job.status, 'failed');
+    assert.equal(job.builds[0].statusReason, 'compiling spin.cpp timed out after 2 s');
+    // The worker goes on serving.
+    const ok = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', files: [{ path: 'a.c', content: 'int f(void) { return 2; }\n' }] }, targets: ['x86_64-linux-gnu'] });
+    assert.equal((await waitForJob(kiln, ok.body.id)).status, 'succeeded');
   });
 });

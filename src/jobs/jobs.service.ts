@@ -189,7 +189,19 @@ export class JobsService {
       : [[], []];
     const uploadIds = job.source.files.filter((f) => f.uploadId).map((f) => f.uploadId!);
     const uploads = uploadIds.length ? await this.uploads.findBy({ id: In(uploadIds) }) : [];
+    await this.explainQueued(builds);
     return toJobDto(job, builds, artifacts, events, new Map(uploads.map((u) => [u.id, u.size])));
+  }
+
+  /** A queued build whose pool has lost its workers says so, instead of looking merely slow. */
+  private async explainQueued(builds: Build[]): Promise<void> {
+    const queued = builds.filter((b) => b.status === 'queued' && !b.statusReason);
+    if (queued.length === 0) return;
+    const { targets } = await this.targets.snapshot().catch(() => ({ targets: [] as { spec: { name: string }; available: boolean }[] }));
+    for (const b of queued) {
+      const t = targets.find((x) => x.spec.name === b.target.name);
+      if (t && !t.available) b.statusReason = `no live worker serves pool "${b.pool}" right now; the build starts when one connects`;
+    }
   }
 
   async list(caller: Caller, opts: { status?: JobStatus; cursor?: string; limit: number }): Promise<JobListDto> {
