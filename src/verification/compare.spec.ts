@@ -1,0 +1,60 @@
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { compareOutput, DEFAULT_TOLERANCE, ulpDistance } from './compare';
+
+const f32 = (xs: number[]) => Buffer.from(new Float32Array(xs).buffer);
+const f64 = (xs: number[]) => Buffer.from(new Float64Array(xs).buffer);
+const i32 = (xs: number[]) => Buffer.from(new Int32Array(xs).buffer);
+
+describe('ulpDistance', () => {
+  it('counts representable floats between two values, across zero', () => {
+    assert.equal(ulpDistance('float32', 1, 1), 0);
+    assert.equal(ulpDistance('float32', 1, Math.fround(1 + 2 ** -23)), 1);
+    assert.equal(ulpDistance('float32', 0, -0), 0);
+    assert.equal(ulpDistance('float32', 1e-45, -1e-45), 2);
+    assert.equal(ulpDistance('float64', 1, 1 + Number.EPSILON), 1);
+  });
+});
+
+describe('compareOutput', () => {
+  it('passes equal outputs and values within tolerance', () => {
+    const r = compareOutput('y', 'float32', f32([1, 2, 3]), f32([1, 2.00001, 3]), DEFAULT_TOLERANCE.float32);
+    assert.equal(r.passed, true);
+    assert.equal(r.mismatches, 0);
+    assert.ok(r.maxAbsError > 0 && r.maxAbsError < 2e-5);
+    assert.ok(r.maxUlp > 0);
+  });
+
+  it('names the worst element with both values', () => {
+    const r = compareOutput('y', 'float32', f32([1, 2, 3, 4]), f32([1, 2.5, 3, 4.0001]), DEFAULT_TOLERANCE.float32);
+    assert.equal(r.passed, false);
+    assert.equal(r.mismatches, 2);
+    assert.deepEqual(r.worst, { index: 1, expected: 2, actual: 2.5 });
+    assert.equal(r.maxAbsError, 0.5);
+    assert.equal(r.maxRelError, 0.25);
+  });
+
+  it('accepts a ULP bound as an alternative to rtol/atol', () => {
+    const a = Math.fround(1 + 2 ** -22);
+    assert.equal(compareOutput('y', 'float32', f32([1]), f32([a]), { rtol: 0, atol: 0, maxUlp: null }).passed, false);
+    assert.equal(compareOutput('y', 'float32', f32([1]), f32([a]), { rtol: 0, atol: 0, maxUlp: 2 }).passed, true);
+  });
+
+  it('matches NaN with NaN and an infinity with the same infinity only', () => {
+    assert.equal(compareOutput('y', 'float64', f64([NaN, Infinity]), f64([NaN, Infinity]), DEFAULT_TOLERANCE.float64).passed, true);
+    const r = compareOutput('y', 'float64', f64([1, Infinity]), f64([NaN, -Infinity]), DEFAULT_TOLERANCE.float64);
+    assert.equal(r.nanInfMismatches, 2);
+    assert.equal(r.worst?.actual, 'NaN');
+  });
+
+  it('compares integers exactly, whatever the tolerance', () => {
+    const r = compareOutput('n', 'int32', i32([5, 6]), i32([5, 7]), { rtol: 1, atol: 10, maxUlp: 100 });
+    assert.equal(r.passed, false);
+    assert.deepEqual(r.worst, { index: 1, expected: 6, actual: 7 });
+    assert.equal(compareOutput('n', 'int32', i32([5]), i32([5]), DEFAULT_TOLERANCE.float32).passed, true);
+  });
+
+  it('refuses outputs of different lengths', () => {
+    assert.throws(() => compareOutput('y', 'float32', f32([1, 2]), f32([1]), DEFAULT_TOLERANCE.float32), /expected 2 elements, got 1/);
+  });
+});

@@ -1,0 +1,130 @@
+import { DType, DTYPE_SIZE, isFloat, readElement } from './dtype';
+
+export interface Tolerance {
+  rtol: number;
+  atol: number;
+  /** When set, an element within this many units in the last place also passes. */
+  maxUlp: number | null;
+}
+
+/**
+ * Defaults per dtype. A reference built without FP contraction differs from an FMA-using
+ * target in the low bits; these bounds allow that and little more. Integers compare exactly.
+ */
+export const DEFAULT_TOLERANCE: Record<'float32' | 'float64', Tolerance> = {
+  float32: { rtol: 1e-5, atol: 1e-6, maxUlp: null },
+  float64: { rtol: 1e-12, atol: 1e-14, maxUlp: null },
+};
+
+export const EXACT: Tolerance = { rtol: 0, atol: 0, maxUlp: null };
+
+export interface OutputComparison {
+  name: string;
+  dtype: DType;
+  count: number;
+  passed: boolean;
+  maxAbsError: number;
+  maxRelError: number;
+  /** Largest distance in units in the last place (floats only; 0 for integers). */
+  maxUlp: number;
+  mismatches: number;
+  /** Elements where one side is NaN or an infinity and the other is not the same. */
+  nanInfMismatches: number;
+  worst: { index: number; expected: number | string; actual: number | string } | null;
+  tolerance: Tolerance;
+}
+
+const f32 = new Float32Array(1);
+const i32 = new Int32Array(f32.buffer);
+const f64 = new Float64Array(1);
+const i64 = new BigInt64Array(f64.buffer);
+
+/** Maps a float's bits onto a line where adjacent floats are adjacent integers. */
+function orderedBits32(x: number): number {
+  f32[0] = x;
+  const i = i32[0];
+  return i < 0 ? -0x80000000 - i : i;
+}
+function orderedBits64(x: number): bigint {
+  f64[0] = x;
+  const i = i64[0];
+  return i < 0n ? -0x8000000000000000n - i : i;
+}
+
+export function ulpDistance(dtype: 'float32' | 'float64', a: number, b: number): number {
+  if (Number.isNaN(a) || Number.isNaN(b)) return Infinity;
+  if (dtype === 'float32') return Math.abs(orderedBits32(a) - orderedBits32(b));
+  const d = orderedBits64(a) - orderedBits64(b);
+  return Number(d < 0n ? -d : d);
+}
+
+function show(v: number | bigint): number | string {
+  if (typeof v === 'bigint') return v.toString();
+  if (Number.isNaN(v)) return 'NaN';
+  if (!Number.isFinite(v)) return v > 0 ? 'Infinity' : '-Infinity';
+  return v;
+}
+
+/**
+ * Compares a target's output with the reference's, element by element. A float passes when
+ * |actual - expected| <= atol + rtol * |expected| (numpy's isclose), or when it is within
+ * maxUlp units in the last place; NaN matches NaN and an infinity matches the same infinity.
+ */
+export function compareOutput(name: string, dtype: DType, expected: Buffer, actual: Buffer, tolerance: Tolerance): OutputComparison {
+  const size = DTYPE_SIZE[dtype];
+  if (expected.length !== actual.length) throw new Error(`output ${name}: expected ${expected.length / size} elements, got ${actual.length / size}`);
+  const count = expected.length / size;
+  let maxAbsError = 0;
+  let maxRelError = 0;
+  let maxUlp = 0;
+  let mismatches = 0;
+  let nanInfMismatches = 0;
+  let worst: OutputComparison['worst'] = null;
+  let worstScore = -1;
+  const tol = isFloat(dtype) ? tolerance : EXACT;
+
+  for (let i = 0; i < count; i++) {
+    const e = readElement(expected, dtype, i);
+    const a = readElement(actual, dtype, i);
+    let ok: boolean;
+    let score: number;
+    if (typeof e === 'bigint' || typeof a === 'bigint') {
+      const d = BigInt(a) - BigInt(e);
+      const abs = Number(d < 0n ? -d : d);
+      ok = abs === 0;
+      score = abs;
+      maxAbsError = Math.max(maxAbsError, abs);
+      if (abs > 0) maxRelError = Math.max(maxRelError, e === 0n ? Infinity : abs / Math.abs(Number(e)));
+    } else if (isFloat(dtype)) {
+      const special = !Number.isFinite(e) || !Number.isFinite(a);
+      if (special) {
+        ok = Object.is(e, a) || (Number.isNaN(e) && Number.isNaN(a)) || e === a;
+        if (!ok) nanInfMismatches++;
+        score = ok ? 0 : Infinity;
+      } else {
+        const abs = Math.abs(a - e);
+        const rel = e === 0 ? (abs === 0 ? 0 : Infinity) : abs / Math.abs(e);
+        const ulp = ulpDistance(dtype as 'float32' | 'float64', a, e);
+        maxAbsError = Math.max(maxAbsError, abs);
+        maxRelError = Math.max(maxRelError, rel);
+        maxUlp = Math.max(maxUlp, ulp);
+        ok = abs <= tol.atol + tol.rtol * Math.abs(e) || (tol.maxUlp !== null && ulp <= tol.maxUlp);
+        score = abs;
+      }
+    } else {
+      const abs = Math.abs(a - e);
+      ok = abs === 0;
+      score = abs;
+      maxAbsError = Math.max(maxAbsError, abs);
+      if (abs > 0) maxRelError = Math.max(maxRelError, e === 0 ? Infinity : abs / Math.abs(e));
+    }
+    if (!ok) mismatches++;
+    // The worst element: the first failing one with the largest error, else the largest error.
+    const rank = (ok ? 0 : 1e300) + (Number.isFinite(score) ? score : 1e299);
+    if (rank > worstScore) {
+      worstScore = rank;
+      worst = { index: i, expected: show(e), actual: show(a) };
+    }
+  }
+  return { name, dtype, count, passed: mismatches === 0, maxAbsError, maxRelError, maxUlp, mismatches, nanInfMismatches, worst: count ? worst : null, tolerance: tol };
+}
