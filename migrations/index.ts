@@ -1,4 +1,5 @@
 import { Initial1764374400000 } from './1764374400000-Initial';
+import { Verification1764460800000 } from './1764460800000-Verification';
 
 /** Every migration, in order. Listed explicitly so the build never depends on file globs. */
-export const MIGRATIONS = [Initial1764374400000];
+export const MIGRATIONS = [Initial1764374400000, Verification1764460800000];

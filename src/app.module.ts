@@ -15,7 +15,7 @@ import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
 import { EnqueueService } from './queue/enqueue.service';
 import { bullRootOptions } from './queue/bull';
-import { compileQueueName } from './queue/queue.types';
+import { queueName } from './queue/queue.types';
 import { RedisModule } from './queue/redis.module';
 import { StorageModule } from './storage/storage.module';
 import { POOLS } from './targets/catalog';
@@ -38,7 +38,7 @@ export class AppModule {
         StorageModule,
         TerminusModule,
         BullModule.forRoot(bullRootOptions(config)),
-        BullModule.registerQueue(...POOLS.map((p) => ({ name: compileQueueName(p) }))),
+        BullModule.registerQueue(...POOLS.map((p) => ({ name: queueName(p) }))),
       ],
       controllers: [JobsController, UploadsController, ArtifactsController, TargetsController, KeysController, HealthController],
       providers: [

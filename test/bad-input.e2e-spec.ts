@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
 import { AuthService } from '../src/auth/auth.service';
-import { compileQueueName, redisConnectionOptions } from '../src/queue/queue.types';
+import { queueName, redisConnectionOptions } from '../src/queue/queue.types';
 import { POOLS } from '../src/targets/catalog';
 import { Kiln, startKiln, waitForJob } from './support/harness';
 
@@ -60,7 +60,7 @@ describe('bad input gets a clear 4xx and leaves nothing behind', () => {
   before(async () => {
     kiln = await startKiln({ storage: 'fs', env: { KILN_MAX_UPLOAD_BYTES: String(LIMIT), KILN_MAX_REQUEST_BYTES: '65536' } });
     db = kiln.api.get(DataSource);
-    queues = POOLS.map((p) => new Queue(compileQueueName(p), { connection: redisConnectionOptions(kiln.config.redisUrl), prefix: kiln.config.queuePrefix }));
+    queues = POOLS.map((p) => new Queue(queueName(p), { connection: redisConnectionOptions(kiln.config.redisUrl), prefix: kiln.config.queuePrefix }));
     const auth = kiln.api.get(AuthService);
     const other = await auth.ensureTenant('other-tenant');
     otherKey = (await auth.createKey(other.id, 'other')).secret;

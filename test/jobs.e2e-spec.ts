@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { Queue } from 'bullmq';
-import { compileQueueName, redisConnectionOptions } from '../src/queue/queue.types';
+import { queueName, redisConnectionOptions } from '../src/queue/queue.types';
 import { download, ELF_MACHINE, elfMachine, Kiln, startKiln, waitForJob } from './support/harness';
 
 const run = promisify(execFile);
@@ -287,7 +287,7 @@ describe('builds without a capable worker', () => {
     assert.equal(del.status, 200);
     assert.equal(del.body.status, 'canceled');
     assert.ok(del.body.builds.every((b: { status: string }) => b.status === 'canceled'));
-    const q = new Queue(compileQueueName('cpu'), { connection: redisConnectionOptions(kiln.config.redisUrl), prefix: kiln.config.queuePrefix });
+    const q = new Queue(queueName('cpu'), { connection: redisConnectionOptions(kiln.config.redisUrl), prefix: kiln.config.queuePrefix });
     try {
       for (const b of res.body.builds) assert.equal(await q.getJob(b.id), undefined, 'the queue entry is gone');
     } finally {

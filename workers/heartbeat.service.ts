@@ -25,6 +25,7 @@ export class HeartbeatService implements OnApplicationBootstrap, OnApplicationSh
         pools: this.caps.pools,
         toolchains: this.caps.probes.map((p) => ({ key: p.key, version: p.version })),
         targets: [...this.caps.targets.values()].map((t) => ({ name: t.name, toolchain: t.toolchain.key, cpus: t.cpus })),
+        runners: Object.fromEntries([...this.caps.runners].map(([pool, r]) => [pool, r.name])),
         startedAt: this.startedAt,
         heartbeatAt: new Date().toISOString(),
       },

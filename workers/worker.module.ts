@@ -4,12 +4,15 @@ import type { KilnConfig } from '../src/config/config';
 import { ConfigModule } from '../src/config/config.module';
 import { DatabaseModule } from '../src/database/database.module';
 import { bullRootOptions } from '../src/queue/bull';
-import { compileQueueName } from '../src/queue/queue.types';
+import { queueName } from '../src/queue/queue.types';
 import { RedisModule } from '../src/queue/redis.module';
 import { StorageModule } from '../src/storage/storage.module';
 import { WorkerRegistry } from '../src/targets/worker-registry';
 import { CancelRegistry } from './compile/cancel-registry';
-import { makeCompileProcessor } from './compile/compile.processor';
+import { makePoolProcessor } from './pool.processor';
+import { VerifyService } from './verify/verify.service';
+import { EnqueueService } from '../src/queue/enqueue.service';
+import { POOLS } from '../src/targets/catalog';
 import { CompileService, SANDBOX } from './compile/compile.service';
 import { HeartbeatService } from './heartbeat.service';
 import { SandboxExecutor } from './sandbox/executor';
@@ -29,7 +32,8 @@ export class WorkerModule {
         RedisModule,
         StorageModule,
         BullModule.forRoot(bullRootOptions(config)),
-        BullModule.registerQueue(...pools.map((p) => ({ name: compileQueueName(p) }))),
+        // Every pool's queue, to hand builds on (compiled -> verify); processors only for ours.
+        BullModule.registerQueue(...POOLS.map((p) => ({ name: queueName(p) }))),
       ],
       providers: [
         {
@@ -47,10 +51,12 @@ export class WorkerModule {
           useFactory: (exec: SandboxExecutor) => probeCapabilities(pools, createToolchainRegistry(), exec, config.worker.workRoot),
         },
         CompileService,
+        VerifyService,
+        EnqueueService,
         CancelRegistry,
         WorkerRegistry,
         HeartbeatService,
-        ...pools.map((p) => makeCompileProcessor(p, config.worker.concurrency)),
+        ...pools.map((p) => makePoolProcessor(p, config.worker.concurrency)),
       ],
     };
   }

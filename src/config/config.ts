@@ -103,7 +103,7 @@ function url(env: Env, name: string, fallback: string, protocols: string[]): str
   return v;
 }
 
-export const DEFAULT_POOLS = ['cpu', 'wasm'];
+export const DEFAULT_POOLS = ['cpu', 'wasm', 'verify-x86_64', 'verify-aarch64', 'verify-riscv64', 'verify-armv7', 'verify-wasm32'];
 
 export function loadConfig(env: Env = process.env): KilnConfig {
   const driver = oneOf(env, 'KILN_STORAGE', 'fs', ['fs', 's3'] as const);
@@ -139,7 +139,7 @@ export function loadConfig(env: Env = process.env): KilnConfig {
     .map((p) => p.trim())
     .filter(Boolean);
   for (const p of pools) {
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(p)) throw new ConfigError('KILN_POOLS', `"${p}" is not a valid pool name`);
+    if (!/^[a-z0-9][a-z0-9_-]*$/.test(p)) throw new ConfigError('KILN_POOLS', `"${p}" is not a valid pool name`);
   }
 
   const bootstrap = str(env, 'KILN_BOOTSTRAP_API_KEY', '');

@@ -32,6 +32,7 @@ export function toBuildDto(b: Build, artifacts: Artifact[], events: BuildEvent[]
       queuedMs: ms(b.createdAt, b.startedAt),
       compileMs: ms(b.startedAt, b.compiledAt ?? (b.status === 'failed' ? b.finishedAt : null)),
       toolchainMs: b.toolchainMs,
+      verifyMs: b.verifiedAt ? ms(b.compiledAt, b.verifiedAt) : null,
       totalMs: ms(b.createdAt, b.finishedAt),
     },
     diagnostics: b.diagnostics,
@@ -40,6 +41,8 @@ export function toBuildDto(b: Build, artifacts: Artifact[], events: BuildEvent[]
       .filter((e) => e.buildId === b.id)
       .map((e) => ({ from: e.fromStatus, to: e.toStatus, at: e.at.toISOString(), worker: e.worker, message: e.message })),
     log: b.log,
+    verifyPool: b.verifyPool,
+    verification: b.verification,
   };
 }
 
@@ -60,6 +63,7 @@ export function toJobDto(job: Job, builds: Build[], artifacts: Artifact[], event
       defines: job.source.defines,
     },
     outputs: job.outputs,
+    verify: job.verify as unknown as Record<string, unknown> | null,
     builds: builds.map((b) => toBuildDto(b, artifacts, events)),
   };
 }

@@ -15,7 +15,8 @@ import type { ArtifactKind, SourceInput } from '../database/entities/job.entity'
 import { EnqueueService } from '../queue/enqueue.service';
 import { JobName, redisKeys } from '../queue/queue.types';
 import { TargetError } from '../targets/resolve';
-import { TargetsService } from '../targets/targets.service';
+import { TargetAvailability, TargetsService } from '../targets/targets.service';
+import { normalizeVerify, VerifySpec, VerifySpecError } from '../verification/spec';
 import { DEFAULT_OUTPUTS } from './artifact-kinds';
 import { BuildStatus, isTerminal, JobStatus } from './build-status';
 import type { CreateJobDto } from './dto/create-job.dto';
@@ -110,6 +111,13 @@ export class JobsService {
       if (missing.length) throw new BadRequestException(`source.files: no upload with id ${missing.join(', ')}`);
     }
     const outputs = (dto.outputs ?? DEFAULT_OUTPUTS) as ArtifactKind[];
+    let verify: VerifySpec | null;
+    try {
+      verify = normalizeVerify(dto.verify === true ? { program: {} } : dto.verify);
+    } catch (e) {
+      if (e instanceof VerifySpecError) throw new BadRequestException(e.message);
+      throw e;
+    }
 
     let resolved;
     let availability;
@@ -133,7 +141,7 @@ export class JobsService {
     let builds: Build[];
     try {
       ({ job, builds } = await this.db.transaction(async (tx) => {
-        const job = await tx.getRepository(Job).save(tx.getRepository(Job).create({ tenantId: caller.tenantId, source, outputs: [...new Set(outputs)], idempotencyKey }));
+        const job = await tx.getRepository(Job).save(tx.getRepository(Job).create({ tenantId: caller.tenantId, source, outputs: [...new Set(outputs)], verify, idempotencyKey }));
         const builds = await tx.getRepository(Build).save(
           resolved.map((r, position) => {
             const live = availability.get(r.spec.name)?.available ?? false;
@@ -144,6 +152,7 @@ export class JobsService {
               targetName: r.requested,
               target: r.target,
               pool: r.spec.pool,
+              verifyPool: verify ? r.spec.verifyPool : null,
               status: live ? 'queued' : 'waiting',
               statusReason: live ? null : `waiting for a worker that serves pool "${r.spec.pool}" (${r.spec.name}); it starts when one connects`,
             });
@@ -195,12 +204,14 @@ export class JobsService {
 
   /** A queued build whose pool has lost its workers says so, instead of looking merely slow. */
   private async explainQueued(builds: Build[]): Promise<void> {
-    const queued = builds.filter((b) => b.status === 'queued' && !b.statusReason);
+    const queued = builds.filter((b) => (b.status === 'queued' || b.status === 'compiled') && !b.statusReason);
     if (queued.length === 0) return;
-    const { targets } = await this.targets.snapshot().catch(() => ({ targets: [] as { spec: { name: string }; available: boolean }[] }));
+    const { targets } = await this.targets.snapshot().catch(() => ({ targets: [] as TargetAvailability[] }));
     for (const b of queued) {
       const t = targets.find((x) => x.spec.name === b.target.name);
-      if (t && !t.available) b.statusReason = `no live worker serves pool "${b.pool}" right now; the build starts when one connects`;
+      if (!t) continue;
+      if (b.status === 'queued' && !t.available) b.statusReason = `no live worker serves pool "${b.pool}" right now; the build starts when one connects`;
+      if (b.status === 'compiled' && !t.verifiable) b.statusReason = `compiled; no live worker serves pool "${b.verifyPool}" to verify it right now`;
     }
   }
 

@@ -2,7 +2,7 @@ import { getQueueToken } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { JobsOptions, Queue } from 'bullmq';
-import { compileQueueName, DEFAULT_JOB_OPTIONS, JobName, JobPayloads } from './queue.types';
+import { queueName, DEFAULT_JOB_OPTIONS, JobName, JobPayloads } from './queue.types';
 
 export interface EnqueueRequest<N extends JobName> {
   pool: string;
@@ -19,7 +19,7 @@ export class EnqueueService {
   constructor(private readonly moduleRef: ModuleRef) {}
 
   queue(pool: string): Queue {
-    return this.moduleRef.get<Queue>(getQueueToken(compileQueueName(pool)), { strict: false });
+    return this.moduleRef.get<Queue>(getQueueToken(queueName(pool)), { strict: false });
   }
 
   async enqueue<N extends JobName>(requests: EnqueueRequest<N>[]): Promise<void> {

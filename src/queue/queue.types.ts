@@ -6,28 +6,37 @@ import type { JobsOptions } from 'bullmq';
  */
 export enum JobName {
   CompileBuild = 'compile-build',
+  VerifyBuild = 'verify-build',
 }
 
-export interface CompileBuildPayload {
+export interface BuildPayload {
   buildId: string;
   jobId: string;
   tenantId: string;
 }
 
 export interface JobPayloads {
-  [JobName.CompileBuild]: CompileBuildPayload;
+  [JobName.CompileBuild]: BuildPayload;
+  [JobName.VerifyBuild]: BuildPayload;
 }
 
 export type QueueJob = { [N in JobName]: { name: N; data: JobPayloads[N] } }[JobName];
 
-/** BullMQ forbids ':' in queue names, so pools map to `compile-<pool>`. */
-export function compileQueueName(pool: string): string {
-  return `compile-${pool}`;
+export function isVerifyPool(pool: string): boolean {
+  return pool.startsWith('verify-');
+}
+
+/**
+ * The queue of a pool. BullMQ forbids ':' in queue names, so compile pools map to
+ * `compile-<pool>`, and verify pools (already named `verify-<arch>`) to themselves.
+ */
+export function queueName(pool: string): string {
+  return isVerifyPool(pool) ? pool : `compile-${pool}`;
 }
 
 /** Which job names may be put on a pool's queue. */
-export function jobNamesForPool(_pool: string): JobName[] {
-  return [JobName.CompileBuild];
+export function jobNamesForPool(pool: string): JobName[] {
+  return isVerifyPool(pool) ? [JobName.VerifyBuild] : [JobName.CompileBuild];
 }
 
 /**

@@ -16,6 +16,10 @@ export interface TargetSpec {
   floatAbi: CanonicalTarget['floatAbi'];
   /** Where the C library for the target lives, for the probe and error messages. */
   sysrootHint: string;
+  /** The pool of runners that can execute code built for this target (natively or emulated). */
+  verifyPool: string;
+  /** The architecture that runners of verifyPool execute. */
+  arch: 'x86_64' | 'aarch64' | 'riscv64' | 'armv7' | 'wasm32';
 }
 
 export interface TargetPreset {
@@ -38,6 +42,8 @@ export const TARGETS: readonly TargetSpec[] = [
     libc: 'glibc',
     floatAbi: null,
     sysrootHint: 'libc6-dev',
+    verifyPool: 'verify-x86_64',
+    arch: 'x86_64',
   },
   {
     name: 'aarch64-linux-gnu',
@@ -50,6 +56,8 @@ export const TARGETS: readonly TargetSpec[] = [
     libc: 'glibc',
     floatAbi: null,
     sysrootHint: 'libc6-dev-arm64-cross',
+    verifyPool: 'verify-aarch64',
+    arch: 'aarch64',
   },
   {
     name: 'riscv64-linux-gnu',
@@ -62,6 +70,8 @@ export const TARGETS: readonly TargetSpec[] = [
     libc: 'glibc',
     floatAbi: null,
     sysrootHint: 'libc6-dev-riscv64-cross',
+    verifyPool: 'verify-riscv64',
+    arch: 'riscv64',
   },
   {
     name: 'armv7-linux-gnueabihf',
@@ -74,6 +84,8 @@ export const TARGETS: readonly TargetSpec[] = [
     libc: 'glibc',
     floatAbi: 'hard',
     sysrootHint: 'libc6-dev-armhf-cross',
+    verifyPool: 'verify-armv7',
+    arch: 'armv7',
   },
   {
     name: 'wasm32-wasi',
@@ -86,6 +98,8 @@ export const TARGETS: readonly TargetSpec[] = [
     libc: 'wasi-libc',
     floatAbi: null,
     sysrootHint: 'wasi-libc',
+    verifyPool: 'verify-wasm32',
+    arch: 'wasm32',
   },
 ];
 
@@ -99,7 +113,10 @@ export const PRESETS: readonly TargetPreset[] = [
   { name: 'rv64gcv', target: 'riscv64-linux-gnu', cpu: null, features: ['+v'], description: 'RISC-V 64 with the vector extension (RVV 1.0)' },
 ];
 
-export const POOLS: readonly string[] = [...new Set(TARGETS.map((t) => t.pool))];
+/** Pools that compile, and pools that run what was compiled. */
+export const COMPILE_POOLS: readonly string[] = [...new Set(TARGETS.map((t) => t.pool))];
+export const VERIFY_POOLS: readonly string[] = [...new Set(TARGETS.map((t) => t.verifyPool))];
+export const POOLS: readonly string[] = [...COMPILE_POOLS, ...VERIFY_POOLS];
 
 export function targetSpec(name: string): TargetSpec {
   const spec = TARGETS.find((t) => t.name === name);

@@ -19,6 +19,9 @@ export class TargetDto {
   @ApiProperty({ description: 'How many live workers serve it' }) workers: number;
   @ApiProperty({ type: [ToolchainDto] }) toolchains: ToolchainDto[];
   @ApiProperty({ type: [String], description: 'CPU names accepted in a descriptor\'s "cpu" (from the live toolchain)' }) cpus: string[];
+  @ApiProperty({ example: 'verify-aarch64', description: 'The pool of workers that run what is built for it' }) verifyPool: string;
+  @ApiProperty({ description: 'Whether a live worker can verify builds for it now' }) verifiable: boolean;
+  @ApiProperty({ type: [String], example: ['qemu-aarch64'], description: 'How live workers run its code' }) runners: string[];
 }
 
 export class PresetDto {
@@ -59,6 +62,9 @@ export class TargetsController {
         workers: t.workers,
         toolchains: t.toolchains,
         cpus: t.cpus,
+        verifyPool: t.spec.verifyPool,
+        verifiable: t.verifiable,
+        runners: t.runners,
       })),
       presets: this.targets.presets().map((p) => ({ ...p, features: [...p.features], available: byName.get(p.target)?.available ?? false })),
     };

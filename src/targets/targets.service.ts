@@ -11,6 +11,9 @@ export interface TargetAvailability {
   toolchains: { key: string; version: string }[];
   cpus: string[];
   reason: string | null;
+  /** Whether a live worker can run what is built for it (natively or emulated), and how. */
+  verifiable: boolean;
+  runners: string[];
 }
 
 /** The live target catalog: the static list of what Kiln knows, joined with what workers serve now. */
@@ -30,8 +33,11 @@ export class TargetsService {
         if (tc) toolchains.set(`${tc.key}@${tc.version}`, tc);
         if (t.cpus.length > cpus.length) cpus = t.cpus;
       }
+      const runners = [...new Set(workers.filter((w) => w.pools.includes(spec.verifyPool)).map((w) => w.runners?.[spec.verifyPool]).filter((r): r is string => !!r))];
       return {
         spec,
+        verifiable: workers.some((w) => w.pools.includes(spec.verifyPool)),
+        runners,
         available: serving.length > 0,
         workers: serving.length,
         toolchains: [...toolchains.values()],

@@ -9,6 +9,8 @@ export interface WorkerCapabilities {
   pools: string[];
   toolchains: { key: string; version: string }[];
   targets: { name: string; toolchain: string; cpus: string[] }[];
+  /** For each verify pool served, how it runs code: native, qemu-aarch64, wasm (node WASI). */
+  runners?: Record<string, string>;
   startedAt: string;
   heartbeatAt: string;
 }

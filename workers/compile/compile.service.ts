@@ -18,6 +18,10 @@ import { SandboxExecutor } from '../sandbox/executor';
 import { CAPABILITIES, Capabilities } from '../toolchains/capabilities';
 import type { CompileResult } from '../toolchains/toolchain';
 import { CancelRegistry } from './cancel-registry';
+import { EnqueueService } from '../../src/queue/enqueue.service';
+import { JobName } from '../../src/queue/queue.types';
+import { WorkerRegistry } from '../../src/targets/worker-registry';
+import type { VerifySpec } from '../../src/verification/spec';
 
 export const SANDBOX = Symbol('SANDBOX');
 
@@ -29,9 +33,11 @@ export interface ClaimedBuild {
   target: CanonicalTarget;
   source: SourceInput;
   outputs: ArtifactKind[];
+  verify: VerifySpec | null;
+  verifyPool: string | null;
 }
 
-export type CompileOutcome = 'succeeded' | 'failed' | 'canceled' | 'skipped';
+export type CompileOutcome = 'succeeded' | 'compiled' | 'failed' | 'canceled' | 'skipped';
 
 /**
  * Runs one build: claims it, writes its sources into a fresh work folder, compiles them in the
@@ -49,6 +55,8 @@ export class CompileService {
     @Inject(CAPABILITIES) private readonly caps: Capabilities,
     @Inject(SANDBOX) private readonly sandbox: SandboxExecutor,
     private readonly cancels: CancelRegistry,
+    private readonly enqueuer: EnqueueService,
+    private readonly registry: WorkerRegistry,
   ) {}
 
   private get workerId(): string {
@@ -66,15 +74,15 @@ export class CompileService {
       `WITH old AS (SELECT id, status AS prev FROM builds WHERE id = $1 AND status = ANY($3) FOR UPDATE),
             upd AS (UPDATE builds b SET status = $2, updated_at = now()${assignments}
                       FROM old WHERE b.id = old.id
-                      RETURNING b.id, b.job_id, b.tenant_id, b.target, old.prev),
+                      RETURNING b.id, b.job_id, b.tenant_id, b.target, b.verify_pool, old.prev),
             ev AS (INSERT INTO build_events (build_id, job_id, from_status, to_status, worker, message)
                      SELECT id, job_id, prev, $2, $4, $5 FROM upd)
-       SELECT upd.id, upd.job_id, upd.tenant_id, upd.target, j.source, j.outputs
+       SELECT upd.id, upd.job_id, upd.tenant_id, upd.target, upd.verify_pool, j.source, j.outputs, j.verify
          FROM upd JOIN jobs j ON j.id = upd.job_id`,
       [buildId, to, from, this.workerId, message, ...cols.map((c) => set[c])],
     );
-    const r = (rows as { id: string; job_id: string; tenant_id: string; target: CanonicalTarget; source: SourceInput; outputs: ArtifactKind[] }[])[0];
-    return r ? { id: r.id, jobId: r.job_id, tenantId: r.tenant_id, target: r.target, source: r.source, outputs: r.outputs } : null;
+    const r = (rows as { id: string; job_id: string; tenant_id: string; target: CanonicalTarget; source: SourceInput; outputs: ArtifactKind[]; verify: VerifySpec | null; verify_pool: string | null }[])[0];
+    return r ? { id: r.id, jobId: r.job_id, tenantId: r.tenant_id, target: r.target, source: r.source, outputs: r.outputs, verify: r.verify, verifyPool: r.verify_pool } : null;
   }
 
   async run(buildId: string, attempt: number): Promise<CompileOutcome> {
@@ -85,7 +93,15 @@ export class CompileService {
       { worker: this.workerId, started_at: new Date(), attempts: attempt, status_reason: null },
       attempt > 1 ? `attempt ${attempt}` : null,
     );
-    if (!build) return 'skipped'; // canceled, or already finished by an earlier delivery
+    if (!build) {
+      // Compiled by an earlier delivery whose hand-over to verification did not happen: redo that.
+      const compiled = await this.db.query(`SELECT job_id, tenant_id, verify_pool FROM builds WHERE id = $1 AND status = 'compiled'`, [buildId]);
+      if (compiled.length && compiled[0].verify_pool) {
+        await this.enqueueVerification(buildId, compiled[0].job_id, compiled[0].tenant_id, compiled[0].verify_pool);
+        return 'compiled';
+      }
+      return 'skipped'; // canceled, or already finished
+    }
     const served = this.caps.targets.get(build.target.name);
     if (!served) {
       return this.finish(build, null, { ok: false, diagnostics: [], log: '', toolchainMs: 0, artifacts: [], failureReason: `this worker cannot build ${build.target.name}` });
@@ -105,6 +121,7 @@ export class CompileService {
           workdir,
           timeoutMs: this.config.worker.compileTimeoutMs,
           signal: controller.signal,
+          verify: build.verify,
         },
         this.sandbox,
       );
@@ -148,20 +165,30 @@ export class CompileService {
         const put = await this.content.putFile(a.hostPath, a.contentType);
         stored.push({ storage_key: put.key, sha256: put.sha256, size: put.size, kind: a.kind, name: a.name, content_type: a.contentType });
       }
+      for (const f of result.bundle?.files ?? []) {
+        const type = f.name.endsWith('.json') ? 'application/json' : 'application/octet-stream';
+        const put = await this.content.putFile(f.hostPath, type);
+        stored.push({ storage_key: put.key, sha256: put.sha256, size: put.size, kind: 'bundle', name: `verify/${f.name}`, content_type: type });
+      }
     }
-    const to: BuildStatus = result.ok ? 'succeeded' : 'failed';
-    const reason = result.ok ? null : (result.failureReason ?? 'compilation failed');
-    const events = result.ok
-      ? [
-          { from_status: 'compiling', to_status: 'compiled', message: null },
-          { from_status: 'compiled', to_status: 'succeeded', message: null },
-        ]
-      : [{ from_status: 'compiling', to_status: 'failed', message: reason }];
+    // With a verification bundle the build is compiled, and a runner takes it from here.
+    const verifying = result.ok && result.bundle !== undefined && build.verifyPool !== null;
+    const to: BuildStatus = !result.ok ? 'failed' : verifying ? 'compiled' : 'succeeded';
+    const reason = !result.ok ? (result.failureReason ?? 'compilation failed') : verifying ? await this.verifyWaitReason(build.verifyPool!) : null;
+    const events = !result.ok
+      ? [{ from_status: 'compiling', to_status: 'failed', message: reason }]
+      : verifying
+        ? [{ from_status: 'compiling', to_status: 'compiled', message: reason }]
+        : [
+            { from_status: 'compiling', to_status: 'compiled', message: null },
+            { from_status: 'compiled', to_status: 'succeeded', message: null },
+          ];
     const rows: { n: number }[] = await this.db.query(
       `WITH upd AS (
               UPDATE builds SET status = $2, status_reason = $3, diagnostics = $4, log = $5, toolchain_ms = $6,
                      toolchain_key = $7, toolchain_version = $8,
-                     compiled_at = CASE WHEN $2 = 'succeeded' THEN now() END, finished_at = now(), updated_at = now()
+                     compiled_at = CASE WHEN $2 <> 'failed' THEN now() END,
+                     finished_at = CASE WHEN $2 <> 'compiled' THEN now() END, updated_at = now()
                WHERE id = $1 AND status = 'compiling'
               RETURNING id, job_id, tenant_id),
             ev AS (
@@ -193,8 +220,19 @@ export class CompileService {
       await this.dropUnreferenced(stored.map((s) => s.storage_key));
       return 'canceled';
     }
-    this.logger.log(`build ${build.id} (${build.target.name}) ${result.ok ? 'succeeded' : `failed: ${result.failureReason}`}`);
+    this.logger.log(`build ${build.id} (${build.target.name}) ${to}${result.ok ? '' : `: ${result.failureReason}`}`);
+    if (verifying) await this.enqueueVerification(build.id, build.jobId, build.tenantId, build.verifyPool!);
     return to;
+  }
+
+  private async enqueueVerification(buildId: string, jobId: string, tenantId: string, pool: string): Promise<void> {
+    await this.enqueuer.enqueue([{ pool, name: JobName.VerifyBuild, jobId: `verify-${buildId}`, data: { buildId, jobId, tenantId } }]);
+  }
+
+  /** Says what a compiled build waits for when no live worker can run its code yet. */
+  private async verifyWaitReason(pool: string): Promise<string | null> {
+    const workers = await this.registry.list().catch(() => []);
+    return workers.some((w) => w.pools.includes(pool)) ? null : `compiled; waiting for a worker that serves pool "${pool}" to verify it`;
   }
 
   private async dropUnreferenced(keys: string[]): Promise<void> {
@@ -206,12 +244,13 @@ export class CompileService {
 
   /** After the last attempt: the build fails with the infrastructure error that stopped it. */
   async failForGood(buildId: string, reason: string): Promise<void> {
-    await this.transition(buildId, ['queued', 'waiting', 'compiling'], 'failed', { status_reason: reason, finished_at: new Date() }, reason);
+    await this.transition(buildId, ['queued', 'waiting', 'compiling', 'compiled', 'verifying'], 'failed', { status_reason: reason, finished_at: new Date() }, reason);
   }
 
-  /** Between attempts: the build goes back to queued and says why. */
+  /** Between attempts: the build goes back to where the failed step started, and says why. */
   async requeue(buildId: string, reason: string): Promise<void> {
     await this.transition(buildId, ['compiling'], 'queued', { status_reason: reason }, reason);
+    await this.transition(buildId, ['verifying'], 'compiled', { status_reason: reason }, reason);
   }
 
   /** Builds that were waiting for a worker of these pools are queued now that one is here. */

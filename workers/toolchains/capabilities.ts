@@ -1,6 +1,8 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { Logger } from '@nestjs/common';
-import { TARGETS } from '../../src/targets/catalog';
+import { isVerifyPool } from '../../src/queue/queue.types';
+import { POOLS, TARGETS, VERIFY_POOLS } from '../../src/targets/catalog';
+import { archOfVerifyPool, probeRunner, Runner, runnerFor } from '../verify/runners';
 import type { SandboxExecutor } from '../sandbox/executor';
 import type { Toolchain, ToolchainProbe } from './toolchain';
 
@@ -17,6 +19,8 @@ export interface Capabilities {
   pools: string[];
   probes: ToolchainProbe[];
   targets: Map<string, ServedTarget>;
+  /** The runner of each verify pool this worker serves. */
+  runners: Map<string, Runner>;
 }
 
 /**
@@ -31,7 +35,8 @@ export async function probeCapabilities(pools: string[], registry: Map<string, T
   const logger = new Logger('Toolchains');
   const probes: ToolchainProbe[] = [];
   const targets = new Map<string, ServedTarget>();
-  for (const toolchain of registry.values()) {
+  const compiles = pools.some((p) => !isVerifyPool(p));
+  for (const toolchain of compiles ? registry.values() : []) {
     const probe = await toolchain.probe(exec, workRoot);
     if (!probe) {
       logger.warn(`${toolchain.key}: not installed`);
@@ -44,10 +49,27 @@ export async function probeCapabilities(pools: string[], registry: Map<string, T
     logger.log(`${toolchain.key} ${probe.version}: ${probe.targets.filter((t) => t.available).map((t) => t.target).join(', ') || 'no targets'}`);
   }
   const problems: string[] = [];
-  for (const pool of pools) {
+  const runners = new Map<string, Runner>();
+  for (const pool of pools.filter(isVerifyPool)) {
+    const arch = archOfVerifyPool(pool);
+    if (!arch) {
+      problems.push(`pool "${pool}" is unknown (known verify pools: ${VERIFY_POOLS.join(', ')})`);
+      continue;
+    }
+    const runner = runnerFor(arch);
+    if (!runner) {
+      problems.push(`pool "${pool}" needs a runner for ${arch}: install qemu-user (or run this pool on a ${arch} machine)`);
+      continue;
+    }
+    const why = await probeRunner(runner, exec, workRoot);
+    if (why) problems.push(`pool "${pool}": ${why}`);
+    else runners.set(pool, runner);
+    logger.log(`${pool}: ${runner.name}`);
+  }
+  for (const pool of pools.filter((p) => !isVerifyPool(p))) {
     const specs = TARGETS.filter((t) => t.pool === pool);
     if (specs.length === 0) {
-      problems.push(`pool "${pool}" is unknown (known pools: ${[...new Set(TARGETS.map((t) => t.pool))].join(', ')})`);
+      problems.push(`pool "${pool}" is unknown (known pools: ${POOLS.join(', ')})`);
       continue;
     }
     for (const spec of specs) {
@@ -57,5 +79,5 @@ export async function probeCapabilities(pools: string[], registry: Map<string, T
     }
   }
   if (problems.length) throw new Error(`this worker cannot serve the pools it was given (KILN_POOLS):\n  - ${problems.join('\n  - ')}`);
-  return { pools, probes, targets };
+  return { pools, probes, targets, runners };
 }

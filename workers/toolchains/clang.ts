@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { ArtifactKind } from '../../src/database/entities/job.entity';
 import type { Diagnostic } from '../../src/jobs/diagnostic';
@@ -8,7 +8,11 @@ import { TARGETS, TargetSpec } from '../../src/targets/catalog';
 import type { CanonicalTarget } from '../../src/targets/target';
 import type { ExecResult, Mount, SandboxExecutor } from '../sandbox/executor';
 import { parseDiagnostics } from './diagnostics';
-import type { CompileRequest, CompileResult, ProducedArtifact, Toolchain, ToolchainProbe } from './toolchain';
+import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
+import { elementCount, generateInputs, outputArgs } from '../../src/verification/inputs';
+import type { VerifySpec } from '../../src/verification/spec';
+import { generateHarness } from '../verify/harness';
+import type { CompiledBundle, CompileRequest, CompileResult, ProducedArtifact, Toolchain, ToolchainProbe } from './toolchain';
 
 const CLANG = '/usr/bin/clang-19';
 const CLANGXX = '/usr/bin/clang++-19';
@@ -90,63 +94,29 @@ export class ClangToolchain implements Toolchain {
 
   async compile(req: CompileRequest, exec: SandboxExecutor): Promise<CompileResult> {
     const { source, target, spec, outputs } = req;
-    const deadline = Date.now() + req.timeoutMs;
     const cxx = source.language === 'c++';
-    const driver = cxx ? CLANGXX : CLANG;
     const units = source.files.map((f) => f.path).filter((p) => isTranslationUnit(source.language, p));
     const names = unitNames(units);
-    const mounts: Mount[] = [{ host: req.workdir, sandbox: '/work', writable: true }];
+    const run = new ClangRun(req, exec, cxx ? CLANGXX : CLANG);
+    const userOptions = source.options.filter((o) => !o.startsWith('-l'));
     const common = [
       ...targetFlags(target, spec),
-      '-fno-color-diagnostics',
-      '-fmessage-length=0',
-      ...(cxx && spec.family === 'wasm' ? ['-fno-exceptions'] : []),
+      ...baseFlags(cxx, spec),
       ...(outputs.includes('shared') ? ['-fPIC'] : []),
-      ...Object.entries(source.defines).map(([k, v]) => `-D${k}=${v}`),
-      ...source.options.filter((o) => !o.startsWith('-l')),
+      ...defineFlags(source.defines),
+      ...userOptions,
     ];
-    let log = '';
-    let toolchainMs = 0;
-    const diagnostics: Diagnostic[] = [];
-    const seen = new Set<string>();
     const artifacts: ProducedArtifact[] = [];
 
-    const step = async (args: string[]): Promise<ExecResult> => {
-      const remaining = deadline - Date.now();
-      const r = await exec.run({ argv: [driver, ...args], cwd: '/work/src', mounts, timeoutMs: Math.max(remaining, 1), signal: req.signal, maxOutputBytes: MAX_LOG });
-      toolchainMs += r.wallMs;
-      const output = r.stderr + r.stdout;
-      if (output.trim() && log.length < MAX_LOG) log += `$ ${posix.basename(driver)} ${args.join(' ')}\n${output}`;
-      for (const d of parseDiagnostics(output)) {
-        const key = JSON.stringify(d);
-        if (!seen.has(key)) {
-          seen.add(key);
-          diagnostics.push(d);
-        }
-      }
-      return r;
-    };
-    const fail = (r: ExecResult, what: string): CompileResult => {
-      const errors = diagnostics.filter((d) => d.severity === 'error' || d.severity === 'fatal').length;
-      const reason = r.canceled
-        ? 'canceled'
-        : r.timedOut
-          ? `${what} timed out after ${Math.round(req.timeoutMs / 1000)} s`
-          : r.signal
-            ? `${what} was killed by ${r.signal} (a resource limit was reached)`
-            : `${what} failed${errors ? ` with ${errors} error${errors > 1 ? 's' : ''}` : ` (exit code ${r.exitCode}): ${lastLine(r.stderr || r.stdout)}`}`;
-      return { ok: false, diagnostics, log: log.slice(0, MAX_LOG), toolchainMs, artifacts: [], failureReason: reason, canceled: r.canceled };
-    };
-
-    const needObjects = outputs.some((o) => o === 'object' || o === 'executable' || o === 'shared');
+    const needObjects = req.verify !== null || outputs.some((o) => o === 'object' || o === 'executable' || o === 'shared');
     const objects: string[] = [];
     for (const unit of units) {
       const name = names.get(unit)!;
       if (needObjects) {
         const out = `../out/obj/${name}.o`;
         await mkdirOpen(req.workdir, join('out/obj', posix.dirname(name)));
-        const r = await step([...common, '-c', unit, '-o', out]);
-        if (r.exitCode !== 0) return fail(r, `compiling ${unit}`);
+        const r = await run.step([...common, '-c', unit, '-o', out]);
+        if (r.exitCode !== 0) return run.fail(r, `compiling ${unit}`);
         objects.push(out);
         if (outputs.includes('object')) artifacts.push({ kind: 'object', name: `${name}.o`, hostPath: join(req.workdir, 'out/obj', `${name}.o`), contentType: CONTENT_TYPES.object });
       }
@@ -154,27 +124,230 @@ export class ClangToolchain implements Toolchain {
         if (!outputs.includes(kind)) continue;
         const dir = kind === 'assembly' ? 'asm' : 'ir';
         await mkdirOpen(req.workdir, join('out', dir, posix.dirname(name)));
-        const r = await step([...common, '-S', ...flag, unit, '-o', `../out/${dir}/${name}.${ext}`]);
-        if (r.exitCode !== 0) return fail(r, `compiling ${unit}`);
+        const r = await run.step([...common, '-S', ...flag, unit, '-o', `../out/${dir}/${name}.${ext}`]);
+        if (r.exitCode !== 0) return run.fail(r, `compiling ${unit}`);
         artifacts.push({ kind, name: `${name}.${ext}`, hostPath: join(req.workdir, 'out', dir, `${name}.${ext}`), contentType: CONTENT_TYPES[kind] });
       }
     }
 
     // Named after main.* when there is one, else after the first file compiled.
     const program = stem(units.find((u) => stem(u) === 'main') ?? units[0]);
+    const libs = linkLibraries(source.options);
     if (outputs.includes('executable')) {
       const name = spec.family === 'wasm' ? `${program}.wasm` : program;
-      const r = await step([...common, '-fuse-ld=lld', ...objects, '-o', `../out/bin/${name}`, ...linkLibraries(source.options)]);
-      if (r.exitCode !== 0) return fail(r, 'linking');
+      const r = await run.step([...common, '-fuse-ld=lld', ...objects, '-o', `../out/bin/${name}`, ...libs]);
+      if (r.exitCode !== 0) return run.fail(r, 'linking');
       artifacts.push({ kind: 'executable', name, hostPath: join(req.workdir, 'out/bin', name), contentType: spec.family === 'wasm' ? 'application/wasm' : CONTENT_TYPES.executable });
     }
     if (outputs.includes('shared')) {
       const name = `lib${program}.so`;
-      const r = await step([...common, '-fuse-ld=lld', '-shared', ...objects, '-o', `../out/lib/${name}`]);
-      if (r.exitCode !== 0) return fail(r, 'linking the shared library');
+      const r = await run.step([...common, '-fuse-ld=lld', '-shared', ...objects, '-o', `../out/lib/${name}`]);
+      if (r.exitCode !== 0) return run.fail(r, 'linking the shared library');
       artifacts.push({ kind: 'shared', name, hostPath: join(req.workdir, 'out/lib', name), contentType: CONTENT_TYPES.shared });
     }
-    return { ok: true, diagnostics, log: log.slice(0, MAX_LOG), toolchainMs, artifacts };
+    if (!req.verify) return run.ok(artifacts);
+
+    // Verification bundle: the target's program (the harness linked with the very objects
+    // above, or the program itself), its inputs, and what a reference build on this host gives.
+    const bundle = await buildBundle(run, req, req.verify, { common, objects, libs, units, names, cxx });
+    if ('failed' in bundle) return bundle.failed;
+    return run.ok(artifacts, bundle);
+  }
+}
+
+interface BuildParts {
+  common: string[];
+  objects: string[];
+  libs: string[];
+  units: string[];
+  names: Map<string, string>;
+  cxx: boolean;
+}
+
+function baseFlags(cxx: boolean, spec: TargetSpec): string[] {
+  return ['-fno-color-diagnostics', '-fmessage-length=0', ...(cxx && spec.family === 'wasm' ? ['-fno-exceptions'] : [])];
+}
+
+function defineFlags(defines: Record<string, string>): string[] {
+  return Object.entries(defines).map(([k, v]) => `-D${k}=${v}`);
+}
+
+/** Options that let the compiler change results; the reference is built without them. */
+const FAST_MATH = /^-f(fast-math|unsafe-math-optimizations|associative-math|reciprocal-math|finite-math-only|no-signed-zeros|no-trapping-math|approx-func|fp-contract=.*|denormal-fp-math=.*|no-honor-(nans|infinities)|cx-limited-range)$/;
+
+export function referenceOptions(options: string[]): string[] {
+  return [...options.filter((o) => !o.startsWith('-l') && !FAST_MATH.test(o)).map((o) => (o === '-Ofast' ? '-O3' : o)), '-fno-fast-math', '-ffp-contract=off'];
+}
+
+/** The host this worker runs on, as a catalog target: where reference builds run natively. */
+export function hostTarget(): TargetSpec {
+  const name = process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
+  return TARGETS.find((t) => t.name === name)!;
+}
+
+async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpec, parts: BuildParts): Promise<CompiledBundle | { failed: CompileResult }> {
+  const { spec, source } = req;
+  const host = hostTarget();
+  await mkdirOpen(req.workdir, 'verify/ref');
+  await mkdirOpen(req.workdir, 'harness');
+  const files: { name: string }[] = [];
+  const isWasm = spec.family === 'wasm';
+  const programName = isWasm ? 'program.wasm' : 'program';
+  // Static on Linux, so the bundle runs under qemu-user or on a bare board without a sysroot.
+  const link = (extra: string[]) => [...parts.common, '-fuse-ld=lld', ...(isWasm ? [] : ['-static']), ...extra, ...parts.libs, '-lm'];
+  const hostCommon = [`--target=${host.clangTriple}`, ...baseFlags(parts.cxx, host), ...defineFlags(source.defines), ...referenceOptions(source.options)];
+
+  let reference: string;
+  if (verify.kind === 'kernel') {
+    const linkage = verify.linkage ?? source.language;
+    const harnessPath = join(req.workdir, 'harness', parts.cxx ? 'kiln_harness.cpp' : 'kiln_harness.c');
+    await writeFile(harnessPath, generateHarness(verify, source.language, linkage));
+    await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.inputs), generateInputs(verify));
+    const harnessSrc = `../harness/${parts.cxx ? 'kiln_harness.cpp' : 'kiln_harness.c'}`;
+    // The target side: the harness linked with the build's own objects.
+    let r = await run.step([...parts.common.filter((o) => !/^-O/.test(o)), '-O1', '-c', harnessSrc, '-o', '../verify/harness.o']);
+    if (r.exitCode !== 0) return { failed: run.fail(r, 'compiling the verification harness') };
+    r = await run.step(link([...parts.objects, '../verify/harness.o', '-o', `../verify/${programName}`]));
+    if (r.exitCode !== 0) return { failed: run.fail(r, `linking the verification harness (does ${verify.entry} have the declared signature?)`) };
+    // The reference: the same sources for this host, without fast-math or FP contraction.
+    const refObjects: string[] = [];
+    for (const unit of parts.units) {
+      const out = `../verify/ref/${parts.names.get(unit)!.replace(/\//g, '__')}.o`;
+      r = await run.step([...hostCommon, '-c', unit, '-o', out]);
+      if (r.exitCode !== 0) return { failed: run.fail(r, `compiling ${unit} for the reference`) };
+      refObjects.push(out);
+    }
+    r = await run.step([...hostCommon, '-fuse-ld=lld', ...refObjects, harnessSrc, '-o', '../verify/ref/program', ...parts.libs, '-lm']);
+    if (r.exitCode !== 0) return { failed: run.fail(r, 'linking the reference harness') };
+    const ref = await run.execute(['./ref/program', BUNDLE_FILES.inputs, `ref/${BUNDLE_FILES.expected}`], '/work/verify', verify.timeoutMs, '');
+    if (ref.exitCode !== 0) return { failed: run.failRun(ref, `the reference run on ${host.name}`, verify.timeoutMs) };
+    await copyFile(join(req.workdir, 'verify/ref', BUNDLE_FILES.expected), join(req.workdir, 'verify', BUNDLE_FILES.expected));
+    files.push({ name: BUNDLE_FILES.inputs }, { name: BUNDLE_FILES.expected });
+    reference = `${host.name} (clang ${CLANG_VERSION_HINT}, ${referenceOptions(source.options).join(' ')})`;
+    const manifest: BundleManifest = {
+      version: 1,
+      kind: 'kernel',
+      target: spec.name,
+      program: programName,
+      timeoutMs: verify.timeoutMs,
+      entry: verify.entry,
+      outputs: outputArgs(verify).map((a) => ({ name: a.name, dtype: a.dtype, count: elementCount(a) })),
+      tolerance: verify.tolerance,
+      seed: verify.seed,
+      reference,
+    };
+    await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.manifest), JSON.stringify(manifest, null, 2));
+  } else {
+    let r = await run.step(link([...parts.objects, '-o', `../verify/${programName}`]));
+    if (r.exitCode !== 0) return { failed: run.fail(r, 'linking the program to verify') };
+    let expect = verify.expect;
+    reference = 'the expected output given in the request';
+    if (!expect) {
+      const refObjects: string[] = [];
+      for (const unit of parts.units) {
+        const out = `../verify/ref/${parts.names.get(unit)!.replace(/\//g, '__')}.o`;
+        r = await run.step([...hostCommon, '-c', unit, '-o', out]);
+        if (r.exitCode !== 0) return { failed: run.fail(r, `compiling ${unit} for the reference`) };
+        refObjects.push(out);
+      }
+      r = await run.step([...hostCommon, '-fuse-ld=lld', ...refObjects, '-o', '../verify/ref/program', ...parts.libs, '-lm']);
+      if (r.exitCode !== 0) return { failed: run.fail(r, 'linking the reference program') };
+      const ref = await run.execute(['./ref/program', ...verify.args], '/work/verify', verify.timeoutMs, verify.stdin);
+      if (ref.timedOut || ref.signal || ref.truncated) return { failed: run.failRun(ref, `the reference run on ${host.name}`, verify.timeoutMs) };
+      expect = { stdout: ref.stdout, exitCode: ref.exitCode };
+      reference = `a reference build on ${host.name} (${referenceOptions(source.options).join(' ')})`;
+    }
+    const manifest: BundleManifest = {
+      version: 1,
+      kind: 'program',
+      target: spec.name,
+      program: programName,
+      timeoutMs: verify.timeoutMs,
+      args: verify.args,
+      stdin: verify.stdin,
+      expect,
+      reference,
+    };
+    await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.manifest), JSON.stringify(manifest, null, 2));
+  }
+  files.unshift({ name: BUNDLE_FILES.manifest }, { name: programName });
+  return { dir: join(req.workdir, 'verify'), files: files.map((f) => ({ name: f.name, hostPath: join(req.workdir, 'verify', f.name) })) };
+}
+
+const CLANG_VERSION_HINT = '19';
+
+/** One build's toolchain runs: a shared deadline, the log, and the diagnostics seen so far. */
+class ClangRun {
+  private readonly deadline: number;
+  private log = '';
+  private toolchainMs = 0;
+  private readonly diagnostics: Diagnostic[] = [];
+  private readonly seen = new Set<string>();
+  private readonly mounts: Mount[];
+
+  constructor(
+    private readonly req: CompileRequest,
+    private readonly exec: SandboxExecutor,
+    private readonly driver: string,
+  ) {
+    this.deadline = Date.now() + req.timeoutMs;
+    this.mounts = [{ host: req.workdir, sandbox: '/work', writable: true }];
+  }
+
+  async step(args: string[]): Promise<ExecResult> {
+    const remaining = this.deadline - Date.now();
+    const r = await this.exec.run({ argv: [this.driver, ...args], cwd: '/work/src', mounts: this.mounts, timeoutMs: Math.max(remaining, 1), signal: this.req.signal, maxOutputBytes: MAX_LOG });
+    this.toolchainMs += r.wallMs;
+    const output = r.stderr + r.stdout;
+    if (output.trim() && this.log.length < MAX_LOG) this.log += `$ ${posix.basename(this.driver)} ${args.join(' ')}\n${output}`;
+    for (const d of parseDiagnostics(output)) {
+      const key = JSON.stringify(d);
+      if (!this.seen.has(key)) {
+        this.seen.add(key);
+        this.diagnostics.push(d);
+      }
+    }
+    return r;
+  }
+
+  /** Runs a built program (the reference) in the sandbox, with its own time limit. */
+  async execute(argv: string[], cwd: string, timeoutMs: number, stdin: string): Promise<ExecResult> {
+    const r = await this.exec.run({ argv, cwd, mounts: this.mounts, timeoutMs, signal: this.req.signal, stdin, maxOutputBytes: 1024 * 1024, limits: { processes: 64, memoryBytes: 2 * 1024 ** 3 } });
+    if (r.stderr.trim() && this.log.length < MAX_LOG) this.log += `$ ${argv.join(' ')}\n${r.stderr.slice(0, 4096)}`;
+    return r;
+  }
+
+  ok(artifacts: ProducedArtifact[], bundle?: CompiledBundle): CompileResult {
+    return { ok: true, diagnostics: this.diagnostics, log: this.log.slice(0, MAX_LOG), toolchainMs: this.toolchainMs, artifacts, bundle };
+  }
+
+  fail(r: ExecResult, what: string): CompileResult {
+    const errors = this.diagnostics.filter((d) => d.severity === 'error' || d.severity === 'fatal').length;
+    const reason = r.canceled
+      ? 'canceled'
+      : r.timedOut
+        ? `${what} timed out after ${Math.round(this.req.timeoutMs / 1000)} s`
+        : r.signal
+          ? `${what} was killed by ${r.signal} (a resource limit was reached)`
+          : `${what} failed${errors ? ` with ${errors} error${errors > 1 ? 's' : ''}` : ` (exit code ${r.exitCode}): ${lastLine(r.stderr || r.stdout)}`}`;
+    return this.failed(reason, r.canceled);
+  }
+
+  failRun(r: ExecResult, what: string, timeoutMs: number): CompileResult {
+    const reason = r.canceled
+      ? 'canceled'
+      : r.timedOut
+        ? `${what} did not finish within ${timeoutMs} ms`
+        : r.signal
+          ? `${what} was killed by ${r.signal}`
+          : r.truncated
+            ? `${what} printed more than 1 MiB`
+            : `${what} exited with code ${r.exitCode}: ${lastLine(r.stderr || r.stdout)}`;
+    return this.failed(reason, r.canceled);
+  }
+
+  private failed(reason: string, canceled: boolean): CompileResult {
+    return { ok: false, diagnostics: this.diagnostics, log: this.log.slice(0, MAX_LOG), toolchainMs: this.toolchainMs, artifacts: [], failureReason: reason, canceled };
   }
 }
 

@@ -2,6 +2,7 @@ import type { ArtifactKind, SourceInput } from '../../src/database/entities/job.
 import type { Diagnostic } from '../../src/jobs/diagnostic';
 import type { TargetSpec } from '../../src/targets/catalog';
 import type { CanonicalTarget } from '../../src/targets/target';
+import type { VerifySpec } from '../../src/verification/spec';
 import type { SandboxExecutor } from '../sandbox/executor';
 
 export interface TargetProbe {
@@ -27,6 +28,14 @@ export interface CompileRequest {
   workdir: string;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** When set, the build also produces a verification bundle. */
+  verify: VerifySpec | null;
+}
+
+/** The files of a verification bundle, in a folder of the work directory. */
+export interface CompiledBundle {
+  dir: string;
+  files: { name: string; hostPath: string }[];
 }
 
 export interface ProducedArtifact {
@@ -46,6 +55,7 @@ export interface CompileResult {
   /** Why it failed, in one line. */
   failureReason?: string;
   canceled?: boolean;
+  bundle?: CompiledBundle;
 }
 
 /**

@@ -14,7 +14,7 @@ export class Artifact {
   tenantId: string;
 
   @Column({ type: 'text' })
-  kind: ArtifactKind | 'log';
+  kind: ArtifactKind | 'bundle' | 'report';
 
   @Column({ type: 'text' })
   name: string;

@@ -1,3 +1,4 @@
+import type { VerificationReport } from '../../verification/report';
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 import type { BuildStatus } from '../../jobs/build-status';
 import type { Diagnostic } from '../../jobs/diagnostic';
@@ -51,6 +52,17 @@ export class Build {
 
   @Column({ type: 'text', nullable: true })
   worker: string | null;
+
+  /** The queue of runners that can execute this target's code, when the job asks to verify. */
+  @Column({ name: 'verify_pool', type: 'text', nullable: true })
+  verifyPool: string | null;
+
+  /** The verification report, once a runner has checked the build. */
+  @Column({ type: 'jsonb', nullable: true })
+  verification: VerificationReport | null;
+
+  @Column({ name: 'verified_at', type: 'timestamptz', nullable: true })
+  verifiedAt: Date | null;
 
   @Column({ type: 'int', default: 0 })
   attempts: number;

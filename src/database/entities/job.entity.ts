@@ -1,3 +1,4 @@
+import type { VerifySpec } from '../../verification/spec';
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 
 export interface SourceFileInput {
@@ -30,6 +31,10 @@ export class Job {
 
   @Column({ type: 'text', array: true })
   outputs: ArtifactKind[];
+
+  /** What to verify after the build, or null. */
+  @Column({ type: 'jsonb', nullable: true })
+  verify: VerifySpec | null;
 
   @Column({ name: 'idempotency_key', type: 'text', nullable: true })
   idempotencyKey: string | null;

@@ -68,7 +68,40 @@ export class TargetDescriptorDto {
   @ApiPropertyOptional({ nullable: true, enum: ['hard', 'soft', 'softfp'] }) floatAbi?: 'hard' | 'soft' | 'softfp' | null;
 }
 
-@ApiExtraModels(TargetDescriptorDto)
+export class KernelArgDto {
+  @ApiProperty({ example: 'x' }) name: string;
+  @ApiProperty({ example: 'float32*', description: 'A dtype (float32, float64, int8..int64, uint8..uint64) for a scalar, or the dtype followed by * for a buffer' }) type: string;
+  @ApiPropertyOptional({ description: 'The value of a scalar (a string for 64-bit integers beyond 2^53)', oneOf: [{ type: 'number' }, { type: 'string' }] }) value?: number | string;
+  @ApiPropertyOptional({ type: [Number], example: [1000], description: 'A buffer\'s shape' }) shape?: number[];
+  @ApiPropertyOptional({ enum: ['in', 'out', 'inout'], default: 'in' }) dir?: 'in' | 'out' | 'inout';
+  @ApiPropertyOptional({ type: [Number], example: [-1, 1], description: 'Inputs are seeded random numbers in [min, max] (default [-1, 1] for floats)' }) range?: [number, number];
+}
+
+export class ToleranceDto {
+  @ApiPropertyOptional({ example: 1e-5 }) rtol?: number;
+  @ApiPropertyOptional({ example: 1e-6 }) atol?: number;
+  @ApiPropertyOptional({ example: 4, description: 'Elements within this many units in the last place also pass' }) maxUlp?: number;
+}
+
+export class ProgramCheckDto {
+  @ApiPropertyOptional({ type: [String] }) args?: string[];
+  @ApiPropertyOptional({ description: 'Standard input' }) stdin?: string;
+  @ApiPropertyOptional({ description: 'Expected { stdout, exitCode }; without it, a reference build on the worker\'s host says what to expect', example: { stdout: 'hello\n', exitCode: 0 } })
+  expect?: { stdout?: string; exitCode?: number };
+  @ApiPropertyOptional({ example: 10000 }) timeoutMs?: number;
+}
+
+export class VerifyDto {
+  @ApiPropertyOptional({ example: 'saxpy', description: 'A kernel check: the C function to call' }) entry?: string;
+  @ApiPropertyOptional({ enum: ['c', 'c++'], description: 'The entry\'s linkage; default: the source language\'s' }) linkage?: 'c' | 'c++';
+  @ApiPropertyOptional({ type: [KernelArgDto], description: 'The entry\'s arguments, in order' }) args?: KernelArgDto[];
+  @ApiPropertyOptional({ type: ToleranceDto }) tolerance?: ToleranceDto;
+  @ApiPropertyOptional({ example: 7, description: 'Seed of the random inputs; stored, so a check can be repeated bit for bit' }) seed?: number;
+  @ApiPropertyOptional({ example: 20000 }) timeoutMs?: number;
+  @ApiPropertyOptional({ type: ProgramCheckDto, description: 'A whole-program check instead of a kernel check' }) program?: ProgramCheckDto;
+}
+
+@ApiExtraModels(TargetDescriptorDto, VerifyDto)
 export class CreateJobDto {
   @ApiProperty({ type: SourceDto })
   @IsDefined({ message: 'source is required: { "language": "c", "files": [{ "path": "a.c", "content": "..." }] }' })
@@ -94,4 +127,11 @@ export class CreateJobDto {
   @ArrayMinSize(1)
   @IsIn(ARTIFACT_KINDS, { each: true, message: `each output must be one of: ${ARTIFACT_KINDS.join(', ')}` })
   outputs?: string[];
+
+  @ApiPropertyOptional({
+    description: 'Run what was built on an emulator or device and compare it with a reference. `true` runs the program (its main) with no arguments and compares its output with a reference build.',
+    oneOf: [{ type: 'boolean' }, { $ref: getSchemaPath(VerifyDto) }],
+  })
+  @IsOptional()
+  verify?: boolean | VerifyDto;
 }

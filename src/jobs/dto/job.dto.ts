@@ -14,7 +14,7 @@ export class DiagnosticDto {
 export class ArtifactDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ format: 'uuid' }) buildId: string;
-  @ApiProperty({ enum: [...ARTIFACT_KINDS, 'log'] }) kind: string;
+  @ApiProperty({ enum: [...ARTIFACT_KINDS, 'bundle', 'report'], description: 'bundle: the files a runner verifies; report: the verification report' }) kind: string;
   @ApiProperty({ example: 'saxpy.o' }) name: string;
   @ApiProperty({ example: 1234 }) size: number;
   @ApiProperty({ example: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' }) sha256: string;
@@ -44,6 +44,7 @@ export class TimingsDto {
   @ApiPropertyOptional({ nullable: true, type: Number, description: 'From creation until a worker started it' }) queuedMs: number | null;
   @ApiPropertyOptional({ nullable: true, type: Number, description: 'From start until the compile finished' }) compileMs: number | null;
   @ApiPropertyOptional({ nullable: true, type: Number, description: 'Time spent inside toolchain processes' }) toolchainMs: number | null;
+  @ApiPropertyOptional({ nullable: true, type: Number, description: 'From the end of the compile until verification finished' }) verifyMs: number | null;
   @ApiPropertyOptional({ nullable: true, type: Number, description: 'From creation until the build finished' }) totalMs: number | null;
 }
 
@@ -53,6 +54,57 @@ export class BuildEventDto {
   @ApiProperty({ format: 'date-time' }) at: string;
   @ApiPropertyOptional({ nullable: true, type: String }) worker: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) message: string | null;
+}
+
+export class ToleranceUsedDto {
+  @ApiProperty() rtol: number;
+  @ApiProperty() atol: number;
+  @ApiPropertyOptional({ nullable: true, type: Number }) maxUlp: number | null;
+}
+
+export class WorstElementDto {
+  @ApiProperty() index: number;
+  @ApiProperty({ oneOf: [{ type: 'number' }, { type: 'string' }], description: 'A number, or NaN / Infinity / a 64-bit integer as a string' }) expected: number | string;
+  @ApiProperty({ oneOf: [{ type: 'number' }, { type: 'string' }] }) actual: number | string;
+}
+
+export class OutputComparisonDto {
+  @ApiProperty({ example: 'y' }) name: string;
+  @ApiProperty({ example: 'float32' }) dtype: string;
+  @ApiProperty() count: number;
+  @ApiProperty() passed: boolean;
+  @ApiProperty() maxAbsError: number;
+  @ApiProperty() maxRelError: number;
+  @ApiProperty({ description: 'Largest distance in units in the last place' }) maxUlp: number;
+  @ApiProperty() mismatches: number;
+  @ApiProperty({ description: 'Elements where NaN or an infinity on one side is not matched on the other' }) nanInfMismatches: number;
+  @ApiPropertyOptional({ nullable: true, type: WorstElementDto }) worst: WorstElementDto | null;
+  @ApiProperty({ type: ToleranceUsedDto }) tolerance: ToleranceUsedDto;
+}
+
+export class ProgramRunDto {
+  @ApiPropertyOptional({ nullable: true, type: Number }) exitCode: number | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) signal: string | null;
+  @ApiProperty() timedOut: boolean;
+  @ApiProperty() stdout: string;
+  @ApiProperty() stderr: string;
+  @ApiPropertyOptional({ nullable: true, type: String }) expectedStdout: string | null;
+  @ApiPropertyOptional({ nullable: true, type: Number }) expectedExitCode: number | null;
+  @ApiProperty() wallMs: number;
+  @ApiPropertyOptional({ nullable: true, type: Number, description: 'Not measured yet' }) peakMemoryKb: number | null;
+}
+
+export class VerificationDto {
+  @ApiProperty({ enum: ['passed', 'failed'] }) status: string;
+  @ApiProperty({ example: 'qemu-aarch64' }) runner: string;
+  @ApiProperty() worker: string;
+  @ApiProperty({ enum: ['kernel', 'program'] }) kind: string;
+  @ApiProperty({ description: 'One line: what passed, or which output and element failed' }) summary: string;
+  @ApiProperty({ description: 'What the outputs were compared with' }) reference: string;
+  @ApiPropertyOptional({ nullable: true, type: Number }) seed: number | null;
+  @ApiProperty() runMs: number;
+  @ApiProperty({ type: [OutputComparisonDto] }) outputs: OutputComparisonDto[];
+  @ApiPropertyOptional({ type: ProgramRunDto }) program?: ProgramRunDto;
 }
 
 export class BuildDto {
@@ -68,6 +120,8 @@ export class BuildDto {
   @ApiProperty({ type: [DiagnosticDto] }) diagnostics: DiagnosticDto[];
   @ApiProperty({ type: [ArtifactDto] }) artifacts: ArtifactDto[];
   @ApiProperty({ type: [BuildEventDto], description: 'Every state change, oldest first' }) events: BuildEventDto[];
+  @ApiPropertyOptional({ nullable: true, type: String, example: 'verify-aarch64', description: 'Where it is verified, when the job asks to verify' }) verifyPool: string | null;
+  @ApiPropertyOptional({ nullable: true, type: VerificationDto, description: 'The verification report, once a runner has checked the build' }) verification: VerificationDto | null;
   @ApiPropertyOptional({ nullable: true, type: String, description: 'The toolchain output (capped)' }) log: string | null;
 }
 
@@ -91,6 +145,7 @@ export class JobDto {
   @ApiProperty({ format: 'date-time' }) updatedAt: string;
   @ApiProperty({ type: JobSourceDto }) source: JobSourceDto;
   @ApiProperty({ enum: ARTIFACT_KINDS, isArray: true }) outputs: string[];
+  @ApiPropertyOptional({ nullable: true, type: 'object', additionalProperties: true, description: 'The verification asked for, with its defaults filled in (tolerance, seed)' }) verify: Record<string, unknown> | null;
   @ApiProperty({ type: [BuildDto] }) builds: BuildDto[];
 }
 

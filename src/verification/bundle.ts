@@ -1,0 +1,35 @@
+import type { Tolerance } from './compare';
+import type { DType } from './dtype';
+
+/**
+ * What a verification runner needs, and nothing else: the program to run, its inputs, what the
+ * reference produced, and how to compare. Everything is a file in one folder, so a bundle can be
+ * downloaded and verified by hand on any machine with the runner (no database, no queue).
+ */
+export interface BundleManifest {
+  version: 1;
+  kind: 'kernel' | 'program';
+  target: string;
+  /** The file to run, relative to the bundle folder. */
+  program: string;
+  timeoutMs: number;
+  /** Kernel: inputs.bin in, outputs.bin out, compared with expected.bin. */
+  outputs?: { name: string; dtype: DType; count: number }[];
+  tolerance?: Tolerance;
+  seed?: number;
+  entry?: string;
+  /** Program: its arguments and standard input, and what it must print and return. */
+  args?: string[];
+  stdin?: string;
+  expect?: { stdout: string | null; exitCode: number | null };
+  /** Where the expectation came from: the client, or a reference build on the named host. */
+  reference: string;
+}
+
+export const BUNDLE_FILES = {
+  manifest: 'manifest.json',
+  inputs: 'inputs.bin',
+  expected: 'expected.bin',
+  outputs: 'outputs.bin',
+  report: 'report.json',
+};

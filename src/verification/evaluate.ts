@@ -1,0 +1,108 @@
+import type { BundleManifest } from './bundle';
+import { compareOutput, OutputComparison } from './compare';
+import { DTYPE_SIZE } from './dtype';
+import type { VerificationReport } from './report';
+
+/** What running a bundle's program gave. */
+export interface RunOutcome {
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  truncated: boolean;
+  stdout: string;
+  stderr: string;
+  wallMs: number;
+}
+
+function fmt(v: number | string): string {
+  return typeof v === 'number' ? String(Number(v.toPrecision(8))) : v;
+}
+
+function runFailure(run: RunOutcome, what: string, timeoutMs: number, runner: string): string | null {
+  if (run.timedOut) return `${what} did not finish within ${timeoutMs} ms on ${runner}`;
+  if (run.signal) return `${what} was killed by ${run.signal} on ${runner}${run.stderr.trim() ? `: ${run.stderr.trim().split('\n').pop()}` : ''}`;
+  return null;
+}
+
+/**
+ * Judges a kernel run: the outputs file must have every output's bytes, and each output must
+ * match the reference within the tolerance. The summary names the output and worst element.
+ */
+export function evaluateKernel(m: BundleManifest, run: RunOutcome, expected: Buffer, actual: Buffer | null, base: Pick<VerificationReport, 'runner' | 'worker'>): VerificationReport {
+  const report = (status: 'passed' | 'failed', summary: string, outputs: OutputComparison[]): VerificationReport => ({
+    status,
+    ...base,
+    kind: 'kernel',
+    summary,
+    reference: m.reference,
+    seed: m.seed ?? null,
+    runMs: Math.round(run.wallMs),
+    outputs,
+  });
+  const crashed = runFailure(run, `the kernel ${m.entry ?? ''}`.trim(), m.timeoutMs, base.runner);
+  if (crashed) return report('failed', crashed, []);
+  if (run.exitCode !== 0) return report('failed', `the harness exited with code ${run.exitCode} on ${base.runner}: ${run.stderr.trim().split('\n').pop() ?? ''}`, []);
+  const outputs = m.outputs ?? [];
+  const total = outputs.reduce((n, o) => n + o.count * DTYPE_SIZE[o.dtype], 0);
+  if (!actual || actual.length !== total) return report('failed', `the harness wrote ${actual?.length ?? 0} bytes of outputs, expected ${total}`, []);
+  let offset = 0;
+  const comparisons = outputs.map((o) => {
+    const bytes = o.count * DTYPE_SIZE[o.dtype];
+    const c = compareOutput(o.name, o.dtype, expected.subarray(offset, offset + bytes), actual.subarray(offset, offset + bytes), m.tolerance!);
+    offset += bytes;
+    return c;
+  });
+  const failed = comparisons.filter((c) => !c.passed);
+  if (failed.length === 0) {
+    const worst = comparisons.reduce((a, c) => (c.maxAbsError > a.maxAbsError ? c : a), comparisons[0]);
+    return report('passed', `${comparisons.length} output${comparisons.length > 1 ? 's' : ''} match the reference on ${base.runner} (max abs error ${fmt(worst?.maxAbsError ?? 0)}, max ${worst?.maxUlp ?? 0} ulp)`, comparisons);
+  }
+  const c = failed[0];
+  const t = c.tolerance;
+  const summary =
+    `output ${c.name}: ${c.mismatches} of ${c.count} elements differ from the reference on ${base.runner}; ` +
+    `worst ${c.name}[${c.worst!.index}]: expected ${fmt(c.worst!.expected)}, got ${fmt(c.worst!.actual)} ` +
+    `(max abs error ${fmt(c.maxAbsError)}, max rel error ${fmt(c.maxRelError)}, max ${c.maxUlp} ulp; tolerance rtol ${t.rtol}, atol ${t.atol}${t.maxUlp !== null ? `, maxUlp ${t.maxUlp}` : ''})`;
+  return report('failed', summary, comparisons);
+}
+
+/** Judges a whole program like an online judge: its standard output and its exit code. */
+export function evaluateProgram(m: BundleManifest, run: RunOutcome, base: Pick<VerificationReport, 'runner' | 'worker'>): VerificationReport {
+  const expect = m.expect ?? { stdout: null, exitCode: null };
+  const problems: string[] = [];
+  const crashed = runFailure(run, 'the program', m.timeoutMs, base.runner);
+  if (crashed) problems.push(crashed);
+  else {
+    if (run.truncated) problems.push('the program printed more than the output limit');
+    if (expect.exitCode !== null && run.exitCode !== expect.exitCode) problems.push(`exit code ${run.exitCode}, expected ${expect.exitCode}`);
+    if (expect.stdout !== null && run.stdout !== expect.stdout) {
+      const a = run.stdout;
+      const e = expect.stdout;
+      let i = 0;
+      while (i < a.length && i < e.length && a[i] === e[i]) i++;
+      const line = e.slice(0, i).split('\n').length;
+      problems.push(`standard output differs at line ${line} (byte ${i}): expected ${JSON.stringify(e.slice(i, i + 40))}, got ${JSON.stringify(a.slice(i, i + 40))}`);
+    }
+  }
+  return {
+    status: problems.length ? 'failed' : 'passed',
+    ...base,
+    kind: 'program',
+    summary: problems.length ? problems.join('; ') : `the program printed what was expected and exited with ${run.exitCode} on ${base.runner}`,
+    reference: m.reference,
+    seed: null,
+    runMs: Math.round(run.wallMs),
+    outputs: [],
+    program: {
+      exitCode: run.exitCode,
+      signal: run.signal,
+      timedOut: run.timedOut,
+      stdout: run.stdout.slice(0, 64 * 1024),
+      stderr: run.stderr.slice(0, 16 * 1024),
+      expectedStdout: expect.stdout,
+      expectedExitCode: expect.exitCode,
+      wallMs: Math.round(run.wallMs),
+      peakMemoryKb: null,
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Logger, Type } from '@nestjs/common';
+import { Job as QueueJob, UnrecoverableError } from 'bullmq';
+import { BuildPayload, JobName, jobNamesForPool, JobPayloads, queueName } from '../src/queue/queue.types';
+import { CompileService } from './compile/compile.service';
+import { VerifyService } from './verify/verify.service';
+
+type Handlers = { [N in JobName]: (job: QueueJob<JobPayloads[N]>) => Promise<unknown> };
+
+/**
+ * Makes the processor of one pool's queue. Every job name has a handler (the type says so),
+ * and every job name the pool's queue can carry is checked again when the processor is built,
+ * so a worker never starts half-able.
+ */
+export function makePoolProcessor(pool: string, concurrency: number): Type<WorkerHost> {
+  @Processor(queueName(pool), { concurrency, lockDuration: 60_000, maxStalledCount: 2 })
+  class PoolProcessor extends WorkerHost {
+    readonly logger = new Logger(`Pool ${pool}`);
+    readonly handlers: Handlers;
+
+    constructor(
+      readonly compile: CompileService,
+      readonly verify: VerifyService,
+    ) {
+      super();
+      this.handlers = {
+        [JobName.CompileBuild]: (job) => this.attempt(job, (attempt) => this.compile.run(job.data.buildId, attempt)),
+        [JobName.VerifyBuild]: (job) => this.attempt(job, (attempt) => this.verify.run(job.data.buildId, attempt)),
+      };
+      const missing = jobNamesForPool(pool).filter((n) => typeof this.handlers[n] !== 'function');
+      if (missing.length) throw new Error(`pool ${pool} has no handler for job type(s): ${missing.join(', ')}`);
+    }
+
+    async process(job: QueueJob): Promise<unknown> {
+      if (!jobNamesForPool(pool).includes(job.name as JobName)) throw new UnrecoverableError(`job type "${job.name}" does not belong on pool ${pool}`);
+      return (this.handlers[job.name as JobName] as (j: QueueJob) => Promise<unknown>)(job);
+    }
+
+    /** Infrastructure errors are retried with backoff; after the last attempt the build fails and says why. */
+    private async attempt(job: QueueJob<BuildPayload>, work: (attempt: number) => Promise<string>): Promise<string> {
+      const attempts = job.opts.attempts ?? 1;
+      const attempt = job.attemptsMade + 1;
+      try {
+        return await work(attempt);
+      } catch (e) {
+        const message = (e as Error).message;
+        this.logger.error(`${job.name} ${job.data.buildId}, attempt ${attempt}/${attempts}: ${message}`, (e as Error).stack);
+        if (attempt >= attempts) await this.compile.failForGood(job.data.buildId, `internal error after ${attempts} attempts: ${message}`);
+        else await this.compile.requeue(job.data.buildId, `attempt ${attempt} failed (${message}); retrying`);
+        throw e;
+      }
+    }
+  }
+  Object.defineProperty(PoolProcessor, 'name', { value: `PoolProcessor_${pool.replace(/\W/g, '_')}` });
+  return PoolProcessor;
+}

@@ -1,0 +1,89 @@
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { VERIFY_POOLS, TARGETS } from '../../src/targets/catalog';
+import type { Mount, ResourceLimits, SandboxExecutor } from '../sandbox/executor';
+
+/** How a verification runner executes a program built for its architecture. */
+export interface Runner {
+  /** native, qemu-aarch64, wasm (node WASI), ... */
+  name: string;
+  arch: string;
+  /** The command line that runs `program` (a path inside the sandbox) with its arguments. */
+  argv(program: string, args: string[]): string[];
+  /** Extra read-only mounts the runner needs inside the sandbox. */
+  mounts: Mount[];
+  limits: Partial<ResourceLimits>;
+  /** Files to place in the bundle folder before the run (the WASI launcher). */
+  files: Record<string, string>;
+}
+
+const HOST_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
+
+const QEMU: Record<string, { bin: string; cpu: string }> = {
+  x86_64: { bin: '/usr/bin/qemu-x86_64', cpu: 'max' },
+  aarch64: { bin: '/usr/bin/qemu-aarch64', cpu: 'max' },
+  // RVV 1.0 on, so code built with +v runs; qemu's riscv64 has no "max" model in every version.
+  riscv64: { bin: '/usr/bin/qemu-riscv64', cpu: 'rv64,v=true,vext_spec=v1.0,vlen=128,elen=64,zba=true,zbb=true,zbs=true' },
+  armv7: { bin: '/usr/bin/qemu-arm', cpu: 'max' },
+};
+
+/**
+ * Runs a WASI command module with Node's WASI: the bundle folder is the only directory it
+ * sees, argv and exit code pass through, and nothing of the host environment leaks in.
+ */
+export const WASI_LAUNCHER = `'use strict';
+const { readFileSync } = require('node:fs');
+const { WASI } = require('node:wasi');
+const [file, ...args] = process.argv.slice(2);
+const wasi = new WASI({ version: 'preview1', args: [file, ...args], env: {}, preopens: { '.': '.' }, returnOnExit: true });
+WebAssembly.instantiate(readFileSync(file), wasi.getImportObject()).then(({ instance }) => {
+  process.exitCode = wasi.start(instance);
+}, (e) => { console.error('wasm: ' + e.message); process.exitCode = 134; });
+`;
+
+function wasmRunner(): Runner | null {
+  const node = process.execPath;
+  if (!existsSync(node)) return null;
+  const nodeDir = dirname(dirname(node));
+  return {
+    name: 'wasm (node WASI)',
+    arch: 'wasm32',
+    argv: (program, args) => [node, '--no-warnings', '--max-old-space-size=512', 'kiln-wasi-launcher.cjs', program, ...args],
+    // Node may live outside /usr (nvm, /opt): make its folder visible, read-only.
+    mounts: nodeDir.startsWith('/usr') ? [] : [{ host: nodeDir, sandbox: nodeDir }],
+    // V8 reserves large guard regions for wasm memories: address space is not a memory measure here.
+    limits: { memoryBytes: 64 * 1024 ** 3, processes: 64 },
+    files: { 'kiln-wasi-launcher.cjs': WASI_LAUNCHER },
+  };
+}
+
+/** The runner this machine can offer for an architecture: native when it matches, else qemu-user. */
+export function runnerFor(arch: string): Runner | null {
+  if (arch === 'wasm32') return wasmRunner();
+  if (HOST_ARCH[process.arch] === arch) {
+    return { name: 'native', arch, argv: (program, args) => [program, ...args], mounts: [], limits: { processes: 64, memoryBytes: 4 * 1024 ** 3 }, files: {} };
+  }
+  const q = QEMU[arch];
+  if (!q || !existsSync(q.bin)) return null;
+  return {
+    name: `qemu-${arch === 'armv7' ? 'arm' : arch}`,
+    arch,
+    argv: (program, args) => [q.bin, '-cpu', q.cpu, program, ...args],
+    mounts: [],
+    // qemu-user maps guest memory into its own address space.
+    limits: { processes: 64, memoryBytes: 16 * 1024 ** 3 },
+    files: {},
+  };
+}
+
+/** Proves a runner works here, in the sandbox, before the worker offers its pool. */
+export async function probeRunner(runner: Runner, exec: SandboxExecutor, scratch: string): Promise<string | null> {
+  const argv = runner.name === 'native' ? ['/bin/true'] : runner.name.startsWith('qemu') ? [runner.argv('', [])[0], '--version'] : [runner.argv('', [])[0], '--version'];
+  const r = await exec.run({ argv, cwd: '/work', mounts: [{ host: scratch, sandbox: '/work', writable: true }, ...runner.mounts], timeoutMs: 20_000, limits: runner.limits });
+  return r.exitCode === 0 ? null : `${runner.name} does not run in the sandbox: ${(r.stderr || r.stdout).trim().split('\n')[0]}`;
+}
+
+export function archOfVerifyPool(pool: string): string | null {
+  if (!VERIFY_POOLS.includes(pool)) return null;
+  return TARGETS.find((t) => t.verifyPool === pool)!.arch;
+}

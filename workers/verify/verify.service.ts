@@ -1,0 +1,122 @@
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { KILN_CONFIG, KilnConfig } from '../../src/config/config';
+import { ContentStore } from '../../src/storage/content-store';
+import { OBJECT_STORE, ObjectStore } from '../../src/storage/object-store';
+import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
+import { evaluateKernel, evaluateProgram, RunOutcome } from '../../src/verification/evaluate';
+import type { VerificationReport } from '../../src/verification/report';
+import { CancelRegistry } from '../compile/cancel-registry';
+import { SANDBOX } from '../compile/compile.service';
+import { SandboxExecutor } from '../sandbox/executor';
+import { CAPABILITIES, Capabilities } from '../toolchains/capabilities';
+import type { Runner } from './runners';
+
+export type VerifyOutcome = 'succeeded' | 'failed' | 'canceled' | 'skipped';
+
+/** Runs a bundle's program with a runner in the sandbox. Shared by the worker and the CLI. */
+export async function runBundle(dir: string, manifest: BundleManifest, runner: Runner, exec: SandboxExecutor, signal?: AbortSignal): Promise<{ run: RunOutcome; outputs: Buffer | null }> {
+  for (const [name, text] of Object.entries(runner.files)) await writeFile(join(dir, name), text);
+  await chmod(join(dir, manifest.program), 0o755);
+  const kernel = manifest.kind === 'kernel';
+  const r = await exec.run({
+    argv: runner.argv(`./${manifest.program}`, kernel ? [BUNDLE_FILES.inputs, BUNDLE_FILES.outputs] : (manifest.args ?? [])),
+    cwd: '/work',
+    mounts: [{ host: dir, sandbox: '/work', writable: true }, ...runner.mounts],
+    timeoutMs: manifest.timeoutMs,
+    stdin: kernel ? '' : (manifest.stdin ?? ''),
+    limits: runner.limits,
+    maxOutputBytes: 1024 * 1024,
+    signal,
+  });
+  const outputs = kernel ? await readFile(join(dir, BUNDLE_FILES.outputs)).catch(() => null) : null;
+  return { run: { exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, truncated: r.truncated, stdout: r.stdout, stderr: r.stderr, wallMs: r.wallMs }, outputs };
+}
+
+/**
+ * Verifies one compiled build: fetches its bundle, runs it on this worker's runner for the
+ * target's architecture, compares with the reference, and records the report and the verdict.
+ */
+@Injectable()
+export class VerifyService {
+  private readonly logger = new Logger(VerifyService.name);
+
+  constructor(
+    @Inject(KILN_CONFIG) private readonly config: KilnConfig,
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(OBJECT_STORE) private readonly store: ObjectStore,
+    private readonly content: ContentStore,
+    @Inject(CAPABILITIES) private readonly caps: Capabilities,
+    @Inject(SANDBOX) private readonly sandbox: SandboxExecutor,
+    private readonly cancels: CancelRegistry,
+  ) {}
+
+  async run(buildId: string, attempt: number): Promise<VerifyOutcome> {
+    const worker = this.config.worker.id;
+    const claimed: { id: string; job_id: string; verify_pool: string; target: { name: string } }[] = await this.db.query(
+      `WITH old AS (SELECT id, status AS prev FROM builds WHERE id = $1 AND status IN ('compiled', 'verifying') FOR UPDATE),
+            upd AS (UPDATE builds b SET status = 'verifying', worker = $2, status_reason = NULL, updated_at = now()
+                      FROM old WHERE b.id = old.id RETURNING b.id, b.job_id, b.verify_pool, b.target, old.prev),
+            ev AS (INSERT INTO build_events (build_id, job_id, from_status, to_status, worker, message)
+                     SELECT id, job_id, prev, 'verifying', $2, $3 FROM upd)
+       SELECT id, job_id, verify_pool, target FROM upd`,
+      [buildId, worker, attempt > 1 ? `attempt ${attempt}` : null],
+    );
+    if (claimed.length === 0) return 'skipped';
+    const build = claimed[0];
+    const runner = this.caps.runners.get(build.verify_pool);
+    if (!runner) throw new Error(`this worker has no runner for pool ${build.verify_pool}`);
+
+    const dir = await mkdtemp(join(this.config.worker.workRoot, 'verify-'));
+    const controller = new AbortController();
+    this.cancels.register(buildId, controller);
+    try {
+      await chmod(dir, 0o777);
+      const files: { name: string; storage_key: string }[] = await this.db.query(`SELECT name, storage_key FROM artifacts WHERE build_id = $1 AND kind = 'bundle'`, [buildId]);
+      for (const f of files) {
+        const local = join(dir, f.name.replace(/^verify\//, ''));
+        await pipeline(await this.store.get(f.storage_key), createWriteStream(local));
+      }
+      const manifest = JSON.parse(await readFile(join(dir, BUNDLE_FILES.manifest), 'utf8')) as BundleManifest;
+      const { run, outputs } = await runBundle(dir, manifest, runner, this.sandbox, controller.signal);
+      if (controller.signal.aborted) return 'canceled';
+      const base = { runner: runner.name, worker };
+      const report =
+        manifest.kind === 'kernel'
+          ? evaluateKernel(manifest, run, await readFile(join(dir, BUNDLE_FILES.expected)), outputs, base)
+          : evaluateProgram(manifest, run, base);
+      return await this.record(build.id, report, dir);
+    } finally {
+      this.cancels.unregister(buildId);
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  private async record(buildId: string, report: VerificationReport, dir: string): Promise<VerifyOutcome> {
+    const reportPath = join(dir, BUNDLE_FILES.report);
+    await writeFile(reportPath, JSON.stringify(report, null, 2));
+    const put = await this.content.putFile(reportPath, 'application/json');
+    const to = report.status === 'passed' ? 'succeeded' : 'failed';
+    const reason = report.status === 'passed' ? null : `verification failed: ${report.summary}`;
+    const rows: { n: number }[] = await this.db.query(
+      `WITH upd AS (
+              UPDATE builds SET status = $2, status_reason = $3, verification = $4, verified_at = now(), finished_at = now(), updated_at = now()
+               WHERE id = $1 AND status = 'verifying' RETURNING id, job_id, tenant_id),
+            ev AS (INSERT INTO build_events (build_id, job_id, from_status, to_status, worker, message)
+                     SELECT id, job_id, 'verifying', $2, $5, $6 FROM upd),
+            art AS (INSERT INTO artifacts (build_id, tenant_id, kind, name, size, sha256, storage_key, content_type)
+                     SELECT id, tenant_id, 'report', 'verify/report.json', $7, $8, $9, 'application/json' FROM upd
+                     ON CONFLICT (build_id, name) DO UPDATE SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256, storage_key = EXCLUDED.storage_key)
+       SELECT count(*)::int AS n FROM upd`,
+      [buildId, to, reason, JSON.stringify(report), this.config.worker.id, report.summary, put.size, put.sha256, put.key],
+    );
+    if (rows[0].n === 0) return 'canceled';
+    this.logger.log(`build ${buildId} verification ${report.status}: ${report.summary}`);
+    return to;
+  }
+}
