@@ -31,7 +31,10 @@ COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY package.json ./
 COPY openapi openapi
-RUN mkdir -p /var/lib/kiln/objects /var/lib/kiln/work && chmod 0711 /var/lib/kiln/work
+# Neither the API nor the worker needs root: bubblewrap makes its sandbox with user namespaces.
+RUN mkdir -p /var/lib/kiln/objects /var/lib/kiln/work \
+ && chown -R node:node /var/lib/kiln && chmod 0711 /var/lib/kiln/work
+USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
 CMD ["node", "dist/src/main.js"]

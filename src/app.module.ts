@@ -37,7 +37,8 @@ export class AppModule {
         RedisModule,
         StorageModule,
         TerminusModule,
-        BullModule.forRoot(bullRootOptions(config)),
+        // The API only produces: with Redis away, adding a job fails at once (503), never hangs.
+        BullModule.forRoot(bullRootOptions(config, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })),
         BullModule.registerQueue(...POOLS.map((p) => ({ name: queueName(p) }))),
       ],
       controllers: [JobsController, UploadsController, ArtifactsController, TargetsController, KeysController, HealthController],

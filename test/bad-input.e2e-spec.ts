@@ -98,6 +98,24 @@ describe('bad input gets a clear 4xx and leaves nothing behind', () => {
     await postJob({ source: { language: 'c', files: [{ path: '/etc/passwd.c', content: 'int x;' }] }, targets: ['x86_64-linux-gnu'] }, 400, /absolute/);
   });
 
+  it('text PostgreSQL cannot store, and a file that is also a folder: 400', async () => {
+    await postJob({ source: { language: 'c', files: [{ path: 'a.c', content: 'int x;\u0000' }] }, targets: ['x86_64-linux-gnu'] }, 400, /NUL character/);
+    await postJob({ source: { language: 'c', files: [{ path: 'a.c', content: 'int x; /* \ud800 */' }] }, targets: ['x86_64-linux-gnu'] }, 400, /lone surrogate/);
+    await postJob({ source: { ...GOOD_SOURCE, options: ['-DX=\u0000'] }, targets: ['x86_64-linux-gnu'] }, 400, /NUL character/);
+    await postJob({ source: { language: 'c', files: [{ path: 'a.h', content: 'int y;' }, { path: 'a.h/b.c', content: 'int x;' }] }, targets: ['x86_64-linux-gnu'] }, 400, /"a.h" is both a file and a folder/);
+  });
+
+  it('a verification request that cannot work: 400 that says why', async () => {
+    const v = (verify: unknown) => ({ source: GOOD_SOURCE, targets: ['x86_64-linux-gnu'], verify });
+    await postJob(v({ entry: 'f', args: [{ name: 'x', type: 'float32*', shape: [4] }] }), 400, /at least one pointer argument must be "out" or "inout"/);
+    await postJob(v({ entry: 'f', args: [{ name: 'x', type: 'complex64*', shape: [4], dir: 'out' }] }), 400, /type must be one of/);
+    await postJob(v({ entry: 'f', args: [{ name: 'x', type: 'float32*', shape: [100000, 100000], dir: 'out' }] }), 400, /more than \d+ bytes/);
+    await postJob(v({ entry: 'main', args: [{ name: 'x', type: 'float32*', shape: [4], dir: 'out' }] }), 400, /"entry" must name the C function/);
+    await postJob(v({ entry: 'f', args: [{ name: 'n', type: 'int8', value: 300 }, { name: 'x', type: 'float32*', shape: [4], dir: 'out' }] }), 400, /300 does not fit in int8/);
+    await postJob(v({ entry: 'f', args: [{ name: 'x', type: 'float32*', shape: [4], dir: 'out' }], tolerance: { rtol: -1 } }), 400, /tolerance.rtol must be a number >= 0/);
+    await postJob(v({ program: { expect: {} } }), 400, /program.expect needs "stdout", "exitCode" or both/);
+  });
+
   it('an empty source: 400', async () => {
     await postJob({ source: { language: 'c', files: [{ path: 'a.c', content: '  \n\t\n' }] }, targets: ['x86_64-linux-gnu'] }, 400, /source is empty/);
   });
@@ -139,6 +157,17 @@ describe('bad input gets a clear 4xx and leaves nothing behind', () => {
       } as RequestInit);
       assert.equal(res.status, 413);
       assert.match(((await res.json()) as { message: string }).message, /larger than the limit/);
+    });
+  });
+
+  it('an empty upload, or one sent as JSON: 4xx', async () => {
+    await expectNothingLeft(async () => {
+      const empty = await kiln.http().post('/v1/uploads?filename=a.c').set(kiln.auth).set('Content-Type', 'application/octet-stream').send(Buffer.alloc(0));
+      assert.equal(empty.status, 400);
+      assert.match(empty.body.message, /the upload is empty/);
+      const json = await kiln.http().post('/v1/uploads?filename=a.json').set(kiln.auth).send({ a: 1 });
+      assert.equal(json.status, 415);
+      assert.match(json.body.message, /application\/octet-stream/);
     });
   });
 
@@ -189,7 +218,7 @@ describe('bad input gets a clear 4xx and leaves nothing behind', () => {
   });
 
   it('unknown ids: 404, not 500', async () => {
-    for (const path of ['/v1/jobs/not-a-uuid', '/v1/jobs/00000000-0000-4000-8000-000000000000', '/v1/artifacts/nope', '/v1/uploads/nope']) {
+    for (const path of ['/v1/jobs/not-a-uuid', '/v1/jobs/00000000-0000-4000-8000-000000000000', '/v1/artifacts/nope', '/v1/uploads/nope', `/v1/artifacts/${'-'.repeat(36)}`, `/v1/uploads/${'a'.repeat(36)}`]) {
       assert.equal((await kiln.http().get(path).set(kiln.auth)).status, 404, path);
     }
   });
@@ -198,5 +227,7 @@ describe('bad input gets a clear 4xx and leaves nothing behind', () => {
     const r = await kiln.http().get('/v1/jobs?cursor=garbage').set(kiln.auth);
     assert.equal(r.status, 400);
     assert.match(r.body.message, /cursor is not valid/);
+    const sneaky = Buffer.from(JSON.stringify({ createdAt: '1', id: '00000000-0000-4000-8000-000000000000' })).toString('base64url');
+    assert.equal((await kiln.http().get(`/v1/jobs?cursor=${sneaky}`).set(kiln.auth)).status, 400);
   });
 });

@@ -1,4 +1,4 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, Type } from '@nestjs/common';
 import { Job as QueueJob, UnrecoverableError } from 'bullmq';
 import { BuildPayload, JobName, jobNamesForPool, JobPayloads, queueName } from '../src/queue/queue.types';
@@ -34,6 +34,20 @@ export function makePoolProcessor(pool: string, concurrency: number): Type<Worke
     async process(job: QueueJob): Promise<unknown> {
       if (!jobNamesForPool(pool).includes(job.name as JobName)) throw new UnrecoverableError(`job type "${job.name}" does not belong on pool ${pool}`);
       return (this.handlers[job.name as JobName] as (j: QueueJob) => Promise<unknown>)(job);
+    }
+
+    /**
+     * A job that fails without its handler having the last word (it stalled too often because
+     * its workers died, or the handler itself could not record the failure) still ends its build.
+     */
+    @OnWorkerEvent('failed')
+    async onFailed(job: QueueJob<BuildPayload> | undefined, error: Error): Promise<void> {
+      if (!job) return;
+      const attempts = job.opts.attempts ?? 1;
+      if (job.attemptsMade < attempts && !/stalled/i.test(error.message)) return;
+      await this.compile
+        .failForGood(job.data.buildId, /stalled/i.test(error.message) ? `the worker running it was lost ${job.attemptsMade + 1} times` : `internal error after ${attempts} attempts: ${error.message}`)
+        .catch((e) => this.logger.error(`could not record the failure of build ${job.data.buildId}: ${(e as Error).message}`));
     }
 
     /** Infrastructure errors are retried with backoff; after the last attempt the build fails and says why. */

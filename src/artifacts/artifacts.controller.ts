@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiFoundResponse, ApiNotFoundResponse, ApiOkResponse, Ap
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Response } from 'express';
 import { Repository } from 'typeorm';
+import { UUID_RE } from '../jobs/jobs.service';
 import { CurrentCaller } from '../auth/auth.decorators';
 import type { Caller } from '../auth/auth.service';
 import { KILN_CONFIG, KilnConfig } from '../config/config';
@@ -22,7 +23,7 @@ export class ArtifactsController {
   ) {}
 
   private async find(caller: Caller, id: string): Promise<Artifact> {
-    const a = /^[0-9a-f-]{36}$/i.test(id) ? await this.artifacts.findOneBy({ id, tenantId: caller.tenantId }) : null;
+    const a = UUID_RE.test(id) ? await this.artifacts.findOneBy({ id, tenantId: caller.tenantId }) : null;
     if (!a) throw new NotFoundException(`no artifact with id ${id}`);
     return a;
   }

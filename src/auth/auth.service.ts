@@ -35,8 +35,15 @@ export class AuthService implements OnApplicationBootstrap {
     await this.keys
       .createQueryBuilder()
       .insert()
-      .values({ tenantId: tenant.id, name: 'bootstrap', prefix: this.config.bootstrapApiKey.slice(0, 8), keyHash: hash })
+      .values({ tenantId: tenant.id, name: 'bootstrap', prefix: 'bootstrap', keyHash: hash })
       .orIgnore()
+      .execute();
+    // A changed KILN_BOOTSTRAP_API_KEY replaces the previous one rather than adding to it.
+    await this.keys
+      .createQueryBuilder()
+      .update()
+      .set({ revokedAt: () => 'now()' })
+      .where('tenant_id = :t AND name = :n AND key_hash <> :h AND revoked_at IS NULL', { t: tenant.id, n: 'bootstrap', h: hash })
       .execute();
     this.logger.log(`bootstrap API key enabled for tenant "${tenant.name}"`);
   }

@@ -15,7 +15,7 @@ describe('loadConfig', () => {
 
   it('reads the S3 settings', () => {
     const c = loadConfig({ KILN_STORAGE: 's3', KILN_S3_ENDPOINT: 'https://minio.internal:9443', KILN_S3_ACCESS_KEY: 'a', KILN_S3_SECRET_KEY: 'b', KILN_S3_BUCKET: 'artifacts' });
-    assert.deepEqual(c.storage, { driver: 's3', endPoint: 'minio.internal', port: 9443, useSSL: true, accessKey: 'a', secretKey: 'b', bucket: 'artifacts', region: 'us-east-1', pathStyle: true });
+    assert.deepEqual(c.storage, { driver: 's3', endPoint: 'minio.internal', port: 9443, useSSL: true, accessKey: 'a', secretKey: 'b', bucket: 'artifacts', region: 'us-east-1', pathStyle: true, publicEndpoint: null });
   });
 
   it('fails fast and names the bad variable', () => {

@@ -1,5 +1,5 @@
-import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { hostname, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 
 /**
  * Kiln's configuration, read once from the environment and validated at start-up.
@@ -35,6 +35,8 @@ export type StorageConfig =
       bucket: string;
       region: string;
       pathStyle: boolean;
+      /** Where clients reach the store, for presigned links, when it differs from endPoint. */
+      publicEndpoint: { endPoint: string; port: number; useSSL: boolean } | null;
     };
 
 export interface WorkerConfig {
@@ -131,7 +133,13 @@ export function loadConfig(env: Env = process.env): KilnConfig {
       bucket,
       region: str(env, 'KILN_S3_REGION', 'us-east-1'),
       pathStyle: bool(env, 'KILN_S3_PATH_STYLE', true),
+      publicEndpoint: null,
     };
+    const pub = env.KILN_S3_PUBLIC_ENDPOINT;
+    if (pub) {
+      const p = new URL(url(env, 'KILN_S3_PUBLIC_ENDPOINT', pub, ['http:', 'https:']));
+      storage.publicEndpoint = { endPoint: p.hostname, port: p.port ? Number(p.port) : p.protocol === 'https:' ? 443 : 80, useSSL: p.protocol === 'https:' };
+    }
   }
 
   const pools = str(env, 'KILN_POOLS', DEFAULT_POOLS.join(','))
@@ -166,7 +174,8 @@ export function loadConfig(env: Env = process.env): KilnConfig {
       concurrency: int(env, 'KILN_WORKER_CONCURRENCY', 2, 1, 256),
       compileTimeoutMs: int(env, 'KILN_COMPILE_TIMEOUT_MS', 60_000, 100, 3_600_000),
       sandbox: oneOf(env, 'KILN_SANDBOX', 'bwrap', ['bwrap', 'none'] as const),
-      workRoot: resolve(str(env, 'KILN_WORK_DIR', 'data/work')),
+      // Under the system temp folder by default: the sandbox user must be able to reach it.
+      workRoot: resolve(str(env, 'KILN_WORK_DIR', join(tmpdir(), 'kiln-work'))),
       heartbeatSeconds: int(env, 'KILN_HEARTBEAT_SECONDS', 5, 1, 300),
     },
   };

@@ -27,7 +27,17 @@ import { REDIS } from '../queue/redis.module';
 import type { Redis } from 'ioredis';
 import { KILN_CONFIG, KilnConfig } from '../config/config';
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ISO_TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const MAX_DEFINES = 256;
+const MAX_ARGUMENT_BYTES = 64 * 1024;
+
+/** Text that PostgreSQL and the toolchain can hold: no NUL, no broken UTF-16. */
+function checkText(where: string, text: string): void {
+  if (text.includes('\0')) throw new BadRequestException(`${where} contains a NUL character`);
+  if (LONE_SURROGATE.test(text)) throw new BadRequestException(`${where} is not valid Unicode (a lone surrogate)`);
+}
 
 /** Validates a job's source and turns it into what is stored. Throws 400s with the reason. */
 export function normalizeSource(dto: CreateJobDto['source']): SourceInput {
@@ -43,7 +53,15 @@ export function normalizeSource(dto: CreateJobDto['source']): SourceInput {
     if (hasContent === Boolean(f.uploadId)) {
       throw new BadRequestException(`source.files[${i}] ("${f.path}"): give exactly one of "content" or "uploadId"`);
     }
-    if (hasContent && f.content!.includes('\0')) throw new BadRequestException(`source.files[${i}] ("${f.path}"): content contains a NUL byte; upload binary files instead`);
+    if (hasContent) checkText(`source.files[${i}] ("${f.path}") content`, f.content!);
+  }
+  // A file and a folder of the same name cannot both exist.
+  for (const p of seen) {
+    const parts = p.split('/');
+    for (let k = 1; k < parts.length; k++) {
+      const folder = parts.slice(0, k).join('/');
+      if (seen.has(folder)) throw new BadRequestException(`source.files: "${folder}" is both a file and a folder`);
+    }
   }
   const units = dto.files.filter((f) => isTranslationUnit(language, f.path));
   if (units.length === 0) {
@@ -54,15 +72,21 @@ export function normalizeSource(dto: CreateJobDto['source']): SourceInput {
   }
   const options = dto.options ?? [];
   for (const o of options) {
+    checkText('source.options', o);
     const why = checkCompilerOption(language, o);
     if (why) throw new BadRequestException(`source.options: ${why}`);
   }
   const defines: Record<string, string> = {};
-  for (const [k, v] of Object.entries(dto.defines ?? {})) {
+  const entries = Object.entries(dto.defines ?? {});
+  if (entries.length > MAX_DEFINES) throw new BadRequestException(`source.defines: at most ${MAX_DEFINES} macros`);
+  for (const [k, v] of entries) {
     const why = checkDefine(k, v as string);
     if (why) throw new BadRequestException(`source.defines: ${why}`);
+    checkText(`source.defines.${k}`, v as string);
     defines[k] = String(v);
   }
+  const argumentBytes = [...options, ...entries.map(([k, v]) => `-D${k}=${v}`)].reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
+  if (argumentBytes > MAX_ARGUMENT_BYTES) throw new BadRequestException(`source.options and source.defines add up to ${argumentBytes} bytes of compiler arguments; the limit is ${MAX_ARGUMENT_BYTES}`);
   return {
     language,
     files: dto.files.map((f) => (f.uploadId ? { path: f.path, uploadId: f.uploadId } : { path: f.path, content: f.content! })),
@@ -109,6 +133,9 @@ export class JobsService {
       const found = await this.uploads.findBy({ id: In(uploadIds), tenantId: caller.tenantId });
       const missing = uploadIds.filter((id) => !found.some((u) => u.id === id));
       if (missing.length) throw new BadRequestException(`source.files: no upload with id ${missing.join(', ')}`);
+      if (source.files.every((f) => !isTranslationUnit(source.language, f.path) || (f.uploadId ? found.find((u) => u.id === f.uploadId)!.size === 0 : !f.content!.trim()))) {
+        throw new BadRequestException('source is empty: every file to compile has no content');
+      }
     }
     const outputs = (dto.outputs ?? DEFAULT_OUTPUTS) as ArtifactKind[];
     let verify: VerifySpec | null;
@@ -125,7 +152,8 @@ export class JobsService {
       ({ resolved, availability } = await this.targets.resolveAll(dto.targets));
     } catch (e) {
       if (e instanceof TargetError) throw new BadRequestException(`targets: ${e.message}`);
-      throw e;
+      this.logger.warn(`cannot read the worker registry: ${(e as Error).message}`);
+      throw new ServiceUnavailableException('the build queue is unavailable; try again shortly');
     }
     const keys = new Set<string>();
     for (const r of resolved) {
@@ -178,6 +206,7 @@ export class JobsService {
     } catch (e) {
       // Nothing half-done stays behind: without its queue entries the job would never run.
       this.logger.error(`enqueue failed for job ${job.id}: ${(e as Error).message}`);
+      for (const b of builds) await this.enqueuer.removeIfWaiting(b.pool, b.id);
       await this.jobs.delete({ id: job.id });
       throw new ServiceUnavailableException('the build queue is unavailable; try again shortly');
     }
@@ -220,7 +249,7 @@ export class JobsService {
     if (opts.cursor) {
       try {
         cursor = JSON.parse(Buffer.from(opts.cursor, 'base64url').toString('utf8')) as Cursor;
-        if (!UUID_RE.test(cursor.id) || Number.isNaN(Date.parse(cursor.createdAt))) throw new Error();
+        if (!UUID_RE.test(cursor.id) || !ISO_TIME_RE.test(cursor.createdAt)) throw new Error();
       } catch {
         throw new BadRequestException('cursor is not valid; use the nextCursor of a previous page');
       }

@@ -64,7 +64,7 @@ const LIBS = new Set(['-lm', '-lpthread', '-ldl', '-lrt', '-lc++', '-lstdc++']);
 const GDWARF = /^-gdwarf(-[2-5])?$/;
 
 /** -f options that load code, read or write paths, or drop the sandbox's guarantees. */
-const REFUSED_F = /^-f(no-)?(plugin|pass-plugin|profile|crash-diagnostics|save-optimization-record|record-command-line|debug-prefix-map|file-prefix-map|macro-prefix-map|coverage-prefix-map|diagnostics-format|modules|module-|prebuilt-module|implicit-module|pch|embed|sanitize-(ignorelist|blacklist)|xray|lto-|thinlto|time-trace|proc-stat|stack-usage|dump|save-temps|driver-only|integrated-as|use-ld|ld-path|sysroot|rtlib|response|color-diagnostics|instrument-functions-exclude|visibility-ms-compat|ms-)/;
+const REFUSED_F = /^-f(no-)?(plugin|pass-plugin|profile|crash-diagnostics|save-optimization-record|record-command-line|debug-prefix-map|file-prefix-map|macro-prefix-map|coverage-prefix-map|diagnostics-format|modules|module-|prebuilt-module|implicit-module|pch|embed|sanitize-(ignorelist|blacklist)|xray|lto-|thinlto|time-trace|proc-stat|stack-usage|dump|save-temps|driver-only|integrated-as|use-ld|ld-path|sysroot|rtlib|response|color-diagnostics|instrument-functions-exclude|visibility-ms-compat|ms-|diagnostics-|caret-diagnostics|show-column|show-source-location|message-length|optimization-record|sanitize-coverage|sanitize-(address|memory|thread)-.*file|profile-|coverage-|crash-|module-map|debug-compilation-dir|coverage-compilation-dir|working-directory|ast-dump|syntax-only)/;
 
 /** Returns why an option is refused, or null when it is allowed. */
 export function checkCompilerOption(language: Language, opt: string): string | null {

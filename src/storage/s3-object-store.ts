@@ -11,12 +11,15 @@ export interface S3Options {
   bucket: string;
   region: string;
   pathStyle: boolean;
+  publicEndpoint?: { endPoint: string; port: number; useSSL: boolean } | null;
 }
 
 /** Objects in an S3 bucket (MinIO, AWS S3 or any S3 protocol server), through the minio client. */
 export class S3ObjectStore implements ObjectStore {
   readonly driver = 's3' as const;
   private readonly client: Client;
+  /** Signs download links for the address clients use; signing needs no request to the store. */
+  private readonly signer: Client;
   private readonly bucket: string;
   private readonly region: string;
 
@@ -30,6 +33,9 @@ export class S3ObjectStore implements ObjectStore {
       region: options.region,
       pathStyle: options.pathStyle,
     });
+    this.signer = options.publicEndpoint
+      ? new Client({ ...options.publicEndpoint, accessKey: options.accessKey, secretKey: options.secretKey, region: options.region, pathStyle: options.pathStyle })
+      : this.client;
     this.bucket = options.bucket;
     this.region = options.region;
   }
@@ -75,7 +81,7 @@ export class S3ObjectStore implements ObjectStore {
   async downloadUrl(key: string, ttlSeconds: number, filename: string): Promise<string> {
     assertKey(key);
     const safe = filename.replace(/[^A-Za-z0-9._-]/g, '_');
-    return this.client.presignedGetObject(this.bucket, key, ttlSeconds, {
+    return this.signer.presignedGetObject(this.bucket, key, ttlSeconds, {
       'response-content-disposition': `attachment; filename="${safe}"`,
     });
   }

@@ -1,4 +1,4 @@
-import { Controller, Get, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { Controller, Get, HttpCode, Param, Post, Query, Req, UnsupportedMediaTypeException } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -45,6 +45,9 @@ export class UploadsController {
   @ApiPayloadTooLargeResponse({ description: 'Over KILN_MAX_UPLOAD_BYTES; nothing is kept' })
   async create(@CurrentCaller() caller: Caller, @Req() req: Request, @Query('filename') filename?: string): Promise<UploadDto> {
     const name = this.uploads.checkFilename(filename);
+    if (req.readableEnded || /^(application\/json|application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(req.headers['content-type'] ?? '')) {
+      throw new UnsupportedMediaTypeException('send the file\'s bytes as the request body with Content-Type: application/octet-stream (or the file\'s own type)');
+    }
     const length = req.headers['content-length'] ? Number(req.headers['content-length']) : null;
     const type = (req.headers['content-type'] ?? 'application/octet-stream').split(';')[0].trim() || 'application/octet-stream';
     return UploadDto.from(await this.uploads.create(caller, req, name, type, Number.isFinite(length) ? length : null));

@@ -9,6 +9,7 @@ import { Transform } from 'node:stream';
 import { BadRequestException, Inject, Injectable, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
+import { UUID_RE } from '../jobs/jobs.service';
 import type { Caller } from '../auth/auth.service';
 import { KILN_CONFIG, KilnConfig } from '../config/config';
 import { Upload } from '../database/entities';
@@ -62,6 +63,7 @@ export class UploadsService {
     let stored = false;
     try {
       await pipeline(body, meter, createWriteStream(tmp));
+      if (size === 0) throw new BadRequestException('the upload is empty');
       await this.store.putFile(key, tmp, contentType);
       stored = true;
       return await this.uploads.save(
@@ -80,7 +82,7 @@ export class UploadsService {
   }
 
   async get(caller: Caller, id: string): Promise<Upload> {
-    const u = /^[0-9a-f-]{36}$/i.test(id) ? await this.uploads.findOneBy({ id, tenantId: caller.tenantId }) : null;
+    const u = UUID_RE.test(id) ? await this.uploads.findOneBy({ id, tenantId: caller.tenantId }) : null;
     if (!u) throw new NotFoundException(`no upload with id ${id}`);
     return u;
   }

@@ -7,7 +7,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In } from 'typeorm';
 import { KILN_CONFIG, KilnConfig } from '../../src/config/config';
-import { Artifact, BuildEvent, Upload } from '../../src/database/entities';
+import { BuildEvent, Upload } from '../../src/database/entities';
+import { assertProducedFile, ProducedFileError } from '../sandbox/files';
 import type { ArtifactKind, SourceInput } from '../../src/database/entities/job.entity';
 import type { CanonicalTarget } from '../../src/targets/target';
 import type { BuildStatus } from '../../src/jobs/build-status';
@@ -24,6 +25,15 @@ import { WorkerRegistry } from '../../src/targets/worker-registry';
 import type { VerifySpec } from '../../src/verification/spec';
 
 export const SANDBOX = Symbol('SANDBOX');
+
+/** The largest single artifact a build may store. */
+export const MAX_ARTIFACT_BYTES = 256 * 1024 * 1024;
+
+/** The build folder of an output path (its out/ or verify/ parent's parent). */
+function workdirOf(hostPath: string): string {
+  const i = hostPath.lastIndexOf('/out/');
+  return i > 0 ? hostPath.slice(0, i) : dirname(hostPath);
+}
 
 /** A build as a worker holds it while running it: its target and its job's input. */
 export interface ClaimedBuild {
@@ -72,7 +82,7 @@ export class CompileService {
     const assignments = cols.map((c, i) => `, ${c} = $${i + 6}`).join('');
     const rows = await this.db.query(
       `WITH old AS (SELECT id, status AS prev FROM builds WHERE id = $1 AND status = ANY($3) FOR UPDATE),
-            upd AS (UPDATE builds b SET status = $2, updated_at = now()${assignments}
+            upd AS (UPDATE builds b SET status = $2, updated_at = now()${to === 'compiling' ? ', started_at = now()' : ''}${assignments}
                       FROM old WHERE b.id = old.id
                       RETURNING b.id, b.job_id, b.tenant_id, b.target, b.verify_pool, old.prev),
             ev AS (INSERT INTO build_events (build_id, job_id, from_status, to_status, worker, message)
@@ -90,7 +100,7 @@ export class CompileService {
       buildId,
       ['queued', 'waiting', 'compiling'],
       'compiling',
-      { worker: this.workerId, started_at: new Date(), attempts: attempt, status_reason: null },
+      { worker: this.workerId, attempts: attempt, status_reason: null },
       attempt > 1 ? `attempt ${attempt}` : null,
     );
     if (!build) {
@@ -126,7 +136,14 @@ export class CompileService {
         this.sandbox,
       );
       if (result.canceled) return 'canceled';
-      return await this.finish(build, { key: served.toolchain.key, version: served.version }, result);
+      const toolchain = { key: served.toolchain.key, version: served.version };
+      try {
+        return await this.finish(build, toolchain, result);
+      } catch (e) {
+        // An output that is a link, missing or oversized is the build's doing: it fails, with why.
+        if (!(e instanceof ProducedFileError)) throw e;
+        return this.finish(build, toolchain, { ...result, ok: false, artifacts: [], bundle: undefined, failureReason: `an output was refused: ${e.message}` });
+      }
     } finally {
       this.cancels.unregister(buildId);
       await rm(workdir, { recursive: true, force: true });
@@ -162,10 +179,12 @@ export class CompileService {
     const stored: { storage_key: string; sha256: string; size: number; kind: string; name: string; content_type: string }[] = [];
     if (result.ok) {
       for (const a of result.artifacts) {
+        await assertProducedFile(a.hostPath, workdirOf(a.hostPath), MAX_ARTIFACT_BYTES);
         const put = await this.content.putFile(a.hostPath, a.contentType);
         stored.push({ storage_key: put.key, sha256: put.sha256, size: put.size, kind: a.kind, name: a.name, content_type: a.contentType });
       }
       for (const f of result.bundle?.files ?? []) {
+        await assertProducedFile(f.hostPath, result.bundle!.dir, MAX_ARTIFACT_BYTES);
         const type = f.name.endsWith('.json') ? 'application/json' : 'application/octet-stream';
         const put = await this.content.putFile(f.hostPath, type);
         stored.push({ storage_key: put.key, sha256: put.sha256, size: put.size, kind: 'bundle', name: `verify/${f.name}`, content_type: type });
@@ -216,8 +235,8 @@ export class CompileService {
       ],
     );
     if (rows[0].n === 0) {
-      // Canceled while compiling: its objects go unless another artifact shares the bytes.
-      await this.dropUnreferenced(stored.map((s) => s.storage_key));
+      // Canceled while compiling. Its objects are content-addressed and may be shared with a
+      // build that is storing the same bytes right now, so they are not deleted here.
       return 'canceled';
     }
     this.logger.log(`build ${build.id} (${build.target.name}) ${to}${result.ok ? '' : `: ${result.failureReason}`}`);
@@ -233,13 +252,6 @@ export class CompileService {
   private async verifyWaitReason(pool: string): Promise<string | null> {
     const workers = await this.registry.list().catch(() => []);
     return workers.some((w) => w.pools.includes(pool)) ? null : `compiled; waiting for a worker that serves pool "${pool}" to verify it`;
-  }
-
-  private async dropUnreferenced(keys: string[]): Promise<void> {
-    for (const key of new Set(keys)) {
-      const used = await this.db.getRepository(Artifact).existsBy({ storageKey: key });
-      if (!used) await this.store.delete(key).catch(() => undefined);
-    }
   }
 
   /** After the last attempt: the build fails with the infrastructure error that stopped it. */

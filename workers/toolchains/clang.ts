@@ -134,7 +134,8 @@ export class ClangToolchain implements Toolchain {
     const program = stem(units.find((u) => stem(u) === 'main') ?? units[0]);
     const libs = linkLibraries(source.options);
     if (outputs.includes('executable')) {
-      const name = spec.family === 'wasm' ? `${program}.wasm` : program;
+      let name = spec.family === 'wasm' ? `${program}.wasm` : program;
+      if (artifacts.some((a) => a.name === name)) name = `${name}.out`;
       const r = await run.step([...common, '-fuse-ld=lld', ...objects, '-o', `../out/bin/${name}`, ...libs]);
       if (r.exitCode !== 0) return run.fail(r, 'linking');
       artifacts.push({ kind: 'executable', name, hostPath: join(req.workdir, 'out/bin', name), contentType: spec.family === 'wasm' ? 'application/wasm' : CONTENT_TYPES.executable });

@@ -16,6 +16,7 @@ import { SANDBOX } from '../compile/compile.service';
 import { SandboxExecutor } from '../sandbox/executor';
 import { CAPABILITIES, Capabilities } from '../toolchains/capabilities';
 import type { Runner } from './runners';
+import { assertProducedFile } from '../sandbox/files';
 
 export type VerifyOutcome = 'succeeded' | 'failed' | 'canceled' | 'skipped';
 
@@ -34,7 +35,9 @@ export async function runBundle(dir: string, manifest: BundleManifest, runner: R
     maxOutputBytes: 1024 * 1024,
     signal,
   });
-  const outputs = kernel ? await readFile(join(dir, BUNDLE_FILES.outputs)).catch(() => null) : null;
+  // The program may have left a link where its outputs should be: only a regular file counts.
+  const outputsPath = join(dir, BUNDLE_FILES.outputs);
+  const outputs = kernel && (await assertProducedFile(outputsPath, dir, 1024 ** 3).then(() => true, () => false)) ? await readFile(outputsPath) : null;
   return { run: { exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, truncated: r.truncated, stdout: r.stdout, stderr: r.stderr, wallMs: r.wallMs }, outputs };
 }
 
