@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 
 export interface Mount {
   host: string;
@@ -175,9 +176,11 @@ export class SandboxExecutor {
       child.on('close', (code, signal) => {
         clearTimeout(timer);
         req.signal?.removeEventListener('abort', onAbort);
+        // bubblewrap reports a child killed by a signal as exit status 128 + the signal's number.
+        const viaBwrap = this.mode === 'bwrap' && signal === null && code !== null && code > 128 && code < 128 + 65;
         resolve({
           exitCode: code,
-          signal,
+          signal: viaBwrap ? signalName(code! - 128) : signal,
           stdout: Buffer.concat(out).toString('utf8') + (truncated && outLen >= max ? '\n[output truncated]\n' : ''),
           stderr: Buffer.concat(err).toString('utf8') + (truncated && errLen >= max ? '\n[output truncated]\n' : ''),
           truncated,
@@ -188,6 +191,11 @@ export class SandboxExecutor {
       });
     });
   }
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  const entry = Object.entries(constants.signals).find(([, v]) => v === n);
+  return entry ? (entry[0] as NodeJS.Signals) : null;
 }
 
 function hostPathOf(sandboxPath: string, mounts: Mount[]): string {
