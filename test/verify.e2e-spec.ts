@@ -1,4 +1,8 @@
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { download, JobView, Kiln, startKiln, waitForJob } from './support/harness';
 
@@ -159,6 +163,37 @@ void scale(int n, const double *x, double *y) {
     assert.equal(hb.status, 'succeeded', hb.statusReason ?? '');
     assert.equal(hb.verification?.program?.exitCode, 3);
     assert.equal(hb.verification?.program?.stdout, '42\n');
+  });
+
+  it('hands out a bundle that kiln-verify checks by hand, with no service', async () => {
+    const job = await submit(kiln, {
+      source: { language: 'c', files: [{ path: 'saxpy.c', content: 'void saxpy(int n, float a, const float *x, float *y) { for (int i = 0; i < n; i++) y[i] = a * x[i] + y[i]; }\n' }], options: ['-O2'] },
+      targets: ['riscv64-linux-gnu'],
+      verify: { entry: 'saxpy', args: SAXPY_ARGS, seed: 11 },
+    });
+    const b = job.builds[0];
+    assert.equal(b.status, 'succeeded', b.statusReason ?? '');
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-bundle-'));
+    try {
+      await chmod(dir, 0o777);
+      const bundle = b.artifacts.filter((a) => a.kind === 'bundle');
+      assert.deepEqual(bundle.map((a) => a.name).sort(), ['verify/expected.bin', 'verify/inputs.bin', 'verify/manifest.json', 'verify/program']);
+      for (const a of bundle) await writeFile(join(dir, a.name.replace('verify/', '')), await download(kiln, a.id));
+      const cli = spawnSync(process.execPath, [join(__dirname, '../workers/verify/cli.js'), dir], { encoding: 'utf8' });
+      assert.equal(cli.status, 0, cli.stderr + cli.stdout);
+      assert.match(cli.stdout, /^PASSED \(qemu-riscv64\): 1 output match the reference/);
+      const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8'));
+      assert.equal(report.outputs[0].count, 1000);
+      // Tampered expectations are caught.
+      const expected = await readFile(join(dir, 'expected.bin'));
+      expected.writeFloatLE(expected.readFloatLE(40) + 0.5, 40);
+      await writeFile(join(dir, 'expected.bin'), expected);
+      const tampered = spawnSync(process.execPath, [join(__dirname, '../workers/verify/cli.js'), dir], { encoding: 'utf8' });
+      assert.equal(tampered.status, 1);
+      assert.match(tampered.stdout, /FAILED .*worst y\[10\]/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('fails at the harness when the entry point does not exist, with the linker saying so', async () => {
