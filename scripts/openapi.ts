@@ -8,6 +8,14 @@ import { buildOpenApiDocument } from '../src/bootstrap';
 import { loadConfig } from '../src/config/config';
 
 export const SPEC_PATH = resolve(__dirname, '../../openapi/openapi.json');
+export const SDK_SCHEMA_PATH = resolve(__dirname, '../../clients/sdk/schema.ts');
+
+/** The SDK's types, generated from the spec by openapi-typescript: no hand-written request shapes. */
+export async function generateSdkSchema(spec: string): Promise<string> {
+  const { default: openapiTS, astToString } = await import('openapi-typescript');
+  const ast = await openapiTS(JSON.parse(spec), { alphabetize: true });
+  return `/* Generated from openapi/openapi.json by \`npm run openapi\`; do not edit. */\n${astToString(ast)}`;
+}
 
 /** Sorts object keys recursively so the committed spec is stable across runs. */
 function sortKeys(value: unknown): unknown {
@@ -37,19 +45,22 @@ export async function generateSpec(): Promise<string> {
 
 async function main(): Promise<void> {
   const spec = await generateSpec();
+  const schema = await generateSdkSchema(spec);
   const check = process.argv.includes('--check');
   if (check) {
     const committed = await readFile(SPEC_PATH, 'utf8').catch(() => '');
-    if (committed !== spec) {
-      console.error('openapi/openapi.json is stale: run `npm run openapi` and commit it');
+    const committedSchema = await readFile(SDK_SCHEMA_PATH, 'utf8').catch(() => '');
+    if (committed !== spec || committedSchema !== schema) {
+      console.error('openapi/openapi.json or clients/sdk/schema.ts is stale: run `npm run openapi` and commit them');
       process.exit(1);
     }
-    console.log('openapi/openapi.json is current');
+    console.log('openapi/openapi.json and clients/sdk/schema.ts are current');
     return;
   }
   await mkdir(dirname(SPEC_PATH), { recursive: true });
   await writeFile(SPEC_PATH, spec);
-  console.log(`wrote ${SPEC_PATH}`);
+  await writeFile(SDK_SCHEMA_PATH, schema);
+  console.log(`wrote ${SPEC_PATH} and ${SDK_SCHEMA_PATH}`);
 }
 
 if (require.main === module) {

@@ -1,12 +1,17 @@
 import { strict as assert } from 'node:assert';
 import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
-import { generateSpec, SPEC_PATH } from '../scripts/openapi';
+import { generateSdkSchema, generateSpec, SDK_SCHEMA_PATH, SPEC_PATH } from '../scripts/openapi';
 
 describe('the committed OpenAPI spec', () => {
   it('matches what the code generates (run `npm run openapi` when this fails)', async () => {
     const committed = await readFile(SPEC_PATH, 'utf8');
     assert.equal(committed, await generateSpec());
+  });
+
+  it('has SDK types generated from it (run `npm run openapi` when this fails)', async () => {
+    const committed = await readFile(SDK_SCHEMA_PATH, 'utf8');
+    assert.equal(committed, await generateSdkSchema(await readFile(SPEC_PATH, 'utf8')));
   });
 
   it('documents every resource with its errors', async () => {

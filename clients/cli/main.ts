@@ -1,0 +1,318 @@
+#!/usr/bin/env node
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { clearLine, cursorTo, moveCursor } from 'node:readline';
+import { Command, CommanderError, Option } from 'commander';
+import { CreateJob, Job, KilnClient, KilnError } from '../sdk';
+import { collectSource, downloadArtifacts, outcomeOf, parseTolerance, UsageError } from '../sdk/project';
+
+/** Exit codes, so a script can tell what happened without parsing output. */
+export const EXIT = {
+  ok: 0,
+  buildFailed: 1,
+  usage: 2,
+  verificationFailed: 3,
+  refused: 4,
+  unreachable: 5,
+  canceled: 6,
+} as const;
+
+interface GlobalOptions {
+  url?: string;
+  apiKey?: string;
+  json?: boolean;
+}
+
+interface FileConfig {
+  url?: string;
+  apiKey?: string;
+}
+
+/** Flags first, then KILN_URL / KILN_API_KEY, then the config file, then the local default. */
+function resolveConfig(opts: GlobalOptions, env: NodeJS.ProcessEnv): { url: string; apiKey: string } {
+  const file = env.KILN_CONFIG ?? join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'kiln', 'config.json');
+  let fromFile: FileConfig = {};
+  if (existsSync(file)) {
+    try {
+      fromFile = JSON.parse(readFileSync(file, 'utf8')) as FileConfig;
+    } catch (e) {
+      throw new UsageError(`${file} is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  const url = opts.url ?? env.KILN_URL ?? fromFile.url ?? 'http://127.0.0.1:8080';
+  const apiKey = opts.apiKey ?? env.KILN_API_KEY ?? fromFile.apiKey;
+  if (!apiKey) throw new UsageError(`no API key: pass --api-key, set KILN_API_KEY, or put {"apiKey": "..."} in ${file}`);
+  return { url, apiKey };
+}
+
+const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+const DONE: Record<string, string> = { succeeded: '✔', failed: '✖', canceled: '⊘' };
+
+/** Shows each target's state: a redrawn block with spinners on a terminal, plain lines otherwise. */
+class Progress {
+  private lines = 0;
+  private frame = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private job: Job | null = null;
+  private readonly seen = new Map<string, string>();
+
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly enabled: boolean,
+  ) {}
+
+  update(job: Job): void {
+    this.job = job;
+    if (!this.enabled) return;
+    if (this.out.isTTY) {
+      if (!this.timer) this.timer = setInterval(() => this.draw(), 100);
+      this.draw();
+      return;
+    }
+    for (const b of job.builds) {
+      const line = `${b.status}${b.statusReason ? ` (${b.statusReason})` : ''}`;
+      if (this.seen.get(b.id) !== line) {
+        this.seen.set(b.id, line);
+        this.out.write(`${b.target.requested}: ${line}\n`);
+      }
+    }
+  }
+
+  private draw(): void {
+    if (!this.job) return;
+    if (this.lines) moveCursor(this.out, 0, -this.lines);
+    this.frame = (this.frame + 1) % SPINNER.length;
+    const width = Math.max(...this.job.builds.map((b) => b.target.requested.length));
+    for (const b of this.job.builds) {
+      clearLine(this.out, 0);
+      cursorTo(this.out, 0);
+      const mark = DONE[b.status] ?? SPINNER[this.frame];
+      const detail = b.statusReason ? `  ${b.statusReason.slice(0, (this.out.columns ?? 100) - width - 20)}` : '';
+      this.out.write(`  ${mark} ${b.target.requested.padEnd(width)}  ${b.status}${detail}\n`);
+    }
+    this.lines = this.job.builds.length;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    if (this.enabled && this.out.isTTY) this.draw();
+  }
+}
+
+function printJob(job: Job, out: NodeJS.WriteStream): void {
+  out.write(`job ${job.id}: ${job.status}\n`);
+  for (const b of job.builds) {
+    out.write(`  ${b.target.requested} (${b.target.triple}${b.target.cpu ? `, ${b.target.cpu}` : ''}): ${b.status}${b.statusReason ? ` - ${b.statusReason}` : ''}\n`);
+    for (const d of b.diagnostics) {
+      const where = d.file ? `${d.file}${d.line ? `:${d.line}${d.column ? `:${d.column}` : ''}` : ''}: ` : '';
+      out.write(`    ${where}${d.severity}: ${d.message}\n`);
+    }
+    for (const a of b.artifacts) out.write(`    ${a.kind.padEnd(10)} ${a.name} (${a.size} bytes) ${a.id}\n`);
+    if (b.verification) out.write(`    verification ${b.verification.status} on ${b.verification.runner}: ${b.verification.summary}\n`);
+  }
+}
+
+function exitFor(job: Job): number {
+  const outcome = outcomeOf(job);
+  return outcome === 'succeeded' ? EXIT.ok : outcome === 'build-failed' ? EXIT.buildFailed : outcome === 'verification-failed' ? EXIT.verificationFailed : EXIT.canceled;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+}
+
+export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; env: NodeJS.ProcessEnv }): Promise<number> {
+  let code: number = EXIT.ok;
+  const program = new Command('kiln')
+    .description('Kiln: compile C and C++ for many targets, and prove the results on each')
+    .option('--url <url>', 'the Kiln API (env KILN_URL; default http://127.0.0.1:8080)')
+    .option('--api-key <key>', 'an API key (env KILN_API_KEY)')
+    .option('--json', 'print JSON for scripts instead of text')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError();
+
+  const client = () => {
+    const { url, apiKey } = resolveConfig(program.opts<GlobalOptions>(), io.env);
+    return new KilnClient({
+      url,
+      apiKey,
+      userAgent: 'kiln-cli',
+      onRetry: ({ attempt, delayMs, reason }) => io.stderr.write(`kiln: ${reason}; retrying in ${Math.round(delayMs)} ms (attempt ${attempt})\n`),
+    });
+  };
+  const json = () => program.opts<GlobalOptions>().json === true;
+  const print = (value: unknown, text: () => void) => (json() ? io.stdout.write(JSON.stringify(value, null, 2) + '\n') : text());
+
+  program
+    .command('compile')
+    .description('compile files or folders for one or more targets')
+    .argument('<paths...>', 'C/C++ files or folders')
+    .requiredOption('-t, --target <target>', 'a target or preset (repeat, or separate with commas); see `kiln targets`', collect)
+    .option('-l, --language <language>', 'c or c++ (default: from the file extensions)')
+    .option('-o, --output <kind>', 'object, executable, shared, assembly, llvm-ir (repeat or comma-separate; default object)', collect)
+    .option('--option <option>', 'a compiler option such as -O3 (repeat)', (v: string, p: string[] = []) => [...p, v])
+    .option('-D, --define <NAME=value>', 'a preprocessor macro (repeat)', (v: string, p: string[] = []) => [...p, v])
+    .option('--verify', 'run each build on its target and compare with a reference (the program\'s main, no input)')
+    .option('--verify-spec <file>', 'a JSON file with the verify object (a kernel entry and its arguments, or a program check)')
+    .option('--tolerance <tolerance>', 'rtol=1e-5,atol=1e-6,maxUlp=4 (with --verify-spec)')
+    .option('-w, --wait', 'wait until every build has finished')
+    .option('--out <dir>', 'download the artifacts here (implies --wait)')
+    .option('--idempotency-key <key>', 'reuse to make a retried submission return the same job')
+    .action(async (paths: string[], o: Record<string, unknown>) => {
+      const kiln = client();
+      const { base: _base, ...source } = await collectSource(kiln, paths, { language: o.language as string | undefined });
+      if (o.option) source.options = o.option as string[];
+      if (o.define) {
+        source.defines = {};
+        for (const d of o.define as string[]) {
+          const i = d.indexOf('=');
+          source.defines[i < 0 ? d : d.slice(0, i)] = i < 0 ? '1' : d.slice(i + 1);
+        }
+      }
+      let verify: CreateJob['verify'];
+      if (o.verifySpec) {
+        try {
+          verify = JSON.parse(await readFile(o.verifySpec as string, 'utf8'));
+        } catch (e) {
+          throw new UsageError(`--verify-spec ${o.verifySpec}: ${(e as Error).message}`);
+        }
+        if (o.tolerance) (verify as Record<string, unknown>).tolerance = parseTolerance(o.tolerance as string);
+      } else if (o.verify) verify = true;
+      else if (o.tolerance) throw new UsageError('--tolerance goes with --verify-spec');
+      const body: CreateJob = { source, targets: o.target as string[], ...(o.output ? { outputs: o.output as CreateJob['outputs'] } : {}), ...(verify !== undefined ? { verify } : {}) };
+      let job = await kiln.createJob(body, o.idempotencyKey as string | undefined);
+      const wait = Boolean(o.wait || o.out);
+      if (!wait) {
+        print(job, () => io.stdout.write(`job ${job.id} queued: ${job.builds.map((b) => b.target.requested).join(', ')}\n`));
+        return;
+      }
+      if (!json()) io.stdout.write(`job ${job.id}\n`);
+      const progress = new Progress(io.stdout, !json());
+      progress.update(job);
+      try {
+        job = await kiln.waitForJob(job.id, { onUpdate: (j) => progress.update(j) });
+      } finally {
+        progress.stop();
+      }
+      let files: { target: string; path: string; size: number }[] = [];
+      if (o.out) files = await downloadArtifacts(kiln, job, o.out as string);
+      print({ ...job, downloaded: files }, () => {
+        printJob(job, io.stdout);
+        if (files.length) io.stdout.write(`downloaded ${files.length} file(s) to ${o.out}\n`);
+      });
+      code = exitFor(job);
+    });
+
+  program
+    .command('jobs')
+    .description('list jobs, newest first')
+    .addOption(new Option('--status <status>').choices(['queued', 'running', 'succeeded', 'failed', 'canceled']))
+    .option('--limit <n>', 'how many (1 to 100)', (v) => Number(v), 20)
+    .action(async (o: { status?: 'queued'; limit: number }) => {
+      const list = await client().listJobs({ status: o.status, limit: o.limit });
+      print(list, () => {
+        for (const j of list.items) io.stdout.write(`${j.id}  ${j.status.padEnd(9)}  ${j.createdAt}  ${j.language}  ${j.builds.map((b) => `${b.target}:${b.status}`).join(' ')}\n`);
+        if (list.nextCursor) io.stdout.write('(more: use the API with ?cursor=)\n');
+      });
+    });
+
+  program
+    .command('job')
+    .description('show a job: its builds, diagnostics, artifacts and verification')
+    .argument('<id>')
+    .action(async (id: string) => {
+      const job = await client().getJob(id);
+      print(job, () => printJob(job, io.stdout));
+      code = TERMINAL.includes(job.status) ? exitFor(job) : EXIT.ok;
+    });
+
+  program
+    .command('cancel')
+    .description('cancel the builds of a job that have not finished')
+    .argument('<id>')
+    .action(async (id: string) => {
+      const job = await client().cancelJob(id);
+      print(job, () => printJob(job, io.stdout));
+    });
+
+  program
+    .command('targets')
+    .description('the targets and presets, and whether a live worker can build and verify each')
+    .action(async () => {
+      const catalog = await client().targets();
+      print(catalog, () => {
+        for (const t of catalog.targets) {
+          io.stdout.write(`${t.name.padEnd(24)} ${t.triple.padEnd(32)} ${t.available ? 'build' : '-----'} ${t.verifiable ? `verify (${t.runners.join(', ')})` : ''}${t.reason ? `  ${t.reason}` : ''}\n`);
+        }
+        for (const p of catalog.presets) io.stdout.write(`${p.name.padEnd(24)} = ${p.target}${p.cpu ? ` cpu ${p.cpu}` : ''}${p.features.length ? ` ${p.features.join(' ')}` : ''}  ${p.description}\n`);
+      });
+    });
+
+  program
+    .command('artifacts')
+    .description('list a job\'s artifacts, or download them')
+    .argument('<job>')
+    .option('--download', 'download them')
+    .option('--out <dir>', 'where to download (default: kiln-<job id>)')
+    .action(async (id: string, o: { download?: boolean; out?: string }) => {
+      const kiln = client();
+      const job = await kiln.getJob(id);
+      if (o.download || o.out) {
+        const dir = o.out ?? `kiln-${job.id}`;
+        const files = await downloadArtifacts(kiln, job, dir);
+        print(files, () => files.forEach((f) => io.stdout.write(`${f.path} (${f.size} bytes)\n`)));
+        return;
+      }
+      const rows = job.builds.flatMap((b) => b.artifacts.map((a) => ({ target: b.target.requested, ...a })));
+      print(rows, () => rows.forEach((a) => io.stdout.write(`${a.target.padEnd(24)} ${a.kind.padEnd(10)} ${a.name} ${a.size} ${a.sha256.slice(0, 16)} ${a.id}\n`)));
+    });
+
+  const keys = program.command('keys').description('manage API keys of your tenant');
+  keys.command('list').action(async () => {
+    const list = await client().listKeys();
+    print(list, () => list.items.forEach((k) => io.stdout.write(`${k.id}  ${k.prefix}…  ${k.name}  ${k.createdAt}\n`)));
+  });
+  keys
+    .command('create')
+    .argument('<name>')
+    .action(async (name: string) => {
+      const k = await client().createKey(name);
+      print(k, () => io.stdout.write(`${k.secret}\n(key ${k.id}; shown once: store it now)\n`));
+    });
+  keys
+    .command('revoke')
+    .argument('<id>')
+    .action(async (id: string) => {
+      await client().revokeKey(id);
+      print({ revoked: id }, () => io.stdout.write(`revoked ${id}\n`));
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (e instanceof UsageError) {
+      io.stderr.write(`kiln: ${e.message}\n`);
+      return EXIT.usage;
+    }
+    if (e instanceof KilnError) {
+      io.stderr.write(`kiln: ${e.message}\n`);
+      return e.kind === 'refused' ? EXIT.refused : EXIT.unreachable;
+    }
+    io.stderr.write(`kiln: ${(e as Error).stack ?? e}\n`);
+    return EXIT.unreachable;
+  }
+}
+
+const TERMINAL = ['succeeded', 'failed', 'canceled'];
+
+if (require.main === module) {
+  run(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env }).then((code) => {
+    process.exitCode = code;
+  });
+}

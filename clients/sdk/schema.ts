@@ -1,0 +1,997 @@
+/* Generated from openapi/openapi.json by `npm run openapi`; do not edit. */
+export interface paths {
+    "/v1/artifacts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["Artifacts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/artifacts/{id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["Artifacts_content"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["Jobs_list"];
+        put?: never;
+        post: operations["Jobs_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/jobs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["Jobs_get"];
+        put?: never;
+        post?: never;
+        delete: operations["Jobs_cancel"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["Keys_list"];
+        put?: never;
+        post: operations["Keys_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["Keys_revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/targets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["Targets_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/uploads": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["Uploads_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/uploads/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["Uploads_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
+export type webhooks = Record<string, never>;
+export interface components {
+    schemas: {
+        ApiKeyDto: {
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** @description The first characters of the key, to recognise it */
+            prefix: string;
+        };
+        ApiKeyListDto: {
+            items: components["schemas"]["ApiKeyDto"][];
+        };
+        ArtifactDto: {
+            /** Format: uuid */
+            buildId: string;
+            /** @example application/x-object */
+            contentType: string;
+            /** @example /v1/artifacts/7f6c.../content */
+            contentUrl: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            id: string;
+            /**
+             * @description bundle: the files a runner verifies; report: the verification report
+             * @enum {string}
+             */
+            kind: "object" | "executable" | "shared" | "assembly" | "llvm-ir" | "bundle" | "report";
+            /** @example saxpy.o */
+            name: string;
+            /** @example e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 */
+            sha256: string;
+            /** @example 1234 */
+            size: number;
+        };
+        BuildDto: {
+            artifacts: components["schemas"]["ArtifactDto"][];
+            attempts: number;
+            diagnostics: components["schemas"]["DiagnosticDto"][];
+            /** @description Every state change, oldest first */
+            events: components["schemas"]["BuildEventDto"][];
+            /** Format: uuid */
+            id: string;
+            /** @description The toolchain output (capped) */
+            log?: string | null;
+            /** @example cpu */
+            pool: string;
+            /** @enum {string} */
+            status: "queued" | "waiting" | "compiling" | "compiled" | "verifying" | "succeeded" | "failed" | "canceled";
+            /** @description Why the build is in this state: what it waits for, or why it failed */
+            statusReason?: string | null;
+            target: components["schemas"]["BuildTargetDto"];
+            timings: components["schemas"]["TimingsDto"];
+            toolchain?: components["schemas"]["ToolchainRefDto"] | null;
+            /** @description The verification report, once a runner has checked the build */
+            verification?: components["schemas"]["VerificationDto"] | null;
+            /**
+             * @description Where it is verified, when the job asks to verify
+             * @example verify-aarch64
+             */
+            verifyPool?: string | null;
+            worker?: string | null;
+        };
+        BuildEventDto: {
+            /** Format: date-time */
+            at: string;
+            /** @enum {string|null} */
+            from?: "queued" | "waiting" | "compiling" | "compiled" | "verifying" | "succeeded" | "failed" | "canceled" | null;
+            message?: string | null;
+            /** @enum {string} */
+            to: "queued" | "waiting" | "compiling" | "compiled" | "verifying" | "succeeded" | "failed" | "canceled";
+            worker?: string | null;
+        };
+        BuildTargetDto: {
+            abi?: string | null;
+            /** @example neoverse-v1 */
+            cpu?: string | null;
+            features: string[];
+            floatAbi?: string | null;
+            /** @example glibc */
+            libc: string;
+            /** @example aarch64-linux-gnu */
+            name: string;
+            /** @example linux */
+            os: string;
+            /**
+             * @description The name used in the request
+             * @example graviton3
+             */
+            requested: string;
+            /** @example aarch64-unknown-linux-gnu */
+            triple: string;
+        };
+        CreatedApiKeyDto: {
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** @description The first characters of the key, to recognise it */
+            prefix: string;
+            /** @description The key itself. Shown once: store it now. */
+            secret: string;
+        };
+        CreateJobDto: {
+            /**
+             * @description What to produce; default ["object"]
+             * @example [
+             *       "object",
+             *       "assembly"
+             *     ]
+             */
+            outputs?: ("object" | "executable" | "shared" | "assembly" | "llvm-ir")[];
+            source: components["schemas"]["SourceDto"];
+            /**
+             * @description Short names, presets or descriptor objects; see GET /v1/targets
+             * @example [
+             *       "x86_64-linux-gnu",
+             *       "aarch64-linux-gnu",
+             *       {
+             *         "features": [
+             *           "+v"
+             *         ],
+             *         "triple": "riscv64-linux-gnu"
+             *       }
+             *     ]
+             */
+            targets: (string | components["schemas"]["TargetDescriptorDto"])[];
+            /** @description Run what was built on an emulator or device and compare it with a reference. `true` runs the program (its main) with no arguments and compares its output with a reference build. */
+            verify?: boolean | components["schemas"]["VerifyDto"];
+        };
+        CreateKeyDto: {
+            /**
+             * @description A name to tell the key apart, 1 to 100 characters
+             * @example ci
+             */
+            name: string;
+        };
+        DiagnosticDto: {
+            /** @example 3 */
+            column?: number | null;
+            /** @example saxpy.c */
+            file?: string | null;
+            /** @example 4 */
+            line?: number | null;
+            message: string;
+            /** @example -Wunused-variable */
+            option?: string;
+            /** @enum {string} */
+            severity: "fatal" | "error" | "warning" | "note" | "remark";
+        };
+        JobDto: {
+            builds: components["schemas"]["BuildDto"][];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            id: string;
+            outputs: ("object" | "executable" | "shared" | "assembly" | "llvm-ir")[];
+            source: components["schemas"]["JobSourceDto"];
+            /**
+             * @description Derived from the builds
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "canceled";
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description The verification asked for, with its defaults filled in (tolerance, seed) */
+            verify?: {
+                [key: string]: unknown;
+            } | null;
+        };
+        JobListDto: {
+            items: components["schemas"]["JobSummaryDto"][];
+            /** @description Pass as ?cursor= to get the next page; null on the last page */
+            nextCursor?: string | null;
+        };
+        JobSourceDto: {
+            defines: {
+                [key: string]: string;
+            };
+            files: components["schemas"]["JobSourceFileDto"][];
+            /** @enum {string} */
+            language: "c" | "c++";
+            options: string[];
+        };
+        JobSourceFileDto: {
+            path: string;
+            size: number;
+            /** Format: uuid */
+            uploadId?: string;
+        };
+        JobSummaryBuildDto: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            status: "queued" | "waiting" | "compiling" | "compiled" | "verifying" | "succeeded" | "failed" | "canceled";
+            target: string;
+        };
+        JobSummaryDto: {
+            builds: components["schemas"]["JobSummaryBuildDto"][];
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            language: "c" | "c++";
+            /** @enum {string} */
+            status: "queued" | "running" | "succeeded" | "failed" | "canceled";
+        };
+        KernelArgDto: {
+            /**
+             * @default in
+             * @enum {string}
+             */
+            dir: "in" | "out" | "inout";
+            /** @example x */
+            name: string;
+            /**
+             * @description Inputs are seeded random numbers in [min, max] (default [-1, 1] for floats)
+             * @example [
+             *       -1,
+             *       1
+             *     ]
+             */
+            range?: number[];
+            /**
+             * @description A buffer's shape
+             * @example [
+             *       1000
+             *     ]
+             */
+            shape?: number[];
+            /**
+             * @description A dtype (float32, float64, int8..int64, uint8..uint64) for a scalar, or the dtype followed by * for a buffer
+             * @example float32*
+             */
+            type: string;
+            /** @description The value of a scalar (a string for 64-bit integers beyond 2^53) */
+            value?: number | string;
+        };
+        OutputComparisonDto: {
+            count: number;
+            /** @example float32 */
+            dtype: string;
+            maxAbsError: number;
+            maxRelError: number;
+            /** @description Largest distance in units in the last place */
+            maxUlp: number;
+            mismatches: number;
+            /** @example y */
+            name: string;
+            /** @description Elements where NaN or an infinity on one side is not matched on the other */
+            nanInfMismatches: number;
+            passed: boolean;
+            tolerance: components["schemas"]["ToleranceUsedDto"];
+            worst?: components["schemas"]["WorstElementDto"] | null;
+        };
+        PresetDto: {
+            available: boolean;
+            /** @example neoverse-v1 */
+            cpu?: string | null;
+            description: string;
+            features: string[];
+            /** @example graviton3 */
+            name: string;
+            /** @example aarch64-linux-gnu */
+            target: string;
+        };
+        ProgramCheckDto: {
+            args?: string[];
+            /**
+             * @description Expected { stdout, exitCode }; without it, a reference build on the worker's host says what to expect
+             * @example {
+             *       "exitCode": 0,
+             *       "stdout": "hello\n"
+             *     }
+             */
+            expect?: Record<string, never>;
+            /** @description Standard input */
+            stdin?: string;
+            /** @example 10000 */
+            timeoutMs?: number;
+        };
+        ProgramRunDto: {
+            exitCode?: number | null;
+            expectedExitCode?: number | null;
+            expectedStdout?: string | null;
+            /** @description Not measured yet */
+            peakMemoryKb?: number | null;
+            signal?: string | null;
+            stderr: string;
+            stdout: string;
+            timedOut: boolean;
+            wallMs: number;
+        };
+        SourceDto: {
+            /**
+             * @description Preprocessor macros (-DNAME=value)
+             * @example {
+             *       "N": "1024"
+             *     }
+             */
+            defines?: {
+                [key: string]: string;
+            };
+            /** @description 1 to 500 files; translation units are compiled, headers are available to #include */
+            files: components["schemas"]["SourceFileDto"][];
+            /**
+             * @description "cpp" is accepted for c++
+             * @example c
+             * @enum {string}
+             */
+            language: "c" | "c++";
+            /**
+             * @description Compiler options, from an allow-list
+             * @example [
+             *       "-O3",
+             *       "-std=c11",
+             *       "-Wall"
+             *     ]
+             */
+            options?: string[];
+        };
+        SourceFileDto: {
+            /**
+             * @description The file as text. Give this or uploadId.
+             * @example void saxpy(int n, float a, const float *x, float *y) { for (int i = 0; i < n; i++) y[i] += a * x[i]; }
+             */
+            content?: string;
+            /**
+             * @description Path relative to the project folder; no "..", no absolute paths
+             * @example saxpy.c
+             */
+            path: string;
+            /**
+             * Format: uuid
+             * @description An upload holding the file's bytes. Give this or content.
+             */
+            uploadId?: string;
+        };
+        TargetCatalogDto: {
+            presets: components["schemas"]["PresetDto"][];
+            targets: components["schemas"]["TargetDto"][];
+        };
+        TargetDescriptorDto: {
+            abi?: string | null;
+            /** @example cortex-a72 */
+            cpu?: string | null;
+            /**
+             * @example [
+             *       "+neon"
+             *     ]
+             */
+            features?: string[];
+            /** @enum {string|null} */
+            floatAbi?: "hard" | "soft" | "softfp" | null;
+            /** @example aarch64-unknown-linux-gnu */
+            triple: string;
+        };
+        TargetDto: {
+            /** @description Whether a live worker can build it now */
+            available: boolean;
+            /** @description CPU names accepted in a descriptor's "cpu" (from the live toolchain) */
+            cpus: string[];
+            description: string;
+            /** @enum {string} */
+            kind: "cpu" | "wasm";
+            /** @example aarch64-linux-gnu */
+            name: string;
+            /** @enum {string} */
+            os: "linux" | "wasi";
+            /**
+             * @description The worker pool whose queue builds for this target go to
+             * @example cpu
+             */
+            pool: string;
+            /** @description Why it is not available */
+            reason?: string | null;
+            /**
+             * @description How live workers run its code
+             * @example [
+             *       "qemu-aarch64"
+             *     ]
+             */
+            runners: string[];
+            toolchains: components["schemas"]["ToolchainDto"][];
+            /** @example aarch64-unknown-linux-gnu */
+            triple: string;
+            /** @description Whether a live worker can verify builds for it now */
+            verifiable: boolean;
+            /**
+             * @description The pool of workers that run what is built for it
+             * @example verify-aarch64
+             */
+            verifyPool: string;
+            /** @description How many live workers serve it */
+            workers: number;
+        };
+        TimingsDto: {
+            /** @description From start until the compile finished */
+            compileMs?: number | null;
+            /** @description From creation until a worker started it */
+            queuedMs?: number | null;
+            /** @description Time spent inside toolchain processes */
+            toolchainMs?: number | null;
+            /** @description From creation until the build finished */
+            totalMs?: number | null;
+            /** @description From the end of the compile until verification finished */
+            verifyMs?: number | null;
+        };
+        ToleranceDto: {
+            /** @example 0.000001 */
+            atol?: number;
+            /**
+             * @description Elements within this many units in the last place also pass
+             * @example 4
+             */
+            maxUlp?: number;
+            /** @example 0.00001 */
+            rtol?: number;
+        };
+        ToleranceUsedDto: {
+            atol: number;
+            maxUlp?: number | null;
+            rtol: number;
+        };
+        ToolchainDto: {
+            /** @example clang */
+            key: string;
+            /** @example 19.1.7 */
+            version: string;
+        };
+        ToolchainRefDto: {
+            /** @example clang */
+            key: string;
+            /** @example 19.1.7 */
+            version: string;
+        };
+        UploadDto: {
+            /** @example application/octet-stream */
+            contentType: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @example project.tar */
+            filename: string;
+            /** Format: uuid */
+            id: string;
+            sha256: string;
+            size: number;
+        };
+        VerificationDto: {
+            /** @enum {string} */
+            kind: "kernel" | "program";
+            outputs: components["schemas"]["OutputComparisonDto"][];
+            program?: components["schemas"]["ProgramRunDto"];
+            /** @description What the outputs were compared with */
+            reference: string;
+            runMs: number;
+            /** @example qemu-aarch64 */
+            runner: string;
+            seed?: number | null;
+            /** @enum {string} */
+            status: "passed" | "failed";
+            /** @description One line: what passed, or which output and element failed */
+            summary: string;
+            worker: string;
+        };
+        VerifyDto: {
+            /** @description The entry's arguments, in order */
+            args?: components["schemas"]["KernelArgDto"][];
+            /**
+             * @description A kernel check: the C function to call
+             * @example saxpy
+             */
+            entry?: string;
+            /**
+             * @description The entry's linkage; default: the source language's
+             * @enum {string}
+             */
+            linkage?: "c" | "c++";
+            /** @description A whole-program check instead of a kernel check */
+            program?: components["schemas"]["ProgramCheckDto"];
+            /**
+             * @description Seed of the random inputs; stored, so a check can be repeated bit for bit
+             * @example 7
+             */
+            seed?: number;
+            /** @example 20000 */
+            timeoutMs?: number;
+            tolerance?: components["schemas"]["ToleranceDto"];
+        };
+        WorstElementDto: {
+            actual: number | string;
+            /** @description A number, or NaN / Infinity / a 64-bit integer as a string */
+            expected: number | string;
+            index: number;
+        };
+    };
+    responses: never;
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
+}
+export type $defs = Record<string, never>;
+export interface operations {
+    Artifacts_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArtifactDto"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    Artifacts_content: {
+        parameters: {
+            query?: {
+                /** @description With object storage that can sign URLs, redirect to a short-lived URL (default) or stream through the API */
+                redirect?: "true" | "false";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The artifact's bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description A redirect to a short-lived presigned URL */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    Jobs_list: {
+        parameters: {
+            query?: {
+                /** @description nextCursor from the previous page */
+                cursor?: string;
+                limit?: number;
+                status?: "queued" | "running" | "succeeded" | "failed" | "canceled";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobListDto"];
+                };
+            };
+        };
+    };
+    Jobs_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retried request with the same key returns the same job (200) instead of creating another */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateJobDto"];
+            };
+        };
+        responses: {
+            /** @description A job with this Idempotency-Key already exists; it is returned */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDto"];
+                };
+            };
+            /** @description The job is accepted; one build per target is queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDto"];
+                };
+            };
+            /** @description The request names an unknown target, has a bad path or option, or is empty; the message says which */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The queue is unavailable; nothing was created */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    Jobs_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDto"];
+                };
+            };
+            /** @description No such job for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    Jobs_cancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Builds that had not finished are canceled; finished ones keep their result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobDto"];
+                };
+            };
+            /** @description No such job for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    Keys_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyListDto"];
+                };
+            };
+        };
+    };
+    Keys_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateKeyDto"];
+            };
+        };
+        responses: {
+            /** @description The secret is in the response, and only there. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedApiKeyDto"];
+                };
+            };
+        };
+    };
+    Keys_revoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key is revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    Targets_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every target Kiln knows, and whether a live worker can build it now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TargetCatalogDto"];
+                };
+            };
+        };
+    };
+    Uploads_create: {
+        parameters: {
+            query: {
+                filename: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The file's bytes, streamed as the request body */
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadDto"];
+                };
+            };
+            /** @description Over KILN_MAX_UPLOAD_BYTES; nothing is kept */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    Uploads_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadDto"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+}

@@ -1,0 +1,173 @@
+import { strict as assert } from 'node:assert';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { bundleAction, ACTION_BUNDLE } from '../scripts/build-action';
+import { ELF_MACHINE, elfMachine, Kiln, startKiln } from './support/harness';
+
+const CLI = resolve(__dirname, '../clients/cli/main.js');
+
+function run(file: string, args: string[], env: Record<string, string>, cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [file, ...args], { env: { PATH: process.env.PATH ?? '', HOME: tmpdir(), ...env }, cwd });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('close', (code) => done({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((done) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => done(port));
+    });
+  });
+}
+
+describe('the kiln CLI and the GitHub Action against a running Kiln', () => {
+  let kiln: Kiln;
+  let dir: string;
+  let env: Record<string, string>;
+  before(async () => {
+    kiln = await startKiln({ storage: 'fs' });
+    dir = await mkdtemp(join(tmpdir(), 'kiln-clients-'));
+    env = { KILN_URL: kiln.baseUrl, KILN_API_KEY: kiln.apiKey };
+    await mkdir(join(dir, 'src'));
+    await writeFile(join(dir, 'src/hello.c'), '#include <stdio.h>\nint main(void) { printf("hello %d\\n", 6 * 7); return 0; }\n');
+    await writeFile(join(dir, 'src/broken.c'), 'int f(void) {\n  int unused;\n  return missing;\n}\n');
+    await writeFile(
+      join(dir, 'saxpy.c'),
+      'void saxpy(int n, float a, const float *x, float *y) { for (int i = 0; i < n; i++) y[i] = a * x[i] + y[i];\n#ifdef __aarch64__\n y[0] = 0;\n#endif\n}\n',
+    );
+    await writeFile(
+      join(dir, 'verify.json'),
+      JSON.stringify({ entry: 'saxpy', args: [{ name: 'n', type: 'int32', value: 64 }, { name: 'a', type: 'float32', value: 2 }, { name: 'x', type: 'float32*', shape: [64] }, { name: 'y', type: 'float32*', shape: [64], dir: 'inout' }] }),
+    );
+  });
+  after(async () => {
+    await kiln?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('compiles for two targets with --wait --verify --out and downloads the files', async () => {
+    const out = join(dir, 'out');
+    const r = await run(CLI, ['compile', join(dir, 'src/hello.c'), '-t', 'x86_64-linux-gnu', '-t', 'aarch64-linux-gnu', '-o', 'object,executable', '--verify', '--wait', '--out', out], env);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /job [0-9a-f-]{36}: succeeded/);
+    assert.match(r.stdout, /verification passed on qemu-aarch64/);
+    assert.equal(elfMachine(await readFile(join(out, 'x86_64-linux-gnu/hello.o'))), ELF_MACHINE.x86_64);
+    assert.equal(elfMachine(await readFile(join(out, 'aarch64-linux-gnu/hello'))), ELF_MACHINE.aarch64);
+    assert.equal(JSON.parse(await readFile(join(out, 'aarch64-linux-gnu/verify/report.json'), 'utf8')).status, 'passed');
+  });
+
+  it('prints JSON for scripts', async () => {
+    const r = await run(CLI, ['--json', 'compile', join(dir, 'src/hello.c'), '-t', 'riscv64-linux-gnu', '--wait'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const job = JSON.parse(r.stdout);
+    assert.equal(job.status, 'succeeded');
+    assert.equal(job.builds[0].target.triple, 'riscv64-unknown-linux-gnu');
+    const list = await run(CLI, ['--json', 'jobs', '--limit', '1'], env);
+    assert.equal(JSON.parse(list.stdout).items[0].id, job.id);
+    const targets = await run(CLI, ['--json', 'targets'], env);
+    assert.ok(JSON.parse(targets.stdout).targets.some((t: { name: string; available: boolean }) => t.name === 'wasm32-wasi' && t.available));
+  });
+
+  it('exits 1 on a compile error and shows the diagnostics', async () => {
+    const r = await run(CLI, ['compile', join(dir, 'src/broken.c'), '-t', 'x86_64-linux-gnu', '--wait'], env);
+    assert.equal(r.code, 1, r.stderr + r.stdout);
+    assert.match(r.stdout, /broken\.c:3:10: error: use of undeclared identifier 'missing'/);
+  });
+
+  it('exits 3 when verification fails', async () => {
+    const r = await run(CLI, ['compile', join(dir, 'saxpy.c'), '-t', 'x86_64-linux-gnu,aarch64-linux-gnu', '--verify-spec', join(dir, 'verify.json'), '--wait'], env);
+    assert.equal(r.code, 3, r.stderr + r.stdout);
+    assert.match(r.stdout, /verification failed on qemu-aarch64: output y: 1 of 64 elements differ .*worst y\[0\]/);
+  });
+
+  it('exits 4 on a bad API key, 2 on a usage error, 5 when Kiln cannot be reached', async () => {
+    const bad = await run(CLI, ['jobs'], { ...env, KILN_API_KEY: 'not-a-key' });
+    assert.equal(bad.code, 4);
+    assert.match(bad.stderr, /the API key is not valid/);
+    const usage = await run(CLI, ['compile', join(dir, 'src/hello.c')], env);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /required option '-t, --target <target>'/);
+    const missing = await run(CLI, ['compile', join(dir, 'nope.c'), '-t', 'x86_64-linux-gnu'], env);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /nope\.c: no such file or folder/);
+    const noKey = await run(CLI, ['jobs'], { KILN_URL: kiln.baseUrl });
+    assert.equal(noKey.code, 2);
+    assert.match(noKey.stderr, /no API key/);
+    const down = await run(CLI, ['jobs'], { ...env, KILN_URL: `http://127.0.0.1:${await freePort()}` });
+    assert.equal(down.code, 5);
+    assert.match(down.stderr, /retrying/);
+    assert.match(down.stderr, /cannot reach Kiln at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
+  });
+
+  it('returns the same job for a repeated idempotency key', async () => {
+    const args = ['--json', 'compile', join(dir, 'src/hello.c'), '-t', 'x86_64-linux-gnu', '--idempotency-key', 'ci-run-42'];
+    const a = await run(CLI, args, env);
+    const b = await run(CLI, args, env);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(JSON.parse(a.stdout).id, JSON.parse(b.stdout).id);
+  });
+
+  describe('the GitHub Action', () => {
+    async function runAction(inputs: Record<string, string>) {
+      const ws = await mkdtemp(join(dir, 'ws-'));
+      await mkdir(join(ws, 'src'));
+      await writeFile(join(ws, 'src/hello.c'), await readFile(join(dir, 'src/hello.c')));
+      await writeFile(join(ws, 'src/warn.c'), 'int g(int x) {\n  if (x = 2) return 1;\n  return 0;\n}\n');
+      const summary = join(ws, 'summary.md');
+      const output = join(ws, 'output.txt');
+      await writeFile(summary, '');
+      await writeFile(output, '');
+      const envs: Record<string, string> = { GITHUB_WORKSPACE: ws, GITHUB_STEP_SUMMARY: summary, GITHUB_OUTPUT: output, RUNNER_TEMP: ws };
+      for (const [k, v] of Object.entries({ url: kiln.baseUrl, 'api-key': kiln.apiKey, ...inputs })) envs[`INPUT_${k.toUpperCase()}`] = v;
+      const r = await run(ACTION_BUNDLE, [], envs, ws);
+      return { ...r, ws, summary: await readFile(summary, 'utf8'), outputs: await readFile(output, 'utf8') };
+    }
+
+    it('builds, verifies, writes the summary, the outputs and annotations, and masks the key', async () => {
+      const r = await runAction({ files: 'src/**/*.c', targets: 'x86_64-linux-gnu\naarch64-linux-gnu', verify: 'false', outputs: 'object' });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.ok(r.stdout.includes(`::add-mask::${kiln.apiKey}`), 'the API key is masked');
+      assert.match(r.outputs, /job-id<<.*\n[0-9a-f-]{36}\n/);
+      assert.match(r.outputs, /status<<.*\nsucceeded\n/);
+      assert.match(r.outputs, /artifacts-dir<<.*\n.*kiln-artifacts\n/);
+      assert.match(r.summary, /<h3>Kiln: succeeded<\/h3>/);
+      assert.match(r.summary, /<td>aarch64-linux-gnu<\/td><td>✅ succeeded<\/td>/);
+      assert.match(r.summary, /hello\.o \([\d.]+ (B|KiB)\)/);
+      assert.match(r.stdout, /::warning title=x86_64-linux-gnu%3A warning,file=src\/warn\.c,line=2,col=9::using the result of an assignment as a condition without parentheses/);
+      const report = JSON.parse(await readFile(join(r.ws, 'kiln-artifacts/kiln-job.json'), 'utf8'));
+      assert.equal(report.status, 'succeeded');
+      assert.equal(elfMachine(await readFile(join(r.ws, 'kiln-artifacts/aarch64-linux-gnu/hello.o'))), ELF_MACHINE.aarch64);
+    });
+
+    it('fails the step on a failed verification, unless told not to', async () => {
+      const inputs = { files: 'src/hello.c', targets: 'riscv64-linux-gnu', verify: JSON.stringify({ program: { expect: { stdout: 'hello 41\n' } } }) };
+      const strict = await runAction(inputs);
+      assert.equal(strict.code, 1);
+      assert.match(strict.stdout, /::error::Kiln: a verification failed/);
+      assert.match(strict.summary, /❌ qemu-riscv64/);
+      const lenient = await runAction({ ...inputs, 'fail-on': 'build' });
+      assert.equal(lenient.code, 0, lenient.stdout);
+      assert.match(lenient.outputs, /status<<.*\nfailed\n/);
+    });
+
+    it('refuses a model input it cannot serve, with a clear message', async () => {
+      const r = await runAction({ model: 'net.onnx', targets: 'x86_64-linux-gnu' });
+      assert.equal(r.code, 1);
+      assert.match(r.stdout, /::error::Kiln: compiling ONNX models is not available in this Kiln yet/);
+    });
+
+    it('is bundled from its source (run `npm run build:action` when this fails)', async () => {
+      assert.equal(await readFile(ACTION_BUNDLE, 'utf8'), await bundleAction());
+    });
+  });
+});
