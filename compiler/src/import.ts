@@ -1,0 +1,148 @@
+import { onnx } from 'onnx-proto';
+import { CompileError, DType, Graph, makeArray, Node, Tensor, TypedArray } from './ir';
+
+export interface ImportOptions {
+  /** Values for symbolic input dimensions, or whole input shapes, by input name. */
+  inputShapes?: Record<string, number[]>;
+  /** Largest model accepted, checked before parsing. */
+  maxBytes?: number;
+}
+
+const DT = onnx.TensorProto.DataType;
+const DTYPES: Partial<Record<number, DType>> = {
+  [DT.FLOAT]: 'float32',
+  [DT.DOUBLE]: 'float64',
+  [DT.INT64]: 'int64',
+  [DT.INT32]: 'int32',
+  [DT.BOOL]: 'bool',
+  [DT.UINT8]: 'uint8',
+  [DT.INT8]: 'int8',
+};
+
+function dtypeOf(code: number, what: string): DType {
+  const d = DTYPES[code];
+  if (!d) throw new CompileError('unsupported', `${what} has element type ${DT[code] ?? code}, which is not supported (float32, float64, int64, int32, int8, uint8, bool are)`);
+  return d;
+}
+
+function long(v: number | { toNumber(): number } | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'number' ? v : v.toNumber();
+}
+
+function bigOf(v: number | { toString(): string }): bigint {
+  return BigInt(typeof v === 'number' ? v : v.toString());
+}
+
+/** An ONNX TensorProto as an IR constant; external data is refused. */
+export function tensorFromProto(t: onnx.ITensorProto, fallbackName = ''): Tensor {
+  const name = t.name || fallbackName;
+  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || (t.externalData && t.externalData.length)) {
+    throw new CompileError('external-data', `initializer ${name} keeps its data in an external file, which is not accepted: embed the weights in the model`);
+  }
+  const dtype = dtypeOf(t.dataType ?? 0, `initializer ${name}`);
+  const shape = (t.dims ?? []).map(long);
+  const n = shape.reduce((a, b) => a * b, 1);
+  let data: TypedArray;
+  if (t.rawData && t.rawData.length) {
+    const raw = t.rawData;
+    const copy = new Uint8Array(raw.length);
+    copy.set(raw);
+    const bytesPer = { float32: 4, float64: 8, int64: 8, int32: 4, bool: 1, uint8: 1, int8: 1 }[dtype];
+    if (copy.length !== n * bytesPer) throw new CompileError('malformed', `initializer ${name}: ${copy.length} bytes of data for ${n} elements of ${dtype}`);
+    const b = copy.buffer;
+    data = dtype === 'float32' ? new Float32Array(b) : dtype === 'float64' ? new Float64Array(b) : dtype === 'int64' ? new BigInt64Array(b) : dtype === 'int32' ? new Int32Array(b) : dtype === 'int8' ? new Int8Array(b) : new Uint8Array(b);
+  } else {
+    data = makeArray(dtype, n);
+    const src: ArrayLike<number | { toString(): string }> =
+      dtype === 'float32' ? (t.floatData ?? []) : dtype === 'float64' ? (t.doubleData ?? []) : dtype === 'int64' ? (t.int64Data ?? []) : (t.int32Data ?? []);
+    if (src.length !== n) throw new CompileError('malformed', `initializer ${name}: ${src.length} values for shape [${shape.join(', ')}]`);
+    for (let i = 0; i < n; i++) {
+      if (data instanceof BigInt64Array) data[i] = bigOf(src[i]);
+      else (data as Float32Array)[i] = Number(src[i]);
+    }
+  }
+  return { name, dtype, shape, data };
+}
+
+function attrValue(a: onnx.IAttributeProto, node: string): Node['attrs'][string] {
+  const T = onnx.AttributeProto.AttributeType;
+  switch (a.type) {
+    case T.FLOAT:
+      return a.f ?? 0;
+    case T.INT:
+      return long(a.i as number);
+    case T.STRING:
+      return Buffer.from(a.s ?? []).toString('utf8');
+    case T.TENSOR:
+      return tensorFromProto(a.t!, `${node}.${a.name}`);
+    case T.FLOATS:
+      return [...(a.floats ?? [])];
+    case T.INTS:
+      return (a.ints ?? []).map((v) => long(v as number));
+    case T.STRINGS:
+      return (a.strings ?? []).map((s) => Buffer.from(s).toString('utf8'));
+    default:
+      throw new CompileError('unsupported', `node ${node}: attribute ${a.name} has a type (${T[a.type ?? 0]}) that is not supported`);
+  }
+}
+
+/**
+ * Reads an ONNX model into the IR. Malformed bytes, external data, unknown element types and
+ * symbolic dimensions the request did not bind are CompileErrors that say what to fix.
+ */
+export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
+  const max = opts.maxBytes ?? 512 * 1024 * 1024;
+  if (bytes.length > max) throw new CompileError('too-large', `the model is ${bytes.length} bytes; the limit is ${max}`);
+  let model: onnx.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    throw new CompileError('malformed', `not a valid ONNX model: ${(e as Error).message}`);
+  }
+  const g = model.graph;
+  if (!g) throw new CompileError('malformed', 'the model has no graph');
+  const opset = long((model.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx')?.version as number) || 1;
+  const tensors = new Map<string, Tensor>();
+  for (const init of g.initializer ?? []) {
+    const t = tensorFromProto(init);
+    tensors.set(t.name, t);
+  }
+  const inputs: string[] = [];
+  const unbound: string[] = [];
+  for (const vi of g.input ?? []) {
+    const name = vi.name ?? '';
+    if (tensors.has(name)) continue; // an initializer also listed as an input (older exporters)
+    const tt = vi.type?.tensorType;
+    if (!tt) throw new CompileError('unsupported', `input ${name} is not a tensor`);
+    const dtype = dtypeOf(tt.elemType ?? 0, `input ${name}`);
+    const given = opts.inputShapes?.[name];
+    const dims = tt.shape?.dim ?? [];
+    let shape: number[];
+    if (given) {
+      if (given.length !== dims.length || given.some((d, i) => dims[i].dimValue != null && long(dims[i].dimValue as number) > 0 && long(dims[i].dimValue as number) !== d)) {
+        throw new CompileError('invalid', `inputShapes.${name} = [${given.join(', ')}] does not fit the model's shape [${dims.map((d) => d.dimParam || long(d.dimValue as number)).join(', ')}]`);
+      }
+      shape = given;
+    } else {
+      shape = dims.map((d) => {
+        const v = long(d.dimValue as number);
+        if (d.dimParam || v <= 0) unbound.push(`${name}[${d.dimParam || '?'}]`);
+        return v;
+      });
+    }
+    tensors.set(name, { name, dtype, shape });
+    inputs.push(name);
+  }
+  if (unbound.length) {
+    throw new CompileError('symbolic-dimension', `the model has symbolic input dimensions: ${unbound.join(', ')}; bind them with inputShapes (for example {"${unbound[0].split('[')[0]}": [1, ...]})`, unbound);
+  }
+  const nodes: Node[] = (g.node ?? []).map((n, i) => {
+    if (n.domain && n.domain !== 'ai.onnx') throw new CompileError('unsupported', `node ${n.name || i} uses the operator domain "${n.domain}", which is not supported`);
+    const name = n.name || `${n.opType}_${i}`;
+    const attrs: Node['attrs'] = {};
+    for (const a of n.attribute ?? []) attrs[a.name ?? ''] = attrValue(a, name);
+    return { op: n.opType ?? '', name, inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], attrs };
+  });
+  return { name: g.name || 'model', opset, nodes, tensors, inputs, outputs: (g.output ?? []).map((o) => o.name ?? ''), producer: model.producerName ?? '' };
+}

@@ -1,0 +1,82 @@
+/** The model compiler's graph IR: static shapes, a handful of dtypes, constants held as typed arrays. */
+export type DType = 'float32' | 'int64' | 'int32' | 'bool' | 'float64' | 'uint8' | 'int8';
+
+export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
+
+export interface Tensor {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  /** Set when the tensor's value is known at compile time (an initializer, or folded). */
+  data?: TypedArray;
+}
+
+export type AttrValue = number | bigint | string | number[] | bigint[] | string[] | Tensor;
+
+export interface Node {
+  op: string;
+  name: string;
+  inputs: string[];
+  outputs: string[];
+  attrs: Record<string, AttrValue>;
+}
+
+export interface Graph {
+  name: string;
+  opset: number;
+  nodes: Node[];
+  tensors: Map<string, Tensor>;
+  inputs: string[];
+  outputs: string[];
+  producer: string;
+}
+
+export class CompileError extends Error {
+  constructor(
+    readonly code: 'malformed' | 'unsupported' | 'symbolic-dimension' | 'external-data' | 'too-large' | 'invalid',
+    message: string,
+    readonly details: string[] = [],
+  ) {
+    super(message);
+    this.name = 'CompileError';
+  }
+}
+
+export function numel(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export const C_TYPE: Record<DType, string> = {
+  float32: 'float',
+  float64: 'double',
+  int64: 'int64_t',
+  int32: 'int32_t',
+  bool: 'uint8_t',
+  uint8: 'uint8_t',
+  int8: 'int8_t',
+};
+
+export const DTYPE_BYTES: Record<DType, number> = { float32: 4, float64: 8, int64: 8, int32: 4, bool: 1, uint8: 1, int8: 1 };
+
+export function makeArray(dtype: DType, n: number): TypedArray {
+  switch (dtype) {
+    case 'float32':
+      return new Float32Array(n);
+    case 'float64':
+      return new Float64Array(n);
+    case 'int64':
+      return new BigInt64Array(n);
+    case 'int32':
+      return new Int32Array(n);
+    case 'int8':
+      return new Int8Array(n);
+    default:
+      return new Uint8Array(n);
+  }
+}
+
+/** A constant's values as plain numbers (for shapes, axes and other small integer tensors). */
+export function toNumbers(t: Tensor): number[] {
+  if (!t.data) throw new CompileError('invalid', `${t.name} is not a constant`);
+  return Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v));
+}

@@ -1,0 +1,212 @@
+import { CompileError, makeArray, Node, numel, TypedArray } from '../ir';
+import { attrFloat, broadcast, broadcastStrides, EmitContext, flt, InferContext, loops, offset, OpDef } from './op';
+
+/** A float -> float function, as C (of `x`) and as JS for folding constants. */
+interface Unary {
+  type: string;
+  c: (node: Node) => string;
+  js: (node: Node) => (x: number) => number;
+}
+
+const erf = (x: number): number => {
+  // Abramowitz-Stegun 7.1.26 is too coarse for folding; use a series/continued fraction split.
+  const t = Math.abs(x);
+  if (t < 2.5) {
+    let sum = t;
+    let term = t;
+    for (let n = 1; n < 80; n++) {
+      term *= (-t * t) / n;
+      sum += term / (2 * n + 1);
+    }
+    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
+  }
+  let f = 0;
+  for (let n = 60; n >= 1; n--) f = n / 2 / (t + f);
+  return Math.sign(x) * (1 - Math.exp(-t * t) / Math.sqrt(Math.PI) / (t + f));
+};
+
+const UNARY: Unary[] = [
+  { type: 'Relu', c: () => 'x > 0.0f ? x : 0.0f', js: () => (x) => (x > 0 ? x : 0) },
+  { type: 'Sigmoid', c: () => '1.0f / (1.0f + expf(-x))', js: () => (x) => 1 / (1 + Math.exp(-x)) },
+  { type: 'Tanh', c: () => 'tanhf(x)', js: () => Math.tanh },
+  { type: 'Exp', c: () => 'expf(x)', js: () => Math.exp },
+  { type: 'Log', c: () => 'logf(x)', js: () => Math.log },
+  { type: 'Sqrt', c: () => 'sqrtf(x)', js: () => Math.sqrt },
+  { type: 'Erf', c: () => 'erff(x)', js: () => erf },
+  { type: 'Neg', c: () => '-x', js: () => (x) => -x },
+  { type: 'Abs', c: () => 'fabsf(x)', js: () => Math.abs },
+  { type: 'Reciprocal', c: () => '1.0f / x', js: () => (x) => 1 / x },
+  { type: 'Floor', c: () => 'floorf(x)', js: () => Math.floor },
+  { type: 'Ceil', c: () => 'ceilf(x)', js: () => Math.ceil },
+  { type: 'Softplus', c: () => 'log1pf(expf(x))', js: () => (x) => Math.log1p(Math.exp(x)) },
+  {
+    type: 'LeakyRelu',
+    c: (n) => `x >= 0.0f ? x : ${flt(attrFloat(n, 'alpha', 0.01))} * x`,
+    js: (n) => (x) => (x >= 0 ? x : attrFloat(n, 'alpha', 0.01) * x),
+  },
+  {
+    type: 'HardSigmoid',
+    c: (n) => `fmaxf(0.0f, fminf(1.0f, ${flt(attrFloat(n, 'alpha', 0.2))} * x + ${flt(attrFloat(n, 'beta', 0.5))}))`,
+    js: (n) => (x) => Math.max(0, Math.min(1, attrFloat(n, 'alpha', 0.2) * x + attrFloat(n, 'beta', 0.5))),
+  },
+  { type: 'HardSwish', c: () => 'x * fmaxf(0.0f, fminf(1.0f, x / 6.0f + 0.5f))', js: () => (x) => x * Math.max(0, Math.min(1, x / 6 + 0.5)) },
+  {
+    type: 'Elu',
+    c: (n) => `x >= 0.0f ? x : ${flt(attrFloat(n, 'alpha', 1))} * (expf(x) - 1.0f)`,
+    js: (n) => (x) => (x >= 0 ? x : attrFloat(n, 'alpha', 1) * (Math.exp(x) - 1)),
+  },
+];
+
+function unaryOp(u: Unary): OpDef {
+  return {
+    type: u.type,
+    infer(ctx: InferContext, node: Node) {
+      const x = ctx.required(node, 0);
+      if (x.dtype !== 'float32') throw new CompileError('unsupported', `${u.type} ${node.name}: only float32 is supported, got ${x.dtype}`);
+      let data: TypedArray | undefined;
+      if (x.data) {
+        const f = u.js(node);
+        data = Float32Array.from(x.data as Float32Array, (v) => Math.fround(f(v)));
+      }
+      ctx.output(node, 0, { dtype: 'float32', shape: [...x.shape], data });
+    },
+    emit(ctx: EmitContext, node: Node) {
+      const n = numel(ctx.tensor(node.outputs[0]).shape);
+      return `for (long i = 0; i < ${n}; i++) { const float x = ${ctx.ref(node.inputs[0])}[i]; ${ctx.ref(node.outputs[0])}[i] = ${u.c(node)}; }`;
+    },
+  };
+}
+
+/** Clip: min and max are inputs since opset 11, attributes before. */
+const clip: OpDef = {
+  type: 'Clip',
+  infer(ctx, node) {
+    const x = ctx.required(node, 0);
+    for (const i of [1, 2]) {
+      const t = ctx.input(node, i);
+      if (t && !t.data) throw new CompileError('unsupported', `Clip ${node.name}: min/max must be constants`);
+    }
+    ctx.output(node, 0, { dtype: x.dtype, shape: [...x.shape] });
+  },
+  emit(ctx, node) {
+    const bound = (i: number, attr: string, d: number) => {
+      const name = node.inputs[i];
+      if (name) return flt(Number((ctx.tensor(name).data as Float32Array)[0]));
+      return flt(attrFloat(node, attr, d));
+    };
+    const lo = bound(1, 'min', -Infinity);
+    const hi = bound(2, 'max', Infinity);
+    const n = numel(ctx.tensor(node.outputs[0]).shape);
+    return `for (long i = 0; i < ${n}; i++) { float x = ${ctx.ref(node.inputs[0])}[i]; x = x < ${lo} ? ${lo} : x; ${ctx.ref(node.outputs[0])}[i] = x > ${hi} ? ${hi} : x; }`;
+  },
+};
+
+/** Identity and inference-time Dropout pass their input through. */
+function passThrough(type: string): OpDef {
+  return {
+    type,
+    infer(ctx, node) {
+      const x = ctx.required(node, 0);
+      ctx.output(node, 0, { dtype: x.dtype, shape: [...x.shape], data: x.data });
+      if (node.outputs[1]) ctx.output(node, 1, { dtype: 'bool', shape: [...x.shape], data: new Uint8Array(numel(x.shape)).fill(1) });
+    },
+    emit(ctx, node) {
+      if (ctx.alias(node.outputs[0], node.inputs[0])) return '';
+      const t = ctx.tensor(node.outputs[0]);
+      return `memcpy(${ctx.ref(node.outputs[0])}, ${ctx.ref(node.inputs[0])}, sizeof(*${ctx.ref(node.outputs[0])}) * ${numel(t.shape)});`;
+    },
+  };
+}
+
+interface Binary {
+  type: string;
+  c: (a: string, b: string) => string;
+  js: (a: number, b: number) => number;
+  jsBig?: (a: bigint, b: bigint) => bigint;
+  /** Output dtype when it is not the inputs'. */
+  bool?: boolean;
+}
+
+const BINARY: Binary[] = [
+  { type: 'Add', c: (a, b) => `${a} + ${b}`, js: (a, b) => a + b, jsBig: (a, b) => a + b },
+  { type: 'Sub', c: (a, b) => `${a} - ${b}`, js: (a, b) => a - b, jsBig: (a, b) => a - b },
+  { type: 'Mul', c: (a, b) => `${a} * ${b}`, js: (a, b) => a * b, jsBig: (a, b) => a * b },
+  { type: 'Div', c: (a, b) => `${a} / ${b}`, js: (a, b) => a / b, jsBig: (a, b) => a / b },
+  { type: 'Pow', c: (a, b) => `powf(${a}, ${b})`, js: (a, b) => Math.pow(a, b) },
+  { type: 'Max', c: (a, b) => `fmaxf(${a}, ${b})`, js: (a, b) => Math.max(a, b) },
+  { type: 'Min', c: (a, b) => `fminf(${a}, ${b})`, js: (a, b) => Math.min(a, b) },
+  { type: 'Equal', c: (a, b) => `${a} == ${b}`, js: (a, b) => (a === b ? 1 : 0), jsBig: (a, b) => (a === b ? 1n : 0n), bool: true },
+  { type: 'Less', c: (a, b) => `${a} < ${b}`, js: (a, b) => (a < b ? 1 : 0), jsBig: (a, b) => (a < b ? 1n : 0n), bool: true },
+  { type: 'Greater', c: (a, b) => `${a} > ${b}`, js: (a, b) => (a > b ? 1 : 0), jsBig: (a, b) => (a > b ? 1n : 0n), bool: true },
+];
+
+function binaryOp(b: Binary): OpDef {
+  return {
+    type: b.type,
+    infer(ctx, node) {
+      const x = ctx.required(node, 0);
+      const y = ctx.required(node, 1);
+      if (x.dtype !== y.dtype) throw new CompileError('invalid', `${b.type} ${node.name}: inputs are ${x.dtype} and ${y.dtype}`);
+      if (x.dtype !== 'float32' && x.dtype !== 'int64' && x.dtype !== 'int32') throw new CompileError('unsupported', `${b.type} ${node.name}: ${x.dtype} is not supported`);
+      const shape = broadcast([x.shape, y.shape], node);
+      const dtype = b.bool ? 'bool' : x.dtype;
+      let data: TypedArray | undefined;
+      if (x.data && y.data && numel(shape) <= 1 << 20) {
+        data = makeArray(dtype, numel(shape));
+        const sx = broadcastStrides(x.shape, shape);
+        const sy = broadcastStrides(y.shape, shape);
+        const dims = shape.length;
+        for (let i = 0; i < data.length; i++) {
+          let r = i;
+          let ox = 0;
+          let oy = 0;
+          for (let k = dims - 1; k >= 0; k--) {
+            const c = r % shape[k];
+            r = Math.floor(r / shape[k]);
+            ox += c * sx[k];
+            oy += c * sy[k];
+          }
+          const av = x.data[ox];
+          const bv = y.data[oy];
+          if (typeof av === 'bigint') {
+            if (!b.jsBig) throw new CompileError('unsupported', `${b.type} ${node.name}: not for integers`);
+            const v = b.jsBig(av, bv as bigint);
+            (data as BigInt64Array | Uint8Array)[i] = (dtype === 'bool' ? Number(v) : v) as never;
+          } else (data as Float32Array)[i] = b.js(av as number, bv as number);
+        }
+      }
+      ctx.output(node, 0, { dtype, shape, data });
+    },
+    emit(ctx, node) {
+      const out = ctx.tensor(node.outputs[0]);
+      const sa = broadcastStrides(ctx.tensor(node.inputs[0]).shape, out.shape);
+      const sb = broadcastStrides(ctx.tensor(node.inputs[1]).shape, out.shape);
+      const so = broadcastStrides(out.shape, out.shape);
+      const a = ctx.ref(node.inputs[0]);
+      const bb = ctx.ref(node.inputs[1]);
+      const o = ctx.ref(node.outputs[0]);
+      if (out.shape.length === 0) return `${o}[0] = ${b.c(`${a}[0]`, `${bb}[0]`)};`;
+      return loops(out.shape, (idx) => `${o}[${offset(idx, so)}] = ${b.c(`${a}[${offset(idx, sa)}]`, `${bb}[${offset(idx, sb)}]`)};`);
+    },
+  };
+}
+
+/** Where(cond, x, y), broadcast. */
+const where: OpDef = {
+  type: 'Where',
+  infer(ctx, node) {
+    const c = ctx.required(node, 0);
+    const x = ctx.required(node, 1);
+    const y = ctx.required(node, 2);
+    ctx.output(node, 0, { dtype: x.dtype, shape: broadcast([c.shape, x.shape, y.shape], node) });
+  },
+  emit(ctx, node) {
+    const out = ctx.tensor(node.outputs[0]);
+    const s = node.inputs.map((n) => broadcastStrides(ctx.tensor(n).shape, out.shape));
+    const so = broadcastStrides(out.shape, out.shape);
+    const [c, x, y] = node.inputs.map((n) => ctx.ref(n));
+    return loops(out.shape, (idx) => `${ctx.ref(node.outputs[0])}[${offset(idx, so)}] = ${c}[${offset(idx, s[0])}] ? ${x}[${offset(idx, s[1])}] : ${y}[${offset(idx, s[2])}];`);
+  },
+};
+
+export const ELEMENTWISE_OPS: OpDef[] = [...UNARY.map(unaryOp), ...BINARY.map(binaryOp), clip, where, passThrough('Identity'), passThrough('Dropout')];

@@ -1,0 +1,109 @@
+import { AttrValue, CompileError, DType, Graph, Node, Tensor, TypedArray } from '../ir';
+
+/** What an operator sees while shapes are inferred: its inputs, and where to put its outputs. */
+export interface InferContext {
+  graph: Graph;
+  opset: number;
+  /** Input i, or undefined when the optional input is absent. */
+  input(node: Node, i: number): Tensor | undefined;
+  /** Input i, which must be present. */
+  required(node: Node, i: number): Tensor;
+  output(node: Node, i: number, t: { dtype: DType; shape: number[]; data?: TypedArray }): void;
+}
+
+/** What an operator sees while C is generated. */
+export interface EmitContext {
+  opset: number;
+  /** The C expression of a tensor's buffer (a pointer of its element type). */
+  ref(name: string): string;
+  tensor(name: string): Tensor;
+  /** Makes an output share its input's buffer (reshapes and the like); false when it cannot. */
+  alias(output: string, input: string): boolean;
+}
+
+export interface OpDef {
+  type: string;
+  infer(ctx: InferContext, node: Node): void;
+  /** C statements; omitted for ops that are always folded to constants. */
+  emit?(ctx: EmitContext, node: Node): string;
+}
+
+export function attrInt(node: Node, name: string, fallback: number): number {
+  const v = node.attrs[name];
+  return v === undefined ? fallback : Number(v as number);
+}
+
+export function attrFloat(node: Node, name: string, fallback: number): number {
+  const v = node.attrs[name];
+  return v === undefined ? fallback : Number(v as number);
+}
+
+export function attrInts(node: Node, name: string): number[] | undefined {
+  const v = node.attrs[name] as AttrValue | undefined;
+  return v === undefined ? undefined : (v as number[]).map(Number);
+}
+
+export function attrString(node: Node, name: string, fallback: string): string {
+  const v = node.attrs[name];
+  return v === undefined ? fallback : String(v);
+}
+
+export function normAxis(axis: number, rank: number, node: Node): number {
+  const a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) throw new CompileError('invalid', `${node.op} ${node.name}: axis ${axis} is out of range for rank ${rank}`);
+  return a;
+}
+
+export function stridesOf(shape: number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+/** numpy-style broadcasting of several shapes. */
+export function broadcast(shapes: number[][], node: Node): number[] {
+  const rank = Math.max(...shapes.map((s) => s.length));
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) {
+    let d = 1;
+    for (const s of shapes) {
+      const v = s[s.length - rank + i] ?? 1;
+      if (v === 1) continue;
+      if (d !== 1 && d !== v) throw new CompileError('invalid', `${node.op} ${node.name}: shapes ${shapes.map((x) => `[${x.join(',')}]`).join(' and ')} do not broadcast`);
+      d = v;
+    }
+    out.push(d);
+  }
+  return out;
+}
+
+/** Strides of an input broadcast to an output shape: 0 along broadcast dimensions. */
+export function broadcastStrides(inShape: number[], outShape: number[]): number[] {
+  const s = stridesOf(inShape);
+  const pad = outShape.length - inShape.length;
+  return outShape.map((_, i) => (i < pad || inShape[i - pad] === 1 ? 0 : s[i - pad]));
+}
+
+/** Nested C loops over a shape, with `body` given the index variables. */
+export function loops(shape: number[], body: (idx: string[]) => string, prefix = 'i'): string {
+  const idx = shape.map((_, k) => `${prefix}${k}`);
+  let code = body(idx);
+  for (let k = shape.length - 1; k >= 0; k--) code = `for (long ${idx[k]} = 0; ${idx[k]} < ${shape[k]}; ${idx[k]}++) {\n${code}\n}`;
+  return code;
+}
+
+export function offset(idx: string[], strides: number[]): string {
+  const terms = idx.map((v, k) => (strides[k] === 0 ? '' : strides[k] === 1 ? v : `${v} * ${strides[k]}`)).filter(Boolean);
+  return terms.length ? terms.join(' + ') : '0';
+}
+
+/** A float literal C reads back exactly. */
+export function flt(v: number): string {
+  if (Number.isNaN(v)) return 'NAN';
+  if (!Number.isFinite(v)) return v > 0 ? 'INFINITY' : '-INFINITY';
+  return `${v.toPrecision(9)}f`;
+}

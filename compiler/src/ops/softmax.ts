@@ -1,0 +1,39 @@
+import { numel } from '../ir';
+import { attrInt, normAxis, OpDef } from './op';
+
+/**
+ * Softmax and LogSoftmax. From opset 13 along one axis (default -1); before, over the
+ * flattened trailing dimensions from `axis` (default 1), as those opsets define it.
+ */
+function softmax(type: 'Softmax' | 'LogSoftmax'): OpDef {
+  return {
+    type,
+    infer(ctx, node) {
+      const x = ctx.required(node, 0);
+      normAxis(attrInt(node, 'axis', ctx.opset >= 13 ? -1 : 1), x.shape.length, node);
+      ctx.output(node, 0, { dtype: 'float32', shape: [...x.shape] });
+    },
+    emit(ctx, node) {
+      const x = ctx.tensor(node.inputs[0]);
+      const opset13 = ctx.opset;
+      const axis = normAxis(attrInt(node, 'axis', opset13 >= 13 ? -1 : 1), x.shape.length, node);
+      const legacy = opset13 < 13;
+      const outer = numel(x.shape.slice(0, axis));
+      const len = legacy ? numel(x.shape.slice(axis)) : x.shape[axis];
+      const inner = legacy ? 1 : numel(x.shape.slice(axis + 1));
+      const X = ctx.ref(node.inputs[0]);
+      const Y = ctx.ref(node.outputs[0]);
+      const at = (v: string) => `(o * ${len * inner} + ${v} * ${inner} + in)`;
+      const finish = type === 'Softmax' ? `${Y}[${at('j')}] = e[j] / s;` : `${Y}[${at('j')}] = ${X}[${at('j')}] - m - logf(s);`;
+      return `for (long o = 0; o < ${outer}; o++) for (long in = 0; in < ${inner}; in++) {
+  static float e[${len}];
+  float m = -INFINITY, s = 0.0f;
+  for (long j = 0; j < ${len}; j++) { const float v = ${X}[${at('j')}]; m = v > m ? v : m; }
+  for (long j = 0; j < ${len}; j++) { e[j] = expf(${X}[${at('j')}] - m); s += e[j]; }
+  for (long j = 0; j < ${len}; j++) ${finish}
+}`;
+    },
+  };
+}
+
+export const SOFTMAX_OPS: OpDef[] = [softmax('Softmax'), softmax('LogSoftmax')];

@@ -1,0 +1,79 @@
+import { onnx } from 'onnx-proto';
+
+type Attr = number | number[] | string | { floats: number[] } | { tensor: onnx.ITensorProto };
+
+/** Builds small ONNX models in code, for tests and benchmarks: no downloads, no Python. */
+export class ModelBuilder {
+  private readonly nodes: onnx.INodeProto[] = [];
+  private readonly inits: onnx.ITensorProto[] = [];
+  private readonly inputs: onnx.IValueInfoProto[] = [];
+  private readonly outputs: onnx.IValueInfoProto[] = [];
+  private n = 0;
+
+  constructor(private readonly opset = 17) {}
+
+  private vi(name: string, shape: (number | string)[] | null, elemType = onnx.TensorProto.DataType.FLOAT): onnx.IValueInfoProto {
+    return { name, type: { tensorType: { elemType, ...(shape ? { shape: { dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } : {}) } } };
+  }
+
+  input(name: string, shape: (number | string)[]): string {
+    this.inputs.push(this.vi(name, shape));
+    return name;
+  }
+
+  output(name: string): void {
+    this.outputs.push(this.vi(name, null));
+  }
+
+  weight(name: string, shape: number[], values: ArrayLike<number>): string {
+    const data = Float32Array.from(values);
+    this.inits.push({ name, dims: shape, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(data.buffer) });
+    return name;
+  }
+
+  int64(name: string, values: number[]): string {
+    const data = BigInt64Array.from(values.map(BigInt));
+    this.inits.push({ name, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(data.buffer) });
+    return name;
+  }
+
+  node(op: string, inputs: string[], attrs: Record<string, Attr> = {}, outputs = 1): string[] {
+    const outs = Array.from({ length: outputs }, () => `${op.toLowerCase()}_${this.n++}`);
+    const T = onnx.AttributeProto.AttributeType;
+    const attribute = Object.entries(attrs).map(([name, v]): onnx.IAttributeProto => {
+      if (typeof v === 'number') return Number.isInteger(v) && !name.match(/alpha|beta|epsilon|min|max|value/) ? { name, type: T.INT, i: v } : { name, type: T.FLOAT, f: v };
+      if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
+      if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
+      if ('floats' in v) return { name, type: T.FLOATS, floats: v.floats };
+      return { name, type: T.TENSOR, t: v.tensor };
+    });
+    this.nodes.push({ opType: op, name: `${op}_${this.n}`, input: inputs, output: outs, attribute });
+    return outs;
+  }
+
+  op(op: string, inputs: string[], attrs: Record<string, Attr> = {}): string {
+    return this.node(op, inputs, attrs)[0];
+  }
+
+  build(name = 'test'): Uint8Array {
+    return onnx.ModelProto.encode({
+      irVersion: 8,
+      producerName: 'kiln-tests',
+      opsetImport: [{ domain: '', version: this.opset }],
+      graph: { name, node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs },
+    }).finish();
+  }
+}
+
+/** Deterministic weights: seeded, scaled like a trained layer (about 1/sqrt(fan-in)). */
+export function randomWeights(seed: number, n: number, scale: number): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
+  }
+  return out;
+}

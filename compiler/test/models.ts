@@ -1,0 +1,101 @@
+import { ModelBuilder, randomWeights } from './builder';
+
+let seed = 1;
+const w = (b: ModelBuilder, name: string, shape: number[], fanIn: number) => b.weight(name, shape, randomWeights(seed++, shape.reduce((x, y) => x * y, 1), 1 / Math.sqrt(fanIn)));
+const bn = (b: ModelBuilder, x: string, c: number, name: string) =>
+  b.op('BatchNormalization', [
+    x,
+    b.weight(`${name}_scale`, [c], randomWeights(seed++, c, 0.5).map((v) => 1 + v)),
+    b.weight(`${name}_bias`, [c], randomWeights(seed++, c, 0.1)),
+    b.weight(`${name}_mean`, [c], randomWeights(seed++, c, 0.1)),
+    b.weight(`${name}_var`, [c], randomWeights(seed++, c, 0.3).map((v) => 1 + v)),
+  ], { epsilon: 1e-5 });
+
+/** A two-layer perceptron with a batch dimension the request binds. */
+export function mlp(): Uint8Array {
+  const b = new ModelBuilder();
+  const x = b.input('x', ['batch', 16]);
+  let h = b.op('Gemm', [x, w(b, 'w1', [32, 16], 16), w(b, 'b1', [32], 16)], { transB: 1 });
+  h = b.op('Relu', [h]);
+  h = b.op('Gemm', [h, w(b, 'w2', [10, 32], 32), w(b, 'b2', [10], 32)], { transB: 1 });
+  b.output(b.op('Softmax', [h], { axis: 1 }));
+  return b.build('mlp');
+}
+
+/** A LeNet-style CNN: conv, pool, conv, pool, fully connected. */
+export function lenet(): Uint8Array {
+  const b = new ModelBuilder();
+  const x = b.input('image', [1, 1, 28, 28]);
+  let h = b.op('Conv', [x, w(b, 'c1', [6, 1, 5, 5], 25), w(b, 'c1b', [6], 25)], { pads: [2, 2, 2, 2] });
+  h = b.op('MaxPool', [b.op('Relu', [h])], { kernel_shape: [2, 2], strides: [2, 2] });
+  h = b.op('Conv', [h, w(b, 'c2', [16, 6, 5, 5], 150), w(b, 'c2b', [16], 150)]);
+  h = b.op('AveragePool', [b.op('Relu', [h])], { kernel_shape: [2, 2], strides: [2, 2] });
+  h = b.op('Flatten', [h], { axis: 1 });
+  h = b.op('Relu', [b.op('Gemm', [h, w(b, 'f1', [120, 400], 400), w(b, 'f1b', [120], 400)], { transB: 1 })]);
+  h = b.op('Gemm', [h, w(b, 'f2', [10, 120], 120), w(b, 'f2b', [10], 120)], { transB: 1 });
+  b.output(b.op('LogSoftmax', [h], { axis: 1 }));
+  return b.build('lenet');
+}
+
+/** A MobileNet-style inverted residual: 1x1 expand, depthwise 3x3, 1x1 project, residual. */
+export function mobilenetBlock(): Uint8Array {
+  const b = new ModelBuilder();
+  const x = b.input('x', [1, 16, 14, 14]);
+  let h = b.op('Conv', [x, w(b, 'e', [64, 16, 1, 1], 16)]);
+  h = b.op('Clip', [bn(b, h, 64, 'bn1'), b.weight('zero', [], [0]), b.weight('six', [], [6])]);
+  h = b.op('Conv', [h, w(b, 'dw', [64, 1, 3, 3], 9)], { group: 64, pads: [1, 1, 1, 1], strides: [2, 2] });
+  h = b.op('HardSwish', [bn(b, h, 64, 'bn2')]);
+  h = bn(b, b.op('Conv', [h, w(b, 'p', [16, 64, 1, 1], 64)]), 16, 'bn3');
+  const skip = b.op('MaxPool', [x], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });
+  h = b.op('Add', [h, skip]);
+  b.output(b.op('GlobalAveragePool', [h]));
+  return b.build('mobilenet_block');
+}
+
+/** A ResNet basic block: two 3x3 convolutions with batch norm and a residual connection. */
+export function resnetBlock(): Uint8Array {
+  const b = new ModelBuilder();
+  const x = b.input('x', [1, 8, 16, 16]);
+  let h = b.op('Relu', [bn(b, b.op('Conv', [x, w(b, 'k1', [8, 8, 3, 3], 72)], { pads: [1, 1, 1, 1] }), 8, 'n1')]);
+  h = bn(b, b.op('Conv', [h, w(b, 'k2', [8, 8, 3, 3], 72)], { auto_pad: 'SAME_UPPER' }), 8, 'n2');
+  b.output(b.op('Relu', [b.op('Add', [h, x])]));
+  return b.build('resnet_block');
+}
+
+/**
+ * A transformer encoder layer (one head): layer norm, attention, residual, layer norm, a GELU
+ * feed-forward, residual, with the Shape/Gather/Concat/Reshape plumbing that exporters emit.
+ */
+export function transformerLayer(): Uint8Array {
+  const b = new ModelBuilder();
+  const T = 8;
+  const D = 32;
+  const x = b.input('tokens', [1, T, D]);
+  const ln = (v: string, name: string) => b.op('LayerNormalization', [v, b.weight(`${name}_g`, [D], randomWeights(seed++, D, 0.2).map((g) => 1 + g)), w(b, `${name}_b`, [D], 10)], { axis: -1, epsilon: 1e-5 });
+  const h = ln(x, 'ln1');
+  const q = b.op('MatMul', [h, w(b, 'wq', [D, D], D)]);
+  const k = b.op('MatMul', [h, w(b, 'wk', [D, D], D)]);
+  const v = b.op('MatMul', [h, w(b, 'wv', [D, D], D)]);
+  const scores = b.op('Div', [b.op('MatMul', [q, b.op('Transpose', [k], { perm: [0, 2, 1] })]), b.weight('scale', [], [Math.sqrt(D)])]);
+  const attn = b.op('MatMul', [b.op('Softmax', [scores], { axis: -1 }), v]);
+  const r1 = b.op('Add', [x, b.op('MatMul', [attn, w(b, 'wo', [D, D], D)])]);
+  // Flatten [1, T, D] to [T, D] the way exporters do: Shape -> Gather -> Concat -> Reshape.
+  const shape = b.op('Shape', [r1]);
+  const dim1 = b.op('Gather', [shape, b.int64('i1', [1])], { axis: 0 });
+  const dim2 = b.op('Gather', [shape, b.int64('i2', [2])], { axis: 0 });
+  const flat = b.op('Reshape', [r1, b.op('Concat', [dim1, dim2], { axis: 0 })]);
+  const h2 = ln(flat, 'ln2');
+  const f1 = b.op('Add', [b.op('MatMul', [h2, w(b, 'w1', [D, 64], D)]), w(b, 'b1', [64], D)]);
+  const gelu = b.op('Mul', [b.op('Mul', [f1, b.weight('half', [], [0.5])]), b.op('Add', [b.op('Erf', [b.op('Div', [f1, b.weight('sqrt2', [], [Math.SQRT2])])]), b.weight('one', [], [1])])]);
+  const f2 = b.op('Add', [b.op('MatMul', [gelu, w(b, 'w2', [64, D], 64)]), w(b, 'b2', [D], 64)]);
+  b.output(b.op('Add', [flat, f2]));
+  return b.build('transformer_layer');
+}
+
+export const TEST_MODELS: { name: string; build: () => Uint8Array; inputShapes?: Record<string, number[]> }[] = [
+  { name: 'mlp', build: mlp, inputShapes: { x: [4, 16] } },
+  { name: 'lenet', build: lenet },
+  { name: 'mobilenet_block', build: mobilenetBlock },
+  { name: 'resnet_block', build: resnetBlock },
+  { name: 'transformer_layer', build: transformerLayer },
+];
