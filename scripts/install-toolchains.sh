@@ -11,6 +11,7 @@ PACKAGES=(
   gcc-riscv64-linux-gnu g++-riscv64-linux-gnu libc6-dev-riscv64-cross
   gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf libc6-dev-armhf-cross
   qemu-user bubblewrap file
+  libonnx-testdata
 )
 
 missing=()

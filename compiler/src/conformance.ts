@@ -1,0 +1,149 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { onnx } from 'onnx-proto';
+import { compareOutput } from '../../src/verification/compare';
+import type { DType as VDType } from '../../src/verification/dtype';
+import { compileModel } from './compile';
+import { modelHarness } from './harness';
+import { tensorFromProto } from './import';
+import { CompileError, DType } from './ir';
+
+const run = promisify(execFile);
+
+export const ONNX_TESTDATA = '/usr/share/libonnx-testdata/data';
+export const SUITES = ['node', 'simple', 'pytorch-converted', 'pytorch-operator'] as const;
+
+export interface CaseResult {
+  suite: string;
+  name: string;
+  ops: string[];
+  status: 'passed' | 'failed' | 'unsupported' | 'error';
+  detail: string;
+}
+
+const VERIFY_DTYPE: Record<DType, VDType> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'uint8', uint8: 'uint8', int8: 'int8' };
+
+export const TARGET_RUNNERS: Record<string, (exe: string) => string[]> = {
+  'x86_64-linux-gnu': (exe) => [exe],
+  'aarch64-linux-gnu': (exe) => ['qemu-aarch64', '-cpu', 'max', exe],
+  'riscv64-linux-gnu': (exe) => ['qemu-riscv64', exe],
+};
+
+/** Compiles one backend test case for a target, runs it, and compares with its expected outputs. */
+export async function runCase(dir: string, suite: string, target = 'x86_64-linux-gnu'): Promise<CaseResult> {
+  const name = dir.split('/').pop()!;
+  const model = await readFile(join(dir, 'model.onnx'));
+  let ops: string[] = [];
+  try {
+    ops = [...new Set((onnx.ModelProto.decode(model).graph?.node ?? []).map((n) => n.opType ?? ''))];
+  } catch {
+    /* reported by the compiler below */
+  }
+  const data = join(dir, 'test_data_set_0');
+  const files = existsSync(data) ? (await readdir(data)).sort() : [];
+  let inputs: Awaited<ReturnType<typeof tensorFromProto>>[];
+  let outputs: Awaited<ReturnType<typeof tensorFromProto>>[];
+  try {
+  inputs = await Promise.all(files.filter((f) => f.startsWith('input_')).sort((a, b) => Number(a.slice(6, -3)) - Number(b.slice(6, -3))).map(async (f) => tensorFromProto(onnx.TensorProto.decode(await readFile(join(data, f))))));
+  outputs = await Promise.all(files.filter((f) => f.startsWith('output_')).sort((a, b) => Number(a.slice(7, -3)) - Number(b.slice(7, -3))).map(async (f) => tensorFromProto(onnx.TensorProto.decode(await readFile(join(data, f))))));
+  } catch (e) {
+    return { suite, name, ops, status: e instanceof CompileError && e.code === 'unsupported' ? 'unsupported' : 'error', detail: `test data: ${(e as Error).message}` };
+  }
+  const work = await mkdtemp(join(tmpdir(), 'kiln-conf-'));
+  try {
+    const graphInputs = (onnx.ModelProto.decode(model).graph?.input ?? []).map((i) => i.name ?? '');
+    const inits = new Set((onnx.ModelProto.decode(model).graph?.initializer ?? []).map((i) => i.name ?? ''));
+    const names = graphInputs.filter((n) => !inits.has(n));
+    const shapes = Object.fromEntries(names.map((n, i) => [n, inputs[i]?.shape ?? []]));
+    let compiled;
+    try {
+      compiled = compileModel(model, { name: 'net', inputShapes: shapes });
+    } catch (e) {
+      if (e instanceof CompileError) return { suite, name, ops, status: e.code === 'unsupported' ? 'unsupported' : 'error', detail: e.message };
+      return { suite, name, ops, status: 'error', detail: (e as Error).message };
+    }
+    for (const [f, content] of Object.entries(compiled.files)) await writeFile(join(work, f), content);
+    await writeFile(join(work, 'harness.c'), modelHarness(compiled.metadata));
+    const exe = join(work, 'harness');
+    try {
+      await run('clang-19', [`--target=${target}`, '-std=c23', '-O1', '-fuse-ld=lld', '-static', '-ffp-contract=off', '-w', '-I', work, join(work, 'net.c'), join(work, 'harness.c'), '-o', exe, '-lm'], { cwd: work, timeout: 120_000 });
+    } catch (e) {
+      return { suite, name, ops, status: 'error', detail: `clang: ${((e as { stderr?: string }).stderr ?? '').split('\n').find((l) => l.includes('error')) ?? (e as Error).message}` };
+    }
+    await writeFile(join(work, 'in.bin'), Buffer.concat(inputs.map((t) => Buffer.from(t.data!.buffer, t.data!.byteOffset, t.data!.byteLength))));
+    const [cmd, ...args] = TARGET_RUNNERS[target](exe);
+    try {
+      await run(cmd, [...args, join(work, 'in.bin'), join(work, 'out.bin')], { cwd: work, timeout: 60_000 });
+    } catch (e) {
+      return { suite, name, ops, status: 'failed', detail: `the program failed: ${(e as Error).message.split('\n')[0]}` };
+    }
+    const out = await readFile(join(work, 'out.bin'));
+    let o = 0;
+    for (const [i, meta] of compiled.metadata.outputs.entries()) {
+      const exp = outputs[i];
+      if (!exp) break;
+      const bytes = Buffer.from(exp.data!.buffer, exp.data!.byteOffset, exp.data!.byteLength);
+      const mine = out.subarray(o, o + bytes.length);
+      o += bytes.length;
+      if (meta.shape.join() !== exp.shape.join()) return { suite, name, ops, status: 'failed', detail: `output ${meta.name}: shape [${meta.shape}] != expected [${exp.shape}]` };
+      const r = compareOutput(meta.name, VERIFY_DTYPE[exp.dtype], bytes, mine, { rtol: 1e-3, atol: 1e-5, maxUlp: null });
+      if (!r.passed) return { suite, name, ops, status: 'failed', detail: `output ${meta.name}: ${r.mismatches}/${r.count} differ, worst [${r.worst?.index}] expected ${r.worst?.expected} got ${r.worst?.actual}` };
+    }
+    return { suite, name, ops, status: 'passed', detail: '' };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+export async function listCases(suite: string): Promise<string[]> {
+  const root = join(ONNX_TESTDATA, suite);
+  if (!existsSync(root)) return [];
+  return (await readdir(root)).sort().map((d) => join(root, d));
+}
+
+/** Runs cases with a little parallelism (clang is the slow part). */
+export async function runCases(cases: { dir: string; suite: string }[], target: string, parallel = 2, onResult?: (r: CaseResult) => void): Promise<CaseResult[]> {
+  const results: CaseResult[] = new Array(cases.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < cases.length) {
+        const i = next++;
+        results[i] = await runCase(cases[i].dir, cases[i].suite, target);
+        onResult?.(results[i]);
+      }
+    }),
+  );
+  return results;
+}
+
+/** The table in docs/: totals per suite, then per operator. */
+export function conformanceTable(results: CaseResult[], target: string): string {
+  const lines = [`# ONNX backend conformance (${target})`, '', 'Generated by `npm run conformance`; do not edit. Cases come from Debian\'s libonnx-testdata; outputs are compared with rtol 1e-3, atol 1e-5.', ''];
+  lines.push('| suite | passed | failed | unsupported | error | total |', '| --- | --- | --- | --- | --- | --- |');
+  for (const suite of SUITES) {
+    const r = results.filter((x) => x.suite === suite);
+    if (!r.length) continue;
+    const c = (s: string) => r.filter((x) => x.status === s).length;
+    lines.push(`| ${suite} | ${c('passed')} | ${c('failed')} | ${c('unsupported')} | ${c('error')} | ${r.length} |`);
+  }
+  lines.push('', '## Node tests by operator', '', '| operator | passed | failed | unsupported | error |', '| --- | --- | --- | --- | --- |');
+  const byOp = new Map<string, Record<string, number>>();
+  for (const r of results.filter((x) => x.suite === 'node')) {
+    const op = r.ops.join('+') || r.name;
+    const row = byOp.get(op) ?? { passed: 0, failed: 0, unsupported: 0, error: 0 };
+    row[r.status]++;
+    byOp.set(op, row);
+  }
+  for (const [op, row] of [...byOp].sort(([a], [b]) => a.localeCompare(b))) lines.push(`| ${op} | ${row.passed} | ${row.failed} | ${row.unsupported} | ${row.error} |`);
+  const failures = results.filter((r) => r.status === 'failed' || r.status === 'error');
+  if (failures.length) {
+    lines.push('', '## Failures', '');
+    for (const f of failures) lines.push(`- ${f.suite}/${f.name}: ${f.detail.replace(/\|/g, '\\|').slice(0, 200)}`);
+  }
+  return lines.join('\n') + '\n';
+}
