@@ -1,5 +1,6 @@
 import { Initial1764374400000 } from './1764374400000-Initial';
 import { Verification1764460800000 } from './1764460800000-Verification';
+import { ModelJobs1764547200000 } from './1764547200000-ModelJobs';
 
 /** Every migration, in order. Listed explicitly so the build never depends on file globs. */
-export const MIGRATIONS = [Initial1764374400000, Verification1764460800000];
+export const MIGRATIONS = [Initial1764374400000, Verification1764460800000, ModelJobs1764547200000];

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bundleAction, ACTION_BUNDLE } from '../scripts/build-action';
+import { mlp } from '../compiler/test/models';
 import { ELF_MACHINE, elfMachine, Kiln, startKiln } from './support/harness';
 
 const CLI = resolve(__dirname, '../clients/cli/main.js');
@@ -109,6 +110,18 @@ describe('the kiln CLI and the GitHub Action against a running Kiln', () => {
     assert.match(down.stderr, /cannot reach Kiln at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
   });
 
+  it('compiles an ONNX model with --shape and --verify', async () => {
+    const modelPath = join(dir, 'cli-mlp.onnx');
+    await writeFile(modelPath, mlp());
+    const r = await run(CLI, ['compile', modelPath, '-t', 'aarch64-linux-gnu', '--shape', 'x=3,16', '--verify', '--wait', '--out', join(dir, 'model-out')], env);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /verification passed on qemu-aarch64: 1 output match the reference/);
+    assert.match(await readFile(join(dir, 'model-out/aarch64-linux-gnu/model.h'), 'utf8'), /model_run/);
+    const unbound = await run(CLI, ['compile', modelPath, '-t', 'aarch64-linux-gnu'], env);
+    assert.equal(unbound.code, 4);
+    assert.match(unbound.stderr, /symbolic input dimensions: x\[batch\]/);
+  });
+
   it('returns the same job for a repeated idempotency key', async () => {
     const args = ['--json', 'compile', join(dir, 'src/hello.c'), '-t', 'x86_64-linux-gnu', '--idempotency-key', 'ci-run-42'];
     const a = await run(CLI, args, env);
@@ -160,10 +173,16 @@ describe('the kiln CLI and the GitHub Action against a running Kiln', () => {
       assert.match(lenient.outputs, /status<<.*\nfailed\n/);
     });
 
-    it('refuses a model input it cannot serve, with a clear message', async () => {
-      const r = await runAction({ model: 'net.onnx', targets: 'x86_64-linux-gnu' });
-      assert.equal(r.code, 1);
-      assert.match(r.stdout, /::error::Kiln: compiling ONNX models is not available in this Kiln yet/);
+    it('compiles and verifies an ONNX model', async () => {
+      const modelPath = join(dir, 'mlp.onnx');
+      await writeFile(modelPath, mlp());
+      const r = await runAction({ model: modelPath, 'input-shapes': 'x=2,16', targets: 'x86_64-linux-gnu, wasm32-wasi', verify: 'true' });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.summary, /<td>wasm32-wasi<\/td><td>✅ succeeded<\/td><td>✅ wasm \(node WASI\)/);
+      assert.match(r.summary, /model\.h \(/);
+      const both = await runAction({ model: modelPath, files: 'src/*.c', targets: 'x86_64-linux-gnu' });
+      assert.equal(both.code, 1);
+      assert.match(both.stdout, /::error::Kiln: give either files .* or model/);
     });
 
     it('is bundled from its source (run `npm run build:action` when this fails)', async () => {

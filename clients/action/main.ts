@@ -3,7 +3,7 @@ import { join, relative, resolve, sep } from 'node:path';
 import * as core from '@actions/core';
 import * as glob from '@actions/glob';
 import { CreateJob, Job, KilnClient, KilnError } from '../sdk';
-import { collectSource, downloadArtifacts, outcomeOf, parseTolerance, UsageError } from '../sdk/project';
+import { collectSource, downloadArtifacts, outcomeOf, parseShapes, parseTolerance, uploadModel, UsageError } from '../sdk/project';
 
 function list(text: string): string[] {
   return text
@@ -34,6 +34,14 @@ function verifyInput(text: string, tolerance: string): CreateJob['verify'] | und
   return spec as CreateJob['verify'];
 }
 
+/** A model's verify input: false, true, or true with a tolerance. */
+function modelVerifyInput(text: string, tolerance: string): CreateJob['verify'] | undefined {
+  const t = text.trim();
+  if (t === '' || t === 'false') return undefined;
+  if (t !== 'true') throw new UsageError('for a model, verify is true or false (compare with ONNX Runtime)');
+  return (tolerance ? { tolerance: parseTolerance(tolerance) } : true) as CreateJob['verify'];
+}
+
 function summaryRows(job: Job, sizes: Map<string, number>): { data: string; header?: boolean }[][] {
   const header = ['Target', 'Status', 'Verification', 'Artifacts'].map((data) => ({ data, header: true }));
   return [
@@ -59,20 +67,29 @@ export async function runAction(): Promise<void> {
   const url = core.getInput('url', { required: true });
   const failOn = core.getInput('fail-on') || 'verification';
   if (!['build', 'verification', 'never'].includes(failOn)) throw new UsageError(`fail-on must be build, verification or never, not "${failOn}"`);
-  if (core.getInput('model')) throw new UsageError('compiling ONNX models is not available in this Kiln yet; use files');
+  const modelPath = core.getInput('model');
   const patterns = list(core.getInput('files'));
-  if (patterns.length === 0) throw new UsageError('files must name at least one glob of C or C++ sources');
+  if (Boolean(modelPath) === patterns.length > 0) throw new UsageError('give either files (globs of C or C++ sources) or model (an .onnx file)');
   const targets = list(core.getInput('targets', { required: true }));
   const outputs = list(core.getInput('outputs'));
   const downloadDir = core.getInput('download-dir') || 'kiln-artifacts';
   const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
 
-  const files = await (await glob.create(patterns.join('\n'), { matchDirectories: false })).glob();
-  if (files.length === 0) throw new UsageError(`no files match ${patterns.join(', ')}`);
   const kiln = new KilnClient({ url, apiKey, userAgent: 'kiln-github-action', onRetry: ({ reason, delayMs }) => core.info(`Kiln: ${reason}; retrying in ${Math.round(delayMs)} ms`) });
-  const { base, ...source } = await collectSource(kiln, files);
-  const body: CreateJob = { source, targets, ...(outputs.length ? { outputs: outputs as CreateJob['outputs'] } : {}) };
-  const verify = verifyInput(core.getInput('verify'), core.getInput('tolerance'));
+  let base = workspace;
+  let body: CreateJob;
+  if (modelPath) {
+    const shapes = core.getInput('input-shapes').split('\n').map((l) => l.trim()).filter(Boolean);
+    body = { model: await uploadModel(kiln, resolve(workspace, modelPath)), targets, ...(shapes.length ? { inputShapes: parseShapes(shapes) } : {}), ...(outputs.length ? { outputs: outputs as CreateJob['outputs'] } : {}) };
+  } else {
+    const files = await (await glob.create(patterns.join('\n'), { matchDirectories: false })).glob();
+    if (files.length === 0) throw new UsageError(`no files match ${patterns.join(', ')}`);
+    const collected = await collectSource(kiln, files);
+    base = collected.base;
+    const { base: _b, ...source } = collected;
+    body = { source, targets, ...(outputs.length ? { outputs: outputs as CreateJob['outputs'] } : {}) };
+  }
+  const verify = modelPath ? modelVerifyInput(core.getInput('verify'), core.getInput('tolerance')) : verifyInput(core.getInput('verify'), core.getInput('tolerance'));
   if (verify !== undefined) body.verify = verify;
 
   // A re-run of the same workflow attempt returns the same job instead of creating another.

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { clearLine, cursorTo, moveCursor } from 'node:readline';
 import { Command, CommanderError, Option } from 'commander';
 import { CreateJob, Job, KilnClient, KilnError } from '../sdk';
-import { collectSource, downloadArtifacts, outcomeOf, parseTolerance, UsageError } from '../sdk/project';
+import { collectSource, downloadArtifacts, outcomeOf, parseShapes, parseTolerance, uploadModel, UsageError } from '../sdk/project';
 
 /** Exit codes, so a script can tell what happened without parsing output. */
 export const EXIT = {
@@ -150,7 +150,8 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
   program
     .command('compile')
     .description('compile files or folders for one or more targets')
-    .argument('<paths...>', 'C/C++ files or folders')
+    .argument('<paths...>', 'C/C++ files or folders, or one ONNX model (.onnx)')
+    .option('--shape <input=d0,d1,...>', 'a model input\'s shape, binding symbolic dimensions (repeat)', (v: string, p: string[] = []) => [...p, v])
     .requiredOption('-t, --target <target>', 'a target or preset (repeat, or separate with commas); see `kiln targets`', collect)
     .option('-l, --language <language>', 'c or c++ (default: from the file extensions)')
     .option('-o, --output <kind>', 'object, executable, shared, assembly, llvm-ir (repeat or comma-separate; default object)', collect)
@@ -158,20 +159,29 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
     .option('-D, --define <NAME=value>', 'a preprocessor macro (repeat)', (v: string, p: string[] = []) => [...p, v])
     .option('--verify', 'run each build on its target and compare with a reference (the program\'s main, no input)')
     .option('--verify-spec <file>', 'a JSON file with the verify object (a kernel entry and its arguments, or a program check)')
-    .option('--tolerance <tolerance>', 'rtol=1e-5,atol=1e-6,maxUlp=4 (with --verify-spec)')
+    .option('--tolerance <tolerance>', 'rtol=1e-5,atol=1e-6,maxUlp=4 (with --verify-spec, or --verify for a model)')
     .option('-w, --wait', 'wait until every build has finished')
     .option('--out <dir>', 'download the artifacts here (implies --wait)')
     .option('--idempotency-key <key>', 'reuse to make a retried submission return the same job')
     .action(async (paths: string[], o: Record<string, unknown>) => {
       const kiln = client();
-      const { base: _base, ...source } = await collectSource(kiln, paths, { language: o.language as string | undefined });
-      if (o.option) source.options = o.option as string[];
-      if (o.define) {
-        source.defines = {};
-        for (const d of o.define as string[]) {
-          const i = d.indexOf('=');
-          source.defines[i < 0 ? d : d.slice(0, i)] = i < 0 ? '1' : d.slice(i + 1);
+      const isModel = paths.length === 1 && paths[0].toLowerCase().endsWith('.onnx');
+      let input: Pick<CreateJob, 'source' | 'model' | 'inputShapes'>;
+      if (isModel) {
+        if (o.option || o.define || o.language) throw new UsageError('--option, --define and --language apply to source code, not to a model');
+        input = { model: await uploadModel(kiln, paths[0]), ...(o.shape ? { inputShapes: parseShapes(o.shape as string[]) } : {}) };
+      } else {
+        if (o.shape) throw new UsageError('--shape applies to an ONNX model');
+        const { base: _base, ...source } = await collectSource(kiln, paths, { language: o.language as string | undefined });
+        if (o.option) source.options = o.option as string[];
+        if (o.define) {
+          source.defines = {};
+          for (const d of o.define as string[]) {
+            const i = d.indexOf('=');
+            source.defines[i < 0 ? d : d.slice(0, i)] = i < 0 ? '1' : d.slice(i + 1);
+          }
         }
+        input = { source };
       }
       let verify: CreateJob['verify'];
       if (o.verifySpec) {
@@ -181,9 +191,9 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
           throw new UsageError(`--verify-spec ${o.verifySpec}: ${(e as Error).message}`);
         }
         if (o.tolerance) (verify as Record<string, unknown>).tolerance = parseTolerance(o.tolerance as string);
-      } else if (o.verify) verify = true;
-      else if (o.tolerance) throw new UsageError('--tolerance goes with --verify-spec');
-      const body: CreateJob = { source, targets: o.target as string[], ...(o.output ? { outputs: o.output as CreateJob['outputs'] } : {}), ...(verify !== undefined ? { verify } : {}) };
+      } else if (o.verify) verify = o.tolerance && isModel ? { tolerance: parseTolerance(o.tolerance as string) } : true;
+      if (o.tolerance && !o.verifySpec && !(o.verify && isModel)) throw new UsageError('--tolerance goes with --verify-spec (or with --verify for a model)');
+      const body: CreateJob = { ...input, targets: o.target as string[], ...(o.output ? { outputs: o.output as CreateJob['outputs'] } : {}), ...(verify !== undefined ? { verify } : {}) };
       let job = await kiln.createJob(body, o.idempotencyKey as string | undefined);
       const wait = Boolean(o.wait || o.out);
       if (!wait) {

@@ -36,12 +36,12 @@ function commonBase(paths: string[]): string {
  * The source of a job from files and folders on disk: paths relative to their common folder,
  * the language from the extensions, small files inline and large ones as uploads.
  */
-export async function collectSource(client: KilnClient, inputs: string[], opts: { language?: string; cwd?: string } = {}): Promise<CreateJob['source'] & { base: string }> {
+export async function collectSource(client: KilnClient, inputs: string[], opts: { language?: string; cwd?: string } = {}): Promise<NonNullable<CreateJob['source']> & { base: string }> {
   if (inputs.length === 0) throw new UsageError('name at least one source file or folder');
   const files: string[] = [];
   for (const input of inputs) {
     const p = resolve(opts.cwd ?? process.cwd(), input);
-    if (ext(p).toLowerCase() === '.onnx') throw new UsageError(`${input}: compiling ONNX models is not available in this Kiln yet`);
+    if (ext(p).toLowerCase() === '.onnx') throw new UsageError(`${input}: an ONNX model is compiled on its own (kiln compile model.onnx), not with sources`);
     const st = await stat(p).catch(() => null);
     if (!st) throw new UsageError(`${input}: no such file or folder`);
     if (st.isDirectory()) await walk(p, files);
@@ -52,7 +52,7 @@ export async function collectSource(client: KilnClient, inputs: string[], opts: 
   const base = unique.length === 1 ? dirname(unique[0]) : commonBase(unique);
   const language = opts.language ?? (unique.some((f) => CXX_UNITS.includes(ext(f))) ? 'c++' : 'c');
   // base: the folder the paths are relative to, so diagnostics can be mapped back to disk.
-  const source: CreateJob['source'] & { base: string } = { language: language as CreateJob['source']['language'], files: [], base };
+  const source: NonNullable<CreateJob['source']> & { base: string } = { language: language as NonNullable<CreateJob['source']>['language'], files: [], base };
   for (const f of unique) {
     const path = relative(base, f).split(sep).join('/');
     const bytes = await readFile(f);
@@ -60,6 +60,26 @@ export async function collectSource(client: KilnClient, inputs: string[], opts: 
     else source.files.push({ path, uploadId: (await client.upload(path.replace(/\//g, '_'), bytes)).id });
   }
   return source;
+}
+
+/** Uploads an ONNX model for a model job. */
+export async function uploadModel(client: KilnClient, path: string): Promise<{ uploadId: string }> {
+  const bytes = await readFile(path).catch(() => {
+    throw new UsageError(`${path}: no such file`);
+  });
+  const name = path.split(sep).pop()!.replace(/[^A-Za-z0-9._+-]/g, '_');
+  return { uploadId: (await client.upload(name, bytes)).id };
+}
+
+/** "x=1,3,224,224" flags into inputShapes. */
+export function parseShapes(specs: string[]): Record<string, number[]> {
+  const out: Record<string, number[]> = {};
+  for (const s of specs) {
+    const m = /^([^=]+)=(\d+(?:,\d+)*)$/.exec(s.trim());
+    if (!m) throw new UsageError(`shape "${s}": use input=d0,d1,... (for example x=1,3,224,224)`);
+    out[m[1]] = m[2].split(',').map(Number);
+  }
+  return out;
 }
 
 /** Writes every artifact of a job under dir/<target>/<artifact name>; returns the files written. */

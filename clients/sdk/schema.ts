@@ -175,7 +175,7 @@ export interface components {
              * @description bundle: the files a runner verifies; report: the verification report
              * @enum {string}
              */
-            kind: "object" | "executable" | "shared" | "assembly" | "llvm-ir" | "bundle" | "report";
+            kind: "object" | "executable" | "shared" | "assembly" | "llvm-ir" | "header" | "c-source" | "metadata" | "bundle" | "report";
             /** @example saxpy.o */
             name: string;
             /** @example e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 */
@@ -254,14 +254,31 @@ export interface components {
         };
         CreateJobDto: {
             /**
-             * @description What to produce; default ["object"]
+             * @description A model's input shapes, binding its symbolic dimensions
+             * @example {
+             *       "x": [
+             *         1,
+             *         3,
+             *         224,
+             *         224
+             *       ]
+             *     }
+             */
+            inputShapes?: {
+                [key: string]: number[];
+            };
+            /** @description An ONNX model to compile to dependency-free code. Give this or source. */
+            model?: components["schemas"]["ModelRefDto"];
+            /**
+             * @description What to produce; default ["object"]. A model build also always gives its header, C source and metadata.
              * @example [
              *       "object",
              *       "assembly"
              *     ]
              */
             outputs?: ("object" | "executable" | "shared" | "assembly" | "llvm-ir")[];
-            source: components["schemas"]["SourceDto"];
+            /** @description Source code to compile. Give this or model. */
+            source?: components["schemas"]["SourceDto"];
             /**
              * @description Short names, presets or descriptor objects; see GET /v1/targets
              * @example [
@@ -305,8 +322,11 @@ export interface components {
             createdAt: string;
             /** Format: uuid */
             id: string;
-            outputs: ("object" | "executable" | "shared" | "assembly" | "llvm-ir")[];
-            source: components["schemas"]["JobSourceDto"];
+            /** @description The model, for a model job */
+            model?: components["schemas"]["JobModelDto"] | null;
+            outputs: ("object" | "executable" | "shared" | "assembly" | "llvm-ir" | "header" | "c-source" | "metadata")[];
+            /** @description The source code, for a source job */
+            source?: components["schemas"]["JobSourceDto"] | null;
             /**
              * @description Derived from the builds
              * @enum {string}
@@ -323,6 +343,22 @@ export interface components {
             items: components["schemas"]["JobSummaryDto"][];
             /** @description Pass as ?cursor= to get the next page; null on the last page */
             nextCursor?: string | null;
+        };
+        JobModelDto: {
+            /** @example mobilenet.onnx */
+            filename: string;
+            inputs: components["schemas"]["ModelTensorDto"][];
+            inputShapes: {
+                [key: string]: number[];
+            };
+            /** @description Operators and how often each occurs */
+            ops: {
+                [key: string]: number;
+            };
+            outputs: components["schemas"]["ModelTensorDto"][];
+            size: number;
+            /** Format: uuid */
+            uploadId: string;
         };
         JobSourceDto: {
             defines: {
@@ -352,8 +388,11 @@ export interface components {
             createdAt: string;
             /** Format: uuid */
             id: string;
-            /** @enum {string} */
-            language: "c" | "c++";
+            /**
+             * @description The source language, or onnx for a model job
+             * @enum {string}
+             */
+            language: "c" | "c++" | "onnx";
             /** @enum {string} */
             status: "queued" | "running" | "succeeded" | "failed" | "canceled";
         };
@@ -387,6 +426,19 @@ export interface components {
             type: string;
             /** @description The value of a scalar (a string for 64-bit integers beyond 2^53) */
             value?: number | string;
+        };
+        ModelRefDto: {
+            /**
+             * Format: uuid
+             * @description An upload holding the .onnx file
+             */
+            uploadId: string;
+        };
+        ModelTensorDto: {
+            /** @example float32 */
+            dtype: string;
+            name: string;
+            shape: number[];
         };
         OutputComparisonDto: {
             count: number;

@@ -52,16 +52,21 @@ export function toJobDto(job: Job, builds: Build[], artifacts: Artifact[], event
     status: deriveJobStatus(builds.map((b) => b.status)),
     createdAt: job.createdAt.toISOString(),
     updatedAt: new Date(Math.max(job.updatedAt.getTime(), ...builds.map((b) => b.updatedAt.getTime()))).toISOString(),
-    source: {
-      language: job.source.language,
-      files: job.source.files.map((f) => ({
-        path: f.path,
-        size: f.content !== undefined ? Buffer.byteLength(f.content) : (fileSizes.get(f.uploadId!) ?? 0),
-        ...(f.uploadId ? { uploadId: f.uploadId } : {}),
-      })),
-      options: job.source.options,
-      defines: job.source.defines,
-    },
+    source: job.source
+      ? {
+          language: job.source.language,
+          files: job.source.files.map((f) => ({
+            path: f.path,
+            size: f.content !== undefined ? Buffer.byteLength(f.content) : (fileSizes.get(f.uploadId!) ?? 0),
+            ...(f.uploadId ? { uploadId: f.uploadId } : {}),
+          })),
+          options: job.source.options,
+          defines: job.source.defines,
+        }
+      : null,
+    model: job.model
+      ? { uploadId: job.model.uploadId, filename: job.model.filename, size: fileSizes.get(job.model.uploadId) ?? 0, inputShapes: job.model.inputShapes, ...job.model.summary }
+      : null,
     outputs: job.outputs,
     verify: job.verify as unknown as Record<string, unknown> | null,
     builds: builds.map((b) => toBuildDto(b, artifacts, events)),

@@ -11,13 +11,17 @@ import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, In, Repository } from 'typeorm';
 import type { Caller } from '../auth/auth.service';
 import { Artifact, Build, BuildEvent, Job, Upload } from '../database/entities';
-import type { ArtifactKind, SourceInput } from '../database/entities/job.entity';
+import type { ArtifactKind, ModelInput, SourceInput } from '../database/entities/job.entity';
 import { EnqueueService } from '../queue/enqueue.service';
 import { JobName, redisKeys } from '../queue/queue.types';
 import { TargetError } from '../targets/resolve';
 import { TargetAvailability, TargetsService } from '../targets/targets.service';
-import { normalizeVerify, VerifySpec, VerifySpecError } from '../verification/spec';
-import { DEFAULT_OUTPUTS } from './artifact-kinds';
+import { normalizeModelVerify, normalizeVerify, VerifySpec, VerifySpecError } from '../verification/spec';
+import { checkSupported, inferShapes } from '../../compiler/src/compile';
+import { importOnnx } from '../../compiler/src/import';
+import { CompileError } from '../../compiler/src/ir';
+import { OBJECT_STORE, ObjectStore } from '../storage/object-store';
+import { DEFAULT_OUTPUTS, MODEL_OUTPUTS } from './artifact-kinds';
 import { BuildStatus, isTerminal, JobStatus } from './build-status';
 import type { CreateJobDto } from './dto/create-job.dto';
 import type { JobDto, JobListDto } from './dto/job.dto';
@@ -40,7 +44,7 @@ function checkText(where: string, text: string): void {
 }
 
 /** Validates a job's source and turns it into what is stored. Throws 400s with the reason. */
-export function normalizeSource(dto: CreateJobDto['source']): SourceInput {
+export function normalizeSource(dto: NonNullable<CreateJobDto['source']>): SourceInput {
   const language = normalizeLanguage(dto.language);
   if (!language) throw new BadRequestException(`source.language "${dto.language}" is not supported; use c or c++`);
   const seen = new Set<string>();
@@ -115,6 +119,7 @@ export class JobsService {
     private readonly enqueuer: EnqueueService,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(KILN_CONFIG) private readonly config: KilnConfig,
+    @Inject(OBJECT_STORE) private readonly store: ObjectStore,
   ) {}
 
   /** Creates a job and its builds, and queues them. Returns the job and whether it is new. */
@@ -127,23 +132,43 @@ export class JobsService {
       if (existing) return { job: await this.get(caller, existing.id), created: false };
     }
 
-    const source = normalizeSource(dto.source);
-    const uploadIds = source.files.filter((f) => f.uploadId).map((f) => f.uploadId!);
-    if (uploadIds.length) {
-      const found = await this.uploads.findBy({ id: In(uploadIds), tenantId: caller.tenantId });
-      const missing = uploadIds.filter((id) => !found.some((u) => u.id === id));
-      if (missing.length) throw new BadRequestException(`source.files: no upload with id ${missing.join(', ')}`);
-      if (source.files.every((f) => !isTranslationUnit(source.language, f.path) || (f.uploadId ? found.find((u) => u.id === f.uploadId)!.size === 0 : !f.content!.trim()))) {
-        throw new BadRequestException('source is empty: every file to compile has no content');
-      }
+    if (Boolean(dto.source) === Boolean(dto.model)) {
+      throw new BadRequestException('give either "source" (code to compile) or "model" (an uploaded ONNX model), not both or neither');
     }
-    const outputs = (dto.outputs ?? DEFAULT_OUTPUTS) as ArtifactKind[];
+    let source: SourceInput | null = null;
+    let model: ModelInput | null = null;
     let verify: VerifySpec | null;
-    try {
-      verify = normalizeVerify(dto.verify === true ? { program: {} } : dto.verify);
-    } catch (e) {
-      if (e instanceof VerifySpecError) throw new BadRequestException(e.message);
-      throw e;
+    let outputs = (dto.outputs ?? DEFAULT_OUTPUTS) as ArtifactKind[];
+    if (dto.source) {
+      if (dto.inputShapes) throw new BadRequestException('inputShapes applies to a model job only');
+      source = normalizeSource(dto.source);
+      const src = source;
+      const uploadIds = src.files.filter((f) => f.uploadId).map((f) => f.uploadId!);
+      if (uploadIds.length) {
+        const found = await this.uploads.findBy({ id: In(uploadIds), tenantId: caller.tenantId });
+        const missing = uploadIds.filter((id) => !found.some((u) => u.id === id));
+        if (missing.length) throw new BadRequestException(`source.files: no upload with id ${missing.join(', ')}`);
+        if (src.files.every((f) => !isTranslationUnit(src.language, f.path) || (f.uploadId ? found.find((u) => u.id === f.uploadId)!.size === 0 : !f.content!.trim()))) {
+          throw new BadRequestException('source is empty: every file to compile has no content');
+        }
+      }
+      try {
+        verify = normalizeVerify(dto.verify === true ? { program: {} } : dto.verify);
+      } catch (e) {
+        if (e instanceof VerifySpecError) throw new BadRequestException(e.message);
+        throw e;
+      }
+    } else {
+      model = await this.checkModel(caller, dto.model!.uploadId, dto.inputShapes ?? {});
+      const bad = outputs.filter((o) => !MODEL_OUTPUTS.includes(o));
+      if (bad.length) throw new BadRequestException(`outputs: a model build gives ${MODEL_OUTPUTS.join(', ')} (and always its header, C source and metadata), not ${bad.join(', ')}`);
+      outputs = [...new Set<ArtifactKind>([...outputs, 'header', 'c-source', 'metadata'])];
+      try {
+        verify = normalizeModelVerify(dto.verify);
+      } catch (e) {
+        if (e instanceof VerifySpecError) throw new BadRequestException(e.message);
+        throw e;
+      }
     }
 
     let resolved;
@@ -169,7 +194,7 @@ export class JobsService {
     let builds: Build[];
     try {
       ({ job, builds } = await this.db.transaction(async (tx) => {
-        const job = await tx.getRepository(Job).save(tx.getRepository(Job).create({ tenantId: caller.tenantId, source, outputs: [...new Set(outputs)], verify, idempotencyKey }));
+        const job = await tx.getRepository(Job).save(tx.getRepository(Job).create({ tenantId: caller.tenantId, source, model, outputs: [...new Set(outputs)], verify, idempotencyKey }));
         const builds = await tx.getRepository(Build).save(
           resolved.map((r, position) => {
             const live = availability.get(r.spec.name)?.available ?? false;
@@ -225,10 +250,41 @@ export class JobsService {
           this.events.find({ where: { jobId: id }, order: { id: 'ASC' } }),
         ])
       : [[], []];
-    const uploadIds = job.source.files.filter((f) => f.uploadId).map((f) => f.uploadId!);
+    const uploadIds = job.source ? job.source.files.filter((f) => f.uploadId).map((f) => f.uploadId!) : [job.model!.uploadId];
     const uploads = uploadIds.length ? await this.uploads.findBy({ id: In(uploadIds) }) : [];
     await this.explainQueued(builds);
     return toJobDto(job, builds, artifacts, events, new Map(uploads.map((u) => [u.id, u.size])));
+  }
+
+  /**
+   * Reads and checks an uploaded ONNX model now, so a malformed model, an unsupported operator
+   * or an unbound symbolic dimension is a 400 that says which, not a failed build later.
+   */
+  private async checkModel(caller: Caller, uploadId: string, inputShapes: Record<string, number[]>): Promise<ModelInput> {
+    for (const [k, v] of Object.entries(inputShapes)) {
+      if (!Array.isArray(v) || v.length > 8 || v.some((d) => !Number.isInteger(d) || d < 1 || d > 1 << 20)) {
+        throw new BadRequestException(`inputShapes.${k} must be a list of positive whole numbers`);
+      }
+    }
+    const upload = await this.uploads.findOneBy({ id: uploadId, tenantId: caller.tenantId });
+    if (!upload) throw new BadRequestException(`model: no upload with id ${uploadId}`);
+    const chunks: Buffer[] = [];
+    for await (const c of await this.store.get(upload.storageKey)) chunks.push(c as Buffer);
+    const bytes = Buffer.concat(chunks);
+    try {
+      const graph = importOnnx(bytes, { inputShapes, maxBytes: this.config.maxUploadBytes });
+      checkSupported(graph);
+      inferShapes(graph);
+      const info = (n: string) => ({ name: n, dtype: graph.tensors.get(n)!.dtype, shape: graph.tensors.get(n)!.shape });
+      const ops: Record<string, number> = {};
+      for (const n of graph.nodes) ops[n.op] = (ops[n.op] ?? 0) + 1;
+      const unknown = Object.keys(inputShapes).filter((k) => !graph.inputs.includes(k));
+      if (unknown.length) throw new BadRequestException(`inputShapes: the model has no input ${unknown.join(', ')} (its inputs: ${graph.inputs.join(', ')})`);
+      return { uploadId, filename: upload.filename, inputShapes, summary: { inputs: graph.inputs.map(info), outputs: graph.outputs.map(info), ops } };
+    } catch (e) {
+      if (e instanceof CompileError) throw new BadRequestException(`model: ${e.message}`);
+      throw e;
+    }
   }
 
   /** A queued build whose pool has lost its workers says so, instead of looking merely slow. */
@@ -268,7 +324,7 @@ export class JobsService {
     const rows: { id: string; created_at: Date; created_at_text: string; language: string; status: JobStatus; builds: { id: string; target: string; status: BuildStatus }[] }[] =
       await this.db.query(
         `SELECT j.id, j.created_at, to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_text,
-                j.source->>'language' AS language, s.status, s.builds
+                COALESCE(j.source->>'language', 'onnx') AS language, s.status, s.builds
            FROM jobs j
            CROSS JOIN LATERAL (
              SELECT CASE

@@ -26,7 +26,33 @@ export interface ProgramVerifySpec {
   timeoutMs: number;
 }
 
-export type VerifySpec = KernelVerifySpec | ProgramVerifySpec;
+/** A model's outputs against ONNX Runtime on the same seeded inputs. */
+export interface ModelVerifySpec {
+  kind: 'model';
+  tolerance: Tolerance;
+  seed: number;
+  timeoutMs: number;
+}
+
+export type VerifySpec = KernelVerifySpec | ProgramVerifySpec | ModelVerifySpec;
+
+/** ONNX Runtime's own test tolerances: a compiled model is compared with it at these. */
+export const MODEL_TOLERANCE: Tolerance = { rtol: 1e-3, atol: 1e-5, maxUlp: null };
+
+/** The "verify" of a model job: true, or { tolerance, seed, timeoutMs }. */
+export function normalizeModelVerify(raw: unknown): ModelVerifySpec | null {
+  if (raw === undefined || raw === null || raw === false) return null;
+  if (raw === true) return { kind: 'model', tolerance: { ...MODEL_TOLERANCE }, seed: 1, timeoutMs: DEFAULT_VERIFY_TIMEOUT_MS };
+  if (typeof raw !== 'object' || Array.isArray(raw)) fail('for a model, verify is true or { "tolerance": ..., "seed": ..., "timeoutMs": ... }');
+  const v = raw as Record<string, unknown>;
+  for (const k of Object.keys(v)) if (!['tolerance', 'seed', 'timeoutMs'].includes(k)) fail(`"${k}" does not apply to a model (use tolerance, seed, timeoutMs)`);
+  const seed = v.seed ?? 1;
+  if (!Number.isInteger(seed) || (seed as number) < 0 || (seed as number) > 2 ** 32 - 1) fail('"seed" must be a whole number from 0 to 4294967295');
+  const t = v.tolerance === undefined ? { ...MODEL_TOLERANCE } : toleranceFor(v.tolerance, ['float32']);
+  if (v.tolerance !== undefined && (v.tolerance as Record<string, unknown>).rtol === undefined) t.rtol = MODEL_TOLERANCE.rtol;
+  if (v.tolerance !== undefined && (v.tolerance as Record<string, unknown>).atol === undefined) t.atol = MODEL_TOLERANCE.atol;
+  return { kind: 'model', tolerance: t, seed: seed as number, timeoutMs: timeout(v.timeoutMs) };
+}
 
 export class VerifySpecError extends Error {}
 

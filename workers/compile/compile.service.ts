@@ -9,7 +9,8 @@ import { DataSource, In } from 'typeorm';
 import { KILN_CONFIG, KilnConfig } from '../../src/config/config';
 import { BuildEvent, Upload } from '../../src/database/entities';
 import { assertProducedFile, ProducedFileError } from '../sandbox/files';
-import type { ArtifactKind, SourceInput } from '../../src/database/entities/job.entity';
+import type { ArtifactKind, ModelInput, SourceInput } from '../../src/database/entities/job.entity';
+import { compileModelBuild, COMPILER_VERSION, MODEL_FILE, MODEL_TOOLCHAIN_KEY } from '../toolchains/onnx';
 import type { CanonicalTarget } from '../../src/targets/target';
 import type { BuildStatus } from '../../src/jobs/build-status';
 import { ContentStore } from '../../src/storage/content-store';
@@ -41,7 +42,8 @@ export interface ClaimedBuild {
   jobId: string;
   tenantId: string;
   target: CanonicalTarget;
-  source: SourceInput;
+  source: SourceInput | null;
+  model: ModelInput | null;
   outputs: ArtifactKind[];
   verify: VerifySpec | null;
   verifyPool: string | null;
@@ -87,12 +89,12 @@ export class CompileService {
                       RETURNING b.id, b.job_id, b.tenant_id, b.target, b.verify_pool, old.prev),
             ev AS (INSERT INTO build_events (build_id, job_id, from_status, to_status, worker, message)
                      SELECT id, job_id, prev, $2, $4, $5 FROM upd)
-       SELECT upd.id, upd.job_id, upd.tenant_id, upd.target, upd.verify_pool, j.source, j.outputs, j.verify
+       SELECT upd.id, upd.job_id, upd.tenant_id, upd.target, upd.verify_pool, j.source, j.model, j.outputs, j.verify
          FROM upd JOIN jobs j ON j.id = upd.job_id`,
       [buildId, to, from, this.workerId, message, ...cols.map((c) => set[c])],
     );
-    const r = (rows as { id: string; job_id: string; tenant_id: string; target: CanonicalTarget; source: SourceInput; outputs: ArtifactKind[]; verify: VerifySpec | null; verify_pool: string | null }[])[0];
-    return r ? { id: r.id, jobId: r.job_id, tenantId: r.tenant_id, target: r.target, source: r.source, outputs: r.outputs, verify: r.verify, verifyPool: r.verify_pool } : null;
+    const r = (rows as { id: string; job_id: string; tenant_id: string; target: CanonicalTarget; source: SourceInput | null; model: ModelInput | null; outputs: ArtifactKind[]; verify: VerifySpec | null; verify_pool: string | null }[])[0];
+    return r ? { id: r.id, jobId: r.job_id, tenantId: r.tenant_id, target: r.target, source: r.source, model: r.model, outputs: r.outputs, verify: r.verify, verifyPool: r.verify_pool } : null;
   }
 
   async run(buildId: string, attempt: number): Promise<CompileOutcome> {
@@ -122,9 +124,9 @@ export class CompileService {
     this.cancels.register(buildId, controller);
     try {
       await this.writeSources(build, workdir);
-      const result = await served.toolchain.compile(
-        {
-          source: build.source,
+      const request = {
+          source: build.source ?? { language: 'c' as const, files: [], options: [], defines: {} },
+          model: build.model,
           target: build.target,
           spec: targetSpec(build.target.name),
           outputs: build.outputs,
@@ -132,11 +134,10 @@ export class CompileService {
           timeoutMs: this.config.worker.compileTimeoutMs,
           signal: controller.signal,
           verify: build.verify,
-        },
-        this.sandbox,
-      );
+      };
+      const result = build.model ? await compileModelBuild(request, this.sandbox) : await served.toolchain.compile(request, this.sandbox);
       if (result.canceled) return 'canceled';
-      const toolchain = { key: served.toolchain.key, version: served.version };
+      const toolchain = build.model ? { key: MODEL_TOOLCHAIN_KEY, version: `${COMPILER_VERSION}+clang-${served.version}` } : { key: served.toolchain.key, version: served.version };
       try {
         return await this.finish(build, toolchain, result);
       } catch (e) {
@@ -151,7 +152,7 @@ export class CompileService {
   }
 
   /** Sandboxed processes run as another user: the folders they write to must be open to it. */
-  private async writeSources(job: Pick<ClaimedBuild, 'source' | 'tenantId' | 'jobId'>, workdir: string): Promise<void> {
+  private async writeSources(job: Pick<ClaimedBuild, 'source' | 'model' | 'tenantId' | 'jobId'>, workdir: string): Promise<void> {
     await chmod(workdir, 0o777);
     await mkdir(join(workdir, 'src'), { mode: 0o777 });
     await chmod(join(workdir, 'src'), 0o777);
@@ -159,9 +160,17 @@ export class CompileService {
       await mkdir(join(workdir, d), { recursive: true });
       await chmod(join(workdir, d), 0o777);
     }
-    const uploadIds = job.source.files.filter((f) => f.uploadId).map((f) => f.uploadId!);
+    if (job.model) {
+      const upload = await this.db.getRepository(Upload).findOneBy({ id: job.model.uploadId, tenantId: job.tenantId });
+      if (!upload) throw new Error(`the model upload ${job.model.uploadId} of job ${job.jobId} is gone`);
+      await mkdir(join(workdir, 'model'));
+      await pipeline(await this.store.get(upload.storageKey), createWriteStream(join(workdir, MODEL_FILE)));
+      return;
+    }
+    const source = job.source!;
+    const uploadIds = source.files.filter((f) => f.uploadId).map((f) => f.uploadId!);
     const uploads = uploadIds.length ? await this.db.getRepository(Upload).findBy({ id: In(uploadIds), tenantId: job.tenantId }) : [];
-    for (const f of job.source.files) {
+    for (const f of source.files) {
       const path = join(workdir, 'src', f.path);
       await mkdir(dirname(path), { recursive: true, mode: 0o755 });
       if (f.content !== undefined) {

@@ -14,11 +14,14 @@ import type { VerifySpec } from '../../src/verification/spec';
 import { generateHarness } from '../verify/harness';
 import type { CompiledBundle, CompileRequest, CompileResult, ProducedArtifact, Toolchain, ToolchainProbe } from './toolchain';
 
-const CLANG = '/usr/bin/clang-19';
+export const CLANG = '/usr/bin/clang-19';
 const CLANGXX = '/usr/bin/clang++-19';
 const MAX_LOG = 256 * 1024;
 
 export const CONTENT_TYPES: Record<ArtifactKind, string> = {
+  header: 'text/x-c; charset=utf-8',
+  'c-source': 'text/x-c; charset=utf-8',
+  metadata: 'application/json',
   object: 'application/x-object',
   executable: 'application/x-executable',
   shared: 'application/x-sharedlib',
@@ -165,7 +168,7 @@ interface BuildParts {
   cxx: boolean;
 }
 
-function baseFlags(cxx: boolean, spec: TargetSpec): string[] {
+export function baseFlags(cxx: boolean, spec: TargetSpec): string[] {
   return ['-fno-color-diagnostics', '-fmessage-length=0', ...(cxx && spec.family === 'wasm' ? ['-fno-exceptions'] : [])];
 }
 
@@ -238,7 +241,7 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
       reference,
     };
     await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.manifest), JSON.stringify(manifest, null, 2));
-  } else {
+  } else if (verify.kind === 'program') {
     let r = await run.step(link([...parts.objects, '-o', `../verify/${programName}`]));
     if (r.exitCode !== 0) return { failed: run.fail(r, 'linking the program to verify') };
     let expect = verify.expect;
@@ -270,6 +273,8 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
       reference,
     };
     await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.manifest), JSON.stringify(manifest, null, 2));
+  } else {
+    throw new Error('a model is verified by the model toolchain');
   }
   files.unshift({ name: BUNDLE_FILES.manifest }, { name: programName });
   return { dir: join(req.workdir, 'verify'), files: files.map((f) => ({ name: f.name, hostPath: join(req.workdir, 'verify', f.name) })) };
@@ -278,7 +283,7 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
 const CLANG_VERSION_HINT = '19';
 
 /** One build's toolchain runs: a shared deadline, the log, and the diagnostics seen so far. */
-class ClangRun {
+export class ClangRun {
   private readonly deadline: number;
   private log = '';
   private toolchainMs = 0;
@@ -287,7 +292,7 @@ class ClangRun {
   private readonly mounts: Mount[];
 
   constructor(
-    private readonly req: CompileRequest,
+    private readonly req: Pick<CompileRequest, 'workdir' | 'timeoutMs' | 'signal'>,
     private readonly exec: SandboxExecutor,
     private readonly driver: string,
   ) {
@@ -319,6 +324,7 @@ class ClangRun {
   }
 
   ok(artifacts: ProducedArtifact[], bundle?: CompiledBundle): CompileResult {
+    // (also used by the model toolchain)
     return { ok: true, diagnostics: this.diagnostics, log: this.log.slice(0, MAX_LOG), toolchainMs: this.toolchainMs, artifacts, bundle };
   }
 
@@ -347,7 +353,7 @@ class ClangRun {
     return this.failed(reason, r.canceled);
   }
 
-  private failed(reason: string, canceled: boolean): CompileResult {
+  failed(reason: string, canceled = false): CompileResult {
     return { ok: false, diagnostics: this.diagnostics, log: this.log.slice(0, MAX_LOG), toolchainMs: this.toolchainMs, artifacts: [], failureReason: reason, canceled };
   }
 }
@@ -358,7 +364,7 @@ function linkLibraries(options: string[]): string[] {
 }
 
 /** Creates folders below root that the sandbox user (another uid) may write into. */
-async function mkdirOpen(root: string, rel: string): Promise<void> {
+export async function mkdirOpen(root: string, rel: string): Promise<void> {
   let path = root;
   for (const part of rel.split('/').filter((p) => p && p !== '.')) {
     path = join(path, part);

@@ -1,4 +1,4 @@
-import type { ArtifactKind, SourceInput } from '../../src/database/entities/job.entity';
+import type { ArtifactKind, ModelInput, SourceInput } from '../../src/database/entities/job.entity';
 import type { Diagnostic } from '../../src/jobs/diagnostic';
 import type { TargetSpec } from '../../src/targets/catalog';
 import type { CanonicalTarget } from '../../src/targets/target';
@@ -21,6 +21,8 @@ export interface ToolchainProbe {
 
 export interface CompileRequest {
   source: SourceInput;
+  /** Set for a model build: the compiler turns the model into C first. */
+  model?: ModelInput | null;
   target: CanonicalTarget;
   spec: TargetSpec;
   outputs: ArtifactKind[];

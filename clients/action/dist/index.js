@@ -22748,7 +22748,7 @@ async function collectSource(client, inputs, opts = {}) {
   const files = [];
   for (const input of inputs) {
     const p = (0, import_node_path.resolve)(opts.cwd ?? process.cwd(), input);
-    if (ext(p).toLowerCase() === ".onnx") throw new UsageError(`${input}: compiling ONNX models is not available in this Kiln yet`);
+    if (ext(p).toLowerCase() === ".onnx") throw new UsageError(`${input}: an ONNX model is compiled on its own (kiln compile model.onnx), not with sources`);
     const st = await (0, import_promises.stat)(p).catch(() => null);
     if (!st) throw new UsageError(`${input}: no such file or folder`);
     if (st.isDirectory()) await walk(p, files);
@@ -22766,6 +22766,22 @@ async function collectSource(client, inputs, opts = {}) {
     else source.files.push({ path, uploadId: (await client.upload(path.replace(/\//g, "_"), bytes)).id });
   }
   return source;
+}
+async function uploadModel(client, path) {
+  const bytes = await (0, import_promises.readFile)(path).catch(() => {
+    throw new UsageError(`${path}: no such file`);
+  });
+  const name = path.split(import_node_path.sep).pop().replace(/[^A-Za-z0-9._+-]/g, "_");
+  return { uploadId: (await client.upload(name, bytes)).id };
+}
+function parseShapes(specs) {
+  const out = {};
+  for (const s of specs) {
+    const m = /^([^=]+)=(\d+(?:,\d+)*)$/.exec(s.trim());
+    if (!m) throw new UsageError(`shape "${s}": use input=d0,d1,... (for example x=1,3,224,224)`);
+    out[m[1]] = m[2].split(",").map(Number);
+  }
+  return out;
 }
 async function downloadArtifacts(client, job, dir) {
   const written = [];
@@ -22823,6 +22839,12 @@ function verifyInput(text, tolerance) {
   if (tolerance) spec.tolerance = parseTolerance(tolerance);
   return spec;
 }
+function modelVerifyInput(text, tolerance) {
+  const t = text.trim();
+  if (t === "" || t === "false") return void 0;
+  if (t !== "true") throw new UsageError("for a model, verify is true or false (compare with ONNX Runtime)");
+  return tolerance ? { tolerance: parseTolerance(tolerance) } : true;
+}
 function summaryRows(job, sizes) {
   const header = ["Target", "Status", "Verification", "Artifacts"].map((data) => ({ data, header: true }));
   return [
@@ -22842,19 +22864,28 @@ async function runAction() {
   const url = core.getInput("url", { required: true });
   const failOn = core.getInput("fail-on") || "verification";
   if (!["build", "verification", "never"].includes(failOn)) throw new UsageError(`fail-on must be build, verification or never, not "${failOn}"`);
-  if (core.getInput("model")) throw new UsageError("compiling ONNX models is not available in this Kiln yet; use files");
+  const modelPath = core.getInput("model");
   const patterns = list(core.getInput("files"));
-  if (patterns.length === 0) throw new UsageError("files must name at least one glob of C or C++ sources");
+  if (Boolean(modelPath) === patterns.length > 0) throw new UsageError("give either files (globs of C or C++ sources) or model (an .onnx file)");
   const targets = list(core.getInput("targets", { required: true }));
   const outputs = list(core.getInput("outputs"));
   const downloadDir = core.getInput("download-dir") || "kiln-artifacts";
   const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
-  const files = await (await glob.create(patterns.join("\n"), { matchDirectories: false })).glob();
-  if (files.length === 0) throw new UsageError(`no files match ${patterns.join(", ")}`);
   const kiln = new KilnClient({ url, apiKey, userAgent: "kiln-github-action", onRetry: ({ reason, delayMs }) => core.info(`Kiln: ${reason}; retrying in ${Math.round(delayMs)} ms`) });
-  const { base, ...source } = await collectSource(kiln, files);
-  const body = { source, targets, ...outputs.length ? { outputs } : {} };
-  const verify = verifyInput(core.getInput("verify"), core.getInput("tolerance"));
+  let base = workspace;
+  let body;
+  if (modelPath) {
+    const shapes = core.getInput("input-shapes").split("\n").map((l) => l.trim()).filter(Boolean);
+    body = { model: await uploadModel(kiln, (0, import_node_path2.resolve)(workspace, modelPath)), targets, ...shapes.length ? { inputShapes: parseShapes(shapes) } : {}, ...outputs.length ? { outputs } : {} };
+  } else {
+    const files = await (await glob.create(patterns.join("\n"), { matchDirectories: false })).glob();
+    if (files.length === 0) throw new UsageError(`no files match ${patterns.join(", ")}`);
+    const collected = await collectSource(kiln, files);
+    base = collected.base;
+    const { base: _b, ...source } = collected;
+    body = { source, targets, ...outputs.length ? { outputs } : {} };
+  }
+  const verify = modelPath ? modelVerifyInput(core.getInput("verify"), core.getInput("tolerance")) : verifyInput(core.getInput("verify"), core.getInput("tolerance"));
   if (verify !== void 0) body.verify = verify;
   const e = process.env;
   const key = e.GITHUB_RUN_ID ? `gh-${e.GITHUB_REPOSITORY}-${e.GITHUB_RUN_ID}-${e.GITHUB_RUN_ATTEMPT}-${e.GITHUB_JOB}-${e.GITHUB_ACTION}`.slice(0, 200) : void 0;

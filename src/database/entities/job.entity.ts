@@ -15,7 +15,16 @@ export interface SourceInput {
   defines: Record<string, string>;
 }
 
-export type ArtifactKind = 'object' | 'executable' | 'shared' | 'assembly' | 'llvm-ir';
+/** A model job's input: an uploaded ONNX model, with its symbolic input dimensions bound. */
+export interface ModelInput {
+  uploadId: string;
+  filename: string;
+  inputShapes: Record<string, number[]>;
+  /** What the API's check of the model found: inputs, outputs and operators. */
+  summary: { inputs: { name: string; dtype: string; shape: number[] }[]; outputs: { name: string; dtype: string; shape: number[] }[]; ops: Record<string, number> };
+}
+
+export type ArtifactKind = 'object' | 'executable' | 'shared' | 'assembly' | 'llvm-ir' | 'header' | 'c-source' | 'metadata';
 
 @Entity('jobs')
 @Index(['tenantId', 'createdAt'])
@@ -26,8 +35,13 @@ export class Job {
   @Column({ name: 'tenant_id', type: 'uuid' })
   tenantId: string;
 
-  @Column({ type: 'jsonb' })
-  source: SourceInput;
+  /** Source code, or null for a model job. */
+  @Column({ type: 'jsonb', nullable: true })
+  source: SourceInput | null;
+
+  /** An ONNX model, or null for a source job. */
+  @Column({ type: 'jsonb', nullable: true })
+  model: ModelInput | null;
 
   @Column({ type: 'text', array: true })
   outputs: ArtifactKind[];

@@ -13,7 +13,7 @@ import {
   MaxLength,
   ValidateNested,
 } from 'class-validator';
-import { ARTIFACT_KINDS } from '../artifact-kinds';
+import { REQUESTABLE_OUTPUTS } from '../artifact-kinds';
 import { MAX_FILES } from '../source-rules';
 
 export class SourceFileDto {
@@ -101,13 +101,30 @@ export class VerifyDto {
   @ApiPropertyOptional({ type: ProgramCheckDto, description: 'A whole-program check instead of a kernel check' }) program?: ProgramCheckDto;
 }
 
+export class ModelRefDto {
+  @ApiProperty({ format: 'uuid', description: 'An upload holding the .onnx file' })
+  @IsUUID()
+  uploadId: string;
+}
+
 @ApiExtraModels(TargetDescriptorDto, VerifyDto)
 export class CreateJobDto {
-  @ApiProperty({ type: SourceDto })
-  @IsDefined({ message: 'source is required: { "language": "c", "files": [{ "path": "a.c", "content": "..." }] }' })
+  @ApiPropertyOptional({ type: SourceDto, description: 'Source code to compile. Give this or model.' })
+  @IsOptional()
   @ValidateNested()
   @Type(() => SourceDto)
-  source: SourceDto;
+  source?: SourceDto;
+
+  @ApiPropertyOptional({ type: ModelRefDto, description: 'An ONNX model to compile to dependency-free code. Give this or source.' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ModelRefDto)
+  model?: ModelRefDto;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'array', items: { type: 'integer' } }, example: { x: [1, 3, 224, 224] }, description: 'A model\'s input shapes, binding its symbolic dimensions' })
+  @IsOptional()
+  @IsObject()
+  inputShapes?: Record<string, number[]>;
 
   @ApiProperty({
     description: 'Short names, presets or descriptor objects; see GET /v1/targets',
@@ -121,11 +138,11 @@ export class CreateJobDto {
   @ArrayMaxSize(32)
   targets: (string | TargetDescriptorDto)[];
 
-  @ApiPropertyOptional({ enum: ARTIFACT_KINDS, isArray: true, example: ['object', 'assembly'], description: 'What to produce; default ["object"]' })
+  @ApiPropertyOptional({ enum: REQUESTABLE_OUTPUTS, isArray: true, example: ['object', 'assembly'], description: 'What to produce; default ["object"]. A model build also always gives its header, C source and metadata.' })
   @IsOptional()
   @IsArray()
   @ArrayMinSize(1)
-  @IsIn(ARTIFACT_KINDS, { each: true, message: `each output must be one of: ${ARTIFACT_KINDS.join(', ')}` })
+  @IsIn(REQUESTABLE_OUTPUTS, { each: true, message: `each output must be one of: ${REQUESTABLE_OUTPUTS.join(', ')}` })
   outputs?: string[];
 
   @ApiPropertyOptional({

@@ -138,12 +138,29 @@ export class JobSourceDto {
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) defines: Record<string, string>;
 }
 
+export class ModelTensorDto {
+  @ApiProperty() name: string;
+  @ApiProperty({ example: 'float32' }) dtype: string;
+  @ApiProperty({ type: [Number] }) shape: number[];
+}
+
+export class JobModelDto {
+  @ApiProperty({ format: 'uuid' }) uploadId: string;
+  @ApiProperty({ example: 'mobilenet.onnx' }) filename: string;
+  @ApiProperty() size: number;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'array', items: { type: 'integer' } } }) inputShapes: Record<string, number[]>;
+  @ApiProperty({ type: [ModelTensorDto] }) inputs: ModelTensorDto[];
+  @ApiProperty({ type: [ModelTensorDto] }) outputs: ModelTensorDto[];
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'integer' }, description: 'Operators and how often each occurs' }) ops: Record<string, number>;
+}
+
 export class JobDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ enum: JOB_STATUSES, description: 'Derived from the builds' }) status: string;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
   @ApiProperty({ format: 'date-time' }) updatedAt: string;
-  @ApiProperty({ type: JobSourceDto }) source: JobSourceDto;
+  @ApiPropertyOptional({ nullable: true, type: JobSourceDto, description: 'The source code, for a source job' }) source: JobSourceDto | null;
+  @ApiPropertyOptional({ nullable: true, type: JobModelDto, description: 'The model, for a model job' }) model: JobModelDto | null;
   @ApiProperty({ enum: ARTIFACT_KINDS, isArray: true }) outputs: string[];
   @ApiPropertyOptional({ nullable: true, type: 'object', additionalProperties: true, description: 'The verification asked for, with its defaults filled in (tolerance, seed)' }) verify: Record<string, unknown> | null;
   @ApiProperty({ type: [BuildDto] }) builds: BuildDto[];
@@ -159,7 +176,7 @@ export class JobSummaryDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ enum: JOB_STATUSES }) status: string;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
-  @ApiProperty({ enum: ['c', 'c++'] }) language: string;
+  @ApiProperty({ enum: ['c', 'c++', 'onnx'], description: 'The source language, or onnx for a model job' }) language: string;
   @ApiProperty({ type: [JobSummaryBuildDto] }) builds: JobSummaryBuildDto[];
 }
 

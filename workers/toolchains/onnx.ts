@@ -1,0 +1,145 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { compileModel, COMPILER_VERSION, ModelMetadata } from '../../compiler/src/compile';
+import { modelHarness } from '../../compiler/src/harness';
+import { CompileError, DType, DTYPE_BYTES, numel } from '../../compiler/src/ir';
+import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
+import type { DType as VerifyDType } from '../../src/verification/dtype';
+import { prng } from '../../src/verification/inputs';
+import type { ModelVerifySpec } from '../../src/verification/spec';
+import type { SandboxExecutor } from '../sandbox/executor';
+import { baseFlags, CLANG, ClangRun, CONTENT_TYPES, mkdirOpen, targetFlags } from './clang';
+import type { CompileRequest, CompileResult, ProducedArtifact } from './toolchain';
+
+export const MODEL_FILE = 'model/model.onnx';
+const ORT_VERSION = (require('onnxruntime-node/package.json') as { version: string }).version;
+
+const VERIFY_DTYPE: Record<DType, VerifyDType> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'uint8', uint8: 'uint8', int8: 'int8' };
+const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'uint8', int8: 'int8' };
+
+/** Seeded inputs for a model: floats in [-1, 1], integers in [0, 10), one stream per input. */
+export function modelInputs(meta: ModelMetadata, seed: number): Buffer[] {
+  return meta.inputs.map((t, index) => {
+    const rand = prng((seed + Math.imul(index + 1, 0x9e3779b1)) >>> 0);
+    const n = numel(t.shape);
+    const buf = Buffer.alloc(n * DTYPE_BYTES[t.dtype]);
+    for (let i = 0; i < n; i++) {
+      const u = rand();
+      if (t.dtype === 'float32') buf.writeFloatLE(u * 2 - 1, i * 4);
+      else if (t.dtype === 'float64') buf.writeDoubleLE(u * 2 - 1, i * 8);
+      else if (t.dtype === 'int64') buf.writeBigInt64LE(BigInt(Math.floor(u * 10)), i * 8);
+      else if (t.dtype === 'int32') buf.writeInt32LE(Math.floor(u * 10), i * 4);
+      else buf.writeUInt8(t.dtype === 'bool' ? (u < 0.5 ? 0 : 1) : Math.floor(u * 10), i);
+    }
+    return buf;
+  });
+}
+
+/** The reference: ONNX Runtime (CPU) on the same inputs, outputs concatenated in order. */
+export async function referenceOutputs(model: Uint8Array, meta: ModelMetadata, inputs: Buffer[]): Promise<Buffer> {
+  const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'all', intraOpNumThreads: 1 });
+  try {
+    const feeds: Record<string, ort.Tensor> = {};
+    meta.inputs.forEach((t, i) => {
+      const b = inputs[i];
+      const data =
+        t.dtype === 'float32' ? new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
+        : t.dtype === 'float64' ? new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
+        : t.dtype === 'int64' ? new BigInt64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
+        : t.dtype === 'int32' ? new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
+        : t.dtype === 'int8' ? new Int8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
+        : new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+      feeds[t.name] = new ort.Tensor(ORT_TYPE[t.dtype], data as never, t.shape);
+    });
+    const out = await session.run(feeds);
+    return Buffer.concat(
+      meta.outputs.map((t) => {
+        const d = out[t.name].data as ArrayBufferView;
+        return Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+      }),
+    );
+  } finally {
+    await session.release();
+  }
+}
+
+/**
+ * A model build: ONNX to C with Kiln's compiler, then clang for the target. With verification,
+ * also a bundle: the model harness linked with the model's object, seeded inputs, and what
+ * ONNX Runtime computes on them.
+ */
+export async function compileModelBuild(req: CompileRequest, exec: SandboxExecutor): Promise<CompileResult> {
+  const run = new ClangRun(req, exec, CLANG);
+  const bytes = await readFile(join(req.workdir, MODEL_FILE));
+  let compiled;
+  try {
+    compiled = compileModel(bytes, { name: 'model', inputShapes: req.model!.inputShapes });
+  } catch (e) {
+    if (e instanceof CompileError) return run.failed(`compiling the model failed: ${e.message}`);
+    throw e;
+  }
+  for (const [name, content] of Object.entries(compiled.files)) await writeFile(join(req.workdir, 'src', name), content);
+  const { spec, target, outputs } = req;
+  const common = [...targetFlags(target, spec), ...baseFlags(false, spec), '-std=c23', '-O2', ...(outputs.includes('shared') ? ['-fPIC'] : [])];
+  const artifacts: ProducedArtifact[] = [
+    { kind: 'header', name: 'model.h', hostPath: join(req.workdir, 'src/model.h'), contentType: CONTENT_TYPES.header },
+    { kind: 'c-source', name: 'model.c', hostPath: join(req.workdir, 'src/model.c'), contentType: CONTENT_TYPES['c-source'] },
+    { kind: 'c-source', name: 'model.weights.bin', hostPath: join(req.workdir, 'src/model.weights.bin'), contentType: 'application/octet-stream' },
+    { kind: 'metadata', name: 'model.json', hostPath: join(req.workdir, 'src/model.json'), contentType: CONTENT_TYPES.metadata },
+  ];
+  await mkdirOpen(req.workdir, 'out/obj');
+  let r = await run.step([...common, '-c', 'model.c', '-o', '../out/obj/model.o']);
+  if (r.exitCode !== 0) return run.fail(r, 'compiling the generated C');
+  if (outputs.includes('object')) artifacts.push({ kind: 'object', name: 'model.o', hostPath: join(req.workdir, 'out/obj/model.o'), contentType: CONTENT_TYPES.object });
+  for (const [kind, flag, ext, dir] of [['assembly', [], 's', 'asm'], ['llvm-ir', ['-emit-llvm'], 'll', 'ir']] as const) {
+    if (!outputs.includes(kind)) continue;
+    await mkdirOpen(req.workdir, join('out', dir));
+    r = await run.step([...common, '-S', ...flag, 'model.c', '-o', `../out/${dir}/model.${ext}`]);
+    if (r.exitCode !== 0) return run.fail(r, 'compiling the generated C');
+    artifacts.push({ kind, name: `model.${ext}`, hostPath: join(req.workdir, 'out', dir, `model.${ext}`), contentType: CONTENT_TYPES[kind] });
+  }
+  if (outputs.includes('shared')) {
+    await mkdirOpen(req.workdir, 'out/lib');
+    r = await run.step([...common, '-fuse-ld=lld', '-shared', '../out/obj/model.o', '-o', '../out/lib/libmodel.so', '-lm']);
+    if (r.exitCode !== 0) return run.fail(r, 'linking the shared library');
+    artifacts.push({ kind: 'shared', name: 'libmodel.so', hostPath: join(req.workdir, 'out/lib/libmodel.so'), contentType: CONTENT_TYPES.shared });
+  }
+  if (!req.verify) return run.ok(artifacts);
+
+  const verify = req.verify as ModelVerifySpec;
+  const meta = compiled.metadata;
+  await mkdirOpen(req.workdir, 'verify');
+  await writeFile(join(req.workdir, 'src/kiln_harness.c'), modelHarness(meta));
+  const wasm = spec.family === 'wasm';
+  const program = wasm ? 'program.wasm' : 'program';
+  r = await run.step([...common, '-fuse-ld=lld', ...(wasm ? [] : ['-static']), 'kiln_harness.c', '../out/obj/model.o', '-o', `../verify/${program}`, '-lm']);
+  if (r.exitCode !== 0) return run.fail(r, 'linking the verification harness');
+  const inputs = modelInputs(meta, verify.seed);
+  await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.inputs), Buffer.concat(inputs));
+  let expected: Buffer;
+  try {
+    expected = await referenceOutputs(bytes, meta, inputs);
+  } catch (e) {
+    return run.failed(`ONNX Runtime could not run the model for the reference: ${(e as Error).message.split('\n')[0]}`);
+  }
+  await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.expected), expected);
+  const manifest: BundleManifest = {
+    version: 1,
+    kind: 'kernel',
+    target: spec.name,
+    program,
+    timeoutMs: verify.timeoutMs,
+    entry: meta.entry,
+    outputs: meta.outputs.map((t) => ({ name: t.name, dtype: VERIFY_DTYPE[t.dtype], count: numel(t.shape) })),
+    tolerance: verify.tolerance,
+    seed: verify.seed,
+    reference: `onnxruntime-node ${ORT_VERSION} (CPU) on the same inputs`,
+  };
+  await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.manifest), JSON.stringify(manifest, null, 2));
+  const names = [BUNDLE_FILES.manifest, program, BUNDLE_FILES.inputs, BUNDLE_FILES.expected];
+  return run.ok(artifacts, { dir: join(req.workdir, 'verify'), files: names.map((name) => ({ name, hostPath: join(req.workdir, 'verify', name) })) });
+}
+
+export const MODEL_TOOLCHAIN_KEY = 'kiln-onnx';
+export { COMPILER_VERSION };
