@@ -49,6 +49,7 @@ const conv: OpDef = {
   type: 'Conv',
   infer(ctx, node) {
     const x = ctx.required(node, 0);
+    if (x.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: only float32 is supported, not ${x.dtype}`);
     const w = ctx.required(node, 1);
     if (x.shape.length !== 4) throw new CompileError('unsupported', `Conv ${node.name}: only 2-D convolution (NCHW) is supported, got rank ${x.shape.length}`);
     const group = attrInt(node, 'group', 1);

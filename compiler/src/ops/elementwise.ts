@@ -39,6 +39,40 @@ const UNARY: Unary[] = [
   { type: 'Floor', c: () => 'floorf(x)', js: () => Math.floor },
   { type: 'Ceil', c: () => 'ceilf(x)', js: () => Math.ceil },
   { type: 'Softplus', c: () => 'log1pf(expf(x))', js: () => (x) => Math.log1p(Math.exp(x)) },
+  { type: 'Cos', c: () => 'cosf(x)', js: () => Math.cos },
+  { type: 'Sin', c: () => 'sinf(x)', js: () => Math.sin },
+  { type: 'Tan', c: () => 'tanf(x)', js: () => Math.tan },
+  { type: 'Acos', c: () => 'acosf(x)', js: () => Math.acos },
+  { type: 'Asin', c: () => 'asinf(x)', js: () => Math.asin },
+  { type: 'Atan', c: () => 'atanf(x)', js: () => Math.atan },
+  { type: 'Sinh', c: () => 'sinhf(x)', js: () => Math.sinh },
+  { type: 'Cosh', c: () => 'coshf(x)', js: () => Math.cosh },
+  { type: 'Asinh', c: () => 'asinhf(x)', js: () => Math.asinh },
+  { type: 'Acosh', c: () => 'acoshf(x)', js: () => Math.acosh },
+  { type: 'Atanh', c: () => 'atanhf(x)', js: () => Math.atanh },
+  { type: 'Sign', c: () => '(float)((x > 0.0f) - (x < 0.0f))', js: () => (x) => Math.sign(x) },
+  // Round half to even, as ONNX specifies (rintf in the default rounding mode).
+  { type: 'Round', c: () => 'rintf(x)', js: () => (x) => (Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : Math.round(x)) },
+  { type: 'Mish', c: () => 'x * tanhf(log1pf(expf(x)))', js: () => (x) => x * Math.tanh(Math.log1p(Math.exp(x))) },
+  {
+    type: 'Selu',
+    c: (n) => `x > 0.0f ? ${flt(attrFloat(n, 'gamma', 1.0507009873554805))} * x : ${flt(attrFloat(n, 'gamma', 1.0507009873554805))} * (${flt(attrFloat(n, 'alpha', 1.6732632423543772))} * expf(x) - ${flt(attrFloat(n, 'alpha', 1.6732632423543772))})`,
+    js: (n) => (x) => {
+      const g = attrFloat(n, 'gamma', 1.0507009873554805);
+      const a = attrFloat(n, 'alpha', 1.6732632423543772);
+      return x > 0 ? g * x : g * (a * Math.exp(x) - a);
+    },
+  },
+  {
+    type: 'ThresholdedRelu',
+    c: (n) => `x > ${flt(attrFloat(n, 'alpha', 1))} ? x : 0.0f`,
+    js: (n) => (x) => (x > attrFloat(n, 'alpha', 1) ? x : 0),
+  },
+  {
+    type: 'Celu',
+    c: (n) => `fmaxf(0.0f, x) + fminf(0.0f, ${flt(attrFloat(n, 'alpha', 1))} * (expf(x / ${flt(attrFloat(n, 'alpha', 1))}) - 1.0f))`,
+    js: (n) => (x) => Math.max(0, x) + Math.min(0, attrFloat(n, 'alpha', 1) * (Math.exp(x / attrFloat(n, 'alpha', 1)) - 1)),
+  },
   {
     type: 'LeakyRelu',
     c: (n) => `x >= 0.0f ? x : ${flt(attrFloat(n, 'alpha', 0.01))} * x`,
@@ -133,8 +167,9 @@ const BINARY: Binary[] = [
   { type: 'Mul', c: (a, b) => `${a} * ${b}`, js: (a, b) => a * b, jsBig: (a, b) => a * b },
   { type: 'Div', c: (a, b) => `${a} / ${b}`, js: (a, b) => a / b, jsBig: (a, b) => a / b },
   { type: 'Pow', c: (a, b) => `powf(${a}, ${b})`, js: (a, b) => Math.pow(a, b) },
-  { type: 'Max', c: (a, b) => `fmaxf(${a}, ${b})`, js: (a, b) => Math.max(a, b) },
-  { type: 'Min', c: (a, b) => `fminf(${a}, ${b})`, js: (a, b) => Math.min(a, b) },
+  { type: 'PRelu', c: (a, b) => `${a} >= 0.0f ? ${a} : ${b} * ${a}`, js: (a, b) => (a >= 0 ? a : b * a) },
+  { type: 'LessOrEqual', c: (a, b) => `${a} <= ${b}`, js: (a, b) => (a <= b ? 1 : 0), jsBig: (a, b) => (a <= b ? 1n : 0n), bool: true },
+  { type: 'GreaterOrEqual', c: (a, b) => `${a} >= ${b}`, js: (a, b) => (a >= b ? 1 : 0), jsBig: (a, b) => (a >= b ? 1n : 0n), bool: true },
   { type: 'Equal', c: (a, b) => `${a} == ${b}`, js: (a, b) => (a === b ? 1 : 0), jsBig: (a, b) => (a === b ? 1n : 0n), bool: true },
   { type: 'Less', c: (a, b) => `${a} < ${b}`, js: (a, b) => (a < b ? 1 : 0), jsBig: (a, b) => (a < b ? 1n : 0n), bool: true },
   { type: 'Greater', c: (a, b) => `${a} > ${b}`, js: (a, b) => (a > b ? 1 : 0), jsBig: (a, b) => (a > b ? 1n : 0n), bool: true },
@@ -146,8 +181,11 @@ function binaryOp(b: Binary): OpDef {
     infer(ctx, node) {
       const x = ctx.required(node, 0);
       const y = ctx.required(node, 1);
-      if (x.dtype !== y.dtype) throw new CompileError('invalid', `${b.type} ${node.name}: inputs are ${x.dtype} and ${y.dtype}`);
+      if (x.dtype !== y.dtype) throw new CompileError('unsupported', `${b.type} ${node.name}: mixed input types (${x.dtype} and ${y.dtype}) are not supported`);
       if (x.dtype !== 'float32' && x.dtype !== 'int64' && x.dtype !== 'int32') throw new CompileError('unsupported', `${b.type} ${node.name}: ${x.dtype} is not supported`);
+      if (b.type === 'PRelu' || b.type === 'Pow') {
+        if (x.dtype !== 'float32') throw new CompileError('unsupported', `${b.type} ${node.name}: only float32 is supported`);
+      }
       const shape = broadcast([x.shape, y.shape], node);
       const dtype = b.bool ? 'bool' : x.dtype;
       let data: TypedArray | undefined;
@@ -191,6 +229,31 @@ function binaryOp(b: Binary): OpDef {
   };
 }
 
+/** Max, Min, Sum and Mean over one or more inputs, broadcast. */
+function variadic(type: 'Max' | 'Min' | 'Sum' | 'Mean'): OpDef {
+  const combine = (a: string, b: string) => (type === 'Max' ? `fmaxf(${a}, ${b})` : type === 'Min' ? `fminf(${a}, ${b})` : `${a} + ${b}`);
+  return {
+    type,
+    infer(ctx, node) {
+      const xs = node.inputs.map((_, i) => ctx.required(node, i));
+      if (xs.some((x) => x.dtype !== 'float32')) throw new CompileError('unsupported', `${type} ${node.name}: only float32 is supported`);
+      ctx.output(node, 0, { dtype: 'float32', shape: broadcast(xs.map((x) => x.shape), node) });
+    },
+    emit(ctx, node) {
+      const out = ctx.tensor(node.outputs[0]);
+      const so = broadcastStrides(out.shape, out.shape);
+      const s = node.inputs.map((n) => broadcastStrides(ctx.tensor(n).shape, out.shape));
+      const refs = node.inputs.map((n) => ctx.ref(n));
+      return loops(out.shape, (idx) => {
+        let e = `${refs[0]}[${offset(idx, s[0])}]`;
+        for (let k = 1; k < refs.length; k++) e = combine(e, `${refs[k]}[${offset(idx, s[k])}]`);
+        if (type === 'Mean') e = `(${e}) / ${refs.length}.0f`;
+        return `${ctx.ref(node.outputs[0])}[${offset(idx, so)}] = ${e};`;
+      });
+    },
+  };
+}
+
 /** Where(cond, x, y), broadcast. */
 const where: OpDef = {
   type: 'Where',
@@ -209,4 +272,22 @@ const where: OpDef = {
   },
 };
 
-export const ELEMENTWISE_OPS: OpDef[] = [...UNARY.map(unaryOp), ...BINARY.map(binaryOp), clip, where, passThrough('Identity'), passThrough('Dropout')];
+/** Inference-time Dropout passes its input through; training mode is refused, not faked. */
+const dropout: OpDef = {
+  ...passThrough('Dropout'),
+  infer(ctx, node) {
+    const training = ctx.input(node, 2);
+    if (training && (!training.data || Number(training.data[0]) !== 0)) throw new CompileError('unsupported', `Dropout ${node.name}: training mode is not supported`);
+    passThrough('Dropout').infer(ctx, node);
+  },
+};
+
+export const ELEMENTWISE_OPS: OpDef[] = [
+  ...UNARY.map(unaryOp),
+  ...BINARY.map(binaryOp),
+  ...(['Max', 'Min', 'Sum', 'Mean'] as const).map(variadic),
+  clip,
+  where,
+  passThrough('Identity'),
+  dropout,
+];

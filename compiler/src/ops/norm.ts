@@ -6,6 +6,7 @@ const batchNorm: OpDef = {
   type: 'BatchNormalization',
   infer(ctx, node) {
     const x = ctx.required(node, 0);
+    if (x.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: only float32 is supported, not ${x.dtype}`);
     if (node.outputs.slice(1).some(Boolean)) throw new CompileError('unsupported', `BatchNormalization ${node.name}: training-mode outputs are not supported`);
     for (let i = 1; i < 5; i++) if (ctx.required(node, i).shape.join() !== String(x.shape[1])) throw new CompileError('invalid', `BatchNormalization ${node.name}: input ${i} must have ${x.shape[1]} elements`);
     ctx.output(node, 0, { dtype: 'float32', shape: [...x.shape] });
@@ -32,6 +33,7 @@ const layerNorm: OpDef = {
   type: 'LayerNormalization',
   infer(ctx, node) {
     const x = ctx.required(node, 0);
+    if (x.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: only float32 is supported, not ${x.dtype}`);
     if (node.outputs.slice(1).some(Boolean)) throw new CompileError('unsupported', `LayerNormalization ${node.name}: the Mean and InvStdDev outputs are not supported`);
     normAxis(attrInt(node, 'axis', -1), x.shape.length, node);
     ctx.output(node, 0, { dtype: 'float32', shape: [...x.shape] });

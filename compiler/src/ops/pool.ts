@@ -7,6 +7,7 @@ function pool(type: 'MaxPool' | 'AveragePool'): OpDef {
     type,
     infer(ctx, node) {
       const x = ctx.required(node, 0);
+      if (x.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: only float32 is supported, not ${x.dtype}`);
       if (x.shape.length !== 4) throw new CompileError('unsupported', `${type} ${node.name}: only 2-D pooling (NCHW) is supported`);
       if (node.outputs[1]) throw new CompileError('unsupported', `${type} ${node.name}: the Indices output is not supported`);
       const kernel = attrInts(node, 'kernel_shape');
@@ -59,6 +60,7 @@ const globalAveragePool: OpDef = {
   type: 'GlobalAveragePool',
   infer(ctx, node) {
     const x = ctx.required(node, 0);
+    if (x.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: only float32 is supported, not ${x.dtype}`);
     if (x.shape.length < 3) throw new CompileError('invalid', `GlobalAveragePool ${node.name}: rank ${x.shape.length}`);
     ctx.output(node, 0, { dtype: 'float32', shape: [x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)] });
   },

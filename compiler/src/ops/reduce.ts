@@ -1,7 +1,21 @@
 import { CompileError, Node, numel, Tensor, toNumbers } from '../ir';
 import { attrInt, attrInts, loops, normAxis, offset, OpDef, stridesOf } from './op';
 
-type Kind = 'ReduceMean' | 'ReduceSum' | 'ReduceMax';
+type Kind = 'ReduceMean' | 'ReduceSum' | 'ReduceMax' | 'ReduceMin' | 'ReduceProd' | 'ReduceL1' | 'ReduceL2' | 'ReduceLogSum' | 'ReduceLogSumExp' | 'ReduceSumSquare';
+
+/** Per kind: the start value, how an element joins the accumulator, and the final transform. */
+const KINDS: Record<Kind, { init: string; acc: string; fin: (count: number) => string }> = {
+  ReduceMean: { init: '0.0f', acc: 'acc += v;', fin: (n) => `acc / ${n}.0f` },
+  ReduceSum: { init: '0.0f', acc: 'acc += v;', fin: () => 'acc' },
+  ReduceMax: { init: '-INFINITY', acc: 'acc = v > acc ? v : acc;', fin: () => 'acc' },
+  ReduceMin: { init: 'INFINITY', acc: 'acc = v < acc ? v : acc;', fin: () => 'acc' },
+  ReduceProd: { init: '1.0f', acc: 'acc *= v;', fin: () => 'acc' },
+  ReduceL1: { init: '0.0f', acc: 'acc += fabsf(v);', fin: () => 'acc' },
+  ReduceL2: { init: '0.0f', acc: 'acc += v * v;', fin: () => 'sqrtf(acc)' },
+  ReduceLogSum: { init: '0.0f', acc: 'acc += v;', fin: () => 'logf(acc)' },
+  ReduceLogSumExp: { init: '0.0f', acc: 'acc += expf(v);', fin: () => 'logf(acc)' },
+  ReduceSumSquare: { init: '0.0f', acc: 'acc += v * v;', fin: () => 'acc' },
+};
 
 /** Axes from the attribute (older opsets) or the second input (ReduceSum 13+, the rest 18+). */
 function axesOf(lookup: (name: string) => Tensor, node: Node, rank: number): number[] {
@@ -16,6 +30,7 @@ function reduce(type: Kind): OpDef {
     type,
     infer(ctx, node) {
       const x = ctx.required(node, 0);
+      if (x.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: only float32 is supported, not ${x.dtype}`);
       const axesT = ctx.input(node, 1);
       if (axesT && !axesT.data) throw new CompileError('unsupported', `${type} ${node.name}: axes must be a constant`);
       const axes = axesOf((n) => ctx.graph.tensors.get(n)!, node, x.shape.length);
@@ -33,9 +48,8 @@ function reduce(type: Kind): OpDef {
       const count = numel(reduced);
       const X = ctx.ref(node.inputs[0]);
       const Y = ctx.ref(node.outputs[0]);
-      const init = type === 'ReduceMax' ? '-INFINITY' : '0.0f';
-      const acc = type === 'ReduceMax' ? 'acc = v > acc ? v : acc;' : 'acc += v;';
-      const fin = type === 'ReduceMean' ? `acc / ${count}.0f` : 'acc';
+      const { init, acc } = KINDS[type];
+      const fin = KINDS[type].fin(count);
       return loops(kept, (o) => {
         const inner = loops(reduced, (r) => `const float v = ${X}[${offset(o.map((v, k) => (axes.includes(k) ? r[k] : v)), xs)}]; ${acc}`, 'r');
         return `float acc = ${init};\n${inner}\n${Y}[${offset(o, ks)}] = ${fin};`;
@@ -44,4 +58,37 @@ function reduce(type: Kind): OpDef {
   };
 }
 
-export const REDUCE_OPS: OpDef[] = [reduce('ReduceMean'), reduce('ReduceSum'), reduce('ReduceMax')];
+/** ArgMax and ArgMin along one axis, as int64 indices (first or last of equal values). */
+function arg(type: 'ArgMax' | 'ArgMin'): OpDef {
+  return {
+    type,
+    infer(ctx, node) {
+      const x = ctx.required(node, 0);
+      if (x.dtype !== 'float32') throw new CompileError('unsupported', `${type} ${node.name}: only float32 is supported`);
+      const axis = normAxis(attrInt(node, 'axis', 0), x.shape.length, node);
+      const keep = attrInt(node, 'keepdims', 1) === 1;
+      ctx.output(node, 0, { dtype: 'int64', shape: x.shape.flatMap((d, i) => (i === axis ? (keep ? [1] : []) : [d])) });
+    },
+    emit(ctx, node) {
+      const x = ctx.tensor(node.inputs[0]);
+      const axis = normAxis(attrInt(node, 'axis', 0), x.shape.length, node);
+      const outer = numel(x.shape.slice(0, axis));
+      const len = x.shape[axis];
+      const inner = numel(x.shape.slice(axis + 1));
+      const last = attrInt(node, 'select_last_index', 0) === 1;
+      const better = type === 'ArgMax' ? (last ? '>=' : '>') : last ? '<=' : '<';
+      return `for (long o = 0; o < ${outer}; o++) for (long in = 0; in < ${inner}; in++) {
+  const float *p = ${ctx.ref(node.inputs[0])} + o * ${len * inner} + in;
+  long best = 0;
+  for (long j = 1; j < ${len}; j++) if (p[j * ${inner}] ${better} p[best * ${inner}]) best = j;
+  ${ctx.ref(node.outputs[0])}[o * ${inner} + in] = best;
+}`;
+    },
+  };
+}
+
+export const REDUCE_OPS: OpDef[] = [
+  ...(['ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare'] as const).map(reduce),
+  arg('ArgMax'),
+  arg('ArgMin'),
+];

@@ -320,4 +320,21 @@ const expand: OpDef = {
   },
 };
 
-export const SHAPE_OPS: OpDef[] = [reshape, flatten, squeeze, unsqueeze, shapeOp, constant, cast, concat, transpose, gather, slice, constantOfShape, range, expand];
+const size: OpDef = {
+  type: 'Size',
+  infer(ctx, node) {
+    ctx.output(node, 0, { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(numel(ctx.required(node, 0).shape))) });
+  },
+};
+
+const castLike: OpDef = {
+  type: 'CastLike',
+  infer(ctx, node) {
+    const to = ctx.required(node, 1).dtype;
+    const code = Object.entries(ONNX_DT).find(([, d]) => d === to)![0];
+    cast.infer(ctx, { ...node, inputs: [node.inputs[0]], attrs: { ...node.attrs, to: Number(code) } });
+  },
+  emit: (ctx, node) => cast.emit!(ctx, { ...node, inputs: [node.inputs[0]] }),
+};
+
+export const SHAPE_OPS: OpDef[] = [size, castLike, reshape, flatten, squeeze, unsqueeze, shapeOp, constant, cast, concat, transpose, gather, slice, constantOfShape, range, expand];

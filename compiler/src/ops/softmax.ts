@@ -1,4 +1,4 @@
-import { numel } from '../ir';
+import { CompileError, numel } from '../ir';
 import { attrInt, normAxis, OpDef } from './op';
 
 /**
@@ -10,6 +10,7 @@ function softmax(type: 'Softmax' | 'LogSoftmax'): OpDef {
     type,
     infer(ctx, node) {
       const x = ctx.required(node, 0);
+      if (x.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: only float32 is supported, not ${x.dtype}`);
       normAxis(attrInt(node, 'axis', ctx.opset >= 13 ? -1 : 1), x.shape.length, node);
       ctx.output(node, 0, { dtype: 'float32', shape: [...x.shape] });
     },
