@@ -1,6 +1,7 @@
 import { importOnnx, ImportOptions } from './import';
 import { C_TYPE, CompileError, DType, DTYPE_BYTES, Graph, Node, numel, Tensor } from './ir';
 import { CONV_OPS } from './ops/conv';
+import { LAYOUT_OPS } from './ops/layout';
 import { ELEMENTWISE_OPS } from './ops/elementwise';
 import { MATMUL_OPS } from './ops/matmul';
 import { NORM_OPS } from './ops/norm';
@@ -15,7 +16,7 @@ export const COMPILER_VERSION = '0.1.0';
 /** Every operator, by its ONNX name. A duplicate is a programming error caught at load. */
 export const OPS: ReadonlyMap<string, OpDef> = (() => {
   const m = new Map<string, OpDef>();
-  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS]) {
+  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS]) {
     if (m.has(op.type)) throw new Error(`operator ${op.type} is defined twice`);
     m.set(op.type, op);
   }
@@ -217,6 +218,7 @@ int ${name}_run(const void *const inputs[], void *const outputs[]);
 ${weightBytes ? `static const unsigned char kiln_weights[] __attribute__((aligned(64))) = {
 #embed "${name}.weights.bin"
 };
+${weightDefs.join('\n')}` : weightDefs.length ? `static const unsigned char kiln_weights[64] __attribute__((aligned(64))); /* only empty constants */
 ${weightDefs.join('\n')}` : ''}
 
 ${buffers.join('\n')}

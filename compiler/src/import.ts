@@ -6,6 +6,11 @@ export interface ImportOptions {
   inputShapes?: Record<string, number[]>;
   /** Largest model accepted, checked before parsing. */
   maxBytes?: number;
+  /**
+   * Inputs frozen to known values, as if the exporter had made them initializers: the model is
+   * specialised for them (shapes, axes, pads, scales), and they are no longer inputs.
+   */
+  constantInputs?: Record<string, Tensor>;
 }
 
 const DT = onnx.TensorProto.DataType;
@@ -113,6 +118,11 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
   for (const vi of g.input ?? []) {
     const name = vi.name ?? '';
     if (tensors.has(name)) continue; // an initializer also listed as an input (older exporters)
+    const frozen = opts.constantInputs?.[name];
+    if (frozen) {
+      tensors.set(name, { ...frozen, name });
+      continue;
+    }
     const tt = vi.type?.tensorType;
     if (!tt) throw new CompileError('unsupported', `input ${name} is not a tensor`);
     const dtype = dtypeOf(tt.elemType ?? 0, `input ${name}`);

@@ -1,0 +1,374 @@
+import { CompileError, Node, numel, toNumbers } from '../ir';
+import { attrFloat, attrInt, attrInts, attrString, EmitContext, flt, InferContext, loops, normAxis, offset, OpDef, stridesOf } from './op';
+
+function constInts(ctx: InferContext | EmitContext, node: Node, i: number, what: string): number[] | undefined {
+  const name = node.inputs[i];
+  if (!name) return undefined;
+  const t = 'graph' in ctx ? ctx.graph.tensors.get(name) : ctx.tensor(name);
+  if (!t?.data) throw new CompileError('unsupported', `${node.op} ${node.name}: ${what} must be known at compile time`);
+  return toNumbers(t);
+}
+
+function floatOnly(node: Node, dtype: string): void {
+  if (dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: only float32 is supported, not ${dtype}`);
+}
+
+/** Split into equal parts, or by the sizes in `split` (an input since opset 13). */
+function splitSizes(ctx: InferContext | EmitContext, node: Node, shape: number[]): { axis: number; sizes: number[] } {
+  const axis = normAxis(attrInt(node, 'axis', 0), shape.length, node);
+  const given = constInts(ctx, node, 1, 'split') ?? attrInts(node, 'split');
+  const parts = node.outputs.length;
+  let sizes: number[];
+  if (given) sizes = given;
+  else {
+    const n = attrInt(node, 'num_outputs', parts);
+    const chunk = Math.ceil(shape[axis] / n);
+    sizes = Array.from({ length: n }, (_, i) => Math.max(0, Math.min(chunk, shape[axis] - i * chunk)));
+  }
+  if (sizes.reduce((a, b) => a + b, 0) !== shape[axis]) throw new CompileError('invalid', `Split ${node.name}: sizes ${sizes} do not add up to ${shape[axis]}`);
+  return { axis, sizes };
+}
+
+const split: OpDef = {
+  type: 'Split',
+  infer(ctx, node) {
+    const x = ctx.required(node, 0);
+    const { axis, sizes } = splitSizes(ctx, node, x.shape);
+    sizes.forEach((s, i) => {
+      const shape = [...x.shape];
+      shape[axis] = s;
+      ctx.output(node, i, { dtype: x.dtype, shape });
+    });
+  },
+  emit(ctx, node) {
+    const x = ctx.tensor(node.inputs[0]);
+    const { axis, sizes } = splitSizes(ctx, node, x.shape);
+    const outer = numel(x.shape.slice(0, axis));
+    const inner = numel(x.shape.slice(axis + 1));
+    let at = 0;
+    return sizes
+      .map((s, i) => {
+        const code = node.outputs[i] && s > 0 ? `for (long o = 0; o < ${outer}; o++) memcpy(${ctx.ref(node.outputs[i])} + o * ${s * inner}, ${ctx.ref(node.inputs[0])} + o * ${x.shape[axis] * inner} + ${at * inner}, sizeof(*${ctx.ref(node.inputs[0])}) * ${s * inner});` : '';
+        at += s;
+        return code;
+      })
+      .join('\n');
+  },
+};
+
+/** Pad: constant, reflect, edge or wrap, with constant pads (an input since opset 11). */
+function padParams(ctx: InferContext | EmitContext, node: Node, rank: number) {
+  const raw = constInts(ctx, node, 1, 'pads') ?? attrInts(node, 'pads');
+  if (!raw) throw new CompileError('invalid', `Pad ${node.name}: no pads`);
+  const axes = (constInts(ctx, node, 3, 'axes') ?? [...Array(rank).keys()]).map((a) => normAxis(a, rank, node));
+  const begin = new Array(rank).fill(0);
+  const end = new Array(rank).fill(0);
+  axes.forEach((a, k) => {
+    begin[a] = raw[k];
+    end[a] = raw[k + axes.length];
+  });
+  if ([...begin, ...end].some((p) => p < 0)) throw new CompileError('unsupported', `Pad ${node.name}: negative pads are not supported`);
+  return { begin, end, mode: attrString(node, 'mode', 'constant') };
+}
+
+const pad: OpDef = {
+  type: 'Pad',
+  infer(ctx, node) {
+    const x = ctx.required(node, 0);
+    floatOnly(node, x.dtype);
+    const { begin, end, mode } = padParams(ctx, node, x.shape.length);
+    if (!['constant', 'reflect', 'edge', 'wrap'].includes(mode)) throw new CompileError('unsupported', `Pad ${node.name}: mode ${mode}`);
+    if (node.inputs[2] && !ctx.input(node, 2)?.data) throw new CompileError('unsupported', `Pad ${node.name}: the constant value must be known at compile time`);
+    ctx.output(node, 0, { dtype: x.dtype, shape: x.shape.map((d, i) => d + begin[i] + end[i]) });
+  },
+  emit(ctx, node) {
+    const x = ctx.tensor(node.inputs[0]);
+    const out = ctx.tensor(node.outputs[0]);
+    const { begin, mode } = padParams(ctx, node, x.shape.length);
+    const value = node.inputs[2] ? flt(Number(ctx.tensor(node.inputs[2]).data![0])) : flt(attrFloat(node, 'value', 0));
+    const xs = stridesOf(x.shape);
+    return loops(out.shape, (idx) => {
+      const lines = idx.map((v, k) => {
+        const d = x.shape[k];
+        const raw = `(${v} - ${begin[k]})`;
+        const map =
+          mode === 'reflect' ? `long j${k} = ${raw}; while (j${k} < 0 || j${k} >= ${d}) j${k} = j${k} < 0 ? -j${k} : 2 * ${d} - 2 - j${k};`
+          : mode === 'edge' ? `long j${k} = ${raw} < 0 ? 0 : ${raw} >= ${d} ? ${d - 1} : ${raw};`
+          : mode === 'wrap' ? `long j${k} = ((${raw} % ${d}) + ${d}) % ${d};`
+          : `long j${k} = ${raw}; inside = inside && j${k} >= 0 && j${k} < ${d};`;
+        return map;
+      });
+      const j = idx.map((_, k) => `j${k}`);
+      return `int inside = 1;\n${lines.join('\n')}\n${ctx.ref(node.outputs[0])}[${offset(idx, stridesOf(out.shape))}] = inside ? ${ctx.ref(node.inputs[0])}[${offset(j, xs)}] : ${value};\n(void)inside;`;
+    });
+  },
+};
+
+/** 2-D transposed convolution (NCHW), with groups, strides, dilations, pads and output padding. */
+function convTransposeParams(node: Node, xShape: number[], wShape: number[]) {
+  const [, , H, W] = xShape;
+  const K = attrInts(node, 'kernel_shape') ?? wShape.slice(2);
+  const s = attrInts(node, 'strides') ?? [1, 1];
+  const d = attrInts(node, 'dilations') ?? [1, 1];
+  const op = attrInts(node, 'output_padding') ?? [0, 0];
+  let pads = attrInts(node, 'pads') ?? [0, 0, 0, 0];
+  const outShape = attrInts(node, 'output_shape');
+  const autoPad = attrString(node, 'auto_pad', 'NOTSET');
+  const full = [H, W].map((n, i) => s[i] * (n - 1) + op[i] + ((K[i] - 1) * d[i] + 1));
+  let out: number[];
+  if (outShape || autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+    out = outShape ? outShape.slice(-2) : [H * s[0], W * s[1]];
+    const total = full.map((f, i) => f - out[i]);
+    // ONNX: SAME_UPPER puts the smaller half first; otherwise (SAME_LOWER, or output_shape) the larger.
+    const upper = autoPad === 'SAME_UPPER';
+    pads = [0, 1].map((i) => (upper ? Math.floor(total[i] / 2) : total[i] - Math.floor(total[i] / 2)));
+    pads = [...pads, total[0] - pads[0], total[1] - pads[1]];
+  } else {
+    if (autoPad === 'VALID') pads = [0, 0, 0, 0];
+    out = full.map((f, i) => f - pads[i] - pads[i + 2]);
+  }
+  return { K, s, d, pads, out };
+}
+
+const convTranspose: OpDef = {
+  type: 'ConvTranspose',
+  infer(ctx, node) {
+    const x = ctx.required(node, 0);
+    const w = ctx.required(node, 1);
+    floatOnly(node, x.dtype);
+    if (x.shape.length !== 4) throw new CompileError('unsupported', `ConvTranspose ${node.name}: only 2-D (NCHW) is supported`);
+    const group = attrInt(node, 'group', 1);
+    const { out } = convTransposeParams(node, x.shape, w.shape);
+    ctx.output(node, 0, { dtype: 'float32', shape: [x.shape[0], w.shape[1] * group, ...out] });
+  },
+  emit(ctx, node) {
+    const x = ctx.tensor(node.inputs[0]);
+    const w = ctx.tensor(node.inputs[1]);
+    const [N, C, H, W] = x.shape;
+    const group = attrInt(node, 'group', 1);
+    const Mg = w.shape[1];
+    const M = Mg * group;
+    const Cg = C / group;
+    const { K, s, d, pads, out } = convTransposeParams(node, x.shape, w.shape);
+    const [OH, OW] = out;
+    const X = ctx.ref(node.inputs[0]);
+    const Wt = ctx.ref(node.inputs[1]);
+    const Y = ctx.ref(node.outputs[0]);
+    const bias = node.inputs[2] ? `${ctx.ref(node.inputs[2])}[m]` : '0.0f';
+    return `for (long n = 0; n < ${N}; n++) for (long m = 0; m < ${M}; m++) for (long i = 0; i < ${OH * OW}; i++) ${Y}[(n * ${M} + m) * ${OH * OW} + i] = ${bias};
+for (long n = 0; n < ${N}; n++) for (long g = 0; g < ${group}; g++) for (long c = 0; c < ${Cg}; c++) for (long h = 0; h < ${H}; h++) for (long w = 0; w < ${W}; w++) {
+  const float v = ${X}[((n * ${C} + g * ${Cg} + c) * ${H} + h) * ${W} + w];
+  for (long m = 0; m < ${Mg}; m++) for (long kh = 0; kh < ${K[0]}; kh++) {
+    const long oh = h * ${s[0]} - ${pads[0]} + kh * ${d[0]};
+    if (oh < 0 || oh >= ${OH}) continue;
+    for (long kw = 0; kw < ${K[1]}; kw++) {
+      const long ow = w * ${s[1]} - ${pads[1]} + kw * ${d[1]};
+      if (ow < 0 || ow >= ${OW}) continue;
+      ${Y}[((n * ${M} + g * ${Mg} + m) * ${OH} + oh) * ${OW} + ow] += v * ${Wt}[(((g * ${Cg} + c) * ${Mg} + m) * ${K[0]} + kh) * ${K[1]} + kw];
+    }
+  }
+}`;
+  },
+};
+
+/** Resize with mode nearest or linear, on any rank, from constant scales or sizes. */
+function resizeParams(ctx: InferContext | EmitContext, node: Node, shape: number[]) {
+  const scalesT = node.inputs[2] ? ('graph' in ctx ? ctx.graph.tensors.get(node.inputs[2]) : ctx.tensor(node.inputs[2])) : undefined;
+  const sizes = constInts(ctx, node, 3, 'sizes');
+  if (attrInts(node, 'axes')) throw new CompileError('unsupported', `Resize ${node.name}: the axes attribute is not supported`);
+  let scales: number[];
+  let out: number[];
+  if (sizes && sizes.length) {
+    out = sizes;
+    scales = sizes.map((o, i) => o / shape[i]);
+    if (attrString(node, 'keep_aspect_ratio_policy', 'stretch') !== 'stretch') throw new CompileError('unsupported', `Resize ${node.name}: keep_aspect_ratio_policy`);
+  } else {
+    if (!scalesT?.data) throw new CompileError('unsupported', `Resize ${node.name}: scales or sizes must be known at compile time`);
+    scales = Array.from(scalesT.data as Float32Array);
+    out = shape.map((d, i) => Math.floor(d * scales[i]));
+  }
+  // ONNX measures the resized length as input length x scale (not rounded) when scales are given.
+  const resizedLength = out.map((o, i) => (sizes && sizes.length ? o : shape[i] * scales[i]));
+  return { scales, out, resizedLength };
+}
+
+const resize: OpDef = {
+  type: 'Resize',
+  infer(ctx, node) {
+    const x = ctx.required(node, 0);
+    floatOnly(node, x.dtype);
+    const mode = attrString(node, 'mode', 'nearest');
+    const ctm = attrString(node, 'coordinate_transformation_mode', 'half_pixel');
+    if (mode !== 'nearest' && mode !== 'linear') throw new CompileError('unsupported', `Resize ${node.name}: mode ${mode} (nearest and linear are supported)`);
+    if (!['half_pixel', 'asymmetric', 'align_corners', 'pytorch_half_pixel', 'half_pixel_symmetric'].includes(ctm)) throw new CompileError('unsupported', `Resize ${node.name}: coordinate_transformation_mode ${ctm}`);
+    if (ctm === 'half_pixel_symmetric') throw new CompileError('unsupported', `Resize ${node.name}: coordinate_transformation_mode ${ctm}`);
+    if (attrInt(node, 'antialias', 0)) throw new CompileError('unsupported', `Resize ${node.name}: antialias`);
+    ctx.output(node, 0, { dtype: 'float32', shape: resizeParams(ctx, node, x.shape).out });
+  },
+  emit(ctx, node) {
+    const x = ctx.tensor(node.inputs[0]);
+    const { scales, out, resizedLength } = resizeParams(ctx, node, x.shape);
+    const mode = attrString(node, 'mode', 'nearest');
+    const ctm = attrString(node, 'coordinate_transformation_mode', 'half_pixel');
+    const nearest = attrString(node, 'nearest_mode', 'round_prefer_floor');
+    const xs = stridesOf(x.shape);
+    // The source coordinate of output index i along a dimension, as ONNX defines each mode.
+    const coord = (i: string, k: number) => {
+      const inD = x.shape[k];
+      const outD = resizedLength[k];
+      const sc = flt(scales[k]);
+      switch (ctm) {
+        case 'asymmetric':
+          return `((float)${i} / ${sc})`;
+        case 'align_corners':
+          return outD === 1 ? '0.0f' : `((float)${i} * ${flt((inD - 1) / (outD - 1))})`;
+        case 'pytorch_half_pixel':
+          return outD > 1 ? `(((float)${i} + 0.5f) / ${sc} - 0.5f)` : '0.0f';
+        default:
+          return `(((float)${i} + 0.5f) / ${sc} - 0.5f)`;
+      }
+    };
+    const round =
+      nearest === 'floor' ? (v: string) => `floorf(${v})`
+      : nearest === 'ceil' ? (v: string) => `ceilf(${v})`
+      : nearest === 'round_prefer_ceil' ? (v: string) => `floorf(${v} + 0.5f)`
+      : (v: string) => `ceilf(${v} - 0.5f)`;
+    const Y = ctx.ref(node.outputs[0]);
+    const X = ctx.ref(node.inputs[0]);
+    if (mode === 'nearest') {
+      return loops(out, (idx) => {
+        const src = idx.map((v, k) => (x.shape[k] === out[k] && scales[k] === 1 ? `long s${k} = ${v};` : `long s${k} = (long)${round(coord(v, k))}; if (s${k} < 0) s${k} = 0; if (s${k} >= ${x.shape[k]}) s${k} = ${x.shape[k] - 1};`));
+        return `${src.join('\n')}\n${Y}[${offset(idx, stridesOf(out))}] = ${X}[${offset(idx.map((_, k) => `s${k}`), xs)}];`;
+      });
+    }
+    // Linear: interpolate along every dimension whose size changes (2^k corners).
+    const dims = out.map((o, k) => k).filter((k) => !(x.shape[k] === out[k] && scales[k] === 1));
+    return loops(out, (idx) => {
+      const pre = dims.map((k) => `float c${k} = ${coord(idx[k], k)}; if (c${k} < 0.0f) c${k} = 0.0f; if (c${k} > ${x.shape[k] - 1}.0f) c${k} = ${x.shape[k] - 1}.0f;
+long lo${k} = (long)floorf(c${k}); long hi${k} = lo${k} + 1 < ${x.shape[k]} ? lo${k} + 1 : lo${k}; float f${k} = c${k} - (float)lo${k};`);
+      const terms: string[] = [];
+      for (let mask = 0; mask < 1 << dims.length; mask++) {
+        const sel = idx.map((v, k) => {
+          const j = dims.indexOf(k);
+          return j < 0 ? v : mask & (1 << j) ? `hi${k}` : `lo${k}`;
+        });
+        const w = dims.map((k, j) => (mask & (1 << j) ? `f${k}` : `(1.0f - f${k})`)).join(' * ') || '1.0f';
+        terms.push(`${w} * ${X}[${offset(sel, xs)}]`);
+      }
+      return `${pre.join('\n')}\n${Y}[${offset(idx, stridesOf(out))}] = ${terms.join(' + ')};`;
+    });
+  },
+};
+
+export const LAYOUT_OPS: OpDef[] = [split, pad, convTranspose, resize];
+
+/** GatherElements: out[i] = data[i with axis replaced by indices[i]]. */
+const gatherElements: OpDef = {
+  type: 'GatherElements',
+  infer(ctx, node) {
+    const x = ctx.required(node, 0);
+    const ind = ctx.required(node, 1);
+    if (ind.dtype !== 'int64' && ind.dtype !== 'int32') throw new CompileError('invalid', `GatherElements ${node.name}: indices must be integers`);
+    if (ind.shape.length !== x.shape.length) throw new CompileError('invalid', `GatherElements ${node.name}: ranks differ`);
+    normAxis(attrInt(node, 'axis', 0), x.shape.length, node);
+    ctx.output(node, 0, { dtype: x.dtype, shape: [...ind.shape] });
+  },
+  emit(ctx, node) {
+    const x = ctx.tensor(node.inputs[0]);
+    const ind = ctx.tensor(node.inputs[1]);
+    const axis = normAxis(attrInt(node, 'axis', 0), x.shape.length, node);
+    const xs = stridesOf(x.shape);
+    const is = stridesOf(ind.shape);
+    return loops(ind.shape, (idx) => {
+      const src = idx.map((v, k) => (k === axis ? 'j' : v));
+      return `long j = (long)${ctx.ref(node.inputs[1])}[${offset(idx, is)}]; if (j < 0) j += ${x.shape[axis]};
+if (j < 0 || j >= ${x.shape[axis]}) j = 0; /* out of range: ONNX leaves it undefined */
+${ctx.ref(node.outputs[0])}[${offset(idx, is)}] = ${ctx.ref(node.inputs[0])}[${offset(src, xs)}];`;
+    });
+  },
+};
+
+/** Trilu: keep the upper (or lower) triangle of the last two dimensions, offset by k. */
+const trilu: OpDef = {
+  type: 'Trilu',
+  infer(ctx, node) {
+    const x = ctx.required(node, 0);
+    if (x.shape.length < 2) throw new CompileError('invalid', `Trilu ${node.name}: rank must be at least 2`);
+    constInts(ctx, node, 1, 'k');
+    ctx.output(node, 0, { dtype: x.dtype, shape: [...x.shape] });
+  },
+  emit(ctx, node) {
+    const x = ctx.tensor(node.inputs[0]);
+    const k = constInts(ctx, node, 1, 'k')?.[0] ?? 0;
+    const upper = attrInt(node, 'upper', 1) === 1;
+    const [R, C] = x.shape.slice(-2);
+    const batch = numel(x.shape.slice(0, -2));
+    const keep = upper ? `c - r >= ${k}` : `c - r <= ${k}`;
+    return `for (long b = 0; b < ${batch}; b++) for (long r = 0; r < ${R}; r++) for (long c = 0; c < ${C}; c++) {
+  const long i = (b * ${R} + r) * ${C} + c;
+  ${ctx.ref(node.outputs[0])}[i] = (${keep}) ? ${ctx.ref(node.inputs[0])}[i] : 0;
+}`;
+  },
+};
+
+/** And, Or, Xor over bools, broadcast; Not. */
+function logical(type: 'And' | 'Or' | 'Xor'): OpDef {
+  const c = type === 'And' ? '&&' : type === 'Or' ? '||' : '!=';
+  return {
+    type,
+    infer(ctx, node) {
+      const a = ctx.required(node, 0);
+      const b = ctx.required(node, 1);
+      if (a.dtype !== 'bool' || b.dtype !== 'bool') throw new CompileError('invalid', `${type} ${node.name}: inputs must be bool`);
+      const rank = Math.max(a.shape.length, b.shape.length);
+      const shape = Array.from({ length: rank }, (_, i) => Math.max(a.shape[a.shape.length - rank + i] ?? 1, b.shape[b.shape.length - rank + i] ?? 1));
+      ctx.output(node, 0, { dtype: 'bool', shape });
+    },
+    emit(ctx, node) {
+      const out = ctx.tensor(node.outputs[0]);
+      const bs = (n: string) => {
+        const sh = ctx.tensor(n).shape;
+        const st = stridesOf(sh);
+        const pad = out.shape.length - sh.length;
+        return out.shape.map((_, i) => (i < pad || sh[i - pad] === 1 ? 0 : st[i - pad]));
+      };
+      const [A, B] = node.inputs;
+      return loops(out.shape, (idx) => `${ctx.ref(node.outputs[0])}[${offset(idx, stridesOf(out.shape))}] = (${ctx.ref(A)}[${offset(idx, bs(A))}] != 0) ${c} (${ctx.ref(B)}[${offset(idx, bs(B))}] != 0);`);
+    },
+  };
+}
+
+const not: OpDef = {
+  type: 'Not',
+  infer(ctx, node) {
+    const x = ctx.required(node, 0);
+    if (x.dtype !== 'bool') throw new CompileError('invalid', `Not ${node.name}: input must be bool`);
+    ctx.output(node, 0, { dtype: 'bool', shape: [...x.shape] });
+  },
+  emit: (ctx, node) => `for (long i = 0; i < ${numel(ctx.tensor(node.inputs[0]).shape)}; i++) ${ctx.ref(node.outputs[0])}[i] = !${ctx.ref(node.inputs[0])}[i];`,
+};
+
+/** Mod on float32 with fmod=1 (the sign of the dividend), broadcast. */
+const mod: OpDef = {
+  type: 'Mod',
+  infer(ctx, node) {
+    const a = ctx.required(node, 0);
+    const b = ctx.required(node, 1);
+    if (a.dtype !== 'float32' || b.dtype !== 'float32' || attrInt(node, 'fmod', 0) !== 1) throw new CompileError('unsupported', `Mod ${node.name}: only float32 with fmod=1 is supported`);
+    const rank = Math.max(a.shape.length, b.shape.length);
+    ctx.output(node, 0, { dtype: 'float32', shape: Array.from({ length: rank }, (_, i) => Math.max(a.shape[a.shape.length - rank + i] ?? 1, b.shape[b.shape.length - rank + i] ?? 1)) });
+  },
+  emit(ctx, node) {
+    const out = ctx.tensor(node.outputs[0]);
+    const bs = (n: string) => {
+      const sh = ctx.tensor(n).shape;
+      const st = stridesOf(sh);
+      const pad = out.shape.length - sh.length;
+      return out.shape.map((_, i) => (i < pad || sh[i - pad] === 1 ? 0 : st[i - pad]));
+    };
+    const [A, B] = node.inputs;
+    return loops(out.shape, (idx) => `${ctx.ref(node.outputs[0])}[${offset(idx, stridesOf(out.shape))}] = fmodf(${ctx.ref(A)}[${offset(idx, bs(A))}], ${ctx.ref(B)}[${offset(idx, bs(B))}]);`);
+  },
+};
+
+LAYOUT_OPS.push(gatherElements, trilu, logical('And'), logical('Or'), logical('Xor'), not, mod);
