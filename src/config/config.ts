@@ -1,5 +1,6 @@
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { S3Options } from '../storage/s3-object-store';
 
 /**
  * Kiln's configuration, read once from the environment and validated at start-up.
@@ -25,19 +26,7 @@ export type LogLevel = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 
 export type StorageConfig =
   | { driver: 'fs'; dir: string }
-  | {
-      driver: 's3';
-      endPoint: string;
-      port: number;
-      useSSL: boolean;
-      accessKey: string;
-      secretKey: string;
-      bucket: string;
-      region: string;
-      pathStyle: boolean;
-      /** Where clients reach the store, for presigned links, when it differs from endPoint. */
-      publicEndpoint: { endPoint: string; port: number; useSSL: boolean } | null;
-    };
+  | ({ driver: 's3' } & S3Options & { publicEndpoint: S3Options['publicEndpoint'] });
 
 export interface WorkerConfig {
   id: string;

@@ -11,6 +11,7 @@ export interface S3Options {
   bucket: string;
   region: string;
   pathStyle: boolean;
+  /** Where clients reach the store, for presigned links, when it differs from endPoint. */
   publicEndpoint?: { endPoint: string; port: number; useSSL: boolean } | null;
 }
 

@@ -214,15 +214,8 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
     r = await run.step(link([...parts.objects, '../verify/harness.o', '-o', `../verify/${programName}`]));
     if (r.exitCode !== 0) return { failed: run.fail(r, `linking the verification harness (does ${verify.entry} have the declared signature?)`) };
     // The reference: the same sources for this host, without fast-math or FP contraction.
-    const refObjects: string[] = [];
-    for (const unit of parts.units) {
-      const out = `../verify/ref/${parts.names.get(unit)!.replace(/\//g, '__')}.o`;
-      r = await run.step([...hostCommon, '-c', unit, '-o', out]);
-      if (r.exitCode !== 0) return { failed: run.fail(r, `compiling ${unit} for the reference`) };
-      refObjects.push(out);
-    }
-    r = await run.step([...hostCommon, '-fuse-ld=lld', ...refObjects, harnessSrc, '-o', '../verify/ref/program', ...parts.libs, '-lm']);
-    if (r.exitCode !== 0) return { failed: run.fail(r, 'linking the reference harness') };
+    const refFailed = await buildReference(run, parts, hostCommon, [harnessSrc]);
+    if (refFailed) return { failed: refFailed };
     const ref = await run.execute(['./ref/program', BUNDLE_FILES.inputs, `ref/${BUNDLE_FILES.expected}`], '/work/verify', verify.timeoutMs, '');
     if (ref.exitCode !== 0) return { failed: run.failRun(ref, `the reference run on ${host.name}`, verify.timeoutMs) };
     await copyFile(join(req.workdir, 'verify/ref', BUNDLE_FILES.expected), join(req.workdir, 'verify', BUNDLE_FILES.expected));
@@ -247,15 +240,8 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
     let expect = verify.expect;
     reference = 'the expected output given in the request';
     if (!expect) {
-      const refObjects: string[] = [];
-      for (const unit of parts.units) {
-        const out = `../verify/ref/${parts.names.get(unit)!.replace(/\//g, '__')}.o`;
-        r = await run.step([...hostCommon, '-c', unit, '-o', out]);
-        if (r.exitCode !== 0) return { failed: run.fail(r, `compiling ${unit} for the reference`) };
-        refObjects.push(out);
-      }
-      r = await run.step([...hostCommon, '-fuse-ld=lld', ...refObjects, '-o', '../verify/ref/program', ...parts.libs, '-lm']);
-      if (r.exitCode !== 0) return { failed: run.fail(r, 'linking the reference program') };
+      const refFailed = await buildReference(run, parts, hostCommon, []);
+      if (refFailed) return { failed: refFailed };
       const ref = await run.execute(['./ref/program', ...verify.args], '/work/verify', verify.timeoutMs, verify.stdin);
       if (ref.timedOut || ref.signal || ref.truncated) return { failed: run.failRun(ref, `the reference run on ${host.name}`, verify.timeoutMs) };
       expect = { stdout: ref.stdout, exitCode: ref.exitCode };
@@ -281,6 +267,19 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
 }
 
 const CLANG_VERSION_HINT = '19';
+
+/** Builds verify/ref/program for this host from the build's sources (and extra sources). */
+async function buildReference(run: ClangRun, parts: BuildParts, hostCommon: string[], extra: string[]): Promise<CompileResult | null> {
+  const objects: string[] = [];
+  for (const unit of parts.units) {
+    const out = `../verify/ref/${parts.names.get(unit)!.replace(/\//g, '__')}.o`;
+    const r = await run.step([...hostCommon, '-c', unit, '-o', out]);
+    if (r.exitCode !== 0) return run.fail(r, `compiling ${unit} for the reference`);
+    objects.push(out);
+  }
+  const r = await run.step([...hostCommon, '-fuse-ld=lld', ...objects, ...extra, '-o', '../verify/ref/program', ...parts.libs, '-lm']);
+  return r.exitCode !== 0 ? run.fail(r, 'linking the reference program') : null;
+}
 
 /** One build's toolchain runs: a shared deadline, the log, and the diagnostics seen so far. */
 export class ClangRun {

@@ -1,5 +1,5 @@
 import { CompileError, Node, numel, toNumbers } from '../ir';
-import { attrFloat, attrInt, attrInts, attrString, EmitContext, flt, InferContext, loops, normAxis, offset, OpDef, stridesOf } from './op';
+import { attrFloat, attrInt, attrInts, attrString, broadcastStrides, EmitContext, flt, InferContext, loops, normAxis, offset, OpDef, stridesOf } from './op';
 
 function constInts(ctx: InferContext | EmitContext, node: Node, i: number, what: string): number[] | undefined {
   const name = node.inputs[i];
@@ -326,12 +326,7 @@ function logical(type: 'And' | 'Or' | 'Xor'): OpDef {
     },
     emit(ctx, node) {
       const out = ctx.tensor(node.outputs[0]);
-      const bs = (n: string) => {
-        const sh = ctx.tensor(n).shape;
-        const st = stridesOf(sh);
-        const pad = out.shape.length - sh.length;
-        return out.shape.map((_, i) => (i < pad || sh[i - pad] === 1 ? 0 : st[i - pad]));
-      };
+      const bs = (n: string) => broadcastStrides(ctx.tensor(n).shape, out.shape);
       const [A, B] = node.inputs;
       return loops(out.shape, (idx) => `${ctx.ref(node.outputs[0])}[${offset(idx, stridesOf(out.shape))}] = (${ctx.ref(A)}[${offset(idx, bs(A))}] != 0) ${c} (${ctx.ref(B)}[${offset(idx, bs(B))}] != 0);`);
     },
@@ -360,12 +355,7 @@ const mod: OpDef = {
   },
   emit(ctx, node) {
     const out = ctx.tensor(node.outputs[0]);
-    const bs = (n: string) => {
-      const sh = ctx.tensor(n).shape;
-      const st = stridesOf(sh);
-      const pad = out.shape.length - sh.length;
-      return out.shape.map((_, i) => (i < pad || sh[i - pad] === 1 ? 0 : st[i - pad]));
-    };
+    const bs = (n: string) => broadcastStrides(ctx.tensor(n).shape, out.shape);
     const [A, B] = node.inputs;
     return loops(out.shape, (idx) => `${ctx.ref(node.outputs[0])}[${offset(idx, stridesOf(out.shape))}] = fmodf(${ctx.ref(A)}[${offset(idx, bs(A))}], ${ctx.ref(B)}[${offset(idx, bs(B))}]);`);
   },
