@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, MessageEvent, Param, Post, Query, Res, Sse } from '@nestjs/common';
+import { Observable } from 'rxjs';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -6,6 +7,7 @@ import {
   ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
+  ApiProduces,
   ApiPropertyOptional,
   ApiServiceUnavailableResponse,
   ApiTags,
@@ -76,6 +78,20 @@ export class JobsController {
   @ApiNotFoundResponse({ description: 'No such job for this tenant' })
   get(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<JobDto> {
     return this.jobs.get(caller, id);
+  }
+
+  @Sse(':id/events')
+  @ApiProduces('text/event-stream')
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Resume after this event (an EventSource sends it when it reconnects)' })
+  @ApiOkResponse({
+    description:
+      'Server-sent events: `build` for every state change of a build ({ buildId, target, from, to, at, worker, message }, the id is the event\'s sequence number), then `end` ({ jobId, status }) once every build has finished.',
+    content: { 'text/event-stream': { schema: { type: 'string' } } },
+  })
+  @ApiNotFoundResponse({ description: 'No such job for this tenant' })
+  async events(@CurrentCaller() caller: Caller, @Param('id') id: string, @Headers('last-event-id') lastEventId?: string): Promise<Observable<MessageEvent>> {
+    await this.jobs.get(caller, id); // a 404 before the stream starts
+    return this.jobs.eventStream(id, lastEventId ?? null);
   }
 
   @Delete(':id')

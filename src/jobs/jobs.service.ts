@@ -22,7 +22,9 @@ import { importOnnx } from '../../compiler/src/import';
 import { CompileError } from '../../compiler/src/ir';
 import { OBJECT_STORE, ObjectStore } from '../storage/object-store';
 import { DEFAULT_OUTPUTS, MODEL_OUTPUTS } from './artifact-kinds';
-import { BuildStatus, isTerminal, JobStatus } from './build-status';
+import { BuildStatus, deriveJobStatus, isTerminal, JobStatus } from './build-status';
+import { Observable } from 'rxjs';
+import type { MessageEvent } from '@nestjs/common';
 import type { CreateJobDto } from './dto/create-job.dto';
 import type { JobDto, JobListDto } from './dto/job.dto';
 import { toJobDto } from './job.mapper';
@@ -285,6 +287,58 @@ export class JobsService {
       if (e instanceof CompileError) throw new BadRequestException(`model: ${e.message}`);
       throw e;
     }
+  }
+
+  /**
+   * Every state change of a job's builds, as server-sent events: what is already recorded after
+   * `afterId`, then new ones as they happen, and an "end" event once every build has finished.
+   * Event ids are the build event ids, so a client resumes with Last-Event-ID.
+   */
+  eventStream(jobId: string, afterId: string | null, pollMs = 250): Observable<MessageEvent> {
+    return new Observable<MessageEvent>((subscriber) => {
+      let last = afterId && /^\d{1,18}$/.test(afterId) ? afterId : '0';
+      let timer: NodeJS.Timeout | null = null;
+      let idleSince = Date.now();
+      let stopped = false;
+      const tick = async () => {
+        try {
+          const rows: { id: string; build_id: string; target_name: string; from_status: string | null; to_status: string; at: Date; worker: string | null; message: string | null }[] = await this.db.query(
+            `SELECT e.id, e.build_id, b.target_name, e.from_status, e.to_status, e.at, e.worker, e.message
+               FROM build_events e JOIN builds b ON b.id = e.build_id
+              WHERE e.job_id = $1 AND e.id > $2 ORDER BY e.id LIMIT 500`,
+            [jobId, last],
+          );
+          for (const r of rows) {
+            last = String(r.id);
+            subscriber.next({ id: last, type: 'build', data: { buildId: r.build_id, target: r.target_name, from: r.from_status, to: r.to_status, at: new Date(r.at).toISOString(), worker: r.worker, message: r.message } });
+          }
+          if (rows.length) idleSince = Date.now();
+          if (rows.length < 500) {
+            const statuses: { status: BuildStatus }[] = await this.db.query(`SELECT status FROM builds WHERE job_id = $1`, [jobId]);
+            const status = deriveJobStatus(statuses.map((x) => x.status));
+            if (['succeeded', 'failed', 'canceled'].includes(status)) {
+              // The id repeats the last event's, so a client reconnecting after the end resumes correctly.
+              subscriber.next({ id: last, type: 'end', data: { jobId, status } });
+              subscriber.complete();
+              return;
+            }
+          }
+          // A comment now and then keeps proxies from closing a quiet stream.
+          if (Date.now() - idleSince > 15_000) {
+            idleSince = Date.now();
+            subscriber.next({ id: last, comment: 'keep-alive', data: '' });
+          }
+        } catch (e) {
+          this.logger.warn(`events of job ${jobId}: ${(e as Error).message}`);
+        }
+        if (!stopped) timer = setTimeout(tick, pollMs);
+      };
+      void tick();
+      return () => {
+        stopped = true;
+        if (timer) clearTimeout(timer);
+      };
+    });
   }
 
   /** A queued build whose pool has lost its workers says so, instead of looking merely slow. */
