@@ -137,12 +137,12 @@ describe('jobs end to end (local-directory storage)', () => {
     assert.equal(elfMachine(await download(kiln, armExe.id)), ELF_MACHINE.aarch64);
   });
 
-  it('builds a shared library and LLVM IR', async () => {
+  it('builds a shared library, a static library and LLVM IR', async () => {
     const res = await kiln
       .http()
       .post('/v1/jobs')
       .set(kiln.auth)
-      .send({ source: { language: 'c', files: [{ path: 'vec.c', content: 'float dot(const float *a, const float *b, int n) { float s = 0; for (int i = 0; i < n; i++) s += a[i] * b[i]; return s; }\n' }], options: ['-O2'] }, targets: ['aarch64-linux-gnu'], outputs: ['shared', 'llvm-ir'] });
+      .send({ source: { language: 'c', files: [{ path: 'vec.c', content: 'float dot(const float *a, const float *b, int n) { float s = 0; for (int i = 0; i < n; i++) s += a[i] * b[i]; return s; }\n' }], options: ['-O2'] }, targets: ['aarch64-linux-gnu'], outputs: ['shared', 'static', 'llvm-ir'] });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     const job = await waitForJob(kiln, res.body.id);
     assert.equal(job.status, 'succeeded', JSON.stringify(job.builds[0].diagnostics));
@@ -152,6 +152,9 @@ describe('jobs end to end (local-directory storage)', () => {
     assert.equal(elfMachine(bytes), ELF_MACHINE.aarch64);
     assert.equal(bytes.readUInt16LE(16), 3, 'ET_DYN: a shared object');
     assert.ok(bytes.includes(Buffer.from('dot\0')), 'exports dot');
+    const archive = job.builds[0].artifacts.find((a) => a.kind === 'static')!;
+    assert.equal(archive.name, 'libvec.a');
+    assert.equal((await download(kiln, archive.id)).subarray(0, 8).toString('latin1'), '!<arch>\n');
     const ir = job.builds[0].artifacts.find((a) => a.kind === 'llvm-ir')!;
     assert.match((await download(kiln, ir.id)).toString(), /target triple = "aarch64-unknown-linux-gnu"/);
   });

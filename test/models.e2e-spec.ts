@@ -46,11 +46,12 @@ describe('model jobs: an uploaded ONNX model compiled for several targets and ve
 
   it('binds symbolic dimensions from inputShapes, and builds a shared library', async () => {
     const uploadId = await upload(mlp());
-    const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ model: { uploadId }, inputShapes: { x: [3, 16] }, targets: ['riscv64-linux-gnu'], outputs: ['shared'], verify: { seed: 5 } });
+    const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ model: { uploadId }, inputShapes: { x: [3, 16] }, targets: ['riscv64-linux-gnu'], outputs: ['shared', 'static'], verify: { seed: 5 } });
     assert.equal(res.status, 202, JSON.stringify(res.body));
     const job = await waitForJob(kiln, res.body.id, 120_000);
     assert.equal(job.status, 'succeeded', job.builds[0].statusReason ?? '');
     assert.ok(job.builds[0].artifacts.some((a) => a.name === 'libmodel.so'));
+    assert.ok(job.builds[0].artifacts.some((a) => a.name === 'libmodel.a' && a.kind === 'static'));
   });
 
   it('refuses a model it cannot compile, with a 400 that says why and leaves nothing behind', async () => {
@@ -78,7 +79,7 @@ describe('model jobs: an uploaded ONNX model compiled for several targets and ve
     assert.match(r.body.message, /the model has no input y/);
     r = await post({ model: { uploadId: mlpId }, inputShapes: { x: [2, 16] }, outputs: ['executable'] });
     assert.equal(r.status, 400);
-    assert.match(r.body.message, /a model build gives object, shared, assembly, llvm-ir/);
+    assert.match(r.body.message, /a model build gives object, shared, static, assembly, llvm-ir/);
     r = await post({ model: { uploadId: mlpId }, inputShapes: { x: [2, 16] }, verify: { entry: 'f' } });
     assert.equal(r.status, 400);
     assert.match(r.body.message, /"entry" does not apply to a model/);

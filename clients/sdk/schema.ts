@@ -191,7 +191,7 @@ export interface components {
              * @description bundle: the files a runner verifies; report: the verification report
              * @enum {string}
              */
-            kind: "object" | "executable" | "shared" | "assembly" | "llvm-ir" | "header" | "c-source" | "metadata" | "bundle" | "report";
+            kind: "object" | "executable" | "shared" | "static" | "assembly" | "llvm-ir" | "header" | "c-source" | "metadata" | "bundle" | "report";
             /** @example saxpy.o */
             name: string;
             /** @example e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 */
@@ -292,7 +292,7 @@ export interface components {
              *       "assembly"
              *     ]
              */
-            outputs?: ("object" | "executable" | "shared" | "assembly" | "llvm-ir")[];
+            outputs?: ("object" | "executable" | "shared" | "static" | "assembly" | "llvm-ir")[];
             /** @description Source code to compile. Give this or model. */
             source?: components["schemas"]["SourceDto"];
             /**
@@ -340,7 +340,7 @@ export interface components {
             id: string;
             /** @description The model, for a model job */
             model?: components["schemas"]["JobModelDto"] | null;
-            outputs: ("object" | "executable" | "shared" | "assembly" | "llvm-ir" | "header" | "c-source" | "metadata")[];
+            outputs: ("object" | "executable" | "shared" | "static" | "assembly" | "llvm-ir" | "header" | "c-source" | "metadata")[];
             /** @description The source code, for a source job */
             source?: components["schemas"]["JobSourceDto"] | null;
             /**

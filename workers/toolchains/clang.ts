@@ -15,6 +15,7 @@ import { generateHarness } from '../verify/harness';
 import type { CompiledBundle, CompileRequest, CompileResult, ProducedArtifact, Toolchain, ToolchainProbe } from './toolchain';
 
 export const CLANG = '/usr/bin/clang-19';
+export const LLVM_AR = '/usr/bin/llvm-ar-19';
 const CLANGXX = '/usr/bin/clang++-19';
 const MAX_LOG = 256 * 1024;
 
@@ -25,6 +26,7 @@ export const CONTENT_TYPES: Record<ArtifactKind, string> = {
   object: 'application/x-object',
   executable: 'application/x-executable',
   shared: 'application/x-sharedlib',
+  static: 'application/x-archive',
   assembly: 'text/x-asm; charset=utf-8',
   'llvm-ir': 'text/x-llvm; charset=utf-8',
 };
@@ -142,6 +144,13 @@ export class ClangToolchain implements Toolchain {
       const r = await run.step([...common, '-fuse-ld=lld', ...objects, '-o', `../out/bin/${name}`, ...libs]);
       if (r.exitCode !== 0) return run.fail(r, 'linking');
       artifacts.push({ kind: 'executable', name, hostPath: join(req.workdir, 'out/bin', name), contentType: spec.family === 'wasm' ? 'application/wasm' : CONTENT_TYPES.executable });
+    }
+    if (outputs.includes('static')) {
+      const name = `lib${program}.a`;
+      await mkdirOpen(req.workdir, 'out/lib');
+      const r = await run.step(['rcsD', `../out/lib/${name}`, ...objects], LLVM_AR);
+      if (r.exitCode !== 0) return run.fail(r, 'archiving the static library');
+      artifacts.push({ kind: 'static', name, hostPath: join(req.workdir, 'out/lib', name), contentType: CONTENT_TYPES.static });
     }
     if (outputs.includes('shared')) {
       const name = `lib${program}.so`;
@@ -299,12 +308,13 @@ export class ClangRun {
     this.mounts = [{ host: req.workdir, sandbox: '/work', writable: true }];
   }
 
-  async step(args: string[]): Promise<ExecResult> {
+  /** Runs the driver (or another tool of the toolchain, such as llvm-ar) in the sandbox. */
+  async step(args: string[], tool: string = this.driver): Promise<ExecResult> {
     const remaining = this.deadline - Date.now();
-    const r = await this.exec.run({ argv: [this.driver, ...args], cwd: '/work/src', mounts: this.mounts, timeoutMs: Math.max(remaining, 1), signal: this.req.signal, maxOutputBytes: MAX_LOG });
+    const r = await this.exec.run({ argv: [tool, ...args], cwd: '/work/src', mounts: this.mounts, timeoutMs: Math.max(remaining, 1), signal: this.req.signal, maxOutputBytes: MAX_LOG });
     this.toolchainMs += r.wallMs;
     const output = r.stderr + r.stdout;
-    if (output.trim() && this.log.length < MAX_LOG) this.log += `$ ${posix.basename(this.driver)} ${args.join(' ')}\n${output}`;
+    if (output.trim() && this.log.length < MAX_LOG) this.log += `$ ${posix.basename(tool)} ${args.join(' ')}\n${output}`;
     for (const d of parseDiagnostics(output)) {
       const key = JSON.stringify(d);
       if (!this.seen.has(key)) {

@@ -9,7 +9,7 @@ import type { DType as VerifyDType } from '../../src/verification/dtype';
 import { prng } from '../../src/verification/inputs';
 import type { ModelVerifySpec } from '../../src/verification/spec';
 import type { SandboxExecutor } from '../sandbox/executor';
-import { baseFlags, CLANG, ClangRun, CONTENT_TYPES, mkdirOpen, targetFlags } from './clang';
+import { baseFlags, CLANG, ClangRun, CONTENT_TYPES, LLVM_AR, mkdirOpen, targetFlags } from './clang';
 import type { CompileRequest, CompileResult, ProducedArtifact } from './toolchain';
 
 export const MODEL_FILE = 'model/model.onnx';
@@ -98,6 +98,12 @@ export async function compileModelBuild(req: CompileRequest, exec: SandboxExecut
     r = await run.step([...common, '-S', ...flag, 'model.c', '-o', `../out/${dir}/model.${ext}`]);
     if (r.exitCode !== 0) return run.fail(r, 'compiling the generated C');
     artifacts.push({ kind, name: `model.${ext}`, hostPath: join(req.workdir, 'out', dir, `model.${ext}`), contentType: CONTENT_TYPES[kind] });
+  }
+  if (outputs.includes('static')) {
+    await mkdirOpen(req.workdir, 'out/lib');
+    r = await run.step(['rcsD', '../out/lib/libmodel.a', '../out/obj/model.o'], LLVM_AR);
+    if (r.exitCode !== 0) return run.fail(r, 'archiving the static library');
+    artifacts.push({ kind: 'static', name: 'libmodel.a', hostPath: join(req.workdir, 'out/lib/libmodel.a'), contentType: CONTENT_TYPES.static });
   }
   if (outputs.includes('shared')) {
     await mkdirOpen(req.workdir, 'out/lib');

@@ -24,7 +24,7 @@ export interface ModelInput {
   summary: { inputs: { name: string; dtype: string; shape: number[] }[]; outputs: { name: string; dtype: string; shape: number[] }[]; ops: Record<string, number> };
 }
 
-export type ArtifactKind = 'object' | 'executable' | 'shared' | 'assembly' | 'llvm-ir' | 'header' | 'c-source' | 'metadata';
+export type ArtifactKind = 'object' | 'executable' | 'shared' | 'static' | 'assembly' | 'llvm-ir' | 'header' | 'c-source' | 'metadata';
 
 @Entity('jobs')
 @Index(['tenantId', 'createdAt'])
