@@ -5,6 +5,7 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import type { KilnConfig } from './config/config';
 import { createLogger } from './common/logger';
+import helmet from 'helmet';
 
 export const API_TITLE = 'Kiln';
 export const API_VERSION = '1';
@@ -24,6 +25,21 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 /** Everything that makes an app the Kiln API, shared by main.ts, the tests and the spec script. */
 export function configureApp(app: NestExpressApplication, config: KilnConfig): OpenAPIObject {
   app.useBodyParser('json', { limit: config.maxRequestBytes });
+  // Security headers; the CSP keeps Swagger UI at /docs working (it uses inline styles and scripts).
+  app.use(
+    helmet({
+      contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] } },
+      crossOriginResourcePolicy: { policy: 'same-site' },
+    }),
+  );
+  if (config.corsOrigins.length) {
+    app.enableCors({
+      origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
+      allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'],
+      exposedHeaders: ['Location', 'Retry-After', 'X-Content-SHA256'],
+      maxAge: 600,
+    });
+  }
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.enableShutdownHooks();
   app.set('trust proxy', 'loopback');

@@ -247,6 +247,10 @@ describe('jobs end to end (local-directory storage)', () => {
     assert.equal(spec.status, 200);
     assert.ok(spec.body.paths['/v1/jobs']);
     assert.equal((await kiln.http().get('/docs/')).status, 200);
+    const headers = (await kiln.http().get('/healthz')).headers;
+    assert.equal(headers['x-content-type-options'], 'nosniff');
+    assert.ok(headers['content-security-policy'], 'security headers are set');
+    assert.equal(headers['x-powered-by'], undefined);
   });
 });
 
@@ -323,7 +327,15 @@ describe('builds without a capable worker', () => {
 describe('job events as server-sent events', () => {
   let kiln: Kiln;
   before(async () => {
-    kiln = await startKiln({ storage: 'fs' });
+    kiln = await startKiln({ storage: 'fs', env: { KILN_CORS_ORIGINS: 'https://console.example.com' } });
+  });
+
+  it('answers CORS preflights for the configured origins only', async () => {
+    const ok = await kiln.http().options('/v1/jobs').set('Origin', 'https://console.example.com').set('Access-Control-Request-Method', 'POST').set('Access-Control-Request-Headers', 'authorization,content-type');
+    assert.equal(ok.headers['access-control-allow-origin'], 'https://console.example.com');
+    assert.match(ok.headers['access-control-allow-headers'] ?? '', /Authorization/);
+    const other = await kiln.http().options('/v1/jobs').set('Origin', 'https://evil.example.com').set('Access-Control-Request-Method', 'POST');
+    assert.equal(other.headers['access-control-allow-origin'], undefined);
   });
   after(async () => {
     await kiln?.close();

@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       [{ KILN_POOLS: 'cpu,Bad Pool' }, 'KILN_POOLS', /not a valid pool/],
       [{ KILN_BOOTSTRAP_API_KEY: 'short' }, 'KILN_BOOTSTRAP_API_KEY', /16 characters/],
       [{ KILN_SANDBOX: 'docker' }, 'KILN_SANDBOX', /bwrap, none/],
+      [{ KILN_CORS_ORIGINS: 'console.example.com' }, 'KILN_CORS_ORIGINS', /not an origin/],
     ];
     for (const [env, variable, message] of cases) {
       assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.variable === variable && message.test(e.message), variable);

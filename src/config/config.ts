@@ -19,6 +19,8 @@ export interface KilnConfig {
   downloadUrlTtlSeconds: number;
   logLevel: LogLevel;
   logFormat: 'json' | 'text';
+  /** Origins allowed to call the API from a browser (CORS); empty: none. */
+  corsOrigins: string[];
   worker: WorkerConfig;
 }
 
@@ -94,6 +96,15 @@ function url(env: Env, name: string, fallback: string, protocols: string[]): str
   return v;
 }
 
+function corsOrigins(env: Env): string[] {
+  const raw = str(env, 'KILN_CORS_ORIGINS', '');
+  const origins = raw.split(',').map((o) => o.trim()).filter(Boolean);
+  for (const o of origins) {
+    if (o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o)) throw new ConfigError('KILN_CORS_ORIGINS', `"${o}" is not an origin such as https://console.example.com`);
+  }
+  return origins;
+}
+
 export const DEFAULT_POOLS = ['cpu', 'wasm', 'verify-x86_64', 'verify-aarch64', 'verify-riscv64', 'verify-armv7', 'verify-wasm32'];
 
 export function loadConfig(env: Env = process.env): KilnConfig {
@@ -157,6 +168,7 @@ export function loadConfig(env: Env = process.env): KilnConfig {
     downloadUrlTtlSeconds: int(env, 'KILN_DOWNLOAD_URL_TTL_SECONDS', 300, 1, 7 * 24 * 3600),
     logLevel: oneOf(env, 'KILN_LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug', 'verbose'] as const),
     logFormat: oneOf(env, 'KILN_LOG_FORMAT', 'text', ['json', 'text'] as const),
+    corsOrigins: corsOrigins(env),
     worker: {
       id: str(env, 'KILN_WORKER_ID', `${hostname()}-${process.pid}`),
       pools,
