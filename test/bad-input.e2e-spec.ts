@@ -114,6 +114,8 @@ describe('bad input gets a clear 4xx and leaves nothing behind', () => {
     await postJob(v({ entry: 'f', args: [{ name: 'n', type: 'int8', value: 300 }, { name: 'x', type: 'float32*', shape: [4], dir: 'out' }] }), 400, /300 does not fit in int8/);
     await postJob(v({ entry: 'f', args: [{ name: 'x', type: 'float32*', shape: [4], dir: 'out' }], tolerance: { rtol: -1 } }), 400, /tolerance.rtol must be a number >= 0/);
     await postJob(v({ program: { expect: {} } }), 400, /program.expect needs "stdout", "exitCode" or both/);
+    await postJob(v({ entry: 'f', args: [{ name: 'x', type: 'float32*', shape: [4], dir: 'out' }], tolerence: { rtol: 1 } }), 400, /unknown field "tolerence"/);
+    await postJob(v({ program: { stdn: '1' } }), 400, /program has no field "stdn"/);
   });
 
   it('an empty source: 400', async () => {

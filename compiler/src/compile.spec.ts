@@ -84,6 +84,17 @@ describe('compileModel refuses what it cannot compile, saying why', () => {
     assert.throws(() => compileModel(new Uint8Array(100), { maxBytes: 10 }), (e: unknown) => e instanceof CompileError && e.code === 'too-large');
   });
 
+  it('refuses tensors too large to allocate instead of trying', () => {
+    const b = new ModelBuilder();
+    const x = b.input('x', [1]);
+    const huge = b.op('ConstantOfShape', [b.int64('shape', [1 << 20, 1 << 20])]);
+    b.output(b.op('Add', [huge, x]));
+    assert.throws(() => compileModel(b.build()), (e: unknown) => e instanceof CompileError && e.code === 'too-large');
+    const wide = new ModelBuilder();
+    wide.output(wide.op('Relu', [wide.input('x', [1 << 15, 1 << 15])]));
+    assert.throws(() => compileModel(wide.build()), (e: unknown) => e instanceof CompileError && e.code === 'too-large' && /input x/.test(e.message));
+  });
+
   it('has one definition per operator', () => {
     assert.ok(OPS.size >= 50, `${OPS.size} operators`);
   });

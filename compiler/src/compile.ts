@@ -1,5 +1,5 @@
 import { importOnnx, ImportOptions } from './import';
-import { C_TYPE, CompileError, DType, DTYPE_BYTES, Graph, Node, numel, Tensor } from './ir';
+import { C_TYPE, CompileError, DType, DTYPE_BYTES, Graph, MAX_TENSOR_ELEMENTS, Node, numel, Tensor } from './ir';
 import { CONV_OPS } from './ops/conv';
 import { LAYOUT_OPS } from './ops/layout';
 import { ELEMENTWISE_OPS } from './ops/elementwise';
@@ -81,6 +81,7 @@ export function inferShapes(graph: Graph): void {
       const name = node.outputs[i];
       if (!name) return;
       if (t.shape.some((d) => !Number.isInteger(d) || d < 0)) throw new CompileError('invalid', `${node.op} ${node.name}: output shape [${t.shape}] is not valid`);
+      if (numel(t.shape) > MAX_TENSOR_ELEMENTS) throw new CompileError('too-large', `${node.op} ${node.name}: output [${t.shape}] has more than ${MAX_TENSOR_ELEMENTS} elements`);
       graph.tensors.set(name, { name, ...t });
     },
   };

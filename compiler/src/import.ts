@@ -1,5 +1,5 @@
 import { onnx } from 'onnx-proto';
-import { CompileError, DType, Graph, makeArray, Node, Tensor, TypedArray } from './ir';
+import { CompileError, DType, Graph, makeArray, MAX_TENSOR_ELEMENTS, Node, Tensor, TypedArray } from './ir';
 
 export interface ImportOptions {
   /** Values for symbolic input dimensions, or whole input shapes, by input name. */
@@ -58,6 +58,8 @@ export function tensorFromProto(t: onnx.ITensorProto, fallbackName = ''): Tensor
     const b = copy.buffer;
     data = dtype === 'float32' ? new Float32Array(b) : dtype === 'float64' ? new Float64Array(b) : dtype === 'int64' ? new BigInt64Array(b) : dtype === 'int32' ? new Int32Array(b) : dtype === 'int8' ? new Int8Array(b) : new Uint8Array(b);
   } else {
+    const given = (dtype === 'float32' ? t.floatData : dtype === 'float64' ? t.doubleData : dtype === 'int64' ? t.int64Data : t.int32Data)?.length ?? 0;
+    if (given !== n) throw new CompileError('malformed', `initializer ${name}: ${given} values for shape [${shape.join(', ')}]`);
     data = makeArray(dtype, n);
     const src: ArrayLike<number | { toString(): string }> =
       dtype === 'float32' ? (t.floatData ?? []) : dtype === 'float64' ? (t.doubleData ?? []) : dtype === 'int64' ? (t.int64Data ?? []) : (t.int32Data ?? []);
@@ -141,6 +143,7 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
         return v;
       });
     }
+    if (shape.reduce((a, b) => a * b, 1) > MAX_TENSOR_ELEMENTS) throw new CompileError('too-large', `input ${name} [${shape.join(', ')}] has more than ${MAX_TENSOR_ELEMENTS} elements`);
     tensors.set(name, { name, dtype, shape });
     inputs.push(name);
   }

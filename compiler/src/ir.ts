@@ -58,7 +58,15 @@ export const C_TYPE: Record<DType, string> = {
 
 export const DTYPE_BYTES: Record<DType, number> = { float32: 4, float64: 8, int64: 8, int32: 4, bool: 1, uint8: 1, int8: 1 };
 
+/** The largest tensor a model may have (elements), and the largest constant folded at compile time. */
+export const MAX_TENSOR_ELEMENTS = 1 << 28;
+export const MAX_FOLDED_ELEMENTS = 1 << 24;
+
 export function makeArray(dtype: DType, n: number): TypedArray {
+  // A hostile model can ask for any size; the compiler must not try to allocate it.
+  if (!Number.isSafeInteger(n) || n < 0 || n > MAX_FOLDED_ELEMENTS) {
+    throw new CompileError('too-large', `a constant of ${n} elements is larger than the compiler folds (${MAX_FOLDED_ELEMENTS})`);
+  }
   switch (dtype) {
     case 'float32':
       return new Float32Array(n);

@@ -109,10 +109,16 @@ export function normalizeVerify(raw: unknown): VerifySpec | null {
   if (raw === undefined || raw === null || raw === false) return null;
   if (typeof raw !== 'object' || Array.isArray(raw)) fail('must be an object with "entry" and "args" (a kernel) or "program"');
   const v = raw as Record<string, unknown>;
+  // A misspelt field (say "tolerence") must not silently fall back to defaults.
+  const known = v.program !== undefined ? ['program', 'timeoutMs'] : ['entry', 'linkage', 'args', 'tolerance', 'seed', 'timeoutMs'];
+  const unknownKeys = Object.keys(v).filter((k) => !known.includes(k));
+  if (unknownKeys.length) fail(`unknown field${unknownKeys.length > 1 ? 's' : ''} ${unknownKeys.map((k) => `"${k}"`).join(', ')} (a ${v.program !== undefined ? 'program' : 'kernel'} check takes ${known.join(', ')})`);
 
   if (v.program !== undefined) {
     const p = v.program as Record<string, unknown>;
     if (!p || typeof p !== 'object') fail('"program" must be an object');
+    const unknownProgram = Object.keys(p).filter((k) => !['args', 'stdin', 'expect', 'timeoutMs'].includes(k));
+    if (unknownProgram.length) fail(`program has no field ${unknownProgram.map((k) => `"${k}"`).join(', ')} (use args, stdin, expect, timeoutMs)`);
     const args = p.args ?? [];
     if (!Array.isArray(args) || args.length > 64 || args.some((a) => typeof a !== 'string' || a.length > 4096 || a.includes('\0'))) {
       fail('program.args must be a list of at most 64 strings');
