@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the compilers, cross sysroots, emulators and sandbox that Kiln's workers use,
-# from Debian packages only. Idempotent: packages already present are skipped, and apt
+# from Debian packages only (and Chromium, for the web console's browser tests). Idempotent: packages already present are skipped, and apt
 # is only touched when something is missing. Used by the README, .ci/run and the Dockerfile.
 set -euo pipefail
 
@@ -12,6 +12,7 @@ PACKAGES=(
   gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf libc6-dev-armhf-cross
   qemu-user bubblewrap file
   libonnx-testdata
+  chromium
 )
 
 missing=()
