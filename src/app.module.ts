@@ -6,6 +6,7 @@ import { ArtifactsController } from './artifacts/artifacts.controller';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { AuthService } from './auth/auth.service';
 import { KeysController } from './auth/keys.controller';
+import { WhoAmIController } from './auth/whoami.controller';
 import { KilnExceptionFilter } from './common/exception.filter';
 import type { KilnConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
@@ -13,6 +14,7 @@ import { DatabaseModule } from './database/database.module';
 import { HealthController } from './health/health.controller';
 import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
+import { ModelsController } from './models/models.controller';
 import { EnqueueService } from './queue/enqueue.service';
 import { bullRootOptions } from './queue/bull';
 import { queueName } from './queue/queue.types';
@@ -41,7 +43,7 @@ export class AppModule {
         BullModule.forRoot(bullRootOptions(config, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })),
         BullModule.registerQueue(...POOLS.map((p) => ({ name: queueName(p) }))),
       ],
-      controllers: [JobsController, UploadsController, ArtifactsController, TargetsController, KeysController, HealthController],
+      controllers: [JobsController, UploadsController, ArtifactsController, TargetsController, KeysController, WhoAmIController, ModelsController, HealthController],
       providers: [
         AuthService,
         JobsService,

@@ -6,6 +6,8 @@ import { AppModule } from './app.module';
 import type { KilnConfig } from './config/config';
 import { createLogger } from './common/logger';
 import helmet from 'helmet';
+import type { NextFunction, Request, Response } from 'express';
+import { serveConsole } from './console/console.static';
 
 export const API_TITLE = 'Kiln';
 export const API_VERSION = '1';
@@ -25,13 +27,16 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 /** Everything that makes an app the Kiln API, shared by main.ts, the tests and the spec script. */
 export function configureApp(app: NestExpressApplication, config: KilnConfig): OpenAPIObject {
   app.useBodyParser('json', { limit: config.maxRequestBytes });
-  // Security headers; the CSP keeps Swagger UI at /docs working (it uses inline styles and scripts).
-  app.use(
+  // Security headers. Scripts come only from this origin (the console's bundle has no inline
+  // script); Swagger UI at /docs alone needs inline scripts.
+  const headers = (scriptSrc: string[]) =>
     helmet({
-      contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] } },
+      contentSecurityPolicy: { directives: { 'script-src': scriptSrc, 'img-src': ["'self'", 'data:', 'blob:'] } },
       crossOriginResourcePolicy: { policy: 'same-site' },
-    }),
-  );
+    });
+  const strict = headers(["'self'"]);
+  const docs = headers(["'self'", "'unsafe-inline'"]);
+  app.use((req: Request, res: Response, next: NextFunction) => (req.path === '/docs' || req.path.startsWith('/docs/') ? docs : strict)(req, res, next));
   if (config.corsOrigins.length) {
     app.enableCors({
       origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
@@ -46,6 +51,7 @@ export function configureApp(app: NestExpressApplication, config: KilnConfig): O
   app.disable('x-powered-by');
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', raw: ['json'] });
+  serveConsole(app);
   return document;
 }
 

@@ -112,6 +112,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models/compilers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["Models_compilers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/inspect": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["Models_inspect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/targets": {
         parameters: {
             query?: never;
@@ -152,6 +184,22 @@ export interface paths {
             cookie?: never;
         };
         get: operations["Uploads_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/whoami": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["WhoAmI_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -332,6 +380,61 @@ export interface components {
             /** @enum {string} */
             severity: "fatal" | "error" | "warning" | "note" | "remark";
         };
+        ErrorDecadeDto: {
+            count: number;
+            /**
+             * @description The bin holds absolute errors in [10^exponent, 10^(exponent+1))
+             * @example -7
+             */
+            exponent: number;
+            /** @description How many of them fail the tolerance */
+            failed: number;
+        };
+        ErrorHistogramDto: {
+            /** @description Non-empty bins only, by exponent */
+            decades: components["schemas"]["ErrorDecadeDto"][];
+            /** @description Elements equal to the reference */
+            exact: number;
+            /** @description Elements where NaN or an infinity on one side is not matched on the other */
+            nonFinite: number;
+        };
+        InspectedTensorDto: {
+            /** @example float32 */
+            dtype: string;
+            /** @example x */
+            name: string;
+            /**
+             * @description Whole numbers, or the name of a symbolic dimension that inputShapes has not bound
+             * @example [
+             *       "batch",
+             *       3,
+             *       224,
+             *       224
+             *     ]
+             */
+            shape: (number | string)[];
+        };
+        InspectModelDto: {
+            /**
+             * @description Shapes that bind symbolic dimensions, as a job would give them
+             * @example {
+             *       "x": [
+             *         1,
+             *         3,
+             *         224,
+             *         224
+             *       ]
+             *     }
+             */
+            inputShapes?: {
+                [key: string]: number[];
+            };
+            /**
+             * Format: uuid
+             * @description An upload holding the .onnx file
+             */
+            uploadId: string;
+        };
         JobDto: {
             builds: components["schemas"]["BuildDto"][];
             /** Format: date-time */
@@ -443,6 +546,70 @@ export interface components {
             /** @description The value of a scalar (a string for 64-bit integers beyond 2^53) */
             value?: number | string;
         };
+        KeyRefDto: {
+            /** Format: uuid */
+            id: string;
+            /** @example ci */
+            name: string;
+            /** @description The first characters of the key, to recognise it */
+            prefix: string;
+        };
+        ModelCompilerDto: {
+            /**
+             * @description What it generates
+             * @example c
+             */
+            backend: string;
+            /** @example kiln-onnx */
+            name: string;
+            /** @description The ONNX operators it supports, sorted */
+            ops: string[];
+            /**
+             * @description The kinds of target (GET /v1/targets, "kind") it compiles models for
+             * @example [
+             *       "cpu",
+             *       "wasm"
+             *     ]
+             */
+            targetKinds: string[];
+            /** @example 0.1.0 */
+            version: string;
+        };
+        ModelCompilersDto: {
+            compilers: components["schemas"]["ModelCompilerDto"][];
+        };
+        ModelInspectionDto: {
+            /** @example mobilenet.onnx */
+            filename: string;
+            inputs: components["schemas"]["InspectedTensorDto"][];
+            /** @description Operators and how often each occurs */
+            ops: {
+                [key: string]: number;
+            };
+            /** @example 13 */
+            opset?: number | null;
+            /** @description Inferred shapes once every input dimension is bound; otherwise as the model declares them */
+            outputs: components["schemas"]["InspectedTensorDto"][];
+            /** @description Why a job with this model and these shapes would be refused; null when it would be accepted */
+            problem?: string | null;
+            size: number;
+            /**
+             * @description Input dimensions that inputShapes must bind
+             * @example [
+             *       "x[batch]"
+             *     ]
+             */
+            unboundDimensions: string[];
+            /**
+             * @description Operators the model compiler does not support
+             * @example [
+             *       "NonMaxSuppression"
+             *     ]
+             */
+            unsupportedOps: string[];
+            /** Format: uuid */
+            uploadId: string;
+        };
         ModelRefDto: {
             /**
              * Format: uuid
@@ -460,6 +627,8 @@ export interface components {
             count: number;
             /** @example float32 */
             dtype: string;
+            /** @description How the absolute errors are distributed (reports made before it was added lack it) */
+            errorHistogram?: components["schemas"]["ErrorHistogramDto"];
             maxAbsError: number;
             maxRelError: number;
             /** @description Largest distance in units in the last place */
@@ -472,6 +641,8 @@ export interface components {
             passed: boolean;
             tolerance: components["schemas"]["ToleranceUsedDto"];
             worst?: components["schemas"]["WorstElementDto"] | null;
+            /** @description The elements with the largest errors, failing ones first, worst first (at most 8) */
+            worstElements?: components["schemas"]["WorstElementEntryDto"][];
         };
         PresetDto: {
             available: boolean;
@@ -614,6 +785,12 @@ export interface components {
             /** @description How many live workers serve it */
             workers: number;
         };
+        TenantRefDto: {
+            /** Format: uuid */
+            id: string;
+            /** @example default */
+            name: string;
+        };
         TimingsDto: {
             /** @description From start until the compile finished */
             compileMs?: number | null;
@@ -707,11 +884,26 @@ export interface components {
             timeoutMs?: number;
             tolerance?: components["schemas"]["ToleranceDto"];
         };
+        WhoAmIDto: {
+            /** @description The key that made this request */
+            key: components["schemas"]["KeyRefDto"];
+            /** @description The tenant the key belongs to; everything the key sees is scoped to it */
+            tenant: components["schemas"]["TenantRefDto"];
+        };
         WorstElementDto: {
             actual: number | string;
             /** @description A number, or NaN / Infinity / a 64-bit integer as a string */
             expected: number | string;
             index: number;
+        };
+        WorstElementEntryDto: {
+            /** @description |actual - expected|; null when one side is NaN or infinite */
+            absError?: number | null;
+            actual: number | string;
+            /** @description A number, or NaN / Infinity / a 64-bit integer as a string */
+            expected: number | string;
+            index: number;
+            passed: boolean;
         };
     };
     responses: never;
@@ -1015,6 +1207,64 @@ export interface operations {
             };
         };
     };
+    Models_compilers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model compilers, the kinds of target each serves and the operators each supports */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelCompilersDto"];
+                };
+            };
+        };
+    };
+    Models_inspect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InspectModelDto"];
+            };
+        };
+        responses: {
+            /** @description What the model takes and gives, its operators, and whether a job with it would be accepted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelInspectionDto"];
+                };
+            };
+            /** @description The upload is not a readable ONNX model, or inputShapes is malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such upload for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     Targets_list: {
         parameters: {
             query?: never;
@@ -1092,6 +1342,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    WhoAmI_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller: its tenant and the key it used */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WhoAmIDto"];
+                };
             };
         };
     };

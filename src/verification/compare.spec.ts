@@ -54,6 +54,28 @@ describe('compareOutput', () => {
     assert.equal(compareOutput('n', 'int32', i32([5]), i32([5]), DEFAULT_TOLERANCE.float32).passed, true);
   });
 
+  it('bins the absolute errors by decade and keeps the worst elements, failing ones first', () => {
+    const r = compareOutput('y', 'float64', f64([1, 2, 3, 4, 5, 6, NaN]), f64([1, 2 + 3e-15, 3 + 2e-15, 4.5, 5 + 0.02, Infinity, NaN]), DEFAULT_TOLERANCE.float64);
+    assert.equal(r.errorHistogram?.exact, 2);
+    assert.equal(r.errorHistogram?.nonFinite, 1);
+    assert.deepEqual(
+      r.errorHistogram?.decades.map((d) => [d.exponent, d.count, d.failed]),
+      [[-15, 2, 0], [-2, 1, 1], [-1, 1, 1]],
+    );
+    assert.deepEqual(r.worstElements?.map((w) => [w.index, w.passed]), [[5, false], [3, false], [4, false], [1, true], [2, true]]);
+    assert.equal(r.worstElements?.[0].absError, null);
+    assert.equal(r.worstElements?.[1].absError, 0.5);
+  });
+
+  it('keeps only the few worst elements of a large output', () => {
+    const n = 1000;
+    const e = Array.from({ length: n }, (_, i) => i);
+    const r = compareOutput('y', 'float32', f32(e), f32(e.map((v, i) => v + (i % 100) * 1e-3)), { rtol: 0, atol: 0.05, maxUlp: null });
+    assert.equal(r.worstElements?.length, 8);
+    assert.ok(r.worstElements?.every((w) => !w.passed));
+    assert.equal(r.errorHistogram!.exact + r.errorHistogram!.decades.reduce((a, d) => a + d.count, 0), n);
+  });
+
   it('refuses outputs of different lengths', () => {
     assert.throws(() => compareOutput('y', 'float32', f32([1, 2]), f32([1]), DEFAULT_TOLERANCE.float32), /expected 2 elements, got 1/);
   });

@@ -32,7 +32,32 @@ export interface OutputComparison {
   nanInfMismatches: number;
   worst: { index: number; expected: number | string; actual: number | string } | null;
   tolerance: Tolerance;
+  /** How the absolute errors are distributed, for a plot: exact matches, then one bin per decade. */
+  errorHistogram?: ErrorHistogram;
+  /** The elements with the largest errors, failing ones first, worst first. */
+  worstElements?: WorstElement[];
 }
+
+export interface ErrorHistogram {
+  /** Elements equal to the reference (or matching NaN / the same infinity). */
+  exact: number;
+  /** Elements whose absolute error is in [10^exponent, 10^(exponent+1)), and how many of them fail; only non-empty bins, by exponent. */
+  decades: { exponent: number; count: number; failed: number }[];
+  /** Elements where NaN or an infinity on one side is not matched on the other. */
+  nonFinite: number;
+}
+
+export interface WorstElement {
+  index: number;
+  expected: number | string;
+  actual: number | string;
+  /** |actual - expected|, or null when one side is NaN or infinite. */
+  absError: number | null;
+  passed: boolean;
+}
+
+/** How many of the worst elements a comparison keeps. */
+export const WORST_ELEMENTS = 8;
 
 const f32 = new Float32Array(1);
 const i32 = new Int32Array(f32.buffer);
@@ -65,6 +90,12 @@ function show(v: number | bigint): number | string {
   return v;
 }
 
+/** Whether an element (pass/fail, absolute error) ranks above a kept one: failing first, then the larger error. */
+function worse(ok: boolean, score: number, than: WorstElement): boolean {
+  if (ok !== than.passed) return !ok;
+  return score > (than.absError ?? Infinity);
+}
+
 /**
  * Compares a target's output with the reference's, element by element. A float passes when
  * |actual - expected| <= atol + rtol * |expected| (numpy's isclose), or when it is within
@@ -82,6 +113,11 @@ export function compareOutput(name: string, dtype: DType, expected: Buffer, actu
   let worst: OutputComparison['worst'] = null;
   let worstScore = -1;
   const tol = isFloat(dtype) ? tolerance : EXACT;
+  let exact = 0;
+  let nonFinite = 0;
+  const decades = new Map<number, { exponent: number; count: number; failed: number }>();
+  // The worst few, kept sorted by rank (largest first); an element enters only if it beats the last.
+  const top: { element: WorstElement }[] = [];
 
   for (let i = 0; i < count; i++) {
     const e = readElement(expected, dtype, i);
@@ -119,12 +155,32 @@ export function compareOutput(name: string, dtype: DType, expected: Buffer, actu
       if (abs > 0) maxRelError = Math.max(maxRelError, e === 0 ? Infinity : abs / Math.abs(e));
     }
     if (!ok) mismatches++;
+    if (!Number.isFinite(score)) nonFinite++;
+    else if (score === 0) exact++;
+    else {
+      const exponent = Math.floor(Math.log10(score));
+      const bin = decades.get(exponent) ?? { exponent, count: 0, failed: 0 };
+      bin.count++;
+      if (!ok) bin.failed++;
+      decades.set(exponent, bin);
+    }
     // The worst element: the first failing one with the largest error, else the largest error.
     const rank = (ok ? 0 : 1e300) + (Number.isFinite(score) ? score : 1e299);
     if (rank > worstScore) {
       worstScore = rank;
       worst = { index: i, expected: show(e), actual: show(a) };
     }
+    if (score > 0 && (top.length < WORST_ELEMENTS || worse(ok, score, top[top.length - 1].element))) {
+      const element = { index: i, expected: show(e), actual: show(a), absError: Number.isFinite(score) ? score : null, passed: ok };
+      let at = top.findIndex((t) => worse(ok, score, t.element));
+      if (at < 0) at = top.length;
+      top.splice(at, 0, { element });
+      if (top.length > WORST_ELEMENTS) top.pop();
+    }
   }
-  return { name, dtype, count, passed: mismatches === 0, maxAbsError, maxRelError, maxUlp, mismatches, nanInfMismatches, worst: count ? worst : null, tolerance: tol };
+  return {
+    name, dtype, count, passed: mismatches === 0, maxAbsError, maxRelError, maxUlp, mismatches, nanInfMismatches, worst: count ? worst : null, tolerance: tol,
+    errorHistogram: { exact, decades: [...decades.values()].sort((x, y) => x.exponent - y.exponent), nonFinite },
+    worstElements: top.map((t) => t.element),
+  };
 }

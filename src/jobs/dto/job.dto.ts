@@ -68,6 +68,23 @@ export class WorstElementDto {
   @ApiProperty({ oneOf: [{ type: 'number' }, { type: 'string' }] }) actual: number | string;
 }
 
+export class ErrorDecadeDto {
+  @ApiProperty({ example: -7, description: 'The bin holds absolute errors in [10^exponent, 10^(exponent+1))' }) exponent: number;
+  @ApiProperty() count: number;
+  @ApiProperty({ description: 'How many of them fail the tolerance' }) failed: number;
+}
+
+export class ErrorHistogramDto {
+  @ApiProperty({ description: 'Elements equal to the reference' }) exact: number;
+  @ApiProperty({ type: [ErrorDecadeDto], description: 'Non-empty bins only, by exponent' }) decades: ErrorDecadeDto[];
+  @ApiProperty({ description: 'Elements where NaN or an infinity on one side is not matched on the other' }) nonFinite: number;
+}
+
+export class WorstElementEntryDto extends WorstElementDto {
+  @ApiPropertyOptional({ nullable: true, type: Number, description: '|actual - expected|; null when one side is NaN or infinite' }) absError: number | null;
+  @ApiProperty() passed: boolean;
+}
+
 export class OutputComparisonDto {
   @ApiProperty({ example: 'y' }) name: string;
   @ApiProperty({ example: 'float32' }) dtype: string;
@@ -80,6 +97,8 @@ export class OutputComparisonDto {
   @ApiProperty({ description: 'Elements where NaN or an infinity on one side is not matched on the other' }) nanInfMismatches: number;
   @ApiPropertyOptional({ nullable: true, type: WorstElementDto }) worst: WorstElementDto | null;
   @ApiProperty({ type: ToleranceUsedDto }) tolerance: ToleranceUsedDto;
+  @ApiPropertyOptional({ type: ErrorHistogramDto, description: 'How the absolute errors are distributed (reports made before it was added lack it)' }) errorHistogram?: ErrorHistogramDto;
+  @ApiPropertyOptional({ type: [WorstElementEntryDto], description: 'The elements with the largest errors, failing ones first, worst first (at most 8)' }) worstElements?: WorstElementEntryDto[];
 }
 
 export class ProgramRunDto {

@@ -1,0 +1,37 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { ApiKey } from '../database/entities';
+import { CurrentCaller } from './auth.decorators';
+import type { Caller } from './auth.service';
+
+export class TenantRefDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ example: 'default' }) name: string;
+}
+
+export class KeyRefDto {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ example: 'ci' }) name: string;
+  @ApiProperty({ description: 'The first characters of the key, to recognise it' }) prefix: string;
+}
+
+export class WhoAmIDto {
+  @ApiProperty({ type: TenantRefDto, description: 'The tenant the key belongs to; everything the key sees is scoped to it' }) tenant: TenantRefDto;
+  @ApiProperty({ type: KeyRefDto, description: 'The key that made this request' }) key: KeyRefDto;
+}
+
+@ApiTags('keys')
+@ApiBearerAuth()
+@Controller('v1/whoami')
+export class WhoAmIController {
+  constructor(@InjectRepository(ApiKey) private readonly keys: Repository<ApiKey>) {}
+
+  @Get()
+  @ApiOkResponse({ type: WhoAmIDto, description: 'The caller: its tenant and the key it used' })
+  async get(@CurrentCaller() caller: Caller): Promise<WhoAmIDto> {
+    const key = await this.keys.findOneByOrFail({ id: caller.keyId });
+    return { tenant: { id: caller.tenantId, name: caller.tenantName }, key: { id: key.id, name: key.name, prefix: key.prefix } };
+  }
+}

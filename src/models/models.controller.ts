@@ -1,0 +1,83 @@
+import { Body, Controller, Get, HttpCode, Inject, Post } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { IsObject, IsOptional, IsUUID } from 'class-validator';
+import { CurrentCaller } from '../auth/auth.decorators';
+import type { Caller } from '../auth/auth.service';
+import { KILN_CONFIG, KilnConfig } from '../config/config';
+import { OBJECT_STORE, ObjectStore } from '../storage/object-store';
+import { UploadsService } from '../uploads/uploads.service';
+import { COMPILER_VERSION, OPS } from '../../compiler/src/compile';
+import { inspectModel, MODEL_TARGET_KINDS } from './inspect';
+
+export class InspectModelDto {
+  @ApiProperty({ format: 'uuid', description: 'An upload holding the .onnx file' })
+  @IsUUID()
+  uploadId: string;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'array', items: { type: 'integer' } }, example: { x: [1, 3, 224, 224] }, description: 'Shapes that bind symbolic dimensions, as a job would give them' })
+  @IsOptional()
+  @IsObject()
+  inputShapes?: Record<string, number[]>;
+}
+
+export class InspectedTensorDto {
+  @ApiProperty({ example: 'x' }) name: string;
+  @ApiProperty({ example: 'float32' }) dtype: string;
+  @ApiProperty({ type: 'array', items: { oneOf: [{ type: 'integer' }, { type: 'string' }] }, example: ['batch', 3, 224, 224], description: 'Whole numbers, or the name of a symbolic dimension that inputShapes has not bound' })
+  shape: (number | string)[];
+}
+
+export class ModelInspectionDto {
+  @ApiProperty({ format: 'uuid' }) uploadId: string;
+  @ApiProperty({ example: 'mobilenet.onnx' }) filename: string;
+  @ApiProperty() size: number;
+  @ApiPropertyOptional({ nullable: true, type: Number, example: 13 }) opset: number | null;
+  @ApiProperty({ type: [InspectedTensorDto] }) inputs: InspectedTensorDto[];
+  @ApiProperty({ type: [InspectedTensorDto], description: 'Inferred shapes once every input dimension is bound; otherwise as the model declares them' }) outputs: InspectedTensorDto[];
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'integer' }, description: 'Operators and how often each occurs' }) ops: Record<string, number>;
+  @ApiProperty({ type: [String], example: ['NonMaxSuppression'], description: 'Operators the model compiler does not support' }) unsupportedOps: string[];
+  @ApiProperty({ type: [String], example: ['x[batch]'], description: 'Input dimensions that inputShapes must bind' }) unboundDimensions: string[];
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'Why a job with this model and these shapes would be refused; null when it would be accepted' }) problem: string | null;
+}
+
+export class ModelCompilerDto {
+  @ApiProperty({ example: 'kiln-onnx' }) name: string;
+  @ApiProperty({ example: '0.1.0' }) version: string;
+  @ApiProperty({ example: 'c', description: 'What it generates' }) backend: string;
+  @ApiProperty({ type: [String], example: ['cpu', 'wasm'], description: 'The kinds of target (GET /v1/targets, "kind") it compiles models for' }) targetKinds: string[];
+  @ApiProperty({ type: [String], description: 'The ONNX operators it supports, sorted' }) ops: string[];
+}
+
+export class ModelCompilersDto {
+  @ApiProperty({ type: [ModelCompilerDto] }) compilers: ModelCompilerDto[];
+}
+
+@ApiTags('models')
+@ApiBearerAuth()
+@Controller('v1/models')
+export class ModelsController {
+  constructor(
+    private readonly uploads: UploadsService,
+    @Inject(OBJECT_STORE) private readonly store: ObjectStore,
+    @Inject(KILN_CONFIG) private readonly config: KilnConfig,
+  ) {}
+
+  @Get('compilers')
+  @ApiOkResponse({ type: ModelCompilersDto, description: 'The model compilers, the kinds of target each serves and the operators each supports' })
+  compilers(): ModelCompilersDto {
+    return { compilers: [{ name: 'kiln-onnx', version: COMPILER_VERSION, backend: 'c', targetKinds: [...MODEL_TARGET_KINDS], ops: [...OPS.keys()].sort() }] };
+  }
+
+  @Post('inspect')
+  @HttpCode(200)
+  @ApiOkResponse({ type: ModelInspectionDto, description: 'What the model takes and gives, its operators, and whether a job with it would be accepted' })
+  @ApiBadRequestResponse({ description: 'The upload is not a readable ONNX model, or inputShapes is malformed' })
+  @ApiNotFoundResponse({ description: 'No such upload for this tenant' })
+  async inspect(@CurrentCaller() caller: Caller, @Body() body: InspectModelDto): Promise<ModelInspectionDto> {
+    const upload = await this.uploads.get(caller, body.uploadId);
+    const chunks: Buffer[] = [];
+    for await (const c of await this.store.get(upload.storageKey)) chunks.push(c as Buffer);
+    const result = inspectModel(Buffer.concat(chunks), body.inputShapes ?? {}, this.config.maxUploadBytes);
+    return { uploadId: upload.id, filename: upload.filename, size: upload.size, ...result };
+  }
+}
