@@ -14,6 +14,6 @@ npm run --silent build
 if [ $# -gt 0 ]; then
   files=("$@")
 else
-  mapfile -t files < <(find dist/src dist/workers dist/scripts dist/test dist/compiler dist/clients -name '*.spec.js' -o -name '*.e2e-spec.js' | sort)
+  mapfile -t files < <(find dist/src dist/workers dist/scripts dist/test dist/compiler dist/clients dist/console -name '*.spec.js' -o -name '*.e2e-spec.js' | sort)
 fi
 exec node --enable-source-maps --test --test-concurrency=1 --test-timeout=600000 "${files[@]}"
