@@ -1,85 +1,162 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { compileModel } from '../compiler/src/compile';
-import { TEST_MODELS } from '../compiler/test/models';
+import { BENCH_MODELS } from '../compiler/test/models';
 import { prng } from '../src/verification/inputs';
 
 /**
- * Per test model: Kiln's compile time (ONNX to C, then clang per target), and the compiled
- * model's inference time next to onnxruntime-node's on the same inputs, both single-threaded,
- * measured in the same run.   npm run bench:models -- [runs]
+ * Per benchmark model and thread count: the compiled model's median latency next to
+ * onnxruntime-node's (CPU, graph optimisations on, intraOpNumThreads = the same thread count) on
+ * the same inputs, measured in the same run, interleaved in rounds so that load from other work
+ * on the machine hits both alike; the GEMM also in GFLOP/s against the core's FP32 peak. Then
+ * Kiln's compile times (ONNX to C, and clang per target).
+ *   npm run bench:models -- [runs] [threads,...]
  */
-const RUNS = Number(process.argv[2] ?? 50);
-const TARGETS = ['x86_64-linux-gnu', 'aarch64-linux-gnu', 'wasm32-wasi'];
+const RUNS = Number(process.argv[2] ?? 60);
+const THREADS = (process.argv[3] ?? '1,2').split(',').map(Number);
+const ROUNDS = 4;
+const TARGETS = [
+  ['x86_64-linux-gnu'],
+  ['aarch64-linux-gnu'],
+  ['riscv64-linux-gnu'],
+  ['armv7-linux-gnueabihf', '-mfloat-abi=hard', '-mfpu=neon'],
+  ['wasm32-wasi'],
+  ['wasm32-wasi', '-msimd128'],
+];
 
-function timingHarness(runs: number): string {
+function timingHarness(runs: number, inBytes: number[], outBytes: number[]): string {
   return `#define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include "net.h"
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e3 + t.tv_nsec / 1e6; }
-static int cmp(const void *a, const void *b) { double x = *(const double *)a, y = *(const double *)b; return x < y ? -1 : x > y; }
 int main(int argc, char **argv) {
   FILE *f = fopen(argv[1], "rb");
   static const void *in[16]; static void *out[16];
-  size_t in_bytes[] = { ${'IN_BYTES'} }, out_bytes[] = { ${'OUT_BYTES'} };
+  size_t in_bytes[] = { ${inBytes.join(', ')} }, out_bytes[] = { ${outBytes.join(', ')} };
   for (int i = 0; i < NET_NUM_INPUTS; i++) { void *p = malloc(in_bytes[i]); if (fread(p, 1, in_bytes[i], f) != in_bytes[i]) return 1; in[i] = p; }
   for (int i = 0; i < NET_NUM_OUTPUTS; i++) out[i] = malloc(out_bytes[i]);
-  double t[${runs}];
   net_run(in, out);
-  for (int r = 0; r < ${runs}; r++) { double a = now(); net_run(in, out); t[r] = now() - a; }
-  qsort(t, ${runs}, sizeof t[0], cmp);
-  printf("%f\\n", t[${Math.floor(runs / 2)}]);
+  net_run(in, out);
+  for (int r = 0; r < ${runs}; r++) { double a = now(); net_run(in, out); printf("%f\\n", now() - a); }
   return 0;
 }
 `;
 }
 
+/** The host's x86-64 level, from /proc/cpuinfo's flags: the -march the benchmark builds Kiln's C for. */
+function hostMarch(flags: Set<string>): string {
+  if (['avx512f', 'avx512bw', 'avx512dq', 'avx512vl'].every((f) => flags.has(f))) return 'x86-64-v4';
+  if (['avx2', 'fma', 'bmi2'].every((f) => flags.has(f))) return 'x86-64-v3';
+  return 'x86-64';
+}
+
+/**
+ * FP32 FLOPs per cycle per core, from the ISA and vendor: 2 (FMA) x lanes x FMA pipes. AMD Zen 4
+ * runs AVX-512 on two 256-bit FMA pipes (32); Intel server cores with AVX-512 have two 512-bit
+ * FMA units (64); AVX2 + FMA cores two 256-bit units (32); SSE2 alone, a 4-lane multiply and add (8).
+ */
+function flopsPerCycle(flags: Set<string>, vendor: string): { flops: number; why: string } {
+  if (flags.has('avx512f')) return vendor === 'AuthenticAMD' ? { flops: 32, why: 'AVX-512 on AMD (Zen 4): 2 x 256-bit FMA pipes' } : { flops: 64, why: 'AVX-512 on Intel: 2 x 512-bit FMA units' };
+  if (flags.has('avx2') && flags.has('fma')) return { flops: 32, why: 'AVX2 + FMA: 2 x 256-bit FMA units' };
+  return { flops: 8, why: 'SSE2: 4-lane multiply + add' };
+}
+
+/** The clock the core actually runs at: a chain of dependent adds retires one per cycle. */
+function measuredGHz(dir: string): number {
+  const src = join(dir, 'clock.c');
+  const exe = join(dir, 'clock');
+  execFileSync('bash', ['-c', `cat > ${src} <<'EOF'
+#define _POSIX_C_SOURCE 199309L
+#include <stdio.h>
+#include <time.h>
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+int main(void) {
+  long n = 400000000; double best = 1e9;
+  for (int r = 0; r < 5; r++) {
+    double t = now(); long x = 0;
+    __asm__ volatile("mov %1, %%rcx\\n1:\\n add $1, %0\\n add $1, %0\\n add $1, %0\\n add $1, %0\\n sub $4, %%rcx\\n jnz 1b" : "+r"(x) : "r"(n) : "rcx");
+    double d = now() - t; if (d < best) best = d;
+  }
+  printf("%f\\n", n / best / 1e9);
+  return 0;
+}
+EOF`]);
+  execFileSync('clang-19', ['-O2', src, '-o', exe]);
+  return Number(execFileSync(exe).toString());
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'kiln-bench-models-'));
   try {
-    console.log(`Model benchmark: ${RUNS} runs each, median, single thread; Kiln ${'C (clang -O2, no fast-math)'} vs onnxruntime-node (graph optimisations on)`);
-    console.log('model                 compile: kiln->C  ' + TARGETS.map((t) => `clang ${t}`.padEnd(26)).join('') + 'kiln x86_64   onnxruntime   ratio (kiln/ort)');
-    for (const m of TEST_MODELS) {
+    const cpuinfo = await readFile('/proc/cpuinfo', 'utf8');
+    const flags = new Set((/^flags\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? '').split(/\s+/));
+    const vendor = /^vendor_id\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? '';
+    const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? process.arch;
+    const mhz = Number(/^cpu MHz\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? 0);
+    const cores = (cpuinfo.match(/^processor\s*:/gm) ?? []).length;
+    const march = process.arch === 'x64' ? hostMarch(flags) : 'native';
+    const { flops, why } = flopsPerCycle(flags, vendor);
+    const ghz = process.arch === 'x64' ? measuredGHz(dir) : mhz / 1000;
+    console.log(`Host: ${model}, ${cores} cores, /proc/cpuinfo ${(mhz / 1000).toFixed(2)} GHz, measured ${ghz.toFixed(2)} GHz (dependent adds); Kiln's C built with clang-19 -O2 -march=${march}`);
+    console.log(`FP32 peak per core = ${ghz.toFixed(2)} GHz x ${flops} FLOPs/cycle (${why}) = ${(ghz * flops).toFixed(1)} GFLOP/s (${((mhz / 1000) * flops).toFixed(1)} at the nominal clock)`);
+    console.log(`${RUNS} runs per side, interleaved in ${ROUNDS} rounds, median; onnxruntime-node ${(require('onnxruntime-node/package.json') as { version: string }).version} (CPU, graph optimisations on)`);
+    console.log('');
+    console.log('model                      threads  kiln          onnxruntime   speed-up (ort/kiln)');
+    const compileRows: string[] = [];
+    for (const m of BENCH_MODELS) {
       const bytes = m.build();
-      let t = performance.now();
-      const { files, metadata } = compileModel(bytes, { name: 'net', inputShapes: m.inputShapes });
-      const toC = performance.now() - t;
-      for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
-      const clang: number[] = [];
-      for (const target of TARGETS) {
-        t = performance.now();
-        execFileSync('clang-19', [`--target=${target}`, '-std=c23', '-O2', '-c', join(dir, 'net.c'), '-o', join(dir, `net-${target}.o`)]);
-        clang.push(performance.now() - t);
-      }
       const rand = prng(7);
-      const inputs = metadata.inputs.map((i) => Float32Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
-      await writeFile(join(dir, 'in.bin'), Buffer.concat(inputs.map((a) => Buffer.from(a.buffer))));
-      const harness = timingHarness(RUNS)
-        .replace('IN_BYTES', metadata.inputs.map((i) => i.shape.reduce((a, b) => a * b, 1) * 4).join(', '))
-        .replace('OUT_BYTES', metadata.outputs.map((o) => o.shape.reduce((a, b) => a * b, 1) * 4).join(', '));
-      await writeFile(join(dir, 'bench.c'), harness);
-      execFileSync('clang-19', ['-std=c23', '-O2', '-I', dir, join(dir, 'net.c'), join(dir, 'bench.c'), '-o', join(dir, 'bench'), '-lm']);
-      const kiln = Number(execFileSync(join(dir, 'bench'), [join(dir, 'in.bin')]).toString());
-      const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-      const feeds = Object.fromEntries(metadata.inputs.map((i, k) => [i.name, new ort.Tensor('float32', inputs[k], i.shape)]));
-      await session.run(feeds);
-      const times: number[] = [];
-      for (let r = 0; r < RUNS; r++) {
-        const a = performance.now();
+      let inputs: Float32Array[] | undefined;
+      for (const threads of THREADS) {
+        const t0 = performance.now();
+        const { files, metadata } = compileModel(bytes, { name: 'net', inputShapes: m.inputShapes, threads });
+        const toC = performance.now() - t0;
+        inputs ??= metadata.inputs.map((i) => Float32Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
+        for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+        if (threads === THREADS[0]) {
+          const clang: number[] = [];
+          for (const [target, ...flags] of TARGETS) {
+            const t = performance.now();
+            execFileSync('clang-19', [`--target=${target}`, ...flags, '-std=c23', '-O2', '-c', join(dir, 'net.c'), '-o', join(dir, `net-${target}.o`)]);
+            clang.push(performance.now() - t);
+          }
+          compileRows.push(`${m.name.padEnd(27)}${`${toC.toFixed(0)} ms`.padEnd(10)}${clang.map((c) => `${c.toFixed(0)} ms`.padEnd(10)).join('')}`);
+        }
+        await writeFile(join(dir, 'in.bin'), Buffer.concat(inputs.map((a) => Buffer.from(a.buffer))));
+        const size = (s: number[]) => s.reduce((a, b) => a * b, 1) * 4;
+        await writeFile(join(dir, 'bench.c'), timingHarness(Math.ceil(RUNS / ROUNDS), metadata.inputs.map((i) => size(i.shape)), metadata.outputs.map((o) => size(o.shape))));
+        execFileSync('clang-19', ['-std=c23', '-O2', `-march=${march}`, '-I', dir, join(dir, 'net.c'), join(dir, 'bench.c'), '-o', join(dir, 'bench'), '-lm', '-lpthread']);
+        const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+        const feeds = Object.fromEntries(metadata.inputs.map((i, k) => [i.name, new ort.Tensor('float32', inputs![k], i.shape)]));
         await session.run(feeds);
-        times.push(performance.now() - a);
+        await session.run(feeds);
+        const kiln: number[] = [];
+        const ref: number[] = [];
+        for (let r = 0; r < ROUNDS; r++) {
+          kiln.push(...execFileSync(join(dir, 'bench'), [join(dir, 'in.bin')]).toString().trim().split('\n').map(Number));
+          for (let i = 0; i < Math.ceil(RUNS / ROUNDS); i++) {
+            const a = performance.now();
+            await session.run(feeds);
+            ref.push(performance.now() - a);
+          }
+        }
+        await session.release();
+        const k = median(kiln);
+        const o = median(ref);
+        const gf = (ms: number) => (m.flops ? ` ${(m.flops / ms / 1e6).toFixed(1)} GF/s` : '');
+        console.log(`${m.name.padEnd(27)}${String(threads).padEnd(9)}${`${k.toFixed(3)} ms`.padEnd(14)}${`${o.toFixed(3)} ms`.padEnd(14)}${(o / k).toFixed(2)}x${m.flops ? `   kiln${gf(k)} (${((m.flops / k / 1e6 / (ghz * flops * threads)) * 100).toFixed(0)}% of ${threads} x ${(ghz * flops).toFixed(0)}), ort${gf(o)}` : ''}`);
       }
-      times.sort((a, b) => a - b);
-      const ortMs = times[Math.floor(RUNS / 2)];
-      await session.release();
-      const f = (x: number) => `${x.toFixed(3)} ms`;
-      console.log(`${m.name.padEnd(22)}${f(toC).padEnd(18)}${clang.map((c) => f(c).padEnd(26)).join('')}${f(kiln).padEnd(14)}${f(ortMs).padEnd(14)}${(kiln / ortMs).toFixed(2)}x`);
     }
+    console.log('');
+    console.log(`compile (threads ${THREADS[0]})            kiln->C   ${TARGETS.map(([t, ...f]) => `${t.split('-')[0]}${f.includes('-msimd128') ? '+simd' : ''}`.padEnd(10)).join('')}`);
+    for (const row of compileRows) console.log(row);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

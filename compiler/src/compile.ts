@@ -1,4 +1,6 @@
+import { fuse } from './fuse';
 import { importOnnx, ImportOptions } from './import';
+import { kernelLibrary } from './kernels';
 import { C_TYPE, CompileError, DType, DTYPE_BYTES, Graph, MAX_TENSOR_ELEMENTS, Node, numel, Tensor } from './ir';
 import { CONV_OPS } from './ops/conv';
 import { LAYOUT_OPS } from './ops/layout';
@@ -50,6 +52,13 @@ export interface CompiledModel {
 export interface CompileOptions extends ImportOptions {
   /** A C identifier: the entry point is <name>_run. */
   name?: string;
+  /**
+   * Threads the generated kernels may use (default 1). Above 1 the C starts a small pthread pool
+   * on the first run; on targets without threads (wasm32) it runs on one.
+   */
+  threads?: number;
+  /** Fuse BatchNormalization, bias, residual adds and Relu/Clip into the kernels before them (default true). */
+  fusion?: boolean;
 }
 
 /** Lists the operators the compiler cannot handle, by name, before doing any work. */
@@ -102,12 +111,17 @@ export function liveNodes(graph: Graph): Node[] {
   return live.reverse();
 }
 
+/** Text from the model (names) made safe inside a C comment: a name must not end it. */
+function comment(text: string): string {
+  return text.replace(/\*\//g, '* /').replace(/[^\x20-\x7e]/g, '?');
+}
+
 function cIdent(name: string): string {
   return name.replace(/[^A-Za-z0-9_]/g, '_');
 }
 
 /** Generates dependency-free C: one entry point, weights embedded as binary data. */
-export function generateC(graph: Graph, name: string): CompiledModel {
+export function generateC(graph: Graph, name: string, threads = 1): CompiledModel {
   const nodes = liveNodes(graph);
   const upper = name.toUpperCase();
   const inputIndex = new Map(graph.inputs.map((n, i) => [n, i]));
@@ -125,7 +139,7 @@ export function generateC(graph: Graph, name: string): CompiledModel {
     const bytes = new Uint8Array(t.data!.buffer, t.data!.byteOffset, t.data!.byteLength);
     weightParts.push(bytes);
     const ref = `w${weightDefs.length}`;
-    weightDefs.push(`#define ${ref} ((const ${C_TYPE[t.dtype]} *)(kiln_weights + ${weightBytes})) /* ${t.name} [${t.shape.join(', ')}] */`);
+    weightDefs.push(`#define ${ref} ((const ${C_TYPE[t.dtype]} *)(kiln_weights + ${weightBytes})) /* ${comment(t.name)} [${t.shape.join(', ')}] */`);
     weightBytes += bytes.length;
     return ref;
   };
@@ -139,13 +153,30 @@ export function generateC(graph: Graph, name: string): CompiledModel {
     else if (t.data) r = constRef(t);
     else {
       r = `t${buffers.length}`;
-      buffers.push(`static ${C_TYPE[t.dtype]} ${r}[${Math.max(1, numel(t.shape))}] __attribute__((aligned(64))); /* ${t.name} [${t.shape.join(', ')}] */`);
+      buffers.push(`static ${C_TYPE[t.dtype]} ${r}[${Math.max(1, numel(t.shape))}] __attribute__((aligned(64))); /* ${comment(t.name)} [${t.shape.join(', ')}] */`);
     }
     refs.set(n, r);
     return r;
   };
+  const statics: string[] = [];
+  let scratchFloats = 0;
+  let useKernels = false;
   const ctx: EmitContext = {
     opset: graph.opset,
+    threads,
+    constant(label, data) {
+      return constRef({ name: label, dtype: 'float32', shape: [data.length], data });
+    },
+    buffer(label, floats) {
+      const b = `kiln_buf${statics.length}`;
+      statics.push(`static float ${b}[${Math.max(1, floats)}] __attribute__((aligned(64))); /* ${comment(label)} */`);
+      return b;
+    },
+    scratch(floats) {
+      useKernels = true;
+      scratchFloats = Math.max(scratchFloats, Math.ceil(floats / 16) * 16); // whole vectors: each thread's part stays aligned
+      return { ptr: 'kiln_scratch', stride: 'KILN_SCRATCH_FLOATS' };
+    },
     ref,
     tensor: (n) => {
       const t = graph.tensors.get(n);
@@ -166,7 +197,8 @@ export function generateC(graph: Graph, name: string): CompiledModel {
     if (!op.emit) throw new CompileError('unsupported', `${node.op} ${node.name}: its value depends on inputs, which is not supported`);
     ops[node.op] = (ops[node.op] ?? 0) + 1;
     const code = op.emit(ctx, node);
-    if (code) body.push(`  /* ${node.op} ${node.name} */\n  {\n${code.replace(/^/gm, '    ')}\n  }`);
+    const fused = node.fused ? ` + ${node.fused.ops.join(' + ')}` : '';
+    if (code) body.push(`  /* ${comment(`${node.op} ${node.name}${fused}`)} */\n  {\n${code.replace(/^/gm, '    ')}\n  }`);
   }
   // Outputs that are constants or inputs, or that an alias left elsewhere, are copied out.
   graph.outputs.forEach((o, i) => {
@@ -223,7 +255,11 @@ ${weightDefs.join('\n')}` : weightDefs.length ? `static const unsigned char kiln
 ${weightDefs.join('\n')}` : ''}
 
 ${buffers.join('\n')}
-
+${statics.join('\n')}
+${useKernels ? `${kernelLibrary(threads)}
+#define KILN_SCRATCH_FLOATS ${scratchFloats}
+static float kiln_scratch[KILN_THREADS * KILN_SCRATCH_FLOATS] __attribute__((aligned(64)));
+` : ''}
 int ${name}_run(const void *const inputs[], void *const outputs[]) {
 ${inputs.map((t, i) => `  const ${C_TYPE[t.dtype]} *in${i} = (const ${C_TYPE[t.dtype]} *)inputs[${i}];`).join('\n')}
 ${outputs.map((t, i) => `  ${C_TYPE[t.dtype]} *out${i} = (${C_TYPE[t.dtype]} *)outputs[${i}];`).join('\n')}
@@ -261,7 +297,10 @@ export function compileModel(bytes: Uint8Array, opts: CompileOptions = {}): Comp
   const graph = importOnnx(bytes, opts);
   checkSupported(graph);
   inferShapes(graph);
-  return generateC(graph, name);
+  if (opts.fusion !== false) fuse(graph);
+  const threads = opts.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new CompileError('invalid', `threads must be an integer from 1 to 256, not ${threads}`);
+  return generateC(graph, name, threads);
 }
 
 export { cIdent };

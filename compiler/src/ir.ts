@@ -19,6 +19,20 @@ export interface Node {
   inputs: string[];
   outputs: string[];
   attrs: Record<string, AttrValue>;
+  /** Set by the fusion pass: what the kernel applies to its result before storing it. */
+  fused?: Fusion;
+}
+
+/**
+ * An epilogue fused into a Conv, Gemm or MatMul: a bias along the last axis (MatMul + Add), then a
+ * residual tensor of the output's shape added element-wise (+ Add), then a clamp (Relu, Clip).
+ */
+export interface Fusion {
+  biasN?: string;
+  residual?: string;
+  clamp?: [number, number];
+  /** The ONNX nodes folded into this one, for the generated C's comments. */
+  ops: string[];
 }
 
 export interface Graph {

@@ -92,6 +92,86 @@ export function transformerLayer(): Uint8Array {
   return b.build('transformer_layer');
 }
 
+/** An MNIST-sized perceptron: 784 -> 256 -> 256 -> 10, Relu, Softmax. */
+export function mlpMnist(): Uint8Array {
+  const b = new ModelBuilder();
+  const x = b.input('x', ['batch', 784]);
+  let h = b.op('Relu', [b.op('Gemm', [x, w(b, 'w1', [256, 784], 784), w(b, 'b1', [256], 784)], { transB: 1 })]);
+  h = b.op('Relu', [b.op('Gemm', [h, w(b, 'w2', [256, 256], 256), w(b, 'b2', [256], 256)], { transB: 1 })]);
+  h = b.op('Gemm', [h, w(b, 'w3', [10, 256], 256), w(b, 'b3', [10], 256)], { transB: 1 });
+  b.output(b.op('Softmax', [h], { axis: 1 }));
+  return b.build('mlp_mnist');
+}
+
+/**
+ * A MobileNetV2 inverted residual block at full size: 1x1 expand + BN + ReLU6, depthwise 3x3 +
+ * BN + ReLU6, 1x1 project + BN, residual add; [1, c, hw, hw] in and out.
+ */
+export function mobilenetV2Block(c = 32, hw = 112, expand = 4): Uint8Array {
+  const b = new ModelBuilder();
+  const e = c * expand;
+  const relu6 = (v: string) => b.op('Clip', [v, b.weight(`zero${seed}`, [], [0]), b.weight(`six${seed++}`, [], [6])]);
+  const x = b.input('x', [1, c, hw, hw]);
+  let h = relu6(bn(b, b.op('Conv', [x, w(b, 'expand', [e, c, 1, 1], c)]), e, 'bn1'));
+  h = relu6(bn(b, b.op('Conv', [h, w(b, 'dw', [e, 1, 3, 3], 9)], { group: e, pads: [1, 1, 1, 1] }), e, 'bn2'));
+  h = bn(b, b.op('Conv', [h, w(b, 'project', [c, e, 1, 1], e)]), c, 'bn3');
+  b.output(b.op('Add', [h, x]));
+  return b.build('mobilenet_v2_block');
+}
+
+/** A ResNet-18/34 basic block at its first stage's size: [1, c, hw, hw], two 3x3 conv + BN, residual, Relu. */
+export function resnetBasicBlock(c = 64, hw = 56): Uint8Array {
+  const b = new ModelBuilder();
+  const x = b.input('x', [1, c, hw, hw]);
+  let h = b.op('Relu', [bn(b, b.op('Conv', [x, w(b, 'k1', [c, c, 3, 3], 9 * c)], { pads: [1, 1, 1, 1] }), c, 'n1')]);
+  h = bn(b, b.op('Conv', [h, w(b, 'k2', [c, c, 3, 3], 9 * c)], { pads: [1, 1, 1, 1] }), c, 'n2');
+  b.output(b.op('Relu', [b.op('Add', [h, x])]));
+  return b.build('resnet_basic_block');
+}
+
+/**
+ * A BERT-style encoder layer (post-norm): multi-head self-attention (QKV projections with bias,
+ * scaled dot products, Softmax), residual + LayerNormalization, a GELU (Erf) feed-forward of 4d,
+ * residual + LayerNormalization. [1, T, D] in and out.
+ */
+export function encoderLayer(T = 128, D = 256, heads = 4): Uint8Array {
+  const b = new ModelBuilder();
+  const dh = D / heads;
+  const x = b.input('tokens', [1, T, D]);
+  const lin = (v: string, name: string, din: number, dout: number) => b.op('Add', [b.op('MatMul', [v, w(b, `${name}_w`, [din, dout], din)]), w(b, `${name}_b`, [dout], din)]);
+  const ln = (v: string, name: string) => b.op('LayerNormalization', [v, b.weight(`${name}_g`, [D], randomWeights(seed++, D, 0.2).map((g) => 1 + g)), w(b, `${name}_b`, [D], 10)], { axis: -1, epsilon: 1e-5 });
+  const split = (v: string) => b.op('Transpose', [b.op('Reshape', [v, b.int64(`split${seed++}`, [1, T, heads, dh])])], { perm: [0, 2, 1, 3] });
+  const q = split(lin(x, 'q', D, D));
+  const k = b.op('Transpose', [b.op('Reshape', [lin(x, 'k', D, D), b.int64(`splitk${seed++}`, [1, T, heads, dh])])], { perm: [0, 2, 3, 1] });
+  const v = split(lin(x, 'v', D, D));
+  const scores = b.op('Div', [b.op('MatMul', [q, k]), b.weight('scale', [], [Math.sqrt(dh)])]);
+  const ctxv = b.op('MatMul', [b.op('Softmax', [scores], { axis: -1 }), v]);
+  const merged = b.op('Reshape', [b.op('Transpose', [ctxv], { perm: [0, 2, 1, 3] }), b.int64(`merge${seed++}`, [1, T, D])]);
+  const h = ln(b.op('Add', [x, lin(merged, 'o', D, D)]), 'ln1');
+  const f1 = lin(h, 'ff1', D, 4 * D);
+  const gelu = b.op('Mul', [b.op('Mul', [f1, b.weight('half', [], [0.5])]), b.op('Add', [b.op('Erf', [b.op('Div', [f1, b.weight('sqrt2', [], [Math.SQRT2])])]), b.weight('one', [], [1])])]);
+  b.output(ln(b.op('Add', [h, lin(gelu, 'ff2', 4 * D, D)]), 'ln2'));
+  return b.build('encoder_layer');
+}
+
+/** A plain 512x512x512 GEMM (MatMul of an input by constant weights), for GFLOP/s. */
+export function gemm512(n = 512): Uint8Array {
+  const b = new ModelBuilder();
+  const x = b.input('a', [n, n]);
+  b.output(b.op('MatMul', [x, w(b, 'b', [n, n], n)]));
+  return b.build('gemm');
+}
+
+/** The benchmark's models, at realistic sizes (npm run bench:models). */
+export const BENCH_MODELS: { name: string; build: () => Uint8Array; inputShapes?: Record<string, number[]>; flops?: number }[] = [
+  { name: 'mlp 784-256-256-10 b16', build: mlpMnist, inputShapes: { x: [16, 784] } },
+  { name: 'lenet 28x28', build: lenet },
+  { name: 'mobilenetv2 112x112x32', build: () => mobilenetV2Block() },
+  { name: 'resnet block 56x56x64', build: () => resnetBasicBlock() },
+  { name: 'encoder T128 d256 h4', build: () => encoderLayer() },
+  { name: 'gemm 512x512x512', build: () => gemm512(), flops: 2 * 512 ** 3 },
+];
+
 export const TEST_MODELS: { name: string; build: () => Uint8Array; inputShapes?: Record<string, number[]> }[] = [
   { name: 'mlp', build: mlp, inputShapes: { x: [4, 16] } },
   { name: 'lenet', build: lenet },

@@ -1,5 +1,6 @@
 import { CompileError, Node, Tensor } from '../ir';
-import { attrInt, attrInts, attrString, OpDef } from './op';
+import { gemmRowBlock, gemmScratch, NR } from '../kernels';
+import { attrInt, attrInts, attrString, EmitContext, epilogueInit, fusedEpilogueLoop, OpDef } from './op';
 
 export interface Window {
   kernel: number[];
@@ -71,6 +72,8 @@ const conv: OpDef = {
     const X = ctx.ref(node.inputs[0]);
     const Wt = ctx.ref(node.inputs[1]);
     const Y = ctx.ref(node.outputs[0]);
+    const fast = fastConv(ctx, node, { N, C, H, W, M, group, KH, KW, OH, OW, strides, dilations, pads });
+    if (fast) return fast;
     const bias = node.inputs[2] ? `${ctx.ref(node.inputs[2])}[m]` : '0.0f';
     return `for (long n = 0; n < ${N}; n++) for (long m = 0; m < ${M}; m++) {
   const long g = m / ${mg};
@@ -93,8 +96,107 @@ const conv: OpDef = {
     }
     ym[oh * ${OW} + ow] = s;
   }
-}`;
+}${fusedEpilogueLoop(ctx, node, Y, [N * M * OH * OW])}`;
   },
 };
+
+interface ConvShape {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  M: number;
+  group: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+  strides: number[];
+  dilations: number[];
+  pads: number[];
+}
+
+/** Largest im2col buffer (floats) the strided path uses before it falls back to the direct loop. */
+const MAX_IM2COL = 1 << 24;
+
+/**
+ * The kernel for a convolution with constant weights, chosen by shape: depthwise direct; a GEMM
+ * (weights x input) reading the input in place for 1x1 and every stride-1 convolution (on a
+ * zero-padded copy of the input whose rows are wider, so every row of the implicit im2col matrix
+ * is a contiguous slice of it); im2col + GEMM for the rest. undefined: the generic loop.
+ */
+function fastConv(ctx: EmitContext, node: Node, s: ConvShape): string | undefined {
+  const w = ctx.tensor(node.inputs[1]);
+  const b = node.inputs[2] ? ctx.tensor(node.inputs[2]) : undefined;
+  if (!(w.data instanceof Float32Array) || (b && !(b.data instanceof Float32Array))) return undefined;
+  const { N, C, H, W, M, group, KH, KW, OH, OW, strides, dilations, pads } = s;
+  const [sh, sw] = strides;
+  const [dh, dw] = dilations;
+  const [pt, pl, pb, pr] = pads;
+  if (pads.some((p) => p < 0)) return undefined;
+  const X = ctx.ref(node.inputs[0]);
+  const Y = ctx.ref(node.outputs[0]);
+  const res = node.fused?.residual ? ctx.ref(node.fused.residual) : undefined;
+  const biasM = b ? ctx.ref(node.inputs[2]) : undefined;
+  const plane = M * OH * OW;
+  if (group === C && group === M && w.shape[1] === 1 && C > 1) {
+    // Depthwise: a zero-padded plane per channel, 16 output columns per vector.
+    const hp = Math.max(H + pt, (OH - 1) * sh + (KH - 1) * dh + 1);
+    const wp = Math.ceil(OW / NR) * NR * sw + (KW - 1) * dw + NR + 1;
+    if (W + pl > wp) return undefined;
+    const sc = ctx.scratch(hp * wp);
+    return `for (long n = 0; n < ${N}; n++) {
+  kiln_dw_args d = { .x = ${X} + n * ${C * H * W}, .w = ${ctx.ref(node.inputs[1])}, .y = ${Y} + n * ${plane}, .C = ${C}, .H = ${H}, .W = ${W}, .OH = ${OH}, .OW = ${OW},
+    .KH = ${KH}, .KW = ${KW}, .sh = ${sh}, .sw = ${sw}, .dh = ${dh}, .dw = ${dw}, .pt = ${pt}, .pl = ${pl}, .hp = ${hp}, .wp = ${wp},
+    .e = ${epilogueInit(node, { biasM, res: res && `${res} + n * ${plane}` })}, .scratch = ${sc.ptr} };
+  kiln_dwconv(&d);
+}`;
+  }
+  if (group !== 1) return undefined;
+  const K = C * KH * KW;
+  const mc = gemmRowBlock(M, K);
+  const sc = ctx.scratch(gemmScratch(mc, K));
+  const gemm = (b: string, koff: string, ldb: number, n: number, wpad: number) => `kiln_gemm_args g = { .M = ${M}, .N = ${n}, .K = ${K}, .a = ${ctx.ref(node.inputs[1])}, .lda = ${K},
+    .b = ${b}, .koff = ${koff}, .ldb = ${ldb}, .sn = 1, .c = ${Y} + n * ${plane}, .ldc = ${OH * OW}, .wp = ${wpad}, .ow = ${OW}, .mc = ${mc},
+    .e = ${epilogueInit(node, { biasM, res: res && `${res} + n * ${plane}` })}, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride} };
+  kiln_gemm(&g);`;
+  if (sh === 1 && sw === 1) {
+    const padded = pt || pl || pb || pr;
+    const hp = H + pt + pb;
+    const wp = W + pl + pr;
+    const koff: number[] = [];
+    for (let c = 0; c < C; c++) for (let kh = 0; kh < KH; kh++) for (let kw = 0; kw < KW; kw++) koff.push(c * hp * wp + kh * dh * wp + kw * dw);
+    const cols = (OH - 1) * wp + OW;
+    const table = `static const long koff[${K}] = {${koff.join(',')}};`;
+    if (!padded) {
+      return `${table}
+for (long n = 0; n < ${N}; n++) {
+  ${gemm(`${X} + n * ${C * H * W}`, 'koff', 0, cols, wp === OW ? 0 : wp)}
+}`;
+    }
+    const xp = ctx.buffer(`${node.name}: zero-padded input`, C * hp * wp);
+    return `${table}
+for (long n = 0; n < ${N}; n++) {
+  for (long c = 0; c < ${C}; c++) for (long h = 0; h < ${H}; h++) memcpy(${xp} + (c * ${hp} + h + ${pt}) * ${wp} + ${pl}, ${X} + ((n * ${C} + c) * ${H} + h) * ${W}, ${W * 4});
+  ${gemm(xp, 'koff', 0, cols, wp)}
+}`;
+  }
+  if (K * OH * OW > MAX_IM2COL) return undefined;
+  const col = ctx.buffer(`${node.name}: im2col`, K * OH * OW);
+  return `for (long n = 0; n < ${N}; n++) {
+  for (long c = 0; c < ${C}; c++) for (long kh = 0; kh < ${KH}; kh++) for (long kw = 0; kw < ${KW}; kw++) {
+    float *dst = ${col} + ((c * ${KH} + kh) * ${KW} + kw) * ${OH * OW};
+    const float *xc = ${X} + (n * ${C} + c) * ${H * W};
+    for (long oh = 0; oh < ${OH}; oh++) {
+      const long ih = oh * ${sh} - ${pt} + kh * ${dh};
+      for (long ow = 0; ow < ${OW}; ow++) {
+        const long iw = ow * ${sw} - ${pl} + kw * ${dw};
+        dst[oh * ${OW} + ow] = ih >= 0 && ih < ${H} && iw >= 0 && iw < ${W} ? xc[ih * ${W} + iw] : 0.0f;
+      }
+    }
+  }
+  ${gemm(col, '0', OH * OW, OH * OW, 0)}
+}`;
+}
 
 export const CONV_OPS: OpDef[] = [conv];

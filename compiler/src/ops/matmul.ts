@@ -1,5 +1,29 @@
-import { CompileError, numel } from '../ir';
-import { attrFloat, attrInt, broadcast, broadcastStrides, flt, loops, offset, OpDef, stridesOf } from './op';
+import { CompileError, Node, numel } from '../ir';
+import { gemmRowBlock, gemmScratch, NR, packPanels } from '../kernels';
+import { attrFloat, attrInt, broadcast, broadcastStrides, EmitContext, epilogueInit, flt, fusedEpilogueLoop, loops, offset, OpDef, stridesOf } from './op';
+
+/** A bias along N, as a constant padded to whole panels (the kernel reads it 16 at a time). */
+function paddedBias(ctx: EmitContext, name: string, N: number, scale = 1): string {
+  const v = ctx.tensor(name).data as Float32Array;
+  const out = new Float32Array(Math.ceil(N / NR) * NR);
+  for (let n = 0; n < N; n++) out[n] = v[v.length === 1 ? 0 : n] * scale;
+  return ctx.constant(`${name} (padded)`, out);
+}
+
+/**
+ * One packed GEMM call: C (M x N, row stride N) = A (M x K, row-major) x B, with B either packed
+ * at compile time (bpacked) or read at run time (b, with row stride ldb and column stride sn).
+ */
+function gemmCall(ctx: EmitContext, node: Node, d: { M: number; N: number; K: number; a: string; c: string; bpacked?: string; b?: string; ldb?: number; sn?: number; biasN?: string; res?: string }): string {
+  const mc = gemmRowBlock(d.M, d.K);
+  const sc = ctx.scratch(gemmScratch(mc, d.K));
+  const b = d.bpacked ? `.bpacked = ${d.bpacked}` : `.b = ${d.b}, .ldb = ${d.ldb}, .sn = ${d.sn}`;
+  return `{
+  kiln_gemm_args g = { .M = ${d.M}, .N = ${d.N}, .K = ${d.K}, .a = ${d.a}, .lda = ${d.K}, ${b}, .c = ${d.c}, .ldc = ${d.N}, .mc = ${mc},
+    .e = ${epilogueInit(node, { biasN: d.biasN, res: d.res })}, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride} };
+  kiln_gemm(&g);
+}`;
+}
 
 /** MatMul with numpy semantics: 1-D operands promoted, leading batch dimensions broadcast. */
 const matmul: OpDef = {
@@ -32,6 +56,38 @@ const matmul: OpDef = {
     const A = ctx.ref(node.inputs[0]);
     const B = ctx.ref(node.inputs[1]);
     const Y = ctx.ref(node.outputs[0]);
+    if (K > 0 && M > 0 && N > 0) {
+      const f = node.fused;
+      const biasN = f?.biasN ? paddedBias(ctx, f.biasN, N) : undefined;
+      const res = f?.residual ? ctx.ref(f.residual) : undefined;
+      const bConst = b.data instanceof Float32Array ? b.data : undefined;
+      const packed = new Map<number, string>();
+      const call = (idx: string[], at: (s: number[]) => number) => {
+        const bo = at(sb);
+        let bsrc: { bpacked?: string; b?: string; ldb?: number; sn?: number };
+        if (bConst) {
+          if (!packed.has(bo)) packed.set(bo, ctx.constant(`${node.inputs[1]} (packed panels)`, packPanels(bConst, K, N, N, 1, bo)));
+          bsrc = { bpacked: packed.get(bo) };
+        } else bsrc = { b: `${B} + ${offset(idx, sb)}`, ldb: N, sn: 1 };
+        return gemmCall(ctx, node, { M, N, K, a: `${A} + ${offset(idx, sa)}`, c: `${Y} + ${offset(idx, so)}`, ...bsrc, biasN, res: res && `${res} + ${offset(idx, so)}` });
+      };
+      if (!batch.length) return call([], () => 0);
+      // Constant B: one packed copy per distinct batch slice, so the batch loops are unrolled.
+      if (bConst && numel(batch) <= 64) {
+        const out: string[] = [];
+        const rec = (k: number, vals: number[]) => {
+          if (k === batch.length) {
+            const at = (s: number[]) => vals.reduce((acc, v, i) => acc + v * s[i], 0);
+            out.push(call(vals.map(String), at));
+            return;
+          }
+          for (let v = 0; v < batch[k]; v++) rec(k + 1, [...vals, v]);
+        };
+        rec(0, []);
+        return out.join('\n');
+      }
+      if (!bConst) return loops(batch, (idx) => call(idx, () => 0), 'b');
+    }
     // i-k-j order: the inner loop runs along rows of B and Y, which vectorises.
     const kernel = (idx: string[]) => `{
   const float *a = ${A} + ${offset(idx, sa)};
@@ -45,7 +101,7 @@ const matmul: OpDef = {
     }
   }
 }`;
-    return batch.length ? loops(batch, kernel, 'b') : kernel([]);
+    return (batch.length ? loops(batch, kernel, 'b') : kernel([])) + fusedEpilogueLoop(ctx, node, Y, [...batch, M, N]);
   },
 };
 
@@ -81,6 +137,9 @@ const gemm: OpDef = {
     const Y = ctx.ref(node.outputs[0]);
     const aAt = (m: string, k: string) => (ta ? `${A}[${k} * ${M} + ${m}]` : `${A}[${m} * ${K} + ${k}]`);
     const bAt = (k: string, n: string) => (tb ? `${B}[${n} * ${K} + ${k}]` : `${B}[${k} * ${N} + ${n}]`);
+    const fast = fastGemm(ctx, node, { M, N, K, ta, tb, alpha, beta });
+    if (fast) return fast;
+    const tail = fusedEpilogueLoop(ctx, node, Y, [M, N]);
     let init = '0.0f';
     if (node.inputs[2]) {
       const cs = broadcastStrides(ctx.tensor(node.inputs[2]).shape, [M, N]);
@@ -92,16 +151,38 @@ const gemm: OpDef = {
   float s = 0.0f;
   for (long k = 0; k < ${K}; k++) s += ${aAt('m', 'k')} * ${bAt('k', 'n')};
   ${Y}[m * ${N} + n] = ${flt(alpha)} * s + ${init};
-}`;
+}${tail}`;
     }
     return `for (long m = 0; m < ${M}; m++) {
   float *y = ${Y} + m * ${N};
   for (long n = 0; n < ${N}; n++) y[n] = 0.0f;
   for (long k = 0; k < ${K}; k++) { const float av = ${flt(alpha)} * ${aAt('m', 'k')}; for (long n = 0; n < ${N}; n++) y[n] += av * ${bAt('k', 'n')}; }
   for (long n = 0; n < ${N}; n++) y[n] += ${init};
-}`;
+}${tail}`;
   },
 };
+
+/** Gemm on the packed GEMM kernel: A not transposed; B constant (packed, alpha folded in) or alpha 1; C a bias along N or a full residual. */
+function fastGemm(ctx: EmitContext, node: Node, s: { M: number; N: number; K: number; ta: number; tb: number; alpha: number; beta: number }): string | undefined {
+  const { M, N, K, ta, tb, alpha, beta } = s;
+  if (ta || K === 0 || M === 0 || N === 0) return undefined;
+  const b = ctx.tensor(node.inputs[1]);
+  const bConst = b.data instanceof Float32Array ? b.data : undefined;
+  if (!bConst && alpha !== 1) return undefined;
+  const f = node.fused;
+  let biasN: string | undefined;
+  let res = f?.residual ? ctx.ref(f.residual) : undefined;
+  if (node.inputs[2]) {
+    const c = ctx.tensor(node.inputs[2]);
+    const cs = broadcastStrides(c.shape, [M, N]);
+    if (c.data instanceof Float32Array && cs[0] === 0) biasN = paddedBias(ctx, node.inputs[2], N, beta);
+    else if (c.shape.join() === `${M},${N}` && beta === 1 && !res) res = ctx.ref(node.inputs[2]);
+    else return undefined;
+  }
+  const B = ctx.ref(node.inputs[1]);
+  const bsrc = bConst ? { bpacked: ctx.constant(`${node.inputs[1]} (packed panels)`, packPanels(bConst, K, N, tb ? 1 : N, tb ? K : 1, 0, alpha)) } : { b: B, ldb: tb ? 1 : N, sn: tb ? K : 1 };
+  return gemmCall(ctx, node, { M, N, K, a: ctx.ref(node.inputs[0]), c: ctx.ref(node.outputs[0]), ...bsrc, biasN, res });
+}
 
 export const MATMUL_OPS: OpDef[] = [matmul, gemm];
 export { numel };

@@ -19,6 +19,14 @@ export interface EmitContext {
   tensor(name: string): Tensor;
   /** Makes an output share its input's buffer (reshapes and the like); false when it cannot. */
   alias(output: string, input: string): boolean;
+  /** Threads the kernels may use (1: none started). */
+  threads: number;
+  /** A float constant computed at compile time (packed weights), embedded with the weights: its C pointer. */
+  constant(label: string, data: Float32Array): string;
+  /** A zero-initialised static float buffer private to one call site: its C name. */
+  buffer(label: string, floats: number): string;
+  /** Kernel-library scratch of `floats` per thread (the library is included): thread 0's pointer and the per-thread stride, as C. */
+  scratch(floats: number): { ptr: string; stride: string };
 }
 
 export interface OpDef {
@@ -106,4 +114,32 @@ export function flt(v: number): string {
   if (Number.isNaN(v)) return 'NAN';
   if (!Number.isFinite(v)) return v > 0 ? 'INFINITY' : '-INFINITY';
   return `${v.toPrecision(9)}f`;
+}
+
+/** Applies a fused epilogue (bias along the last axis, residual, clamp) to a computed output, for the generic kernels. */
+export function fusedEpilogueLoop(ctx: EmitContext, node: Node, y: string, shape: number[]): string {
+  const f = node.fused;
+  if (!f || (!f.biasN && !f.residual && !f.clamp)) return '';
+  const n = shape.reduce((a, b) => a * b, 1);
+  const N = shape[shape.length - 1] ?? 1;
+  const terms = [`${y}[i]`];
+  if (f.biasN) terms.push(`${ctx.ref(f.biasN)}[i % ${N}]`);
+  if (f.residual) terms.push(`${ctx.ref(f.residual)}[i]`);
+  let body = `float v = ${terms.join(' + ')};`;
+  if (f.clamp) {
+    if (f.clamp[0] !== -Infinity) body += ` v = v < ${flt(f.clamp[0])} ? ${flt(f.clamp[0])} : v;`;
+    if (f.clamp[1] !== Infinity) body += ` v = v > ${flt(f.clamp[1])} ? ${flt(f.clamp[1])} : v;`;
+  }
+  return `\nfor (long i = 0; i < ${n}; i++) { ${body} ${y}[i] = v; }`;
+}
+
+/** The kiln_epi initialiser of a fused epilogue: `res` is the C pointer of the residual for this call, biasM/biasN constants. */
+export function epilogueInit(node: Node, parts: { biasM?: string; biasN?: string; res?: string }): string {
+  const f = node.fused;
+  const fields: string[] = [];
+  if (parts.biasM) fields.push(`.bias_m = ${parts.biasM}`);
+  if (parts.biasN) fields.push(`.bias_n = ${parts.biasN}`);
+  if (parts.res) fields.push(`.res = ${parts.res}`);
+  if (f?.clamp) fields.push(`.clamp = 1, .lo = ${flt(f.clamp[0])}, .hi = ${flt(f.clamp[1])}`);
+  return `{ ${fields.join(', ')} }`;
 }

@@ -1,0 +1,348 @@
+/**
+ * Kiln's kernel library: the C that the hot operators call, emitted once into a model's C when a
+ * call site needs it. Written with clang vector extensions, so one source serves every ISA: a
+ * 16-float vector is one zmm register with AVX-512, two ymm with AVX2, four xmm or q registers
+ * with SSE2, NEON and wasm SIMD128, and scalar registers elsewhere. The register blocking (rows
+ * per microkernel) is chosen by the preprocessor from the target's features, so the same C builds
+ * for every target; the packed weight layout (panels of 16 columns) does not depend on it.
+ */
+
+/** Columns per packed panel of B: the microkernel's width, one 16-float vector. */
+export const NR = 16;
+/** Rows of K packed per block; a block of one panel (KC x 16 floats) stays in L1. */
+export const KC = 256;
+
+/**
+ * Packs B (K x N; element (k, n) at data[k * rs + n * cs]) into panels of 16 columns:
+ * panel p holds rows 0..K-1 of columns 16p..16p+15, zero-padded past N, scaled by `scale`.
+ * The layout the GEMM reads: panel p, row k, lane j at ((p * K + k) * 16 + j).
+ */
+export function packPanels(data: ArrayLike<number>, K: number, N: number, rs: number, cs: number, offset = 0, scale = 1): Float32Array {
+  const panels = Math.ceil(N / NR);
+  const out = new Float32Array(panels * K * NR);
+  for (let p = 0; p < panels; p++) {
+    for (let k = 0; k < K; k++) {
+      for (let j = 0; j < NR; j++) {
+        const n = p * NR + j;
+        if (n < N) out[(p * K + k) * NR + j] = data[offset + k * rs + n * cs] * scale;
+      }
+    }
+  }
+  return out;
+}
+
+/** Rows of A per block of the packed GEMM: the packed block (rows x K) stays in L2. A multiple of every KILN_MR. */
+export function gemmRowBlock(M: number, K: number): number {
+  if (M * K <= 96 * 1024) return M;
+  return Math.min(M, 192, Math.max(24, Math.floor((96 * 1024) / K / 24) * 24));
+}
+
+/** Scratch floats one thread of a GEMM call uses (see kiln_gemm_panels). */
+export function gemmScratch(mc: number, K: number): number {
+  return KC * NR + mc * NR + (mc + 16) * K;
+}
+
+/** The library's C. `threads` > 1 adds a small pthread pool (none on wasm, where it runs serially). */
+export function kernelLibrary(threads: number): string {
+  return `/* ---- Kiln kernel library ---- */
+#pragma clang diagnostic ignored "-Wpsabi"
+#define KILN_NR 16
+#define KILN_KC ${KC}
+#define KILN_THREADS ${threads}
+typedef float kiln_v __attribute__((vector_size(64)));
+typedef float kiln_vu __attribute__((vector_size(64), aligned(4)));
+#if defined(__AVX512F__)
+#define KILN_MR 12
+#elif defined(__AVX__) || defined(__aarch64__)
+#define KILN_MR 6
+#elif defined(__SSE2__) || defined(__ARM_NEON) || defined(__wasm_simd128__)
+#define KILN_MR 3
+#else
+#define KILN_MR 1
+#endif
+#define KILN_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+#define KILN_INLINE static inline __attribute__((always_inline))
+KILN_INLINE kiln_v kiln_load(const float *p) { return *(const kiln_vu *)p; }
+KILN_INLINE void kiln_store(float *p, kiln_v v) { *(kiln_vu *)p = v; }
+KILN_INLINE kiln_v kiln_splat(float x) { return (kiln_v){0} + x; }
+
+/* What a kernel does to each result before storing it: bias, residual add, clamp. */
+typedef struct {
+  const float *bias_m; /* one per row (output channel), or 0 */
+  const float *bias_n; /* one per column, padded to a multiple of 16, or 0 */
+  const float *res;    /* added element-wise, same layout as the output, or 0 */
+  int clamp;           /* 1: clamp to [lo, hi] (Relu, Clip, Relu6) */
+  float lo, hi;
+} kiln_epi;
+
+KILN_INLINE kiln_v kiln_epi_v(const kiln_epi *e, kiln_v v, long i, long j0) {
+  if (e->bias_m) v += e->bias_m[i];
+  if (e->bias_n) v += kiln_load(e->bias_n + j0);
+  return v;
+}
+
+KILN_INLINE float kiln_act(const kiln_epi *e, float v) {
+  if (e->clamp) { v = v < e->lo ? e->lo : v; v = v > e->hi ? e->hi : v; }
+  return v;
+}
+
+KILN_INLINE kiln_v kiln_act_v(const kiln_epi *e, kiln_v v) {
+  if (e->clamp) { v = __builtin_elementwise_max(v, kiln_splat(e->lo)); v = __builtin_elementwise_min(v, kiln_splat(e->hi)); }
+  return v;
+}
+
+/* ---- threads ---- */
+typedef void (*kiln_task)(void *arg, int tid, int nt);
+#if KILN_THREADS > 1 && !defined(__wasm__)
+#include <pthread.h>
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t go, done;
+  kiln_task fn;
+  void *arg;
+  unsigned gen;
+  int pending, started, workers;
+} kiln_pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0 };
+
+static void *kiln_worker(void *p) {
+  const int tid = (int)(long)p;
+  unsigned seen = 0;
+  for (;;) {
+    pthread_mutex_lock(&kiln_pool.mu);
+    while (kiln_pool.gen == seen) pthread_cond_wait(&kiln_pool.go, &kiln_pool.mu);
+    seen = kiln_pool.gen;
+    kiln_task fn = kiln_pool.fn;
+    void *arg = kiln_pool.arg;
+    const int nt = kiln_pool.workers + 1;
+    pthread_mutex_unlock(&kiln_pool.mu);
+    fn(arg, tid, nt);
+    pthread_mutex_lock(&kiln_pool.mu);
+    if (--kiln_pool.pending == 0) pthread_cond_signal(&kiln_pool.done);
+    pthread_mutex_unlock(&kiln_pool.mu);
+  }
+  return 0;
+}
+
+/* Runs fn(arg, tid, nt) on every thread of the pool (the caller is thread 0); returns when all are done. */
+static void kiln_parallel(kiln_task fn, void *arg) {
+  if (!kiln_pool.started) {
+    kiln_pool.started = 1;
+    for (int t = 1; t < KILN_THREADS; t++) {
+      pthread_t th;
+      if (pthread_create(&th, 0, kiln_worker, (void *)(long)t) != 0) break;
+      pthread_detach(th);
+      kiln_pool.workers++;
+    }
+  }
+  if (!kiln_pool.workers) { fn(arg, 0, 1); return; }
+  pthread_mutex_lock(&kiln_pool.mu);
+  kiln_pool.fn = fn;
+  kiln_pool.arg = arg;
+  kiln_pool.pending = kiln_pool.workers;
+  kiln_pool.gen++;
+  pthread_cond_broadcast(&kiln_pool.go);
+  pthread_mutex_unlock(&kiln_pool.mu);
+  fn(arg, 0, kiln_pool.workers + 1);
+  pthread_mutex_lock(&kiln_pool.mu);
+  while (kiln_pool.pending) pthread_cond_wait(&kiln_pool.done, &kiln_pool.mu);
+  pthread_mutex_unlock(&kiln_pool.mu);
+}
+#else
+static void kiln_parallel(kiln_task fn, void *arg) { fn(arg, 0, 1); }
+#endif
+
+/* ---- GEMM: C = A (M x K, row-major, lda) * B (K x N), B in panels of 16 columns ---- */
+typedef struct {
+  long M, N, K;
+  const float *a;
+  long lda;
+  const float *bpacked;  /* [ceil(N/16)][K][16] packed at compile time, or 0: */
+  const float *b;        /* B(k, n) = b[(koff ? koff[k] : k * ldb) + n * sn] */
+  const long *koff;
+  long ldb, sn;
+  float *c;              /* C(i, n) at c[i * ldc + col(n)], where col(n) = n, or with wp: */
+  long ldc, wp, ow;      /* col(n) = (n / wp) * ow + n % wp, and columns with n % wp >= ow are dropped */
+  long mc;               /* rows per block (a block of A stays in L2) */
+  kiln_epi e;
+  float *scratch;        /* per thread: kiln_gemm_scratch(mc, K) floats */
+  long scratch_floats;
+} kiln_gemm_args;
+
+/* The microkernel: mr rows (packed: row r of step k at a[k * KILN_MR + r]) times one packed 16-column panel, kc steps, into t (rows of 16). */
+static inline __attribute__((always_inline)) void kiln_ukr(const int mr, long kc, const float *restrict a, const float *restrict bp, float *restrict t, int accumulate) {
+#pragma clang fp contract(fast)
+  kiln_v acc[KILN_MR > 15 ? KILN_MR : 15];
+  for (int r = 0; r < mr; r++) acc[r] = accumulate ? *(const kiln_v *)(t + r * 16) : (kiln_v){0};
+  for (long k = 0; k < kc; k++) {
+    const kiln_v b = *(const kiln_v *)(bp + k * 16);
+    for (int r = 0; r < mr; r++) acc[r] += a[k * KILN_MR + r] * b;
+  }
+  for (int r = 0; r < mr; r++) *(kiln_v *)(t + r * 16) = acc[r];
+}
+
+static void kiln_ukr_rows(int mr, long kc, const float *a, const float *bp, float *t, int accumulate) {
+  switch (mr) {
+#define KILN_CASE(n) case n: if (n <= KILN_MR) { kiln_ukr(n, kc, a, bp, t, accumulate); return; } break;
+    KILN_CASE(1) KILN_CASE(2) KILN_CASE(3) KILN_CASE(4) KILN_CASE(5) KILN_CASE(6) KILN_CASE(7) KILN_CASE(8)
+    KILN_CASE(9) KILN_CASE(10) KILN_CASE(11) KILN_CASE(12) KILN_CASE(13) KILN_CASE(14) KILN_CASE(15)
+#undef KILN_CASE
+  }
+}
+
+/* Packs rows of A (row-major, lda) in groups of KILN_MR: group g, step k, row r at dst[(g * K + k) * KILN_MR + r]. */
+static void kiln_pack_a(const float *restrict a, long lda, long rows, long K, float *restrict dst) {
+  for (long i0 = 0; i0 < rows; i0 += KILN_MR) {
+    const long mr = KILN_MIN(KILN_MR, rows - i0);
+    float *d = dst + i0 * K;
+    for (long r = 0; r < mr; r++) {
+      const float *src = a + (i0 + r) * lda;
+      for (long k = 0; k < K; k++) d[k * KILN_MR + r] = src[k];
+    }
+  }
+}
+
+static void kiln_pack_b(const kiln_gemm_args *g, long j0, long k0, long kc, float *restrict dst) {
+  const long nr = KILN_MIN(16, g->N - j0);
+  for (long k = 0; k < kc; k++) {
+    const float *src = g->b + (g->koff ? g->koff[k0 + k] : (k0 + k) * g->ldb) + j0 * g->sn;
+    float *d = dst + k * 16;
+    if (nr == 16 && g->sn == 1) { *(kiln_v *)d = kiln_load(src); continue; }
+    long j = 0;
+    for (; j < nr; j++) d[j] = src[j * g->sn];
+    for (; j < 16; j++) d[j] = 0.0f;
+  }
+}
+
+static void kiln_gemm_store(const kiln_gemm_args *g, const float *t, long i0, long rows, long j0) {
+  const kiln_epi *e = &g->e;
+  const long nr = KILN_MIN(16, g->N - j0);
+  long col = j0;
+  int contiguous = nr == 16;
+  if (g->wp) {
+    const long r = j0 / g->wp, q = j0 % g->wp;
+    col = r * g->ow + q;
+    contiguous = contiguous && q + 16 <= g->ow;
+  }
+  for (long i = i0; i < i0 + rows; i++) {
+    kiln_v v = kiln_epi_v(e, *(const kiln_v *)(t + (i - i0) * 16), i, j0);
+    float *c = g->c + i * g->ldc;
+    const float *res = e->res ? e->res + i * g->ldc : 0;
+    if (contiguous) {
+      if (res) v += kiln_load(res + col);
+      kiln_store(c + col, kiln_act_v(e, v));
+      continue;
+    }
+    float tmp[16];
+    kiln_store(tmp, v);
+    for (long j = 0; j < nr; j++) {
+      long n = j0 + j, o = n;
+      if (g->wp) {
+        if (n % g->wp >= g->ow) continue;
+        o = (n / g->wp) * g->ow + n % g->wp;
+      }
+      float x = tmp[j];
+      if (res) x += res[o];
+      c[o] = kiln_act(e, x);
+    }
+  }
+}
+
+/* Panels [p0, p1) of every row block. Scratch: packed B (KILN_KC x 16), results (mc x 16), packed A (mc rows, rounded up to KILN_MR, x K). */
+static void kiln_gemm_panels(const kiln_gemm_args *g, long p0, long p1, float *scratch) {
+  float *pack = scratch, *tile = scratch + KILN_KC * 16, *ap = tile + g->mc * 16;
+  for (long i0 = 0; i0 < g->M; i0 += g->mc) {
+    const long mc = KILN_MIN(g->mc, g->M - i0);
+    kiln_pack_a(g->a + i0 * g->lda, g->lda, mc, g->K, ap);
+    for (long p = p0; p < p1; p++) {
+      const long j0 = p * 16;
+      for (long k0 = 0; k0 < g->K; k0 += KILN_KC) {
+        const long kc = KILN_MIN(KILN_KC, g->K - k0);
+        const float *bp;
+        if (g->bpacked) bp = g->bpacked + (p * g->K + k0) * 16;
+        else { kiln_pack_b(g, j0, k0, kc, pack); bp = pack; }
+        long i = 0;
+        for (; i + KILN_MR <= mc; i += KILN_MR) kiln_ukr(KILN_MR, kc, ap + (i * g->K + k0 * KILN_MR), bp, tile + i * 16, k0 > 0);
+        if (i < mc) kiln_ukr_rows((int)(mc - i), kc, ap + (i * g->K + k0 * KILN_MR), bp, tile + i * 16, k0 > 0);
+      }
+      kiln_gemm_store(g, tile, i0, mc, j0);
+    }
+  }
+}
+
+static void kiln_gemm_task(void *arg, int tid, int nt) {
+  const kiln_gemm_args *g = (const kiln_gemm_args *)arg;
+  const long panels = (g->N + 15) / 16;
+  const long per = (panels + nt - 1) / nt;
+  const long p0 = KILN_MIN(panels, tid * per), p1 = KILN_MIN(panels, p0 + per);
+  if (p0 < p1) kiln_gemm_panels(g, p0, p1, g->scratch + tid * g->scratch_floats);
+}
+
+static void kiln_gemm(kiln_gemm_args *g) {
+  const long panels = (g->N + 15) / 16;
+  if (KILN_THREADS > 1 && panels > 1 && (double)g->M * g->N * g->K > 200000.0) kiln_parallel(kiln_gemm_task, g);
+  else kiln_gemm_panels(g, 0, panels, g->scratch);
+}
+
+/* ---- depthwise convolution, direct: one channel per step, 16 output columns per vector ---- */
+typedef struct {
+  const float *x, *w;
+  float *y;
+  long C, H, W, OH, OW;
+  int KH, KW, sh, sw, dh, dw, pt, pl;
+  long hp, wp;           /* padded input plane (zeros around), sized so full vectors stay inside */
+  kiln_epi e;            /* bias_m per channel; res in the output's layout */
+  float *scratch;        /* per thread: hp * wp floats */
+} kiln_dw_args;
+
+static void kiln_dw_channels(const kiln_dw_args *d, long c0, long c1, float *xp) {
+#pragma clang fp contract(fast)
+  for (long i = 0; i < d->hp * d->wp; i++) xp[i] = 0.0f;
+  for (long c = c0; c < c1; c++) {
+    const float *x = d->x + c * d->H * d->W;
+    for (long h = 0; h < d->H; h++) memcpy(xp + (h + d->pt) * d->wp + d->pl, x + h * d->W, d->W * sizeof(float));
+    const float *w = d->w + c * d->KH * d->KW;
+    const float bias = d->e.bias_m ? d->e.bias_m[c] : 0.0f;
+    float *y = d->y + c * d->OH * d->OW;
+    const float *res = d->e.res ? d->e.res + c * d->OH * d->OW : 0;
+    for (long oh = 0; oh < d->OH; oh++) {
+      for (long ow = 0; ow < d->OW; ow += 16) {
+        kiln_v acc = kiln_splat(bias);
+        for (int kh = 0; kh < d->KH; kh++) {
+          const float *row = xp + (oh * d->sh + kh * d->dh) * d->wp + ow * d->sw;
+          for (int kw = 0; kw < d->KW; kw++) {
+            const float *p = row + kw * d->dw;
+            kiln_v v;
+            if (d->sw == 1) v = kiln_load(p);
+            else if (d->sw == 2) v = __builtin_shufflevector(kiln_load(p), kiln_load(p + 16), 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            else for (int j = 0; j < 16; j++) v[j] = p[j * d->sw];
+            acc += w[kh * d->KW + kw] * v;
+          }
+        }
+        float *out = y + oh * d->OW + ow;
+        const long n = KILN_MIN(16, d->OW - ow);
+        if (n == 16) {
+          if (res) acc += kiln_load(res + oh * d->OW + ow);
+          kiln_store(out, kiln_act_v(&d->e, acc));
+        } else {
+          for (long j = 0; j < n; j++) out[j] = kiln_act(&d->e, acc[j] + (res ? res[oh * d->OW + ow + j] : 0.0f));
+        }
+      }
+    }
+  }
+}
+
+static void kiln_dw_task(void *arg, int tid, int nt) {
+  const kiln_dw_args *d = (const kiln_dw_args *)arg;
+  const long per = (d->C + nt - 1) / nt;
+  const long c0 = KILN_MIN(d->C, tid * per), c1 = KILN_MIN(d->C, c0 + per);
+  if (c0 < c1) kiln_dw_channels(d, c0, c1, d->scratch + tid * d->hp * d->wp);
+}
+
+static void kiln_dwconv(kiln_dw_args *d) {
+  if (KILN_THREADS > 1 && d->C > 1 && d->C * d->OH * d->OW * d->KH * d->KW > 100000) kiln_parallel(kiln_dw_task, d);
+  else kiln_dw_channels(d, 0, d->C, d->scratch);
+}
+/* ---- end of the kernel library ---- */
+`;
+}
