@@ -239,7 +239,7 @@ export interface components {
              * @description bundle: the files a runner verifies; report: the verification report
              * @enum {string}
              */
-            kind: "object" | "executable" | "shared" | "static" | "assembly" | "llvm-ir" | "header" | "c-source" | "metadata" | "bundle" | "report";
+            kind: "object" | "executable" | "shared" | "static" | "assembly" | "llvm-ir" | "ptx" | "cubin" | "fatbin" | "code-object" | "header" | "c-source" | "metadata" | "bundle" | "report";
             /** @example saxpy.o */
             name: string;
             /** @example e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 */
@@ -291,12 +291,20 @@ export interface components {
             cpu?: string | null;
             features: string[];
             floatAbi?: string | null;
-            /** @example glibc */
-            libc: string;
+            /** @description For a GPU target, its vendor and architecture */
+            gpu?: components["schemas"]["GpuDto"] | null;
+            /**
+             * @description null for GPU code
+             * @example glibc
+             */
+            libc?: string | null;
             /** @example aarch64-linux-gnu */
             name: string;
-            /** @example linux */
-            os: string;
+            /**
+             * @example linux
+             * @enum {string}
+             */
+            os: "linux" | "wasi" | "cuda" | "amdhsa";
             /**
              * @description The name used in the request
              * @example graviton3
@@ -334,13 +342,13 @@ export interface components {
             /** @description An ONNX model to compile to dependency-free code. Give this or source. */
             model?: components["schemas"]["ModelRefDto"];
             /**
-             * @description What to produce; default ["object"]. A model build also always gives its header, C source and metadata.
+             * @description What to produce; default: the language's usual output (object for C, C++, LLVM IR and Fortran; executable for Go and Rust; ptx and cubin for CUDA; code-object for HIP). ptx, cubin and fatbin are CUDA device code; code-object is an AMD GPU code object. A model build also always gives its header, C source and metadata.
              * @example [
              *       "object",
              *       "assembly"
              *     ]
              */
-            outputs?: ("object" | "executable" | "shared" | "static" | "assembly" | "llvm-ir")[];
+            outputs?: ("object" | "executable" | "shared" | "static" | "assembly" | "llvm-ir" | "ptx" | "cubin" | "fatbin" | "code-object")[];
             /** @description Source code to compile. Give this or model. */
             source?: components["schemas"]["SourceDto"];
             /**
@@ -398,6 +406,12 @@ export interface components {
             /** @description Elements where NaN or an infinity on one side is not matched on the other */
             nonFinite: number;
         };
+        GpuDto: {
+            /** @example sm_90 */
+            arch: string;
+            /** @enum {string} */
+            vendor: "nvidia" | "amd";
+        };
         InspectedTensorDto: {
             /** @example float32 */
             dtype: string;
@@ -443,7 +457,7 @@ export interface components {
             id: string;
             /** @description The model, for a model job */
             model?: components["schemas"]["JobModelDto"] | null;
-            outputs: ("object" | "executable" | "shared" | "static" | "assembly" | "llvm-ir" | "header" | "c-source" | "metadata")[];
+            outputs: ("object" | "executable" | "shared" | "static" | "assembly" | "llvm-ir" | "ptx" | "cubin" | "fatbin" | "code-object" | "header" | "c-source" | "metadata")[];
             /** @description The source code, for a source job */
             source?: components["schemas"]["JobSourceDto"] | null;
             /**
@@ -645,6 +659,14 @@ export interface components {
             worstElements?: components["schemas"]["WorstElementEntryDto"][];
         };
         PresetDto: {
+            /**
+             * @description Other names for the same preset
+             * @example [
+             *       "h100",
+             *       "h200"
+             *     ]
+             */
+            aliases: string[];
             available: boolean;
             /** @example neoverse-v1 */
             cpu?: string | null;
@@ -695,11 +717,11 @@ export interface components {
             /** @description 1 to 500 files; translation units are compiled, headers are available to #include */
             files: components["schemas"]["SourceFileDto"][];
             /**
-             * @description "cpp" is accepted for c++
+             * @description The source language. Aliases are accepted (cpp and cxx for c++, cu for cuda, rs for rust, golang for go, ll for llvm-ir, f90 for fortran). GET /v1/targets lists the languages of each target.
              * @example c
              * @enum {string}
              */
-            language: "c" | "c++";
+            language: "c" | "c++" | "llvm-ir" | "fortran" | "go" | "rust" | "cuda" | "hip";
             /**
              * @description Compiler options, from an allow-list
              * @example [
@@ -752,12 +774,38 @@ export interface components {
             /** @description CPU names accepted in a descriptor's "cpu" (from the live toolchain) */
             cpus: string[];
             description: string;
-            /** @enum {string} */
-            kind: "cpu" | "wasm";
+            /** @description Target features accepted in a descriptor's "features" (with + or -), from the live toolchain */
+            features: string[];
+            /**
+             * @description How to group it: host CPUs, WebAssembly, GPUs
+             * @enum {string}
+             */
+            kind: "cpu" | "wasm" | "gpu";
+            /**
+             * @description Languages Kiln can build for it
+             * @example [
+             *       "c",
+             *       "c++",
+             *       "fortran"
+             *     ]
+             */
+            languages: string[];
+            /**
+             * @description Languages a live worker builds for it now
+             * @example [
+             *       "c",
+             *       "c++"
+             *     ]
+             */
+            liveLanguages: string[];
             /** @example aarch64-linux-gnu */
             name: string;
             /** @enum {string} */
-            os: "linux" | "wasi";
+            os: "linux" | "wasi" | "cuda" | "amdhsa";
+            /** @description Per language, the outputs it can produce for this target */
+            outputs: {
+                [key: string]: string[];
+            };
             /**
              * @description The worker pool whose queue builds for this target go to
              * @example cpu
@@ -775,13 +823,18 @@ export interface components {
             toolchains: components["schemas"]["ToolchainDto"][];
             /** @example aarch64-unknown-linux-gnu */
             triple: string;
+            /**
+             * @description For a GPU target, its vendor
+             * @enum {string|null}
+             */
+            vendor?: "nvidia" | "amd" | null;
             /** @description Whether a live worker can verify builds for it now */
             verifiable: boolean;
             /**
-             * @description The pool of workers that run what is built for it
+             * @description The pool of workers that run what is built for it; null where Kiln has no runner (GPU code)
              * @example verify-aarch64
              */
-            verifyPool: string;
+            verifyPool?: string | null;
             /** @description How many live workers serve it */
             workers: number;
         };

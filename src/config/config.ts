@@ -33,6 +33,8 @@ export type StorageConfig =
 export interface WorkerConfig {
   id: string;
   pools: string[];
+  /** Pools given as "name?": served when this machine has their toolchains, skipped otherwise. */
+  optionalPools: string[];
   concurrency: number;
   compileTimeoutMs: number;
   sandbox: 'bwrap' | 'none';
@@ -105,7 +107,7 @@ function corsOrigins(env: Env): string[] {
   return origins;
 }
 
-export const DEFAULT_POOLS = ['cpu', 'wasm', 'verify-x86_64', 'verify-aarch64', 'verify-riscv64', 'verify-armv7', 'verify-wasm32'];
+export const DEFAULT_POOLS = ['cpu', 'wasm', 'cuda?', 'rocm?', 'verify-x86_64', 'verify-aarch64', 'verify-riscv64', 'verify-armv7', 'verify-wasm32'];
 
 export function loadConfig(env: Env = process.env): KilnConfig {
   const driver = oneOf(env, 'KILN_STORAGE', 'fs', ['fs', 's3'] as const);
@@ -142,13 +144,15 @@ export function loadConfig(env: Env = process.env): KilnConfig {
     }
   }
 
-  const pools = str(env, 'KILN_POOLS', DEFAULT_POOLS.join(','))
+  const poolList = str(env, 'KILN_POOLS', DEFAULT_POOLS.join(','))
     .split(',')
     .map((p) => p.trim())
     .filter(Boolean);
-  for (const p of pools) {
-    if (!/^[a-z0-9][a-z0-9_-]*$/.test(p)) throw new ConfigError('KILN_POOLS', `"${p}" is not a valid pool name`);
+  for (const p of poolList) {
+    if (!/^[a-z0-9][a-z0-9_-]*\??$/.test(p)) throw new ConfigError('KILN_POOLS', `"${p}" is not a valid pool name (a trailing ? marks a pool served only where its toolchains are installed)`);
   }
+  const pools = poolList.map((p) => p.replace(/\?$/, ''));
+  const optionalPools = poolList.filter((p) => p.endsWith('?')).map((p) => p.slice(0, -1));
 
   const bootstrap = str(env, 'KILN_BOOTSTRAP_API_KEY', '');
   if (bootstrap && bootstrap.length < 16) {
@@ -172,6 +176,7 @@ export function loadConfig(env: Env = process.env): KilnConfig {
     worker: {
       id: str(env, 'KILN_WORKER_ID', `${hostname()}-${process.pid}`),
       pools,
+      optionalPools,
       concurrency: int(env, 'KILN_WORKER_CONCURRENCY', 2, 1, 256),
       compileTimeoutMs: int(env, 'KILN_COMPILE_TIMEOUT_MS', 60_000, 100, 3_600_000),
       sandbox: oneOf(env, 'KILN_SANDBOX', 'bwrap', ['bwrap', 'none'] as const),

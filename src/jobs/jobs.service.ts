@@ -15,6 +15,7 @@ import type { ArtifactKind, ModelInput, SourceInput } from '../database/entities
 import { EnqueueService } from '../queue/enqueue.service';
 import { JobName, redisKeys } from '../queue/queue.types';
 import { TargetError } from '../targets/resolve';
+import { targetKind } from '../targets/catalog';
 import { TargetAvailability, TargetsService } from '../targets/targets.service';
 import { normalizeModelVerify, normalizeVerify, VerifySpec, VerifySpecError } from '../verification/spec';
 import { checkSupported, inferShapes } from '../../compiler/src/compile';
@@ -29,6 +30,7 @@ import type { CreateJobDto } from './dto/create-job.dto';
 import type { JobDto, JobListDto } from './dto/job.dto';
 import { toJobDto } from './job.mapper';
 import { checkCompilerOption, checkDefine, checkSourcePath, isTranslationUnit, normalizeLanguage } from './source-rules';
+import { checkLanguageTarget, LANGUAGES, languageSpecOf } from './languages';
 import { REDIS } from '../queue/redis.module';
 import type { Redis } from 'ioredis';
 import { KILN_CONFIG, KilnConfig } from '../config/config';
@@ -48,7 +50,7 @@ function checkText(where: string, text: string): void {
 /** Validates a job's source and turns it into what is stored. Throws 400s with the reason. */
 export function normalizeSource(dto: NonNullable<CreateJobDto['source']>): SourceInput {
   const language = normalizeLanguage(dto.language);
-  if (!language) throw new BadRequestException(`source.language "${dto.language}" is not supported; use c or c++`);
+  if (!language) throw new BadRequestException(`source.language "${dto.language}" is not supported; use one of ${LANGUAGES.join(', ')}`);
   const seen = new Set<string>();
   for (const [i, f] of dto.files.entries()) {
     const why = checkSourcePath(language, f.path);
@@ -145,6 +147,11 @@ export class JobsService {
       if (dto.inputShapes) throw new BadRequestException('inputShapes applies to a model job only');
       source = normalizeSource(dto.source);
       const src = source;
+      const lang = languageSpecOf(src.language);
+      if (!dto.outputs) outputs = [...lang.defaultOutputs];
+      if (dto.verify && !lang.verifiable) {
+        throw new BadRequestException(`verify: verification is offered for ${LANGUAGES.filter((l) => languageSpecOf(l).verifiable).join(' and ')} sources and for models, not yet for ${src.language}`);
+      }
       const uploadIds = src.files.filter((f) => f.uploadId).map((f) => f.uploadId!);
       if (uploadIds.length) {
         const found = await this.uploads.findBy({ id: In(uploadIds), tenantId: caller.tenantId });
@@ -187,8 +194,14 @@ export class JobsService {
       const key = JSON.stringify(r.target);
       if (keys.has(key)) throw new BadRequestException(`targets: ${r.requested} is listed twice`);
       keys.add(key);
-      if (r.spec.family === 'wasm' && outputs.includes('shared')) {
-        throw new BadRequestException(`outputs: ${r.spec.name} cannot produce a shared library; ask for "executable" or "object"`);
+      if (source) {
+        const why = checkLanguageTarget(source.language, r.spec.name, outputs);
+        if (why) throw new BadRequestException(`targets: ${r.requested}: ${why}`);
+      } else if (targetKind(r.spec.family) === 'gpu') {
+        throw new BadRequestException(`targets: ${r.requested}: models compile to CPU and WebAssembly targets; GPU code generation for models is not offered yet`);
+      }
+      if (verify && r.spec.verifyPool === null) {
+        throw new BadRequestException(`verify: ${r.requested} code can only be checked on a machine with that GPU, and Kiln has no runner for it yet; drop "verify" or this target`);
       }
     }
 
@@ -199,7 +212,8 @@ export class JobsService {
         const job = await tx.getRepository(Job).save(tx.getRepository(Job).create({ tenantId: caller.tenantId, source, model, outputs: [...new Set(outputs)], verify, idempotencyKey }));
         const builds = await tx.getRepository(Build).save(
           resolved.map((r, position) => {
-            const live = availability.get(r.spec.name)?.available ?? false;
+            const served = availability.get(r.spec.name);
+            const live = (served?.available ?? false) && (!source || served!.languages.includes(source.language));
             return tx.getRepository(Build).create({
               jobId: job.id,
               tenantId: caller.tenantId,
@@ -209,7 +223,11 @@ export class JobsService {
               pool: r.spec.pool,
               verifyPool: verify ? r.spec.verifyPool : null,
               status: live ? 'queued' : 'waiting',
-              statusReason: live ? null : `waiting for a worker that serves pool "${r.spec.pool}" (${r.spec.name}); it starts when one connects`,
+              statusReason: live
+                ? null
+                : source && served?.available
+                  ? `waiting for a worker with the ${languageSpecOf(source.language).toolchain} toolchain for ${r.spec.name} (${source.language}); it starts when one connects`
+                  : `waiting for a worker that serves pool "${r.spec.pool}" (${r.spec.name}); it starts when one connects`,
             });
           }),
         );

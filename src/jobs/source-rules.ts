@@ -4,23 +4,18 @@
  * an allow-list; anything that loads code or reads or writes other paths is refused.
  */
 
-export const LANGUAGES = ['c', 'c++'] as const;
-export type Language = (typeof LANGUAGES)[number];
+import { LANGUAGE_SPECS, Language } from './languages';
 
-const UNIT_EXTENSIONS: Record<Language, string[]> = {
-  c: ['.c'],
-  'c++': ['.cc', '.cpp', '.cxx', '.c++', '.C'],
-};
-const HEADER_EXTENSIONS = ['.h', '.hh', '.hpp', '.hxx', '.h++', '.inc', '.def', '.ipp', '.tpp'];
+export { LANGUAGES } from './languages';
+export type { Language } from './languages';
 
 export const MAX_FILES = 500;
 export const MAX_PATH_LENGTH = 255;
 
 export function normalizeLanguage(lang: string): Language | null {
-  const l = lang.toLowerCase();
-  if (l === 'c') return 'c';
-  if (l === 'c++' || l === 'cpp' || l === 'cxx') return 'c++';
-  return null;
+  const l = String(lang).toLowerCase();
+  const spec = LANGUAGE_SPECS.find((x) => x.name === l || x.aliases.includes(l));
+  return spec ? spec.name : null;
 }
 
 function extension(path: string): string {
@@ -30,7 +25,11 @@ function extension(path: string): string {
 }
 
 export function isTranslationUnit(language: Language, path: string): boolean {
-  return UNIT_EXTENSIONS[language].includes(extension(path));
+  return languageSpec(language).units.includes(extension(path));
+}
+
+export function languageSpec(language: Language) {
+  return LANGUAGE_SPECS.find((l) => l.name === language)!;
 }
 
 /** Returns why a path is refused, or null when it is fine. */
@@ -45,8 +44,10 @@ export function checkSourcePath(language: Language, path: string): string | null
   if (!/^[A-Za-z0-9._+\-/]+$/.test(path)) return `path "${path}" may only contain letters, digits and . _ + - /`;
   if (parts.some((p) => p.startsWith('-'))) return `path "${path}" has a component starting with "-"`;
   const ext = extension(path);
-  if (!UNIT_EXTENSIONS[language].includes(ext) && !HEADER_EXTENSIONS.includes(ext)) {
-    return `"${path}" is not a ${language} source or header file (expected ${[...UNIT_EXTENSIONS[language], ...HEADER_EXTENSIONS].join(', ')})`;
+  const spec = languageSpec(language);
+  const base = path.slice(path.lastIndexOf('/') + 1);
+  if (!spec.units.includes(ext) && !spec.headers.includes(ext) && !spec.files.includes(base)) {
+    return `"${path}" is not a ${language} source or header file (expected ${[...spec.units, ...spec.headers, ...spec.files].join(', ')})`;
   }
   return null;
 }
@@ -70,9 +71,91 @@ const REFUSED_F = /^-f(no-)?(plugin|pass-plugin|profile|crash-diagnostics|save-o
 export function checkCompilerOption(language: Language, opt: string): string | null {
   if (typeof opt !== 'string' || opt.length === 0) return 'an option must not be empty';
   if (opt.length > 200) return `option "${opt.slice(0, 40)}..." is too long`;
+  switch (language) {
+    case 'c':
+    case 'c++':
+    case 'hip':
+      return checkClangOption(language, opt);
+    case 'llvm-ir':
+      return /^-std=/.test(opt) ? `"${opt}": LLVM IR has no language standard` : checkClangOption(language, opt);
+    case 'cuda':
+      return checkListed(language, opt, CUDA_OPTIONS);
+    case 'fortran':
+      return checkListed(language, opt, FORTRAN_OPTIONS);
+    case 'rust':
+      return checkListed(language, opt, RUST_OPTIONS);
+    case 'go':
+      return checkListed(language, opt, GO_OPTIONS);
+  }
+}
+
+interface ListedOption {
+  re: RegExp;
+  example: string;
+}
+
+function include(opt: string): string | null {
+  const inc = INCLUDE.exec(opt);
+  if (!inc) return null;
+  const p = inc[1];
+  return p.startsWith('/') || p.split('/').includes('..') ? `"${opt}": include folders must be inside the project (no absolute paths or "..")` : '';
+}
+
+/** Languages whose driver is not clang take options from a short list of exact forms. */
+function checkListed(language: Language, opt: string, allowed: ListedOption[]): string | null {
+  const inc = include(opt);
+  if (inc !== null && allowed.some((a) => a.example.startsWith('-I'))) return inc || null;
+  if (allowed.some((a) => a.re.test(opt))) return null;
+  return `"${opt}" is not an allowed ${language} option; allowed: ${allowed.map((a) => a.example).join(', ')}`;
+}
+
+const CUDA_OPTIONS: ListedOption[] = [
+  { re: OPT, example: '-O0..-O3' },
+  { re: /^-std=c\+\+(11|14|17|20)$/, example: '-std=c++17' },
+  { re: DEFINE, example: '-DNAME=value' },
+  { re: UNDEF, example: '-UNAME' },
+  { re: /^-I/, example: '-I<project folder>' },
+  { re: /^(-g|-lineinfo|-G|--use_fast_math|--extra-device-vectorization|-w|--restrict|-Xptxas=-v|--resource-usage)$/, example: '-g, -lineinfo, -G, --use_fast_math, --extra-device-vectorization, --restrict, --resource-usage, -w' },
+  { re: /^--(ftz|prec-div|prec-sqrt|fmad)=(true|false)$/, example: '--ftz=true|false (also --prec-div, --prec-sqrt, --fmad)' },
+  { re: /^-maxrregcount=\d{1,3}$/, example: '-maxrregcount=N' },
+];
+
+const FORTRAN_OPTIONS: ListedOption[] = [
+  { re: /^-O([0-3]|s|z|fast)?$/, example: '-O0..-O3, -Ofast' },
+  { re: /^-std=f2018$/, example: '-std=f2018' },
+  { re: DEFINE, example: '-DNAME=value' },
+  { re: UNDEF, example: '-UNAME' },
+  { re: /^-I/, example: '-I<project folder>' },
+  { re: /^(-g|-w|-pedantic|-cpp|-nocpp|-ffree-form|-ffixed-form|-fimplicit-none|-fbackslash|-fno-backslash|-flarge-sizes|-fdefault-real-8|-fdefault-integer-8|-fdefault-double-8|-ffast-math|-fno-fast-math|-funderscoring|-fno-underscoring)$/, example: '-g, -w, -pedantic, -cpp, -ffree-form, -ffixed-form, -fimplicit-none, -fdefault-real-8, -fdefault-integer-8, -ffast-math' },
+  { re: /^-ffixed-line-length=(72|132|none)$/, example: '-ffixed-line-length=72|132|none' },
+];
+
+const RUST_OPTIONS: ListedOption[] = [
+  { re: /^(-O|-g)$/, example: '-O, -g' },
+  { re: /^--edition=(2015|2018|2021)$/, example: '--edition=2021' },
+  { re: /^-Copt-level=([0-3]|s|z)$/, example: '-Copt-level=3' },
+  { re: /^-Cdebuginfo=[0-2]$/, example: '-Cdebuginfo=2' },
+  { re: /^-Cpanic=(abort|unwind)$/, example: '-Cpanic=abort' },
+  { re: /^-Coverflow-checks=(on|off|yes|no)$/, example: '-Coverflow-checks=on' },
+  { re: /^-Ccodegen-units=\d{1,3}$/, example: '-Ccodegen-units=1' },
+  { re: /^-Clto=(on|off|thin|fat|yes|no)$/, example: '-Clto=fat' },
+  { re: /^--cfg=[A-Za-z_][A-Za-z0-9_]{0,63}$/, example: '--cfg=NAME' },
+  { re: /^--crate-name=[A-Za-z_][A-Za-z0-9_]{0,63}$/, example: '--crate-name=NAME' },
+  { re: /^-[AWD](warnings|[a-z][a-z0-9_]{0,63})$/, example: '-Wwarnings, -Aunused, -Ddead_code' },
+];
+
+const GO_OPTIONS: ListedOption[] = [
+  { re: /^-tags=[A-Za-z0-9_.,]{1,200}$/, example: '-tags=a,b' },
+  { re: /^-gcflags=-[NlB]( -[NlB])*$/, example: '-gcflags=-N -l' },
+  { re: /^-ldflags=-[sw]( -[sw])?$/, example: '-ldflags=-s -w' },
+];
+
+/** Options for clang-driven languages: C, C++, HIP and LLVM IR. */
+function checkClangOption(language: Language, opt: string): string | null {
   if (SIMPLE.has(opt) || OPT.test(opt) || GDWARF.test(opt) || LIBS.has(opt)) return null;
   if (opt.startsWith('-std=')) {
     const ok = language === 'c' ? C_STD.test(opt) : CXX_STD.test(opt);
+    if (language === 'llvm-ir') return `"${opt}": LLVM IR has no language standard`;
     return ok ? null : `"${opt}" is not a ${language} language standard`;
   }
   if (/^-W[lap],/.test(opt)) return `"${opt}" passes options to the linker, assembler or preprocessor, which is not allowed`;

@@ -1,6 +1,13 @@
 import type { CanonicalTarget } from './target';
 
-export type TargetFamily = 'x86' | 'arm' | 'aarch64' | 'riscv' | 'wasm';
+export type TargetFamily = 'x86' | 'arm' | 'aarch64' | 'riscv' | 'wasm' | 'nvptx' | 'amdgpu';
+
+/** How a client groups targets: host CPUs, WebAssembly, and GPUs. */
+export type TargetKind = 'cpu' | 'wasm' | 'gpu';
+
+export function targetKind(family: TargetFamily): TargetKind {
+  return family === 'wasm' ? 'wasm' : family === 'nvptx' || family === 'amdgpu' ? 'gpu' : 'cpu';
+}
 
 /** One entry of the target catalog: a triple Kiln builds for, and which worker pool serves it. */
 export interface TargetSpec {
@@ -16,14 +23,21 @@ export interface TargetSpec {
   floatAbi: CanonicalTarget['floatAbi'];
   /** Where the C library for the target lives, for the probe and error messages. */
   sysrootHint: string;
-  /** The pool of runners that can execute code built for this target (natively or emulated). */
-  verifyPool: string;
+  /**
+   * The pool of runners that can execute code built for this target (natively or emulated);
+   * null where Kiln has no runner for it (GPU code needs a machine with that GPU).
+   */
+  verifyPool: string | null;
   /** The architecture that runners of verifyPool execute. */
-  arch: 'x86_64' | 'aarch64' | 'riscv64' | 'armv7' | 'wasm32';
+  arch: 'x86_64' | 'aarch64' | 'riscv64' | 'armv7' | 'wasm32' | 'nvptx64' | 'amdgcn';
+  /** For a GPU target: its vendor, and the architectures (LLVM's "cpu") it accepts. */
+  gpu?: { vendor: 'nvidia' | 'amd'; arches: readonly string[] };
 }
 
 export interface TargetPreset {
   name: string;
+  /** Other names that mean the same preset (a product name for a GPU architecture). */
+  aliases?: readonly string[];
   target: string;
   cpu: string | null;
   features: string[];
@@ -101,21 +115,61 @@ export const TARGETS: readonly TargetSpec[] = [
     verifyPool: 'verify-wasm32',
     arch: 'wasm32',
   },
+  {
+    name: 'nvptx64-nvidia-cuda',
+    triple: 'nvptx64-nvidia-cuda',
+    family: 'nvptx',
+    pool: 'cuda',
+    description: 'NVIDIA GPUs (CUDA); choose the architecture with a preset such as sm_90, or "cpu"',
+    clangTriple: 'nvptx64-nvidia-cuda',
+    os: 'cuda',
+    libc: null,
+    floatAbi: null,
+    sysrootHint: 'the CUDA toolkit in /usr/local/cuda',
+    verifyPool: null,
+    arch: 'nvptx64',
+    gpu: { vendor: 'nvidia', arches: ['sm_75', 'sm_80', 'sm_86', 'sm_87', 'sm_89', 'sm_90', 'sm_100', 'sm_120'] },
+  },
+  {
+    name: 'amdgcn-amd-amdhsa',
+    triple: 'amdgcn-amd-amdhsa',
+    family: 'amdgpu',
+    pool: 'rocm',
+    description: 'AMD GPUs (HIP, ROCm code objects); choose the architecture with a preset such as gfx942, or "cpu"',
+    clangTriple: 'amdgcn-amd-amdhsa',
+    os: 'amdhsa',
+    libc: null,
+    floatAbi: null,
+    sysrootHint: 'hipcc and libamdhip64-dev',
+    verifyPool: null,
+    arch: 'amdgcn',
+    gpu: { vendor: 'amd', arches: ['gfx900', 'gfx906', 'gfx908', 'gfx90a', 'gfx940', 'gfx941', 'gfx942', 'gfx1030', 'gfx1100'] },
+  },
 ];
 
 export const PRESETS: readonly TargetPreset[] = [
+  { name: 'x86-64-v2', target: 'x86_64-linux-gnu', cpu: 'x86-64-v2', features: [], description: 'x86-64 with SSE4.2 and POPCNT (Nehalem and later)' },
   { name: 'x86-64-v3', target: 'x86_64-linux-gnu', cpu: 'x86-64-v3', features: [], description: 'x86-64 with AVX2 and FMA (Haswell and later)' },
   { name: 'x86-64-v4', target: 'x86_64-linux-gnu', cpu: 'x86-64-v4', features: [], description: 'x86-64 with AVX-512 (Skylake-SP and later)' },
   { name: 'graviton2', target: 'aarch64-linux-gnu', cpu: 'neoverse-n1', features: [], description: 'AWS Graviton2 (Neoverse N1)' },
   { name: 'graviton3', target: 'aarch64-linux-gnu', cpu: 'neoverse-v1', features: [], description: 'AWS Graviton3 (Neoverse V1, SVE)' },
   { name: 'rpi4', target: 'aarch64-linux-gnu', cpu: 'cortex-a72', features: [], description: 'Raspberry Pi 4, 64-bit OS (Cortex-A72)' },
   { name: 'rpi5', target: 'aarch64-linux-gnu', cpu: 'cortex-a76', features: [], description: 'Raspberry Pi 5, 64-bit OS (Cortex-A76)' },
+  { name: 'sifive-u74', target: 'riscv64-linux-gnu', cpu: 'sifive-u74', features: [], description: 'SiFive U74 (rv64gc; VisionFive 2, HiFive Unmatched)' },
   { name: 'rv64gcv', target: 'riscv64-linux-gnu', cpu: null, features: ['+v'], description: 'RISC-V 64 with the vector extension (RVV 1.0)' },
+  { name: 'armv7-neon', target: 'armv7-linux-gnueabihf', cpu: 'cortex-a7', features: ['+neon'], description: 'Armv7-A with NEON and VFPv4 (Cortex-A7; Raspberry Pi 2, many SoCs)' },
+  { name: 'wasm32-simd', target: 'wasm32-wasi', cpu: null, features: ['+simd128'], description: 'WebAssembly with 128-bit SIMD (every current browser and runtime)' },
+  { name: 'sm_80', aliases: ['a100'], target: 'nvptx64-nvidia-cuda', cpu: 'sm_80', features: [], description: 'NVIDIA Ampere datacenter (A100)' },
+  { name: 'sm_86', aliases: ['a10', 'rtx3090'], target: 'nvptx64-nvidia-cuda', cpu: 'sm_86', features: [], description: 'NVIDIA Ampere (A10, RTX 30 series)' },
+  { name: 'sm_89', aliases: ['l4', 'l40s'], target: 'nvptx64-nvidia-cuda', cpu: 'sm_89', features: [], description: 'NVIDIA Ada Lovelace (L4, L40S, RTX 40 series)' },
+  { name: 'sm_90', aliases: ['h100', 'h200'], target: 'nvptx64-nvidia-cuda', cpu: 'sm_90', features: [], description: 'NVIDIA Hopper (H100, H200)' },
+  { name: 'gfx90a', aliases: ['mi210', 'mi250', 'mi250x'], target: 'amdgcn-amd-amdhsa', cpu: 'gfx90a', features: [], description: 'AMD CDNA2 (Instinct MI210, MI250)' },
+  { name: 'gfx942', aliases: ['mi300', 'mi300x', 'mi300a'], target: 'amdgcn-amd-amdhsa', cpu: 'gfx942', features: [], description: 'AMD CDNA3 (Instinct MI300)' },
 ];
 
 /** Pools that compile, and pools that run what was compiled. */
 export const COMPILE_POOLS: readonly string[] = [...new Set(TARGETS.map((t) => t.pool))];
-export const VERIFY_POOLS: readonly string[] = [...new Set(TARGETS.map((t) => t.verifyPool))];
+export const VERIFY_POOLS: readonly string[] = [...new Set(TARGETS.map((t) => t.verifyPool).filter((p): p is string => p !== null))];
 export const POOLS: readonly string[] = [...COMPILE_POOLS, ...VERIFY_POOLS];
 
 export function targetSpec(name: string): TargetSpec {

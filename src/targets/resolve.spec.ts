@@ -5,7 +5,7 @@ import { resolveTarget, TargetError } from './resolve';
 
 describe('resolveTarget', () => {
   it('resolves every short name to its own canonical triple', () => {
-    for (const spec of TARGETS) {
+    for (const spec of TARGETS.filter((t) => !t.gpu)) {
       const r = resolveTarget(spec.name);
       assert.equal(r.target.triple, spec.triple);
       assert.equal(r.spec.pool, spec.pool);
@@ -44,5 +44,33 @@ describe('resolveTarget', () => {
     const known = () => ['cortex-a72', 'neoverse-v1'];
     assert.equal(resolveTarget({ triple: 'aarch64-linux-gnu', cpu: 'cortex-a72' }, known).target.cpu, 'cortex-a72');
     assert.throws(() => resolveTarget({ triple: 'aarch64-linux-gnu', cpu: 'cortex-z9' }, known), /not known for aarch64-linux-gnu/);
+  });
+
+  it('resolves GPU presets and product aliases to an architecture', () => {
+    for (const [name, arch] of [['sm_90', 'sm_90'], ['h100', 'sm_90'], ['H200', 'sm_90'], ['a100', 'sm_80'], ['l4', 'sm_89'], ['mi300', 'gfx942'], ['mi250', 'gfx90a']]) {
+      const r = resolveTarget(name);
+      assert.equal(r.target.cpu, arch);
+      assert.equal(r.target.gpu?.arch, arch);
+    }
+    assert.equal(resolveTarget('gfx942').target.gpu?.vendor, 'amd');
+    assert.equal(resolveTarget({ triple: 'nvptx64-nvidia-cuda', cpu: 'sm_86' }).target.gpu?.vendor, 'nvidia');
+  });
+
+  it('asks for an architecture on a bare GPU target, and refuses unknown ones and features', () => {
+    assert.throws(() => resolveTarget('nvptx64-nvidia-cuda'), /needs a GPU architecture: use a preset \(sm_80, sm_86, sm_89, sm_90\)/);
+    assert.throws(() => resolveTarget({ triple: 'amdgcn-amd-amdhsa', cpu: 'sm_90' }), /not a AMD GPU architecture|choose one of gfx/);
+    assert.throws(() => resolveTarget({ triple: 'nvptx64-nvidia-cuda', cpu: 'sm_90', features: ['+ptx80'] }), /takes no "features"/);
+  });
+
+  it('has the presets the catalog promises', () => {
+    for (const p of ['x86-64-v2', 'x86-64-v3', 'x86-64-v4', 'graviton2', 'graviton3', 'rpi4', 'rpi5', 'sifive-u74', 'rv64gcv', 'armv7-neon', 'wasm32-simd', 'sm_80', 'sm_86', 'sm_89', 'sm_90', 'gfx90a', 'gfx942']) {
+      assert.doesNotThrow(() => resolveTarget(p), p);
+    }
+  });
+
+  it('checks features against the list the live toolchain knows', () => {
+    const known = () => ['simd128', 'bulk-memory'];
+    assert.deepEqual(resolveTarget({ triple: 'wasm32-wasi', features: ['+simd128'] }, undefined, known).target.features, ['+simd128']);
+    assert.throws(() => resolveTarget({ triple: 'wasm32-wasi', features: ['+avx512f'] }, undefined, known), /wasm32-wasi has no feature "avx512f"/);
   });
 });

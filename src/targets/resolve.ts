@@ -18,6 +18,11 @@ export function supportedTargetNames(): string[] {
   return [...TARGETS.map((t) => t.name), ...PRESETS.map((p) => p.name)];
 }
 
+function findPreset(name: string) {
+  const n = name.toLowerCase();
+  return PRESETS.find((p) => p.name === n || p.aliases?.includes(n));
+}
+
 function unknown(what: string): TargetError {
   return new TargetError(`unknown target ${what}; supported targets: ${supportedTargetNames().join(', ')}`);
 }
@@ -31,6 +36,14 @@ function specForTriple(triple: string): TargetSpec | undefined {
 }
 
 function canonical(spec: TargetSpec, cpu: string | null, features: string[]): CanonicalTarget {
+  if (spec.gpu) {
+    if (!cpu) {
+      const presets = PRESETS.filter((p) => p.target === spec.name).map((p) => p.name);
+      throw new TargetError(`${spec.name} needs a GPU architecture: use a preset (${presets.join(', ')}) or give "cpu" (one of ${spec.gpu.arches.join(', ')})`);
+    }
+    if (!spec.gpu.arches.includes(cpu)) throw new TargetError(`"${cpu}" is not a ${spec.gpu.vendor === 'nvidia' ? 'NVIDIA' : 'AMD'} GPU architecture Kiln builds for; choose one of ${spec.gpu.arches.join(', ')}`);
+    if (features.length) throw new TargetError(`${spec.name} takes no "features"; the architecture (${cpu}) decides them`);
+  }
   return {
     name: spec.name,
     triple: spec.triple,
@@ -40,6 +53,7 @@ function canonical(spec: TargetSpec, cpu: string | null, features: string[]): Ca
     floatAbi: spec.floatAbi,
     os: spec.os,
     libc: spec.libc,
+    ...(spec.gpu ? { gpu: { vendor: spec.gpu.vendor, arch: cpu! } } : {}),
   };
 }
 
@@ -48,11 +62,15 @@ function canonical(spec: TargetSpec, cpu: string | null, features: string[]): Ca
  * canonical descriptor. `knownCpus`, when given, is the list of CPUs that the live toolchain
  * accepts for the target's triple; a CPU outside it is refused here rather than at compile time.
  */
-export function resolveTarget(input: TargetInput, knownCpus?: (spec: TargetSpec) => string[] | undefined): ResolvedTarget {
+export function resolveTarget(
+  input: TargetInput,
+  knownCpus?: (spec: TargetSpec) => string[] | undefined,
+  knownFeatures?: (spec: TargetSpec) => string[] | undefined,
+): ResolvedTarget {
   if (typeof input === 'string') {
     const name = input.trim();
     if (!name) throw new TargetError('a target name must not be empty');
-    const preset = PRESETS.find((p) => p.name === name.toLowerCase());
+    const preset = findPreset(name);
     if (preset) {
       const spec = TARGETS.find((t) => t.name === preset.target)!;
       return { requested: name, target: canonical(spec, preset.cpu, preset.features), spec };
@@ -71,7 +89,7 @@ export function resolveTarget(input: TargetInput, knownCpus?: (spec: TargetSpec)
   const cpu = input.cpu ?? null;
   if (cpu !== null) {
     if (typeof cpu !== 'string' || !CPU_RE.test(cpu)) throw new TargetError(`"${String(cpu)}" is not a valid cpu name`);
-    const cpus = knownCpus?.(spec);
+    const cpus = spec.gpu ? undefined : knownCpus?.(spec);
     if (cpus && cpus.length > 0 && !cpus.includes(cpu)) {
       throw new TargetError(`cpu "${cpu}" is not known for ${spec.name}; known cpus: ${cpus.join(', ')}`);
     }
@@ -81,6 +99,14 @@ export function resolveTarget(input: TargetInput, knownCpus?: (spec: TargetSpec)
   for (const f of features) {
     if (typeof f !== 'string' || !FEATURE_RE.test(f)) {
       throw new TargetError(`feature "${String(f)}" must be a name with a leading + or - (for example "+v")`);
+    }
+  }
+  const known = knownFeatures?.(spec);
+  if (known && known.length > 0) {
+    const unknownFeatures = features.filter((f) => !known.includes(f.slice(1)));
+    if (unknownFeatures.length) {
+      const near = known.filter((k) => unknownFeatures.some((u) => k.includes(u.slice(1, 4)))).slice(0, 12);
+      throw new TargetError(`${spec.name} has no feature ${unknownFeatures.map((f) => `"${f.slice(1)}"`).join(', ')}${near.length ? `; similar features: ${near.join(', ')}` : ''}; GET /v1/targets lists them all`);
     }
   }
   if (input.abi != null) throw new TargetError(`"abi" cannot be chosen for ${spec.name}; leave it null`);

@@ -10,8 +10,11 @@ export interface CanonicalTarget {
   features: string[];
   abi: string | null;
   floatAbi: 'hard' | 'soft' | 'softfp' | null;
-  os: 'linux' | 'wasi';
-  libc: 'glibc' | 'wasi-libc';
+  os: 'linux' | 'wasi' | 'cuda' | 'amdhsa';
+  /** null for GPU code, which links against no C library. */
+  libc: 'glibc' | 'wasi-libc' | null;
+  /** For a GPU target, its vendor and architecture (the same as cpu, in the vendor's words). */
+  gpu?: { vendor: 'nvidia' | 'amd'; arch: string } | null;
 }
 
 /** What a client may send instead of a short name. */

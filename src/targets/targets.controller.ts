@@ -1,6 +1,8 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { TargetsService } from './targets.service';
+import { targetKind } from './catalog';
+import { LANGUAGE_SPECS, languagesFor } from '../jobs/languages';
 
 export class ToolchainDto {
   @ApiProperty({ example: 'clang' }) key: string;
@@ -12,20 +14,26 @@ export class TargetDto {
   @ApiProperty({ example: 'aarch64-unknown-linux-gnu' }) triple: string;
   @ApiProperty({ example: 'cpu', description: 'The worker pool whose queue builds for this target go to' }) pool: string;
   @ApiProperty() description: string;
-  @ApiProperty({ enum: ['linux', 'wasi'] }) os: string;
-  @ApiProperty({ enum: ['cpu', 'wasm'] }) kind: string;
+  @ApiProperty({ enum: ['linux', 'wasi', 'cuda', 'amdhsa'] }) os: string;
+  @ApiProperty({ enum: ['cpu', 'wasm', 'gpu'], description: 'How to group it: host CPUs, WebAssembly, GPUs' }) kind: string;
+  @ApiPropertyOptional({ nullable: true, enum: ['nvidia', 'amd'], description: 'For a GPU target, its vendor' }) vendor: string | null;
+  @ApiProperty({ type: [String], example: ['c', 'c++', 'fortran'], description: 'Languages Kiln can build for it' }) languages: string[];
+  @ApiProperty({ type: [String], example: ['c', 'c++'], description: 'Languages a live worker builds for it now' }) liveLanguages: string[];
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } }, description: 'Per language, the outputs it can produce for this target' }) outputs: Record<string, string[]>;
+  @ApiProperty({ type: [String], description: 'Target features accepted in a descriptor\'s "features" (with + or -), from the live toolchain' }) features: string[];
   @ApiProperty({ description: 'Whether a live worker can build it now' }) available: boolean;
   @ApiPropertyOptional({ nullable: true, type: String, description: 'Why it is not available' }) reason: string | null;
   @ApiProperty({ description: 'How many live workers serve it' }) workers: number;
   @ApiProperty({ type: [ToolchainDto] }) toolchains: ToolchainDto[];
   @ApiProperty({ type: [String], description: 'CPU names accepted in a descriptor\'s "cpu" (from the live toolchain)' }) cpus: string[];
-  @ApiProperty({ example: 'verify-aarch64', description: 'The pool of workers that run what is built for it' }) verifyPool: string;
+  @ApiPropertyOptional({ nullable: true, type: String, example: 'verify-aarch64', description: 'The pool of workers that run what is built for it; null where Kiln has no runner (GPU code)' }) verifyPool: string | null;
   @ApiProperty({ description: 'Whether a live worker can verify builds for it now' }) verifiable: boolean;
   @ApiProperty({ type: [String], example: ['qemu-aarch64'], description: 'How live workers run its code' }) runners: string[];
 }
 
 export class PresetDto {
   @ApiProperty({ example: 'graviton3' }) name: string;
+  @ApiProperty({ type: [String], example: ['h100', 'h200'], description: 'Other names for the same preset' }) aliases: string[];
   @ApiProperty({ example: 'aarch64-linux-gnu' }) target: string;
   @ApiPropertyOptional({ nullable: true, type: String, example: 'neoverse-v1' }) cpu: string | null;
   @ApiProperty({ type: [String] }) features: string[];
@@ -56,7 +64,12 @@ export class TargetsController {
         pool: t.spec.pool,
         description: t.spec.description,
         os: t.spec.os,
-        kind: t.spec.family === 'wasm' ? 'wasm' : 'cpu',
+        kind: targetKind(t.spec.family),
+        vendor: t.spec.gpu?.vendor ?? null,
+        languages: languagesFor(t.spec.name),
+        liveLanguages: t.languages,
+        outputs: Object.fromEntries(LANGUAGE_SPECS.filter((l) => t.spec.name in l.targets).map((l) => [l.name, [...l.targets[t.spec.name]]])),
+        features: t.features,
         available: t.available,
         reason: t.reason,
         workers: t.workers,
@@ -66,7 +79,7 @@ export class TargetsController {
         verifiable: t.verifiable,
         runners: t.runners,
       })),
-      presets: this.targets.presets().map((p) => ({ ...p, features: [...p.features], available: byName.get(p.target)?.available ?? false })),
+      presets: this.targets.presets().map((p) => ({ ...p, aliases: [...(p.aliases ?? [])], features: [...p.features], available: byName.get(p.target)?.available ?? false })),
     };
   }
 }

@@ -10,6 +10,10 @@ export interface TargetAvailability {
   workers: number;
   toolchains: { key: string; version: string }[];
   cpus: string[];
+  /** Target features the live toolchain knows (empty when no worker said). */
+  features: string[];
+  /** Languages a live worker builds for it. */
+  languages: string[];
   reason: string | null;
   /** Whether a live worker can run what is built for it (natively or emulated), and how. */
   verifiable: boolean;
@@ -27,16 +31,24 @@ export class TargetsService {
       const serving = workers.filter((w) => w.pools.includes(spec.pool) && w.targets.some((t) => t.name === spec.name));
       const toolchains = new Map<string, { key: string; version: string }>();
       let cpus: string[] = [];
+      let features: string[] = [];
+      const languages = new Set<string>();
       for (const w of serving) {
         const t = w.targets.find((x) => x.name === spec.name)!;
-        const tc = w.toolchains.find((x) => x.key === t.toolchain);
-        if (tc) toolchains.set(`${tc.key}@${tc.version}`, tc);
+        const keys = new Set([t.toolchain, ...Object.values(t.languages ?? {})]);
+        for (const tc of w.toolchains.filter((x) => keys.has(x.key))) toolchains.set(`${tc.key}@${tc.version}`, tc);
         if (t.cpus.length > cpus.length) cpus = t.cpus;
+        if ((t.features?.length ?? 0) > features.length) features = t.features!;
+        // Workers from before languages were announced build C and C++ with clang.
+        for (const l of Object.keys(t.languages ?? { c: 'clang', 'c++': 'clang' })) languages.add(l);
       }
-      const runners = [...new Set(workers.filter((w) => w.pools.includes(spec.verifyPool)).map((w) => w.runners?.[spec.verifyPool]).filter((r): r is string => !!r))];
+      const verifyPool = spec.verifyPool;
+      const runners = verifyPool ? [...new Set(workers.filter((w) => w.pools.includes(verifyPool)).map((w) => w.runners?.[verifyPool]).filter((r): r is string => !!r))] : [];
       return {
         spec,
-        verifiable: workers.some((w) => w.pools.includes(spec.verifyPool)),
+        features,
+        languages: [...languages].sort(),
+        verifiable: verifyPool !== null && workers.some((w) => w.pools.includes(verifyPool)),
         runners,
         available: serving.length > 0,
         workers: serving.length,
@@ -56,7 +68,7 @@ export class TargetsService {
   async resolveAll(inputs: TargetInput[]): Promise<{ resolved: ResolvedTarget[]; availability: Map<string, TargetAvailability> }> {
     const { targets } = await this.snapshot();
     const availability = new Map(targets.map((t) => [t.spec.name, t]));
-    const resolved = inputs.map((i) => resolveTarget(i, (spec) => availability.get(spec.name)?.cpus));
+    const resolved = inputs.map((i) => resolveTarget(i, (spec) => availability.get(spec.name)?.cpus, (spec) => availability.get(spec.name)?.features));
     return { resolved, availability };
   }
 }

@@ -8,7 +8,15 @@ export interface WorkerCapabilities {
   id: string;
   pools: string[];
   toolchains: { key: string; version: string }[];
-  targets: { name: string; toolchain: string; cpus: string[] }[];
+  targets: {
+    name: string;
+    toolchain: string;
+    cpus: string[];
+    /** The languages this worker builds for the target, and the toolchain of each. */
+    languages?: Record<string, string>;
+    /** Target features the toolchain knows for it (LLVM names, without +/-). */
+    features?: string[];
+  }[];
   /** For each verify pool served, how it runs code: native, qemu-aarch64, wasm (node WASI). */
   runners?: Record<string, string>;
   startedAt: string;

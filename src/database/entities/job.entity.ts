@@ -1,3 +1,4 @@
+import type { Language } from '../../jobs/languages';
 import type { VerifySpec } from '../../verification/spec';
 import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 
@@ -9,7 +10,7 @@ export interface SourceFileInput {
 }
 
 export interface SourceInput {
-  language: 'c' | 'c++';
+  language: Language;
   files: SourceFileInput[];
   options: string[];
   defines: Record<string, string>;
@@ -24,7 +25,7 @@ export interface ModelInput {
   summary: { inputs: { name: string; dtype: string; shape: number[] }[]; outputs: { name: string; dtype: string; shape: number[] }[]; ops: Record<string, number> };
 }
 
-export type ArtifactKind = 'object' | 'executable' | 'shared' | 'static' | 'assembly' | 'llvm-ir' | 'header' | 'c-source' | 'metadata';
+export type ArtifactKind = 'object' | 'executable' | 'shared' | 'static' | 'assembly' | 'llvm-ir' | 'ptx' | 'cubin' | 'fatbin' | 'code-object' | 'header' | 'c-source' | 'metadata';
 
 @Entity('jobs')
 @Index(['tenantId', 'createdAt'])

@@ -15,6 +15,7 @@ import {
 } from 'class-validator';
 import { REQUESTABLE_OUTPUTS } from '../artifact-kinds';
 import { MAX_FILES } from '../source-rules';
+import { LANGUAGE_SPECS, LANGUAGES } from '../languages';
 
 export class SourceFileDto {
   @ApiProperty({ example: 'saxpy.c', description: 'Path relative to the project folder; no "..", no absolute paths' })
@@ -34,9 +35,9 @@ export class SourceFileDto {
 }
 
 export class SourceDto {
-  @ApiProperty({ enum: ['c', 'c++'], example: 'c', description: '"cpp" is accepted for c++' })
+  @ApiProperty({ enum: LANGUAGES, example: 'c', description: 'The source language. Aliases are accepted (cpp and cxx for c++, cu for cuda, rs for rust, golang for go, ll for llvm-ir, f90 for fortran). GET /v1/targets lists the languages of each target.' })
   @IsString()
-  @IsIn(['c', 'c++', 'cpp', 'cxx'], { message: 'language must be one of: c, c++' })
+  @IsIn(LANGUAGE_SPECS.flatMap((l) => [l.name, ...l.aliases]), { message: `language must be one of: ${LANGUAGES.join(', ')}` })
   language: string;
 
   @ApiProperty({ type: [SourceFileDto], description: `1 to ${MAX_FILES} files; translation units are compiled, headers are available to #include` })
@@ -138,7 +139,7 @@ export class CreateJobDto {
   @ArrayMaxSize(32)
   targets: (string | TargetDescriptorDto)[];
 
-  @ApiPropertyOptional({ enum: REQUESTABLE_OUTPUTS, isArray: true, example: ['object', 'assembly'], description: 'What to produce; default ["object"]. A model build also always gives its header, C source and metadata.' })
+  @ApiPropertyOptional({ enum: REQUESTABLE_OUTPUTS, isArray: true, example: ['object', 'assembly'], description: 'What to produce; default: the language\'s usual output (object for C, C++, LLVM IR and Fortran; executable for Go and Rust; ptx and cubin for CUDA; code-object for HIP). ptx, cubin and fatbin are CUDA device code; code-object is an AMD GPU code object. A model build also always gives its header, C source and metadata.' })
   @IsOptional()
   @IsArray()
   @ArrayMinSize(1)

@@ -23,6 +23,11 @@ export class ArtifactDto {
   @ApiProperty({ format: 'date-time' }) createdAt: string;
 }
 
+export class GpuDto {
+  @ApiProperty({ enum: ['nvidia', 'amd'] }) vendor: string;
+  @ApiProperty({ example: 'sm_90' }) arch: string;
+}
+
 export class BuildTargetDto {
   @ApiProperty({ example: 'graviton3', description: 'The name used in the request' }) requested: string;
   @ApiProperty({ example: 'aarch64-linux-gnu' }) name: string;
@@ -31,8 +36,9 @@ export class BuildTargetDto {
   @ApiProperty({ type: [String] }) features: string[];
   @ApiPropertyOptional({ nullable: true, type: String }) abi: string | null;
   @ApiPropertyOptional({ nullable: true, type: String }) floatAbi: string | null;
-  @ApiProperty({ example: 'linux' }) os: string;
-  @ApiProperty({ example: 'glibc' }) libc: string;
+  @ApiProperty({ example: 'linux', enum: ['linux', 'wasi', 'cuda', 'amdhsa'] }) os: string;
+  @ApiPropertyOptional({ nullable: true, type: String, example: 'glibc', description: 'null for GPU code' }) libc: string | null;
+  @ApiPropertyOptional({ nullable: true, type: GpuDto, description: 'For a GPU target, its vendor and architecture' }) gpu?: GpuDto | null;
 }
 
 export class ToolchainRefDto {

@@ -1,0 +1,145 @@
+import type { ArtifactKind } from '../database/entities/job.entity';
+
+/**
+ * The languages Kiln compiles, as data: which files belong to each, which toolchain builds it,
+ * and what it can produce for which target. The API checks a request against this table, so an
+ * impossible combination (CUDA for riscv64, a Fortran executable where there is no Fortran
+ * runtime) is a 400 that says what is supported; workers only announce pairs they proved.
+ */
+export const LANGUAGES = ['c', 'c++', 'llvm-ir', 'fortran', 'go', 'rust', 'cuda', 'hip'] as const;
+export type Language = (typeof LANGUAGES)[number];
+
+export interface LanguageSpec {
+  name: Language;
+  /** Other names a client may send. */
+  aliases: string[];
+  /** Files compiled on their own. */
+  units: string[];
+  /** Files available to the units (headers, modules' includes). */
+  headers: string[];
+  /** Whole file names that belong to a project (go.mod). */
+  files: string[];
+  /** The key of the toolchain that builds it. */
+  toolchain: string;
+  /** What it can produce, per target name; a target not listed cannot be built from it. */
+  targets: Record<string, readonly ArtifactKind[]>;
+  /** Used when a request does not name its outputs. */
+  defaultOutputs: readonly ArtifactKind[];
+  /** Whether a job in this language may ask for verification. */
+  verifiable: boolean;
+  /** Said next to an output that is missing for some targets. */
+  note?: string;
+}
+
+const CPU_LINUX = ['x86_64-linux-gnu', 'aarch64-linux-gnu', 'riscv64-linux-gnu', 'armv7-linux-gnueabihf'];
+const NATIVE: readonly ArtifactKind[] = ['object', 'executable', 'shared', 'static', 'assembly', 'llvm-ir'];
+const WASM: readonly ArtifactKind[] = ['object', 'executable', 'static', 'assembly', 'llvm-ir'];
+const C_HEADERS = ['.h', '.hh', '.hpp', '.hxx', '.h++', '.inc', '.def', '.ipp', '.tpp'];
+
+function each(names: string[], outputs: readonly ArtifactKind[]): Record<string, readonly ArtifactKind[]> {
+  return Object.fromEntries(names.map((n) => [n, outputs]));
+}
+
+const C_FAMILY = { ...each(CPU_LINUX, NATIVE), 'wasm32-wasi': WASM };
+
+export const LANGUAGE_SPECS: readonly LanguageSpec[] = [
+  { name: 'c', aliases: [], units: ['.c'], headers: C_HEADERS, files: [], toolchain: 'clang', targets: C_FAMILY, defaultOutputs: ['object'], verifiable: true },
+  {
+    name: 'c++',
+    aliases: ['cpp', 'cxx'],
+    units: ['.cc', '.cpp', '.cxx', '.c++', '.C'],
+    headers: C_HEADERS,
+    files: [],
+    toolchain: 'clang',
+    targets: C_FAMILY,
+    defaultOutputs: ['object'],
+    verifiable: true,
+  },
+  { name: 'llvm-ir', aliases: ['ll', 'llvm'], units: ['.ll', '.bc'], headers: [], files: [], toolchain: 'clang', targets: each([...CPU_LINUX, 'wasm32-wasi'], ['object', 'executable', 'static', 'assembly']), defaultOutputs: ['object'], verifiable: false },
+  {
+    name: 'fortran',
+    aliases: ['f90', 'f95', 'f2008', 'f2018'],
+    units: ['.f90', '.f95', '.f03', '.f08', '.f', '.for', '.F90', '.F95', '.F03', '.F08', '.F'],
+    headers: ['.inc', '.h'],
+    files: [],
+    toolchain: 'flang',
+    targets: { 'x86_64-linux-gnu': NATIVE, 'aarch64-linux-gnu': ['object', 'assembly', 'llvm-ir'], 'riscv64-linux-gnu': ['object', 'assembly', 'llvm-ir'] },
+    defaultOutputs: ['object'],
+    verifiable: false,
+    note: 'flang-19 ships its Fortran runtime for x86-64 only, so other targets get objects, assembly and LLVM IR to link with their own runtime; flang-19 has no 32-bit Arm or WebAssembly code generation',
+  },
+  {
+    name: 'go',
+    aliases: ['golang'],
+    units: ['.go'],
+    headers: ['.s'],
+    files: ['go.mod', 'go.sum'],
+    toolchain: 'go',
+    targets: each(CPU_LINUX, ['executable']),
+    defaultOutputs: ['executable'],
+    verifiable: false,
+    note: 'Go builds static executables (CGO off); Debian\'s Go 1.19 has no WASI port',
+  },
+  {
+    name: 'rust',
+    aliases: ['rs'],
+    units: ['.rs'],
+    headers: [],
+    files: [],
+    toolchain: 'rustc',
+    targets: { 'x86_64-linux-gnu': NATIVE, 'wasm32-wasi': WASM },
+    defaultOutputs: ['executable'],
+    verifiable: false,
+    note: 'Debian ships the Rust standard library for x86-64 and wasm32-wasi only',
+  },
+  {
+    name: 'cuda',
+    aliases: ['cu'],
+    units: ['.cu'],
+    headers: ['.cuh', ...C_HEADERS],
+    files: [],
+    toolchain: 'nvcc',
+    targets: { 'nvptx64-nvidia-cuda': ['ptx', 'cubin', 'fatbin', 'object'] },
+    defaultOutputs: ['ptx', 'cubin'],
+    verifiable: false,
+    note: 'an object is the x86-64 host object with the device code embedded (a fat binary for the chosen arch, plus its PTX)',
+  },
+  {
+    name: 'hip',
+    aliases: [],
+    units: ['.hip'],
+    headers: C_HEADERS,
+    files: [],
+    toolchain: 'hip',
+    targets: { 'amdgcn-amd-amdhsa': ['code-object', 'assembly', 'llvm-ir'] },
+    defaultOutputs: ['code-object'],
+    verifiable: false,
+  },
+];
+
+export function languageSpecOf(language: Language): LanguageSpec {
+  return LANGUAGE_SPECS.find((l) => l.name === language)!;
+}
+
+/** The languages that can build for a target, for error messages and the catalog. */
+export function languagesFor(target: string): Language[] {
+  return LANGUAGE_SPECS.filter((l) => target in l.targets).map((l) => l.name);
+}
+
+/**
+ * Why a language cannot give these outputs for a target, in words a person can act on; null
+ * when it can.
+ */
+export function checkLanguageTarget(language: Language, target: string, outputs: readonly ArtifactKind[]): string | null {
+  const spec = languageSpecOf(language);
+  const supported = spec.targets[target];
+  if (!supported) {
+    const others = languagesFor(target);
+    return `${language} cannot be built for ${target}; ${language} targets: ${Object.keys(spec.targets).join(', ')}` + (others.length ? `; languages for ${target}: ${others.join(', ')}` : '');
+  }
+  const missing = outputs.filter((o) => !supported.includes(o));
+  if (missing.length) {
+    return `${language} for ${target} can produce ${supported.join(', ')}, not ${missing.join(', ')}${spec.note ? ` (${spec.note})` : ''}`;
+  }
+  return null;
+}
