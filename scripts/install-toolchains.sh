@@ -10,6 +10,8 @@ PACKAGES=(
   gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
   gcc-riscv64-linux-gnu g++-riscv64-linux-gnu libc6-dev-riscv64-cross
   gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf libc6-dev-armhf-cross
+  flang-19 golang-go rustc libstd-rust-dev-wasm32 lld-14
+  hipcc libamdhip64-dev
   qemu-user bubblewrap file
   libonnx-testdata
   chromium

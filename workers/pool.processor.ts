@@ -1,5 +1,6 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Logger, Type } from '@nestjs/common';
+import { Inject, Logger, OnApplicationBootstrap, Type } from '@nestjs/common';
+import { CAPABILITIES, Capabilities } from './toolchains/capabilities';
 import { Job as QueueJob, UnrecoverableError } from 'bullmq';
 import { BuildPayload, JobName, jobNamesForPool, JobPayloads, queueName } from '../src/queue/queue.types';
 import { CompileService } from './compile/compile.service';
@@ -13,14 +14,16 @@ type Handlers = { [N in JobName]: (job: QueueJob<JobPayloads[N]>) => Promise<unk
  * so a worker never starts half-able.
  */
 export function makePoolProcessor(pool: string, concurrency: number): Type<WorkerHost> {
-  @Processor(queueName(pool), { concurrency, lockDuration: 60_000, maxStalledCount: 2 })
-  class PoolProcessor extends WorkerHost {
+  // Started once the probe says this worker serves the pool (an optional pool may be skipped).
+  @Processor(queueName(pool), { concurrency, lockDuration: 60_000, maxStalledCount: 2, autorun: false })
+  class PoolProcessor extends WorkerHost implements OnApplicationBootstrap {
     readonly logger = new Logger(`Pool ${pool}`);
     readonly handlers: Handlers;
 
     constructor(
       readonly compile: CompileService,
       readonly verify: VerifyService,
+      @Inject(CAPABILITIES) readonly caps: Capabilities,
     ) {
       super();
       this.handlers = {
@@ -29,6 +32,11 @@ export function makePoolProcessor(pool: string, concurrency: number): Type<Worke
       };
       const missing = jobNamesForPool(pool).filter((n) => typeof this.handlers[n] !== 'function');
       if (missing.length) throw new Error(`pool ${pool} has no handler for job type(s): ${missing.join(', ')}`);
+    }
+
+    onApplicationBootstrap(): void {
+      if (!this.caps.pools.includes(pool)) return;
+      this.worker.run().catch((e) => this.logger.error(`the queue consumer stopped: ${(e as Error).message}`));
     }
 
     async process(job: QueueJob): Promise<unknown> {

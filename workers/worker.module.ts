@@ -48,7 +48,7 @@ export class WorkerModule {
           // Resolved before any processor exists, so no job is taken before the probe is done.
           provide: CAPABILITIES,
           inject: [SANDBOX],
-          useFactory: (exec: SandboxExecutor) => probeCapabilities(pools, createToolchainRegistry(), exec, config.worker.workRoot),
+          useFactory: (exec: SandboxExecutor) => probeCapabilities(pools, createToolchainRegistry(), exec, config.worker.workRoot, config.worker.optionalPools),
         },
         CompileService,
         VerifyService,

@@ -115,8 +115,10 @@ export class CompileService {
       return 'skipped'; // canceled, or already finished
     }
     const served = this.caps.targets.get(build.target.name);
-    if (!served) {
-      return this.finish(build, null, { ok: false, diagnostics: [], log: '', toolchainMs: 0, artifacts: [], failureReason: `this worker cannot build ${build.target.name}` });
+    const language = build.source?.language ?? 'c';
+    const builder = served?.languages.get(language);
+    if (!served || (!build.model && !builder)) {
+      return this.finish(build, null, { ok: false, diagnostics: [], log: '', toolchainMs: 0, artifacts: [], failureReason: served ? `this worker has no toolchain for ${language} on ${build.target.name}` : `this worker cannot build ${build.target.name}` });
     }
 
     const workdir = await mkdtemp(join(this.config.worker.workRoot, 'build-'));
@@ -135,9 +137,9 @@ export class CompileService {
           signal: controller.signal,
           verify: build.verify,
       };
-      const result = build.model ? await compileModelBuild(request, this.sandbox) : await served.toolchain.compile(request, this.sandbox);
+      const result = build.model ? await compileModelBuild(request, this.sandbox) : await builder!.toolchain.compile(request, this.sandbox);
       if (result.canceled) return 'canceled';
-      const toolchain = build.model ? { key: MODEL_TOOLCHAIN_KEY, version: `${COMPILER_VERSION}+clang-${served.version}` } : { key: served.toolchain.key, version: served.version };
+      const toolchain = build.model ? { key: MODEL_TOOLCHAIN_KEY, version: `${COMPILER_VERSION}+clang-${served.version}` } : { key: builder!.toolchain.key, version: builder!.version };
       try {
         return await this.finish(build, toolchain, result);
       } catch (e) {
@@ -156,7 +158,7 @@ export class CompileService {
     await chmod(workdir, 0o777);
     await mkdir(join(workdir, 'src'), { mode: 0o777 });
     await chmod(join(workdir, 'src'), 0o777);
-    for (const d of ['out', 'out/obj', 'out/asm', 'out/ir', 'out/bin', 'out/lib']) {
+    for (const d of ['out', 'out/obj', 'out/asm', 'out/ir', 'out/bin', 'out/lib', 'out/gpu']) {
       await mkdir(join(workdir, d), { recursive: true });
       await chmod(join(workdir, d), 0o777);
     }

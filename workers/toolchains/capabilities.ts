@@ -1,7 +1,8 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { Logger } from '@nestjs/common';
 import { isVerifyPool } from '../../src/queue/queue.types';
-import { POOLS, TARGETS, VERIFY_POOLS } from '../../src/targets/catalog';
+import { POOLS, TARGETS, targetSpec, VERIFY_POOLS } from '../../src/targets/catalog';
+import { LANGUAGE_SPECS } from '../../src/jobs/languages';
 import { archOfVerifyPool, probeRunner, Runner, runnerFor } from '../verify/runners';
 import type { SandboxExecutor } from '../sandbox/executor';
 import type { Toolchain, ToolchainProbe } from './toolchain';
@@ -13,9 +14,13 @@ export interface ServedTarget {
   toolchain: Toolchain;
   version: string;
   cpus: string[];
+  features: string[];
+  /** Each language this worker builds for the target, with its toolchain. */
+  languages: Map<string, { toolchain: Toolchain; version: string }>;
 }
 
 export interface Capabilities {
+  /** The pools this worker serves (optional ones it cannot serve are left out). */
   pools: string[];
   probes: ToolchainProbe[];
   targets: Map<string, ServedTarget>;
@@ -28,7 +33,7 @@ export interface Capabilities {
  * worker was asked to serve can build all of its targets. A pool it cannot serve fully is
  * refused at start-up, with what is missing, rather than failing builds later.
  */
-export async function probeCapabilities(pools: string[], registry: Map<string, Toolchain>, exec: SandboxExecutor, workRoot: string): Promise<Capabilities> {
+export async function probeCapabilities(pools: string[], registry: Map<string, Toolchain>, exec: SandboxExecutor, workRoot: string, optionalPools: string[] = []): Promise<Capabilities> {
   // The sandbox user must reach the work root: create it open to traverse, not to list.
   await mkdir(workRoot, { recursive: true, mode: 0o711 });
   await chmod(workRoot, 0o711);
@@ -44,40 +49,52 @@ export async function probeCapabilities(pools: string[], registry: Map<string, T
     }
     probes.push(probe);
     for (const t of probe.targets) {
-      if (t.available && !targets.has(t.target)) targets.set(t.target, { name: t.target, toolchain, version: probe.version, cpus: t.cpus });
+      if (!t.available) continue;
+      let served = targets.get(t.target);
+      if (!served) {
+        served = { name: t.target, toolchain, version: probe.version, cpus: t.cpus, features: t.features ?? [], languages: new Map() };
+        targets.set(t.target, served);
+      }
+      for (const l of LANGUAGE_SPECS) {
+        if (l.toolchain === toolchain.key && t.target in l.targets && !served.languages.has(l.name)) served.languages.set(l.name, { toolchain, version: probe.version });
+      }
     }
     logger.log(`${toolchain.key} ${probe.version}: ${probe.targets.filter((t) => t.available).map((t) => t.target).join(', ') || 'no targets'}`);
   }
-  const problems: string[] = [];
+  const problems: { pool: string; text: string }[] = [];
   const runners = new Map<string, Runner>();
   for (const pool of pools.filter(isVerifyPool)) {
     const arch = archOfVerifyPool(pool);
     if (!arch) {
-      problems.push(`pool "${pool}" is unknown (known verify pools: ${VERIFY_POOLS.join(', ')})`);
+      problems.push({ pool, text: `pool "${pool}" is unknown (known verify pools: ${VERIFY_POOLS.join(', ')})` });
       continue;
     }
     const runner = runnerFor(arch);
     if (!runner) {
-      problems.push(`pool "${pool}" needs a runner for ${arch}: install qemu-user (or run this pool on a ${arch} machine)`);
+      problems.push({ pool, text: `pool "${pool}" needs a runner for ${arch}: install qemu-user (or run this pool on a ${arch} machine)` });
       continue;
     }
     const why = await probeRunner(runner, exec, workRoot);
-    if (why) problems.push(`pool "${pool}": ${why}`);
+    if (why) problems.push({ pool, text: `pool "${pool}": ${why}` });
     else runners.set(pool, runner);
     logger.log(`${pool}: ${runner.name}`);
   }
   for (const pool of pools.filter((p) => !isVerifyPool(p))) {
     const specs = TARGETS.filter((t) => t.pool === pool);
     if (specs.length === 0) {
-      problems.push(`pool "${pool}" is unknown (known pools: ${POOLS.join(', ')})`);
+      problems.push({ pool, text: `pool "${pool}" is unknown (known pools: ${POOLS.join(', ')})` });
       continue;
     }
     for (const spec of specs) {
       if (targets.has(spec.name)) continue;
       const reasons = probes.flatMap((p) => p.targets.filter((t) => t.target === spec.name && t.reason).map((t) => t.reason!));
-      problems.push(`pool "${pool}" needs ${spec.name}: ${reasons[0] ?? 'no installed toolchain builds it (run scripts/install-toolchains.sh)'}`);
+      problems.push({ pool, text: `pool "${pool}" needs ${spec.name}: ${reasons[0] ?? 'no installed toolchain builds it (run scripts/install-toolchains.sh)'}` });
     }
   }
-  if (problems.length) throw new Error(`this worker cannot serve the pools it was given (KILN_POOLS):\n  - ${problems.join('\n  - ')}`);
-  return { pools, probes, targets, runners };
+  for (const p of problems.filter((x) => optionalPools.includes(x.pool))) logger.warn(`not serving optional ${p.text}`);
+  const fatal = problems.filter((x) => !optionalPools.includes(x.pool));
+  if (fatal.length) throw new Error(`this worker cannot serve the pools it was given (KILN_POOLS):\n  - ${fatal.map((x) => x.text).join('\n  - ')}`);
+  const served = pools.filter((p) => !problems.some((x) => x.pool === p));
+  for (const t of [...targets.keys()]) if (!served.includes(targetSpec(t).pool)) targets.delete(t);
+  return { pools: served, probes, targets, runners };
 }

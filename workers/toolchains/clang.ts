@@ -4,6 +4,7 @@ import { join, posix } from 'node:path';
 import type { ArtifactKind } from '../../src/database/entities/job.entity';
 import type { Diagnostic } from '../../src/jobs/diagnostic';
 import { isTranslationUnit } from '../../src/jobs/source-rules';
+import { languageSpecOf } from '../../src/jobs/languages';
 import { TARGETS, TargetSpec } from '../../src/targets/catalog';
 import type { CanonicalTarget } from '../../src/targets/target';
 import type { ExecResult, Mount, SandboxExecutor } from '../sandbox/executor';
@@ -16,6 +17,7 @@ import type { CompiledBundle, CompileRequest, CompileResult, ProducedArtifact, T
 
 export const CLANG = '/usr/bin/clang-19';
 export const LLVM_AR = '/usr/bin/llvm-ar-19';
+const LLC = '/usr/lib/llvm-19/bin/llc';
 const CLANGXX = '/usr/bin/clang++-19';
 const MAX_LOG = 256 * 1024;
 
@@ -29,6 +31,10 @@ export const CONTENT_TYPES: Record<ArtifactKind, string> = {
   static: 'application/x-archive',
   assembly: 'text/x-asm; charset=utf-8',
   'llvm-ir': 'text/x-llvm; charset=utf-8',
+  ptx: 'text/x-ptx; charset=utf-8',
+  cubin: 'application/x-cubin',
+  fatbin: 'application/x-fatbin',
+  'code-object': 'application/x-amdgpu-code-object',
 };
 
 /** The flags that select the target: one per field of the canonical descriptor. */
@@ -61,7 +67,7 @@ function unitNames(units: string[]): Map<string, string> {
 export class ClangToolchain implements Toolchain {
   static readonly key = 'clang';
   readonly key = ClangToolchain.key;
-  readonly languages = ['c', 'c++'] as const;
+  readonly languages = ['c', 'c++', 'llvm-ir'] as const;
 
   async probe(exec: SandboxExecutor, scratch: string): Promise<ToolchainProbe | null> {
     if (!existsSync(CLANG) || !existsSync(CLANGXX)) return null;
@@ -81,18 +87,20 @@ export class ClangToolchain implements Toolchain {
 
   private async probeTargets(exec: SandboxExecutor, probeDir: string) {
     return Promise.all(
-      TARGETS.map(async (spec) => {
+      TARGETS.filter((spec) => spec.name in languageSpecOf('c').targets).map(async (spec) => {
         const mounts: Mount[] = [{ host: probeDir, sandbox: '/work', writable: true }];
         const cxx = spec.family === 'wasm' ? ['-fno-exceptions'] : [];
         const c = await exec.run({ argv: [CLANG, `--target=${spec.clangTriple}`, '-fuse-ld=lld', 'probe.c', '-o', `c-${spec.name}`], cwd: '/work', mounts, timeoutMs: 60_000 });
         const cpp = await exec.run({ argv: [CLANGXX, `--target=${spec.clangTriple}`, '-fuse-ld=lld', ...cxx, 'probe.cpp', '-o', `cpp-${spec.name}`], cwd: '/work', mounts, timeoutMs: 60_000 });
         const cpus = await exec.run({ argv: [CLANG, `--target=${spec.clangTriple}`, '-print-supported-cpus'], cwd: '/work', mounts, timeoutMs: 20_000 });
         const cpuList = parseCpuList(cpus.stdout + cpus.stderr);
+        const attrs = await exec.run({ argv: [LLC, `-mtriple=${spec.clangTriple}`, '-mattr=help'], cwd: '/work', mounts, timeoutMs: 20_000 });
+        const features = parseFeatureList(attrs.stdout + attrs.stderr);
         if (c.exitCode !== 0 || cpp.exitCode !== 0) {
           const why = (c.exitCode !== 0 ? c.stderr : cpp.stderr).trim().split('\n').slice(0, 3).join(' ');
-          return { target: spec.name, available: false, reason: `cannot link for ${spec.name} (install ${spec.sysrootHint}): ${why}`, cpus: cpuList };
+          return { target: spec.name, available: false, reason: `cannot link for ${spec.name} (install ${spec.sysrootHint}): ${why}`, cpus: cpuList, features };
         }
-        return { target: spec.name, available: true, cpus: cpuList };
+        return { target: spec.name, available: true, cpus: cpuList, features };
       }),
     );
   }
@@ -106,7 +114,7 @@ export class ClangToolchain implements Toolchain {
     const userOptions = source.options.filter((o) => !o.startsWith('-l'));
     const common = [
       ...targetFlags(target, spec),
-      ...baseFlags(cxx, spec),
+      ...baseFlags(cxx, spec, source.language),
       ...(outputs.includes('shared') ? ['-fPIC'] : []),
       ...defineFlags(source.defines),
       ...userOptions,
@@ -177,8 +185,8 @@ interface BuildParts {
   cxx: boolean;
 }
 
-export function baseFlags(cxx: boolean, spec: TargetSpec): string[] {
-  return ['-fno-color-diagnostics', '-fmessage-length=0', ...(cxx && spec.family === 'wasm' ? ['-fno-exceptions'] : [])];
+export function baseFlags(cxx: boolean, spec: TargetSpec, language?: string): string[] {
+  return ['-fno-color-diagnostics', '-fmessage-length=0', ...(cxx && spec.family === 'wasm' ? ['-fno-exceptions'] : []), ...(language === 'llvm-ir' ? ['-Wno-override-module'] : [])];
 }
 
 function defineFlags(defines: Record<string, string>): string[] {
@@ -212,6 +220,7 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
 
   let reference: string;
   if (verify.kind === 'kernel') {
+    if (source.language !== 'c' && source.language !== 'c++') throw new Error(`kernel verification of ${source.language} is not offered`);
     const linkage = verify.linkage ?? source.language;
     const harnessPath = join(req.workdir, 'harness', parts.cxx ? 'kiln_harness.cpp' : 'kiln_harness.c');
     await writeFile(harnessPath, generateHarness(verify, source.language, linkage));
@@ -303,19 +312,20 @@ export class ClangRun {
     private readonly req: Pick<CompileRequest, 'workdir' | 'timeoutMs' | 'signal'>,
     private readonly exec: SandboxExecutor,
     private readonly driver: string,
+    private readonly opts: { env?: Record<string, string>; mounts?: Mount[]; parse?: (output: string) => Diagnostic[] } = {},
   ) {
     this.deadline = Date.now() + req.timeoutMs;
-    this.mounts = [{ host: req.workdir, sandbox: '/work', writable: true }];
+    this.mounts = [{ host: req.workdir, sandbox: '/work', writable: true }, ...(opts.mounts ?? [])];
   }
 
   /** Runs the driver (or another tool of the toolchain, such as llvm-ar) in the sandbox. */
-  async step(args: string[], tool: string = this.driver): Promise<ExecResult> {
+  async step(args: string[], tool: string = this.driver, cwd = '/work/src'): Promise<ExecResult> {
     const remaining = this.deadline - Date.now();
-    const r = await this.exec.run({ argv: [tool, ...args], cwd: '/work/src', mounts: this.mounts, timeoutMs: Math.max(remaining, 1), signal: this.req.signal, maxOutputBytes: MAX_LOG });
+    const r = await this.exec.run({ argv: [tool, ...args], cwd, env: this.opts.env, mounts: this.mounts, timeoutMs: Math.max(remaining, 1), signal: this.req.signal, maxOutputBytes: MAX_LOG });
     this.toolchainMs += r.wallMs;
     const output = r.stderr + r.stdout;
     if (output.trim() && this.log.length < MAX_LOG) this.log += `$ ${posix.basename(tool)} ${args.join(' ')}\n${output}`;
-    for (const d of parseDiagnostics(output)) {
+    for (const d of (this.opts.parse ?? parseDiagnostics)(output)) {
       const key = JSON.stringify(d);
       if (!this.seen.has(key)) {
         this.seen.add(key);
@@ -385,6 +395,20 @@ export async function mkdirOpen(root: string, rel: string): Promise<void> {
 function lastLine(text: string): string {
   const lines = text.trim().split('\n').filter((l) => l.trim());
   return (lines[lines.length - 1] ?? 'no output').slice(0, 300);
+}
+
+/** The feature names in `llc -mattr=help` output. */
+export function parseFeatureList(output: string): string[] {
+  const lines = output.split('\n');
+  const start = lines.findIndex((l) => l.startsWith('Available features for this target'));
+  if (start < 0) return [];
+  const features: string[] = [];
+  for (const l of lines.slice(start + 1)) {
+    if (l.startsWith('Use +feature')) break;
+    const m = /^\s+([A-Za-z0-9][A-Za-z0-9._-]*)\s+- /.exec(l);
+    if (m) features.push(m[1]);
+  }
+  return features;
 }
 
 export function parseCpuList(output: string): string[] {

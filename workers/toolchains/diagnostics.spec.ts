@@ -47,4 +47,19 @@ describe('parseDiagnostics', () => {
   it('does not mistake source excerpts for diagnostics', () => {
     assert.deepEqual(parseDiagnostics('   12 |   puts("a.c:1:1: error: no");\n'), []);
   });
+
+  it('parses nvcc, rustc and go messages', () => {
+    const nvcc = ['k.cu(3): error: identifier "z" is undefined', 'k.cu(5): warning #177-D: variable "y" was declared but never referenced', '1 error detected in the compilation of "k.cu".'].join('\n');
+    assert.deepEqual(parseDiagnostics(nvcc), [
+      { file: 'k.cu', line: 3, column: null, severity: 'error', message: 'identifier "z" is undefined' },
+      { file: 'k.cu', line: 5, column: null, severity: 'warning', message: 'variable "y" was declared but never referenced', option: '#177' },
+    ]);
+    const rust = ['error[E0425]: cannot find value `x` in this scope', ' --> src/main.rs:2:13', '  |', 'warning: unused variable: `y`', ' --> src/main.rs:3:9', 'error: aborting due to previous error'].join('\n');
+    assert.deepEqual(parseDiagnostics(rust), [
+      { file: 'src/main.rs', line: 2, column: 13, severity: 'error', message: 'cannot find value `x` in this scope', option: 'E0425' },
+      { file: 'src/main.rs', line: 3, column: 9, severity: 'warning', message: 'unused variable: `y`' },
+      { file: null, line: null, column: null, severity: 'error', message: 'aborting due to previous error' },
+    ]);
+    assert.deepEqual(parseDiagnostics('# command-line-arguments\n./main.go:5:2: undefined: x'), [{ file: 'main.go', line: 5, column: 2, severity: 'error', message: 'undefined: x' }]);
+  });
 });

@@ -9,6 +9,14 @@ const BARE = /^(fatal error|error|warning): (.*)$/;
 // ld.lld / wasm-ld: error: undefined symbol: foo
 const LINKER = /^(?:ld\.lld|wasm-ld|ld|lld)(?:-\d+)?: (error|warning): (.*)$/;
 
+// k.cu(3): error: identifier "x" is undefined      k.cu(5): warning #177-D: variable "y" was declared...   (nvcc)
+const EDG = /^([^\s(][^(\n]*)\((\d+)\): (error|warning|remark|catastrophic error)(?: #(\d+)(?:-D)?)?: (.*)$/;
+// error[E0425]: cannot find value `x`, then  --> src/main.rs:2:13   (rustc)
+const RUST_HEAD = /^(error|warning)(?:\[(E\d{4})\])?: (.*)$/;
+const RUST_AT = /^\s*--> ([^\s:][^:\n]*):(\d+):(\d+)$/;
+// ./main.go:5:2: undefined: x   (go: no severity, always an error)
+const GO = /^(?:\.\/)?([^\s:][^:\n]*\.go):(\d+):(\d+): (.*)$/;
+
 function severity(s: string): DiagnosticSeverity {
   return s === 'fatal error' ? 'fatal' : (s as DiagnosticSeverity);
 }
@@ -20,11 +28,19 @@ function severity(s: string): DiagnosticSeverity {
 export function parseDiagnostics(output: string): Diagnostic[] {
   const seen = new Set<string>();
   const result: Diagnostic[] = [];
-  for (const raw of output.split('\n')) {
-    const line = raw.replace(/\r$/, '');
+  const lines = output.split('\n').map((l) => l.replace(/\r$/, ''));
+  for (const [i, line] of lines.entries()) {
     let d: Diagnostic | null = null;
     let m = LOCATED.exec(line);
-    if (m) {
+    const rust = RUST_HEAD.exec(line);
+    const at = rust ? lines.slice(i + 1, i + 3).map((l) => RUST_AT.exec(l)).find((x) => x) : null;
+    if (rust && at) {
+      d = { file: at[1], line: Number(at[2]), column: Number(at[3]), severity: severity(rust[1]), message: rust[3], ...(rust[2] ? { option: rust[2] } : {}) };
+    } else if ((m = EDG.exec(line))) {
+      d = { file: m[1], line: Number(m[2]), column: null, severity: m[3] === 'catastrophic error' ? 'fatal' : severity(m[3]), message: m[5], ...(m[4] ? { option: `#${m[4]}` } : {}) };
+    } else if ((m = GO.exec(line))) {
+      d = { file: m[1], line: Number(m[2]), column: Number(m[3]), severity: 'error', message: m[4] };
+    } else if ((m = LOCATED.exec(line))) {
       d = {
         file: m[1],
         line: Number(m[2]),

@@ -11,6 +11,8 @@ export interface TargetProbe {
   /** Why not, in words a person can act on. */
   reason?: string;
   cpus: string[];
+  /** Target features the toolchain knows (LLVM names), when it can say. */
+  features?: string[];
 }
 
 export interface ToolchainProbe {

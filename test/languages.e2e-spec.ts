@@ -1,0 +1,190 @@
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { WASI } from 'node:wasi';
+import { download, ELF_MACHINE, elfMachine, JobView, Kiln, startKiln, waitForJob } from './support/harness';
+
+const run = promisify(execFile);
+const EM_CUDA = 190;
+const EM_AMDGPU = 224;
+
+/** Runs a downloaded program: natively, or under qemu-user for another ISA. */
+async function runProgram(bytes: Buffer, emulator?: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'kiln-lang-'));
+  try {
+    const path = join(dir, 'program');
+    await writeFile(path, bytes);
+    await chmod(path, 0o755);
+    return (await run(emulator ?? path, emulator ? [path] : [], { timeout: 20_000 })).stdout;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs a WASI module in Node's WASI runtime and returns what it printed. */
+async function runWasi(bytes: Buffer): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'kiln-wasi-'));
+  try {
+    const out = join(dir, 'stdout');
+    const { openSync, closeSync } = await import('node:fs');
+    const fd = openSync(out, 'w');
+    const wasi = new WASI({ version: 'preview1', args: ['program'], stdout: fd, returnOnExit: true });
+    // Node's WebAssembly global (the project compiles without DOM typings).
+    const wasm = (globalThis as unknown as { WebAssembly: { instantiate(b: Buffer, i: object): Promise<{ instance: object }> } }).WebAssembly;
+    const { instance } = await wasm.instantiate(bytes, { wasi_snapshot_preview1: wasi.wasiImport });
+    wasi.start(instance);
+    closeSync(fd);
+    return await readFile(out, 'utf8');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function artifact(build: JobView['builds'][number], kind: string) {
+  const a = build.artifacts.find((x) => x.kind === kind);
+  assert.ok(a, `no ${kind} among ${build.artifacts.map((x) => `${x.kind}:${x.name}`).join(', ')}`);
+  return a;
+}
+
+const SAXPY_CU = `__global__ void saxpy(int n, float a, const float *x, float *y) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) y[i] = a * x[i] + y[i];
+}
+`;
+const SAXPY_HIP = `#include <hip/hip_runtime.h>
+__global__ void scale(int n, float *y) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) y[i] = sqrtf(y[i]) * 2.0f;
+}
+`;
+
+describe('languages and GPU targets end to end', () => {
+  let kiln: Kiln;
+  before(async () => {
+    kiln = await startKiln({ storage: 'fs' });
+  });
+  after(async () => {
+    await kiln?.close();
+  });
+
+  async function submit(body: object): Promise<JobView> {
+    const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send(body);
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    return waitForJob(kiln, res.body.id, 240_000);
+  }
+
+  it('lists GPU targets, their languages and outputs, and which languages live workers build', async () => {
+    const res = await kiln.http().get('/v1/targets').set(kiln.auth);
+    assert.equal(res.status, 200);
+    const cuda = res.body.targets.find((t: { name: string }) => t.name === 'nvptx64-nvidia-cuda');
+    assert.equal(cuda.kind, 'gpu');
+    assert.equal(cuda.vendor, 'nvidia');
+    assert.deepEqual(cuda.languages, ['cuda']);
+    assert.ok(cuda.available, cuda.reason);
+    assert.deepEqual(cuda.liveLanguages, ['cuda']);
+    assert.ok(cuda.cpus.includes('sm_90'));
+    const x86 = res.body.targets.find((t: { name: string }) => t.name === 'x86_64-linux-gnu');
+    for (const l of ['c', 'c++', 'llvm-ir', 'fortran', 'go', 'rust']) assert.ok(x86.liveLanguages.includes(l), `x86_64 lacks ${l}: ${x86.liveLanguages}`);
+    assert.ok(x86.features.includes('avx2'));
+    assert.deepEqual(x86.outputs.go, ['executable']);
+    const h100 = res.body.presets.find((p: { name: string }) => p.name === 'sm_90');
+    assert.deepEqual(h100.aliases, ['h100', 'h200']);
+  });
+
+  it('builds CUDA for an H100 by its product name: PTX, cubin, fat binary and a host object', async () => {
+    const job = await submit({ source: { language: 'cuda', files: [{ path: 'kernels/saxpy.cu', content: SAXPY_CU }], options: ['-O3'] }, targets: ['h100', 'sm_80'], outputs: ['ptx', 'cubin', 'fatbin', 'object'] });
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.builds.map((b) => b.statusReason)));
+    for (const [build, arch] of [[job.builds[0], 'sm_90'], [job.builds[1], 'sm_80']] as const) {
+      assert.equal(build.target.cpu, arch);
+      assert.equal(build.toolchain?.key, 'nvcc');
+      const ptx = (await download(kiln, artifact(build, 'ptx').id)).toString('utf8');
+      assert.match(ptx, new RegExp(`\\.target ${arch}\\b`));
+      assert.match(ptx, /\.entry _Z5saxpyifPKfPf/);
+      assert.equal(elfMachine(await download(kiln, artifact(build, 'cubin').id)), EM_CUDA);
+      assert.equal(elfMachine(await download(kiln, artifact(build, 'object').id)), ELF_MACHINE.x86_64);
+      assert.ok(artifact(build, 'fatbin').size > 0);
+    }
+  });
+
+  it('reports CUDA compile errors with file and line', async () => {
+    const job = await submit({ source: { language: 'cu', files: [{ path: 'bad.cu', content: '__global__ void k(float *y) { y[0] = z; }\n' }] }, targets: ['sm_90'] });
+    assert.equal(job.status, 'failed');
+    const d = job.builds[0].diagnostics.find((x) => x.severity === 'error');
+    assert.ok(d, JSON.stringify(job.builds[0]));
+    assert.equal(d.file, 'bad.cu');
+    assert.equal(d.line, 1);
+    assert.match(d.message, /identifier "z" is undefined/);
+  });
+
+  it('builds HIP for MI300 and MI250: AMD GPU code objects and assembly', async () => {
+    const job = await submit({ source: { language: 'hip', files: [{ path: 'scale.hip', content: SAXPY_HIP }] }, targets: ['mi300', 'gfx90a'], outputs: ['code-object', 'assembly'] });
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.builds.map((b) => b.statusReason)));
+    for (const [build, arch] of [[job.builds[0], 'gfx942'], [job.builds[1], 'gfx90a']] as const) {
+      assert.equal(elfMachine(await download(kiln, artifact(build, 'code-object').id)), EM_AMDGPU);
+      assert.match((await download(kiln, artifact(build, 'assembly').id)).toString('utf8'), new RegExp(`amdgcn-amd-amdhsa--${arch}`));
+    }
+  });
+
+  it('builds Fortran with modules in any order: an x86-64 program that runs, and an aarch64 object', async () => {
+    const files = [
+      { path: 'main.f90', content: 'program main\n  use stats\n  print \'(a,f6.2)\', "mean ", mean([1.0, 2.0, 3.0, 6.0])\nend program main\n' },
+      { path: 'stats.f90', content: 'module stats\ncontains\n  real function mean(x)\n    real, intent(in) :: x(:)\n    mean = sum(x) / size(x)\n  end function mean\nend module stats\n' },
+    ];
+    const job = await submit({ source: { language: 'fortran', files, options: ['-O2'] }, targets: ['x86_64-linux-gnu'], outputs: ['executable', 'object'] });
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.builds[0]));
+    assert.equal(job.builds[0].toolchain?.key, 'flang');
+    assert.equal((await runProgram(await download(kiln, artifact(job.builds[0], 'executable').id))).trim(), 'mean   3.00');
+    const arm = await submit({ source: { language: 'fortran', files }, targets: ['aarch64-linux-gnu'], outputs: ['object', 'assembly'] });
+    assert.equal(arm.status, 'succeeded', JSON.stringify(arm.builds[0].statusReason));
+    assert.equal(elfMachine(await download(kiln, artifact(arm.builds[0], 'object').id)), ELF_MACHINE.aarch64);
+  });
+
+  it('builds Go for aarch64 and riscv64: static programs that run under qemu', async () => {
+    const job = await submit({ source: { language: 'go', files: [{ path: 'main.go', content: 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("go says", 6*7) }\n' }] }, targets: ['graviton3', 'riscv64-linux-gnu'] });
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.builds.map((b) => b.statusReason)));
+    assert.equal((await runProgram(await download(kiln, artifact(job.builds[0], 'executable').id), 'qemu-aarch64')).trim(), 'go says 42');
+    assert.equal((await runProgram(await download(kiln, artifact(job.builds[1], 'executable').id), 'qemu-riscv64')).trim(), 'go says 42');
+    const bad = await submit({ source: { language: 'go', files: [{ path: 'main.go', content: 'package main\n\nfunc main() { x := 1 }\n' }] }, targets: ['x86_64-linux-gnu'] });
+    assert.equal(bad.status, 'failed');
+    assert.ok(bad.builds[0].diagnostics.some((d) => d.file === 'main.go' && d.line === 3), JSON.stringify(bad.builds[0].diagnostics));
+  });
+
+  it('builds Rust for x86-64 and wasm32-wasi: programs that run, and a static library', async () => {
+    const job = await submit({ source: { language: 'rust', files: [{ path: 'main.rs', content: 'mod util;\nfn main() { println!("rust says {}", util::triple(14)); }\n' }, { path: 'util.rs', content: 'pub fn triple(x: u32) -> u32 { x * 3 }\n' }], options: ['-O'] }, targets: ['x86_64-linux-gnu', 'wasm32-wasi'], outputs: ['executable', 'llvm-ir'] });
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.builds.map((b) => [b.statusReason, b.diagnostics])));
+    assert.equal((await runProgram(await download(kiln, artifact(job.builds[0], 'executable').id))).trim(), 'rust says 42');
+    assert.equal((await runWasi(await download(kiln, artifact(job.builds[1], 'executable').id))).trim(), 'rust says 42');
+    assert.match((await download(kiln, artifact(job.builds[1], 'llvm-ir').id)).toString('utf8'), /target triple = "wasm32/);
+  });
+
+  it('builds LLVM IR for riscv64', async () => {
+    const ir = 'define i32 @add(i32 %a, i32 %b) {\n  %s = add i32 %a, %b\n  ret i32 %s\n}\n';
+    const job = await submit({ source: { language: 'llvm-ir', files: [{ path: 'add.ll', content: ir }] }, targets: ['riscv64-linux-gnu'], outputs: ['object', 'assembly'] });
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.builds[0]));
+    assert.equal(elfMachine(await download(kiln, artifact(job.builds[0], 'object').id)), ELF_MACHINE.riscv);
+  });
+
+  it('refuses impossible combinations with what is supported', async () => {
+    const cases: [object, RegExp][] = [
+      [{ source: { language: 'cuda', files: [{ path: 'k.cu', content: SAXPY_CU }] }, targets: ['riscv64-linux-gnu'] }, /cuda cannot be built for riscv64-linux-gnu; cuda targets: nvptx64-nvidia-cuda; languages for riscv64-linux-gnu: c, c\+\+/],
+      [{ source: { language: 'c', files: [{ path: 'k.c', content: 'int x;' }] }, targets: ['h100'] }, /c cannot be built for nvptx64-nvidia-cuda.*languages for nvptx64-nvidia-cuda: cuda/],
+      [{ source: { language: 'fortran', files: [{ path: 'a.f90', content: 'end' }] }, targets: ['aarch64-linux-gnu'], outputs: ['executable'] }, /fortran for aarch64-linux-gnu can produce object, assembly, llvm-ir, not executable/],
+      [{ source: { language: 'cuda', files: [{ path: 'k.cu', content: SAXPY_CU }] }, targets: ['nvptx64-nvidia-cuda'] }, /needs a GPU architecture: use a preset \(sm_80, sm_86, sm_89, sm_90\)/],
+      [{ source: { language: 'cuda', files: [{ path: 'k.cu', content: SAXPY_CU }] }, targets: ['sm_90'], verify: true }, /verification is offered for c and c\+\+ sources and for models/],
+      [{ source: { language: 'cuda', files: [{ path: 'k.cu', content: SAXPY_CU }], options: ['-ccbin=/tmp/evil'] }, targets: ['sm_90'] }, /"-ccbin=\/tmp\/evil" is not an allowed cuda option; allowed: -O0..-O3/],
+      [{ source: { language: 'rust', files: [{ path: 'main.rs', content: 'fn main() {}' }], options: ['-Clinker=/bin/sh'] }, targets: ['x86_64-linux-gnu'] }, /not an allowed rust option/],
+      [{ source: { language: 'go', files: [{ path: 'main.go', content: 'package main' }], options: ['-toolexec=/bin/sh'] }, targets: ['x86_64-linux-gnu'] }, /not an allowed go option/],
+      [{ source: { language: 'c', files: [{ path: 'k.c', content: 'int x;' }] }, targets: [{ triple: 'aarch64-linux-gnu', features: ['+avx512f'] }] }, /aarch64-linux-gnu has no feature "avx512f"/],
+      [{ source: { language: 'cobol', files: [{ path: 'k.cob', content: 'x' }] }, targets: ['x86_64-linux-gnu'] }, /language must be one of: c, c\+\+, llvm-ir, fortran, go, rust, cuda, hip/],
+    ];
+    for (const [body, message] of cases) {
+      const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send(body);
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.match(String(res.body.message), message);
+    }
+  });
+});

@@ -1,0 +1,76 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { languageSpecOf } from '../../src/jobs/languages';
+import type { CanonicalTarget } from '../../src/targets/target';
+import type { SandboxExecutor } from '../sandbox/executor';
+import { ClangRun, CONTENT_TYPES } from './clang';
+import { firstLines, probeRun, programName, withProbeDir } from './common';
+import type { CompileRequest, CompileResult, Toolchain, ToolchainProbe } from './toolchain';
+
+const GO = '/usr/bin/go';
+const GOARCH: Record<string, Record<string, string>> = {
+  'x86_64-linux-gnu': { GOARCH: 'amd64' },
+  'aarch64-linux-gnu': { GOARCH: 'arm64' },
+  'riscv64-linux-gnu': { GOARCH: 'riscv64' },
+  'armv7-linux-gnueabihf': { GOARCH: 'arm', GOARM: '7' },
+};
+
+/**
+ * Go's environment for one build: cross compilation by GOOS/GOARCH, no cgo, no network (module
+ * downloads are off), and a build cache inside the build's own folder.
+ */
+export function goEnv(target: CanonicalTarget, modules: boolean): Record<string, string> {
+  const level = /^x86-64-(v[234])$/.exec(target.cpu ?? '');
+  return {
+    GOOS: 'linux',
+    ...GOARCH[target.name],
+    ...(level ? { GOAMD64: level[1] } : {}),
+    CGO_ENABLED: '0',
+    GO111MODULE: modules ? 'on' : 'off',
+    GOPROXY: 'off',
+    GOFLAGS: modules ? '-mod=mod' : '',
+    GOCACHE: '/work/.gocache',
+    GOPATH: '/tmp/gopath',
+    GOTOOLCHAIN: 'local',
+    GOTELEMETRY: 'off',
+    HOME: '/tmp',
+  };
+}
+
+/** Go with the Debian Go toolchain: static executables for every Linux target. */
+export class GoToolchain implements Toolchain {
+  static readonly key = 'go';
+  readonly key = GoToolchain.key;
+  readonly languages = ['go'] as const;
+
+  async probe(exec: SandboxExecutor, scratch: string): Promise<ToolchainProbe | null> {
+    if (!existsSync(GO)) return null;
+    return withProbeDir(scratch, { 'main.go': 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println(42) }\n' }, async (_dir, mounts) => {
+      const v = await probeRun(exec, mounts, [GO, 'version'], { HOME: '/tmp', GOCACHE: '/work/.gocache' });
+      const m = /go(\d+\.\d+(?:\.\d+)?)/.exec(v.stdout);
+      if (v.exitCode !== 0 || !m) throw new Error(`go version failed in the sandbox: ${firstLines(v)}`);
+      const targets = [];
+      // One at a time: each build compiles the standard library for its architecture.
+      for (const name of Object.keys(languageSpecOf('go').targets)) {
+        const target = { name, cpu: null } as CanonicalTarget;
+        const r = await probeRun(exec, mounts, [GO, 'build', '-trimpath', '-o', `p-${name}`, 'main.go'], goEnv(target, false), 300_000);
+        targets.push(r.exitCode === 0 ? { target: name, available: true, cpus: [] } : { target: name, available: false, reason: `go cannot build for ${name}: ${firstLines(r)}`, cpus: [] });
+      }
+      return { key: this.key, version: m[1], targets };
+    });
+  }
+
+  async compile(req: CompileRequest, exec: SandboxExecutor): Promise<CompileResult> {
+    const { source, target } = req;
+    const modules = source.files.some((f) => f.path === 'go.mod');
+    const run = new ClangRun(req, exec, GO, { env: goEnv(target, modules) });
+    const units = source.files.map((f) => f.path).filter((p) => p.endsWith('.go') && !p.endsWith('_test.go'));
+    const root = units.filter((p) => !p.includes('/'));
+    if (!modules && root.length === 0) return run.failed('a Go program needs its .go files in the project\'s top folder (or a go.mod for packages in folders)');
+    const program = programName(root.length ? root : units);
+    // Without go.mod, the top folder's files are the program; with it, the module's main package.
+    const r = await run.step(['build', '-trimpath', ...source.options, '-o', `../out/bin/${program}`, ...(modules ? ['.'] : root)]);
+    if (r.exitCode !== 0) return run.fail(r, 'go build');
+    return run.ok([{ kind: 'executable', name: program, hostPath: join(req.workdir, 'out/bin', program), contentType: CONTENT_TYPES.executable }]);
+  }
+}
