@@ -41,8 +41,11 @@ export async function probeCapabilities(pools: string[], registry: Map<string, T
   const probes: ToolchainProbe[] = [];
   const targets = new Map<string, ServedTarget>();
   const compiles = pools.some((p) => !isVerifyPool(p));
-  for (const toolchain of compiles ? registry.values() : []) {
-    const probe = await toolchain.probe(exec, workRoot);
+  // Probed side by side; their results are then taken in registry order (clang first).
+  const tools = compiles ? [...registry.values()] : [];
+  const results = await Promise.all(tools.map((t) => t.probe(exec, workRoot)));
+  for (const [i, toolchain] of tools.entries()) {
+    const probe = results[i];
     if (!probe) {
       logger.warn(`${toolchain.key}: not installed`);
       continue;

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmod, mkdtemp, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArtifactKind } from '../../src/database/entities/job.entity';
 import { isTranslationUnit } from '../../src/jobs/source-rules';
@@ -30,19 +32,26 @@ export function isaVersion(arch: string): number {
  * ISA version files of the catalog's architectures that Debian's (older) ROCm release lacks.
  */
 async function deviceLibs(root: string, arches: readonly string[]): Promise<string> {
-  const dir = join(root, 'amdgcn-bitcode');
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true, mode: 0o755 });
+  // Named after what it holds, built aside and renamed into place: workers sharing a work root
+  // reuse one folder and never see a half-made one.
+  const dir = join(root, `amdgcn-bitcode-${createHash('sha256').update(arches.join(',')).digest('hex').slice(0, 12)}`);
+  if (existsSync(dir)) return dir;
+  const tmp = await mkdtemp(join(root, 'amdgcn-bitcode-tmp-'));
+  await chmod(tmp, 0o755);
   const present = await readdir(DEVICE_LIBS);
-  for (const f of present) await symlink(join(DEVICE_LIBS, f), join(dir, f));
+  for (const f of present) await symlink(join(DEVICE_LIBS, f), join(tmp, f));
   for (const arch of arches) {
     const name = `oclc_isa_version_${arch.slice(3)}.bc`;
     if (present.includes(name)) continue;
-    const ll = join(dir, `${name}.ll`);
+    const ll = join(tmp, `${name}.ll`);
     await writeFile(ll, `target datalayout = "${DATA_LAYOUT}"\ntarget triple = "amdgcn-amd-amdhsa"\n@__oclc_ISA_version = linkonce_odr protected local_unnamed_addr addrspace(4) constant i32 ${isaVersion(arch)}, align 4\n`);
-    const { execFileSync } = await import('node:child_process');
-    execFileSync(LLVM_AS, [ll, '-o', join(dir, name)]);
+    execFileSync(LLVM_AS, [ll, '-o', join(tmp, name)]);
     await rm(ll);
+  }
+  try {
+    await rename(tmp, dir);
+  } catch {
+    await rm(tmp, { recursive: true, force: true }); // another worker got there first
   }
   return dir;
 }
@@ -70,9 +79,11 @@ export class HipToolchain implements Toolchain {
       const v = await probeRun(exec, mounts, [CLANG, '--version']);
       const m = /clang version (\d+\.\d+\.\d+)/.exec(v.stdout);
       if (v.exitCode !== 0 || !m) throw new Error(`clang --version failed in the sandbox: ${firstLines(v)}`);
-      const results = await Promise.all(arches.map(async (arch) => ({ arch, r: await probeRun(exec, [...mounts, ...this.mounts], [CLANG, ...hipFlags(arch), '-c', 'probe.hip', '-o', `probe-${arch}.co`]) })));
-      const ok = results.filter((x) => x.r.exitCode === 0).map((x) => x.arch);
-      const failed = results.find((x) => x.r.exitCode !== 0);
+      // One architecture proves the compiler, headers and device libraries; the others only
+      // differ by their ISA version file, which deviceLibs() made sure exists.
+      const r = await probeRun(exec, [...mounts, ...this.mounts], [CLANG, ...hipFlags(arches[0]), '-c', 'probe.hip', '-o', 'probe.co']);
+      const ok = r.exitCode === 0 ? [...arches] : [];
+      const failed = r.exitCode === 0 ? null : { r };
       return {
         key: this.key,
         version: m[1],
