@@ -57,8 +57,10 @@ export interface CompileOptions extends ImportOptions {
    * on the first run; on targets without threads (wasm32) it runs on one.
    */
   threads?: number;
-  /** Fuse BatchNormalization, bias, residual adds and Relu/Clip into the kernels before them (default true). */
+  /** Fuse BatchNormalization, bias, scale, residual adds, Relu/Clip and GELU into the kernels before them (default true). */
   fusion?: boolean;
+  /** Use the kernel library for GEMM, convolution and Softmax (default true); false gives the plain loops, the reference its tests compare with. */
+  kernels?: boolean;
 }
 
 /** Lists the operators the compiler cannot handle, by name, before doing any work. */
@@ -121,7 +123,7 @@ function cIdent(name: string): string {
 }
 
 /** Generates dependency-free C: one entry point, weights embedded as binary data. */
-export function generateC(graph: Graph, name: string, threads = 1): CompiledModel {
+export function generateC(graph: Graph, name: string, threads = 1, fast = true): CompiledModel {
   const nodes = liveNodes(graph);
   const upper = name.toUpperCase();
   const inputIndex = new Map(graph.inputs.map((n, i) => [n, i]));
@@ -160,10 +162,12 @@ export function generateC(graph: Graph, name: string, threads = 1): CompiledMode
   };
   const statics: string[] = [];
   let scratchFloats = 0;
+  let sharedFloats = 0;
   let useKernels = false;
   const ctx: EmitContext = {
     opset: graph.opset,
     threads,
+    fast,
     constant(label, data) {
       return constRef({ name: label, dtype: 'float32', shape: [data.length], data });
     },
@@ -176,6 +180,14 @@ export function generateC(graph: Graph, name: string, threads = 1): CompiledMode
       useKernels = true;
       scratchFloats = Math.max(scratchFloats, Math.ceil(floats / 16) * 16); // whole vectors: each thread's part stays aligned
       return { ptr: 'kiln_scratch', stride: 'KILN_SCRATCH_FLOATS' };
+    },
+    kernels() {
+      useKernels = true;
+    },
+    shared(floats) {
+      useKernels = true;
+      sharedFloats = Math.max(sharedFloats, floats);
+      return 'kiln_shared';
     },
     ref,
     tensor: (n) => {
@@ -257,9 +269,10 @@ ${weightDefs.join('\n')}` : ''}
 ${buffers.join('\n')}
 ${statics.join('\n')}
 ${useKernels ? `${kernelLibrary(threads)}
-#define KILN_SCRATCH_FLOATS ${scratchFloats}
+#define KILN_SCRATCH_FLOATS ${Math.max(16, scratchFloats)}
 static float kiln_scratch[KILN_THREADS * KILN_SCRATCH_FLOATS] __attribute__((aligned(64)));
-` : ''}
+${sharedFloats ? `static float kiln_shared[${sharedFloats}] __attribute__((aligned(64)));
+` : ''}` : ''}
 int ${name}_run(const void *const inputs[], void *const outputs[]) {
 ${inputs.map((t, i) => `  const ${C_TYPE[t.dtype]} *in${i} = (const ${C_TYPE[t.dtype]} *)inputs[${i}];`).join('\n')}
 ${outputs.map((t, i) => `  ${C_TYPE[t.dtype]} *out${i} = (${C_TYPE[t.dtype]} *)outputs[${i}];`).join('\n')}
@@ -300,7 +313,7 @@ export function compileModel(bytes: Uint8Array, opts: CompileOptions = {}): Comp
   if (opts.fusion !== false) fuse(graph);
   const threads = opts.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new CompileError('invalid', `threads must be an integer from 1 to 256, not ${threads}`);
-  return generateC(graph, name, threads);
+  return generateC(graph, name, threads, opts.kernels !== false);
 }
 
 export { cIdent };

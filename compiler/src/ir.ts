@@ -24,13 +24,18 @@ export interface Node {
 }
 
 /**
- * An epilogue fused into a Conv, Gemm or MatMul: a bias along the last axis (MatMul + Add), then a
- * residual tensor of the output's shape added element-wise (+ Add), then a clamp (Relu, Clip).
+ * An epilogue fused into a Conv, Gemm or MatMul: a scale, a bias along the last axis (MatMul + Add),
+ * then a residual tensor of the output's shape added element-wise (+ Add), then a clamp (Relu,
+ * Clip) or GELU.
  */
 export interface Fusion {
+  /** A constant the product is multiplied by first (MatMul followed by Mul or Div by a scalar). */
+  scale?: number;
   biasN?: string;
   residual?: string;
   clamp?: [number, number];
+  /** GELU (the Erf form exporters emit), last. */
+  gelu?: boolean;
   /** The ONNX nodes folded into this one, for the generated C's comments. */
   ops: string[];
 }

@@ -42,6 +42,14 @@ export function gemmScratch(mc: number, K: number): number {
   return KC * NR + mc * NR + (mc + 16) * K;
 }
 
+/** The shared packed A of a threaded GEMM call: every row, rounded up to whole row groups. */
+export function gemmSharedA(M: number, K: number): number {
+  return (M + 16) * K;
+}
+
+/** Above this, a threaded GEMM call packs A per thread instead of once (the shared buffer would be too large). */
+export const MAX_SHARED_A = 1 << 24;
+
 /** The library's C. `threads` > 1 adds a small pthread pool (none on wasm, where it runs serially). */
 export function kernelLibrary(threads: number): string {
   return `/* ---- Kiln kernel library ---- */
@@ -67,29 +75,98 @@ KILN_INLINE kiln_v kiln_load(const float *p) { return *(const kiln_vu *)p; }
 KILN_INLINE void kiln_store(float *p, kiln_v v) { *(kiln_vu *)p = v; }
 KILN_INLINE kiln_v kiln_splat(float x) { return (kiln_v){0} + x; }
 
-/* What a kernel does to each result before storing it: bias, residual add, clamp. */
+/* e^x, 16 lanes: Cody-Waite reduction by ln 2 and a degree-6 polynomial (Cephes expf, about 1 ulp),
+   for x in [-87.3, 88.3] (clamped; below, the smallest normal float instead of 0). */
+typedef int kiln_vi __attribute__((vector_size(64)));
+KILN_INLINE kiln_v kiln_exp_v(kiln_v x) {
+  x = __builtin_elementwise_max(x, kiln_splat(-87.3f));
+  x = __builtin_elementwise_min(x, kiln_splat(88.3f));
+  const kiln_v n = __builtin_elementwise_floor(x * 1.44269504088896341f + 0.5f);
+  const kiln_v r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  kiln_v p = kiln_splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const kiln_v y = p * r * r + r + 1.0f;
+  const kiln_vi e = (__builtin_convertvector(n, kiln_vi) + 127) << 23;
+  return y * (kiln_v)e;
+}
+
+/* erf(x), 16 lanes: Abramowitz & Stegun 7.1.26 (absolute error under 1.5e-7), for GELU. */
+KILN_INLINE kiln_v kiln_erf_v(kiln_v x) {
+  const kiln_v a = __builtin_elementwise_abs(x);
+  const kiln_v t = 1.0f / (1.0f + 0.3275911f * a);
+  kiln_v p = kiln_splat(1.061405429f);
+  p = p * t - 1.453152027f;
+  p = p * t + 1.421413741f;
+  p = p * t - 0.284496736f;
+  p = p * t + 0.254829592f;
+  const kiln_v y = 1.0f - p * t * kiln_exp_v(-(a * a));
+  const kiln_vi sign = (kiln_vi)x & (int)0x80000000;
+  return (kiln_v)((kiln_vi)y | sign);
+}
+
+/* x * (1 + erf(x / sqrt 2)) / 2 */
+KILN_INLINE kiln_v kiln_gelu_v(kiln_v x) { return 0.5f * x * (1.0f + kiln_erf_v(x * 0.70710678118654752f)); }
+
+/* What a kernel does to each result before storing it: scale, bias, residual add, then clamp or GELU. */
 typedef struct {
   const float *bias_m; /* one per row (output channel), or 0 */
   const float *bias_n; /* one per column, padded to a multiple of 16, or 0 */
   const float *res;    /* added element-wise, same layout as the output, or 0 */
   int clamp;           /* 1: clamp to [lo, hi] (Relu, Clip, Relu6) */
   float lo, hi;
+  int scaled;          /* 1: the product is multiplied by alpha first */
+  float alpha;
+  int gelu;            /* 1: GELU last */
 } kiln_epi;
 
 KILN_INLINE kiln_v kiln_epi_v(const kiln_epi *e, kiln_v v, long i, long j0) {
+  if (e->scaled) v *= e->alpha;
   if (e->bias_m) v += e->bias_m[i];
   if (e->bias_n) v += kiln_load(e->bias_n + j0);
   return v;
 }
 
-KILN_INLINE float kiln_act(const kiln_epi *e, float v) {
-  if (e->clamp) { v = v < e->lo ? e->lo : v; v = v > e->hi ? e->hi : v; }
+KILN_INLINE kiln_v kiln_act_v(const kiln_epi *e, kiln_v v) {
+  if (e->clamp) { v = __builtin_elementwise_max(v, kiln_splat(e->lo)); v = __builtin_elementwise_min(v, kiln_splat(e->hi)); }
+  if (e->gelu) v = kiln_gelu_v(v);
   return v;
 }
 
-KILN_INLINE kiln_v kiln_act_v(const kiln_epi *e, kiln_v v) {
-  if (e->clamp) { v = __builtin_elementwise_max(v, kiln_splat(e->lo)); v = __builtin_elementwise_min(v, kiln_splat(e->hi)); }
-  return v;
+/* Softmax (or log-softmax) of each of the given number of contiguous rows of n floats. */
+static void kiln_softmax_rows(const float *x, float *y, long rows, long n, int logsm) {
+  for (long r = 0; r < rows; r++, x += n, y += n) {
+    kiln_v vm = kiln_splat(-INFINITY);
+    long j = 0;
+    for (; j + 16 <= n; j += 16) vm = __builtin_elementwise_max(vm, kiln_load(x + j));
+    float m = -INFINITY;
+    for (int l = 0; l < 16; l++) m = vm[l] > m ? vm[l] : m;
+    for (; j < n; j++) m = x[j] > m ? x[j] : m;
+    kiln_v vs = kiln_splat(0.0f);
+    for (j = 0; j + 16 <= n; j += 16) {
+      const kiln_v e = kiln_exp_v(kiln_load(x + j) - m);
+      if (!logsm) kiln_store(y + j, e);
+      vs += e;
+    }
+    float s = 0.0f;
+    for (int l = 0; l < 16; l++) s += vs[l];
+    for (; j < n; j++) {
+      const float e = expf(x[j] - m);
+      if (!logsm) y[j] = e;
+      s += e;
+    }
+    if (logsm) {
+      const float d = m + logf(s);
+      for (j = 0; j < n; j++) y[j] = x[j] - d;
+    } else {
+      const float inv = 1.0f / s;
+      for (j = 0; j + 16 <= n; j += 16) kiln_store(y + j, kiln_load(y + j) * inv);
+      for (; j < n; j++) y[j] *= inv;
+    }
+  }
 }
 
 /* ---- threads ---- */
@@ -167,6 +244,8 @@ typedef struct {
   kiln_epi e;
   float *scratch;        /* per thread: kiln_gemm_scratch(mc, K) floats */
   long scratch_floats;
+  float *apacked;        /* with threads: room for all of A packed ((M + 16) x K floats), shared; or 0 */
+  long next;             /* with threads: the next panel to take */
 } kiln_gemm_args;
 
 /* The microkernel: mr rows (packed: row r of step k at a[k * KILN_MR + r]) times one packed 16-column panel, kc steps, into t (rows of 16). */
@@ -179,6 +258,27 @@ static inline __attribute__((always_inline)) void kiln_ukr(const int mr, long kc
     for (int r = 0; r < mr; r++) acc[r] += a[k * KILN_MR + r] * b;
   }
   for (int r = 0; r < mr; r++) *(kiln_v *)(t + r * 16) = acc[r];
+}
+
+/* The same, reading B in place: row k of the panel is the 16 floats at b + koff[k] (an implicit im2col). */
+static inline __attribute__((always_inline)) void kiln_ukr_rows_at(const int mr, long kc, const float *restrict a, const float *restrict b, const long *restrict koff, float *restrict t, int accumulate) {
+#pragma clang fp contract(fast)
+  kiln_v acc[KILN_MR > 15 ? KILN_MR : 15];
+  for (int r = 0; r < mr; r++) acc[r] = accumulate ? *(const kiln_v *)(t + r * 16) : (kiln_v){0};
+  for (long k = 0; k < kc; k++) {
+    const kiln_v bv = kiln_load(b + koff[k]);
+    for (int r = 0; r < mr; r++) acc[r] += a[k * KILN_MR + r] * bv;
+  }
+  for (int r = 0; r < mr; r++) *(kiln_v *)(t + r * 16) = acc[r];
+}
+
+static void kiln_ukr_tail_at(int mr, long kc, const float *a, const float *b, const long *koff, float *t, int accumulate) {
+  switch (mr) {
+#define KILN_CASE(n) case n: if (n <= KILN_MR) { kiln_ukr_rows_at(n, kc, a, b, koff, t, accumulate); return; } break;
+    KILN_CASE(1) KILN_CASE(2) KILN_CASE(3) KILN_CASE(4) KILN_CASE(5) KILN_CASE(6) KILN_CASE(7) KILN_CASE(8)
+    KILN_CASE(9) KILN_CASE(10) KILN_CASE(11) KILN_CASE(12) KILN_CASE(13) KILN_CASE(14) KILN_CASE(15)
+#undef KILN_CASE
+  }
 }
 
 static void kiln_ukr_rows(int mr, long kc, const float *a, const float *bp, float *t, int accumulate) {
@@ -224,64 +324,95 @@ static void kiln_gemm_store(const kiln_gemm_args *g, const float *t, long i0, lo
     col = r * g->ow + q;
     contiguous = contiguous && q + 16 <= g->ow;
   }
+  if (contiguous) {
+    for (long i = i0; i < i0 + rows; i++) {
+      kiln_v v = kiln_epi_v(e, *(const kiln_v *)(t + (i - i0) * 16), i, j0);
+      if (e->res) v += kiln_load(e->res + i * g->ldc + col);
+      kiln_store(g->c + i * g->ldc + col, kiln_act_v(e, v));
+    }
+    return;
+  }
+  /* Where each of the panel's columns goes (-1: a column of the padded width, dropped). */
+  long off[16];
+  for (long j = 0; j < 16; j++) {
+    const long n = j0 + j;
+    off[j] = j >= nr ? -1 : !g->wp ? n : n % g->wp >= g->ow ? -1 : (n / g->wp) * g->ow + n % g->wp;
+  }
   for (long i = i0; i < i0 + rows; i++) {
     kiln_v v = kiln_epi_v(e, *(const kiln_v *)(t + (i - i0) * 16), i, j0);
     float *c = g->c + i * g->ldc;
     const float *res = e->res ? e->res + i * g->ldc : 0;
-    if (contiguous) {
-      if (res) v += kiln_load(res + col);
-      kiln_store(c + col, kiln_act_v(e, v));
-      continue;
-    }
-    float tmp[16];
-    kiln_store(tmp, v);
-    for (long j = 0; j < nr; j++) {
-      long n = j0 + j, o = n;
-      if (g->wp) {
-        if (n % g->wp >= g->ow) continue;
-        o = (n / g->wp) * g->ow + n % g->wp;
-      }
-      float x = tmp[j];
-      if (res) x += res[o];
-      c[o] = kiln_act(e, x);
-    }
+    if (res) for (int j = 0; j < 16; j++) v[j] += off[j] >= 0 ? res[off[j]] : 0.0f;
+    v = kiln_act_v(e, v);
+    for (int j = 0; j < 16; j++) if (off[j] >= 0) c[off[j]] = v[j];
   }
 }
 
-/* Panels [p0, p1) of every row block. Scratch: packed B (KILN_KC x 16), results (mc x 16), packed A (mc rows, rounded up to KILN_MR, x K). */
+/* Rows [i0, i0 + mc) (packed in ap) times panels [p0, p1). Scratch: packed B (KILN_KC x 16), then results (mc x 16). */
+static void kiln_gemm_block(const kiln_gemm_args *g, long i0, long mc, const float *ap, long p0, long p1, float *scratch) {
+  float *pack = scratch, *tile = scratch + KILN_KC * 16;
+  for (long p = p0; p < p1; p++) {
+    const long j0 = p * 16;
+    for (long k0 = 0; k0 < g->K; k0 += KILN_KC) {
+      const long kc = KILN_MIN(KILN_KC, g->K - k0);
+      if (!g->bpacked && g->koff && g->sn == 1 && j0 + 16 <= g->N) {
+        /* A whole panel of rows given by offsets: read in place (the rows are reused from L2, and packing would cost more). */
+        long i = 0;
+        for (; i + KILN_MR <= mc; i += KILN_MR) kiln_ukr_rows_at(KILN_MR, kc, ap + (i * g->K + k0 * KILN_MR), g->b + j0, g->koff + k0, tile + i * 16, k0 > 0);
+        if (i < mc) kiln_ukr_tail_at((int)(mc - i), kc, ap + (i * g->K + k0 * KILN_MR), g->b + j0, g->koff + k0, tile + i * 16, k0 > 0);
+        continue;
+      }
+      const float *bp;
+      if (g->bpacked) bp = g->bpacked + (p * g->K + k0) * 16;
+      else { kiln_pack_b(g, j0, k0, kc, pack); bp = pack; }
+      long i = 0;
+      for (; i + KILN_MR <= mc; i += KILN_MR) kiln_ukr(KILN_MR, kc, ap + (i * g->K + k0 * KILN_MR), bp, tile + i * 16, k0 > 0);
+      if (i < mc) kiln_ukr_rows((int)(mc - i), kc, ap + (i * g->K + k0 * KILN_MR), bp, tile + i * 16, k0 > 0);
+    }
+    kiln_gemm_store(g, tile, i0, mc, j0);
+  }
+}
+
+/* Panels [p0, p1) of every row block, packing each block of A into this thread's scratch (after the block's results). */
 static void kiln_gemm_panels(const kiln_gemm_args *g, long p0, long p1, float *scratch) {
-  float *pack = scratch, *tile = scratch + KILN_KC * 16, *ap = tile + g->mc * 16;
+  float *ap = scratch + KILN_KC * 16 + g->mc * 16;
   for (long i0 = 0; i0 < g->M; i0 += g->mc) {
     const long mc = KILN_MIN(g->mc, g->M - i0);
     kiln_pack_a(g->a + i0 * g->lda, g->lda, mc, g->K, ap);
-    for (long p = p0; p < p1; p++) {
-      const long j0 = p * 16;
-      for (long k0 = 0; k0 < g->K; k0 += KILN_KC) {
-        const long kc = KILN_MIN(KILN_KC, g->K - k0);
-        const float *bp;
-        if (g->bpacked) bp = g->bpacked + (p * g->K + k0) * 16;
-        else { kiln_pack_b(g, j0, k0, kc, pack); bp = pack; }
-        long i = 0;
-        for (; i + KILN_MR <= mc; i += KILN_MR) kiln_ukr(KILN_MR, kc, ap + (i * g->K + k0 * KILN_MR), bp, tile + i * 16, k0 > 0);
-        if (i < mc) kiln_ukr_rows((int)(mc - i), kc, ap + (i * g->K + k0 * KILN_MR), bp, tile + i * 16, k0 > 0);
-      }
-      kiln_gemm_store(g, tile, i0, mc, j0);
-    }
+    kiln_gemm_block(g, i0, mc, ap, p0, p1, scratch);
   }
 }
 
+/* With threads: A is packed once (shared), and the threads take chunks of panels as they finish (a thread
+   that the system holds up does less of the work, instead of holding up the call). */
 static void kiln_gemm_task(void *arg, int tid, int nt) {
-  const kiln_gemm_args *g = (const kiln_gemm_args *)arg;
+  kiln_gemm_args *g = (kiln_gemm_args *)arg;
   const long panels = (g->N + 15) / 16;
-  const long per = (panels + nt - 1) / nt;
-  const long p0 = KILN_MIN(panels, tid * per), p1 = KILN_MIN(panels, p0 + per);
-  if (p0 < p1) kiln_gemm_panels(g, p0, p1, g->scratch + tid * g->scratch_floats);
+  float *scratch = g->scratch + tid * g->scratch_floats;
+  if (!g->apacked) {
+    const long per = (panels + nt - 1) / nt;
+    const long p0 = KILN_MIN(panels, tid * per), p1 = KILN_MIN(panels, p0 + per);
+    if (p0 < p1) kiln_gemm_panels(g, p0, p1, scratch);
+    return;
+  }
+  const long chunk = panels / (nt * 4) > 1 ? panels / (nt * 4) : 1;
+  for (;;) {
+    const long p0 = __atomic_fetch_add(&g->next, chunk, __ATOMIC_RELAXED);
+    if (p0 >= panels) break;
+    const long p1 = KILN_MIN(panels, p0 + chunk);
+    for (long i0 = 0; i0 < g->M; i0 += g->mc) kiln_gemm_block(g, i0, KILN_MIN(g->mc, g->M - i0), g->apacked + i0 * g->K, p0, p1, scratch);
+  }
 }
 
 static void kiln_gemm(kiln_gemm_args *g) {
   const long panels = (g->N + 15) / 16;
-  if (KILN_THREADS > 1 && panels > 1 && (double)g->M * g->N * g->K > 200000.0) kiln_parallel(kiln_gemm_task, g);
-  else kiln_gemm_panels(g, 0, panels, g->scratch);
+  if (KILN_THREADS > 1 && panels > 1 && (double)g->M * g->N * g->K > 200000.0) {
+    if (g->apacked) kiln_pack_a(g->a, g->lda, g->M, g->K, g->apacked);
+    g->next = 0;
+    kiln_parallel(kiln_gemm_task, g);
+  } else {
+    kiln_gemm_panels(g, 0, panels, g->scratch);
+  }
 }
 
 /* ---- depthwise convolution, direct: one channel per step, 16 output columns per vector ---- */
@@ -293,6 +424,8 @@ typedef struct {
   long hp, wp;           /* padded input plane (zeros around), sized so full vectors stay inside */
   kiln_epi e;            /* bias_m per channel; res in the output's layout */
   float *scratch;        /* per thread: hp * wp floats */
+  long scratch_floats;
+  long next;             /* with threads: the next channel to take */
 } kiln_dw_args;
 
 static void kiln_dw_channels(const kiln_dw_args *d, long c0, long c1, float *xp) {
@@ -325,7 +458,9 @@ static void kiln_dw_channels(const kiln_dw_args *d, long c0, long c1, float *xp)
           if (res) acc += kiln_load(res + oh * d->OW + ow);
           kiln_store(out, kiln_act_v(&d->e, acc));
         } else {
-          for (long j = 0; j < n; j++) out[j] = kiln_act(&d->e, acc[j] + (res ? res[oh * d->OW + ow + j] : 0.0f));
+          if (res) for (long j = 0; j < n; j++) acc[j] += res[oh * d->OW + ow + j];
+          acc = kiln_act_v(&d->e, acc);
+          for (long j = 0; j < n; j++) out[j] = acc[j];
         }
       }
     }
@@ -333,13 +468,17 @@ static void kiln_dw_channels(const kiln_dw_args *d, long c0, long c1, float *xp)
 }
 
 static void kiln_dw_task(void *arg, int tid, int nt) {
-  const kiln_dw_args *d = (const kiln_dw_args *)arg;
-  const long per = (d->C + nt - 1) / nt;
-  const long c0 = KILN_MIN(d->C, tid * per), c1 = KILN_MIN(d->C, c0 + per);
-  if (c0 < c1) kiln_dw_channels(d, c0, c1, d->scratch + tid * d->hp * d->wp);
+  kiln_dw_args *d = (kiln_dw_args *)arg;
+  const long chunk = d->C / (nt * 4) > 1 ? d->C / (nt * 4) : 1;
+  for (;;) {
+    const long c0 = __atomic_fetch_add(&d->next, chunk, __ATOMIC_RELAXED);
+    if (c0 >= d->C) break;
+    kiln_dw_channels(d, c0, KILN_MIN(d->C, c0 + chunk), d->scratch + tid * d->scratch_floats);
+  }
 }
 
 static void kiln_dwconv(kiln_dw_args *d) {
+  d->next = 0;
   if (KILN_THREADS > 1 && d->C > 1 && d->C * d->OH * d->OW * d->KH * d->KW > 100000) kiln_parallel(kiln_dw_task, d);
   else kiln_dw_channels(d, 0, d->C, d->scratch);
 }

@@ -1,5 +1,5 @@
 import { CompileError, Node, Tensor } from '../ir';
-import { gemmRowBlock, gemmScratch, NR } from '../kernels';
+import { gemmRowBlock, gemmScratch, gemmSharedA, MAX_SHARED_A, NR } from '../kernels';
 import { attrInt, attrInts, attrString, EmitContext, epilogueInit, fusedEpilogueLoop, OpDef } from './op';
 
 export interface Window {
@@ -128,7 +128,7 @@ const MAX_IM2COL = 1 << 24;
 function fastConv(ctx: EmitContext, node: Node, s: ConvShape): string | undefined {
   const w = ctx.tensor(node.inputs[1]);
   const b = node.inputs[2] ? ctx.tensor(node.inputs[2]) : undefined;
-  if (!(w.data instanceof Float32Array) || (b && !(b.data instanceof Float32Array))) return undefined;
+  if (!ctx.fast || !(w.data instanceof Float32Array) || (b && !(b.data instanceof Float32Array))) return undefined;
   const { N, C, H, W, M, group, KH, KW, OH, OW, strides, dilations, pads } = s;
   const [sh, sw] = strides;
   const [dh, dw] = dilations;
@@ -148,7 +148,7 @@ function fastConv(ctx: EmitContext, node: Node, s: ConvShape): string | undefine
     return `for (long n = 0; n < ${N}; n++) {
   kiln_dw_args d = { .x = ${X} + n * ${C * H * W}, .w = ${ctx.ref(node.inputs[1])}, .y = ${Y} + n * ${plane}, .C = ${C}, .H = ${H}, .W = ${W}, .OH = ${OH}, .OW = ${OW},
     .KH = ${KH}, .KW = ${KW}, .sh = ${sh}, .sw = ${sw}, .dh = ${dh}, .dw = ${dw}, .pt = ${pt}, .pl = ${pl}, .hp = ${hp}, .wp = ${wp},
-    .e = ${epilogueInit(node, { biasM, res: res && `${res} + n * ${plane}` })}, .scratch = ${sc.ptr} };
+    .e = ${epilogueInit(node, { biasM, res: res && `${res} + n * ${plane}` })}, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride} };
   kiln_dwconv(&d);
 }`;
   }
@@ -156,9 +156,10 @@ function fastConv(ctx: EmitContext, node: Node, s: ConvShape): string | undefine
   const K = C * KH * KW;
   const mc = gemmRowBlock(M, K);
   const sc = ctx.scratch(gemmScratch(mc, K));
+  const shared = ctx.threads > 1 && gemmSharedA(M, K) <= MAX_SHARED_A ? `, .apacked = ${ctx.shared(gemmSharedA(M, K))}` : '';
   const gemm = (b: string, koff: string, ldb: number, n: number, wpad: number) => `kiln_gemm_args g = { .M = ${M}, .N = ${n}, .K = ${K}, .a = ${ctx.ref(node.inputs[1])}, .lda = ${K},
     .b = ${b}, .koff = ${koff}, .ldb = ${ldb}, .sn = 1, .c = ${Y} + n * ${plane}, .ldc = ${OH * OW}, .wp = ${wpad}, .ow = ${OW}, .mc = ${mc},
-    .e = ${epilogueInit(node, { biasM, res: res && `${res} + n * ${plane}` })}, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride} };
+    .e = ${epilogueInit(node, { biasM, res: res && `${res} + n * ${plane}` })}, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride}${shared} };
   kiln_gemm(&g);`;
   if (sh === 1 && sw === 1) {
     const padded = pt || pl || pb || pr;

@@ -1,5 +1,5 @@
 import { CompileError, Node, numel } from '../ir';
-import { gemmRowBlock, gemmScratch, NR, packPanels } from '../kernels';
+import { gemmRowBlock, gemmScratch, gemmSharedA, MAX_SHARED_A, NR, packPanels } from '../kernels';
 import { attrFloat, attrInt, broadcast, broadcastStrides, EmitContext, epilogueInit, flt, fusedEpilogueLoop, loops, offset, OpDef, stridesOf } from './op';
 
 /** A bias along N, as a constant padded to whole panels (the kernel reads it 16 at a time). */
@@ -18,9 +18,10 @@ function gemmCall(ctx: EmitContext, node: Node, d: { M: number; N: number; K: nu
   const mc = gemmRowBlock(d.M, d.K);
   const sc = ctx.scratch(gemmScratch(mc, d.K));
   const b = d.bpacked ? `.bpacked = ${d.bpacked}` : `.b = ${d.b}, .ldb = ${d.ldb}, .sn = ${d.sn}`;
+  const shared = ctx.threads > 1 && gemmSharedA(d.M, d.K) <= MAX_SHARED_A ? `, .apacked = ${ctx.shared(gemmSharedA(d.M, d.K))}` : '';
   return `{
   kiln_gemm_args g = { .M = ${d.M}, .N = ${d.N}, .K = ${d.K}, .a = ${d.a}, .lda = ${d.K}, ${b}, .c = ${d.c}, .ldc = ${d.N}, .mc = ${mc},
-    .e = ${epilogueInit(node, { biasN: d.biasN, res: d.res })}, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride} };
+    .e = ${epilogueInit(node, { biasN: d.biasN, res: d.res })}, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride}${shared} };
   kiln_gemm(&g);
 }`;
 }
@@ -56,7 +57,7 @@ const matmul: OpDef = {
     const A = ctx.ref(node.inputs[0]);
     const B = ctx.ref(node.inputs[1]);
     const Y = ctx.ref(node.outputs[0]);
-    if (K > 0 && M > 0 && N > 0) {
+    if (ctx.fast && K > 0 && M > 0 && N > 0) {
       const f = node.fused;
       const biasN = f?.biasN ? paddedBias(ctx, f.biasN, N) : undefined;
       const res = f?.residual ? ctx.ref(f.residual) : undefined;
@@ -165,7 +166,7 @@ const gemm: OpDef = {
 /** Gemm on the packed GEMM kernel: A not transposed; B constant (packed, alpha folded in) or alpha 1; C a bias along N or a full residual. */
 function fastGemm(ctx: EmitContext, node: Node, s: { M: number; N: number; K: number; ta: number; tb: number; alpha: number; beta: number }): string | undefined {
   const { M, N, K, ta, tb, alpha, beta } = s;
-  if (ta || K === 0 || M === 0 || N === 0) return undefined;
+  if (!ctx.fast || ta || K === 0 || M === 0 || N === 0) return undefined;
   const b = ctx.tensor(node.inputs[1]);
   const bConst = b.data instanceof Float32Array ? b.data : undefined;
   if (!bConst && alpha !== 1) return undefined;

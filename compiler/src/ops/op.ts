@@ -21,12 +21,18 @@ export interface EmitContext {
   alias(output: string, input: string): boolean;
   /** Threads the kernels may use (1: none started). */
   threads: number;
+  /** Whether to use the kernel library for the hot operators (false: the plain loops, as a reference). */
+  fast: boolean;
   /** A float constant computed at compile time (packed weights), embedded with the weights: its C pointer. */
   constant(label: string, data: Float32Array): string;
   /** A zero-initialised static float buffer private to one call site: its C name. */
   buffer(label: string, floats: number): string;
   /** Kernel-library scratch of `floats` per thread (the library is included): thread 0's pointer and the per-thread stride, as C. */
   scratch(floats: number): { ptr: string; stride: string };
+  /** A buffer of this many floats shared by the threads of one call (sized for the largest call): its C name. */
+  shared(floats: number): string;
+  /** Includes the kernel library (for kernels that need no scratch). */
+  kernels(): void;
 }
 
 export interface OpDef {
@@ -119,10 +125,10 @@ export function flt(v: number): string {
 /** Applies a fused epilogue (bias along the last axis, residual, clamp) to a computed output, for the generic kernels. */
 export function fusedEpilogueLoop(ctx: EmitContext, node: Node, y: string, shape: number[]): string {
   const f = node.fused;
-  if (!f || (!f.biasN && !f.residual && !f.clamp)) return '';
+  if (!f || (!f.biasN && !f.residual && !f.clamp && !f.gelu && f.scale === undefined)) return '';
   const n = shape.reduce((a, b) => a * b, 1);
   const N = shape[shape.length - 1] ?? 1;
-  const terms = [`${y}[i]`];
+  const terms = [f.scale === undefined ? `${y}[i]` : `${y}[i] * ${flt(f.scale)}`];
   if (f.biasN) terms.push(`${ctx.ref(f.biasN)}[i % ${N}]`);
   if (f.residual) terms.push(`${ctx.ref(f.residual)}[i]`);
   let body = `float v = ${terms.join(' + ')};`;
@@ -130,6 +136,7 @@ export function fusedEpilogueLoop(ctx: EmitContext, node: Node, y: string, shape
     if (f.clamp[0] !== -Infinity) body += ` v = v < ${flt(f.clamp[0])} ? ${flt(f.clamp[0])} : v;`;
     if (f.clamp[1] !== Infinity) body += ` v = v > ${flt(f.clamp[1])} ? ${flt(f.clamp[1])} : v;`;
   }
+  if (f.gelu) body += ' v = 0.5f * v * (1.0f + erff(v * 0.70710678f));';
   return `\nfor (long i = 0; i < ${n}; i++) { ${body} ${y}[i] = v; }`;
 }
 
@@ -141,5 +148,7 @@ export function epilogueInit(node: Node, parts: { biasM?: string; biasN?: string
   if (parts.biasN) fields.push(`.bias_n = ${parts.biasN}`);
   if (parts.res) fields.push(`.res = ${parts.res}`);
   if (f?.clamp) fields.push(`.clamp = 1, .lo = ${flt(f.clamp[0])}, .hi = ${flt(f.clamp[1])}`);
+  if (f?.scale !== undefined) fields.push(`.scaled = 1, .alpha = ${flt(f.scale)}`);
+  if (f?.gelu) fields.push('.gelu = 1');
   return `{ ${fields.join(', ')} }`;
 }

@@ -24,6 +24,10 @@ function softmax(type: 'Softmax' | 'LogSoftmax'): OpDef {
       const inner = legacy ? 1 : numel(x.shape.slice(axis + 1));
       const X = ctx.ref(node.inputs[0]);
       const Y = ctx.ref(node.outputs[0]);
+      if (ctx.fast && inner === 1 && len > 0) {
+        ctx.kernels();
+        return `kiln_softmax_rows(${X}, ${Y}, ${outer}, ${len}, ${type === 'LogSoftmax' ? 1 : 0});`;
+      }
       const at = (v: string) => `(o * ${len * inner} + ${v} * ${inner} + in)`;
       const finish = type === 'Softmax' ? `${Y}[${at('j')}] = e[j] / s;` : `${Y}[${at('j')}] = ${X}[${at('j')}] - m - logf(s);`;
       return `for (long o = 0; o < ${outer}; o++) for (long in = 0; in < ${inner}; in++) {

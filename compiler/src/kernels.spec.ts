@@ -1,0 +1,201 @@
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { compareOutput } from '../../src/verification/compare';
+import { prng } from '../../src/verification/inputs';
+import { ModelBuilder, randomWeights } from '../test/builder';
+import { compileModel, CompileOptions } from './compile';
+import { modelHarness } from './harness';
+import { gemmRowBlock, packPanels } from './kernels';
+
+const hostFlags = (() => {
+  try {
+    return new Set((/^flags\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').split(/\s+/));
+  } catch {
+    return new Set<string>();
+  }
+})();
+
+/** Builds of the same C that take different paths through the kernel library (row blocking by ISA, threads). */
+const BUILDS: { name: string; flags: string[]; run: (exe: string, args: string[]) => string[]; threads?: number }[] = [
+  { name: 'x86_64 baseline (SSE2)', flags: ['--target=x86_64-linux-gnu'], run: (exe, args) => [exe, ...args] },
+  ...(process.arch === 'x64' && hostFlags.has('avx2') && hostFlags.has('fma') ? [{ name: 'x86-64-v3 (AVX2)', flags: ['--target=x86_64-linux-gnu', '-march=x86-64-v3'], run: (exe: string, args: string[]) => [exe, ...args] }] : []),
+  ...(process.arch === 'x64' && hostFlags.has('avx512f') && hostFlags.has('avx512bw') && hostFlags.has('avx512vl') && hostFlags.has('avx512dq')
+    ? [{ name: 'x86-64-v4 (AVX-512)', flags: ['--target=x86_64-linux-gnu', '-march=x86-64-v4'], run: (exe: string, args: string[]) => [exe, ...args] }]
+    : []),
+  { name: 'x86_64 with 3 threads', flags: ['--target=x86_64-linux-gnu'], run: (exe, args) => [exe, ...args], threads: 3 },
+  { name: 'aarch64 (NEON, qemu)', flags: ['--target=aarch64-linux-gnu'], run: (exe, args) => ['qemu-aarch64', '-cpu', 'max', exe, ...args] },
+];
+
+let dir: string;
+let serial = 0;
+
+/** Compiles a model, builds it, runs it on the given inputs, returns its outputs as floats. */
+async function run(bytes: Uint8Array, inputs: Float32Array[], build: (typeof BUILDS)[number], opts: CompileOptions = {}): Promise<Float32Array[]> {
+  const sub = join(dir, String(serial++));
+  execFileSync('mkdir', ['-p', sub]);
+  const { files, metadata } = compileModel(bytes, { name: 'net', threads: build.threads, ...opts });
+  for (const [name, content] of Object.entries(files)) await writeFile(join(sub, name), content);
+  await writeFile(join(sub, 'harness.c'), modelHarness(metadata));
+  const exe = join(sub, 'net');
+  execFileSync('clang-19', [...build.flags, '-std=c23', '-O2', '-fuse-ld=lld', '-static', '-I', sub, join(sub, 'net.c'), join(sub, 'harness.c'), '-o', exe, '-lm', '-lpthread'], { cwd: sub });
+  await writeFile(join(sub, 'in.bin'), Buffer.concat(inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
+  const [cmd, ...args] = build.run(exe, [join(sub, 'in.bin'), join(sub, 'out.bin')]);
+  execFileSync(cmd, args, { cwd: sub, timeout: 120_000 });
+  const out = await readFile(join(sub, 'out.bin'));
+  let o = 0;
+  return metadata.outputs.map((t) => {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    const f = new Float32Array(out.buffer.slice(out.byteOffset + o, out.byteOffset + o + n * 4));
+    o += n * 4;
+    return f;
+  });
+}
+
+function assertClose(what: string, expected: Float32Array, actual: Float32Array, rtol = 1e-4, atol = 1e-5): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  const r = compareOutput(what, 'float32', Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength), Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength), { rtol, atol, maxUlp: null });
+  assert.ok(r.passed, `${what}: ${r.mismatches} mismatches, worst ${JSON.stringify(r.worst)}, max abs ${r.maxAbsError}`);
+  assert.ok(expected.some((v) => v !== 0), `${what}: the reference is not all zeros`);
+}
+
+/** C = A x B with double accumulation: the reference the GEMM is checked against. */
+function naiveGemm(a: Float32Array, b: Float32Array, M: number, K: number, N: number, bAt = (k: number, n: number) => b[k * N + n]): Float32Array {
+  const c = new Float32Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a[m * K + k] * bAt(k, n);
+      c[m * N + n] = s;
+    }
+  }
+  return c;
+}
+
+const random = (seed: number, n: number) => {
+  const r = prng(seed);
+  return Float32Array.from({ length: n }, () => r() * 2 - 1);
+};
+
+/** Shapes [M, K, N]: 1, primes, not multiples of the 16-column panel or of any row block, K over the 256-row block, M over the row block. */
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [1, 7, 5],
+  [3, 17, 31],
+  [13, 300, 17],
+  [37, 513, 29],
+  [200, 64, 16],
+  [251, 521, 19],
+  [24, 16, 48],
+];
+
+describe('kernel library: the packed GEMM against a naive reference', () => {
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-kernels-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  it('covers a shape with several row blocks and K blocks', () => {
+    const [M, K] = SHAPES[6];
+    assert.ok(gemmRowBlock(M, K) < M && K > 256);
+  });
+
+  it('packs panels of 16 columns, zero-padded, transposed on request', () => {
+    const b = Float32Array.from({ length: 3 * 18 }, (_, i) => i + 1);
+    const p = packPanels(b, 3, 18, 18, 1);
+    assert.equal(p.length, 2 * 3 * 16);
+    assert.deepEqual(Array.from(p.slice(0, 16)), Array.from(b.slice(0, 16)));
+    assert.deepEqual(Array.from(p.slice(3 * 16, 3 * 16 + 4)), [17, 18, 0, 0]);
+    const t = packPanels(b, 18, 3, 1, 18); // B^T: element (k, n) at n * 18 + k
+    assert.equal(t[1 * 16 + 2], b[2 * 18 + 1]);
+  });
+
+  for (const build of BUILDS) {
+    it(`MatMul and Gemm (constant, run-time and transposed B, bias, alpha, beta) on ${build.name}`, async () => {
+      const b = new ModelBuilder();
+      const inputs: Float32Array[] = [];
+      const expected: Float32Array[] = [];
+      SHAPES.forEach(([M, K, N], i) => {
+        const a = random(100 + i, M * K);
+        const w = randomWeights(200 + i, K * N, 1);
+        const x = b.input(`a${i}`, [M, K]);
+        inputs.push(a);
+        // MatMul by constant weights (packed at compile time).
+        b.output(b.op('MatMul', [x, b.weight(`w${i}`, [K, N], w)]));
+        expected.push(naiveGemm(a, w, M, K, N));
+        // Gemm, B transposed and constant, alpha, beta and a bias along N.
+        const bias = randomWeights(300 + i, N, 1);
+        b.output(b.op('Gemm', [x, b.weight(`wt${i}`, [N, K], w), b.weight(`c${i}`, [N], bias)], { transB: 1, alpha: 0.5, beta: 2 }));
+        expected.push(naiveGemm(a, w, M, K, N, (k, n) => w[n * K + k]).map((v, j) => 0.5 * v + 2 * bias[j % N]));
+        // MatMul by a run-time B.
+        const bt = random(400 + i, K * N);
+        inputs.push(bt);
+        b.output(b.op('MatMul', [x, b.input(`b${i}`, [K, N])]));
+        expected.push(naiveGemm(a, bt, M, K, N));
+        // Gemm by a run-time, transposed B.
+        b.output(b.op('Gemm', [x, b.input(`bt${i}`, [N, K])], { transB: 1 }));
+        inputs.push(bt);
+        expected.push(naiveGemm(a, bt, M, K, N, (k, n) => bt[n * K + k]));
+      });
+      const outputs = await run(b.build('gemms'), inputs, build);
+      outputs.forEach((o, j) => assertClose(`output ${j} (shape ${SHAPES[Math.floor(j / 4)]})`, expected[j], o));
+    });
+
+    it(`convolution kernels and fused epilogues match the plain loops on ${build.name}`, async () => {
+      const outputs = await Promise.all([run(CONVS.bytes, CONVS.inputs, build), run(CONVS.bytes, CONVS.inputs, build, { kernels: false, fusion: false })]);
+      const [fast, plain] = outputs;
+      assert.equal(fast.length, CONVS.names.length);
+      fast.forEach((o, j) => assertClose(CONVS.names[j], plain[j], o));
+    });
+  }
+});
+
+/** One model with a convolution per kernel choice (and fused epilogues), each on its own input. */
+const CONVS = (() => {
+  const b = new ModelBuilder();
+  const inputs: Float32Array[] = [];
+  const names: string[] = [];
+  let k = 0;
+  const input = (shape: number[]) => {
+    inputs.push(random(500 + k, shape.reduce((x, y) => x * y, 1)));
+    return b.input(`x${k++}`, shape);
+  };
+  const wt = (shape: number[]) => b.weight(`w${k++}`, shape, randomWeights(600 + k, shape.reduce((x, y) => x * y, 1), 1 / Math.sqrt(shape.slice(1).reduce((x, y) => x * y, 1))));
+  const bn = (x: string, c: number) =>
+    b.op('BatchNormalization', [x, wt([c]), wt([c]), wt([c]), b.weight(`v${k++}`, [c], randomWeights(k, c, 0.3).map((v) => 1 + v))], { epsilon: 1e-5 });
+  const out = (name: string, v: string) => {
+    names.push(name);
+    b.output(v);
+  };
+  const conv = (x: string, w: number[], attrs: Record<string, number | number[]>, bias = true) => b.op('Conv', bias ? [x, wt(w), wt([w[0]])] : [x, wt(w)], attrs);
+  // 1x1 (a GEMM on the input in place), odd channel counts and sizes.
+  out('1x1', conv(input([1, 5, 7, 9]), [19, 5, 1, 1], {}));
+  // 3x3 pad 1 (the padded-width implicit im2col) + BN + Relu.
+  out('3x3 pad 1 + BN + Relu', b.op('Relu', [bn(conv(input([1, 6, 11, 13]), [17, 6, 3, 3], { pads: [1, 1, 1, 1] }, false), 17)]));
+  // Asymmetric pads, dilation, batch 2, + Clip (Relu6).
+  out('5x5 dilated, asymmetric pads + Clip', b.op('Clip', [conv(input([2, 3, 12, 10]), [7, 3, 5, 5], { pads: [2, 0, 1, 3], dilations: [2, 1] }), b.weight('lo', [], [0]), b.weight('hi', [], [0.5])]));
+  // 3x3 no pad (implicit im2col on the input itself) + residual Add + Relu.
+  const xr = input([1, 4, 9, 9]);
+  out('3x3 valid + residual + Relu', b.op('Relu', [b.op('Add', [conv(input([1, 4, 11, 11]), [4, 4, 3, 3], {}), xr])]));
+  // Stride 2 (im2col + GEMM).
+  out('3x3 stride 2', conv(input([1, 8, 15, 14]), [10, 8, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }));
+  // Depthwise, stride 1 and 2, with BN + Clip, and a residual.
+  out('depthwise 3x3 + BN + Relu6', b.op('Clip', [bn(conv(input([1, 12, 23, 37]), [12, 1, 3, 3], { group: 12, pads: [1, 1, 1, 1] }), 12), b.weight('z', [], [0]), b.weight('six', [], [6])]));
+  out('depthwise 3x3 stride 2', conv(input([1, 9, 20, 33]), [9, 1, 3, 3], { group: 9, strides: [2, 2], pads: [1, 0, 1, 1] }));
+  const xd = input([1, 5, 6, 40]);
+  out('depthwise 5x5 + residual', b.op('Add', [xd, conv(input([1, 5, 6, 40]), [5, 1, 5, 5], { group: 5, pads: [2, 2, 2, 2] })]));
+  // Grouped (the plain loop) with a fused Relu.
+  out('grouped', b.op('Relu', [conv(input([1, 6, 7, 7]), [4, 3, 3, 3], { group: 2, pads: [1, 1, 1, 1] })]));
+  // MatMul + bias + GELU; MatMul / scale then Softmax; Gemm + Relu.
+  const t = input([3, 20, 24]);
+  const f = b.op('Add', [b.op('MatMul', [t, wt([24, 40])]), wt([40])]);
+  out('MatMul + bias + GELU', b.op('Mul', [b.op('Mul', [f, b.weight('half', [], [0.5])]), b.op('Add', [b.op('Erf', [b.op('Div', [f, b.weight('sqrt2', [], [Math.SQRT2])])]), b.weight('one', [], [1])])]));
+  out('MatMul / scale, Softmax', b.op('Softmax', [b.op('Div', [b.op('MatMul', [input([2, 9, 33]), input([2, 33, 21])]), b.weight('s', [], [3])])], { axis: -1 }));
+  out('LogSoftmax', b.op('LogSoftmax', [input([5, 37])], { axis: -1 }));
+  out('Gemm + Relu', b.op('Relu', [b.op('Gemm', [input([6, 30]), wt([30, 18]), wt([18])])]));
+  return { bytes: b.build('convs'), inputs, names };
+})();
