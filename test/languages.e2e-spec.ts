@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { WASI } from 'node:wasi';
+import { gzipSync } from 'node:zlib';
+import { tarOf, zipOf } from './support/archives';
 import { download, ELF_MACHINE, elfMachine, JobView, Kiln, startKiln, waitForJob } from './support/harness';
 
 const run = promisify(execFile);
@@ -13,13 +15,13 @@ const EM_CUDA = 190;
 const EM_AMDGPU = 224;
 
 /** Runs a downloaded program: natively, or under qemu-user for another ISA. */
-async function runProgram(bytes: Buffer, emulator?: string): Promise<string> {
+async function runProgram(bytes: Buffer, emulator?: string, sysroot?: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'kiln-lang-'));
   try {
     const path = join(dir, 'program');
     await writeFile(path, bytes);
     await chmod(path, 0o755);
-    return (await run(emulator ?? path, emulator ? [path] : [], { timeout: 20_000 })).stdout;
+    return (await run(emulator ?? path, emulator ? [...(sysroot ? ['-L', sysroot] : []), path] : [], { timeout: 20_000 })).stdout;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -166,6 +168,59 @@ describe('languages and GPU targets end to end', () => {
     const job = await submit({ source: { language: 'llvm-ir', files: [{ path: 'add.ll', content: ir }] }, targets: ['riscv64-linux-gnu'], outputs: ['object', 'assembly'] });
     assert.equal(job.status, 'succeeded', JSON.stringify(job.builds[0]));
     assert.equal(elfMachine(await download(kiln, artifact(job.builds[0], 'object').id)), ELF_MACHINE.riscv);
+  });
+
+  async function upload(name: string, bytes: Buffer): Promise<string> {
+    const res = await kiln.http().post(`/v1/uploads?filename=${name}`).set(kiln.auth).set('Content-Type', 'application/octet-stream').send(bytes);
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    return res.body.id;
+  }
+
+  it('builds a multi-file C project from a tar.gz archive, plus an inline file', async () => {
+    const archive = gzipSync(
+      tarOf([
+        { name: 'calc/', type: '5' },
+        { name: 'calc/include/ops.h', body: 'int add(int a, int b);\nint mul(int a, int b);\n' },
+        { name: 'calc/src/ops.c', body: '#include "ops.h"\nint add(int a, int b) { return a + b; }\nint mul(int a, int b) { return a * b; }\n' },
+        { name: 'calc/README.md', body: '# calc\n' },
+      ]),
+    );
+    const id = await upload('calc.tar.gz', archive);
+    const main = '#include <stdio.h>\n#include "ops.h"\nint main(void) { printf("%d\\n", add(mul(6, 6), 6)); return 0; }\n';
+    const job = await submit({ source: { language: 'c', archive: { uploadId: id }, files: [{ path: 'calc/src/main.c', content: main }], options: ['-O2', '-Icalc/include'] }, targets: ['x86_64-linux-gnu', 'aarch64-linux-gnu'], outputs: ['executable'] });
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.builds.map((b) => [b.statusReason, b.diagnostics])));
+    const view = await kiln.http().get(`/v1/jobs/${job.id}`).set(kiln.auth);
+    assert.deepEqual(view.body.source.archive.files, ['calc/include/ops.h', 'calc/src/ops.c', 'calc/README.md']);
+    assert.equal((await runProgram(await download(kiln, artifact(job.builds[0], 'executable').id))).trim(), '42');
+    assert.equal((await runProgram(await download(kiln, artifact(job.builds[1], 'executable').id), 'qemu-aarch64', '/usr/aarch64-linux-gnu')).trim(), '42');
+  });
+
+  it('builds a Go module with a package in a folder from a zip archive', async () => {
+    const archive = await zipOf([
+      { name: 'go.mod', body: 'module example.com/hello\n\ngo 1.19\n' },
+      { name: 'main.go', body: 'package main\n\nimport (\n\t"fmt"\n\t"example.com/hello/greet"\n)\n\nfunc main() { fmt.Println(greet.Hello("zip")) }\n' },
+      { name: 'greet/greet.go', body: 'package greet\n\nfunc Hello(n string) string { return "hello, " + n }\n' },
+    ]);
+    const job = await submit({ source: { language: 'go', archive: { uploadId: await upload('hello.zip', archive) } }, targets: ['armv7-linux-gnueabihf'] });
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.builds.map((b) => [b.statusReason, b.diagnostics])));
+    assert.equal((await runProgram(await download(kiln, artifact(job.builds[0], 'executable').id), 'qemu-arm')).trim(), 'hello, zip');
+  });
+
+  it('refuses hostile or useless archives with the reason', async () => {
+    const cases: [Buffer, RegExp][] = [
+      [tarOf([{ name: 'main.c', body: 'int main(void){return 0;}' }, { name: 'passwd.h', type: '2', link: '/etc/passwd' }]), /source.archive \("bad.tar"\): entry "passwd.h" is a symbolic link; only plain files and folders are allowed/],
+      [tarOf([{ name: '../../etc/cron.d/x.c', body: 'x' }]), /contains "\.\.": files must stay inside the project folder/],
+      [Buffer.from('just text, not an archive'), /not a tar, tar.gz or zip archive/],
+      [tarOf([{ name: 'notes.txt', body: 'x' }]), /source has no c file to compile \(\.c\); the archive holds notes.txt/],
+    ];
+    for (const [bytes, message] of cases) {
+      const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', archive: { uploadId: await upload('bad.tar', bytes) } }, targets: ['x86_64-linux-gnu'] });
+      assert.equal(res.status, 400, JSON.stringify(res.body));
+      assert.match(String(res.body.message), message);
+    }
+    const none = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c' }, targets: ['x86_64-linux-gnu'] });
+    assert.equal(none.status, 400);
+    assert.match(String(none.body.message), /source needs "files" \(at least one\), an "archive", or both/);
   });
 
   it('refuses impossible combinations with what is supported', async () => {

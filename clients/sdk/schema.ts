@@ -224,6 +224,13 @@ export interface components {
         ApiKeyListDto: {
             items: components["schemas"]["ApiKeyDto"][];
         };
+        ArchiveRefDto: {
+            /**
+             * Format: uuid
+             * @description The upload holding the archive
+             */
+            uploadId: string;
+        };
         ArtifactDto: {
             /** Format: uuid */
             buildId: string;
@@ -449,6 +456,16 @@ export interface components {
              */
             uploadId: string;
         };
+        JobArchiveDto: {
+            /** @description The bytes its files expand to */
+            bytes: number;
+            /** @example project.tar.gz */
+            filename: string;
+            /** @description The files in it, in archive order */
+            files: string[];
+            /** Format: uuid */
+            uploadId: string;
+        };
         JobDto: {
             builds: components["schemas"]["BuildDto"][];
             /** Format: date-time */
@@ -494,12 +511,14 @@ export interface components {
             uploadId: string;
         };
         JobSourceDto: {
+            /** @description The project archive, when one was given */
+            archive?: components["schemas"]["JobArchiveDto"] | null;
             defines: {
                 [key: string]: string;
             };
             files: components["schemas"]["JobSourceFileDto"][];
             /** @enum {string} */
-            language: "c" | "c++";
+            language: "c" | "c++" | "llvm-ir" | "fortran" | "go" | "rust" | "cuda" | "hip";
             options: string[];
         };
         JobSourceFileDto: {
@@ -705,6 +724,8 @@ export interface components {
             wallMs: number;
         };
         SourceDto: {
+            /** @description An uploaded tar, tar.gz or zip archive of the project: every file of the language in it is compiled, the rest (headers, data) is available to the build */
+            archive?: components["schemas"]["ArchiveRefDto"];
             /**
              * @description Preprocessor macros (-DNAME=value)
              * @example {
@@ -714,8 +735,8 @@ export interface components {
             defines?: {
                 [key: string]: string;
             };
-            /** @description 1 to 500 files; translation units are compiled, headers are available to #include */
-            files: components["schemas"]["SourceFileDto"][];
+            /** @description Up to 500 files; translation units are compiled, headers are available to #include. Give files, an archive, or both. */
+            files?: components["schemas"]["SourceFileDto"][];
             /**
              * @description The source language. Aliases are accepted (cpp and cxx for c++, cu for cuda, rs for rust, golang for go, ll for llvm-ir, f90 for fortran). GET /v1/targets lists the languages of each target.
              * @example c

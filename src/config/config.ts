@@ -15,6 +15,8 @@ export interface KilnConfig {
   storage: StorageConfig;
   bootstrapApiKey: string | null;
   maxUploadBytes: number;
+  /** Caps on what an uploaded project archive may expand to. */
+  archiveLimits: { maxFiles: number; maxBytes: number };
   maxRequestBytes: number;
   downloadUrlTtlSeconds: number;
   logLevel: LogLevel;
@@ -168,6 +170,10 @@ export function loadConfig(env: Env = process.env): KilnConfig {
     storage,
     bootstrapApiKey: bootstrap || null,
     maxUploadBytes: int(env, 'KILN_MAX_UPLOAD_BYTES', 64 * 1024 * 1024, 1, 2 ** 40),
+    archiveLimits: {
+      maxFiles: int(env, 'KILN_ARCHIVE_MAX_FILES', 2000, 1, 1_000_000),
+      maxBytes: int(env, 'KILN_ARCHIVE_MAX_BYTES', 256 * 1024 * 1024, 1, 2 ** 40),
+    },
     maxRequestBytes: int(env, 'KILN_MAX_REQUEST_BYTES', 4 * 1024 * 1024, 1024, 2 ** 30),
     downloadUrlTtlSeconds: int(env, 'KILN_DOWNLOAD_URL_TTL_SECONDS', 300, 1, 7 * 24 * 3600),
     logLevel: oneOf(env, 'KILN_LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug', 'verbose'] as const),

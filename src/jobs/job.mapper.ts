@@ -60,6 +60,7 @@ export function toJobDto(job: Job, builds: Build[], artifacts: Artifact[], event
             size: f.content !== undefined ? Buffer.byteLength(f.content) : (fileSizes.get(f.uploadId!) ?? 0),
             ...(f.uploadId ? { uploadId: f.uploadId } : {}),
           })),
+          archive: job.source.archive ?? null,
           options: job.source.options,
           defines: job.source.defines,
         }

@@ -31,6 +31,8 @@ import type { JobDto, JobListDto } from './dto/job.dto';
 import { toJobDto } from './job.mapper';
 import { checkCompilerOption, checkDefine, checkSourcePath, isTranslationUnit, normalizeLanguage } from './source-rules';
 import { checkLanguageTarget, LANGUAGES, languageSpecOf } from './languages';
+import { ArchiveError, listArchive } from './archive';
+import { MAX_FILES } from './source-rules';
 import { REDIS } from '../queue/redis.module';
 import type { Redis } from 'ioredis';
 import { KILN_CONFIG, KilnConfig } from '../config/config';
@@ -48,11 +50,13 @@ function checkText(where: string, text: string): void {
 }
 
 /** Validates a job's source and turns it into what is stored. Throws 400s with the reason. */
-export function normalizeSource(dto: NonNullable<CreateJobDto['source']>): SourceInput {
+export function normalizeSource(dto: NonNullable<CreateJobDto['source']>, archive: SourceInput['archive'] | null = null): SourceInput {
   const language = normalizeLanguage(dto.language);
   if (!language) throw new BadRequestException(`source.language "${dto.language}" is not supported; use one of ${LANGUAGES.join(', ')}`);
+  const files = dto.files ?? [];
+  if (files.length === 0 && !archive) throw new BadRequestException('source needs "files" (at least one), an "archive", or both');
   const seen = new Set<string>();
-  for (const [i, f] of dto.files.entries()) {
+  for (const [i, f] of files.entries()) {
     const why = checkSourcePath(language, f.path);
     if (why) throw new BadRequestException(`source.files[${i}]: ${why}`);
     if (seen.has(f.path)) throw new BadRequestException(`source.files[${i}]: "${f.path}" is listed twice`);
@@ -71,11 +75,20 @@ export function normalizeSource(dto: NonNullable<CreateJobDto['source']>): Sourc
       if (seen.has(folder)) throw new BadRequestException(`source.files: "${folder}" is both a file and a folder`);
     }
   }
-  const units = dto.files.filter((f) => isTranslationUnit(language, f.path));
-  if (units.length === 0) {
-    throw new BadRequestException(`source has no ${language} file to compile (only headers were given)`);
+  for (const p of archive?.files ?? []) {
+    if (seen.has(p)) throw new BadRequestException(`source: "${p}" is both in source.files and in the archive`);
+    if (isTranslationUnit(language, p)) {
+      const why = checkSourcePath(language, p);
+      if (why) throw new BadRequestException(`source.archive: ${why}`);
+    }
   }
-  if (units.every((f) => f.content !== undefined && f.content.trim() === '')) {
+  if (archive && archive.files.length + files.length > MAX_FILES * 4) throw new BadRequestException(`source: at most ${MAX_FILES * 4} files in all`);
+  const units = [...files.map((f) => f.path), ...(archive?.files ?? [])].filter((p) => isTranslationUnit(language, p));
+  if (units.length === 0) {
+    const exts = languageSpecOf(language).units.join(', ');
+    throw new BadRequestException(`source has no ${language} file to compile (${exts})${archive ? '; the archive holds ' + (archive.files.slice(0, 8).join(', ') || 'no files') + (archive.files.length > 8 ? ', ...' : '') : ' (only headers were given)'}`);
+  }
+  if (!archive && files.filter((f) => isTranslationUnit(language, f.path)).every((f) => f.content !== undefined && f.content.trim() === '')) {
     throw new BadRequestException('source is empty: every file to compile has no content');
   }
   const options = dto.options ?? [];
@@ -97,7 +110,8 @@ export function normalizeSource(dto: NonNullable<CreateJobDto['source']>): Sourc
   if (argumentBytes > MAX_ARGUMENT_BYTES) throw new BadRequestException(`source.options and source.defines add up to ${argumentBytes} bytes of compiler arguments; the limit is ${MAX_ARGUMENT_BYTES}`);
   return {
     language,
-    files: dto.files.map((f) => (f.uploadId ? { path: f.path, uploadId: f.uploadId } : { path: f.path, content: f.content! })),
+    files: files.map((f) => (f.uploadId ? { path: f.path, uploadId: f.uploadId } : { path: f.path, content: f.content! })),
+    ...(archive ? { archive } : {}),
     options,
     defines,
   };
@@ -145,7 +159,7 @@ export class JobsService {
     let outputs = (dto.outputs ?? DEFAULT_OUTPUTS) as ArtifactKind[];
     if (dto.source) {
       if (dto.inputShapes) throw new BadRequestException('inputShapes applies to a model job only');
-      source = normalizeSource(dto.source);
+      source = normalizeSource(dto.source, dto.source.archive ? await this.checkArchive(caller, dto.source.archive.uploadId) : null);
       const src = source;
       const lang = languageSpecOf(src.language);
       if (!dto.outputs) outputs = [...lang.defaultOutputs];
@@ -157,7 +171,7 @@ export class JobsService {
         const found = await this.uploads.findBy({ id: In(uploadIds), tenantId: caller.tenantId });
         const missing = uploadIds.filter((id) => !found.some((u) => u.id === id));
         if (missing.length) throw new BadRequestException(`source.files: no upload with id ${missing.join(', ')}`);
-        if (src.files.every((f) => !isTranslationUnit(src.language, f.path) || (f.uploadId ? found.find((u) => u.id === f.uploadId)!.size === 0 : !f.content!.trim()))) {
+        if (!src.archive && src.files.every((f) => !isTranslationUnit(src.language, f.path) || (f.uploadId ? found.find((u) => u.id === f.uploadId)!.size === 0 : !f.content!.trim()))) {
           throw new BadRequestException('source is empty: every file to compile has no content');
         }
       }
@@ -280,6 +294,21 @@ export class JobsService {
    * Reads and checks an uploaded ONNX model now, so a malformed model, an unsupported operator
    * or an unbound symbolic dimension is a 400 that says which, not a failed build later.
    */
+  /** Reads an uploaded archive and lists its files, checking every entry (400 with why). */
+  private async checkArchive(caller: Caller, uploadId: string): Promise<NonNullable<SourceInput['archive']>> {
+    const upload = await this.uploads.findOneBy({ id: uploadId, tenantId: caller.tenantId });
+    if (!upload) throw new BadRequestException(`source.archive: no upload with id ${uploadId}`);
+    const chunks: Buffer[] = [];
+    for await (const c of await this.store.get(upload.storageKey)) chunks.push(c as Buffer);
+    try {
+      const files = await listArchive(Buffer.concat(chunks), this.config.archiveLimits);
+      return { uploadId, filename: upload.filename, files: files.map((f) => f.path), bytes: files.reduce((n, f) => n + f.size, 0) };
+    } catch (e) {
+      if (e instanceof ArchiveError) throw new BadRequestException(`source.archive ("${upload.filename}"): ${e.message}`);
+      throw e;
+    }
+  }
+
   private async checkModel(caller: Caller, uploadId: string, inputShapes: Record<string, number[]>): Promise<ModelInput> {
     for (const [k, v] of Object.entries(inputShapes)) {
       if (!Array.isArray(v) || v.length > 8 || v.some((d) => !Number.isInteger(d) || d < 1 || d > 1 << 20)) {

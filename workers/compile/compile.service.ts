@@ -1,3 +1,4 @@
+import { ArchiveError, extractArchive } from '../../src/jobs/archive';
 import { returning } from '../../src/database/sql';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
@@ -125,9 +126,17 @@ export class CompileService {
     const controller = new AbortController();
     this.cancels.register(buildId, controller);
     try {
-      await this.writeSources(build, workdir);
+      try {
+        await this.writeSources(build, workdir);
+      } catch (e) {
+        // A hostile archive is the build's doing, not the worker's: it fails, with why.
+        if (!(e instanceof ArchiveError)) throw e;
+        return this.finish(build, null, { ok: false, diagnostics: [], log: '', toolchainMs: 0, artifacts: [], failureReason: `the archive was refused: ${e.message}` });
+      }
+      const source = build.source ?? { language: 'c' as const, files: [], options: [], defines: {} };
       const request = {
-          source: build.source ?? { language: 'c' as const, files: [], options: [], defines: {} },
+          // The toolchains see an archive's files as part of the project.
+          source: source.archive ? { ...source, files: [...source.files, ...source.archive.files.map((path) => ({ path }))] } : source,
           model: build.model,
           target: build.target,
           spec: targetSpec(build.target.name),
@@ -182,6 +191,14 @@ export class CompileService {
         if (!upload) throw new Error(`upload ${f.uploadId} of job ${job.jobId} is gone`);
         await pipeline(await this.store.get(upload.storageKey), createWriteStream(path));
       }
+    }
+    if (source.archive) {
+      const upload = await this.db.getRepository(Upload).findOneBy({ id: source.archive.uploadId, tenantId: job.tenantId });
+      if (!upload) throw new Error(`the archive upload ${source.archive.uploadId} of job ${job.jobId} is gone`);
+      const chunks: Buffer[] = [];
+      for await (const c of await this.store.get(upload.storageKey)) chunks.push(c as Buffer);
+      // Checked again here, entry by entry, as it is written: the worker trusts no input.
+      await extractArchive(Buffer.concat(chunks), join(workdir, 'src'), this.config.archiveLimits);
     }
   }
 

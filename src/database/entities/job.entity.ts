@@ -12,6 +12,8 @@ export interface SourceFileInput {
 export interface SourceInput {
   language: Language;
   files: SourceFileInput[];
+  /** An uploaded archive of the project, with the files the API found in it. */
+  archive?: { uploadId: string; filename: string; files: string[]; bytes: number };
   options: string[];
   defines: Record<string, string>;
 }

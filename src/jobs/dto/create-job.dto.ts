@@ -34,19 +34,31 @@ export class SourceFileDto {
   uploadId?: string;
 }
 
+export class ArchiveRefDto {
+  @ApiProperty({ format: 'uuid', description: 'The upload holding the archive' })
+  @IsUUID()
+  uploadId: string;
+}
+
 export class SourceDto {
   @ApiProperty({ enum: LANGUAGES, example: 'c', description: 'The source language. Aliases are accepted (cpp and cxx for c++, cu for cuda, rs for rust, golang for go, ll for llvm-ir, f90 for fortran). GET /v1/targets lists the languages of each target.' })
   @IsString()
   @IsIn(LANGUAGE_SPECS.flatMap((l) => [l.name, ...l.aliases]), { message: `language must be one of: ${LANGUAGES.join(', ')}` })
   language: string;
 
-  @ApiProperty({ type: [SourceFileDto], description: `1 to ${MAX_FILES} files; translation units are compiled, headers are available to #include` })
+  @ApiPropertyOptional({ type: [SourceFileDto], description: `Up to ${MAX_FILES} files; translation units are compiled, headers are available to #include. Give files, an archive, or both.` })
+  @IsOptional()
   @IsArray()
-  @ArrayMinSize(1, { message: 'source.files must contain at least one file' })
   @ArrayMaxSize(MAX_FILES)
   @ValidateNested({ each: true })
   @Type(() => SourceFileDto)
-  files: SourceFileDto[];
+  files?: SourceFileDto[];
+
+  @ApiPropertyOptional({ type: () => ArchiveRefDto, description: 'An uploaded tar, tar.gz or zip archive of the project: every file of the language in it is compiled, the rest (headers, data) is available to the build' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ArchiveRefDto)
+  archive?: ArchiveRefDto;
 
   @ApiPropertyOptional({ type: [String], example: ['-O3', '-std=c11', '-Wall'], description: 'Compiler options, from an allow-list' })
   @IsOptional()

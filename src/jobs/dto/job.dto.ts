@@ -1,3 +1,4 @@
+import { LANGUAGES } from '../languages';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ARTIFACT_KINDS } from '../artifact-kinds';
 import { BUILD_STATUSES, JOB_STATUSES } from '../build-status';
@@ -156,9 +157,17 @@ export class JobSourceFileDto {
   @ApiPropertyOptional({ format: 'uuid' }) uploadId?: string;
 }
 
+export class JobArchiveDto {
+  @ApiProperty({ format: 'uuid' }) uploadId: string;
+  @ApiProperty({ example: 'project.tar.gz' }) filename: string;
+  @ApiProperty({ type: [String], description: 'The files in it, in archive order' }) files: string[];
+  @ApiProperty({ description: 'The bytes its files expand to' }) bytes: number;
+}
+
 export class JobSourceDto {
-  @ApiProperty({ enum: ['c', 'c++'] }) language: string;
+  @ApiProperty({ enum: LANGUAGES }) language: string;
   @ApiProperty({ type: [JobSourceFileDto] }) files: JobSourceFileDto[];
+  @ApiPropertyOptional({ nullable: true, type: JobArchiveDto, description: 'The project archive, when one was given' }) archive: JobArchiveDto | null;
   @ApiProperty({ type: [String] }) options: string[];
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) defines: Record<string, string>;
 }
