@@ -52,12 +52,13 @@ export async function collectSource(client: KilnClient, inputs: string[], opts: 
   const base = unique.length === 1 ? dirname(unique[0]) : commonBase(unique);
   const language = opts.language ?? (unique.some((f) => CXX_UNITS.includes(ext(f))) ? 'c++' : 'c');
   // base: the folder the paths are relative to, so diagnostics can be mapped back to disk.
-  const source: NonNullable<CreateJob['source']> & { base: string } = { language: language as NonNullable<CreateJob['source']>['language'], files: [], base };
+  const files_: NonNullable<NonNullable<CreateJob['source']>['files']> = [];
+  const source: NonNullable<CreateJob['source']> & { base: string } = { language: language as NonNullable<CreateJob['source']>['language'], files: files_, base };
   for (const f of unique) {
     const path = relative(base, f).split(sep).join('/');
     const bytes = await readFile(f);
-    if (bytes.length <= INLINE_LIMIT && !bytes.includes(0)) source.files.push({ path, content: bytes.toString('utf8') });
-    else source.files.push({ path, uploadId: (await client.upload(path.replace(/\//g, '_'), bytes)).id });
+    if (bytes.length <= INLINE_LIMIT && !bytes.includes(0)) files_.push({ path, content: bytes.toString('utf8') });
+    else files_.push({ path, uploadId: (await client.upload(path.replace(/\//g, '_'), bytes)).id });
   }
   return source;
 }

@@ -52,6 +52,13 @@ describe('SandboxExecutor (bubblewrap)', { skip: !existsSync('/usr/bin/bwrap') &
     assert.notEqual(r.exitCode, 0);
   });
 
+  it('caps the size of its own /tmp', async () => {
+    // Many small files, each under the file-size limit, still stop at the tmpfs size.
+    const r = await exec.run({ argv: ['/bin/sh', '-c', 'for i in 1 2 3 4 5 6 7 8; do head -c 600000 /dev/zero > /tmp/f$i || exit 7; done'], cwd: '/work', mounts: mounts(), timeoutMs: 10_000, limits: { tmpBytes: 2_000_000 } });
+    assert.equal(r.exitCode, 7, r.stderr);
+    assert.match(r.stderr, /No space left on device/);
+  });
+
   it('stops a run when it is aborted', async () => {
     const c = new AbortController();
     setTimeout(() => c.abort(), 200);

@@ -16,6 +16,8 @@ export interface ResourceLimits {
   openFiles: number;
   processes: number;
   cpuSeconds: number;
+  /** Size of the sandbox's own /tmp (a tmpfs), bytes. */
+  tmpBytes: number;
 }
 
 export interface ExecRequest {
@@ -49,6 +51,7 @@ export const DEFAULT_LIMITS: ResourceLimits = {
   openFiles: 256,
   processes: 128,
   cpuSeconds: 300,
+  tmpBytes: 512 * 1024 ** 2,
 };
 
 /** The user that sandboxed processes run as when the worker itself runs as root. */
@@ -103,6 +106,7 @@ export class SandboxExecutor {
       '--ro-bind-try', '/etc/ld.so.cache', '/etc/ld.so.cache',
       '--proc', '/proc',
       '--dev', '/dev',
+      '--size', String(limits.tmpBytes),
       '--tmpfs', '/tmp',
     ];
     for (const m of req.mounts) args.push(m.writable ? '--bind' : '--ro-bind', m.host, m.sandbox);
