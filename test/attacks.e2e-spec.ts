@@ -151,6 +151,21 @@ int main(void) {
     assert.match(JSON.stringify(res.body.message), /must contain no more than 500 elements/);
   });
 
+  it('other languages cannot read host files either: Rust include_str!, CUDA and Fortran includes, Go embed', async () => {
+    const cases: [Parameters<typeof build>[0], string][] = [
+      [{ language: 'rust', files: [{ path: 'main.rs', content: `fn main() { println!("{}", include_str!("${secretFile}")); }\n` }] }, 'x86_64-linux-gnu'],
+      [{ language: 'cuda', files: [{ path: 'k.cu', content: `#include "${secretFile}"\n__global__ void k() {}\n` }] }, 'sm_90'],
+      [{ language: 'hip', files: [{ path: 'k.hip', content: `#include "${secretFile}"\n__global__ void k() {}\n` }] }, 'gfx942'],
+      [{ language: 'fortran', files: [{ path: 'a.f90', content: `program a\ninclude '${secretFile}'\nend program a\n` }] }, 'x86_64-linux-gnu'],
+      [{ language: 'go', files: [{ path: 'main.go', content: `package main\n\nimport _ "embed"\n\n//go:embed ../../../../..${secretFile}\nvar s string\n\nfunc main() { println(s) }\n` }] }, 'x86_64-linux-gnu'],
+    ];
+    for (const [source, target] of cases) {
+      const b = await build(source, {}, target);
+      assert.equal(b.status, 'failed', `${source.language}: ${b.statusReason}`);
+      assert.ok(b.diagnostics.length > 0 || /failed/.test(b.statusReason ?? ''), `${source.language}: ${JSON.stringify(b)}`);
+    }
+  });
+
   it('and after all that, the worker still builds', async () => {
     const b = await build(c('int ok(void) { return 42; }\n'));
     assert.equal(b.status, 'succeeded');
