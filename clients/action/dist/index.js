@@ -22758,12 +22758,13 @@ async function collectSource(client, inputs, opts = {}) {
   const unique = [...new Set(files)].sort();
   const base = unique.length === 1 ? (0, import_node_path.dirname)(unique[0]) : commonBase(unique);
   const language = opts.language ?? (unique.some((f) => CXX_UNITS.includes(ext(f))) ? "c++" : "c");
-  const source = { language, files: [], base };
+  const files_ = [];
+  const source = { language, files: files_, base };
   for (const f of unique) {
     const path = (0, import_node_path.relative)(base, f).split(import_node_path.sep).join("/");
     const bytes = await (0, import_promises.readFile)(f);
-    if (bytes.length <= INLINE_LIMIT && !bytes.includes(0)) source.files.push({ path, content: bytes.toString("utf8") });
-    else source.files.push({ path, uploadId: (await client.upload(path.replace(/\//g, "_"), bytes)).id });
+    if (bytes.length <= INLINE_LIMIT && !bytes.includes(0)) files_.push({ path, content: bytes.toString("utf8") });
+    else files_.push({ path, uploadId: (await client.upload(path.replace(/\//g, "_"), bytes)).id });
   }
   return source;
 }
