@@ -140,6 +140,8 @@ async function main(): Promise<void> {
         const kiln: number[] = [];
         const ref: number[] = [];
         for (let r = 0; r < ROUNDS; r++) {
+          // ONNX Runtime's pool threads spin for a while after a run: let them settle before Kiln's run starts.
+          await new Promise((done) => setTimeout(done, 100));
           kiln.push(...execFileSync(join(dir, 'bench'), [join(dir, 'in.bin')]).toString().trim().split('\n').map(Number));
           for (let i = 0; i < Math.ceil(RUNS / ROUNDS); i++) {
             const a = performance.now();

@@ -170,38 +170,57 @@ static void kiln_softmax_rows(const float *x, float *y, long rows, long n, int l
 }
 
 /* ---- threads ---- */
+/* kiln_parallel(fn, arg) runs fn(arg, tid, nt) on the calling thread and on the pool's threads that
+   join in time: a task must let any one thread do all of its work (threads claim pieces of it), so a
+   thread the system holds up is simply not waited for. Workers spin briefly, then sleep. */
 typedef void (*kiln_task)(void *arg, int tid, int nt);
 #if KILN_THREADS > 1 && !defined(__wasm__)
 #include <pthread.h>
+#define KILN_CLOSED 0x10000ul
+#if defined(__x86_64__) || defined(__i386__)
+#define KILN_PAUSE() __builtin_ia32_pause()
+#else
+#define KILN_PAUSE() ((void)0)
+#endif
 static struct {
   pthread_mutex_t mu;
   pthread_cond_t go, done;
   kiln_task fn;
   void *arg;
-  unsigned gen;
-  int pending, started, workers;
-} kiln_pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0 };
+  unsigned long state;   /* generation << 17 | closed << 16 | threads that joined */
+  unsigned long exited;  /* threads that joined and finished */
+  int sleepers, started, workers;
+} kiln_pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0, 0 };
 
 static void *kiln_worker(void *p) {
   const int tid = (int)(long)p;
-  unsigned seen = 0;
+  unsigned long seen = 0;
   for (;;) {
+    unsigned long st = __atomic_load_n(&kiln_pool.state, __ATOMIC_ACQUIRE);
+    for (int i = 0; (st >> 17) == seen; i++) {
+      if (i < 4000) { KILN_PAUSE(); st = __atomic_load_n(&kiln_pool.state, __ATOMIC_ACQUIRE); continue; }
+      pthread_mutex_lock(&kiln_pool.mu);
+      kiln_pool.sleepers++;
+      while ((__atomic_load_n(&kiln_pool.state, __ATOMIC_ACQUIRE) >> 17) == seen) pthread_cond_wait(&kiln_pool.go, &kiln_pool.mu);
+      kiln_pool.sleepers--;
+      pthread_mutex_unlock(&kiln_pool.mu);
+      st = __atomic_load_n(&kiln_pool.state, __ATOMIC_ACQUIRE);
+    }
+    seen = st >> 17;
+    int joined = 0;
+    while (!(st & KILN_CLOSED) && (st >> 17) == seen) {
+      if (__atomic_compare_exchange_n(&kiln_pool.state, &st, st + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) { joined = 1; break; }
+    }
+    if (!joined) continue;
+    kiln_pool.fn(kiln_pool.arg, tid, kiln_pool.workers + 1);
+    __atomic_add_fetch(&kiln_pool.exited, 1, __ATOMIC_RELEASE);
     pthread_mutex_lock(&kiln_pool.mu);
-    while (kiln_pool.gen == seen) pthread_cond_wait(&kiln_pool.go, &kiln_pool.mu);
-    seen = kiln_pool.gen;
-    kiln_task fn = kiln_pool.fn;
-    void *arg = kiln_pool.arg;
-    const int nt = kiln_pool.workers + 1;
-    pthread_mutex_unlock(&kiln_pool.mu);
-    fn(arg, tid, nt);
-    pthread_mutex_lock(&kiln_pool.mu);
-    if (--kiln_pool.pending == 0) pthread_cond_signal(&kiln_pool.done);
+    pthread_cond_signal(&kiln_pool.done);
     pthread_mutex_unlock(&kiln_pool.mu);
   }
   return 0;
 }
 
-/* Runs fn(arg, tid, nt) on every thread of the pool (the caller is thread 0); returns when all are done. */
 static void kiln_parallel(kiln_task fn, void *arg) {
   if (!kiln_pool.started) {
     kiln_pool.started = 1;
@@ -213,17 +232,23 @@ static void kiln_parallel(kiln_task fn, void *arg) {
     }
   }
   if (!kiln_pool.workers) { fn(arg, 0, 1); return; }
-  pthread_mutex_lock(&kiln_pool.mu);
   kiln_pool.fn = fn;
   kiln_pool.arg = arg;
-  kiln_pool.pending = kiln_pool.workers;
-  kiln_pool.gen++;
-  pthread_cond_broadcast(&kiln_pool.go);
+  __atomic_store_n(&kiln_pool.exited, 0, __ATOMIC_RELAXED);
+  const unsigned long gen = (__atomic_load_n(&kiln_pool.state, __ATOMIC_RELAXED) >> 17) + 1;
+  __atomic_store_n(&kiln_pool.state, gen << 17, __ATOMIC_RELEASE);
+  pthread_mutex_lock(&kiln_pool.mu);
+  if (kiln_pool.sleepers) pthread_cond_broadcast(&kiln_pool.go);
   pthread_mutex_unlock(&kiln_pool.mu);
   fn(arg, 0, kiln_pool.workers + 1);
-  pthread_mutex_lock(&kiln_pool.mu);
-  while (kiln_pool.pending) pthread_cond_wait(&kiln_pool.done, &kiln_pool.mu);
-  pthread_mutex_unlock(&kiln_pool.mu);
+  /* Close the call: threads that have not joined by now stay out; wait for those that did. */
+  const unsigned long joined = __atomic_fetch_or(&kiln_pool.state, KILN_CLOSED, __ATOMIC_ACQ_REL) & 0xfffful;
+  for (int i = 0; __atomic_load_n(&kiln_pool.exited, __ATOMIC_ACQUIRE) < joined; i++) {
+    if (i < 4000) { KILN_PAUSE(); continue; }
+    pthread_mutex_lock(&kiln_pool.mu);
+    while (__atomic_load_n(&kiln_pool.exited, __ATOMIC_ACQUIRE) < joined) pthread_cond_wait(&kiln_pool.done, &kiln_pool.mu);
+    pthread_mutex_unlock(&kiln_pool.mu);
+  }
 }
 #else
 static void kiln_parallel(kiln_task fn, void *arg) { fn(arg, 0, 1); }
@@ -383,30 +408,25 @@ static void kiln_gemm_panels(const kiln_gemm_args *g, long p0, long p1, float *s
   }
 }
 
-/* With threads: A is packed once (shared), and the threads take chunks of panels as they finish (a thread
-   that the system holds up does less of the work, instead of holding up the call). */
+/* With threads: A is packed once (shared, when there is room), and the threads take chunks of panels as
+   they come (a thread that the system holds up does less of the work instead of holding up the call). */
 static void kiln_gemm_task(void *arg, int tid, int nt) {
   kiln_gemm_args *g = (kiln_gemm_args *)arg;
   const long panels = (g->N + 15) / 16;
   float *scratch = g->scratch + tid * g->scratch_floats;
-  if (!g->apacked) {
-    const long per = (panels + nt - 1) / nt;
-    const long p0 = KILN_MIN(panels, tid * per), p1 = KILN_MIN(panels, p0 + per);
-    if (p0 < p1) kiln_gemm_panels(g, p0, p1, scratch);
-    return;
-  }
   const long chunk = panels / (nt * 4) > 1 ? panels / (nt * 4) : 1;
   for (;;) {
     const long p0 = __atomic_fetch_add(&g->next, chunk, __ATOMIC_RELAXED);
     if (p0 >= panels) break;
     const long p1 = KILN_MIN(panels, p0 + chunk);
-    for (long i0 = 0; i0 < g->M; i0 += g->mc) kiln_gemm_block(g, i0, KILN_MIN(g->mc, g->M - i0), g->apacked + i0 * g->K, p0, p1, scratch);
+    if (!g->apacked) kiln_gemm_panels(g, p0, p1, scratch);
+    else for (long i0 = 0; i0 < g->M; i0 += g->mc) kiln_gemm_block(g, i0, KILN_MIN(g->mc, g->M - i0), g->apacked + i0 * g->K, p0, p1, scratch);
   }
 }
 
 static void kiln_gemm(kiln_gemm_args *g) {
   const long panels = (g->N + 15) / 16;
-  if (KILN_THREADS > 1 && panels > 1 && (double)g->M * g->N * g->K > 200000.0) {
+  if (KILN_THREADS > 1 && panels > 1 && (double)g->M * g->N * g->K > 1048576.0) {
     if (g->apacked) kiln_pack_a(g->a, g->lda, g->M, g->K, g->apacked);
     g->next = 0;
     kiln_parallel(kiln_gemm_task, g);
