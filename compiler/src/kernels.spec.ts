@@ -145,7 +145,7 @@ describe('kernel library: the packed GEMM against a naive reference', () => {
       outputs.forEach((o, j) => assertClose(`output ${j} (shape ${SHAPES[Math.floor(j / 4)]})`, expected[j], o));
     });
 
-    it(`convolution kernels and fused epilogues match the plain loops on ${build.name}`, async () => {
+    it(`convolution kernels, fused epilogues, Softmax and LayerNormalization match the plain loops on ${build.name}`, async () => {
       const outputs = await Promise.all([run(CONVS.bytes, CONVS.inputs, build), run(CONVS.bytes, CONVS.inputs, build, { kernels: false, fusion: false })]);
       const [fast, plain] = outputs;
       assert.equal(fast.length, CONVS.names.length);
@@ -196,6 +196,8 @@ const CONVS = (() => {
   out('MatMul + bias + GELU', b.op('Mul', [b.op('Mul', [f, b.weight('half', [], [0.5])]), b.op('Add', [b.op('Erf', [b.op('Div', [f, b.weight('sqrt2', [], [Math.SQRT2])])]), b.weight('one', [], [1])])]));
   out('MatMul / scale, Softmax', b.op('Softmax', [b.op('Div', [b.op('MatMul', [input([2, 9, 33]), input([2, 33, 21])]), b.weight('s', [], [3])])], { axis: -1 }));
   out('LogSoftmax', b.op('LogSoftmax', [input([5, 37])], { axis: -1 }));
+  out('LayerNormalization (last axis, bias)', b.op('LayerNormalization', [input([4, 3, 40]), wt([40]), wt([40])], { axis: -1, epsilon: 1e-5 }));
+  out('LayerNormalization (two axes, scale repeated, no bias)', b.op('LayerNormalization', [input([2, 5, 19]), wt([19])], { axis: -2, epsilon: 1e-3 }));
   out('Gemm + Relu', b.op('Relu', [b.op('Gemm', [input([6, 30]), wt([30, 18]), wt([18])])]));
   return { bytes: b.build('convs'), inputs, names };
 })();

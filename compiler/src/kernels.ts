@@ -136,6 +136,37 @@ KILN_INLINE kiln_v kiln_act_v(const kiln_epi *e, kiln_v v) {
   return v;
 }
 
+/* Layer normalisation of each of the given number of contiguous rows of n floats; scale and bias have sn and bn
+   elements (1 or n; bias may be absent). Sums in 16 lanes, then across them. */
+static void kiln_layernorm_rows(const float *x, float *y, long rows, long n, const float *scale, long sn, const float *bias, long bn, float eps) {
+  for (long r = 0; r < rows; r++, x += n, y += n) {
+    kiln_v vs = kiln_splat(0.0f);
+    long j = 0;
+    for (; j + 16 <= n; j += 16) vs += kiln_load(x + j);
+    float mean = 0.0f;
+    for (int l = 0; l < 16; l++) mean += vs[l];
+    for (; j < n; j++) mean += x[j];
+    mean /= (float)n;
+    kiln_v vq = kiln_splat(0.0f);
+    for (j = 0; j + 16 <= n; j += 16) { const kiln_v d = kiln_load(x + j) - mean; vq += d * d; }
+    float var = 0.0f;
+    for (int l = 0; l < 16; l++) var += vq[l];
+    for (; j < n; j++) { const float d = x[j] - mean; var += d * d; }
+    var /= (float)n;
+    const float inv = 1.0f / sqrtf(var + eps);
+    if (sn == n && (!bias || bn == n)) {
+      for (j = 0; j + 16 <= n; j += 16) {
+        kiln_v v = (kiln_load(x + j) - mean) * inv * kiln_load(scale + j);
+        if (bias) v += kiln_load(bias + j);
+        kiln_store(y + j, v);
+      }
+    } else {
+      j = 0;
+    }
+    for (; j < n; j++) y[j] = (x[j] - mean) * inv * scale[j % sn] + (bias ? bias[j % bn] : 0.0f);
+  }
+}
+
 /* Softmax (or log-softmax) of each of the given number of contiguous rows of n floats. */
 static void kiln_softmax_rows(const float *x, float *y, long rows, long n, int logsm) {
   for (long r = 0; r < rows; r++, x += n, y += n) {

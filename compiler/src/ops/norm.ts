@@ -50,6 +50,10 @@ const layerNorm: OpDef = {
     const X = ctx.ref(node.inputs[0]);
     const Y = ctx.ref(node.outputs[0]);
     const eps = flt(attrFloat(node, 'epsilon', 1e-5));
+    if (ctx.fast && inner > 0) {
+      ctx.kernels();
+      return `kiln_layernorm_rows(${X}, ${Y}, ${outer}, ${inner}, ${ctx.ref(node.inputs[1])}, ${sn}, ${bias ?? '0'}, ${bn}, ${eps});`;
+    }
     return `for (long o = 0; o < ${outer}; o++) {
   const float *xo = ${X} + o * ${inner};
   float *yo = ${Y} + o * ${inner};
