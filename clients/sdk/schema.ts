@@ -220,6 +220,8 @@ export interface components {
             name: string;
             /** @description The first characters of the key, to recognise it */
             prefix: string;
+            /** @description What the key may do */
+            scopes: ("read" | "build" | "admin")[];
         };
         ApiKeyListDto: {
             items: components["schemas"]["ApiKeyDto"][];
@@ -254,9 +256,20 @@ export interface components {
             /** @example 1234 */
             size: number;
         };
+        BuildCacheDto: {
+            /**
+             * Format: uuid
+             * @description For a hit, the earlier build whose result was reused
+             */
+            from?: string | null;
+            /** @enum {string} */
+            status: "hit" | "miss" | "bypass";
+        };
         BuildDto: {
             artifacts: components["schemas"]["ArtifactDto"][];
             attempts: number;
+            /** @description Whether the result came from the build cache; null until a worker or the API decided */
+            cache?: components["schemas"]["BuildCacheDto"] | null;
             diagnostics: components["schemas"]["DiagnosticDto"][];
             /** @description Every state change, oldest first */
             events: components["schemas"]["BuildEventDto"][];
@@ -328,10 +341,18 @@ export interface components {
             name: string;
             /** @description The first characters of the key, to recognise it */
             prefix: string;
+            /** @description What the key may do */
+            scopes: ("read" | "build" | "admin")[];
             /** @description The key itself. Shown once: store it now. */
             secret: string;
         };
         CreateJobDto: {
+            /**
+             * @description use: a build whose input, target and toolchain version match an earlier succeeded build of this tenant reuses its result without compiling (each build says hit or miss). bypass: always compile (the fresh result then replaces the cached one).
+             * @default use
+             * @enum {string}
+             */
+            cache: "use" | "bypass";
             /**
              * @description A model's input shapes, binding its symbolic dimensions
              * @example {
@@ -381,6 +402,18 @@ export interface components {
              * @example ci
              */
             name: string;
+            /**
+             * @description read: every GET; build: create jobs and uploads, cancel jobs; admin: manage keys and the webhook signing secret
+             * @default [
+             *       "read",
+             *       "build"
+             *     ]
+             * @example [
+             *       "read",
+             *       "build"
+             *     ]
+             */
+            scopes: ("read" | "build" | "admin")[];
         };
         DiagnosticDto: {
             /** @example 3 */
@@ -586,6 +619,8 @@ export interface components {
             name: string;
             /** @description The first characters of the key, to recognise it */
             prefix: string;
+            /** @description What the key may do */
+            scopes: ("read" | "build" | "admin")[];
         };
         ModelCompilerDto: {
             /**
@@ -1235,6 +1270,13 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyListDto"];
                 };
             };
+            /** @description The key lacks the admin scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     Keys_create: {
@@ -1259,6 +1301,13 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedApiKeyDto"];
                 };
             };
+            /** @description The key lacks the admin scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     Keys_revoke: {
@@ -1274,6 +1323,13 @@ export interface operations {
         responses: {
             /** @description The key is revoked. */
             204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The key lacks the admin scope */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -43,6 +43,7 @@ export function toBuildDto(b: Build, artifacts: Artifact[], events: BuildEvent[]
     log: b.log,
     verifyPool: b.verifyPool,
     verification: b.verification,
+    cache: b.cache ? { status: b.cache, from: b.cachedFrom } : null,
   };
 }
 

@@ -32,6 +32,7 @@ import { toJobDto } from './job.mapper';
 import { checkCompilerOption, checkDefine, checkSourcePath, isTranslationUnit, normalizeLanguage } from './source-rules';
 import { checkLanguageTarget, LANGUAGES, languageSpecOf } from './languages';
 import { ArchiveError, listArchive } from './archive';
+import { cacheKey, copyFromCache, findCached, inputDigest, modelToolchain } from './build-cache';
 import { MAX_FILES } from './source-rules';
 import { REDIS } from '../queue/redis.module';
 import type { Redis } from 'ioredis';
@@ -219,11 +220,18 @@ export class JobsService {
       }
     }
 
+    // The build cache: each build's input digest, and for each a succeeded build to reuse.
+    const finalOutputs = [...new Set(outputs)];
+    const uploadHashes = await this.uploadHashes(caller, source, model);
+    const digests = resolved.map((r) => inputDigest({ source, model, uploadHashes, target: r.target, outputs: finalOutputs, verify }));
+    const bypass = dto.cache === 'bypass';
+    const hits = bypass ? resolved.map(() => null) : await Promise.all(resolved.map((r, i) => this.cacheLookup(caller.tenantId, digests[i], r.spec.name, source, availability)));
+
     let job: Job;
     let builds: Build[];
     try {
       ({ job, builds } = await this.db.transaction(async (tx) => {
-        const job = await tx.getRepository(Job).save(tx.getRepository(Job).create({ tenantId: caller.tenantId, source, model, outputs: [...new Set(outputs)], verify, idempotencyKey }));
+        const job = await tx.getRepository(Job).save(tx.getRepository(Job).create({ tenantId: caller.tenantId, source, model, outputs: finalOutputs, verify, idempotencyKey }));
         const builds = await tx.getRepository(Build).save(
           resolved.map((r, position) => {
             const served = availability.get(r.spec.name);
@@ -236,6 +244,8 @@ export class JobsService {
               target: r.target,
               pool: r.spec.pool,
               verifyPool: verify ? r.spec.verifyPool : null,
+              inputDigest: digests[position],
+              cache: bypass ? 'bypass' : null,
               status: live ? 'queued' : 'waiting',
               statusReason: live
                 ? null
@@ -248,6 +258,10 @@ export class JobsService {
         await tx.getRepository(BuildEvent).insert(
           builds.map((b) => ({ buildId: b.id, jobId: job.id, fromStatus: null, toStatus: b.status, message: b.statusReason })),
         );
+        for (const [i, b] of builds.entries()) {
+          const hit = hits[i];
+          if (hit && (await copyFromCache(tx, b.id, hit.buildId, [b.status], null))) b.status = 'succeeded';
+        }
         return { job, builds };
       }));
     } catch (e) {
@@ -260,7 +274,7 @@ export class JobsService {
 
     try {
       await this.enqueuer.enqueue(
-        builds.map((b) => ({ pool: b.pool, name: JobName.CompileBuild, jobId: b.id, data: { buildId: b.id, jobId: job.id, tenantId: caller.tenantId } })),
+        builds.filter((b) => b.status !== 'succeeded').map((b) => ({ pool: b.pool, name: JobName.CompileBuild, jobId: b.id, data: { buildId: b.id, jobId: job.id, tenantId: caller.tenantId } })),
       );
     } catch (e) {
       // Nothing half-done stays behind: without its queue entries the job would never run.
@@ -294,6 +308,21 @@ export class JobsService {
    * Reads and checks an uploaded ONNX model now, so a malformed model, an unsupported operator
    * or an unbound symbolic dimension is a 400 that says which, not a failed build later.
    */
+  /** The sha256 of every upload a job's input names (they are checked to exist before this). */
+  private async uploadHashes(caller: Caller, source: SourceInput | null, model: ModelInput | null): Promise<Map<string, string>> {
+    const ids = [...(source?.files.filter((f) => f.uploadId).map((f) => f.uploadId!) ?? []), ...(source?.archive ? [source.archive.uploadId] : []), ...(model ? [model.uploadId] : [])];
+    if (ids.length === 0) return new Map();
+    const rows = await this.uploads.findBy({ id: In(ids), tenantId: caller.tenantId });
+    return new Map(rows.map((u) => [u.id, u.sha256]));
+  }
+
+  /** A succeeded build of this tenant with the same input, built by a toolchain live workers run now. */
+  private async cacheLookup(tenantId: string, digest: string, target: string, source: SourceInput | null, availability: Map<string, TargetAvailability>) {
+    const live = availability.get(target)?.toolchains ?? [];
+    const identities = source ? live.filter((t) => t.key === languageSpecOf(source.language).toolchain) : live.filter((t) => t.key === 'clang').map((t) => modelToolchain(t.version));
+    return findCached(this.db, tenantId, identities.map((t) => cacheKey(tenantId, digest, t)));
+  }
+
   /** Reads an uploaded archive and lists its files, checking every entry (400 with why). */
   private async checkArchive(caller: Caller, uploadId: string): Promise<NonNullable<SourceInput['archive']>> {
     const upload = await this.uploads.findOneBy({ id: uploadId, tenantId: caller.tenantId });

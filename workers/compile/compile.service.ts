@@ -11,14 +11,18 @@ import { KILN_CONFIG, KilnConfig } from '../../src/config/config';
 import { BuildEvent, Upload } from '../../src/database/entities';
 import { assertProducedFile, ProducedFileError } from '../sandbox/files';
 import type { ArtifactKind, ModelInput, SourceInput } from '../../src/database/entities/job.entity';
-import { compileModelBuild, COMPILER_VERSION, MODEL_FILE, MODEL_TOOLCHAIN_KEY } from '../toolchains/onnx';
+import { compileModelBuild, MODEL_FILE } from '../toolchains/onnx';
+import { cacheKey, copyFromCache, findCached, modelToolchain, rememberSucceeded } from '../../src/jobs/build-cache';
 import type { CanonicalTarget } from '../../src/targets/target';
 import type { BuildStatus } from '../../src/jobs/build-status';
 import { ContentStore } from '../../src/storage/content-store';
 import { OBJECT_STORE, ObjectStore } from '../../src/storage/object-store';
 import { targetSpec } from '../../src/targets/catalog';
 import { SandboxExecutor } from '../sandbox/executor';
-import { CAPABILITIES, Capabilities } from '../toolchains/capabilities';
+import { CAPABILITIES, Capabilities, ServedTarget } from '../toolchains/capabilities';
+import type { Toolchain } from '../toolchains/toolchain';
+import type { Redis } from 'ioredis';
+import { REDIS } from '../../src/queue/redis.module';
 import type { CompileResult } from '../toolchains/toolchain';
 import { CancelRegistry } from './cancel-registry';
 import { EnqueueService } from '../../src/queue/enqueue.service';
@@ -48,6 +52,8 @@ export interface ClaimedBuild {
   outputs: ArtifactKind[];
   verify: VerifySpec | null;
   verifyPool: string | null;
+  inputDigest: string | null;
+  cache: 'hit' | 'miss' | 'bypass' | null;
 }
 
 export type CompileOutcome = 'succeeded' | 'compiled' | 'failed' | 'canceled' | 'skipped';
@@ -70,6 +76,7 @@ export class CompileService {
     private readonly cancels: CancelRegistry,
     private readonly enqueuer: EnqueueService,
     private readonly registry: WorkerRegistry,
+    @Inject(REDIS) private readonly redis: Redis,
   ) {}
 
   private get workerId(): string {
@@ -87,15 +94,15 @@ export class CompileService {
       `WITH old AS (SELECT id, status AS prev FROM builds WHERE id = $1 AND status = ANY($3) FOR UPDATE),
             upd AS (UPDATE builds b SET status = $2, updated_at = now()${to === 'compiling' ? ', started_at = now()' : ''}${assignments}
                       FROM old WHERE b.id = old.id
-                      RETURNING b.id, b.job_id, b.tenant_id, b.target, b.verify_pool, old.prev),
+                      RETURNING b.id, b.job_id, b.tenant_id, b.target, b.verify_pool, b.input_digest, b.cache, old.prev),
             ev AS (INSERT INTO build_events (build_id, job_id, from_status, to_status, worker, message)
                      SELECT id, job_id, prev, $2, $4, $5 FROM upd)
-       SELECT upd.id, upd.job_id, upd.tenant_id, upd.target, upd.verify_pool, j.source, j.model, j.outputs, j.verify
+       SELECT upd.id, upd.job_id, upd.tenant_id, upd.target, upd.verify_pool, upd.input_digest, upd.cache, j.source, j.model, j.outputs, j.verify
          FROM upd JOIN jobs j ON j.id = upd.job_id`,
       [buildId, to, from, this.workerId, message, ...cols.map((c) => set[c])],
     );
-    const r = (rows as { id: string; job_id: string; tenant_id: string; target: CanonicalTarget; source: SourceInput | null; model: ModelInput | null; outputs: ArtifactKind[]; verify: VerifySpec | null; verify_pool: string | null }[])[0];
-    return r ? { id: r.id, jobId: r.job_id, tenantId: r.tenant_id, target: r.target, source: r.source, model: r.model, outputs: r.outputs, verify: r.verify, verifyPool: r.verify_pool } : null;
+    const r = (rows as { id: string; job_id: string; tenant_id: string; target: CanonicalTarget; source: SourceInput | null; model: ModelInput | null; outputs: ArtifactKind[]; verify: VerifySpec | null; verify_pool: string | null; input_digest: string | null; cache: ClaimedBuild['cache'] }[])[0];
+    return r ? { id: r.id, jobId: r.job_id, tenantId: r.tenant_id, target: r.target, source: r.source, model: r.model, outputs: r.outputs, verify: r.verify, verifyPool: r.verify_pool, inputDigest: r.input_digest, cache: r.cache } : null;
   }
 
   async run(buildId: string, attempt: number): Promise<CompileOutcome> {
@@ -122,6 +129,52 @@ export class CompileService {
       return this.finish(build, null, { ok: false, diagnostics: [], log: '', toolchainMs: 0, artifacts: [], failureReason: served ? `this worker has no toolchain for ${language} on ${build.target.name}` : `this worker cannot build ${build.target.name}` });
     }
 
+    // The build cache: a succeeded build with the same input and this worker's toolchain is
+    // reused; an identical build compiling elsewhere right now is waited for, not repeated.
+    const identity = build.model ? modelToolchain(served.version) : { key: builder!.toolchain.key, version: builder!.version };
+    const key = build.inputDigest ? cacheKey(build.tenantId, build.inputDigest, identity) : null;
+    let lock: string | null = null;
+    if (key && build.cache !== 'bypass') {
+      const reused = await this.reuseOrLock(build, key);
+      if (reused === 'reused') return 'succeeded';
+      lock = reused;
+      await this.db.query(`UPDATE builds SET cache = 'miss' WHERE id = $1 AND cache IS NULL`, [build.id]);
+    }
+    try {
+      const outcome = await this.compileAndRecord(build, served, builder);
+      if (outcome === 'succeeded') await rememberSucceeded(this.db, build.id);
+      return outcome;
+    } finally {
+      if (lock) await this.redis.eval(`if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`, 1, lock, build.id).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Reuses a cached result, or takes the key's lock so that identical builds arriving together
+   * compile once: a build that finds the lock taken waits for the other's result (up to the
+   * compile timeout, then compiles itself). Returns 'reused', or the lock's Redis key.
+   */
+  private async reuseOrLock(build: ClaimedBuild, key: string): Promise<'reused' | string | null> {
+    const lock = `${this.config.queuePrefix}:cache-lock:${key}`;
+    const deadline = Date.now() + this.config.worker.compileTimeoutMs;
+    for (let round = 0; ; round++) {
+      const hit = await findCached(this.db, build.tenantId, [key]);
+      if (hit && (await copyFromCache(this.db, build.id, hit.buildId, ['compiling'], this.workerId))) {
+        this.logger.log(`build ${build.id} (${build.target.name}) succeeded from the cache (build ${hit.buildId})`);
+        return 'reused';
+      }
+      if ((await this.redis.set(lock, build.id, 'PX', this.config.worker.compileTimeoutMs + 30_000, 'NX')) === 'OK') return lock;
+      if (Date.now() > deadline) return null;
+      if (round % 10 === 9) {
+        const still: { status: string }[] = await this.db.query(`SELECT status FROM builds WHERE id = $1`, [build.id]);
+        if (still[0]?.status !== 'compiling') return null; // canceled meanwhile: compileAndRecord will see it
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  private async compileAndRecord(build: ClaimedBuild, served: ServedTarget, builder: { toolchain: Toolchain; version: string } | undefined): Promise<CompileOutcome> {
+    const buildId = build.id;
     const workdir = await mkdtemp(join(this.config.worker.workRoot, 'build-'));
     const controller = new AbortController();
     this.cancels.register(buildId, controller);
@@ -148,7 +201,7 @@ export class CompileService {
       };
       const result = build.model ? await compileModelBuild(request, this.sandbox) : await builder!.toolchain.compile(request, this.sandbox);
       if (result.canceled) return 'canceled';
-      const toolchain = build.model ? { key: MODEL_TOOLCHAIN_KEY, version: `${COMPILER_VERSION}+clang-${served.version}` } : { key: builder!.toolchain.key, version: builder!.version };
+      const toolchain = build.model ? modelToolchain(served.version) : { key: builder!.toolchain.key, version: builder!.version };
       try {
         return await this.finish(build, toolchain, result);
       } catch (e) {

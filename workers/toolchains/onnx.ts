@@ -147,5 +147,5 @@ export async function compileModelBuild(req: CompileRequest, exec: SandboxExecut
   return run.ok(artifacts, { dir: join(req.workdir, 'verify'), files: names.map((name) => ({ name, hostPath: join(req.workdir, 'verify', name) })) });
 }
 
-export const MODEL_TOOLCHAIN_KEY = 'kiln-onnx';
+export { MODEL_TOOLCHAIN_KEY } from '../../src/jobs/build-cache';
 export { COMPILER_VERSION };

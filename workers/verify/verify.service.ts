@@ -1,3 +1,4 @@
+import { rememberSucceeded } from '../../src/jobs/build-cache';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
@@ -119,6 +120,7 @@ export class VerifyService {
       [buildId, to, reason, JSON.stringify(report), this.config.worker.id, report.summary, put.size, put.sha256, put.key],
     );
     if (rows[0].n === 0) return 'canceled';
+    if (to === 'succeeded') await rememberSucceeded(this.db, buildId);
     this.logger.log(`build ${buildId} verification ${report.status}: ${report.summary}`);
     return to;
   }

@@ -80,6 +80,18 @@ export class Build {
   @Column({ name: 'toolchain_ms', type: 'int', nullable: true })
   toolchainMs: number | null;
 
+  /** A hash over everything that decides the result except the toolchain (see build-cache.ts). */
+  @Column({ name: 'input_digest', type: 'text', nullable: true })
+  inputDigest: string | null;
+
+  /** Whether the result came from the build cache; null while that is not known yet. */
+  @Column({ type: 'text', nullable: true })
+  cache: 'hit' | 'miss' | 'bypass' | null;
+
+  /** For a cache hit, the build whose result was reused. */
+  @Column({ name: 'cached_from', type: 'uuid', nullable: true })
+  cachedFrom: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

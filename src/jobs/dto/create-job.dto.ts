@@ -164,4 +164,9 @@ export class CreateJobDto {
   })
   @IsOptional()
   verify?: boolean | VerifyDto;
+
+  @ApiPropertyOptional({ enum: ['use', 'bypass'], default: 'use', description: 'use: a build whose input, target and toolchain version match an earlier succeeded build of this tenant reuses its result without compiling (each build says hit or miss). bypass: always compile (the fresh result then replaces the cached one).' })
+  @IsOptional()
+  @IsIn(['use', 'bypass'], { message: 'cache must be "use" or "bypass"' })
+  cache?: 'use' | 'bypass';
 }

@@ -149,6 +149,12 @@ export class BuildDto {
   @ApiPropertyOptional({ nullable: true, type: String, example: 'verify-aarch64', description: 'Where it is verified, when the job asks to verify' }) verifyPool: string | null;
   @ApiPropertyOptional({ nullable: true, type: VerificationDto, description: 'The verification report, once a runner has checked the build' }) verification: VerificationDto | null;
   @ApiPropertyOptional({ nullable: true, type: String, description: 'The toolchain output (capped)' }) log: string | null;
+  @ApiPropertyOptional({ nullable: true, type: () => BuildCacheDto, description: 'Whether the result came from the build cache; null until a worker or the API decided' }) cache: BuildCacheDto | null;
+}
+
+export class BuildCacheDto {
+  @ApiProperty({ enum: ['hit', 'miss', 'bypass'] }) status: string;
+  @ApiPropertyOptional({ nullable: true, format: 'uuid', type: String, description: 'For a hit, the earlier build whose result was reused' }) from: string | null;
 }
 
 export class JobSourceFileDto {
