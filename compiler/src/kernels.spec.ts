@@ -181,6 +181,11 @@ const CONVS = (() => {
   // 3x3 no pad (implicit im2col on the input itself) + residual Add + Relu.
   const xr = input([1, 4, 9, 9]);
   out('3x3 valid + residual + Relu', b.op('Relu', [b.op('Add', [conv(input([1, 4, 11, 11]), [4, 4, 3, 3], {}), xr])]));
+  // Winograd F(2x2, 3x3): odd output sizes, widths across several 16-tile vectors, asymmetric and no padding, fused epilogues.
+  const xw = input([1, 17, 9, 37]);
+  out('3x3 Winograd + BN + residual + Relu', b.op('Relu', [b.op('Add', [bn(conv(input([1, 16, 9, 37]), [17, 16, 3, 3], { pads: [1, 1, 1, 1] }, false), 17), xw])]));
+  out('3x3 Winograd, no padding, batch 2', conv(input([2, 20, 10, 12]), [16, 20, 3, 3], {}));
+  out('3x3 Winograd, asymmetric pads + Clip', b.op('Clip', [conv(input([1, 16, 7, 70]), [24, 16, 3, 3], { pads: [0, 2, 1, 0] }), b.weight('lo2', [], [-0.25]), b.weight('hi2', [], [0.25])]));
   // Stride 2 (im2col + GEMM).
   out('3x3 stride 2', conv(input([1, 8, 15, 14]), [10, 8, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }));
   // Depthwise, stride 1 and 2, with BN + Clip, and a residual.

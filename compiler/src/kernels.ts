@@ -466,6 +466,110 @@ static void kiln_gemm(kiln_gemm_args *g) {
   }
 }
 
+/* ---- 3x3 stride-1 convolution by Winograd F(2x2, 3x3): 16 GEMMs of (M x C) x (C x tiles) per row of tiles ---- */
+typedef struct {
+  const float *x;        /* one image [C][H][W] */
+  float *y;              /* [M][OH][OW] */
+  const float *u;        /* transformed weights G g G^T: [16][M][C] */
+  long C, H, W, M, OH, OW, pt, pl;
+  long th, twp, hp, wp;  /* rows of tiles; tiles per row (rounded up to 16); the padded input plane */
+  float *xp;             /* [C][hp][wp], zero around the input (never written there) */
+  float *up;             /* u packed for the GEMM: 16 x (M + 16) x C */
+  const long *koff;      /* c * twp: rows of a transformed-input matrix */
+  kiln_epi e;            /* bias_m, res (the output's layout), clamp/GELU */
+  float *scratch;        /* per thread: 16 * C * twp + 16 * M * twp + KILN_KC * 16 + M * 16 */
+  long scratch_floats;
+  long next;
+} kiln_wino_args;
+
+#define KILN_EVEN(a, b) __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30)
+#define KILN_ODD(a, b) __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+
+static void kiln_wino_store(const kiln_wino_args *w, kiln_v v, long mo, long oh, long ow) {
+  if (oh >= w->OH) return;
+  const long at = (mo * w->OH + oh) * w->OW + ow;
+  const long n = KILN_MIN(16, w->OW - ow);
+  if (n <= 0) return;
+  if (w->e.bias_m) v += w->e.bias_m[mo];
+  if (n == 16) {
+    if (w->e.res) v += kiln_load(w->e.res + at);
+    kiln_store(w->y + at, kiln_act_v(&w->e, v));
+    return;
+  }
+  if (w->e.res) for (long j = 0; j < n; j++) v[j] += w->e.res[at + j];
+  v = kiln_act_v(&w->e, v);
+  for (long j = 0; j < n; j++) w->y[at + j] = v[j];
+}
+
+static void kiln_wino_row(const kiln_wino_args *w, long i, float *scratch) {
+  const long C = w->C, M = w->M, twp = w->twp;
+  float *v = scratch, *m = v + 16 * C * twp, *gs = m + 16 * M * twp;
+  /* Input transform: V = B^T d B for every 4x4 input tile d of this row, 16 tiles per vector. */
+  for (long c = 0; c < C; c++) {
+    for (long t0 = 0; t0 < twp; t0 += 16) {
+      kiln_v d[4][4];
+      for (int r = 0; r < 4; r++) {
+        const float *p = w->xp + (c * w->hp + 2 * i + r) * w->wp + 2 * t0;
+        const kiln_v a = kiln_load(p), b = kiln_load(p + 16), a2 = kiln_load(p + 2), b2 = kiln_load(p + 18);
+        d[r][0] = KILN_EVEN(a, b); d[r][1] = KILN_ODD(a, b); d[r][2] = KILN_EVEN(a2, b2); d[r][3] = KILN_ODD(a2, b2);
+      }
+      for (int q = 0; q < 4; q++) {
+        const kiln_v r0 = d[0][q] - d[2][q], r1 = d[1][q] + d[2][q], r2 = d[2][q] - d[1][q], r3 = d[1][q] - d[3][q];
+        d[0][q] = r0; d[1][q] = r1; d[2][q] = r2; d[3][q] = r3;
+      }
+      for (int r = 0; r < 4; r++) {
+        const kiln_v q0 = d[r][0] - d[r][2], q1 = d[r][1] + d[r][2], q2 = d[r][2] - d[r][1], q3 = d[r][1] - d[r][3];
+        kiln_store(v + ((r * 4 + 0) * C + c) * twp + t0, q0);
+        kiln_store(v + ((r * 4 + 1) * C + c) * twp + t0, q1);
+        kiln_store(v + ((r * 4 + 2) * C + c) * twp + t0, q2);
+        kiln_store(v + ((r * 4 + 3) * C + c) * twp + t0, q3);
+      }
+    }
+  }
+  /* 16 GEMMs: m_s = u_s (M x C) x v_s (C x twp). */
+  for (int s = 0; s < 16; s++) {
+    kiln_gemm_args g = { .M = M, .N = twp, .K = C, .b = v + s * C * twp, .koff = w->koff, .sn = 1, .c = m + s * M * twp, .ldc = twp, .mc = M };
+    kiln_gemm_block(&g, 0, M, w->up + s * (M + 16) * C, 0, twp / 16, gs);
+  }
+  /* Output transform: Y = A^T m A, two rows of outputs, 32 columns per pair of vectors. */
+  for (long mo = 0; mo < M; mo++) {
+    for (long t0 = 0; t0 < twp; t0 += 16) {
+      kiln_v p0[4], p1[4];
+      for (int q = 0; q < 4; q++) {
+        const kiln_v m0 = kiln_load(m + ((0 * 4 + q) * M + mo) * twp + t0), m1 = kiln_load(m + ((1 * 4 + q) * M + mo) * twp + t0);
+        const kiln_v m2 = kiln_load(m + ((2 * 4 + q) * M + mo) * twp + t0), m3 = kiln_load(m + ((3 * 4 + q) * M + mo) * twp + t0);
+        p0[q] = m0 + m1 + m2;
+        p1[q] = m1 - m2 - m3;
+      }
+      const kiln_v y00 = p0[0] + p0[1] + p0[2], y01 = p0[1] - p0[2] - p0[3];
+      const kiln_v y10 = p1[0] + p1[1] + p1[2], y11 = p1[1] - p1[2] - p1[3];
+      const long ow = 2 * t0;
+      kiln_wino_store(w, __builtin_shufflevector(y00, y01, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), mo, 2 * i, ow);
+      kiln_wino_store(w, __builtin_shufflevector(y00, y01, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), mo, 2 * i, ow + 16);
+      kiln_wino_store(w, __builtin_shufflevector(y10, y11, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), mo, 2 * i + 1, ow);
+      kiln_wino_store(w, __builtin_shufflevector(y10, y11, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), mo, 2 * i + 1, ow + 16);
+    }
+  }
+}
+
+static void kiln_wino_task(void *arg, int tid, int nt) {
+  kiln_wino_args *w = (kiln_wino_args *)arg;
+  (void)nt;
+  for (;;) {
+    const long i = __atomic_fetch_add(&w->next, 1, __ATOMIC_RELAXED);
+    if (i >= w->th) break;
+    kiln_wino_row(w, i, w->scratch + tid * w->scratch_floats);
+  }
+}
+
+static void kiln_wino(kiln_wino_args *w) {
+  for (long c = 0; c < w->C; c++) for (long h = 0; h < w->H; h++) memcpy(w->xp + (c * w->hp + h + w->pt) * w->wp + w->pl, w->x + (c * w->H + h) * w->W, w->W * sizeof(float));
+  for (int s = 0; s < 16; s++) kiln_pack_a(w->u + s * w->M * w->C, w->C, w->M, w->C, w->up + s * (w->M + 16) * w->C);
+  w->next = 0;
+  if (KILN_THREADS > 1 && w->th > 1) kiln_parallel(kiln_wino_task, w);
+  else kiln_wino_task(w, 0, 1);
+}
+
 /* ---- depthwise convolution, direct: one channel per step, 16 output columns per vector ---- */
 typedef struct {
   const float *x, *w;

@@ -1,5 +1,5 @@
 import { CompileError, Node, Tensor } from '../ir';
-import { gemmRowBlock, gemmScratch, gemmSharedA, MAX_SHARED_A, NR } from '../kernels';
+import { gemmRowBlock, gemmScratch, gemmSharedA, KC, MAX_SHARED_A, NR } from '../kernels';
 import { attrInt, attrInts, attrString, EmitContext, epilogueInit, fusedEpilogueLoop, OpDef } from './op';
 
 export interface Window {
@@ -100,6 +100,30 @@ const conv: OpDef = {
   },
 };
 
+/** Winograd F(2x2, 3x3) weights: U = G g G^T per (output, input) channel pair, as [16][M][C]. */
+export function winogradWeights(w: Float32Array, M: number, C: number): Float32Array {
+  const G = [
+    [1, 0, 0],
+    [0.5, 0.5, 0.5],
+    [0.5, -0.5, 0.5],
+    [0, 0, 1],
+  ];
+  const u = new Float32Array(16 * M * C);
+  for (let m = 0; m < M; m++) {
+    for (let c = 0; c < C; c++) {
+      const g = (r: number, q: number) => w[((m * C + c) * 3 + r) * 3 + q];
+      for (let xi = 0; xi < 4; xi++) {
+        for (let nu = 0; nu < 4; nu++) {
+          let v = 0;
+          for (let r = 0; r < 3; r++) for (let q = 0; q < 3; q++) v += G[xi][r] * g(r, q) * G[nu][q];
+          u[((xi * 4 + nu) * M + m) * C + c] = v;
+        }
+      }
+    }
+  }
+  return u;
+}
+
 interface ConvShape {
   N: number;
   C: number;
@@ -161,6 +185,24 @@ function fastConv(ctx: EmitContext, node: Node, s: ConvShape): string | undefine
     .b = ${b}, .koff = ${koff}, .ldb = ${ldb}, .sn = 1, .c = ${Y} + n * ${plane}, .ldc = ${OH * OW}, .wp = ${wpad}, .ow = ${OW}, .mc = ${mc},
     .e = ${epilogueInit(node, { biasM, res: res && `${res} + n * ${plane}` })}, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride}${shared} };
   kiln_gemm(&g);`;
+  if (sh === 1 && sw === 1 && KH === 3 && KW === 3 && dh === 1 && dw === 1 && C >= 16 && M >= 16 && OH >= 4 && OW >= 8) {
+    // Winograd F(2x2, 3x3): 2.25x fewer multiplications; the weights are transformed here.
+    const th = Math.ceil(OH / 2);
+    const twp = Math.ceil(Math.ceil(OW / 2) / NR) * NR;
+    const hp = 2 * th + 2;
+    const wp = 2 * twp + 2 + 2 * NR;
+    const u = winogradWeights(w.data, M, C);
+    const xp = ctx.buffer(`${node.name}: zero-padded input`, C * hp * wp);
+    const up = ctx.buffer(`${node.name}: packed transformed weights`, 16 * (M + 16) * C);
+    const wsc = ctx.scratch(16 * C * twp + 16 * M * twp + KC * NR + M * NR);
+    return `static const long koff[${C}] = {${Array.from({ length: C }, (_, c) => c * twp).join(',')}};
+for (long n = 0; n < ${N}; n++) {
+  kiln_wino_args w = { .x = ${X} + n * ${C * H * W}, .y = ${Y} + n * ${plane}, .u = ${ctx.constant(`${node.inputs[1]} (Winograd)`, u)}, .C = ${C}, .H = ${H}, .W = ${W}, .M = ${M}, .OH = ${OH}, .OW = ${OW},
+    .pt = ${pt}, .pl = ${pl}, .th = ${th}, .twp = ${twp}, .hp = ${hp}, .wp = ${wp}, .xp = ${xp}, .up = ${up}, .koff = koff,
+    .e = ${epilogueInit(node, { biasM, res: res && `${res} + n * ${plane}` })}, .scratch = ${wsc.ptr}, .scratch_floats = ${wsc.stride} };
+  kiln_wino(&w);
+}`;
+  }
   if (sh === 1 && sw === 1) {
     const padded = pt || pl || pb || pr;
     const hp = H + pt + pb;
