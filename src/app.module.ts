@@ -26,11 +26,16 @@ import { TargetsService } from './targets/targets.service';
 import { WorkerRegistry } from './targets/worker-registry';
 import { UploadsController } from './uploads/uploads.controller';
 import { UploadsService } from './uploads/uploads.service';
+import { QuotasService } from './quotas/quotas.service';
+import { rateLimiting } from './throttle/throttle';
+import { JobWebhooksController, WebhookSecretController } from './webhooks/webhooks.controller';
+import { WebhooksService } from './webhooks/webhooks.service';
 
 /** The HTTP API. Queues are registered for every pool in the catalog, so any build can be queued. */
 @Module({})
 export class AppModule {
   static register(config: KilnConfig): DynamicModule {
+    const rateLimit = rateLimiting(config);
     return {
       module: AppModule,
       imports: [
@@ -42,8 +47,9 @@ export class AppModule {
         // The API only produces: with Redis away, adding a job fails at once (503), never hangs.
         BullModule.forRoot(bullRootOptions(config, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })),
         BullModule.registerQueue(...POOLS.map((p) => ({ name: queueName(p) }))),
+        ...rateLimit.imports,
       ],
-      controllers: [JobsController, UploadsController, ArtifactsController, TargetsController, KeysController, WhoAmIController, ModelsController, HealthController],
+      controllers: [JobsController, UploadsController, ArtifactsController, TargetsController, KeysController, WhoAmIController, ModelsController, WebhookSecretController, JobWebhooksController, HealthController],
       providers: [
         AuthService,
         JobsService,
@@ -51,7 +57,10 @@ export class AppModule {
         TargetsService,
         WorkerRegistry,
         EnqueueService,
+        QuotasService,
+        WebhooksService,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
+        ...rateLimit.guards,
         { provide: APP_FILTER, useClass: KilnExceptionFilter },
       ],
     };

@@ -18,6 +18,7 @@ import { HeartbeatService } from './heartbeat.service';
 import { SandboxExecutor } from './sandbox/executor';
 import { CAPABILITIES, probeCapabilities } from './toolchains/capabilities';
 import { createToolchainRegistry } from './toolchains/registry';
+import { WebhookWorkerModule } from './webhooks/webhook-worker.module';
 
 /** A worker: no HTTP listener; consumes the queues of the pools in KILN_POOLS. */
 @Module({})
@@ -34,6 +35,7 @@ export class WorkerModule {
         BullModule.forRoot(bullRootOptions(config)),
         // Every pool's queue, to hand builds on (compiled -> verify); processors only for ours.
         BullModule.registerQueue(...POOLS.map((p) => ({ name: queueName(p) }))),
+        WebhookWorkerModule.register(config),
       ],
       providers: [
         {

@@ -4,11 +4,13 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, Repository } from 'typeorm';
 import { KILN_CONFIG, KilnConfig } from '../config/config';
 import { ApiKey, Tenant } from '../database/entities';
+import { ALL_SCOPES, Scope } from './scopes';
 
 export interface Caller {
   tenantId: string;
   tenantName: string;
   keyId: string;
+  scopes: Scope[];
 }
 
 /** API keys are 32 random bytes, so a plain sha256 is a safe one-way hash for them. */
@@ -35,7 +37,7 @@ export class AuthService implements OnApplicationBootstrap {
     await this.keys
       .createQueryBuilder()
       .insert()
-      .values({ tenantId: tenant.id, name: 'bootstrap', prefix: 'bootstrap', keyHash: hash })
+      .values({ tenantId: tenant.id, name: 'bootstrap', prefix: 'bootstrap', keyHash: hash, scopes: ALL_SCOPES })
       .orIgnore()
       .execute();
     // A changed KILN_BOOTSTRAP_API_KEY replaces the previous one rather than adding to it.
@@ -57,18 +59,18 @@ export class AuthService implements OnApplicationBootstrap {
     const row = await this.keys
       .createQueryBuilder('k')
       .innerJoin(Tenant, 't', 't.id = k.tenant_id')
-      .select(['k.id AS key_id', 'k.tenant_id AS tenant_id', 't.name AS tenant_name'])
+      .select(['k.id AS key_id', 'k.tenant_id AS tenant_id', 't.name AS tenant_name', 'k.scopes AS scopes'])
       .where('k.key_hash = :hash AND k.revoked_at IS NULL', { hash: hashApiKey(secret) })
-      .getRawOne<{ key_id: string; tenant_id: string; tenant_name: string }>();
+      .getRawOne<{ key_id: string; tenant_id: string; tenant_name: string; scopes: Scope[] }>();
     if (!row) return null;
-    return { keyId: row.key_id, tenantId: row.tenant_id, tenantName: row.tenant_name };
+    return { keyId: row.key_id, tenantId: row.tenant_id, tenantName: row.tenant_name, scopes: row.scopes };
   }
 
   /** Creates a key and returns its secret; the secret is not stored and cannot be shown again. */
-  async createKey(tenantId: string, name: string): Promise<{ key: ApiKey; secret: string }> {
+  async createKey(tenantId: string, name: string, scopes: Scope[] = ['read', 'build']): Promise<{ key: ApiKey; secret: string }> {
     const secret = `kiln_${randomBytes(32).toString('base64url')}`;
     const key = await this.keys.save(
-      this.keys.create({ tenantId, name, prefix: secret.slice(0, 12), keyHash: hashApiKey(secret) }),
+      this.keys.create({ tenantId, name, prefix: secret.slice(0, 12), keyHash: hashApiKey(secret), scopes: [...new Set(scopes)] }),
     );
     return { key, secret };
   }

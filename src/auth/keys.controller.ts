@@ -1,9 +1,10 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { IsString, Length, Matches } from 'class-validator';
+import { ApiBearerAuth, ApiCreatedResponse, ApiForbiddenResponse, ApiNoContentResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ArrayMinSize, IsArray, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
 import type { ApiKey } from '../database/entities';
 import { CurrentCaller } from './auth.decorators';
 import { AuthService, Caller } from './auth.service';
+import { DEFAULT_KEY_SCOPES, RequireScope, Scope, SCOPES } from './scopes';
 
 export class CreateKeyDto {
   @ApiProperty({ example: 'ci', description: 'A name to tell the key apart, 1 to 100 characters' })
@@ -11,16 +12,24 @@ export class CreateKeyDto {
   @Length(1, 100)
   @Matches(/^[\w .@-]+$/, { message: 'name may contain letters, digits, spaces and . _ @ - only' })
   name: string;
+
+  @ApiPropertyOptional({ enum: SCOPES, isArray: true, example: ['read', 'build'], description: 'Default: read and build. read: every GET; build: create jobs and uploads, cancel jobs; admin: manage keys and the webhook signing secret' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1, { message: 'scopes must name at least one scope: read, build or admin' })
+  @IsIn(SCOPES, { each: true, message: `each scope must be one of: ${SCOPES.join(', ')}` })
+  scopes?: Scope[];
 }
 
 export class ApiKeyDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty() name: string;
   @ApiProperty({ description: 'The first characters of the key, to recognise it' }) prefix: string;
+  @ApiProperty({ enum: SCOPES, isArray: true, description: 'What the key may do' }) scopes: string[];
   @ApiProperty({ format: 'date-time' }) createdAt: string;
 
   static from(k: ApiKey): ApiKeyDto {
-    return { id: k.id, name: k.name, prefix: k.prefix, createdAt: k.createdAt.toISOString() };
+    return { id: k.id, name: k.name, prefix: k.prefix, scopes: k.scopes, createdAt: k.createdAt.toISOString() };
   }
 }
 
@@ -34,6 +43,8 @@ export class ApiKeyListDto {
 
 @ApiTags('keys')
 @ApiBearerAuth()
+@RequireScope('admin')
+@ApiForbiddenResponse({ description: 'The key lacks the admin scope' })
 @Controller('v1/keys')
 export class KeysController {
   constructor(private readonly auth: AuthService) {}
@@ -47,7 +58,7 @@ export class KeysController {
   @Post()
   @ApiCreatedResponse({ type: CreatedApiKeyDto, description: 'The secret is in the response, and only there.' })
   async create(@CurrentCaller() caller: Caller, @Body() body: CreateKeyDto): Promise<CreatedApiKeyDto> {
-    const { key, secret } = await this.auth.createKey(caller.tenantId, body.name);
+    const { key, secret } = await this.auth.createKey(caller.tenantId, body.name, body.scopes ?? DEFAULT_KEY_SCOPES);
     return { ...ApiKeyDto.from(key), secret };
   }
 

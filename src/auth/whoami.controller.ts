@@ -15,6 +15,7 @@ export class KeyRefDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ example: 'ci' }) name: string;
   @ApiProperty({ description: 'The first characters of the key, to recognise it' }) prefix: string;
+  @ApiProperty({ enum: ['read', 'build', 'admin'], isArray: true, description: 'What the key may do' }) scopes: string[];
 }
 
 export class WhoAmIDto {
@@ -32,6 +33,6 @@ export class WhoAmIController {
   @ApiOkResponse({ type: WhoAmIDto, description: 'The caller: its tenant and the key it used' })
   async get(@CurrentCaller() caller: Caller): Promise<WhoAmIDto> {
     const key = await this.keys.findOneByOrFail({ id: caller.keyId });
-    return { tenant: { id: caller.tenantId, name: caller.tenantName }, key: { id: key.id, name: key.name, prefix: key.prefix } };
+    return { tenant: { id: caller.tenantId, name: caller.tenantName }, key: { id: key.id, name: key.name, prefix: key.prefix, scopes: key.scopes } };
   }
 }

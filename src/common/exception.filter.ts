@@ -31,6 +31,8 @@ export class KilnExceptionFilter implements ExceptionFilter {
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
+      const retryAfter = (exception as { retryAfterSeconds?: number }).retryAfterSeconds;
+      if (retryAfter) res.setHeader('Retry-After', String(retryAfter));
       if (status === 503 && !res.getHeader('Retry-After')) res.setHeader('Retry-After', '5');
       const rewritten = bodyParserMessage(exception.cause);
       if (rewritten) {

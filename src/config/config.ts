@@ -23,7 +23,30 @@ export interface KilnConfig {
   logFormat: 'json' | 'text';
   /** Origins allowed to call the API from a browser (CORS); empty: none. */
   corsOrigins: string[];
+  /** When set, GET /metrics needs it as a bearer token. */
+  metricsToken: string | null;
+  webhooks: WebhookConfig;
+  quotas: QuotaConfig;
+  /** Requests per minute per tenant, shared across API instances through Redis; 0: no limit. */
+  rateLimitPerMinute: number;
   worker: WorkerConfig;
+}
+
+export interface WebhookConfig {
+  /** Allow callback URLs that resolve to loopback, private, link-local or metadata addresses. */
+  allowPrivate: boolean;
+  maxAttempts: number;
+  /** Delay before the first retry; each further retry waits twice as long. */
+  backoffMs: number;
+  timeoutMs: number;
+  /** Worker: deliveries at once; 0: this worker delivers no webhooks. */
+  concurrency: number;
+}
+
+/** Defaults for every tenant; a tenant's own limits (set with scripts/tenant) replace them. 0: no limit. */
+export interface QuotaConfig {
+  concurrentBuilds: number;
+  storageBytes: number;
 }
 
 export type LogLevel = 'error' | 'warn' | 'log' | 'debug' | 'verbose';
@@ -179,6 +202,19 @@ export function loadConfig(env: Env = process.env): KilnConfig {
     logLevel: oneOf(env, 'KILN_LOG_LEVEL', 'log', ['error', 'warn', 'log', 'debug', 'verbose'] as const),
     logFormat: oneOf(env, 'KILN_LOG_FORMAT', 'text', ['json', 'text'] as const),
     corsOrigins: corsOrigins(env),
+    metricsToken: str(env, 'KILN_METRICS_TOKEN', '') || null,
+    webhooks: {
+      allowPrivate: bool(env, 'KILN_WEBHOOK_ALLOW_PRIVATE', false),
+      maxAttempts: int(env, 'KILN_WEBHOOK_MAX_ATTEMPTS', 10, 1, 100),
+      backoffMs: int(env, 'KILN_WEBHOOK_BACKOFF_MS', 30_000, 10, 24 * 3600 * 1000),
+      timeoutMs: int(env, 'KILN_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+      concurrency: int(env, 'KILN_WEBHOOK_CONCURRENCY', 4, 0, 256),
+    },
+    quotas: {
+      concurrentBuilds: int(env, 'KILN_QUOTA_CONCURRENT_BUILDS', 64, 0, 1_000_000),
+      storageBytes: int(env, 'KILN_QUOTA_STORAGE_BYTES', 10 * 1024 ** 3, 0, 2 ** 50),
+    },
+    rateLimitPerMinute: int(env, 'KILN_RATE_LIMIT_PER_MINUTE', 1200, 0, 10_000_000),
     worker: {
       id: str(env, 'KILN_WORKER_ID', `${hostname()}-${process.pid}`),
       pools,

@@ -72,5 +72,6 @@ export function toJobDto(job: Job, builds: Build[], artifacts: Artifact[], event
     outputs: job.outputs,
     verify: job.verify as unknown as Record<string, unknown> | null,
     builds: builds.map((b) => toBuildDto(b, artifacts, events)),
+    callbackUrl: job.callbackUrl,
   };
 }

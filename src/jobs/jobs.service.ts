@@ -37,6 +37,8 @@ import { MAX_FILES } from './source-rules';
 import { REDIS } from '../queue/redis.module';
 import type { Redis } from 'ioredis';
 import { KILN_CONFIG, KilnConfig } from '../config/config';
+import { QuotasService } from '../quotas/quotas.service';
+import { WebhooksService } from '../webhooks/webhooks.service';
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ISO_TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
@@ -139,6 +141,8 @@ export class JobsService {
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(KILN_CONFIG) private readonly config: KilnConfig,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
+    private readonly quotas: QuotasService,
+    private readonly webhooks: WebhooksService,
   ) {}
 
   /** Creates a job and its builds, and queues them. Returns the job and whether it is new. */
@@ -227,11 +231,15 @@ export class JobsService {
     const bypass = dto.cache === 'bypass';
     const hits = bypass ? resolved.map(() => null) : await Promise.all(resolved.map((r, i) => this.cacheLookup(caller.tenantId, digests[i], r.spec.name, source, availability)));
 
+    const callbackUrl = await this.webhooks.callbackUrlFor(dto.callbackUrl);
+    await this.quotas.checkStorageForJob(caller.tenantId);
+
     let job: Job;
     let builds: Build[];
     try {
       ({ job, builds } = await this.db.transaction(async (tx) => {
-        const job = await tx.getRepository(Job).save(tx.getRepository(Job).create({ tenantId: caller.tenantId, source, model, outputs: finalOutputs, verify, idempotencyKey }));
+        await this.quotas.reserveBuilds(tx, caller.tenantId, hits.filter((h) => !h).length);
+        const job = await tx.getRepository(Job).save(tx.getRepository(Job).create({ tenantId: caller.tenantId, source, model, outputs: finalOutputs, verify, idempotencyKey, callbackUrl }));
         const builds = await tx.getRepository(Build).save(
           resolved.map((r, position) => {
             const served = availability.get(r.spec.name);

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsObject, IsOptional, IsUUID } from 'class-validator';
 import { CurrentCaller } from '../auth/auth.decorators';
+import { RequireScope } from '../auth/scopes';
 import type { Caller } from '../auth/auth.service';
 import { KILN_CONFIG, KilnConfig } from '../config/config';
 import { OBJECT_STORE, ObjectStore } from '../storage/object-store';
@@ -70,6 +71,7 @@ export class ModelsController {
 
   @Post('inspect')
   @HttpCode(200)
+  @RequireScope('read') // reads an upload; changes nothing
   @ApiOkResponse({ type: ModelInspectionDto, description: 'What the model takes and gives, its operators, and whether a job with it would be accepted' })
   @ApiBadRequestResponse({ description: 'The upload is not a readable ONNX model, or inputShapes is malformed' })
   @ApiNotFoundResponse({ description: 'No such upload for this tenant' })

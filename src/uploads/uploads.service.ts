@@ -14,6 +14,7 @@ import type { Caller } from '../auth/auth.service';
 import { KILN_CONFIG, KilnConfig } from '../config/config';
 import { Upload } from '../database/entities';
 import { OBJECT_STORE, objectKeys, ObjectStore } from '../storage/object-store';
+import { QuotasService } from '../quotas/quotas.service';
 
 const FILENAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
 
@@ -25,6 +26,7 @@ export class UploadsService {
     @Inject(KILN_CONFIG) private readonly config: KilnConfig,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     @InjectRepository(Upload) private readonly uploads: Repository<Upload>,
+    private readonly quotas: QuotasService,
   ) {}
 
   checkFilename(filename: string | undefined): string {
@@ -40,10 +42,11 @@ export class UploadsService {
    * it passes the limit; only a complete upload reaches the object store and the database.
    */
   async create(caller: Caller, body: Readable, filename: string, contentType: string, declaredLength: number | null): Promise<Upload> {
-    const limit = this.config.maxUploadBytes;
+    // The upload limit (the server's, or the tenant's lower one), or the storage quota left.
+    const { maxBytes: limit, tooLarge } = await this.quotas.uploadAllowance(caller.tenantId);
     if (declaredLength !== null && declaredLength > limit) {
       body.resume();
-      throw new PayloadTooLargeException(`the upload is ${declaredLength} bytes; the limit is ${limit} bytes`);
+      throw new PayloadTooLargeException(tooLarge(declaredLength));
     }
     const id = randomUUID();
     const dir = join(tmpdir(), 'kiln-uploads');
@@ -73,7 +76,7 @@ export class UploadsService {
       if (stored) await this.store.delete(key).catch(() => undefined);
       if (e instanceof TooLarge) {
         body.resume();
-        throw new PayloadTooLargeException(`the upload is larger than the limit of ${limit} bytes`);
+        throw new PayloadTooLargeException(tooLarge(null));
       }
       throw e;
     } finally {

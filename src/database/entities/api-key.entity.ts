@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import type { Scope } from '../../auth/scopes';
 
 /** An API key. Only the sha256 of the secret is stored; the secret is shown once, at creation. */
 @Entity('api_keys')
@@ -18,6 +19,10 @@ export class ApiKey {
 
   @Column({ name: 'key_hash', type: 'text', unique: true, select: false })
   keyHash: string;
+
+  /** What the key may do: read, build, admin (see auth/scopes.ts). */
+  @Column({ type: 'text', array: true, default: () => "'{read,build}'" })
+  scopes: Scope[];
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

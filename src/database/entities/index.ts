@@ -5,6 +5,7 @@ import { Build } from './build.entity';
 import { Job } from './job.entity';
 import { Tenant } from './tenant.entity';
 import { Upload } from './upload.entity';
+import { WebhookDelivery } from './webhook-delivery.entity';
 
-export { ApiKey, Artifact, Build, BuildEvent, Job, Tenant, Upload };
-export const ENTITIES = [Tenant, ApiKey, Upload, Job, Build, BuildEvent, Artifact];
+export { ApiKey, Artifact, Build, BuildEvent, Job, Tenant, Upload, WebhookDelivery };
+export const ENTITIES = [Tenant, ApiKey, Upload, Job, Build, BuildEvent, Artifact, WebhookDelivery];

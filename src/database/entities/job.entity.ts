@@ -56,6 +56,14 @@ export class Job {
   @Column({ name: 'idempotency_key', type: 'text', nullable: true })
   idempotencyKey: string | null;
 
+  /** Where to POST the job's result when it finishes (see webhooks/), or null. */
+  @Column({ name: 'callback_url', type: 'text', nullable: true })
+  callbackUrl: string | null;
+
+  /** When the finished job's webhook was put on the webhooks queue; null until then. */
+  @Column({ name: 'webhook_scheduled_at', type: 'timestamptz', nullable: true })
+  webhookScheduledAt: Date | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

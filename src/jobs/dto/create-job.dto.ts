@@ -165,7 +165,13 @@ export class CreateJobDto {
   @IsOptional()
   verify?: boolean | VerifyDto;
 
-  @ApiPropertyOptional({ enum: ['use', 'bypass'], default: 'use', description: 'use: a build whose input, target and toolchain version match an earlier succeeded build of this tenant reuses its result without compiling (each build says hit or miss). bypass: always compile (the fresh result then replaces the cached one).' })
+  @ApiPropertyOptional({ example: 'https://ci.example.com/kiln-webhook', maxLength: 2048, description: 'An http or https URL that gets a signed POST (a job.finished event) when every build of the job has finished; see the README\'s Webhooks section. Addresses on loopback, private or link-local networks are refused unless the server allows them.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(2048)
+  callbackUrl?: string;
+
+  @ApiPropertyOptional({ enum: ['use', 'bypass'], description: 'Default use. use: a build whose input, target and toolchain version match an earlier succeeded build of this tenant reuses its result without compiling (each build says hit or miss). bypass: always compile (the fresh result then replaces the cached one).' })
   @IsOptional()
   @IsIn(['use', 'bypass'], { message: 'cache must be "use" or "bypass"' })
   cache?: 'use' | 'bypass';

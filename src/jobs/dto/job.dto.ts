@@ -204,6 +204,7 @@ export class JobDto {
   @ApiProperty({ enum: ARTIFACT_KINDS, isArray: true }) outputs: string[];
   @ApiPropertyOptional({ nullable: true, type: 'object', additionalProperties: true, description: 'The verification asked for, with its defaults filled in (tolerance, seed)' }) verify: Record<string, unknown> | null;
   @ApiProperty({ type: [BuildDto] }) builds: BuildDto[];
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'Where the job.finished webhook goes; GET /v1/jobs/{id}/webhooks lists the delivery attempts' }) callbackUrl: string | null;
 }
 
 export class JobSummaryBuildDto {

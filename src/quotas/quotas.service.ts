@@ -1,0 +1,115 @@
+import { BadRequestException, HttpException, HttpStatus, Inject, Injectable, PayloadTooLargeException } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { KILN_CONFIG, KilnConfig } from '../config/config';
+
+/** A 429 that tells the client when to try again (the exception filter sets Retry-After). */
+export class TooManyRequestsException extends HttpException {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super({ statusCode: 429, error: 'Too Many Requests', message }, HttpStatus.TOO_MANY_REQUESTS);
+  }
+}
+
+export interface TenantLimits {
+  /** 0: no limit. */
+  concurrentBuilds: number;
+  /** 0: no limit. */
+  storageBytes: number;
+  uploadBytes: number;
+}
+
+export interface TenantUsage {
+  activeBuilds: number;
+  storageBytes: number;
+}
+
+/** Seconds a client is asked to wait when it has too many builds in flight. */
+export const BUILDS_RETRY_AFTER_SECONDS = 30;
+
+/**
+ * Per-tenant limits: builds queued or running at once, bytes stored (uploads plus artifacts),
+ * and the size of one upload. Defaults come from the configuration; a tenant's own values
+ * (tenants.quota_*, set with `npm run tenant`) replace them.
+ */
+@Injectable()
+export class QuotasService {
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    @Inject(KILN_CONFIG) private readonly config: KilnConfig,
+  ) {}
+
+  async limits(tenantId: string, em: Pick<EntityManager, 'query'> = this.db): Promise<TenantLimits> {
+    const [row]: { quota_concurrent_builds: number | null; quota_storage_bytes: string | null; quota_upload_bytes: string | null }[] = await em.query(
+      `SELECT quota_concurrent_builds, quota_storage_bytes, quota_upload_bytes FROM tenants WHERE id = $1`,
+      [tenantId],
+    );
+    return {
+      concurrentBuilds: row?.quota_concurrent_builds ?? this.config.quotas.concurrentBuilds,
+      storageBytes: row?.quota_storage_bytes != null ? Number(row.quota_storage_bytes) : this.config.quotas.storageBytes,
+      // A tenant's upload limit can lower the server's, not raise it past what the API accepts.
+      uploadBytes: Math.min(this.config.maxUploadBytes, row?.quota_upload_bytes != null ? Number(row.quota_upload_bytes) : Infinity),
+    };
+  }
+
+  async usage(tenantId: string, em: Pick<EntityManager, 'query'> = this.db): Promise<TenantUsage> {
+    const [row]: { active: number; stored: string }[] = await em.query(
+      `SELECT (SELECT count(*)::int FROM builds WHERE tenant_id = $1 AND status NOT IN ('succeeded','failed','canceled')) AS active,
+              (SELECT COALESCE(sum(size), 0) FROM uploads WHERE tenant_id = $1) + (SELECT COALESCE(sum(size), 0) FROM artifacts WHERE tenant_id = $1) AS stored`,
+      [tenantId],
+    );
+    return { activeBuilds: row.active, storageBytes: Number(row.stored) };
+  }
+
+  /**
+   * Inside the transaction that creates a job's builds: refuses them when the tenant would have
+   * more builds queued or running than its limit. A per-tenant lock makes the count and the
+   * insert one step, so concurrent requests cannot both slip under the limit.
+   */
+  async reserveBuilds(tx: Pick<EntityManager, 'query'>, tenantId: string, adding: number): Promise<void> {
+    const { concurrentBuilds: limit } = await this.limits(tenantId, tx);
+    if (limit === 0) return;
+    if (adding > limit) throw new BadRequestException(`this job has ${adding} targets, but the tenant may have at most ${limit} builds queued or running at once (KILN_QUOTA_CONCURRENT_BUILDS); split the job`);
+    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('kiln:builds:' || $1::text))`, [tenantId]);
+    const [{ n }]: { n: number }[] = await tx.query(`SELECT count(*)::int AS n FROM builds WHERE tenant_id = $1 AND status NOT IN ('succeeded','failed','canceled')`, [tenantId]);
+    if (n + adding > limit) {
+      throw new TooManyRequestsException(
+        `the tenant has ${n} builds queued or running and this job adds ${adding}; the limit is ${limit} at once (KILN_QUOTA_CONCURRENT_BUILDS). Try again when some have finished`,
+        BUILDS_RETRY_AFTER_SECONDS,
+      );
+    }
+  }
+
+  /** Refuses a new job when the tenant's stored bytes have reached its storage quota (413). */
+  async checkStorageForJob(tenantId: string): Promise<void> {
+    const { storageBytes: limit } = await this.limits(tenantId);
+    if (limit === 0) return;
+    const { storageBytes: used } = await this.usage(tenantId);
+    if (used >= limit) {
+      throw new PayloadTooLargeException(`the tenant stores ${used} bytes of uploads and artifacts and its storage quota is ${limit} bytes (KILN_QUOTA_STORAGE_BYTES); no new job is accepted until an operator raises the quota`);
+    }
+  }
+
+  /**
+   * How many bytes one upload may have, and the 413 message for one that has more: the upload
+   * limit, or the storage left, whichever is smaller.
+   */
+  async uploadAllowance(tenantId: string): Promise<{ maxBytes: number; tooLarge: (size: number | null) => string }> {
+    const limits = await this.limits(tenantId);
+    const used = limits.storageBytes === 0 ? 0 : (await this.usage(tenantId)).storageBytes;
+    const left = limits.storageBytes === 0 ? Infinity : Math.max(0, limits.storageBytes - used);
+    if (left < limits.uploadBytes) {
+      return {
+        maxBytes: left,
+        tooLarge: (size) =>
+          `the upload is ${size === null ? `more than ${left}` : size} bytes, but the tenant stores ${used} of its ${limits.storageBytes} bytes (KILN_QUOTA_STORAGE_BYTES): ${left} bytes are left`,
+      };
+    }
+    return {
+      maxBytes: limits.uploadBytes,
+      tooLarge: (size) => (size === null ? `the upload is larger than the limit of ${limits.uploadBytes} bytes` : `the upload is ${size} bytes; the limit is ${limits.uploadBytes} bytes`),
+    };
+  }
+}

@@ -1,0 +1,63 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { ThrottlerStorage } from '@nestjs/throttler';
+import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
+import type { Redis } from 'ioredis';
+import { KILN_CONFIG, KilnConfig } from '../config/config';
+import { REDIS } from '../queue/redis.module';
+
+/**
+ * One atomic step per request: count the hit in a fixed window (the first hit starts it and sets
+ * its expiry), and once the count passes the limit, block the tracker for the block duration
+ * (0: until the window ends). KEYS: hits, block. ARGV: window ms, limit, block ms. Returns hits, ms left in the window,
+ * blocked (0/1), ms left of the block.
+ */
+const INCREMENT = `
+local blockLeft = redis.call('PTTL', KEYS[2])
+if blockLeft > 0 then
+  local hits = tonumber(redis.call('GET', KEYS[1]) or '0')
+  local left = redis.call('PTTL', KEYS[1])
+  if left < 0 then left = 0 end
+  return {hits, left, 1, blockLeft}
+end
+local hits = redis.call('INCR', KEYS[1])
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  left = tonumber(ARGV[1])
+end
+if hits > tonumber(ARGV[2]) then
+  local block = tonumber(ARGV[3])
+  if block <= 0 then block = left end
+  redis.call('SET', KEYS[2], '1', 'PX', block)
+  return {hits, left, 1, block}
+end
+return {hits, left, 0, 0}
+`;
+
+/**
+ * Throttler storage in Redis, so every API instance counts against the same numbers. (No
+ * published Redis storage supports this NestJS version; this is the whole of what one does.)
+ * Times go in as milliseconds and come out as seconds, as the throttler guard expects.
+ */
+@Injectable()
+export class RedisThrottlerStorage implements ThrottlerStorage {
+  private readonly logger = new Logger(RedisThrottlerStorage.name);
+
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(KILN_CONFIG) private readonly config: Pick<KilnConfig, 'queuePrefix'>,
+  ) {}
+
+  async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
+    // One hash tag per tracker keeps both keys on one Redis Cluster slot.
+    const base = `${this.config.queuePrefix}:throttle:${throttlerName}:{${key}}`;
+    try {
+      const [hits, left, blocked, blockLeft] = (await this.redis.eval(INCREMENT, 2, `${base}:hits`, `${base}:block`, Math.max(1, Math.round(ttl)), limit, Math.max(0, Math.round(blockDuration)))) as number[];
+      return { totalHits: hits, timeToExpire: Math.ceil(left / 1000), isBlocked: blocked === 1, timeToBlockExpire: Math.ceil(blockLeft / 1000) };
+    } catch (e) {
+      // Rate limiting protects the service; it must not take it down with Redis. Let the request through.
+      this.logger.warn(`rate limit not applied (Redis: ${(e as Error).message})`);
+      return { totalHits: 0, timeToExpire: 0, isBlocked: false, timeToBlockExpire: 0 };
+    }
+  }
+}
