@@ -1,5 +1,5 @@
 import { BullModule } from '@nestjs/bullmq';
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { ArtifactsController } from './artifacts/artifacts.controller';
@@ -30,10 +30,17 @@ import { QuotasService } from './quotas/quotas.service';
 import { rateLimiting } from './throttle/throttle';
 import { JobWebhooksController, WebhookSecretController } from './webhooks/webhooks.controller';
 import { WebhooksService } from './webhooks/webhooks.service';
+import { MetricsController } from './metrics/metrics.controller';
+import { MetricsMiddleware } from './metrics/metrics.middleware';
+import { MetricsService } from './metrics/metrics.service';
 
 /** The HTTP API. Queues are registered for every pool in the catalog, so any build can be queued. */
 @Module({})
-export class AppModule {
+export class AppModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(MetricsMiddleware).forRoutes('*');
+  }
+
   static register(config: KilnConfig): DynamicModule {
     const rateLimit = rateLimiting(config);
     return {
@@ -49,7 +56,7 @@ export class AppModule {
         BullModule.registerQueue(...POOLS.map((p) => ({ name: queueName(p) }))),
         ...rateLimit.imports,
       ],
-      controllers: [JobsController, UploadsController, ArtifactsController, TargetsController, KeysController, WhoAmIController, ModelsController, WebhookSecretController, JobWebhooksController, HealthController],
+      controllers: [MetricsController, JobsController, UploadsController, ArtifactsController, TargetsController, KeysController, WhoAmIController, ModelsController, WebhookSecretController, JobWebhooksController, HealthController],
       providers: [
         AuthService,
         JobsService,
@@ -59,6 +66,7 @@ export class AppModule {
         EnqueueService,
         QuotasService,
         WebhooksService,
+        MetricsService,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         ...rateLimit.guards,
         { provide: APP_FILTER, useClass: KilnExceptionFilter },

@@ -8,7 +8,7 @@ import type { NextFunction, Request, Response } from 'express';
 export const CONSOLE_DIR = resolve(__dirname, '..', '..', '..', 'console', 'dist');
 
 /** Paths that belong to the API, never to the console's client-side routes. */
-const API_PREFIXES = ['/v1', '/docs', '/openapi.json', '/healthz', '/readyz'];
+const API_PREFIXES = ['/v1', '/docs', '/openapi.json', '/healthz', '/readyz', '/metrics', '/admin'];
 
 export function isApiPath(path: string): boolean {
   return API_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`) || (p === '/openapi.json' && path.startsWith(p)));

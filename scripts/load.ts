@@ -1,0 +1,150 @@
+import 'reflect-metadata';
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startKiln } from '../test/support/harness';
+
+/**
+ * Load on loopback: the API and a worker run as their own processes, as deployed; C concurrent
+ * clients each submit a fresh C build and poll it to the end, for D seconds. Printed: requests
+ * per second held, API latency p50/p99, 5xx count, builds per second next to the raw compiler's
+ * throughput with the same parallelism (measured in the same run), and the end-to-end latency
+ * of a cached build (POST, which answers from the cache, then GET).
+ *
+ *   npm run load -- [clients=8] [seconds=20] [parallelism=2]
+ */
+const CLIENTS = Number(process.argv[2] ?? 8);
+const SECONDS = Number(process.argv[3] ?? 20);
+const PARALLEL = Number(process.argv[4] ?? 2);
+const run = promisify(execFile);
+
+const source = (i: number) => `#include <stddef.h>
+void saxpy_${i}(size_t n, float a, const float *x, float *y) {
+  for (size_t k = 0; k < n; k++) y[k] = a * x[k] + y[k];
+}
+`;
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] : NaN;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** The raw compiler's throughput: PARALLEL loops of clang-19 -c for the given time. */
+async function rawThroughput(dir: string, seconds: number): Promise<number> {
+  let n = 0;
+  const end = Date.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: PARALLEL }, async (_, w) => {
+      for (let i = 0; Date.now() < end; i++) {
+        const file = join(dir, `raw-${w}-${i}.c`);
+        await writeFile(file, source(i));
+        await run('/usr/bin/clang-19', ['--target=x86_64-linux-gnu', '-O2', '-fno-color-diagnostics', '-c', file, '-o', `${file}.o`]);
+        n++;
+      }
+    }),
+  );
+  return n / seconds;
+}
+
+async function main(): Promise<void> {
+  const kiln = await startKiln({ storage: 'fs', worker: false });
+  const port = await freePort();
+  const env = { ...process.env, ...kiln.env, KILN_LOG_LEVEL: 'warn' };
+  const children: ChildProcess[] = [
+    spawn(process.execPath, [join(__dirname, '../src/main.js')], { env: { ...env, KILN_PORT: String(port) }, stdio: ['ignore', 'inherit', 'inherit'] }),
+    spawn(process.execPath, [join(__dirname, '../workers/main.js')], { env: { ...env, KILN_POOLS: 'cpu', KILN_WORKER_CONCURRENCY: String(PARALLEL) }, stdio: ['ignore', 'inherit', 'inherit'] }),
+  ];
+  const base = `http://127.0.0.1:${port}`;
+  const headers = { Authorization: `Bearer ${kiln.apiKey}`, 'Content-Type': 'application/json' };
+  const dir = await mkdtemp(join(tmpdir(), 'kiln-load-'));
+  const latencies: number[] = [];
+  let requests = 0;
+  let errors5xx = 0;
+  const call = async (method: string, path: string, body?: object) => {
+    const t = performance.now();
+    const res = await fetch(base + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+    const json = (await res.json()) as { id: string; status: string };
+    latencies.push(performance.now() - t);
+    requests++;
+    if (res.status >= 500) errors5xx++;
+    return { status: res.status, body: json };
+  };
+  try {
+    // Up when the worker announces the target.
+    for (const deadline = Date.now() + 120_000; ; ) {
+      const r = (await fetch(`${base}/v1/targets`, { headers }).then((x) => x.json()).catch(() => null)) as { targets?: { name: string; available: boolean }[] } | null;
+      if (r?.targets?.some((t) => t.name === 'x86_64-linux-gnu' && t.available)) break;
+      if (Date.now() > deadline) throw new Error('Kiln did not come up within 120 s');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const raw = await rawThroughput(dir, Math.min(10, SECONDS));
+
+    let built = 0;
+    let seq = 0;
+    const end = Date.now() + SECONDS * 1000;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (Date.now() < end) {
+          const i = seq++;
+          const created = await call('POST', '/v1/jobs', { source: { language: 'c', files: [{ path: 'saxpy.c', content: source(i) }], options: ['-O2'] }, targets: ['x86_64-linux-gnu'] });
+          if (created.status !== 202) continue;
+          for (;;) {
+            const job = await call('GET', `/v1/jobs/${created.body.id}`);
+            if (['succeeded', 'failed', 'canceled'].includes(job.body.status)) {
+              if (job.body.status === 'succeeded') built++;
+              break;
+            }
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
+      }),
+    );
+    const elapsed = (performance.now() - t0) / 1000;
+
+    // Cached builds: the same request again is answered from the cache.
+    const cachedBody = { source: { language: 'c', files: [{ path: 'saxpy.c', content: source(-1) }], options: ['-O2'] }, targets: ['x86_64-linux-gnu'] };
+    const first = await call('POST', '/v1/jobs', cachedBody);
+    while (!['succeeded', 'failed'].includes((await call('GET', `/v1/jobs/${first.body.id}`)).body.status)) await new Promise((r) => setTimeout(r, 50));
+    const cached: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const t = performance.now();
+      const r = await call('POST', '/v1/jobs', cachedBody);
+      let status = r.body.status;
+      while (!['succeeded', 'failed'].includes(status)) status = (await call('GET', `/v1/jobs/${r.body.id}`)).body.status;
+      await call('GET', `/v1/jobs/${r.body.id}`);
+      cached.push(performance.now() - t);
+    }
+
+    const rate = built / elapsed;
+    console.log(`Kiln under load: ${CLIENTS} clients for ${SECONDS} s on loopback, worker parallelism ${PARALLEL}, x86_64 C objects`);
+    console.log(`  requests                ${requests} (${(requests / elapsed).toFixed(0)} per second held)`);
+    console.log(`  API latency             p50 ${quantile(latencies, 0.5).toFixed(1)} ms   p99 ${quantile(latencies, 0.99).toFixed(1)} ms`);
+    console.log(`  5xx responses           ${errors5xx}   goal: 0`);
+    console.log(`  builds per second       ${rate.toFixed(2)} through Kiln   vs ${raw.toFixed(2)} raw clang-19 -c with ${PARALLEL} in parallel`);
+    console.log(`  throughput ratio        ${(rate / raw).toFixed(2)}   goal: at least 0.90`);
+    console.log(`  cached build end to end median ${quantile(cached, 0.5).toFixed(1)} ms   p99 ${quantile(cached, 0.99).toFixed(1)} ms (POST + GET)   goal: median under 15 ms`);
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+    await rm(dir, { recursive: true, force: true });
+    await kiln.close();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,38 @@
+import { strict as assert } from 'node:assert';
+import { after, before, describe, it } from 'node:test';
+import { Kiln, startKiln, waitForJob } from './support/harness';
+
+const TOKEN = 'metrics-token-for-tests-0123456789';
+
+describe('Prometheus metrics', () => {
+  let kiln: Kiln;
+  before(async () => {
+    kiln = await startKiln({ storage: 'fs', env: { KILN_METRICS_TOKEN: TOKEN } });
+  });
+  after(async () => {
+    await kiln?.close();
+  });
+
+  it('needs the metrics token when one is set', async () => {
+    assert.equal((await kiln.http().get('/metrics')).status, 403);
+    assert.equal((await kiln.http().get('/metrics').set('Authorization', 'Bearer wrong-token-of-the-same-length-00')).status, 403);
+  });
+
+  it('reports HTTP latency by route, queues by pool, builds by toolchain and target, and the cache', async () => {
+    const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', files: [{ path: 'm.c', content: `int f(void) { return ${Date.now() % 1000}; }\n` }] }, targets: ['x86_64-linux-gnu'] });
+    assert.equal(res.status, 202);
+    await waitForJob(kiln, res.body.id);
+    const m = await kiln.http().get('/metrics').set('Authorization', `Bearer ${TOKEN}`);
+    assert.equal(m.status, 200);
+    assert.match(m.headers['content-type'], /text\/plain/);
+    const text = m.text;
+    assert.match(text, /kiln_http_request_duration_seconds_count\{method="POST",route="\/v1\/jobs",status="202"\} 1\b/);
+    assert.match(text, /kiln_http_request_duration_seconds_bucket\{le="[\d.]+",method="GET",route="\/v1\/jobs\/:id",status="200"\} \d+/);
+    assert.match(text, /kiln_queue_jobs\{pool="cpu",state="waiting"\} 0/);
+    assert.match(text, /kiln_queue_oldest_waiting_seconds\{pool="cpu"\} 0/);
+    assert.match(text, /kiln_builds\{status="succeeded",target="x86_64-linux-gnu",toolchain="clang"\} 1/);
+    assert.match(text, /kiln_build_duration_seconds\{toolchain="clang",target="x86_64-linux-gnu",quantile="0.5"\} [\d.e-]+/);
+    assert.match(text, /kiln_build_cache\{result="miss"\} 1/);
+    assert.match(text, /kiln_api_process_resident_memory_bytes \d+/);
+  });
+});
