@@ -466,6 +466,26 @@ static void kiln_gemm(kiln_gemm_args *g) {
   }
 }
 
+/* Independent products (a batched MatMul): with threads, each thread takes whole products. */
+typedef struct { kiln_gemm_args *g; long count, next; } kiln_batch_args;
+
+static void kiln_batch_task(void *arg, int tid, int nt) {
+  kiln_batch_args *b = (kiln_batch_args *)arg;
+  (void)nt;
+  for (;;) {
+    const long i = __atomic_fetch_add(&b->next, 1, __ATOMIC_RELAXED);
+    if (i >= b->count) break;
+    const kiln_gemm_args *g = &b->g[i];
+    kiln_gemm_panels(g, 0, (g->N + 15) / 16, g->scratch + tid * g->scratch_floats);
+  }
+}
+
+static void kiln_gemm_batch(kiln_gemm_args *g, long count) {
+  kiln_batch_args b = { g, count, 0 };
+  if (KILN_THREADS > 1 && count > 1) kiln_parallel(kiln_batch_task, &b);
+  else for (long i = 0; i < count; i++) kiln_gemm(&g[i]);
+}
+
 /* ---- 3x3 stride-1 convolution by Winograd F(2x2, 3x3): 16 GEMMs of (M x C) x (C x tiles) per row of tiles ---- */
 typedef struct {
   const float *x;        /* one image [C][H][W] */

@@ -14,14 +14,18 @@ function paddedBias(ctx: EmitContext, name: string, N: number, scale = 1): strin
  * One packed GEMM call: C (M x N, row stride N) = A (M x K, row-major) x B, with B either packed
  * at compile time (bpacked) or read at run time (b, with row stride ldb and column stride sn).
  */
-function gemmCall(ctx: EmitContext, node: Node, d: { M: number; N: number; K: number; a: string; c: string; bpacked?: string; b?: string; ldb?: number; sn?: number; biasN?: string; res?: string }): string {
+function gemmInit(ctx: EmitContext, node: Node, d: { M: number; N: number; K: number; a: string; c: string; bpacked?: string; b?: string; ldb?: number; sn?: number; biasN?: string; res?: string }): string {
   const mc = gemmRowBlock(d.M, d.K);
   const sc = ctx.scratch(gemmScratch(mc, d.K));
   const b = d.bpacked ? `.bpacked = ${d.bpacked}` : `.b = ${d.b}, .ldb = ${d.ldb}, .sn = ${d.sn}`;
   const shared = ctx.threads > 1 && gemmSharedA(d.M, d.K) <= MAX_SHARED_A ? `, .apacked = ${ctx.shared(gemmSharedA(d.M, d.K))}` : '';
+  return `{ .M = ${d.M}, .N = ${d.N}, .K = ${d.K}, .a = ${d.a}, .lda = ${d.K}, ${b}, .c = ${d.c}, .ldc = ${d.N}, .mc = ${mc},
+    .e = ${epilogueInit(node, { biasN: d.biasN, res: d.res })}, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride}${shared} }`;
+}
+
+function gemmCall(ctx: EmitContext, node: Node, d: Parameters<typeof gemmInit>[2]): string {
   return `{
-  kiln_gemm_args g = { .M = ${d.M}, .N = ${d.N}, .K = ${d.K}, .a = ${d.a}, .lda = ${d.K}, ${b}, .c = ${d.c}, .ldc = ${d.N}, .mc = ${mc},
-    .e = ${epilogueInit(node, { biasN: d.biasN, res: d.res })}, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride}${shared} };
+  kiln_gemm_args g = ${gemmInit(ctx, node, d)};
   kiln_gemm(&g);
 }`;
 }
@@ -86,6 +90,14 @@ const matmul: OpDef = {
         };
         rec(0, []);
         return out.join('\n');
+      }
+      if (!bConst && ctx.threads > 1 && numel(batch) > 1 && numel(batch) <= 4096) {
+        // With threads, the batch's products are shared out whole (each may be too small to split).
+        const init = (idx: string[]) => `gs[i++] = (kiln_gemm_args)${gemmInit(ctx, node, { M, N, K, a: `${A} + ${offset(idx, sa)}`, c: `${Y} + ${offset(idx, so)}`, b: `${B} + ${offset(idx, sb)}`, ldb: N, sn: 1, biasN, res: res && `${res} + ${offset(idx, so)}` })};`;
+        return `kiln_gemm_args gs[${numel(batch)}];
+long i = 0;
+${loops(batch, init, 'b')}
+kiln_gemm_batch(gs, ${numel(batch)});`;
       }
       if (!bConst) return loops(batch, (idx) => call(idx, () => 0), 'b');
     }
