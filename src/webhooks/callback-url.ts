@@ -82,7 +82,7 @@ export async function checkCallbackUrl(raw: string, allowPrivate: boolean, looku
     }
   }
   const bad = addresses.find(isPrivateAddress);
-  if (bad) throw new CallbackUrlError(`callbackUrl host "${host}" is ${bad === host ? 'a' : `resolves to ${bad}, a`} loopback, private, link-local or reserved address, which webhooks may not reach`);
+  if (bad) throw new CallbackUrlError(`callbackUrl host "${host}" ${bad === host ? 'is a' : `resolves to ${bad}, a`} loopback, private, link-local or reserved address, which webhooks may not reach`);
   return u.toString();
 }
 
