@@ -1,0 +1,202 @@
+import { strict as assert } from 'node:assert';
+import { after, before, describe, it } from 'node:test';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { AuthService } from '../src/auth/auth.service';
+import type { Scope } from '../src/auth/scopes';
+import { createApi } from '../src/bootstrap';
+import { Kiln, startKiln } from './support/harness';
+
+const source = (n: number) => ({ language: 'c', files: [{ path: 'q.c', content: `int quota_${n}(void) { return ${n}; }\n` }] });
+const messageOf = (body: { message: string | string[] }) => (Array.isArray(body.message) ? body.message.join('; ') : body.message);
+
+describe('API key scopes, quotas', () => {
+  let kiln: Kiln;
+  let auth: AuthService;
+  let db: DataSource;
+
+  /** A tenant of its own with a key of the given scopes. */
+  async function tenant(name: string, scopes: Scope[] = ['read', 'build', 'admin']): Promise<{ id: string; key: { Authorization: string } }> {
+    const t = await auth.ensureTenant(name);
+    const { secret } = await auth.createKey(t.id, 'test', scopes);
+    return { id: t.id, key: { Authorization: `Bearer ${secret}` } };
+  }
+
+  before(async () => {
+    kiln = await startKiln({ storage: 'fs', worker: false, env: { KILN_QUOTA_CONCURRENT_BUILDS: '3', KILN_QUOTA_STORAGE_BYTES: '1000' } });
+    auth = kiln.api.get(AuthService);
+    db = kiln.api.get(DataSource);
+  });
+  after(async () => {
+    await kiln?.close();
+  });
+
+  it('keys get scopes when made (default read and build); the bootstrap key has all three', async () => {
+    const who = await kiln.http().get('/v1/whoami').set(kiln.auth);
+    assert.deepEqual(who.body.key.scopes, ['read', 'build', 'admin']);
+    const plain = await kiln.http().post('/v1/keys').set(kiln.auth).send({ name: 'ci' });
+    assert.equal(plain.status, 201, JSON.stringify(plain.body));
+    assert.deepEqual(plain.body.scopes, ['read', 'build']);
+    const reader = await kiln.http().post('/v1/keys').set(kiln.auth).send({ name: 'dashboards', scopes: ['read'] });
+    assert.deepEqual(reader.body.scopes, ['read']);
+    const listed = await kiln.http().get('/v1/keys').set(kiln.auth);
+    assert.deepEqual(listed.body.items.find((k: { id: string }) => k.id === reader.body.id).scopes, ['read']);
+    for (const [scopes, why] of [
+      [['read', 'deploy'], /each scope must be one of: read, build, admin/],
+      [[], /at least one scope/],
+      ['read', /scopes must be an array/],
+    ] as const) {
+      const bad = await kiln.http().post('/v1/keys').set(kiln.auth).send({ name: 'x', scopes });
+      assert.equal(bad.status, 400, JSON.stringify(bad.body));
+      assert.match(messageOf(bad.body), why);
+    }
+  });
+
+  it('each route needs its scope: 403 names the missing one', async () => {
+    const { secret: readKey } = await auth.createKey((await auth.ensureTenant('default')).id, 'r', ['read']);
+    const { secret: buildKey } = await auth.createKey((await auth.ensureTenant('default')).id, 'b', ['build']);
+    const { secret: rbKey } = await auth.createKey((await auth.ensureTenant('default')).id, 'rb', ['read', 'build']);
+    const as = (k: string) => ({ Authorization: `Bearer ${k}` });
+    const expect403 = async (res: request.Response, scope: string) => {
+      assert.equal(res.status, 403, JSON.stringify(res.body));
+      assert.match(res.body.message, new RegExp(`lacks the "${scope}" scope`));
+    };
+
+    // read
+    assert.equal((await kiln.http().get('/v1/jobs').set(as(readKey))).status, 200);
+    assert.equal((await kiln.http().get('/v1/targets').set(as(readKey))).status, 200);
+    assert.equal((await kiln.http().post('/v1/models/inspect').set(as(readKey)).send({ uploadId: '00000000-0000-4000-8000-000000000000' })).status, 404);
+    await expect403(await kiln.http().post('/v1/jobs').set(as(readKey)).send({ source: source(0), targets: ['x86_64-linux-gnu'] }), 'build');
+    await expect403(await kiln.http().post('/v1/uploads?filename=a.c').set(as(readKey)).set('Content-Type', 'application/octet-stream').send('int a;'), 'build');
+    await expect403(await kiln.http().delete('/v1/jobs/00000000-0000-4000-8000-000000000000').set(as(readKey)), 'build');
+    await expect403(await kiln.http().get('/v1/keys').set(as(readKey)), 'admin');
+
+    // build
+    const up = await kiln.http().post('/v1/uploads?filename=b.c').set(as(buildKey)).set('Content-Type', 'application/octet-stream').send('int b;');
+    assert.equal(up.status, 201, JSON.stringify(up.body));
+    await expect403(await kiln.http().get(`/v1/uploads/${up.body.id}`).set(as(buildKey)), 'read');
+    await expect403(await kiln.http().get('/v1/jobs').set(as(buildKey)), 'read');
+    await expect403(await kiln.http().post('/v1/keys').set(as(buildKey)).send({ name: 'escalate', scopes: ['admin'] }), 'admin');
+
+    // read + build, the default: no key management, no webhook secret
+    await expect403(await kiln.http().get('/v1/keys').set(as(rbKey)), 'admin');
+    await expect403(await kiln.http().delete('/v1/keys/00000000-0000-4000-8000-000000000000').set(as(rbKey)), 'admin');
+    await expect403(await kiln.http().get('/v1/webhooks/secret').set(as(rbKey)), 'admin');
+    await expect403(await kiln.http().post('/v1/webhooks/secret').set(as(rbKey)), 'admin');
+    assert.equal((await kiln.http().get('/v1/whoami').set(as(rbKey))).status, 200);
+    // Health needs no key at all.
+    assert.equal((await kiln.http().get('/healthz')).status, 200);
+  });
+
+  it('concurrent builds: 429 with Retry-After and the numbers, nothing created; room again once builds finish', async () => {
+    const t = await tenant('builds-quota');
+    const jobs = async () => Number((await db.query(`SELECT count(*)::int AS n FROM jobs WHERE tenant_id = $1`, [t.id]))[0].n);
+    const first = await kiln.http().post('/v1/jobs').set(t.key).send({ source: source(1), targets: ['x86_64-linux-gnu', 'aarch64-linux-gnu'] });
+    assert.equal(first.status, 202, JSON.stringify(first.body));
+    const over = await kiln.http().post('/v1/jobs').set(t.key).send({ source: source(2), targets: ['x86_64-linux-gnu', 'wasm32-wasi'] });
+    assert.equal(over.status, 429, JSON.stringify(over.body));
+    assert.equal(over.headers['retry-after'], '30');
+    assert.match(over.body.message, /the tenant has 2 builds queued or running and this job adds 2; the limit is 3 at once \(KILN_QUOTA_CONCURRENT_BUILDS\)/);
+    assert.equal(await jobs(), 1);
+    const tooBig = await kiln.http().post('/v1/jobs').set(t.key).send({ source: source(3), targets: ['x86_64-linux-gnu', 'aarch64-linux-gnu', 'riscv64-linux-gnu', 'wasm32-wasi'] });
+    assert.equal(tooBig.status, 400, JSON.stringify(tooBig.body));
+    assert.match(tooBig.body.message, /this job has 4 targets, but the tenant may have at most 3 builds queued or running at once/);
+    // Other tenants have their own count.
+    const other = await tenant('builds-quota-other');
+    assert.equal((await kiln.http().post('/v1/jobs').set(other.key).send({ source: source(4), targets: ['x86_64-linux-gnu', 'wasm32-wasi'] })).status, 202);
+    // Finished (here: canceled) builds no longer count.
+    await kiln.http().delete(`/v1/jobs/${first.body.id}`).set(t.key);
+    assert.equal((await kiln.http().post('/v1/jobs').set(t.key).send({ source: source(2), targets: ['x86_64-linux-gnu', 'wasm32-wasi'] })).status, 202);
+  });
+
+  it('concurrent requests cannot slip past the build limit together', async () => {
+    const t = await tenant('builds-race');
+    const results = await Promise.all([1, 2, 3, 4, 5].map((n) => kiln.http().post('/v1/jobs').set(t.key).send({ source: source(10 + n), targets: ['x86_64-linux-gnu'] })));
+    assert.deepEqual(results.map((r) => r.status).sort(), [202, 202, 202, 429, 429]);
+    const [{ n }] = await db.query(`SELECT count(*)::int AS n FROM builds WHERE tenant_id = $1`, [t.id]);
+    assert.equal(n, 3);
+  });
+
+  it('storage: an upload that does not fit is a 413 with the numbers; a full tenant gets no new job', async () => {
+    const t = await tenant('storage-quota');
+    const upload = (bytes: number) => kiln.http().post('/v1/uploads?filename=blob.bin').set(t.key).set('Content-Type', 'application/octet-stream').send(Buffer.alloc(bytes, 1));
+    // Without a Content-Length, the quota is enforced while the bytes stream in.
+    const streamed = async (bytes: number) => {
+      const res = await fetch(`${kiln.baseUrl}/v1/uploads?filename=blob.bin`, {
+        method: 'POST',
+        headers: { ...t.key, 'Content-Type': 'application/octet-stream' },
+        body: new ReadableStream({
+          start(controller) {
+            controller.enqueue(new Uint8Array(bytes));
+            controller.close();
+          },
+        }),
+        duplex: 'half',
+      } as RequestInit);
+      return { status: res.status, body: (await res.json()) as { message: string } };
+    };
+    assert.equal((await upload(600)).status, 201);
+    const over = await upload(600);
+    assert.equal(over.status, 413, JSON.stringify(over.body));
+    assert.match(over.body.message, /the upload is 600 bytes, but the tenant stores 600 of its 1000 bytes \(KILN_QUOTA_STORAGE_BYTES\): 400 bytes are left/);
+    const chunked = await streamed(600);
+    assert.equal(chunked.status, 413, JSON.stringify(chunked.body));
+    assert.match(chunked.body.message, /the upload is more than 400 bytes, but the tenant stores 600 of its 1000 bytes/);
+    assert.equal((await upload(400)).status, 201);
+    const job = await kiln.http().post('/v1/jobs').set(t.key).send({ source: source(20), targets: ['x86_64-linux-gnu'] });
+    assert.equal(job.status, 413, JSON.stringify(job.body));
+    assert.match(job.body.message, /the tenant stores 1000 bytes of uploads and artifacts and its storage quota is 1000 bytes/);
+    const [{ n }] = await db.query(`SELECT count(*)::int AS n FROM uploads WHERE tenant_id = $1`, [t.id]);
+    assert.equal(n, 2);
+  });
+
+  it('a tenant\'s own limits replace the defaults', async () => {
+    const t = await tenant('own-limits');
+    await db.query(`UPDATE tenants SET quota_upload_bytes = 100, quota_storage_bytes = 0, quota_concurrent_builds = 5 WHERE id = $1`, [t.id]);
+    const big = await kiln.http().post('/v1/uploads?filename=big.bin').set(t.key).set('Content-Type', 'application/octet-stream').send(Buffer.alloc(200, 1));
+    assert.equal(big.status, 413, JSON.stringify(big.body));
+    assert.match(big.body.message, /the upload is 200 bytes; the limit is 100 bytes/);
+    const many = await kiln.http().post('/v1/jobs').set(t.key).send({ source: source(30), targets: ['x86_64-linux-gnu', 'aarch64-linux-gnu', 'riscv64-linux-gnu', 'wasm32-wasi'] });
+    assert.equal(many.status, 202, JSON.stringify(many.body));
+  });
+});
+
+describe('rate limit, shared by API instances through Redis', () => {
+  let kiln: Kiln;
+  let second: NestExpressApplication;
+  let secondUrl: string;
+
+  before(async () => {
+    kiln = await startKiln({ storage: 'fs', worker: false, env: { KILN_RATE_LIMIT_PER_MINUTE: '6' } });
+    second = await createApi(kiln.config);
+    await second.listen(0, '127.0.0.1');
+    secondUrl = `http://127.0.0.1:${(second.getHttpServer().address() as { port: number }).port}`;
+  });
+  after(async () => {
+    await second?.close();
+    await kiln?.close();
+  });
+
+  it('counts a tenant\'s requests on every instance; 429 with Retry-After past the limit; health is exempt', async () => {
+    const auth = kiln.api.get(AuthService);
+    const t = await auth.ensureTenant('limited');
+    const { secret } = await auth.createKey(t.id, 'k', ['read']);
+    const { secret: secret2 } = await auth.createKey(t.id, 'k2', ['read']);
+    const other = (await auth.createKey((await auth.ensureTenant('unlimited')).id, 'k', ['read'])).secret;
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await kiln.http().get('/v1/jobs').set('Authorization', `Bearer ${secret}`)).status);
+    // The tenant's other key, on the other instance: the same count.
+    for (let i = 0; i < 3; i++) statuses.push((await request(secondUrl).get('/v1/jobs').set('Authorization', `Bearer ${secret2}`)).status);
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 200]);
+    const limited = await request(secondUrl).get('/v1/targets').set('Authorization', `Bearer ${secret}`);
+    assert.equal(limited.status, 429, JSON.stringify(limited.body));
+    const wait = Number(limited.headers['retry-after']);
+    assert.ok(wait >= 1 && wait <= 60, String(limited.headers['retry-after']));
+    assert.match(limited.body.message, /the tenant made more than 6 requests in 60 s \(KILN_RATE_LIMIT_PER_MINUTE\); try again in \d+ s/);
+    assert.equal((await kiln.http().get('/v1/jobs').set('Authorization', `Bearer ${secret}`)).status, 429);
+    // Another tenant is not held back, and health checks are never limited.
+    assert.equal((await kiln.http().get('/v1/jobs').set('Authorization', `Bearer ${other}`)).status, 200);
+    for (let i = 0; i < 10; i++) assert.equal((await kiln.http().get('/healthz')).status, 200);
+  });
+});
