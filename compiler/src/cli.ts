@@ -5,18 +5,20 @@ import { compileModel } from './compile';
 import { modelHarness } from './harness';
 import { CompileError } from './ir';
 
-const USAGE = `usage: kiln-onnx <model.onnx> [--out dir] [--name net] [--shape input=1,3,224,224 ...] [--harness]
+const USAGE = `usage: kiln-onnx <model.onnx> [--out dir] [--name net] [--shape input=1,3,224,224 ...] [--threads n] [--harness]
 
 Compiles an ONNX model to dependency-free C: <name>.c, <name>.h, <name>.weights.bin (embedded
 with #embed: compile with clang -std=c23) and <name>.json (inputs, outputs, shapes, dtypes).
-Symbolic input dimensions are bound with --shape. --harness also writes harness.c, a program
-that runs the model on a file of inputs.`;
+Symbolic input dimensions are bound with --shape. --threads n lets the kernels use n threads
+(pthreads, started on the first run; link with -lpthread where the C library needs it; wasm32
+runs on one). --harness also writes harness.c, a program that runs the model on a file of inputs.`;
 
 export async function main(argv: string[]): Promise<number> {
   const args = [...argv];
   let out = '.';
   let name = 'model';
   let harness = false;
+  let threads = 1;
   const shapes: Record<string, number[]> = {};
   const positional: string[] = [];
   while (args.length) {
@@ -24,6 +26,13 @@ export async function main(argv: string[]): Promise<number> {
     if (a === '--out') out = args.shift() ?? '';
     else if (a === '--name') name = args.shift() ?? '';
     else if (a === '--harness') harness = true;
+    else if (a === '--threads') {
+      threads = Number(args.shift());
+      if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+        console.error('kiln-onnx: --threads takes a whole number from 1 to 256');
+        return 2;
+      }
+    }
     else if (a === '--shape') {
       const m = /^([^=]+)=(\d+(?:,\d+)*)$/.exec(args.shift() ?? '');
       if (!m) {
@@ -42,7 +51,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const bytes = await readFile(positional[0]);
-    const { files, metadata } = compileModel(bytes, { name, inputShapes: shapes });
+    const { files, metadata } = compileModel(bytes, { name, inputShapes: shapes, threads });
     await mkdir(out, { recursive: true });
     for (const [file, content] of Object.entries(files)) await writeFile(join(out, file), content);
     if (harness) await writeFile(join(out, 'harness.c'), modelHarness(metadata));

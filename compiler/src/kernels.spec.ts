@@ -9,6 +9,7 @@ import { compareOutput } from '../../src/verification/compare';
 import { prng } from '../../src/verification/inputs';
 import { ModelBuilder, randomWeights } from '../test/builder';
 import { compileModel, CompileOptions } from './compile';
+import { CompileError } from './ir';
 import { modelHarness } from './harness';
 import { gemmRowBlock, packPanels } from './kernels';
 
@@ -98,6 +99,22 @@ describe('kernel library: the packed GEMM against a naive reference', () => {
     dir = await mkdtemp(join(tmpdir(), 'kiln-kernels-'));
   });
   after(async () => rm(dir, { recursive: true, force: true }));
+
+  it('refuses a thread count that is not a whole number from 1 to 256', () => {
+    const b = new ModelBuilder();
+    b.output(b.op('MatMul', [b.input('x', [2, 3]), b.weight('w', [3, 5], randomWeights(1, 15, 1))]));
+    const bytes = b.build();
+    for (const threads of [0, 1.5, 257]) assert.throws(() => compileModel(bytes, { threads }), (e: unknown) => e instanceof CompileError && e.code === 'invalid' && /threads/.test(e.message));
+    assert.match(String(compileModel(bytes, { threads: 4 }).files['model.c']), /#define KILN_THREADS 4\n/);
+  });
+
+  it('keeps names from the model out of the C (a name cannot close a comment)', () => {
+    const b = new ModelBuilder();
+    const x = b.input('x', [1, 4]);
+    b.output(b.op('Relu', [b.op('MatMul', [x, b.weight('w*/ int evil; /*', [4, 4], randomWeights(1, 16, 1))])]));
+    const c = String(compileModel(b.build()).files['model.c']);
+    assert.ok(!c.includes('*/ int evil;'));
+  });
 
   it('covers a shape with several row blocks and K blocks', () => {
     const [M, K] = SHAPES[6];
