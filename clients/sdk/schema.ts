@@ -80,6 +80,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/jobs/{id}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["JobWebhooks_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/keys": {
         parameters: {
             query?: never;
@@ -186,6 +202,22 @@ export interface paths {
         get: operations["Uploads_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["WebhookSecret_get"];
+        put?: never;
+        post: operations["WebhookSecret_rotate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -348,11 +380,15 @@ export interface components {
         };
         CreateJobDto: {
             /**
-             * @description use: a build whose input, target and toolchain version match an earlier succeeded build of this tenant reuses its result without compiling (each build says hit or miss). bypass: always compile (the fresh result then replaces the cached one).
-             * @default use
+             * @description Default use. use: a build whose input, target and toolchain version match an earlier succeeded build of this tenant reuses its result without compiling (each build says hit or miss). bypass: always compile (the fresh result then replaces the cached one).
              * @enum {string}
              */
-            cache: "use" | "bypass";
+            cache?: "use" | "bypass";
+            /**
+             * @description An http or https URL that gets a signed POST (a job.finished event) when every build of the job has finished; see the README's Webhooks section. Addresses on loopback, private or link-local networks are refused unless the server allows them.
+             * @example https://ci.example.com/kiln-webhook
+             */
+            callbackUrl?: string;
             /**
              * @description A model's input shapes, binding its symbolic dimensions
              * @example {
@@ -403,17 +439,13 @@ export interface components {
              */
             name: string;
             /**
-             * @description read: every GET; build: create jobs and uploads, cancel jobs; admin: manage keys and the webhook signing secret
-             * @default [
-             *       "read",
-             *       "build"
-             *     ]
+             * @description Default: read and build. read: every GET; build: create jobs and uploads, cancel jobs; admin: manage keys and the webhook signing secret
              * @example [
              *       "read",
              *       "build"
              *     ]
              */
-            scopes: ("read" | "build" | "admin")[];
+            scopes?: ("read" | "build" | "admin")[];
         };
         DiagnosticDto: {
             /** @example 3 */
@@ -501,6 +533,8 @@ export interface components {
         };
         JobDto: {
             builds: components["schemas"]["BuildDto"][];
+            /** @description Where the job.finished webhook goes; GET /v1/jobs/{id}/webhooks lists the delivery attempts */
+            callbackUrl?: string | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: uuid */
@@ -993,6 +1027,62 @@ export interface components {
             timeoutMs?: number;
             tolerance?: components["schemas"]["ToleranceDto"];
         };
+        WebhookDeliveryDto: {
+            /**
+             * @description The attempt's number, from 1
+             * @example 1
+             */
+            attempt: number;
+            /** Format: date-time */
+            attemptedAt: string;
+            /** @example 84 */
+            durationMs: number;
+            /** @example ECONNREFUSED: connect ECONNREFUSED 203.0.113.7:443 */
+            error?: string | null;
+            /** @enum {string} */
+            event: "job.finished";
+            /**
+             * Format: uuid
+             * @description The event's id (the body's "id" and the Kiln-Delivery header), the same in every attempt
+             */
+            eventId: string;
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            jobId: string;
+            /**
+             * Format: date-time
+             * @description When the next attempt is due, for a retrying delivery
+             */
+            nextRetryAt?: string | null;
+            /**
+             * @description delivered: the receiver answered 2xx; retrying: it did not, and another attempt is due at nextRetryAt; failed: the last attempt failed
+             * @enum {string}
+             */
+            status: "delivered" | "retrying" | "failed";
+            /**
+             * @description The receiver's HTTP status; null when there was no answer
+             * @example 200
+             */
+            statusCode?: number | null;
+            /** @example https://ci.example.com/kiln */
+            url: string;
+        };
+        WebhookDeliveryListDto: {
+            items: components["schemas"]["WebhookDeliveryDto"][];
+        };
+        WebhookSecretDto: {
+            /**
+             * Format: date-time
+             * @description When this secret was made
+             */
+            createdAt: string;
+            /**
+             * @description The key of the HMAC-SHA256 in the Kiln-Signature header of every webhook
+             * @example whsec_3q2+7w...
+             */
+            secret: string;
+        };
         WhoAmIDto: {
             /** @description The key that made this request */
             key: components["schemas"]["KeyRefDto"];
@@ -1253,6 +1343,35 @@ export interface operations {
             };
         };
     };
+    JobWebhooks_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every attempt to deliver the job's webhook, oldest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryListDto"];
+                };
+            };
+            /** @description No such job for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     Keys_list: {
         parameters: {
             query?: never;
@@ -1468,6 +1587,60 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    WebhookSecret_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant's webhook signing secret (made now if there was none) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookSecretDto"];
+                };
+            };
+            /** @description The key lacks the admin scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    WebhookSecret_rotate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A new secret; it signs every delivery attempt from now on, and the old one no longer does */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookSecretDto"];
+                };
+            };
+            /** @description The key lacks the admin scope */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
