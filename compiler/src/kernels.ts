@@ -304,44 +304,40 @@ typedef struct {
   long next;             /* with threads: the next panel to take */
 } kiln_gemm_args;
 
-/* The microkernel: mr rows (packed: row r of step k at a[k * KILN_MR + r]) times one packed 16-column panel, kc steps, into t (rows of 16). */
-static inline __attribute__((always_inline)) void kiln_ukr(const int mr, long kc, const float *restrict a, const float *restrict bp, float *restrict t, int accumulate) {
+/* The microkernel: mr rows of A times one 16-column panel of B, kc steps, into t (rows of 16). A is packed
+   (row r of step k at a[k * KILN_MR + r]) when packed, else read in place (a[r * lda + k]). B is a packed
+   panel (row k at bp + 16 k), or, with koff, read in place (row k at b + koff[k]: an implicit im2col). */
+#define KILN_A(r, k) (packed ? a[(k) * KILN_MR + (r)] : a[(r) * lda + (k)])
+static inline __attribute__((always_inline)) void kiln_ukr(const int mr, const int packed, long kc, const float *restrict a, long lda, const float *restrict bp, const long *restrict koff, float *restrict t, int accumulate) {
 #pragma clang fp contract(fast)
   kiln_v acc[KILN_MR > 15 ? KILN_MR : 15];
   for (int r = 0; r < mr; r++) acc[r] = accumulate ? *(const kiln_v *)(t + r * 16) : (kiln_v){0};
-  for (long k = 0; k < kc; k++) {
-    const kiln_v b = *(const kiln_v *)(bp + k * 16);
-    for (int r = 0; r < mr; r++) acc[r] += a[k * KILN_MR + r] * b;
+  if (koff) {
+    for (long k = 0; k < kc; k++) {
+      const kiln_v b = kiln_load(bp + koff[k]);
+      for (int r = 0; r < mr; r++) acc[r] += KILN_A(r, k) * b;
+    }
+  } else {
+    for (long k = 0; k < kc; k++) {
+      const kiln_v b = *(const kiln_v *)(bp + k * 16);
+      for (int r = 0; r < mr; r++) acc[r] += KILN_A(r, k) * b;
+    }
   }
   for (int r = 0; r < mr; r++) *(kiln_v *)(t + r * 16) = acc[r];
 }
+#undef KILN_A
 
-/* The same, reading B in place: row k of the panel is the 16 floats at b + koff[k] (an implicit im2col). */
-static inline __attribute__((always_inline)) void kiln_ukr_rows_at(const int mr, long kc, const float *restrict a, const float *restrict b, const long *restrict koff, float *restrict t, int accumulate) {
-#pragma clang fp contract(fast)
-  kiln_v acc[KILN_MR > 15 ? KILN_MR : 15];
-  for (int r = 0; r < mr; r++) acc[r] = accumulate ? *(const kiln_v *)(t + r * 16) : (kiln_v){0};
-  for (long k = 0; k < kc; k++) {
-    const kiln_v bv = kiln_load(b + koff[k]);
-    for (int r = 0; r < mr; r++) acc[r] += a[k * KILN_MR + r] * bv;
-  }
-  for (int r = 0; r < mr; r++) *(kiln_v *)(t + r * 16) = acc[r];
-}
-
-static void kiln_ukr_tail_at(int mr, long kc, const float *a, const float *b, const long *koff, float *t, int accumulate) {
-  switch (mr) {
-#define KILN_CASE(n) case n: if (n <= KILN_MR) { kiln_ukr_rows_at(n, kc, a, b, koff, t, accumulate); return; } break;
+/* Rows i0.. of a block, in steps of KILN_MR, then the remaining rows (mr < KILN_MR, a constant in each case). */
+static inline __attribute__((always_inline)) void kiln_ukr_all(const int packed, long mc, long kc, const float *a, long lda, long astep, const float *bp, const long *koff, float *t, int accumulate) {
+  long i = 0;
+  for (; i + KILN_MR <= mc; i += KILN_MR) kiln_ukr(KILN_MR, packed, kc, a + i * astep, lda, bp, koff, t + i * 16, accumulate);
+  if (i == mc) return;
+  a += i * astep;
+  t += i * 16;
+  switch (mc - i) {
+#define KILN_CASE(n) case n: if (n < KILN_MR) kiln_ukr(n, packed, kc, a, lda, bp, koff, t, accumulate); break;
     KILN_CASE(1) KILN_CASE(2) KILN_CASE(3) KILN_CASE(4) KILN_CASE(5) KILN_CASE(6) KILN_CASE(7) KILN_CASE(8)
-    KILN_CASE(9) KILN_CASE(10) KILN_CASE(11) KILN_CASE(12) KILN_CASE(13) KILN_CASE(14) KILN_CASE(15)
-#undef KILN_CASE
-  }
-}
-
-static void kiln_ukr_rows(int mr, long kc, const float *a, const float *bp, float *t, int accumulate) {
-  switch (mr) {
-#define KILN_CASE(n) case n: if (n <= KILN_MR) { kiln_ukr(n, kc, a, bp, t, accumulate); return; } break;
-    KILN_CASE(1) KILN_CASE(2) KILN_CASE(3) KILN_CASE(4) KILN_CASE(5) KILN_CASE(6) KILN_CASE(7) KILN_CASE(8)
-    KILN_CASE(9) KILN_CASE(10) KILN_CASE(11) KILN_CASE(12) KILN_CASE(13) KILN_CASE(14) KILN_CASE(15)
+    KILN_CASE(9) KILN_CASE(10) KILN_CASE(11) KILN_CASE(12) KILN_CASE(13) KILN_CASE(14)
 #undef KILN_CASE
   }
 }
@@ -405,37 +401,42 @@ static void kiln_gemm_store(const kiln_gemm_args *g, const float *t, long i0, lo
 }
 
 /* Rows [i0, i0 + mc) (packed in ap) times panels [p0, p1). Scratch: packed B (KILN_KC x 16), then results (mc x 16). */
-static void kiln_gemm_block(const kiln_gemm_args *g, long i0, long mc, const float *ap, long p0, long p1, float *scratch) {
+static void kiln_gemm_block(const kiln_gemm_args *g, long i0, long mc, const float *ap, int packed, long p0, long p1, float *scratch) {
   float *pack = scratch, *tile = scratch + KILN_KC * 16;
   for (long p = p0; p < p1; p++) {
     const long j0 = p * 16;
     for (long k0 = 0; k0 < g->K; k0 += KILN_KC) {
       const long kc = KILN_MIN(KILN_KC, g->K - k0);
+      const float *bp = 0;
+      const long *koff = 0;
       if (!g->bpacked && g->koff && g->sn == 1 && j0 + 16 <= g->N) {
         /* A whole panel of rows given by offsets: read in place (the rows are reused from L2, and packing would cost more). */
-        long i = 0;
-        for (; i + KILN_MR <= mc; i += KILN_MR) kiln_ukr_rows_at(KILN_MR, kc, ap + (i * g->K + k0 * KILN_MR), g->b + j0, g->koff + k0, tile + i * 16, k0 > 0);
-        if (i < mc) kiln_ukr_tail_at((int)(mc - i), kc, ap + (i * g->K + k0 * KILN_MR), g->b + j0, g->koff + k0, tile + i * 16, k0 > 0);
-        continue;
-      }
-      const float *bp;
-      if (g->bpacked) bp = g->bpacked + (p * g->K + k0) * 16;
+        bp = g->b + j0;
+        koff = g->koff + k0;
+      } else if (g->bpacked) bp = g->bpacked + (p * g->K + k0) * 16;
       else { kiln_pack_b(g, j0, k0, kc, pack); bp = pack; }
-      long i = 0;
-      for (; i + KILN_MR <= mc; i += KILN_MR) kiln_ukr(KILN_MR, kc, ap + (i * g->K + k0 * KILN_MR), bp, tile + i * 16, k0 > 0);
-      if (i < mc) kiln_ukr_rows((int)(mc - i), kc, ap + (i * g->K + k0 * KILN_MR), bp, tile + i * 16, k0 > 0);
+      if (packed) kiln_ukr_all(1, mc, kc, ap + k0 * KILN_MR, 0, g->K, bp, koff, tile, k0 > 0);
+      else kiln_ukr_all(0, mc, kc, ap + k0, g->lda, g->lda, bp, koff, tile, k0 > 0);
     }
     kiln_gemm_store(g, tile, i0, mc, j0);
   }
 }
 
-/* Panels [p0, p1) of every row block, packing each block of A into this thread's scratch (after the block's results). */
+/* A is packed when its rows would fall on the same L1 sets (a row length that is a multiple of 4 KiB):
+   otherwise reading it in place costs less than packing it. */
+#define KILN_PACK_A(g) ((g)->lda % 1024 == 0)
+
+/* Panels [p0, p1) of every row block, packing each block of A into this thread's scratch (after the block's results) if it needs it. */
 static void kiln_gemm_panels(const kiln_gemm_args *g, long p0, long p1, float *scratch) {
   float *ap = scratch + KILN_KC * 16 + g->mc * 16;
   for (long i0 = 0; i0 < g->M; i0 += g->mc) {
     const long mc = KILN_MIN(g->mc, g->M - i0);
-    kiln_pack_a(g->a + i0 * g->lda, g->lda, mc, g->K, ap);
-    kiln_gemm_block(g, i0, mc, ap, p0, p1, scratch);
+    if (KILN_PACK_A(g)) {
+      kiln_pack_a(g->a + i0 * g->lda, g->lda, mc, g->K, ap);
+      kiln_gemm_block(g, i0, mc, ap, 1, p0, p1, scratch);
+    } else {
+      kiln_gemm_block(g, i0, mc, g->a + i0 * g->lda, 0, p0, p1, scratch);
+    }
   }
 }
 
@@ -451,13 +452,14 @@ static void kiln_gemm_task(void *arg, int tid, int nt) {
     if (p0 >= panels) break;
     const long p1 = KILN_MIN(panels, p0 + chunk);
     if (!g->apacked) kiln_gemm_panels(g, p0, p1, scratch);
-    else for (long i0 = 0; i0 < g->M; i0 += g->mc) kiln_gemm_block(g, i0, KILN_MIN(g->mc, g->M - i0), g->apacked + i0 * g->K, p0, p1, scratch);
+    else for (long i0 = 0; i0 < g->M; i0 += g->mc) kiln_gemm_block(g, i0, KILN_MIN(g->mc, g->M - i0), g->apacked + i0 * g->K, 1, p0, p1, scratch);
   }
 }
 
 static void kiln_gemm(kiln_gemm_args *g) {
   const long panels = (g->N + 15) / 16;
   if (KILN_THREADS > 1 && panels > 1 && (double)g->M * g->N * g->K > 1048576.0) {
+    if (!KILN_PACK_A(g)) g->apacked = 0;
     if (g->apacked) kiln_pack_a(g->a, g->lda, g->M, g->K, g->apacked);
     g->next = 0;
     kiln_parallel(kiln_gemm_task, g);
@@ -549,7 +551,7 @@ static void kiln_wino_row(const kiln_wino_args *w, long i, float *scratch) {
   /* 16 GEMMs: m_s = u_s (M x C) x v_s (C x twp). */
   for (int s = 0; s < 16; s++) {
     kiln_gemm_args g = { .M = M, .N = twp, .K = C, .b = v + s * C * twp, .koff = w->koff, .sn = 1, .c = m + s * M * twp, .ldc = twp, .mc = M };
-    kiln_gemm_block(&g, 0, M, w->up + s * (M + 16) * C, 0, twp / 16, gs);
+    kiln_gemm_block(&g, 0, M, w->up + s * (M + 16) * C, 1, 0, twp / 16, gs);
   }
   /* Output transform: Y = A^T m A, two rows of outputs, 32 columns per pair of vectors. */
   for (long mo = 0; mo < M; mo++) {
