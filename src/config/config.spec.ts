@@ -13,6 +13,10 @@ describe('loadConfig', () => {
     assert.deepEqual(c.worker.optionalPools, ['cuda', 'rocm']);
     assert.equal(c.worker.sandbox, 'bwrap');
     assert.equal(c.bootstrapApiKey, null);
+    // Webhooks may not reach private addresses unless allowed; quotas and the rate limit are on.
+    assert.equal(c.webhooks.allowPrivate, false);
+    assert.deepEqual(c.quotas, { concurrentBuilds: 64, storageBytes: 10 * 1024 ** 3 });
+    assert.equal(c.rateLimitPerMinute, 1200);
   });
 
   it('reads the S3 settings', () => {
@@ -32,6 +36,10 @@ describe('loadConfig', () => {
       [{ KILN_BOOTSTRAP_API_KEY: 'short' }, 'KILN_BOOTSTRAP_API_KEY', /16 characters/],
       [{ KILN_SANDBOX: 'docker' }, 'KILN_SANDBOX', /bwrap, none/],
       [{ KILN_CORS_ORIGINS: 'console.example.com' }, 'KILN_CORS_ORIGINS', /not an origin/],
+      [{ KILN_WEBHOOK_ALLOW_PRIVATE: 'maybe' }, 'KILN_WEBHOOK_ALLOW_PRIVATE', /true or false/],
+      [{ KILN_WEBHOOK_MAX_ATTEMPTS: '0' }, 'KILN_WEBHOOK_MAX_ATTEMPTS', /between 1 and 100/],
+      [{ KILN_QUOTA_CONCURRENT_BUILDS: '-1' }, 'KILN_QUOTA_CONCURRENT_BUILDS', /whole number/],
+      [{ KILN_RATE_LIMIT_PER_MINUTE: 'lots' }, 'KILN_RATE_LIMIT_PER_MINUTE', /whole number/],
     ];
     for (const [env, variable, message] of cases) {
       assert.throws(() => loadConfig(env), (e: unknown) => e instanceof ConfigError && e.variable === variable && message.test(e.message), variable);
