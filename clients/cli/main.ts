@@ -284,13 +284,14 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
   const keys = program.command('keys').description('manage API keys of your tenant');
   keys.command('list').action(async () => {
     const list = await client().listKeys();
-    print(list, () => list.items.forEach((k) => io.stdout.write(`${k.id}  ${k.prefix}…  ${k.name}  ${k.createdAt}\n`)));
+    print(list, () => list.items.forEach((k) => io.stdout.write(`${k.id}  ${k.prefix}…  ${k.name}  ${k.scopes.join(',')}  ${k.createdAt}\n`)));
   });
   keys
     .command('create')
     .argument('<name>')
-    .action(async (name: string) => {
-      const k = await client().createKey(name);
+    .option('--scopes <list>', 'comma-separated: read, build, admin (default: read,build)')
+    .action(async (name: string, o: { scopes?: string }) => {
+      const k = await client().createKey(name, o.scopes?.split(',').map((x) => x.trim()).filter(Boolean) as ('read' | 'build' | 'admin')[] | undefined);
       print(k, () => io.stdout.write(`${k.secret}\n(key ${k.id}; shown once: store it now)\n`));
     });
   keys

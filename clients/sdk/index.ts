@@ -180,8 +180,9 @@ export class KilnClient {
     return this.call(this.api.GET('/v1/keys'));
   }
 
-  createKey(name: string): Promise<CreatedApiKey> {
-    return this.call(this.api.POST('/v1/keys', { body: { name } }));
+  /** A new key; scopes default to read and build on the server. */
+  createKey(name: string, scopes?: ('read' | 'build' | 'admin')[]): Promise<CreatedApiKey> {
+    return this.call(this.api.POST('/v1/keys', { body: scopes ? { name, scopes } : { name } }));
   }
 
   async revokeKey(id: string): Promise<void> {

@@ -22691,8 +22691,9 @@ var KilnClient = class {
   listKeys() {
     return this.call(this.api.GET("/v1/keys"));
   }
-  createKey(name) {
-    return this.call(this.api.POST("/v1/keys", { body: { name } }));
+  /** A new key; scopes default to read and build on the server. */
+  createKey(name, scopes) {
+    return this.call(this.api.POST("/v1/keys", { body: scopes ? { name, scopes } : { name } }));
   }
   async revokeKey(id) {
     await this.call(this.api.DELETE("/v1/keys/{id}", { params: { path: { id } } }));
