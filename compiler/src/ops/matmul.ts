@@ -14,10 +14,10 @@ function paddedBias(ctx: EmitContext, name: string, N: number, scale = 1): strin
  * One packed GEMM call: C (M x N, row stride N) = A (M x K, row-major) x B, with B either packed
  * at compile time (bpacked) or read at run time (b, with row stride ldb and column stride sn).
  */
-function gemmInit(ctx: EmitContext, node: Node, d: { M: number; N: number; K: number; a: string; c: string; bpacked?: string; b?: string; ldb?: number; sn?: number; biasN?: string; res?: string }): string {
+function gemmInit(ctx: EmitContext, node: Node, d: { M: number; N: number; K: number; a: string; c: string; bpacked?: string; b?: string; ldb?: number; sn?: number; koff?: string; biasN?: string; res?: string }): string {
   const mc = gemmRowBlock(d.M, d.K);
   const sc = ctx.scratch(gemmScratch(mc, d.K));
-  const b = d.bpacked ? `.bpacked = ${d.bpacked}` : `.b = ${d.b}, .ldb = ${d.ldb}, .sn = ${d.sn}`;
+  const b = d.bpacked ? `.bpacked = ${d.bpacked}` : `.b = ${d.b}, .ldb = ${d.ldb}, .sn = ${d.sn}${d.koff ? `, .koff = ${d.koff}` : ''}`;
   const shared = ctx.threads > 1 && gemmSharedA(d.M, d.K) <= MAX_SHARED_A ? `, .apacked = ${ctx.shared(gemmSharedA(d.M, d.K))}` : '';
   return `{ .M = ${d.M}, .N = ${d.N}, .K = ${d.K}, .a = ${d.a}, .lda = ${d.K}, ${b}, .c = ${d.c}, .ldc = ${d.N}, .mc = ${mc},
     .e = ${epilogueInit(node, { biasN: d.biasN, res: d.res })}, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride}${shared} }`;
@@ -69,14 +69,16 @@ const matmul: OpDef = {
       const packed = new Map<number, string>();
       const call = (idx: string[], at: (s: number[]) => number) => {
         const bo = at(sb);
-        let bsrc: { bpacked?: string; b?: string; ldb?: number; sn?: number };
+        let bsrc: { bpacked?: string; b?: string; ldb?: number; sn?: number; koff?: string };
         if (bConst) {
           if (!packed.has(bo)) packed.set(bo, ctx.constant(`${node.inputs[1]} (packed panels)`, packPanels(bConst, K, N, N, 1, bo)));
           bsrc = { bpacked: packed.get(bo) };
-        } else bsrc = { b: `${B} + ${offset(idx, sb)}`, ldb: N, sn: 1 };
+        } else bsrc = { b: `${B} + ${offset(idx, sb)}`, ldb: N, sn: 1, koff: 'rows' };
         return gemmCall(ctx, node, { M, N, K, a: `${A} + ${offset(idx, sa)}`, c: `${Y} + ${offset(idx, so)}`, ...bsrc, biasN, res: res && `${res} + ${offset(idx, so)}` });
       };
-      if (!batch.length) return call([], () => 0);
+      // A run-time B is read in place, row k at b + rows[k] (whole 16-column panels; the last one is packed).
+      const table = bConst ? '' : `static const long rows[${K}] = {${Array.from({ length: K }, (_, k) => k * N).join(',')}};\n`;
+      if (!batch.length) return table + call([], () => 0);
       // Constant B: one packed copy per distinct batch slice, so the batch loops are unrolled.
       if (bConst && numel(batch) <= 64) {
         const out: string[] = [];
@@ -93,13 +95,13 @@ const matmul: OpDef = {
       }
       if (!bConst && ctx.threads > 1 && numel(batch) > 1 && numel(batch) <= 4096) {
         // With threads, the batch's products are shared out whole (each may be too small to split).
-        const init = (idx: string[]) => `gs[i++] = (kiln_gemm_args)${gemmInit(ctx, node, { M, N, K, a: `${A} + ${offset(idx, sa)}`, c: `${Y} + ${offset(idx, so)}`, b: `${B} + ${offset(idx, sb)}`, ldb: N, sn: 1, biasN, res: res && `${res} + ${offset(idx, so)}` })};`;
-        return `kiln_gemm_args gs[${numel(batch)}];
+        const init = (idx: string[]) => `gs[i++] = (kiln_gemm_args)${gemmInit(ctx, node, { M, N, K, a: `${A} + ${offset(idx, sa)}`, c: `${Y} + ${offset(idx, so)}`, b: `${B} + ${offset(idx, sb)}`, ldb: N, sn: 1, koff: 'rows', biasN, res: res && `${res} + ${offset(idx, so)}` })};`;
+        return `${table}kiln_gemm_args gs[${numel(batch)}];
 long i = 0;
 ${loops(batch, init, 'b')}
 kiln_gemm_batch(gs, ${numel(batch)});`;
       }
-      if (!bConst) return loops(batch, (idx) => call(idx, () => 0), 'b');
+      if (!bConst) return table + loops(batch, (idx) => call(idx, () => 0), 'b');
     }
     // i-k-j order: the inner loop runs along rows of B and Y, which vectorises.
     const kernel = (idx: string[]) => `{
