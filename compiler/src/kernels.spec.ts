@@ -22,7 +22,7 @@ const hostFlags = (() => {
 })();
 
 /** Builds of the same C that take different paths through the kernel library (row blocking by ISA, threads). */
-const BUILDS: { name: string; flags: string[]; run: (exe: string, args: string[]) => string[]; threads?: number }[] = [
+const BUILDS: { name: string; flags: string[]; run: (exe: string, args: string[]) => string[]; threads?: number; wasm?: boolean }[] = [
   { name: 'x86_64 baseline (SSE2)', flags: ['--target=x86_64-linux-gnu'], run: (exe, args) => [exe, ...args] },
   ...(process.arch === 'x64' && hostFlags.has('avx2') && hostFlags.has('fma') ? [{ name: 'x86-64-v3 (AVX2)', flags: ['--target=x86_64-linux-gnu', '-march=x86-64-v3'], run: (exe: string, args: string[]) => [exe, ...args] }] : []),
   ...(process.arch === 'x64' && hostFlags.has('avx512f') && hostFlags.has('avx512bw') && hostFlags.has('avx512vl') && hostFlags.has('avx512dq')
@@ -30,7 +30,16 @@ const BUILDS: { name: string; flags: string[]; run: (exe: string, args: string[]
     : []),
   { name: 'x86_64 with 3 threads', flags: ['--target=x86_64-linux-gnu'], run: (exe, args) => [exe, ...args], threads: 3 },
   { name: 'aarch64 (NEON, qemu)', flags: ['--target=aarch64-linux-gnu'], run: (exe, args) => ['qemu-aarch64', '-cpu', 'max', exe, ...args] },
+  { name: 'armv7 (hard-float NEON, qemu)', flags: ['--target=armv7-linux-gnueabihf', '-mfloat-abi=hard', '-mfpu=neon'], run: (exe, args) => ['qemu-arm', exe, ...args] },
+  { name: 'riscv64 (rv64gc, qemu)', flags: ['--target=riscv64-linux-gnu'], run: (exe, args) => ['qemu-riscv64', exe, ...args] },
+  { name: 'wasm32-wasi (SIMD128, threads asked for)', flags: ['--target=wasm32-wasi', '-msimd128'], run: (exe, args) => [process.execPath, '--no-warnings', '-e', WASI_LAUNCHER, exe, ...args], threads: 2, wasm: true },
 ];
+
+/** Runs a WASI program under Node, in the working directory. */
+const WASI_LAUNCHER = `const { readFileSync } = require('node:fs'); const { WASI } = require('node:wasi');
+const [file, ...args] = process.argv.slice(1);
+const wasi = new WASI({ version: 'preview1', args: [file, ...args], env: {}, preopens: { '.': '.' }, returnOnExit: true });
+WebAssembly.instantiate(readFileSync(file), wasi.getImportObject()).then(({ instance }) => { process.exitCode = wasi.start(instance); });`;
 
 let dir: string;
 let serial = 0;
@@ -42,10 +51,10 @@ async function run(bytes: Uint8Array, inputs: Float32Array[], build: (typeof BUI
   const { files, metadata } = compileModel(bytes, { name: 'net', threads: build.threads, ...opts });
   for (const [name, content] of Object.entries(files)) await writeFile(join(sub, name), content);
   await writeFile(join(sub, 'harness.c'), modelHarness(metadata));
-  const exe = join(sub, 'net');
-  execFileSync('clang-19', [...build.flags, '-std=c23', '-O2', '-fuse-ld=lld', '-static', '-I', sub, join(sub, 'net.c'), join(sub, 'harness.c'), '-o', exe, '-lm', '-lpthread'], { cwd: sub });
+  const exe = build.wasm ? 'net.wasm' : 'net';
+  execFileSync('clang-19', [...build.flags, '-std=c23', '-O2', '-fuse-ld=lld', ...(build.wasm ? [] : ['-static']), '-I', sub, 'net.c', 'harness.c', '-o', exe, '-lm', ...(build.wasm ? [] : ['-lpthread'])], { cwd: sub });
   await writeFile(join(sub, 'in.bin'), Buffer.concat(inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
-  const [cmd, ...args] = build.run(exe, [join(sub, 'in.bin'), join(sub, 'out.bin')]);
+  const [cmd, ...args] = build.run(build.wasm ? exe : `./${exe}`, ['in.bin', 'out.bin']);
   execFileSync(cmd, args, { cwd: sub, timeout: 120_000 });
   const out = await readFile(join(sub, 'out.bin'));
   let o = 0;
