@@ -39,14 +39,11 @@ export class TenantAdmin {
   async setQuota(name: string, q: { concurrentBuilds?: number | null; storageBytes?: number | null; uploadBytes?: number | null }): Promise<Tenant> {
     const tenant = await this.ds.getRepository(Tenant).findOneBy({ name });
     if (!tenant) throw new Error(`no tenant named "${name}"`);
-    await this.ds.getRepository(Tenant).update(
-      { id: tenant.id },
-      {
-        ...(q.concurrentBuilds !== undefined ? { quotaConcurrentBuilds: q.concurrentBuilds } : {}),
-        ...(q.storageBytes !== undefined ? { quotaStorageBytes: q.storageBytes } : {}),
-        ...(q.uploadBytes !== undefined ? { quotaUploadBytes: q.uploadBytes } : {}),
-      },
-    );
+    const columns = { quota_concurrent_builds: q.concurrentBuilds, quota_storage_bytes: q.storageBytes, quota_upload_bytes: q.uploadBytes };
+    const set = Object.entries(columns).filter(([, v]) => v !== undefined);
+    if (set.length) {
+      await this.ds.query(`UPDATE tenants SET ${set.map(([c], i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1`, [tenant.id, ...set.map(([, v]) => v)]);
+    }
     return this.ds.getRepository(Tenant).findOneByOrFail({ id: tenant.id });
   }
 
@@ -55,9 +52,12 @@ export class TenantAdmin {
   }
 }
 
-function limit(flag: string, min: number): (v: string) => number | null {
+/** Commander turns a parser's null into "", so "default" travels as -1 until setQuota's caller. */
+const DEFAULT = -1;
+
+function limit(flag: string, min: number): (v: string) => number {
   return (v) => {
-    if (v === 'default') return null;
+    if (v === 'default') return DEFAULT;
     if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`${flag}: expected a whole number of at least ${min}, or "default", got "${v}"`);
     return Number(v);
   };
@@ -92,7 +92,10 @@ async function main(argv: string[]): Promise<void> {
     .option('--concurrent-builds <n>', 'builds queued or running at once', limit('--concurrent-builds', 0))
     .option('--storage-bytes <n>', 'bytes of uploads and artifacts', limit('--storage-bytes', 0))
     .option('--upload-bytes <n>', 'bytes of one upload (at most KILN_MAX_UPLOAD_BYTES)', limit('--upload-bytes', 1))
-    .action((name: string, o: { concurrentBuilds?: number | null; storageBytes?: number | null; uploadBytes?: number | null }) => withAdmin((a) => a.setQuota(name, o)));
+    .action((name: string, o: { concurrentBuilds?: number; storageBytes?: number; uploadBytes?: number }) => {
+      const value = (v: number | undefined) => (v === DEFAULT ? null : v);
+      return withAdmin((a) => a.setQuota(name, { concurrentBuilds: value(o.concurrentBuilds), storageBytes: value(o.storageBytes), uploadBytes: value(o.uploadBytes) }));
+    });
   program.command('list').description('List tenants and their own limits').action(() => withAdmin((a) => a.list()));
   await program.parseAsync(argv);
 }

@@ -6,6 +6,7 @@ import { DataSource } from 'typeorm';
 import { AuthService } from '../src/auth/auth.service';
 import type { Scope } from '../src/auth/scopes';
 import { createApi } from '../src/bootstrap';
+import { TenantAdmin } from '../scripts/tenant';
 import { Kiln, startKiln } from './support/harness';
 
 const source = (n: number) => ({ language: 'c', files: [{ path: 'q.c', content: `int quota_${n}(void) { return ${n}; }\n` }] });
@@ -67,7 +68,9 @@ describe('API key scopes, quotas', () => {
     assert.equal((await kiln.http().get('/v1/jobs').set(as(readKey))).status, 200);
     assert.equal((await kiln.http().get('/v1/targets').set(as(readKey))).status, 200);
     assert.equal((await kiln.http().post('/v1/models/inspect').set(as(readKey)).send({ uploadId: '00000000-0000-4000-8000-000000000000' })).status, 404);
-    await expect403(await kiln.http().post('/v1/jobs').set(as(readKey)).send({ source: source(0), targets: ['x86_64-linux-gnu'] }), 'build');
+    const denied = await kiln.http().post('/v1/jobs').set(as(readKey)).send({ source: source(0), targets: ['x86_64-linux-gnu'] });
+    await expect403(denied, 'build');
+    assert.equal(denied.body.message, 'this API key lacks the "build" scope that POST /v1/jobs needs; its scopes: read');
     await expect403(await kiln.http().post('/v1/uploads?filename=a.c').set(as(readKey)).set('Content-Type', 'application/octet-stream').send('int a;'), 'build');
     await expect403(await kiln.http().delete('/v1/jobs/00000000-0000-4000-8000-000000000000').set(as(readKey)), 'build');
     await expect403(await kiln.http().get('/v1/keys').set(as(readKey)), 'admin');
@@ -153,7 +156,12 @@ describe('API key scopes, quotas', () => {
 
   it('a tenant\'s own limits replace the defaults', async () => {
     const t = await tenant('own-limits');
-    await db.query(`UPDATE tenants SET quota_upload_bytes = 100, quota_storage_bytes = 0, quota_concurrent_builds = 5 WHERE id = $1`, [t.id]);
+    const admin = await TenantAdmin.open(kiln.config); // what `npm run tenant -- quota` does
+    try {
+      await admin.setQuota('own-limits', { uploadBytes: 100, storageBytes: 0, concurrentBuilds: 5 });
+    } finally {
+      await admin.close();
+    }
     const big = await kiln.http().post('/v1/uploads?filename=big.bin').set(t.key).set('Content-Type', 'application/octet-stream').send(Buffer.alloc(200, 1));
     assert.equal(big.status, 413, JSON.stringify(big.body));
     assert.match(big.body.message, /the upload is 200 bytes; the limit is 100 bytes/);
