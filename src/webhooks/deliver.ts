@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { guardedLookup } from './callback-url';
+import { isIP } from 'node:net';
+import { guardedLookup, isPrivateAddress } from './callback-url';
 import { SIGNATURE_HEADER, signatureHeader } from './signature';
 
 export interface DeliveryRequest {
@@ -28,6 +29,12 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
  */
 export function deliverWebhook(req: DeliveryRequest): Promise<DeliveryResult> {
   const started = Date.now();
+  const u = new URL(req.url);
+  // An address written in the URL is never looked up, so the guarded lookup cannot check it.
+  const literal = u.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (!req.allowPrivate && isIP(literal) && isPrivateAddress(literal)) {
+    return Promise.resolve({ ok: false, statusCode: null, error: `${literal} is a private or reserved address, which webhooks may not reach`, durationMs: 0 });
+  }
   return new Promise((resolve) => {
     let settled = false;
     const finish = (statusCode: number | null, error: string | null) => {
@@ -37,7 +44,6 @@ export function deliverWebhook(req: DeliveryRequest): Promise<DeliveryResult> {
       const ok = error === null && statusCode !== null && statusCode >= 200 && statusCode < 300;
       resolve({ ok, statusCode, error: error ?? (ok ? null : `the receiver answered ${statusCode}`), durationMs: Date.now() - started });
     };
-    const u = new URL(req.url);
     const send = u.protocol === 'https:' ? httpsRequest : httpRequest;
     const r = send(
       u,
