@@ -26,6 +26,7 @@ import { TargetsService } from './targets/targets.service';
 import { WorkerRegistry } from './targets/worker-registry';
 import { UploadsController } from './uploads/uploads.controller';
 import { UploadsService } from './uploads/uploads.service';
+import { QuotasController } from './quotas/quotas.controller';
 import { QuotasService } from './quotas/quotas.service';
 import { rateLimiting } from './throttle/throttle';
 import { JobWebhooksController, WebhookSecretController } from './webhooks/webhooks.controller';
@@ -56,7 +57,7 @@ export class AppModule implements NestModule {
         BullModule.registerQueue(...POOLS.map((p) => ({ name: queueName(p) }))),
         ...rateLimit.imports,
       ],
-      controllers: [MetricsController, JobsController, UploadsController, ArtifactsController, TargetsController, KeysController, WhoAmIController, ModelsController, WebhookSecretController, JobWebhooksController, HealthController],
+      controllers: [MetricsController, JobsController, UploadsController, ArtifactsController, TargetsController, KeysController, WhoAmIController, ModelsController, WebhookSecretController, JobWebhooksController, QuotasController, HealthController],
       providers: [
         AuthService,
         JobsService,

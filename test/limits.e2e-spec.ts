@@ -152,6 +152,9 @@ describe('API key scopes, quotas', () => {
     assert.match(job.body.message, /the tenant stores 1000 bytes of uploads and artifacts and its storage quota is 1000 bytes/);
     const [{ n }] = await db.query(`SELECT count(*)::int AS n FROM uploads WHERE tenant_id = $1`, [t.id]);
     assert.equal(n, 2);
+    const quotas = await kiln.http().get('/v1/quotas').set(t.key);
+    assert.equal(quotas.status, 200, JSON.stringify(quotas.body));
+    assert.deepEqual(quotas.body, { limits: { concurrentBuilds: 3, storageBytes: 1000, uploadBytes: kiln.config.maxUploadBytes, requestsPerMinute: 0 }, usage: { activeBuilds: 0, storageBytes: 1000 } });
   });
 
   it('a tenant\'s own limits replace the defaults', async () => {

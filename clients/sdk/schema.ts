@@ -160,6 +160,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/quotas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["Quotas_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/targets": {
         parameters: {
             query?: never;
@@ -791,6 +807,44 @@ export interface components {
             stdout: string;
             timedOut: boolean;
             wallMs: number;
+        };
+        QuotaLimitsDto: {
+            /**
+             * @description Builds queued, waiting or running at once; 0: no limit
+             * @example 64
+             */
+            concurrentBuilds: number;
+            /**
+             * @description Requests per minute, all the tenant's keys together; 0: no limit
+             * @example 1200
+             */
+            requestsPerMinute: number;
+            /**
+             * @description Bytes of uploads and artifacts; 0: no limit
+             * @example 10737418240
+             */
+            storageBytes: number;
+            /**
+             * @description Bytes of one upload
+             * @example 67108864
+             */
+            uploadBytes: number;
+        };
+        QuotasDto: {
+            limits: components["schemas"]["QuotaLimitsDto"];
+            usage: components["schemas"]["QuotaUsageDto"];
+        };
+        QuotaUsageDto: {
+            /**
+             * @description Builds queued, waiting or running now
+             * @example 3
+             */
+            activeBuilds: number;
+            /**
+             * @description Bytes of uploads and artifacts stored now
+             * @example 1048576
+             */
+            storageBytes: number;
         };
         SourceDto: {
             /** @description An uploaded tar, tar.gz or zip archive of the project: every file of the language in it is compiled, the rest (headers, data) is available to the build */
@@ -1511,6 +1565,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    Quotas_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The tenant's limits and what it uses of them now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuotasDto"];
+                };
             };
         };
     };

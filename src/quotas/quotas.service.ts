@@ -41,6 +41,10 @@ export class QuotasService {
     @Inject(KILN_CONFIG) private readonly config: KilnConfig,
   ) {}
 
+  get requestsPerMinute(): number {
+    return this.config.rateLimitPerMinute;
+  }
+
   async limits(tenantId: string, em: Pick<EntityManager, 'query'> = this.db): Promise<TenantLimits> {
     const [row]: { quota_concurrent_builds: number | null; quota_storage_bytes: string | null; quota_upload_bytes: string | null }[] = await em.query(
       `SELECT quota_concurrent_builds, quota_storage_bytes, quota_upload_bytes FROM tenants WHERE id = $1`,
