@@ -104,6 +104,9 @@ describe('tenant isolation', () => {
     assert.deepEqual(keys.body.items.map((k: { name: string }) => k.name), ['admin']);
     const who = await kiln.http().get('/v1/whoami').set(b);
     assert.equal(who.body.tenant.name, 'tenant-b');
+    // A's uploads and artifacts are not counted against B.
+    assert.deepEqual((await kiln.http().get('/v1/quotas').set(b)).body.usage, { activeBuilds: 0, storageBytes: 0 });
+    assert.ok((await kiln.http().get('/v1/quotas').set(a)).body.usage.storageBytes > 0);
 
     // The same Idempotency-Key makes B a job of its own, and the same source is no cache hit.
     const mine = await kiln.http().post('/v1/jobs').set(b).set('Idempotency-Key', owned.idempotencyKey).send({ source: SOURCE, targets: ['x86_64-linux-gnu'] });
