@@ -15,7 +15,7 @@ describe('reproducing a request', () => {
 
   it('rebuilds a model job\'s request with its upload, shapes, outputs and verification in request form', () => {
     const job = {
-      model: { uploadId: 'u-1', inputShapes: { x: [2, 16] } }, source: null, outputs: ['object', 'shared'],
+      model: { uploadId: 'u-1', inputShapes: { x: [2, 16] } }, source: null, outputs: ['object', 'shared', 'header', 'c-source', 'metadata'],
       verify: { kind: 'model', tolerance: { rtol: 1e-3, atol: 1e-5, maxUlp: null }, seed: 1, timeoutMs: 20000 },
       builds: [build('x86_64-linux-gnu'), build('graviton3')],
     } as unknown as Job;

@@ -1,5 +1,7 @@
 import type { CreateJob, Job } from './types';
 
+const ALWAYS_WITH_MODEL = ['header', 'c-source', 'metadata'];
+
 /** Quotes a word for a POSIX shell: as is when it is plainly safe, else in single quotes. */
 export function shellQuote(s: string): string {
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(s)) return s;
@@ -30,7 +32,8 @@ export function requestOf(job: Job): { body: CreateJob; inlineFiles: string[] } 
       ...(Object.keys(job.source.defines).length ? { defines: job.source.defines } : {}),
     };
   }
-  body.outputs = job.outputs as CreateJob['outputs'];
+  // A model build always gives its header, C source and metadata: they are not asked for.
+  body.outputs = job.outputs.filter((o) => !(job.model && ALWAYS_WITH_MODEL.includes(o))) as CreateJob['outputs'];
   if (job.verify) body.verify = verifyOf(job) as CreateJob['verify'];
   return { body, inlineFiles };
 }

@@ -18,6 +18,13 @@ describe('outputPlot', () => {
     assert.equal(p.caption, '100 elements: 60 exact, 40 differ (max abs 0.5), 2 outside the tolerance');
   });
 
+  it('stretches the axis to atol, so a pass shows its margin', () => {
+    const o = { ...base, passed: true, mismatches: 0, tolerance: { rtol: 1e-3, atol: 1e-5, maxUlp: null }, errorHistogram: { exact: 18, nonFinite: 0, decades: [{ exponent: -9, count: 1, failed: 0 }, { exponent: -8, count: 1, failed: 0 }] } } as OutputComparison;
+    const p = outputPlot(o);
+    assert.deepEqual(p.bars.map((b) => b.label), ['exact', '1e-9', '1e-8', '1e-7', '1e-6', '1e-5']);
+    assert.equal(p.toleranceBar, 5);
+  });
+
   it('still plots a report without a histogram, from its worst error', () => {
     const p = outputPlot({ ...base, passed: true, mismatches: 0, maxAbsError: 3e-7 } as OutputComparison);
     assert.deepEqual(p.bars.map((b) => [b.label, b.count, b.failed]), [['exact', 99, 0], ['1e-7', 1, 0]]);

@@ -29,7 +29,7 @@ function decadeLabel(e: number): string {
 /**
  * The bars of an output's error distribution: the exact matches, then one bar per decade of
  * absolute error with no gap between the smallest and the largest (empty decades show as empty
- * bars, so the axis stays a scale), then elements whose NaN or infinity did not match. Reports
+ * bars, so the axis stays a scale, and it reaches atol's decade), then elements whose NaN or infinity did not match. Reports
  * made before histograms existed give the single worst error as one bar.
  */
 export function outputPlot(o: OutputComparison): OutputPlot {
@@ -38,8 +38,14 @@ export function outputPlot(o: OutputComparison): OutputPlot {
   if (h) {
     bars.push({ label: 'exact', exponent: null, count: h.exact, failed: 0 });
     if (h.decades.length) {
-      const lo = h.decades[0].exponent;
-      const hi = h.decades[h.decades.length - 1].exponent;
+      // The axis reaches atol's decade too, so the plot shows how far the errors are from it.
+      const atolExp = o.tolerance.atol > 0 ? Math.floor(Math.log10(o.tolerance.atol)) : null;
+      let lo = h.decades[0].exponent;
+      let hi = h.decades[h.decades.length - 1].exponent;
+      if (atolExp !== null && atolExp >= lo - 8 && atolExp <= hi + 8) {
+        lo = Math.min(lo, atolExp);
+        hi = Math.max(hi, atolExp);
+      }
       const byExp = new Map(h.decades.map((d) => [d.exponent, d]));
       for (let e = lo; e <= hi; e++) bars.push({ label: decadeLabel(e), exponent: e, count: byExp.get(e)?.count ?? 0, failed: byExp.get(e)?.failed ?? 0 });
     }
