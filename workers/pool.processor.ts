@@ -1,5 +1,5 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject, Logger, OnApplicationBootstrap, Type } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Logger, OnApplicationBootstrap, Type } from '@nestjs/common';
 import { CAPABILITIES, Capabilities } from './toolchains/capabilities';
 import { Job as QueueJob, UnrecoverableError } from 'bullmq';
 import { BuildPayload, JobName, jobNamesForPool, JobPayloads, queueName } from '../src/queue/queue.types';
@@ -13,10 +13,11 @@ type Handlers = { [N in JobName]: (job: QueueJob<JobPayloads[N]>) => Promise<unk
  * and every job name the pool's queue can carry is checked again when the processor is built,
  * so a worker never starts half-able.
  */
-export function makePoolProcessor(pool: string, concurrency: number): Type<WorkerHost> {
+export function makePoolProcessor(pool: string, concurrency: number, lockMs = 60_000, graceMs = 70_000): Type<WorkerHost> {
   // Started once the probe says this worker serves the pool (an optional pool may be skipped).
-  @Processor(queueName(pool), { concurrency, lockDuration: 60_000, maxStalledCount: 2, autorun: false })
-  class PoolProcessor extends WorkerHost implements OnApplicationBootstrap {
+  // A job whose worker died is taken again after its lock expires (checked every lockMs / 2).
+  @Processor(queueName(pool), { concurrency, lockDuration: lockMs, stalledInterval: Math.max(1000, Math.floor(lockMs / 2)), maxStalledCount: 2, autorun: false })
+  class PoolProcessor extends WorkerHost implements OnApplicationBootstrap, BeforeApplicationShutdown {
     readonly logger = new Logger(`Pool ${pool}`);
     readonly handlers: Handlers;
 
@@ -37,6 +38,22 @@ export function makePoolProcessor(pool: string, concurrency: number): Type<Worke
     onApplicationBootstrap(): void {
       if (!this.caps.pools.includes(pool)) return;
       this.worker.run().catch((e) => this.logger.error(`the queue consumer stopped: ${(e as Error).message}`));
+    }
+
+    /**
+     * On SIGTERM, before the database and Redis connections close: take no new job and let the
+     * ones at hand finish, for up to graceMs. A job still running then is left to its lock,
+     * which expires, and another worker takes it again.
+     */
+    async beforeApplicationShutdown(): Promise<void> {
+      if (!this.caps.pools.includes(pool)) return;
+      let timer: NodeJS.Timeout | undefined;
+      const closed = await Promise.race([
+        this.worker.close().then(() => true),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs))),
+      ]);
+      clearTimeout(timer);
+      if (!closed) this.logger.warn(`jobs still running after ${graceMs} ms; they will be taken again by another worker`);
     }
 
     async process(job: QueueJob): Promise<unknown> {

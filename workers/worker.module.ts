@@ -58,7 +58,7 @@ export class WorkerModule {
         CancelRegistry,
         WorkerRegistry,
         HeartbeatService,
-        ...pools.map((p) => makePoolProcessor(p, config.worker.concurrency)),
+        ...pools.map((p) => makePoolProcessor(p, config.worker.concurrency, config.worker.jobLockMs, config.worker.shutdownGraceMs)),
       ],
     };
   }

@@ -60,6 +60,10 @@ export interface WorkerConfig {
   pools: string[];
   /** Pools given as "name?": served when this machine has their toolchains, skipped otherwise. */
   optionalPools: string[];
+  /** How long a worker's claim on a queue job lasts unless renewed; a dead worker's jobs are retried after it. */
+  jobLockMs: number;
+  /** On SIGTERM, how long a worker lets its running builds finish before it exits. */
+  shutdownGraceMs: number;
   concurrency: number;
   compileTimeoutMs: number;
   sandbox: 'bwrap' | 'none';
@@ -219,6 +223,8 @@ export function loadConfig(env: Env = process.env): KilnConfig {
       id: str(env, 'KILN_WORKER_ID', `${hostname()}-${process.pid}`),
       pools,
       optionalPools,
+      jobLockMs: int(env, 'KILN_JOB_LOCK_MS', 60_000, 2_000, 3_600_000),
+      shutdownGraceMs: int(env, 'KILN_SHUTDOWN_GRACE_MS', 70_000, 0, 3_600_000),
       concurrency: int(env, 'KILN_WORKER_CONCURRENCY', 2, 1, 256),
       compileTimeoutMs: int(env, 'KILN_COMPILE_TIMEOUT_MS', 60_000, 100, 3_600_000),
       sandbox: oneOf(env, 'KILN_SANDBOX', 'bwrap', ['bwrap', 'none'] as const),
