@@ -232,4 +232,16 @@ describe('bad input gets a clear 4xx and leaves nothing behind', () => {
     const sneaky = Buffer.from(JSON.stringify({ createdAt: '1', id: '00000000-0000-4000-8000-000000000000' })).toString('base64url');
     assert.equal((await kiln.http().get(`/v1/jobs?cursor=${sneaky}`).set(kiln.auth)).status, 400);
   });
+
+  it('an Idempotency-Key reused for a different request: 422, and the first job stands', async () => {
+    const key = `reuse-${Date.now()}`;
+    const first = await kiln.http().post('/v1/jobs').set(kiln.auth).set('Idempotency-Key', key).send({ source: GOOD_SOURCE, targets: ['x86_64-linux-gnu'] });
+    assert.equal(first.status, 202);
+    const retry = await kiln.http().post('/v1/jobs').set(kiln.auth).set('Idempotency-Key', key).send({ targets: ['x86_64-linux-gnu'], source: GOOD_SOURCE });
+    assert.equal(retry.status, 200);
+    assert.equal(retry.body.id, first.body.id);
+    const other = await kiln.http().post('/v1/jobs').set(kiln.auth).set('Idempotency-Key', key).send({ source: GOOD_SOURCE, targets: ['aarch64-linux-gnu'] });
+    assert.equal(other.status, 422);
+    assert.match(other.body.message, new RegExp(`Idempotency-Key "${key}" was already used for a different request \\(job ${first.body.id}\\)`));
+  });
 });

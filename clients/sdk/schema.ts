@@ -1298,6 +1298,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The Idempotency-Key was already used for a different request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The queue is unavailable; nothing was created */
             503: {
                 headers: {

@@ -10,6 +10,7 @@ import {
   ApiProduces,
   ApiPropertyOptional,
   ApiServiceUnavailableResponse,
+  ApiUnprocessableEntityResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
@@ -54,6 +55,7 @@ export class JobsController {
   @ApiAcceptedResponse({ type: JobDto, description: 'The job is accepted; one build per target is queued' })
   @ApiOkResponse({ type: JobDto, description: 'A job with this Idempotency-Key already exists; it is returned' })
   @ApiBadRequestResponse({ description: 'The request names an unknown target, has a bad path or option, or is empty; the message says which' })
+  @ApiUnprocessableEntityResponse({ description: 'The Idempotency-Key was already used for a different request' })
   @ApiServiceUnavailableResponse({ description: 'The queue is unavailable; nothing was created' })
   async create(
     @Body() body: CreateJobDto,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { returning } from '../database/sql';
 import {
   BadRequestException,
@@ -5,6 +6,7 @@ import {
   Injectable,
   Logger,
   NotFoundException,
+  UnprocessableEntityException,
   ServiceUnavailableException,
 } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
@@ -50,6 +52,13 @@ const MAX_ARGUMENT_BYTES = 64 * 1024;
 function checkText(where: string, text: string): void {
   if (text.includes('\0')) throw new BadRequestException(`${where} contains a NUL character`);
   if (LONE_SURROGATE.test(text)) throw new BadRequestException(`${where} is not valid Unicode (a lone surrogate)`);
+}
+
+/** A hash of a create-job request as sent (keys sorted), to recognise its retries. */
+export function requestFingerprint(dto: unknown): string {
+  const canonical = (v: unknown): string =>
+    Array.isArray(v) ? `[${v.map(canonical).join(',')}]` : v !== null && typeof v === 'object' ? `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}` : JSON.stringify(v);
+  return createHash('sha256').update(canonical(dto)).digest('hex');
 }
 
 /** Validates a job's source and turns it into what is stored. Throws 400s with the reason. */
@@ -150,9 +159,10 @@ export class JobsService {
     if (idempotencyKey !== null && !/^[\x21-\x7e]{1,200}$/.test(idempotencyKey)) {
       throw new BadRequestException('the Idempotency-Key header must be 1 to 200 visible ASCII characters');
     }
+    const requestSha256 = requestFingerprint(dto);
     if (idempotencyKey) {
       const existing = await this.jobs.findOneBy({ tenantId: caller.tenantId, idempotencyKey });
-      if (existing) return { job: await this.get(caller, existing.id), created: false };
+      if (existing) return { job: await this.replay(caller, existing, idempotencyKey, requestSha256), created: false };
     }
 
     if (Boolean(dto.source) === Boolean(dto.model)) {
@@ -239,7 +249,7 @@ export class JobsService {
     try {
       ({ job, builds } = await this.db.transaction(async (tx) => {
         await this.quotas.reserveBuilds(tx, caller.tenantId, hits.filter((h) => !h).length);
-        const job = await tx.getRepository(Job).save(tx.getRepository(Job).create({ tenantId: caller.tenantId, source, model, outputs: finalOutputs, verify, idempotencyKey, callbackUrl }));
+        const job = await tx.getRepository(Job).save(tx.getRepository(Job).create({ tenantId: caller.tenantId, source, model, outputs: finalOutputs, verify, idempotencyKey, requestSha256, callbackUrl }));
         const builds = await tx.getRepository(Build).save(
           resolved.map((r, position) => {
             const served = availability.get(r.spec.name);
@@ -275,7 +285,7 @@ export class JobsService {
     } catch (e) {
       if (idempotencyKey && (e as { code?: string }).code === '23505') {
         const existing = await this.jobs.findOneByOrFail({ tenantId: caller.tenantId, idempotencyKey });
-        return { job: await this.get(caller, existing.id), created: false };
+        return { job: await this.replay(caller, existing, idempotencyKey, requestSha256), created: false };
       }
       throw e;
     }
@@ -316,6 +326,14 @@ export class JobsService {
    * Reads and checks an uploaded ONNX model now, so a malformed model, an unsupported operator
    * or an unbound symbolic dimension is a 400 that says which, not a failed build later.
    */
+  /** A retry gets the job its key made; the same key with another request is a 422. */
+  private async replay(caller: Caller, existing: Job, key: string, requestSha256: string): Promise<JobDto> {
+    if (existing.requestSha256 && existing.requestSha256 !== requestSha256) {
+      throw new UnprocessableEntityException(`Idempotency-Key "${key}" was already used for a different request (job ${existing.id}); send a new key for a new request`);
+    }
+    return this.get(caller, existing.id);
+  }
+
   /** The sha256 of every upload a job's input names (they are checked to exist before this). */
   private async uploadHashes(caller: Caller, source: SourceInput | null, model: ModelInput | null): Promise<Map<string, string>> {
     const ids = [...(source?.files.filter((f) => f.uploadId).map((f) => f.uploadId!) ?? []), ...(source?.archive ? [source.archive.uploadId] : []), ...(model ? [model.uploadId] : [])];

@@ -56,6 +56,10 @@ export class Job {
   @Column({ name: 'idempotency_key', type: 'text', nullable: true })
   idempotencyKey: string | null;
 
+  /** A hash of the request that created the job, to tell a retry from a reused Idempotency-Key. */
+  @Column({ name: 'request_sha256', type: 'text', nullable: true })
+  requestSha256: string | null;
+
   /** Where to POST the job's result when it finishes (see webhooks/), or null. */
   @Column({ name: 'callback_url', type: 'text', nullable: true })
   callbackUrl: string | null;
