@@ -39,12 +39,12 @@ export function gemmRowBlock(M: number, K: number): number {
 
 /** Scratch floats one thread of a GEMM call uses (see kiln_gemm_panels). */
 export function gemmScratch(mc: number, K: number): number {
-  return KC * NR + mc * NR + (mc + 16) * K;
+  return KC * NR + mc * NR + mc * (K + 16);
 }
 
 /** The shared packed A of a threaded GEMM call: every row, rounded up to whole row groups. */
 export function gemmSharedA(M: number, K: number): number {
-  return (M + 16) * K;
+  return M * (K + 16);
 }
 
 /** Above this, a threaded GEMM call packs A per thread instead of once (the shared buffer would be too large). */
@@ -300,57 +300,43 @@ typedef struct {
   kiln_epi e;
   float *scratch;        /* per thread: kiln_gemm_scratch(mc, K) floats */
   long scratch_floats;
-  float *apacked;        /* with threads: room for all of A packed ((M + 16) x K floats), shared; or 0 */
+  float *apacked;        /* with threads: room for all of A copied (M x (K + 16) floats), shared; or 0 */
   long next;             /* with threads: the next panel to take */
 } kiln_gemm_args;
 
-/* The microkernel: mr rows of A times one 16-column panel of B, kc steps, into t (rows of 16). A is packed
-   (row r of step k at a[k * KILN_MR + r]) when packed, else read in place (a[r * lda + k]). B is a packed
-   panel (row k at bp + 16 k), or, with koff, read in place (row k at b + koff[k]: an implicit im2col). */
-#define KILN_A(r, k) (packed ? a[(k) * KILN_MR + (r)] : a[(r) * lda + (k)])
-static inline __attribute__((always_inline)) void kiln_ukr(const int mr, const int packed, long kc, const float *restrict a, long lda, const float *restrict bp, const long *restrict koff, float *restrict t, int accumulate) {
+/* The microkernel: mr rows of A (row r at a + r * lda) times one 16-column panel of B, kc steps, into t (rows
+   of 16). B is a packed panel (row k at bp + 16 k), or, with koff, read in place (row k at bp + koff[k]: an
+   implicit im2col, or the rows of a run-time matrix). */
+static inline __attribute__((always_inline)) void kiln_ukr(const int mr, long kc, const float *restrict a, long lda, const float *restrict bp, const long *restrict koff, float *restrict t, int accumulate) {
 #pragma clang fp contract(fast)
   kiln_v acc[KILN_MR > 15 ? KILN_MR : 15];
   for (int r = 0; r < mr; r++) acc[r] = accumulate ? *(const kiln_v *)(t + r * 16) : (kiln_v){0};
   if (koff) {
     for (long k = 0; k < kc; k++) {
       const kiln_v b = kiln_load(bp + koff[k]);
-      for (int r = 0; r < mr; r++) acc[r] += KILN_A(r, k) * b;
+      for (int r = 0; r < mr; r++) acc[r] += a[r * lda + k] * b;
     }
   } else {
     for (long k = 0; k < kc; k++) {
       const kiln_v b = *(const kiln_v *)(bp + k * 16);
-      for (int r = 0; r < mr; r++) acc[r] += KILN_A(r, k) * b;
+      for (int r = 0; r < mr; r++) acc[r] += a[r * lda + k] * b;
     }
   }
   for (int r = 0; r < mr; r++) *(kiln_v *)(t + r * 16) = acc[r];
 }
-#undef KILN_A
 
-/* Rows i0.. of a block, in steps of KILN_MR, then the remaining rows (mr < KILN_MR, a constant in each case). */
-static inline __attribute__((always_inline)) void kiln_ukr_all(const int packed, long mc, long kc, const float *a, long lda, long astep, const float *bp, const long *koff, float *t, int accumulate) {
+/* All mc rows: KILN_MR at a time, then the remaining rows (mr < KILN_MR, a constant in each case). */
+static void kiln_ukr_all(long mc, long kc, const float *a, long lda, const float *bp, const long *koff, float *t, int accumulate) {
   long i = 0;
-  for (; i + KILN_MR <= mc; i += KILN_MR) kiln_ukr(KILN_MR, packed, kc, a + i * astep, lda, bp, koff, t + i * 16, accumulate);
+  for (; i + KILN_MR <= mc; i += KILN_MR) kiln_ukr(KILN_MR, kc, a + i * lda, lda, bp, koff, t + i * 16, accumulate);
   if (i == mc) return;
-  a += i * astep;
+  a += i * lda;
   t += i * 16;
   switch (mc - i) {
-#define KILN_CASE(n) case n: if (n < KILN_MR) kiln_ukr(n, packed, kc, a, lda, bp, koff, t, accumulate); break;
+#define KILN_CASE(n) case n: if (n < KILN_MR) kiln_ukr(n, kc, a, lda, bp, koff, t, accumulate); break;
     KILN_CASE(1) KILN_CASE(2) KILN_CASE(3) KILN_CASE(4) KILN_CASE(5) KILN_CASE(6) KILN_CASE(7) KILN_CASE(8)
     KILN_CASE(9) KILN_CASE(10) KILN_CASE(11) KILN_CASE(12) KILN_CASE(13) KILN_CASE(14)
 #undef KILN_CASE
-  }
-}
-
-/* Packs rows of A (row-major, lda) in groups of KILN_MR: group g, step k, row r at dst[(g * K + k) * KILN_MR + r]. */
-static void kiln_pack_a(const float *restrict a, long lda, long rows, long K, float *restrict dst) {
-  for (long i0 = 0; i0 < rows; i0 += KILN_MR) {
-    const long mr = KILN_MIN(KILN_MR, rows - i0);
-    float *d = dst + i0 * K;
-    for (long r = 0; r < mr; r++) {
-      const float *src = a + (i0 + r) * lda;
-      for (long k = 0; k < K; k++) d[k * KILN_MR + r] = src[k];
-    }
   }
 }
 
@@ -401,7 +387,7 @@ static void kiln_gemm_store(const kiln_gemm_args *g, const float *t, long i0, lo
 }
 
 /* Rows [i0, i0 + mc) (packed in ap) times panels [p0, p1). Scratch: packed B (KILN_KC x 16), then results (mc x 16). */
-static void kiln_gemm_block(const kiln_gemm_args *g, long i0, long mc, const float *ap, int packed, long p0, long p1, float *scratch) {
+static void kiln_gemm_block(const kiln_gemm_args *g, long i0, long mc, const float *ap, long alda, long p0, long p1, float *scratch) {
   float *pack = scratch, *tile = scratch + KILN_KC * 16;
   for (long p = p0; p < p1; p++) {
     const long j0 = p * 16;
@@ -415,32 +401,35 @@ static void kiln_gemm_block(const kiln_gemm_args *g, long i0, long mc, const flo
         koff = g->koff + k0;
       } else if (g->bpacked) bp = g->bpacked + (p * g->K + k0) * 16;
       else { kiln_pack_b(g, j0, k0, kc, pack); bp = pack; }
-      if (packed) kiln_ukr_all(1, mc, kc, ap + k0 * KILN_MR, 0, g->K, bp, koff, tile, k0 > 0);
-      else kiln_ukr_all(0, mc, kc, ap + k0, g->lda, g->lda, bp, koff, tile, k0 > 0);
+      kiln_ukr_all(mc, kc, ap + k0, alda, bp, koff, tile, k0 > 0);
     }
     kiln_gemm_store(g, tile, i0, mc, j0);
   }
 }
 
-/* A is packed when its rows would fall on the same L1 sets (a row length that is a multiple of 4 KiB):
-   otherwise reading it in place costs less than packing it. */
-#define KILN_PACK_A(g) ((g)->lda % 1024 == 0)
+/* Rows of A whose length is a multiple of 4 KiB would share L1 sets (the microkernel reads KILN_MR of them
+   at once): they are copied with 16 floats more per row first. Otherwise A is read in place. */
+#define KILN_PAD_A(g) ((g)->lda % 1024 == 0)
 
-/* Panels [p0, p1) of every row block, packing each block of A into this thread's scratch (after the block's results) if it needs it. */
+static void kiln_copy_rows(const float *restrict a, long lda, long rows, long K, float *restrict dst) {
+  for (long r = 0; r < rows; r++) memcpy(dst + r * (K + 16), a + r * lda, K * sizeof(float));
+}
+
+/* Panels [p0, p1) of every row block (A copied into this thread's scratch, after the block's results, when it must be). */
 static void kiln_gemm_panels(const kiln_gemm_args *g, long p0, long p1, float *scratch) {
   float *ap = scratch + KILN_KC * 16 + g->mc * 16;
   for (long i0 = 0; i0 < g->M; i0 += g->mc) {
     const long mc = KILN_MIN(g->mc, g->M - i0);
-    if (KILN_PACK_A(g)) {
-      kiln_pack_a(g->a + i0 * g->lda, g->lda, mc, g->K, ap);
-      kiln_gemm_block(g, i0, mc, ap, 1, p0, p1, scratch);
+    if (KILN_PAD_A(g)) {
+      kiln_copy_rows(g->a + i0 * g->lda, g->lda, mc, g->K, ap);
+      kiln_gemm_block(g, i0, mc, ap, g->K + 16, p0, p1, scratch);
     } else {
-      kiln_gemm_block(g, i0, mc, g->a + i0 * g->lda, 0, p0, p1, scratch);
+      kiln_gemm_block(g, i0, mc, g->a + i0 * g->lda, g->lda, p0, p1, scratch);
     }
   }
 }
 
-/* With threads: A is packed once (shared, when there is room), and the threads take chunks of panels as
+/* With threads: A is copied once if it must be (shared, when there is room), and the threads take chunks of panels as
    they come (a thread that the system holds up does less of the work instead of holding up the call). */
 static void kiln_gemm_task(void *arg, int tid, int nt) {
   kiln_gemm_args *g = (kiln_gemm_args *)arg;
@@ -452,15 +441,15 @@ static void kiln_gemm_task(void *arg, int tid, int nt) {
     if (p0 >= panels) break;
     const long p1 = KILN_MIN(panels, p0 + chunk);
     if (!g->apacked) kiln_gemm_panels(g, p0, p1, scratch);
-    else for (long i0 = 0; i0 < g->M; i0 += g->mc) kiln_gemm_block(g, i0, KILN_MIN(g->mc, g->M - i0), g->apacked + i0 * g->K, 1, p0, p1, scratch);
+    else for (long i0 = 0; i0 < g->M; i0 += g->mc) kiln_gemm_block(g, i0, KILN_MIN(g->mc, g->M - i0), g->apacked + i0 * (g->K + 16), g->K + 16, p0, p1, scratch);
   }
 }
 
 static void kiln_gemm(kiln_gemm_args *g) {
   const long panels = (g->N + 15) / 16;
   if (KILN_THREADS > 1 && panels > 1 && (double)g->M * g->N * g->K > 1048576.0) {
-    if (!KILN_PACK_A(g)) g->apacked = 0;
-    if (g->apacked) kiln_pack_a(g->a, g->lda, g->M, g->K, g->apacked);
+    if (!KILN_PAD_A(g)) g->apacked = 0;
+    if (g->apacked) kiln_copy_rows(g->a, g->lda, g->M, g->K, g->apacked);
     g->next = 0;
     kiln_parallel(kiln_gemm_task, g);
   } else {
@@ -496,7 +485,6 @@ typedef struct {
   long C, H, W, M, OH, OW, pt, pl;
   long th, twp, hp, wp;  /* rows of tiles; tiles per row (rounded up to 16); the padded input plane */
   float *xp;             /* [C][hp][wp], zero around the input (never written there) */
-  float *up;             /* u packed for the GEMM: 16 x (M + 16) x C */
   const long *koff;      /* c * twp: rows of a transformed-input matrix */
   kiln_epi e;            /* bias_m, res (the output's layout), clamp/GELU */
   float *scratch;        /* per thread: 16 * C * twp + 16 * M * twp + KILN_KC * 16 + M * 16 */
@@ -551,7 +539,7 @@ static void kiln_wino_row(const kiln_wino_args *w, long i, float *scratch) {
   /* 16 GEMMs: m_s = u_s (M x C) x v_s (C x twp). */
   for (int s = 0; s < 16; s++) {
     kiln_gemm_args g = { .M = M, .N = twp, .K = C, .b = v + s * C * twp, .koff = w->koff, .sn = 1, .c = m + s * M * twp, .ldc = twp, .mc = M };
-    kiln_gemm_block(&g, 0, M, w->up + s * (M + 16) * C, 1, 0, twp / 16, gs);
+    kiln_gemm_block(&g, 0, M, w->u + s * M * C, C, 0, twp / 16, gs);
   }
   /* Output transform: Y = A^T m A, two rows of outputs, 32 columns per pair of vectors. */
   for (long mo = 0; mo < M; mo++) {
@@ -586,7 +574,6 @@ static void kiln_wino_task(void *arg, int tid, int nt) {
 
 static void kiln_wino(kiln_wino_args *w) {
   for (long c = 0; c < w->C; c++) for (long h = 0; h < w->H; h++) memcpy(w->xp + (c * w->hp + h + w->pt) * w->wp + w->pl, w->x + (c * w->H + h) * w->W, w->W * sizeof(float));
-  for (int s = 0; s < 16; s++) kiln_pack_a(w->u + s * w->M * w->C, w->C, w->M, w->C, w->up + s * (w->M + 16) * w->C);
   w->next = 0;
   if (KILN_THREADS > 1 && w->th > 1) kiln_parallel(kiln_wino_task, w);
   else kiln_wino_task(w, 0, 1);

@@ -193,12 +193,11 @@ function fastConv(ctx: EmitContext, node: Node, s: ConvShape): string | undefine
     const wp = 2 * twp + 2 + 2 * NR;
     const u = winogradWeights(w.data, M, C);
     const xp = ctx.buffer(`${node.name}: zero-padded input`, C * hp * wp);
-    const up = ctx.buffer(`${node.name}: packed transformed weights`, 16 * (M + 16) * C);
     const wsc = ctx.scratch(16 * C * twp + 16 * M * twp + KC * NR + M * NR);
     return `static const long koff[${C}] = {${Array.from({ length: C }, (_, c) => c * twp).join(',')}};
 for (long n = 0; n < ${N}; n++) {
   kiln_wino_args w = { .x = ${X} + n * ${C * H * W}, .y = ${Y} + n * ${plane}, .u = ${ctx.constant(`${node.inputs[1]} (Winograd)`, u)}, .C = ${C}, .H = ${H}, .W = ${W}, .M = ${M}, .OH = ${OH}, .OW = ${OW},
-    .pt = ${pt}, .pl = ${pl}, .th = ${th}, .twp = ${twp}, .hp = ${hp}, .wp = ${wp}, .xp = ${xp}, .up = ${up}, .koff = koff,
+    .pt = ${pt}, .pl = ${pl}, .th = ${th}, .twp = ${twp}, .hp = ${hp}, .wp = ${wp}, .xp = ${xp}, .koff = koff,
     .e = ${epilogueInit(node, { biasM, res: res && `${res} + n * ${plane}` })}, .scratch = ${wsc.ptr}, .scratch_floats = ${wsc.stride} };
   kiln_wino(&w);
 }`;
