@@ -91,7 +91,7 @@ const random = (seed: number, n: number) => {
   return Float32Array.from({ length: n }, () => r() * 2 - 1);
 };
 
-/** Shapes [M, K, N]: 1, primes, not multiples of the 16-column panel or of any row block, K over the 256-row block, M over the row block. */
+/** Shapes [M, K, N]: 1, primes, not multiples of the 16-column panel or of any row block, K over the 256-row block, M over the row block, rows of 4 KiB. */
 const SHAPES: [number, number, number][] = [
   [1, 1, 1],
   [1, 7, 5],
@@ -101,6 +101,7 @@ const SHAPES: [number, number, number][] = [
   [200, 64, 16],
   [251, 521, 19],
   [24, 16, 48],
+  [40, 1024, 33], // rows of A 4 KiB long: copied with a pad; big enough to be shared out between threads
 ];
 
 describe('kernel library: the packed GEMM against a naive reference', () => {
