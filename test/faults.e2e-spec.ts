@@ -4,7 +4,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
 import { DataSource } from 'typeorm';
+import { queueName, redisConnectionOptions } from '../src/queue/queue.types';
 import { download, JobView, Kiln, startKiln, waitForJob } from './support/harness';
 
 /** A C++ file whose constant evaluation keeps the compiler busy for a few seconds. */
@@ -44,9 +46,9 @@ describe('faults survived', () => {
   });
 
   /** A worker as its own process, as deployed, so it can be killed. */
-  function spawnWorker(id: string): ChildProcess {
+  function spawnWorker(id: string, extra: Record<string, string> = {}): ChildProcess {
     const child = spawn(process.execPath, [join(__dirname, '../workers/main.js')], {
-      env: { ...process.env, ...kiln.env, KILN_WORKER_ID: id, KILN_POOLS: 'cpu', KILN_LOG_LEVEL: 'warn' },
+      env: { ...process.env, ...kiln.env, KILN_WORKER_ID: id, KILN_POOLS: 'cpu', KILN_LOG_LEVEL: 'warn', ...extra },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     children.push(child);
@@ -109,5 +111,25 @@ describe('faults survived', () => {
     const job = (await kiln.http().get(`/v1/jobs/${jobId}`).set(kiln.auth)).body as JobView;
     assert.equal(job.builds[0].status, 'succeeded', job.builds[0].statusReason ?? '');
     assert.equal((job.builds[0] as { worker?: string }).worker, id);
+  });
+
+  it('a build whose queue entry was lost is found and queued again', async () => {
+    const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', files: [{ path: 'lost.c', content: `int lost(void) { return ${Date.now() % 1000}; }\n` }] }, targets: ['x86_64-linux-gnu'] });
+    assert.equal(res.status, 202);
+    const buildId = res.body.builds[0].id as string;
+    // As if the API had stopped between its commit and the enqueue: no queue entry, an old row.
+    const queue = new Queue(queueName('cpu'), { connection: redisConnectionOptions(kiln.config.redisUrl), prefix: kiln.config.queuePrefix });
+    try {
+      if (res.body.builds[0].status === 'queued') assert.equal(await queue.remove(buildId), 1);
+    } finally {
+      await queue.close();
+    }
+    const db = kiln.api.get(DataSource);
+    await db.query(`UPDATE builds SET status = 'queued', status_reason = NULL, updated_at = now() - interval '10 minutes' WHERE id = $1`, [buildId]);
+    const worker = spawnWorker(`sweeper-${randomBytes(3).toString('hex')}`, { KILN_SWEEP_SECONDS: '1' });
+    const job = await waitForJob(kiln, res.body.id, 120_000);
+    assert.equal(job.builds[0].status, 'succeeded', job.builds[0].statusReason ?? '');
+    worker.kill('SIGTERM');
+    await new Promise((r) => worker.once('exit', r));
   });
 });

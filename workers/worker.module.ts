@@ -15,6 +15,7 @@ import { EnqueueService } from '../src/queue/enqueue.service';
 import { POOLS } from '../src/targets/catalog';
 import { CompileService, SANDBOX } from './compile/compile.service';
 import { HeartbeatService } from './heartbeat.service';
+import { SweeperService } from './sweeper.service';
 import { SandboxExecutor } from './sandbox/executor';
 import { CAPABILITIES, probeCapabilities } from './toolchains/capabilities';
 import { createToolchainRegistry } from './toolchains/registry';
@@ -58,6 +59,7 @@ export class WorkerModule {
         CancelRegistry,
         WorkerRegistry,
         HeartbeatService,
+        SweeperService,
         ...pools.map((p) => makePoolProcessor(p, config.worker.concurrency, config.worker.jobLockMs, config.worker.shutdownGraceMs)),
       ],
     };

@@ -64,6 +64,8 @@ export interface WorkerConfig {
   jobLockMs: number;
   /** On SIGTERM, how long a worker lets its running builds finish before it exits. */
   shutdownGraceMs: number;
+  /** How often a worker looks for builds whose queue entry was lost (one worker at a time). */
+  sweepSeconds: number;
   concurrency: number;
   compileTimeoutMs: number;
   sandbox: 'bwrap' | 'none';
@@ -225,6 +227,7 @@ export function loadConfig(env: Env = process.env): KilnConfig {
       optionalPools,
       jobLockMs: int(env, 'KILN_JOB_LOCK_MS', 60_000, 2_000, 3_600_000),
       shutdownGraceMs: int(env, 'KILN_SHUTDOWN_GRACE_MS', 70_000, 0, 3_600_000),
+      sweepSeconds: int(env, 'KILN_SWEEP_SECONDS', 30, 1, 86_400),
       concurrency: int(env, 'KILN_WORKER_CONCURRENCY', 2, 1, 256),
       compileTimeoutMs: int(env, 'KILN_COMPILE_TIMEOUT_MS', 60_000, 100, 3_600_000),
       sandbox: oneOf(env, 'KILN_SANDBOX', 'bwrap', ['bwrap', 'none'] as const),
