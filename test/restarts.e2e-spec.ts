@@ -1,0 +1,111 @@
+import { strict as assert } from 'node:assert';
+import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Kiln, startKiln, waitForJob } from './support/harness';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** A Redis of this test's own (with an append-only file, as BullMQ asks of production), so it can be restarted. */
+class PrivateRedis {
+  private proc: ChildProcess | null = null;
+  constructor(
+    readonly port: number,
+    private readonly dir: string,
+  ) {}
+
+  async start(): Promise<void> {
+    this.proc = spawn('/usr/bin/redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
+    const deadline = Date.now() + 10_000;
+    while (!(await this.answers())) {
+      if (Date.now() > deadline) throw new Error('redis-server did not start');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    p.kill('SIGTERM');
+    await new Promise((r) => p.once('exit', r));
+  }
+
+  private answers(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const s = require('node:net').connect(this.port, '127.0.0.1');
+      s.once('connect', () => {
+        s.write('PING\r\n');
+        s.once('data', (d: Buffer) => {
+          s.destroy();
+          resolve(d.toString().startsWith('+PONG'));
+        });
+      });
+      s.once('error', () => resolve(false));
+    });
+  }
+}
+
+describe('Redis restarted while builds are queued and running', () => {
+  let kiln: Kiln;
+  let redis: PrivateRedis;
+  let dir: string;
+  let worker: ChildProcess;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-redis-'));
+    redis = new PrivateRedis(await freePort(), dir);
+    await redis.start();
+    kiln = await startKiln({ storage: 'fs', worker: false, env: { KILN_REDIS_URL: `redis://127.0.0.1:${redis.port}` } });
+    worker = spawn(process.execPath, [join(__dirname, '../workers/main.js')], {
+      env: { ...process.env, ...kiln.env, KILN_WORKER_ID: `restart-${randomBytes(3).toString('hex')}`, KILN_POOLS: 'cpu', KILN_LOG_LEVEL: 'error', KILN_WORKER_CONCURRENCY: '1' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  });
+  after(async () => {
+    worker?.kill('SIGKILL');
+    await kiln?.close();
+    await redis?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('answers 503 with Retry-After while Redis is away, loses nothing it accepted, and recovers by itself', async () => {
+    // Queued before the restart: more than the worker can finish before Redis goes.
+    const accepted: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', files: [{ path: 'r.c', content: `int r${i}(void) { return ${i}; } // ${randomBytes(6).toString('hex')}\n` }], options: ['-O2'] }, targets: ['x86_64-linux-gnu', 'aarch64-linux-gnu'] });
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      accepted.push(res.body.id);
+    }
+    await redis.stop();
+
+    const down = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', files: [{ path: 'd.c', content: 'int d;' }] }, targets: ['x86_64-linux-gnu'] }).timeout(15_000);
+    assert.equal(down.status, 503, JSON.stringify(down.body));
+    assert.ok(Number(down.headers['retry-after']) > 0);
+    // What needs only PostgreSQL still works.
+    assert.equal((await kiln.http().get(`/v1/jobs/${accepted[0]}`).set(kiln.auth)).status, 200);
+    const ready = await kiln.http().get('/readyz');
+    assert.equal(ready.status, 503);
+
+    await new Promise((r) => setTimeout(r, 1500));
+    await redis.start();
+    // Every accepted job ends, each build once; the API takes new jobs again.
+    for (const id of accepted) {
+      const job = await waitForJob(kiln, id, 180_000);
+      assert.equal(job.status, 'succeeded', JSON.stringify(job.builds.map((b) => b.statusReason)));
+      for (const b of job.builds) assert.equal((b.events as { to: string }[]).filter((e) => e.to === 'succeeded').length, 1);
+    }
+    const again = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', files: [{ path: 'a.c', content: `int a${Date.now()};` }] }, targets: ['x86_64-linux-gnu'] });
+    assert.equal(again.status, 202, JSON.stringify(again.body));
+    assert.equal((await waitForJob(kiln, again.body.id, 60_000)).status, 'succeeded');
+  });
+});
