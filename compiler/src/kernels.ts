@@ -54,6 +54,7 @@ export const MAX_SHARED_A = 1 << 24;
 export function kernelLibrary(threads: number): string {
   return `/* ---- Kiln kernel library ---- */
 #pragma clang diagnostic ignored "-Wpsabi"
+#pragma clang diagnostic ignored "-Wunused-function"
 #define KILN_NR 16
 #define KILN_KC ${KC}
 #define KILN_THREADS ${threads}

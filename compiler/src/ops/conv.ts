@@ -179,12 +179,14 @@ function fastConv(ctx: EmitContext, node: Node, s: ConvShape): string | undefine
   if (group !== 1) return undefined;
   const K = C * KH * KW;
   const mc = gemmRowBlock(M, K);
-  const sc = ctx.scratch(gemmScratch(mc, K));
-  const shared = ctx.threads > 1 && gemmSharedA(M, K) <= MAX_SHARED_A ? `, .apacked = ${ctx.shared(gemmSharedA(M, K))}` : '';
-  const gemm = (b: string, koff: string, ldb: number, n: number, wpad: number) => `kiln_gemm_args g = { .M = ${M}, .N = ${n}, .K = ${K}, .a = ${ctx.ref(node.inputs[1])}, .lda = ${K},
+  const gemm = (b: string, koff: string, ldb: number, n: number, wpad: number) => {
+    const sc = ctx.scratch(gemmScratch(mc, K));
+    const shared = ctx.threads > 1 && gemmSharedA(M, K) <= MAX_SHARED_A ? `, .apacked = ${ctx.shared(gemmSharedA(M, K))}` : '';
+    return `kiln_gemm_args g = { .M = ${M}, .N = ${n}, .K = ${K}, .a = ${ctx.ref(node.inputs[1])}, .lda = ${K},
     .b = ${b}, .koff = ${koff}, .ldb = ${ldb}, .sn = 1, .c = ${Y} + n * ${plane}, .ldc = ${OH * OW}, .wp = ${wpad}, .ow = ${OW}, .mc = ${mc},
     .e = ${epilogueInit(node, { biasM, res: res && `${res} + n * ${plane}` })}, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride}${shared} };
   kiln_gemm(&g);`;
+  };
   if (sh === 1 && sw === 1 && KH === 3 && KW === 3 && dh === 1 && dw === 1 && C >= 16 && M >= 16 && OH >= 4 && OW >= 8) {
     // Winograd F(2x2, 3x3): 2.25x fewer multiplications; the weights are transformed here.
     const th = Math.ceil(OH / 2);
