@@ -173,10 +173,15 @@ describe('kernel library: the packed GEMM against a naive reference', () => {
     });
 
     it(`convolution kernels, fused epilogues, Softmax and LayerNormalization match the plain loops on ${build.name}`, async () => {
-      const outputs = await Promise.all([run(CONVS.bytes, CONVS.inputs, build), run(CONVS.bytes, CONVS.inputs, build, { kernels: false, fusion: false })]);
-      const [fast, plain] = outputs;
+      const [fast, fusedLoops, plain] = await Promise.all([
+        run(CONVS.bytes, CONVS.inputs, build),
+        run(CONVS.bytes, CONVS.inputs, build, { kernels: false }),
+        run(CONVS.bytes, CONVS.inputs, build, { kernels: false, fusion: false }),
+      ]);
       assert.equal(fast.length, CONVS.names.length);
       fast.forEach((o, j) => assertClose(CONVS.names[j], plain[j], o));
+      // The plain loops with the fused epilogues applied after them (what a shape without a kernel gets).
+      fusedLoops.forEach((o, j) => assertClose(`${CONVS.names[j]} (plain loops, fused)`, plain[j], o));
     });
   }
 });
