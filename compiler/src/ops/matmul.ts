@@ -93,7 +93,7 @@ const matmul: OpDef = {
         rec(0, []);
         return out.join('\n');
       }
-      if (!bConst && ctx.threads > 1 && numel(batch) > 1 && numel(batch) <= 4096) {
+      if (!bConst && ctx.threads > 1 && numel(batch) > 1 && numel(batch) <= 256) {
         // With threads, the batch's products are shared out whole (each may be too small to split).
         const init = (idx: string[]) => `gs[i++] = (kiln_gemm_args)${gemmInit(ctx, node, { M, N, K, a: `${A} + ${offset(idx, sa)}`, c: `${Y} + ${offset(idx, so)}`, b: `${B} + ${offset(idx, sb)}`, ldb: N, sn: 1, koff: 'rows', biasN, res: res && `${res} + ${offset(idx, so)}` })};`;
         return `${table}kiln_gemm_args gs[${numel(batch)}];
