@@ -3,7 +3,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -112,6 +113,17 @@ describe('the web console in Chromium', { skip }, () => {
     for (const n of names) assert.equal(await p.locator(`#target-${n}`).isChecked(), true, `${n} is picked`);
   }
 
+  /** Waits for the job page to show the job finished, live, and says why when it did not succeed. */
+  async function waitForSuccess(p: Page): Promise<void> {
+    const badge = p.locator('h1 .badge[data-status="succeeded"], h1 .badge[data-status="failed"], h1 .badge[data-status="canceled"]');
+    await badge.waitFor({ timeout: BUILD_TIMEOUT });
+    const status = await badge.getAttribute('data-status');
+    if (status !== 'succeeded') {
+      const job = await apiGet(`/v1/jobs/${p.url().split('/').pop()}`);
+      assert.fail(`the job ${status}: ${job.builds.map((b: { target: { name: string }; statusReason: string | null }) => `${b.target.name}: ${b.statusReason}`).join('; ')}`);
+    }
+  }
+
   async function apiGet(path: string) {
     const res = await kiln.http().get(path).set(kiln.auth);
     assert.equal(res.status, 200, `${path}: ${JSON.stringify(res.body)}`);
@@ -161,7 +173,7 @@ describe('the web console in Chromium', { skip }, () => {
     await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
     modelJobId = page.url().split('/').pop()!;
     // Live: the page never reloads; the builds' state changes arrive as server-sent events.
-    await page.locator('h1 .badge[data-status="succeeded"]').waitFor({ timeout: BUILD_TIMEOUT });
+    await waitForSuccess(page);
     const job = await apiGet(`/v1/jobs/${modelJobId}`);
     assert.equal(job.status, 'succeeded');
     assert.deepEqual(job.model.inputShapes, { x: [2, 16] });
@@ -242,7 +254,7 @@ describe('the web console in Chromium', { skip }, () => {
     await shot(page, '06-new-build-source');
     await page.getByRole('button', { name: 'Build for 3 targets' }).click();
     await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
-    await page.locator('h1 .badge[data-status="succeeded"]').waitFor({ timeout: BUILD_TIMEOUT });
+    await waitForSuccess(page);
 
     await page.locator('.tab[data-target="riscv64-linux-gnu"]').click();
     const panel = page.locator('[data-testid="build-panel"][data-target="riscv64-linux-gnu"]');
@@ -259,10 +271,38 @@ describe('the web console in Chromium', { skip }, () => {
     await shot(page, '07-job-source');
   });
 
+  it('builds a project archive dropped with a loose file, and shows what the archive held', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-console-'));
+    await mkdir(join(dir, 'src'));
+    await writeFile(join(dir, 'src', 'dot.h'), 'float dot(const float *a, const float *b, int n);\n');
+    await writeFile(join(dir, 'src', 'dot.c'), '#include "dot.h"\nfloat dot(const float *a, const float *b, int n) { float s = 0; for (int i = 0; i < n; i++) s += a[i] * b[i]; return s; }\n');
+    await promisify(execFile)('tar', ['czf', join(dir, 'project.tar.gz'), '-C', dir, 'src']);
+    const tgz = await readFile(join(dir, 'project.tar.gz'));
+    await rm(dir, { recursive: true, force: true });
+
+    await page.getByRole('link', { name: 'New build' }).first().click();
+    await drop(page, [{ name: 'project.tar.gz', content: tgz }, { name: 'twice.c', content: 'int twice(int x) { return 2 * x; }\n' }]);
+    await page.locator('.uploads li[data-file="project.tar.gz"] .ok-text').waitFor();
+    await page.locator('.uploads li[data-file="twice.c"] .ok-text').waitFor();
+    await page.getByRole('checkbox', { name: 'Include a file written here' }).uncheck();
+    await page.getByLabel('Language').selectOption('c');
+    await pickTargets(page, ['aarch64-linux-gnu']);
+    await page.getByRole('checkbox', { name: 'Run main on each target' }).uncheck();
+    await page.getByRole('button', { name: 'Build for 1 target' }).click();
+    await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
+    await waitForSuccess(page);
+    assert.match(await page.locator('section', { has: page.getByRole('heading', { name: 'Source' }) }).innerText(), /Archive project\.tar\.gz \(2 files/);
+    for (const o of ['dot.o', 'twice.o']) assert.equal(await page.locator(`[data-testid="artifacts"] tr[data-artifact$="${o}"]`).count(), 1, `${o} was built`);
+    const id = page.url().split('/').pop()!;
+    const job = await apiGet(`/v1/jobs/${id}`);
+    assert.deepEqual([...job.source.archive.files].sort(), ['src/dot.c', 'src/dot.h']);
+    assert.deepEqual(job.source.files.map((f: { path: string }) => f.path), ['twice.c']);
+  });
+
   it('lists the jobs, filters them by status, and updates a running job live', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Jobs' }).click();
     await page.getByTestId('jobs-table').waitFor();
-    assert.equal(await page.locator('[data-testid="jobs-table"] tbody tr').count(), 3);
+    assert.equal(await page.locator('[data-testid="jobs-table"] tbody tr').count(), 4);
     await page.getByRole('button', { name: 'Failed' }).click();
     await page.getByText('No failed jobs.').waitFor();
     await page.getByRole('button', { name: 'Succeeded' }).click();

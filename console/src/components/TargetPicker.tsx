@@ -1,15 +1,15 @@
 import { useMemo } from 'react';
-import { choiceWarning, groupTargets, toggle } from '../lib/targets';
+import { choiceWarning, groupTargets, languageConflict, toggle } from '../lib/targets';
 import type { TargetCatalog } from '../lib/types';
 
 /**
  * The live catalog as checkboxes, one fieldset per kind of target, presets first. Unavailable
  * choices stay visible, disabled, with the reason.
  */
-export function TargetPicker({ catalog, selected, onChange, verify }: { catalog: TargetCatalog; selected: string[]; onChange: (s: string[]) => void; verify: boolean }) {
+export function TargetPicker({ catalog, selected, onChange, verify, language }: { catalog: TargetCatalog; selected: string[]; onChange: (s: string[]) => void; verify: boolean; language: string | null }) {
   const groups = useMemo(() => groupTargets(catalog), [catalog]);
   const all = useMemo(() => new Map(groups.flatMap((g) => g.choices).map((c) => [c.name, c])), [groups]);
-  const warnings = selected.map((n) => all.get(n)).flatMap((c) => (c ? [choiceWarning(c, verify)] : [])).filter((w): w is string => !!w);
+  const warnings = selected.map((n) => all.get(n)).flatMap((c) => (c ? [choiceWarning(c, verify, language)] : [])).filter((w): w is string => !!w);
   return (
     <div className="picker">
       {groups.map((g) => (
@@ -21,9 +21,11 @@ export function TargetPicker({ catalog, selected, onChange, verify }: { catalog:
             {g.choices.map((c) => {
               const id = `target-${c.name}`;
               const checked = selected.includes(c.name);
+              const conflict = languageConflict(c, language);
+              const usable = c.available && !conflict;
               return (
-                <label key={c.name} htmlFor={id} className={`choice${checked ? ' checked' : ''}${c.available ? '' : ' unavailable'}`} data-target={c.name}>
-                  <input id={id} type="checkbox" checked={checked} disabled={!c.available && !checked} onChange={() => onChange(toggle(selected, c.name))} aria-describedby={`${id}-desc`} />
+                <label key={c.name} htmlFor={id} className={`choice${checked ? ' checked' : ''}${usable ? '' : ' unavailable'}`} data-target={c.name}>
+                  <input id={id} type="checkbox" checked={checked} disabled={!usable && !checked} onChange={() => onChange(toggle(selected, c.name))} aria-describedby={`${id}-desc`} />
                   <span className="choice-body">
                     <span className="choice-name">
                       {c.name}
@@ -33,6 +35,7 @@ export function TargetPicker({ catalog, selected, onChange, verify }: { catalog:
                       {c.description}
                       {c.preset ? ` · ${c.target}, ${c.detail}` : ''}
                       {c.available ? (c.toolchain ? ` · ${c.toolchain}` : '') : <span className="why"> Unavailable: {c.unavailableReason}</span>}
+                      {conflict && <span className="why"> It {conflict}.</span>}
                       {c.available && verify && !c.verifiable ? <span className="why"> No runner to verify it now.</span> : null}
                     </span>
                   </span>

@@ -21,13 +21,19 @@ export function requestOf(job: Job): { body: CreateJob; inlineFiles: string[] } 
     body.model = { uploadId: job.model.uploadId };
     if (Object.keys(job.model.inputShapes).length) body.inputShapes = job.model.inputShapes;
   } else if (job.source) {
+    const own = job.source.files;
     body.source = {
       language: job.source.language,
-      files: job.source.files.map((f) => {
-        if (f.uploadId) return { path: f.path, uploadId: f.uploadId };
-        inlineFiles.push(f.path);
-        return { path: f.path, content: `<the text of ${f.path}>` };
-      }),
+      ...(own.length || !job.source.archive
+        ? {
+            files: own.map((f) => {
+              if (f.uploadId) return { path: f.path, uploadId: f.uploadId };
+              inlineFiles.push(f.path);
+              return { path: f.path, content: `<the text of ${f.path}>` };
+            }),
+          }
+        : {}),
+      ...(job.source.archive ? { archive: { uploadId: job.source.archive.uploadId } } : {}),
       ...(job.source.options.length ? { options: job.source.options } : {}),
       ...(Object.keys(job.source.defines).length ? { defines: job.source.defines } : {}),
     };

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { opsByCount, opSupport, parseShape } from './model';
 import { planDrop, languageOfFiles } from './files';
-import { formProblems, jobRequest, type BuildForm } from './request';
+import { catalogLanguages, formProblems, jobRequest, sourceOutputs, type BuildForm } from './request';
 
 describe('model view', () => {
   it('says which of a model\'s operators each target supports, by the compiler serving its kind', () => {
@@ -24,17 +24,40 @@ describe('model view', () => {
 });
 
 describe('new build form', () => {
-  it('sorts dropped files: one model or sources, never both; archives and strangers refused with a reason', () => {
-    const plan = planDrop(['net.onnx', 'a.c', 'b.tar.gz', 'notes.txt'], { hasModel: false, hasSources: false });
+  it('sorts dropped files: one model, or source files and one archive; never both; strangers refused with a reason', () => {
+    const none = { hasModel: false, hasSources: false, hasArchive: false };
+    const plan = planDrop(['net.onnx', 'a.c', 'b.tar.gz', 'notes.txt'], none);
     assert.equal(plan.model, 'net.onnx');
-    assert.deepEqual(plan.sources, []);
+    assert.deepEqual([plan.sources, plan.archive], [[], null]);
     assert.deepEqual(plan.refused.map((r) => r.name), ['a.c', 'b.tar.gz', 'notes.txt']);
-    assert.match(plan.refused[1].reason, /archives are not accepted/);
-    assert.deepEqual(planDrop(['a.c', 'a.h'], { hasModel: false, hasSources: true }).sources, ['a.c', 'a.h']);
-    assert.equal(languageOfFiles(['a.c', 'b.cpp']), 'c++');
+    assert.match(plan.refused[1].reason, /one model, or source code, not both/);
+    const src = planDrop(['a.c', 'a.h', 'p.tar.gz', 'q.zip'], none);
+    assert.deepEqual([src.sources, src.archive, src.refused.map((r) => r.reason)], [['a.c', 'a.h'], 'p.tar.gz', ['a job takes one project archive']]);
+    assert.deepEqual(planDrop(['m.onnx'], { ...none, hasArchive: true }).refused.length, 1);
+    assert.deepEqual(planDrop(['main.go', 'go.mod', 'k.cu', 'lib.rs'], none).sources, ['main.go', 'go.mod', 'k.cu', 'lib.rs']);
   });
 
-  const form: BuildForm = { mode: 'model', files: [], language: 'c', modelUploadId: 'u', inputShapes: { x: [1, 16] }, targets: ['x86_64-linux-gnu'], outputs: ['object'], optLevel: '-O2', extraOptions: '', verify: true, rtol: '1e-3', atol: '' };
+  it('tells the language from translation units, C++ over C, and none from headers alone', () => {
+    assert.equal(languageOfFiles(['a.c', 'b.cpp', 'c.h']), 'c++');
+    assert.equal(languageOfFiles(['k.cu', 'k.cuh']), 'cuda');
+    assert.equal(languageOfFiles(['m.f90']), 'fortran');
+    assert.equal(languageOfFiles(['x.h']), null);
+  });
+
+  it('offers the outputs the language gives on every picked target, from the catalog', () => {
+    const targets: { name: string; outputs: Record<string, string[]> }[] = [
+      { name: 'x86', outputs: { c: ['object', 'executable', 'shared', 'assembly'], cuda: [] } },
+      { name: 'wasm', outputs: { c: ['object', 'executable', 'assembly'] } },
+      { name: 'sm_90', outputs: { cuda: ['ptx', 'cubin'] } },
+    ];
+    assert.deepEqual(sourceOutputs(targets, [], 'c'), ['object', 'executable', 'shared', 'assembly']);
+    assert.deepEqual(sourceOutputs(targets, ['x86', 'wasm'], 'c'), ['object', 'executable', 'assembly']);
+    assert.deepEqual(sourceOutputs(targets, ['sm_90'], 'cuda'), ['ptx', 'cubin']);
+    assert.deepEqual(sourceOutputs(targets, ['wasm'], 'cuda'), []);
+    assert.deepEqual(catalogLanguages([{ languages: ['c', 'c++'] }, { languages: ['cuda', 'c'] }]), ['c', 'c++', 'cuda']);
+  });
+
+  const form: BuildForm = { mode: 'model', files: [], archiveUploadId: null, language: 'c', modelUploadId: 'u', inputShapes: { x: [1, 16] }, targets: ['x86_64-linux-gnu'], outputs: ['object'], optLevel: '-O2', extraOptions: '', verify: true, rtol: '1e-3', atol: '' };
 
   it('builds the request in the API\'s shape', () => {
     assert.deepEqual(jobRequest(form), { targets: ['x86_64-linux-gnu'], outputs: ['object'], model: { uploadId: 'u' }, inputShapes: { x: [1, 16] }, verify: { tolerance: { rtol: 0.001 } } });
@@ -42,10 +65,13 @@ describe('new build form', () => {
     const src = jobRequest({ ...form, mode: 'source', files: [{ path: 'm.c', uploadId: 'v' }], extraOptions: ' -std=c11  -Wall ' });
     assert.deepEqual(src.source, { language: 'c', files: [{ path: 'm.c', uploadId: 'v' }], options: ['-O2', '-std=c11', '-Wall'] });
     assert.deepEqual(src.verify, { program: {} });
+    const tar = jobRequest({ ...form, mode: 'source', archiveUploadId: 'a', language: 'fortran', verify: false });
+    assert.deepEqual(tar.source, { language: 'fortran', archive: { uploadId: 'a' }, options: ['-O2'] });
   });
 
   it('says what is missing before sending', () => {
     assert.deepEqual(formProblems(form), []);
     assert.deepEqual(formProblems({ ...form, modelUploadId: null, targets: [], atol: 'abc' }), ['Add an ONNX model.', 'Pick at least one target.', 'atol must be a number, 0 or more.']);
+    assert.deepEqual(formProblems({ ...form, mode: 'source' }), ['Add source files or an archive, or write a file in the editor.']);
   });
 });

@@ -1,14 +1,15 @@
 import type { CreateJob } from './types';
 
 export const OPT_LEVELS = ['-O0', '-O1', '-O2', '-O3', '-Os', '-Oz'] as const;
-export const SOURCE_OUTPUTS = ['object', 'executable', 'shared', 'static', 'assembly', 'llvm-ir'] as const;
-export const MODEL_OUTPUTS = ['object', 'shared', 'static'] as const;
+export const MODEL_OUTPUTS = ['object', 'shared', 'static', 'assembly', 'llvm-ir'] as const;
 
 export interface BuildForm {
   mode: 'source' | 'model';
   /** Source files as uploaded: their path in the project and the upload that holds them. */
   files: { path: string; uploadId: string }[];
-  language: 'c' | 'c++';
+  /** An uploaded project archive (tar, tar.gz or zip). */
+  archiveUploadId: string | null;
+  language: string;
   modelUploadId: string | null;
   inputShapes: Record<string, number[]>;
   targets: string[];
@@ -25,7 +26,7 @@ export interface BuildForm {
 export function formProblems(f: BuildForm): string[] {
   const p: string[] = [];
   if (f.mode === 'model' && !f.modelUploadId) p.push('Add an ONNX model.');
-  if (f.mode === 'source' && !f.files.length) p.push('Add a source file, or write one in the editor.');
+  if (f.mode === 'source' && !f.files.length && !f.archiveUploadId) p.push('Add source files or an archive, or write a file in the editor.');
   if (!f.targets.length) p.push('Pick at least one target.');
   if (!f.outputs.length) p.push('Pick at least one output.');
   for (const [name, v] of [['rtol', f.rtol], ['atol', f.atol]] as const) {
@@ -48,8 +49,30 @@ export function jobRequest(f: BuildForm): CreateJob {
     }
   } else {
     const options = [f.optLevel, ...f.extraOptions.split(/\s+/).filter(Boolean)].filter(Boolean);
-    body.source = { language: f.language, files: f.files.map((x) => ({ path: x.path, uploadId: x.uploadId })), options };
+    body.source = {
+      language: f.language as NonNullable<CreateJob['source']>['language'],
+      ...(f.files.length ? { files: f.files.map((x) => ({ path: x.path, uploadId: x.uploadId })) } : {}),
+      ...(f.archiveUploadId ? { archive: { uploadId: f.archiveUploadId } } : {}),
+      options,
+    };
     if (f.verify) body.verify = { program: {} };
   }
   return body;
+}
+
+/**
+ * The outputs a source job can ask for, from the catalog: those the language can produce for
+ * every picked target (for any target while none is picked), in the catalog's order.
+ */
+export function sourceOutputs(targets: { name: string; outputs: Record<string, string[]> }[], picked: string[], language: string): string[] {
+  const chosen = picked.length ? targets.filter((t) => picked.includes(t.name)) : targets;
+  const lists = chosen.map((t) => t.outputs[language] ?? []).filter((l) => l.length);
+  if (!lists.length) return [];
+  const order = [...new Set(targets.flatMap((t) => t.outputs[language] ?? []))];
+  return order.filter((o) => (picked.length ? lists.every((l) => l.includes(o)) : lists.some((l) => l.includes(o))));
+}
+
+/** The languages the catalog's targets build, in the catalog's order. */
+export function catalogLanguages(targets: { languages: string[] }[]): string[] {
+  return [...new Set(targets.flatMap((t) => t.languages))];
 }

@@ -1,12 +1,13 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { choiceWarning, groupTargets, toggle } from './targets';
+import { choiceWarning, groupTargets, languageConflict, toggle } from './targets';
 import type { TargetCatalog } from './types';
 
 const target = (name: string, kind: string, available = true, extra: object = {}) => ({
   name, triple: `${name}-triple`, pool: kind, description: `${name} description`, os: 'linux', kind, available,
   reason: available ? null : `no live worker serves pool "${kind}"`, workers: available ? 1 : 0,
-  toolchains: available ? [{ key: 'clang', version: '19.1.7' }] : [], cpus: [], verifyPool: `verify-${name}`, verifiable: available, runners: available ? ['native'] : [], ...extra,
+  toolchains: available ? [{ key: 'clang', version: '19.1.7' }] : [], cpus: [], verifyPool: `verify-${name}`, verifiable: available, runners: available ? ['native'] : [],
+  languages: kind === 'gpu' ? ['cuda'] : ['c', 'c++'], liveLanguages: available ? (kind === 'gpu' ? ['cuda'] : ['c']) : [], ...extra,
 });
 
 const catalog = {
@@ -52,6 +53,15 @@ describe('groupTargets', () => {
     assert.match(choiceWarning(byName.get('aarch64-linux-gnu')!, true)!, /no live worker can verify it now/);
     assert.equal(choiceWarning(byName.get('aarch64-linux-gnu')!, false), null);
     assert.match(choiceWarning(byName.get('h200')!, false)!, /its build will wait/);
+  });
+
+  it('says which targets do not build the job\'s language, or have no live worker for it', () => {
+    const byName = new Map(groups.flatMap((g) => g.choices).map((c) => [c.name, c]));
+    assert.equal(languageConflict(byName.get('x86_64-linux-gnu')!, 'c'), null);
+    assert.equal(languageConflict(byName.get('x86_64-linux-gnu')!, 'cuda'), 'does not build cuda (it builds c, c++)');
+    assert.equal(languageConflict(byName.get('h200')!, 'cuda'), null, 'a preset builds what its target builds');
+    assert.equal(choiceWarning(byName.get('x86_64-linux-gnu')!, false, 'cuda'), 'x86_64-linux-gnu does not build cuda (it builds c, c++)');
+    assert.match(choiceWarning(byName.get('x86_64-linux-gnu')!, false, 'c++')!, /no live worker builds c\+\+ for it now/);
   });
 
   it('toggles a selection in the order of picking', () => {

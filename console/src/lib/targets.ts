@@ -18,6 +18,9 @@ export interface TargetChoice {
   verifiable: boolean;
   runners: string[];
   toolchain: string | null;
+  /** Languages Kiln builds for it, and those a live worker builds now. */
+  languages: string[];
+  liveLanguages: string[];
 }
 
 export interface TargetGroup {
@@ -48,6 +51,8 @@ function targetChoice(t: CatalogTarget): TargetChoice {
     verifiable: t.verifiable,
     runners: t.runners,
     toolchain: t.toolchains[0] ? `${t.toolchains[0].key} ${t.toolchains[0].version}` : null,
+    languages: t.languages ?? [],
+    liveLanguages: t.liveLanguages ?? [],
   };
 }
 
@@ -69,6 +74,8 @@ function presetChoice(p: Preset, base: CatalogTarget | undefined): TargetChoice 
     verifiable: base?.verifiable ?? false,
     runners: base?.runners ?? [],
     toolchain: base?.toolchains[0] ? `${base.toolchains[0].key} ${base.toolchains[0].version}` : null,
+    languages: base?.languages ?? [],
+    liveLanguages: base?.liveLanguages ?? [],
   };
 }
 
@@ -92,9 +99,18 @@ export function groupTargets(catalog: TargetCatalog): TargetGroup[] {
     .map(([kind, choices]) => ({ kind, label: kindLabel(kind), choices, available: choices.filter((c) => c.available).length }));
 }
 
+/** Why a choice cannot build a language at all, or null when it can (or no language is set). */
+export function languageConflict(c: TargetChoice, language: string | null): string | null {
+  if (!language || c.languages.includes(language)) return null;
+  return `does not build ${language} (it builds ${c.languages.join(', ') || 'nothing yet'})`;
+}
+
 /** A note for a chosen target that will not build or verify at once, or null. */
-export function choiceWarning(c: TargetChoice, verify: boolean): string | null {
+export function choiceWarning(c: TargetChoice, verify: boolean, language: string | null = null): string | null {
+  const conflict = languageConflict(c, language);
+  if (conflict) return `${c.name} ${conflict}`;
   if (!c.available) return `${c.name}: ${c.unavailableReason}; its build will wait until a worker serves it`;
+  if (language && !c.liveLanguages.includes(language)) return `${c.name}: no live worker builds ${language} for it now; its build will wait for one`;
   if (verify && !c.verifiable) return `${c.name}: no live worker can verify it now; its verification will wait for one`;
   return null;
 }

@@ -164,6 +164,11 @@ function JobView({ job, now }: { job: Job; now: number }) {
             {job.source.language.toUpperCase()} · options <code>{job.source.options.join(' ') || '(none)'}</code>
             {Object.keys(job.source.defines).length ? <> · defines <code>{Object.entries(job.source.defines).map(([k, v]) => `${k}=${v}`).join(' ')}</code></> : null}
           </p>
+          {job.source.archive && (
+            <p>
+              Archive <code>{job.source.archive.filename}</code> <span className="muted">({job.source.archive.files.length} files, {formatBytes(job.source.archive.bytes)} unpacked)</span>
+            </p>
+          )}
           <ul className="files">
             {job.source.files.map((f) => (
               <li key={f.path}><code>{f.path}</code> <span className="muted">{formatBytes(f.size)}</span></li>
@@ -348,7 +353,7 @@ function Reproduce({ job }: { job: Job }) {
   const [tab, setTab] = useState<'curl' | 'cli'>('curl');
   const { body, inlineFiles } = useMemo(() => requestOf(job), [job]);
   const base = window.location.origin;
-  const files = job.model ? [job.model.filename] : (job.source?.files.map((f) => f.path) ?? []);
+  const files = job.model ? [job.model.filename] : job.source?.archive ? [job.source.archive.filename, ...job.source.files.filter((f) => f.uploadId).map((f) => f.path)] : (job.source?.files.map((f) => f.path) ?? []);
   return (
     <section className="card" aria-labelledby="repro-h">
       <h2 id="repro-h">Reproduce this request</h2>

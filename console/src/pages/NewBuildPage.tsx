@@ -6,11 +6,11 @@ import { ModelView } from '../components/ModelView';
 import { Loading, Problem } from '../components/States';
 import { TargetPicker } from '../components/TargetPicker';
 import { useAsync, useTitle } from '../hooks';
-import { languageOfFiles, planDrop } from '../lib/files';
+import { ACCEPT, languageOfFiles, planDrop } from '../lib/files';
 import { formatBytes, shape } from '../lib/format';
 import { languageOf } from '../lib/highlight';
 import { parseShape } from '../lib/model';
-import { type BuildForm, formProblems, jobRequest, MODEL_OUTPUTS, OPT_LEVELS, SOURCE_OUTPUTS } from '../lib/request';
+import { type BuildForm, catalogLanguages, formProblems, jobRequest, MODEL_OUTPUTS, OPT_LEVELS, sourceOutputs } from '../lib/request';
 import type { ModelCompilers, ModelInspection, TargetCatalog } from '../lib/types';
 import { navigate } from '../router';
 import { useSession } from '../session';
@@ -49,6 +49,8 @@ export function NewBuildPage() {
   const [mode, setMode] = useState<'source' | 'model'>('source');
   const [model, setModel] = useState<UploadState | null>(null);
   const [sources, setSources] = useState<UploadState[]>([]);
+  const [archive, setArchive] = useState<UploadState | null>(null);
+  const [languageChoice, setLanguageChoice] = useState('auto');
   const [refused, setRefused] = useState<{ name: string; reason: string }[]>([]);
   const [editorPath, setEditorPath] = useState('main.c');
   const [editorCode, setEditorCode] = useState(EXAMPLE);
@@ -88,7 +90,7 @@ export function NewBuildPage() {
   };
 
   const onFiles = (files: File[]) => {
-    const plan = planDrop(files.map((f) => f.name), { hasModel: mode === 'model' && !!model, hasSources: mode === 'source' && sources.length > 0 });
+    const plan = planDrop(files.map((f) => f.name), { hasModel: mode === 'model' && !!model, hasSources: mode === 'source' && sources.length > 0, hasArchive: mode === 'source' && !!archive });
     setRefused(plan.refused);
     if (plan.model) {
       const file = files.find((f) => f.name === plan.model)!;
@@ -98,6 +100,10 @@ export function NewBuildPage() {
       setShapeText({});
       setOpenInputs([]);
       void upload(file, (s) => s.uploadId && inspect(s.uploadId, {}), setModel);
+    }
+    if (plan.archive) {
+      setMode('source');
+      void upload(files.find((f) => f.name === plan.archive)!, () => undefined, setArchive);
     }
     for (const name of plan.sources) {
       const file = files.find((f) => f.name === name)!;
@@ -151,14 +157,20 @@ export function NewBuildPage() {
 
   const editorIncluded = mode === 'source' && useEditor && editorCode.trim() !== '';
   const allSources = sources.filter((s) => s.uploadId).map((s) => ({ path: s.name, uploadId: s.uploadId! }));
+  const detected = languageOfFiles([...sources.map((s) => s.name), ...(editorIncluded ? [editorPath] : [])]);
+  const language = languageChoice === 'auto' ? (detected ?? 'c') : languageChoice;
+  const catalogTargets = catalog.state === 'ready' ? catalog.data.targets : [];
+  const basePicked = catalog.state === 'ready' ? targets.map((n) => catalog.data.presets.find((p) => p.name === n)?.target ?? n) : [];
+  const outputChoices = mode === 'model' ? [...MODEL_OUTPUTS] : sourceOutputs(catalogTargets, basePicked, language);
   const form: BuildForm = {
     mode,
     files: [...allSources, ...(editorIncluded ? [{ path: editorPath, uploadId: 'editor' }] : [])],
-    language: languageOfFiles([...sources.map((s) => s.name), ...(editorIncluded ? [editorPath] : [])]),
+    archiveUploadId: mode === 'source' ? (archive?.uploadId ?? null) : null,
+    language,
     modelUploadId: model?.uploadId ?? null,
     inputShapes: parsedShapes.shapes,
     targets,
-    outputs,
+    outputs: outputs.filter((o) => outputChoices.includes(o)),
     optLevel,
     extraOptions,
     verify,
@@ -168,7 +180,7 @@ export function NewBuildPage() {
   const problems = formProblems(form);
   if (mode === 'model' && Object.keys(parsedShapes.errors).length) problems.push(`Give the shape of ${Object.keys(parsedShapes.errors).join(', ')}.`);
   if (editorIncluded && sources.some((s) => s.name === editorPath)) problems.push(`Two files are called ${editorPath}: rename the editor's file.`);
-  const uploading = (mode === 'model' ? (model ? [model] : []) : sources).some((s) => !s.uploadId && !s.error);
+  const uploading = (mode === 'model' ? (model ? [model] : []) : [...sources, ...(archive ? [archive] : [])]).some((s) => !s.uploadId && !s.error);
 
   const submit = async () => {
     setAttempted(true);
@@ -191,7 +203,7 @@ export function NewBuildPage() {
     }
   };
 
-  const outputChoices = mode === 'model' ? MODEL_OUTPUTS : SOURCE_OUTPUTS;
+  const languages = catalogLanguages(catalogTargets);
   return (
     <div className="page">
       <div className="page-head">
@@ -206,9 +218,9 @@ export function NewBuildPage() {
           </div>
           <DropZone
             onFiles={onFiles}
-            accept=".onnx,.c,.h,.cc,.cpp,.cxx,.hpp,.hh,.hxx,.inl,.inc"
-            title="Drop an ONNX model or C/C++ source files here"
-            hint="A .onnx file, or .c, .cpp and header files (archives are not accepted yet: drop the files themselves)."
+            accept={ACCEPT}
+            title="Drop an ONNX model, source files or a project archive here"
+            hint="A .onnx file; or C, C++, CUDA, HIP, Fortran, Go, Rust or LLVM IR files with their headers, and/or one .tar, .tar.gz or .zip of the project."
           />
           {refused.length > 0 && (
             <div className="problem" role="alert">
@@ -220,7 +232,19 @@ export function NewBuildPage() {
             <ModelInput model={model} onRemove={() => { setModel(null); setInspection({ state: 'idle' }); }} inspection={inspection} compilers={compilers.state === 'ready' ? compilers.data : null} catalog={catalog.state === 'ready' ? catalog.data : null} targets={targets} shapeText={shapeText} setShapeText={setShapeText} openInputs={openInputs} shapeErrors={parsedShapes.errors} />
           ) : (
             <>
-              {sources.length > 0 && <UploadList items={sources} onRemove={(key) => setSources((l) => l.filter((s) => s.key !== key))} />}
+              {(sources.length > 0 || archive) && (
+                <UploadList
+                  items={[...(archive ? [archive] : []), ...sources]}
+                  onRemove={(key) => (archive?.key === key ? setArchive(null) : setSources((l) => l.filter((s) => s.key !== key)))}
+                />
+              )}
+              <label className="field language">
+                <span>Language</span>
+                <select value={languageChoice} onChange={(e) => setLanguageChoice(e.target.value)}>
+                  <option value="auto">From the file names{detected ? ` (${detected})` : archive ? ' (say which for an archive)' : ''}</option>
+                  {(languages.length ? languages : ['c', 'c++']).map((l) => <option key={l} value={l}>{l}</option>)}
+                </select>
+              </label>
               <div className="editor-head">
                 <label className="check">
                   <input type="checkbox" checked={useEditor} onChange={(e) => setUseEditor(e.target.checked)} /> Include a file written here
@@ -230,7 +254,7 @@ export function NewBuildPage() {
                   <input value={editorPath} onChange={(e) => setEditorPath(e.target.value)} disabled={!useEditor} aria-label="Editor file name" />
                 </label>
               </div>
-              {useEditor && <CodeEditor id="source-editor" value={editorCode} onChange={setEditorCode} lang={languageOf(editorPath) === 'c' ? 'c' : 'text'} label={`Source of ${editorPath}`} />}
+              {useEditor && <CodeEditor id="source-editor" value={editorCode} onChange={setEditorCode} lang={languageOf(editorPath)} label={`Source of ${editorPath}`} />}
             </>
           )}
         </li>
@@ -239,7 +263,7 @@ export function NewBuildPage() {
           <h2><span className="step-no">2</span> Targets</h2>
           {catalog.state === 'loading' && <Loading label="Loading the target catalog…" />}
           {catalog.state === 'error' && <Problem title="The target catalog could not be loaded" message={catalog.error.message} onRetry={reloadCatalog} />}
-          {catalog.state === 'ready' && <TargetPicker catalog={catalog.data} selected={targets} onChange={setTargets} verify={verify} />}
+          {catalog.state === 'ready' && <TargetPicker catalog={catalog.data} selected={targets} onChange={setTargets} verify={verify} language={mode === 'source' ? language : null} />}
         </li>
 
         <li className="card">
@@ -261,6 +285,7 @@ export function NewBuildPage() {
             )}
             <fieldset className="field">
               <legend>Outputs</legend>
+              {outputChoices.length === 0 && <p className="muted small">None of the picked targets builds {language}.</p>}
               <div className="inline-checks">
                 {outputChoices.map((o) => (
                   <label key={o} className="check">
@@ -291,7 +316,7 @@ export function NewBuildPage() {
         )}
         {submitError && <Problem title="Kiln refused the job" message={submitError} />}
         <button type="button" className="btn primary big" onClick={submit} disabled={submitting || uploading}>
-          {submitting ? 'Submitting…' : uploading ? 'Uploading…' : `Build for ${targets.length || 'no'} target${targets.length === 1 ? '' : 's'}`}
+          {submitting ? 'Submitting…' : uploading ? 'Uploading…' : targets.length ? `Build for ${targets.length} target${targets.length === 1 ? '' : 's'}` : 'Build'}
         </button>
       </div>
     </div>
