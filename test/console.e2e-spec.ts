@@ -86,7 +86,7 @@ describe('the web console in Chromium', { skip }, () => {
   }
 
   async function shot(p: Page, name: string): Promise<void> {
-    await p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+    await p.screenshot({ path: join(SHOTS, `${name}.jpg`), fullPage: true, type: 'jpeg', quality: 80 });
   }
 
   async function signIn(p: Page, key: string): Promise<void> {
