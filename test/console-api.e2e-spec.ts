@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { ModelBuilder } from '../compiler/test/builder';
 import { mlp } from '../compiler/test/models';
-import { CONSOLE_DIR } from '../src/console/console.static';
+import { CONSOLE_DIR, serveConsole } from '../src/console/console.static';
 import { Kiln, startKiln } from './support/harness';
 
 describe('what the console needs from the API: the caller, model inspection, operator support, the console itself', () => {
@@ -49,6 +49,12 @@ describe('what the console needs from the API: the caller, model inspection, ope
     assert.deepEqual(res.body.inputs[0].shape, [4, 16]);
     assert.deepEqual(res.body.outputs[0].shape, [4, 10]);
 
+    // Inspecting only reads: a read-only key may do it.
+    const key = await kiln.http().post('/v1/keys').set(kiln.auth).send({ name: 'reader', scopes: ['read'] });
+    assert.equal(key.status, 201, JSON.stringify(key.body));
+    res = await kiln.http().post('/v1/models/inspect').set({ Authorization: `Bearer ${key.body.secret}` }).send({ uploadId });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+
     res = await kiln.http().post('/v1/models/inspect').set(kiln.auth).send({ uploadId, inputShapes: { x: [4, 16], y: [1] } });
     assert.match(res.body.problem, /the model has no input y/);
     res = await kiln.http().post('/v1/models/inspect').set(kiln.auth).send({ uploadId, inputShapes: { x: [0] } });
@@ -81,6 +87,10 @@ describe('what the console needs from the API: the caller, model inspection, ope
     assert.ok(c.ops.includes('Conv') && c.ops.includes('Gemm'));
     assert.ok(!c.ops.includes('NonMaxSuppression'));
     assert.deepEqual(c.ops, [...c.ops].sort());
+  });
+
+  it('runs without a built console, saying so', () => {
+    assert.equal(serveConsole(kiln.api, '/nonexistent/console/dist'), false);
   });
 
   it('serves the console at / with a strict CSP, falls back to it for client routes, and leaves API paths alone', { skip: !existsSync(`${CONSOLE_DIR}/index.html`) && 'the console is not built' }, async () => {
