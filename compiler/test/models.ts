@@ -164,6 +164,7 @@ export function gemm512(n = 512): Uint8Array {
 
 /** The benchmark's models, at realistic sizes (npm run bench:models). */
 export const BENCH_MODELS: { name: string; build: () => Uint8Array; inputShapes?: Record<string, number[]>; flops?: number }[] = [
+  { name: 'mlp 16-32-10 b4 (test)', build: mlp, inputShapes: { x: [4, 16] } },
   { name: 'mlp 784-256-256-10 b16', build: mlpMnist, inputShapes: { x: [16, 784] } },
   { name: 'lenet 28x28', build: lenet },
   { name: 'mobilenetv2 112x112x32', build: () => mobilenetV2Block() },
