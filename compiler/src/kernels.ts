@@ -212,6 +212,10 @@ typedef void (*kiln_task)(void *arg, int tid, int nt);
 /* Pause instructions a waiting thread spins for before it sleeps (about half a millisecond): a model run's
    calls follow each other closely, and waking a sleeping thread costs more than that. */
 #define KILN_SPIN 30000
+/* A spinning thread yields now and then: when the system runs it on the same core as the thread it waits for
+   (the other cores busy), spinning would only slow that thread down. */
+#include <sched.h>
+#define KILN_YIELD(i) (((i) & 255) == 255 ? (void)sched_yield() : KILN_PAUSE())
 #if defined(__x86_64__) || defined(__i386__)
 #define KILN_PAUSE() __builtin_ia32_pause()
 #else
@@ -233,7 +237,7 @@ static void *kiln_worker(void *p) {
   for (;;) {
     unsigned long st = __atomic_load_n(&kiln_pool.state, __ATOMIC_ACQUIRE);
     for (int i = 0; (st >> 17) == seen; i++) {
-      if (i < KILN_SPIN) { KILN_PAUSE(); st = __atomic_load_n(&kiln_pool.state, __ATOMIC_ACQUIRE); continue; }
+      if (i < KILN_SPIN) { KILN_YIELD(i); st = __atomic_load_n(&kiln_pool.state, __ATOMIC_ACQUIRE); continue; }
       pthread_mutex_lock(&kiln_pool.mu);
       kiln_pool.sleepers++;
       while ((__atomic_load_n(&kiln_pool.state, __ATOMIC_ACQUIRE) >> 17) == seen) pthread_cond_wait(&kiln_pool.go, &kiln_pool.mu);
@@ -279,7 +283,7 @@ static void kiln_parallel(kiln_task fn, void *arg) {
   /* Close the call: threads that have not joined by now stay out; wait for those that did. */
   const unsigned long joined = __atomic_fetch_or(&kiln_pool.state, KILN_CLOSED, __ATOMIC_ACQ_REL) & 0xfffful;
   for (int i = 0; __atomic_load_n(&kiln_pool.exited, __ATOMIC_ACQUIRE) < joined; i++) {
-    if (i < KILN_SPIN) { KILN_PAUSE(); continue; }
+    if (i < KILN_SPIN) { KILN_YIELD(i); continue; }
     pthread_mutex_lock(&kiln_pool.mu);
     while (__atomic_load_n(&kiln_pool.exited, __ATOMIC_ACQUIRE) < joined) pthread_cond_wait(&kiln_pool.done, &kiln_pool.mu);
     pthread_mutex_unlock(&kiln_pool.mu);
