@@ -109,3 +109,84 @@ describe('Redis restarted while builds are queued and running', () => {
     assert.equal((await waitForJob(kiln, again.body.id, 60_000)).status, 'succeeded');
   });
 });
+
+/** A PostgreSQL cluster of this test's own (run as the postgres user), so it can be restarted. */
+class PrivatePostgres {
+  constructor(
+    readonly port: number,
+    private readonly dir: string,
+  ) {}
+
+  get adminUrl(): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
+  }
+
+  async init(): Promise<void> {
+    const { execFileSync } = await import('node:child_process');
+    const { chownSync } = await import('node:fs');
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    chownSync(this.dir, uid, gid);
+    execFileSync('runuser', ['-u', 'postgres', '--', `${PG_BIN}/initdb`, '-D', join(this.dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync'], { stdio: 'ignore' });
+  }
+
+  async start(): Promise<void> {
+    await this.pgCtl(['start', '-w', '-t', '30', '-l', join(this.dir, 'server.log'), '-o', `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off`]);
+  }
+
+  /** A fast shutdown: open connections are cut, as when the server goes away. */
+  async stop(): Promise<void> {
+    await this.pgCtl(['stop', '-w', '-m', 'fast']).catch(() => undefined);
+  }
+
+  private async pgCtl(args: string[]): Promise<void> {
+    const { execFile } = await import('node:child_process');
+    await new Promise<void>((resolve, reject) =>
+      execFile('runuser', ['-u', 'postgres', '--', `${PG_BIN}/pg_ctl`, '-D', join(this.dir, 'data'), ...args], { timeout: 60_000 }, (e) => (e ? reject(e) : resolve())),
+    );
+  }
+}
+
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+describe('PostgreSQL restarted while builds are queued and running', () => {
+  let kiln: Kiln;
+  let pg: PrivatePostgres;
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-pg-'));
+    pg = new PrivatePostgres(await freePort(), dir);
+    await pg.init();
+    await pg.start();
+    kiln = await startKiln({ storage: 'fs', adminDatabaseUrl: pg.adminUrl });
+  });
+  after(async () => {
+    await kiln?.close().catch(() => undefined);
+    await pg?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('answers 503 while PostgreSQL is away, never 500, and recovers without a restart', async () => {
+    const accepted: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', files: [{ path: 'p.c', content: `int p${i}(void) { return ${i}; } // ${randomBytes(6).toString('hex')}\n` }] }, targets: ['x86_64-linux-gnu', 'riscv64-linux-gnu'] });
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      accepted.push(res.body.id);
+    }
+    await pg.stop();
+    for (const req of [kiln.http().get(`/v1/jobs/${accepted[0]}`).set(kiln.auth), kiln.http().get('/v1/jobs').set(kiln.auth), kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', files: [{ path: 'd.c', content: 'int d;' }] }, targets: ['x86_64-linux-gnu'] })]) {
+      const res = await req.timeout(20_000);
+      assert.equal(res.status, 503, `${res.status} ${JSON.stringify(res.body)}`);
+      assert.ok(Number(res.headers['retry-after']) > 0);
+    }
+    assert.equal((await kiln.http().get('/readyz')).status, 503);
+    await pg.start();
+    for (const id of accepted) {
+      const job = await waitForJob(kiln, id, 180_000);
+      assert.equal(job.status, 'succeeded', JSON.stringify(job.builds.map((b) => b.statusReason)));
+    }
+    const again = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', files: [{ path: 'a.c', content: `int a${Date.now()};` }] }, targets: ['x86_64-linux-gnu'] });
+    assert.equal(again.status, 202, JSON.stringify(again.body));
+    assert.equal((await waitForJob(kiln, again.body.id, 60_000)).status, 'succeeded');
+  });
+});

@@ -15,6 +15,23 @@ function bodyParserMessage(cause: unknown): string | null {
   return null;
 }
 
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
+
+/**
+ * Whether an error means a service Kiln depends on (PostgreSQL, Redis, storage) is away: the
+ * request may succeed later, so it is a 503 with Retry-After, not a 500.
+ */
+export function isUnavailable(exception: unknown): boolean {
+  for (let e = exception as { code?: string; message?: string; cause?: unknown; driverError?: unknown } | undefined, depth = 0; e && depth < 4; depth++) {
+    const code = String(e.code ?? '');
+    // PostgreSQL: 08xxx connection exceptions, 57P01-57P03 shutdown and start-up.
+    if (UNAVAILABLE_CODES.has(code) || /^08/.test(code) || /^57P0[123]$/.test(code)) return true;
+    if (/Connection terminated|connection.*(closed|ended)|Client has encountered a connection error|the database system is (starting up|shutting down)|Stream isn't writeable|Connection is closed/i.test(e.message ?? '')) return true;
+    e = (e.driverError ?? e.cause) as typeof e;
+  }
+  return false;
+}
+
 /**
  * Client mistakes keep their status and message. Anything else is logged with its stack and
  * answered with a plain 500 that leaks nothing.
@@ -44,6 +61,12 @@ export class KilnExceptionFilter implements ExceptionFilter {
       return;
     }
     const e = exception as { stack?: string; message?: string };
+    if (isUnavailable(exception)) {
+      this.logger.warn(`a service is unavailable: ${e?.message ?? String(exception)}`);
+      res.setHeader('Retry-After', '5');
+      res.status(503).json({ statusCode: 503, error: 'Service Unavailable', message: 'a service Kiln depends on is unavailable; try again shortly' });
+      return;
+    }
     this.logger.error(e?.message ?? String(exception), e?.stack);
     res.status(500).json({ statusCode: 500, error: 'Internal Server Error', message: 'internal error' });
   }

@@ -19,15 +19,15 @@ export const ADMIN_DATABASE_URL = process.env.KILN_TEST_DATABASE_ADMIN_URL ?? 'p
 export const REDIS_URL = process.env.KILN_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** A database of its own for one test file, migrated; dropped at the end. */
-export async function createTestDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function createTestDatabase(adminUrl = ADMIN_DATABASE_URL): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `kiln_test_${randomBytes(6).toString('hex')}`;
-  const url = new URL(ADMIN_DATABASE_URL);
+  const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   await migrate(url.toString(), () => undefined);
   return {
     url: url.toString(),
     drop: async () => {
-      const c = new Client({ connectionString: ADMIN_DATABASE_URL });
+      const c = new Client({ connectionString: adminUrl });
       await c.connect();
       try {
         await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
@@ -82,8 +82,8 @@ export interface Kiln {
  * Starts the API (and, unless told otherwise, one worker) against real Postgres, Redis and
  * object storage, isolated from other tests by their own database, queue prefix and storage.
  */
-export async function startKiln(opts: { storage?: 'fs' | 's3'; worker?: boolean; env?: Record<string, string> } = {}): Promise<Kiln> {
-  const db = await createTestDatabase();
+export async function startKiln(opts: { storage?: 'fs' | 's3'; worker?: boolean; env?: Record<string, string>; adminDatabaseUrl?: string } = {}): Promise<Kiln> {
+  const db = await createTestDatabase(opts.adminDatabaseUrl);
   const s3 = opts.storage === 's3' ? await startS3() : null;
   const scratch = await mkdtemp(join(tmpdir(), 'kiln-test-'));
   await chmod(scratch, 0o711); // the sandbox user must reach the work folder below it
