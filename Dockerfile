@@ -6,7 +6,7 @@ ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY scripts/install-toolchains.sh scripts/install-toolchains.sh
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl util-linux \
- && bash scripts/install-toolchains.sh \
+ && bash scripts/install-toolchains.sh --runtime \
  && rm -rf /var/lib/apt/lists/*
 
 FROM base AS build
@@ -18,6 +18,9 @@ COPY workers workers
 COPY migrations migrations
 COPY scripts scripts
 COPY test test
+COPY compiler compiler
+COPY clients clients
+COPY console console
 RUN npm run build && npm prune --omit=dev
 
 FROM base AS runtime
@@ -29,6 +32,7 @@ ENV NODE_ENV=production \
     KILN_LOG_FORMAT=json
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
+COPY --from=build /app/console/dist console/dist
 COPY package.json ./
 COPY openapi openapi
 # Neither the API nor the worker needs root: bubblewrap makes its sandbox with user namespaces.

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the compilers, cross sysroots, emulators and sandbox that Kiln's workers use,
-# from Debian packages only (and Chromium, for the web console's browser tests). Idempotent: packages already present are skipped, and apt
-# is only touched when something is missing. Used by the README, .ci/run and the Dockerfile.
+# from Debian packages only, plus what the tests need (the ONNX test data and Chromium for the
+# web console's browser tests) unless called with --runtime. Idempotent: packages already
+# present are skipped, and apt is only touched when something is missing. Used by
+# scripts/start.sh and scripts/test.sh (so by the README and .ci/run) and the Dockerfile.
 set -euo pipefail
 
 PACKAGES=(
@@ -13,9 +15,9 @@ PACKAGES=(
   flang-19 golang-go rustc libstd-rust-dev-wasm32 lld-14
   hipcc libamdhip64-dev
   qemu-user bubblewrap file
-  libonnx-testdata
-  chromium
 )
+TEST_PACKAGES=(libonnx-testdata chromium)
+if [ "${1:-}" != "--runtime" ]; then PACKAGES+=("${TEST_PACKAGES[@]}"); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

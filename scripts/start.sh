@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-toolchains.sh
+bash scripts/install-toolchains.sh --runtime
 bash scripts/services.sh
 bash scripts/install-deps.sh
 npm run --silent build

@@ -1374,8 +1374,7 @@ export interface operations {
     Jobs_events: {
         parameters: {
             query?: never;
-            header: {
-                "last-event-id": string;
+            header?: {
                 /** @description Resume after this event (an EventSource sends it when it reconnects) */
                 "Last-Event-ID"?: string;
             };

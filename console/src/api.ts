@@ -121,8 +121,7 @@ export function followJob(api: Api, id: string, handlers: { onChange: (c: BuildC
       try {
         const lastId = parser.lastEventId;
         const r = await api.GET('/v1/jobs/{id}/events', {
-          // The spec lists the header twice (as Last-Event-ID and, required, as last-event-id); it is optional.
-          params: { path: { id }, header: (lastId ? { 'Last-Event-ID': lastId } : {}) as never },
+          params: { path: { id }, header: lastId ? { 'Last-Event-ID': lastId } : {} },
           parseAs: 'stream',
           signal: ctrl.signal,
           headers: { Accept: 'text/event-stream' },

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, MessageEvent, Param, Post, Query, Res, Sse } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, MessageEvent, Param, Post, Query, Req, Res, Sse } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import {
   ApiAcceptedResponse,
@@ -15,7 +15,7 @@ import {
 } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { CurrentCaller } from '../auth/auth.decorators';
 import type { Caller } from '../auth/auth.service';
 import { JOB_STATUSES, JobStatus } from './build-status';
@@ -91,9 +91,11 @@ export class JobsController {
     content: { 'text/event-stream': { schema: { type: 'string' } } },
   })
   @ApiNotFoundResponse({ description: 'No such job for this tenant' })
-  async events(@CurrentCaller() caller: Caller, @Param('id') id: string, @Headers('last-event-id') lastEventId?: string): Promise<Observable<MessageEvent>> {
+  async events(@CurrentCaller() caller: Caller, @Param('id') id: string, @Req() req: Request): Promise<Observable<MessageEvent>> {
     await this.jobs.get(caller, id); // a 404 before the stream starts
-    return this.jobs.eventStream(id, lastEventId ?? null);
+    // Read from the request (not @Headers) so the spec shows the one optional header above.
+    const lastEventId = req.headers['last-event-id'];
+    return this.jobs.eventStream(id, typeof lastEventId === 'string' ? lastEventId : null);
   }
 
   @Delete(':id')
