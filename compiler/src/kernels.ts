@@ -31,23 +31,23 @@ export function packPanels(data: ArrayLike<number>, K: number, N: number, rs: nu
   return out;
 }
 
-/** Rows of A per block of the packed GEMM: the packed block (rows x K) stays in L2. A multiple of every KILN_MR. */
+/** Rows of A per block of the GEMM: a block (rows x K) stays in L2. A multiple of every KILN_MR. */
 export function gemmRowBlock(M: number, K: number): number {
   if (M * K <= 96 * 1024) return M;
   return Math.min(M, 192, Math.max(24, Math.floor((96 * 1024) / K / 24) * 24));
 }
 
-/** Scratch floats one thread of a GEMM call uses (see kiln_gemm_panels). */
+/** Scratch floats one thread of a GEMM call uses: packed B, a block of results, a block of A with padded rows (see kiln_gemm_panels). */
 export function gemmScratch(mc: number, K: number): number {
   return KC * NR + mc * NR + mc * (K + 16);
 }
 
-/** The shared packed A of a threaded GEMM call: every row, rounded up to whole row groups. */
+/** The shared copy of A of a threaded GEMM call (when its rows need padding): every row, 16 floats longer. */
 export function gemmSharedA(M: number, K: number): number {
   return M * (K + 16);
 }
 
-/** Above this, a threaded GEMM call packs A per thread instead of once (the shared buffer would be too large). */
+/** Above this, a threaded GEMM call copies A per thread instead of once (the shared buffer would be too large). */
 export const MAX_SHARED_A = 1 << 24;
 
 /** The library's C. `threads` > 1 adds a small pthread pool (none on wasm, where it runs serially). */
