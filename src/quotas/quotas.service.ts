@@ -61,7 +61,12 @@ export class QuotasService {
   async usage(tenantId: string, em: Pick<EntityManager, 'query'> = this.db): Promise<TenantUsage> {
     const [row]: { active: number; stored: string }[] = await em.query(
       `SELECT (SELECT count(*)::int FROM builds WHERE tenant_id = $1 AND status NOT IN ('succeeded','failed','canceled')) AS active,
-              (SELECT COALESCE(sum(size), 0) FROM uploads WHERE tenant_id = $1) + (SELECT COALESCE(sum(size), 0) FROM artifacts WHERE tenant_id = $1) AS stored`,
+              -- Stored objects are content-addressed: an object the tenant refers to many times
+              -- (a build-cache hit, the same file uploaded twice) is stored, and counted, once.
+              (SELECT COALESCE(sum(size), 0) FROM (
+                 SELECT DISTINCT ON (storage_key) size FROM (
+                   SELECT storage_key, size FROM uploads WHERE tenant_id = $1
+                   UNION ALL SELECT storage_key, size FROM artifacts WHERE tenant_id = $1) s) d) AS stored`,
       [tenantId],
     );
     return { activeBuilds: row.active, storageBytes: Number(row.stored) };
