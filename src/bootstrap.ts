@@ -8,6 +8,7 @@ import { createLogger } from './common/logger';
 import helmet from 'helmet';
 import type { NextFunction, Request, Response } from 'express';
 import { serveConsole } from './console/console.static';
+import { DASHBOARD_PATH, mountQueueDashboard } from './admin/queue-dashboard';
 
 export const API_TITLE = 'Kiln';
 export const API_VERSION = '1';
@@ -36,7 +37,9 @@ export function configureApp(app: NestExpressApplication, config: KilnConfig): O
     });
   const strict = headers(["'self'"]);
   const docs = headers(["'self'", "'unsafe-inline'"]);
-  app.use((req: Request, res: Response, next: NextFunction) => (req.path === '/docs' || req.path.startsWith('/docs/') ? docs : strict)(req, res, next));
+  // The queue dashboard (bull-board) also uses inline scripts.
+  const inline = (path: string) => path === '/docs' || path.startsWith('/docs/') || path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`);
+  app.use((req: Request, res: Response, next: NextFunction) => (inline(req.path) ? docs : strict)(req, res, next));
   if (config.corsOrigins.length) {
     app.enableCors({
       origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
@@ -51,6 +54,7 @@ export function configureApp(app: NestExpressApplication, config: KilnConfig): O
   app.disable('x-powered-by');
   const document = buildOpenApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', raw: ['json'] });
+  mountQueueDashboard(app);
   serveConsole(app);
   return document;
 }

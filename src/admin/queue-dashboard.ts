@@ -1,0 +1,63 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import { Logger } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NextFunction, Request, Response } from 'express';
+import { AuthService, DEFAULT_TENANT } from '../auth/auth.service';
+import { EnqueueService } from '../queue/enqueue.service';
+import { POOLS } from '../targets/catalog';
+
+export const DASHBOARD_PATH = '/admin/queues';
+
+/** The API key from a Bearer header, or from HTTP Basic (any user name), which a browser can send. */
+function keyOf(req: Request): string | null {
+  const h = req.headers.authorization ?? '';
+  const bearer = /^Bearer\s+(.+)$/i.exec(h);
+  if (bearer) return bearer[1].trim();
+  const basic = /^Basic\s+(.+)$/i.exec(h);
+  if (basic) {
+    const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+    return decoded.slice(decoded.indexOf(':') + 1) || null;
+  }
+  return null;
+}
+
+/**
+ * The queue dashboard (bull-board) at /admin/queues, for the operator: it shows every tenant's
+ * queued builds, so it needs an API key of the operator's tenant (the bootstrap key's) with the
+ * admin scope. A browser asks for it with HTTP Basic: any user name, the key as password.
+ */
+export function mountQueueDashboard(app: NestExpressApplication): void {
+  let auth: AuthService;
+  let queues: EnqueueService;
+  try {
+    auth = app.get(AuthService);
+    queues = app.get(EnqueueService);
+  } catch {
+    return; // the spec script builds the app without services
+  }
+  const adapter = new ExpressAdapter();
+  adapter.setBasePath(DASHBOARD_PATH);
+  createBullBoard({ queues: POOLS.map((p) => new BullMQAdapter(queues.queue(p))), serverAdapter: adapter, options: { uiConfig: { boardTitle: 'Kiln queues' } } });
+  const logger = new Logger('QueueDashboard');
+  const guard = async (req: Request, res: Response, next: NextFunction) => {
+    const deny = (status: number, message: string) => {
+      if (status === 401) res.setHeader('WWW-Authenticate', 'Basic realm="Kiln queues", charset="UTF-8"');
+      res.status(status).json({ statusCode: status, message });
+    };
+    try {
+      const key = keyOf(req);
+      if (!key) return deny(401, 'the queue dashboard needs an admin API key of the operator tenant (Bearer, or Basic with the key as password)');
+      const caller = await auth.authenticate(key);
+      if (!caller) return deny(401, 'this API key is not valid');
+      if (!caller.scopes.includes('admin') || caller.tenantName !== DEFAULT_TENANT) return deny(403, 'the queue dashboard shows every tenant\'s builds: it needs an admin key of the operator tenant');
+      next();
+    } catch (e) {
+      logger.warn(`cannot check a dashboard key: ${(e as Error).message}`);
+      res.setHeader('Retry-After', '5');
+      res.status(503).json({ statusCode: 503, message: 'a service Kiln depends on is unavailable; try again shortly' });
+    }
+  };
+  app.use(DASHBOARD_PATH, guard, adapter.getRouter());
+}
