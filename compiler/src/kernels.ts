@@ -600,9 +600,9 @@ typedef struct {
   long next;             /* with threads: the next channel to take */
 } kiln_dw_args;
 
+/* Channels [c0, c1), through xp: a zero-padded plane (zeroed by the caller; only its inside is written here). */
 static void kiln_dw_channels(const kiln_dw_args *d, long c0, long c1, float *xp) {
 #pragma clang fp contract(fast)
-  for (long i = 0; i < d->hp * d->wp; i++) xp[i] = 0.0f;
   for (long c = c0; c < c1; c++) {
     const float *x = d->x + c * d->H * d->W;
     for (long h = 0; h < d->H; h++) memcpy(xp + (h + d->pt) * d->wp + d->pl, x + h * d->W, d->W * sizeof(float));
@@ -641,18 +641,25 @@ static void kiln_dw_channels(const kiln_dw_args *d, long c0, long c1, float *xp)
 
 static void kiln_dw_task(void *arg, int tid, int nt) {
   kiln_dw_args *d = (kiln_dw_args *)arg;
-  const long chunk = d->C / (nt * 4) > 1 ? d->C / (nt * 4) : 1;
+  float *xp = d->scratch + tid * d->scratch_floats;
+  /* Small pieces: a thread the system holds up keeps at most one of them waiting. */
+  const long chunk = d->C / (nt * 16) > 1 ? d->C / (nt * 16) : 1;
+  int zeroed = 0;
   for (;;) {
     const long c0 = __atomic_fetch_add(&d->next, chunk, __ATOMIC_RELAXED);
     if (c0 >= d->C) break;
-    kiln_dw_channels(d, c0, KILN_MIN(d->C, c0 + chunk), d->scratch + tid * d->scratch_floats);
+    if (!zeroed) {
+      memset(xp, 0, d->hp * d->wp * sizeof(float));
+      zeroed = 1;
+    }
+    kiln_dw_channels(d, c0, KILN_MIN(d->C, c0 + chunk), xp);
   }
 }
 
 static void kiln_dwconv(kiln_dw_args *d) {
   d->next = 0;
   if (KILN_THREADS > 1 && d->C > 1 && d->C * d->OH * d->OW * d->KH * d->KW > 100000) kiln_parallel(kiln_dw_task, d);
-  else kiln_dw_channels(d, 0, d->C, d->scratch);
+  else kiln_dw_task(d, 0, 1);
 }
 /* ---- end of the kernel library ---- */
 `;
