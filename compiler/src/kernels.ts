@@ -443,7 +443,7 @@ static void kiln_gemm_task(void *arg, int tid, int nt) {
   kiln_gemm_args *g = (kiln_gemm_args *)arg;
   const long panels = (g->N + 15) / 16;
   float *scratch = g->scratch + tid * g->scratch_floats;
-  const long chunk = panels / (nt * 4) > 1 ? panels / (nt * 4) : 1;
+  const long chunk = panels / (nt * 16) > 1 ? panels / (nt * 16) : 1; /* small pieces: a held-up thread keeps at most one waiting */
   for (;;) {
     const long p0 = __atomic_fetch_add(&g->next, chunk, __ATOMIC_RELAXED);
     if (p0 >= panels) break;
