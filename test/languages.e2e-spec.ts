@@ -163,6 +163,19 @@ describe('languages and GPU targets end to end', () => {
     assert.match((await download(kiln, artifact(job.builds[1], 'llvm-ir').id)).toString('utf8'), /target triple = "wasm32/);
   });
 
+  it('builds C with GCC instead of clang when asked: a program that runs under qemu', async () => {
+    const job = await submit({ source: { language: 'c', toolchain: 'gcc', files: [{ path: 'main.c', content: '#include <stdio.h>\nint main(void) { printf("gcc %d\\n", __GNUC__); return 0; }\n' }], options: ['-O2'] }, targets: ['rpi4', 'riscv64-linux-gnu'], outputs: ['executable', 'assembly'] });
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.builds.map((b) => [b.statusReason, b.diagnostics])));
+    assert.equal(job.builds[0].toolchain?.key, 'gcc');
+    assert.match(job.builds[0].toolchain?.version ?? '', /^12\./);
+    assert.equal((await runProgram(await download(kiln, artifact(job.builds[0], 'executable').id), 'qemu-aarch64', '/usr/aarch64-linux-gnu')).trim(), 'gcc 12');
+    assert.equal((await runProgram(await download(kiln, artifact(job.builds[1], 'executable').id), 'qemu-riscv64', '/usr/riscv64-linux-gnu')).trim(), 'gcc 12');
+    assert.match((await download(kiln, artifact(job.builds[0], 'assembly').id)).toString('utf8'), /\.cpu cortex-a72|\.arch armv8-a/);
+    const targets = await kiln.http().get('/v1/targets').set(kiln.auth);
+    const arm = targets.body.targets.find((t: { name: string }) => t.name === 'aarch64-linux-gnu');
+    assert.ok(arm.liveLanguages.includes('c@gcc'), arm.liveLanguages);
+  });
+
   it('builds LLVM IR for riscv64', async () => {
     const ir = 'define i32 @add(i32 %a, i32 %b) {\n  %s = add i32 %a, %b\n  ret i32 %s\n}\n';
     const job = await submit({ source: { language: 'llvm-ir', files: [{ path: 'add.ll', content: ir }] }, targets: ['riscv64-linux-gnu'], outputs: ['object', 'assembly'] });
@@ -234,6 +247,9 @@ describe('languages and GPU targets end to end', () => {
       [{ source: { language: 'rust', files: [{ path: 'main.rs', content: 'fn main() {}' }], options: ['-Clinker=/bin/sh'] }, targets: ['x86_64-linux-gnu'] }, /not an allowed rust option/],
       [{ source: { language: 'go', files: [{ path: 'main.go', content: 'package main' }], options: ['-toolexec=/bin/sh'] }, targets: ['x86_64-linux-gnu'] }, /not an allowed go option/],
       [{ source: { language: 'c', files: [{ path: 'k.c', content: 'int x;' }] }, targets: [{ triple: 'aarch64-linux-gnu', features: ['+avx512f'] }] }, /aarch64-linux-gnu has no feature "avx512f"/],
+      [{ source: { language: 'c', toolchain: 'gcc', files: [{ path: 'k.c', content: 'int x;' }] }, targets: ['wasm32-wasi'] }, /c with gcc cannot be built for wasm32-wasi; c with gcc targets: x86_64-linux-gnu, aarch64-linux-gnu, riscv64-linux-gnu, armv7-linux-gnueabihf/],
+      [{ source: { language: 'c', toolchain: 'icc', files: [{ path: 'k.c', content: 'int x;' }] }, targets: ['x86_64-linux-gnu'] }, /c is built by clang or gcc, not "icc"/],
+      [{ source: { language: 'c', toolchain: 'gcc', files: [{ path: 'k.c', content: 'int main(void){return 0;}' }] }, targets: ['x86_64-linux-gnu'], verify: true }, /verification is offered with clang, not with gcc/],
       [{ source: { language: 'cobol', files: [{ path: 'k.cob', content: 'x' }] }, targets: ['x86_64-linux-gnu'] }, /language must be one of: c, c\+\+, llvm-ir, fortran, go, rust, cuda, hip/],
     ];
     for (const [body, message] of cases) {

@@ -32,7 +32,7 @@ import type { CreateJobDto } from './dto/create-job.dto';
 import type { JobDto, JobListDto } from './dto/job.dto';
 import { toJobDto } from './job.mapper';
 import { checkCompilerOption, checkDefine, checkSourcePath, isTranslationUnit, normalizeLanguage } from './source-rules';
-import { checkLanguageTarget, LANGUAGES, languageSpecOf } from './languages';
+import { checkLanguageTarget, LANGUAGES, languageSpecOf, languageToolchain, servedLanguageKey, toolchainsFor } from './languages';
 import { ArchiveError, listArchive } from './archive';
 import { cacheKey, copyFromCache, findCached, inputDigest, modelToolchain } from './build-cache';
 import { MAX_FILES } from './source-rules';
@@ -120,8 +120,15 @@ export function normalizeSource(dto: NonNullable<CreateJobDto['source']>, archiv
   }
   const argumentBytes = [...options, ...entries.map(([k, v]) => `-D${k}=${v}`)].reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
   if (argumentBytes > MAX_ARGUMENT_BYTES) throw new BadRequestException(`source.options and source.defines add up to ${argumentBytes} bytes of compiler arguments; the limit is ${MAX_ARGUMENT_BYTES}`);
+  let toolchain: string | undefined;
+  if (dto.toolchain !== undefined && dto.toolchain !== null) {
+    const tc = languageToolchain(language, dto.toolchain);
+    if (!tc) throw new BadRequestException(`source.toolchain: ${language} is built by ${toolchainsFor(language).join(' or ')}, not "${dto.toolchain}"`);
+    if (!tc.isDefault) toolchain = tc.toolchain;
+  }
   return {
     language,
+    ...(toolchain ? { toolchain } : {}),
     files: files.map((f) => (f.uploadId ? { path: f.path, uploadId: f.uploadId } : { path: f.path, content: f.content! })),
     ...(archive ? { archive } : {}),
     options,
@@ -178,6 +185,7 @@ export class JobsService {
       const src = source;
       const lang = languageSpecOf(src.language);
       if (!dto.outputs) outputs = [...lang.defaultOutputs];
+      if (dto.verify && src.toolchain) throw new BadRequestException(`verify: verification is offered with ${lang.toolchain}, not with ${src.toolchain}; drop "verify" or "toolchain"`);
       if (dto.verify && !lang.verifiable) {
         throw new BadRequestException(`verify: verification is offered for ${LANGUAGES.filter((l) => languageSpecOf(l).verifiable).join(' and ')} sources and for models, not yet for ${src.language}`);
       }
@@ -224,7 +232,7 @@ export class JobsService {
       if (keys.has(key)) throw new BadRequestException(`targets: ${r.requested} is listed twice`);
       keys.add(key);
       if (source) {
-        const why = checkLanguageTarget(source.language, r.spec.name, outputs);
+        const why = checkLanguageTarget(source.language, r.spec.name, outputs, source.toolchain);
         if (why) throw new BadRequestException(`targets: ${r.requested}: ${why}`);
       } else if (targetKind(r.spec.family) === 'gpu') {
         throw new BadRequestException(`targets: ${r.requested}: models compile to CPU and WebAssembly targets; GPU code generation for models is not offered yet`);
@@ -253,7 +261,8 @@ export class JobsService {
         const builds = await tx.getRepository(Build).save(
           resolved.map((r, position) => {
             const served = availability.get(r.spec.name);
-            const live = (served?.available ?? false) && (!source || served!.languages.includes(source.language));
+            const servedAs = source ? servedLanguageKey(source.language, source.toolchain ?? languageSpecOf(source.language).toolchain, !source.toolchain) : null;
+            const live = (served?.available ?? false) && (!servedAs || served!.languages.includes(servedAs));
             return tx.getRepository(Build).create({
               jobId: job.id,
               tenantId: caller.tenantId,
@@ -268,7 +277,7 @@ export class JobsService {
               statusReason: live
                 ? null
                 : source && served?.available
-                  ? `waiting for a worker with the ${languageSpecOf(source.language).toolchain} toolchain for ${r.spec.name} (${source.language}); it starts when one connects`
+                  ? `waiting for a worker with the ${source.toolchain ?? languageSpecOf(source.language).toolchain} toolchain for ${r.spec.name} (${source.language}); it starts when one connects`
                   : `waiting for a worker that serves pool "${r.spec.pool}" (${r.spec.name}); it starts when one connects`,
             });
           }),
@@ -345,7 +354,7 @@ export class JobsService {
   /** A succeeded build of this tenant with the same input, built by a toolchain live workers run now. */
   private async cacheLookup(tenantId: string, digest: string, target: string, source: SourceInput | null, availability: Map<string, TargetAvailability>) {
     const live = availability.get(target)?.toolchains ?? [];
-    const identities = source ? live.filter((t) => t.key === languageSpecOf(source.language).toolchain) : live.filter((t) => t.key === 'clang').map((t) => modelToolchain(t.version));
+    const identities = source ? live.filter((t) => t.key === (source.toolchain ?? languageSpecOf(source.language).toolchain)) : live.filter((t) => t.key === 'clang').map((t) => modelToolchain(t.version));
     return findCached(this.db, tenantId, identities.map((t) => cacheKey(tenantId, digest, t)));
   }
 

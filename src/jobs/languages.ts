@@ -29,6 +29,8 @@ export interface LanguageSpec {
   verifiable: boolean;
   /** Said next to an output that is missing for some targets. */
   note?: string;
+  /** Other toolchains that build it, chosen with source.toolchain; never verifiable. */
+  alternatives?: { toolchain: string; targets: Record<string, readonly ArtifactKind[]>; note?: string }[];
 }
 
 const CPU_LINUX = ['x86_64-linux-gnu', 'aarch64-linux-gnu', 'riscv64-linux-gnu', 'armv7-linux-gnueabihf'];
@@ -43,7 +45,18 @@ function each(names: string[], outputs: readonly ArtifactKind[]): Record<string,
 const C_FAMILY = { ...each(CPU_LINUX, NATIVE), 'wasm32-wasi': WASM };
 
 export const LANGUAGE_SPECS: readonly LanguageSpec[] = [
-  { name: 'c', aliases: [], units: ['.c'], headers: C_HEADERS, files: [], toolchain: 'clang', targets: C_FAMILY, defaultOutputs: ['object'], verifiable: true },
+  {
+    name: 'c',
+    aliases: [],
+    units: ['.c'],
+    headers: C_HEADERS,
+    files: [],
+    toolchain: 'clang',
+    targets: C_FAMILY,
+    defaultOutputs: ['object'],
+    verifiable: true,
+    alternatives: [{ toolchain: 'gcc', targets: each(CPU_LINUX, ['object', 'executable', 'shared', 'static', 'assembly']), note: 'GCC 12 (Debian\'s native and cross compilers) builds for the four Linux targets; descriptor features are not mapped to GCC flags, use "cpu"' }],
+  },
   {
     name: 'c++',
     aliases: ['cpp', 'cxx'],
@@ -54,6 +67,7 @@ export const LANGUAGE_SPECS: readonly LanguageSpec[] = [
     targets: C_FAMILY,
     defaultOutputs: ['object'],
     verifiable: true,
+    alternatives: [{ toolchain: 'gcc', targets: each(CPU_LINUX, ['object', 'executable', 'shared', 'static', 'assembly']), note: 'GCC 12 (Debian\'s native and cross compilers) builds for the four Linux targets; descriptor features are not mapped to GCC flags, use "cpu"' }],
   },
   { name: 'llvm-ir', aliases: ['ll', 'llvm'], units: ['.ll', '.bc'], headers: [], files: [], toolchain: 'clang', targets: each([...CPU_LINUX, 'wasm32-wasi'], ['object', 'executable', 'static', 'assembly']), defaultOutputs: ['object'], verifiable: false },
   {
@@ -126,20 +140,41 @@ export function languagesFor(target: string): Language[] {
   return LANGUAGE_SPECS.filter((l) => target in l.targets).map((l) => l.name);
 }
 
-/**
- * Why a language cannot give these outputs for a target, in words a person can act on; null
- * when it can.
- */
-export function checkLanguageTarget(language: Language, target: string, outputs: readonly ArtifactKind[]): string | null {
+/** The toolchains that build a language: its own first, then the alternatives. */
+export function toolchainsFor(language: Language): string[] {
   const spec = languageSpecOf(language);
-  const supported = spec.targets[target];
+  return [spec.toolchain, ...(spec.alternatives ?? []).map((a) => a.toolchain)];
+}
+
+/** What a language builds with a toolchain (its default when none is named); null if none. */
+export function languageToolchain(language: Language, toolchain?: string | null): { toolchain: string; targets: Record<string, readonly ArtifactKind[]>; note?: string; isDefault: boolean } | null {
+  const spec = languageSpecOf(language);
+  if (!toolchain || toolchain === spec.toolchain) return { toolchain: spec.toolchain, targets: spec.targets, note: spec.note, isDefault: true };
+  const alt = spec.alternatives?.find((a) => a.toolchain === toolchain);
+  return alt ? { ...alt, isDefault: false } : null;
+}
+
+/** How a worker names a language it builds with a toolchain other than the language's own. */
+export function servedLanguageKey(language: string, toolchain: string, isDefault: boolean): string {
+  return isDefault ? language : `${language}@${toolchain}`;
+}
+
+/**
+ * Why a language cannot give these outputs for a target (with the named toolchain, or its
+ * default), in words a person can act on; null when it can.
+ */
+export function checkLanguageTarget(language: Language, target: string, outputs: readonly ArtifactKind[], toolchain?: string | null): string | null {
+  const tc = languageToolchain(language, toolchain);
+  if (!tc) return `${language} is built by ${toolchainsFor(language).join(' or ')}, not "${toolchain}"`;
+  const by = tc.isDefault ? '' : ` with ${tc.toolchain}`;
+  const supported = tc.targets[target];
   if (!supported) {
     const others = languagesFor(target);
-    return `${language} cannot be built for ${target}; ${language} targets: ${Object.keys(spec.targets).join(', ')}` + (others.length ? `; languages for ${target}: ${others.join(', ')}` : '');
+    return `${language}${by} cannot be built for ${target}; ${language}${by} targets: ${Object.keys(tc.targets).join(', ')}` + (others.length && tc.isDefault ? `; languages for ${target}: ${others.join(', ')}` : '');
   }
   const missing = outputs.filter((o) => !supported.includes(o));
   if (missing.length) {
-    return `${language} for ${target} can produce ${supported.join(', ')}, not ${missing.join(', ')}${spec.note ? ` (${spec.note})` : ''}`;
+    return `${language}${by} for ${target} can produce ${supported.join(', ')}, not ${missing.join(', ')}${tc.note ? ` (${tc.note})` : ''}`;
   }
   return null;
 }

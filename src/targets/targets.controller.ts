@@ -18,8 +18,8 @@ export class TargetDto {
   @ApiProperty({ enum: ['cpu', 'wasm', 'gpu'], description: 'How to group it: host CPUs, WebAssembly, GPUs' }) kind: string;
   @ApiPropertyOptional({ nullable: true, enum: ['nvidia', 'amd'], description: 'For a GPU target, its vendor' }) vendor: string | null;
   @ApiProperty({ type: [String], example: ['c', 'c++', 'fortran'], description: 'Languages Kiln can build for it' }) languages: string[];
-  @ApiProperty({ type: [String], example: ['c', 'c++'], description: 'Languages a live worker builds for it now' }) liveLanguages: string[];
-  @ApiProperty({ type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } }, description: 'Per language, the outputs it can produce for this target' }) outputs: Record<string, string[]>;
+  @ApiProperty({ type: [String], example: ['c', 'c++', 'c@gcc'], description: 'Languages a live worker builds for it now; "c@gcc" is C with the gcc toolchain (source.toolchain), the plain name the language\'s own toolchain' }) liveLanguages: string[];
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } }, description: 'Per language (and language@toolchain for other toolchains), the outputs it can produce for this target' }) outputs: Record<string, string[]>;
   @ApiProperty({ type: [String], description: 'Target features accepted in a descriptor\'s "features" (with + or -), from the live toolchain' }) features: string[];
   @ApiProperty({ description: 'Whether a live worker can build it now' }) available: boolean;
   @ApiPropertyOptional({ nullable: true, type: String, description: 'Why it is not available' }) reason: string | null;
@@ -68,7 +68,12 @@ export class TargetsController {
         vendor: t.spec.gpu?.vendor ?? null,
         languages: languagesFor(t.spec.name),
         liveLanguages: t.languages,
-        outputs: Object.fromEntries(LANGUAGE_SPECS.filter((l) => t.spec.name in l.targets).map((l) => [l.name, [...l.targets[t.spec.name]]])),
+        outputs: Object.fromEntries(
+          LANGUAGE_SPECS.flatMap((l) => [
+            ...(t.spec.name in l.targets ? [[l.name, [...l.targets[t.spec.name]]]] : []),
+            ...(l.alternatives ?? []).filter((a) => t.spec.name in a.targets).map((a) => [`${l.name}@${a.toolchain}`, [...a.targets[t.spec.name]]]),
+          ]),
+        ),
         features: t.features,
         available: t.available,
         reason: t.reason,

@@ -1,4 +1,5 @@
 import { ArchiveError, extractArchive } from '../../src/jobs/archive';
+import { languageToolchain, servedLanguageKey } from '../../src/jobs/languages';
 import { returning } from '../../src/database/sql';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
@@ -124,9 +125,10 @@ export class CompileService {
     }
     const served = this.caps.targets.get(build.target.name);
     const language = build.source?.language ?? 'c';
-    const builder = served?.languages.get(language);
+    const chosen = build.source ? languageToolchain(build.source.language, build.source.toolchain) : null;
+    const builder = served?.languages.get(chosen ? servedLanguageKey(language, chosen.toolchain, chosen.isDefault) : language);
     if (!served || (!build.model && !builder)) {
-      return this.finish(build, null, { ok: false, diagnostics: [], log: '', toolchainMs: 0, artifacts: [], failureReason: served ? `this worker has no toolchain for ${language} on ${build.target.name}` : `this worker cannot build ${build.target.name}` });
+      return this.finish(build, null, { ok: false, diagnostics: [], log: '', toolchainMs: 0, artifacts: [], failureReason: served ? `this worker has no ${chosen?.toolchain ?? ''} toolchain for ${language} on ${build.target.name}` : `this worker cannot build ${build.target.name}` });
     }
 
     // The build cache: a succeeded build with the same input and this worker's toolchain is

@@ -2,7 +2,7 @@ import { chmod, mkdir } from 'node:fs/promises';
 import { Logger } from '@nestjs/common';
 import { isVerifyPool } from '../../src/queue/queue.types';
 import { POOLS, TARGETS, targetSpec, VERIFY_POOLS } from '../../src/targets/catalog';
-import { LANGUAGE_SPECS } from '../../src/jobs/languages';
+import { LANGUAGE_SPECS, languageToolchain, servedLanguageKey, toolchainsFor } from '../../src/jobs/languages';
 import { archOfVerifyPool, probeRunner, Runner, runnerFor } from '../verify/runners';
 import type { SandboxExecutor } from '../sandbox/executor';
 import type { Toolchain, ToolchainProbe } from './toolchain';
@@ -59,7 +59,11 @@ export async function probeCapabilities(pools: string[], registry: Map<string, T
         targets.set(t.target, served);
       }
       for (const l of LANGUAGE_SPECS) {
-        if (l.toolchain === toolchain.key && t.target in l.targets && !served.languages.has(l.name)) served.languages.set(l.name, { toolchain, version: probe.version });
+        for (const name of toolchainsFor(l.name)) {
+          const tc = languageToolchain(l.name, name)!;
+          const key = servedLanguageKey(l.name, name, tc.isDefault);
+          if (name === toolchain.key && t.target in tc.targets && !served.languages.has(key)) served.languages.set(key, { toolchain, version: probe.version });
+        }
       }
     }
     logger.log(`${toolchain.key} ${probe.version}: ${probe.targets.filter((t) => t.available).map((t) => t.target).join(', ') || 'no targets'}`);

@@ -1,6 +1,7 @@
 import { LANGUAGE_SPECS } from '../../src/jobs/languages';
 import { ClangToolchain } from './clang';
 import { FlangToolchain } from './flang';
+import { GccToolchain } from './gcc';
 import { GoToolchain } from './go';
 import { HipToolchain } from './hip';
 import { NvccToolchain } from './nvcc';
@@ -8,7 +9,7 @@ import { RustToolchain } from './rust';
 import type { Toolchain } from './toolchain';
 
 export function defaultToolchains(): Toolchain[] {
-  return [new ClangToolchain(), new FlangToolchain(), new GoToolchain(), new RustToolchain(), new NvccToolchain(), new HipToolchain()];
+  return [new ClangToolchain(), new GccToolchain(), new FlangToolchain(), new GoToolchain(), new RustToolchain(), new NvccToolchain(), new HipToolchain()];
 }
 
 /**
@@ -23,9 +24,11 @@ export function createToolchainRegistry(toolchains: Toolchain[] = defaultToolcha
     registry.set(t.key, t);
   }
   for (const l of languages) {
-    const t = registry.get(l.toolchain);
-    if (!t) throw new Error(`language "${l.name}" is built by toolchain "${l.toolchain}", which is not registered`);
-    if (!t.languages.includes(l.name)) throw new Error(`toolchain "${t.key}" does not declare language "${l.name}"`);
+    for (const key of [l.toolchain, ...(l.alternatives ?? []).map((a) => a.toolchain)]) {
+      const t = registry.get(key);
+      if (!t) throw new Error(`language "${l.name}" is built by toolchain "${key}", which is not registered`);
+      if (!t.languages.includes(l.name)) throw new Error(`toolchain "${t.key}" does not declare language "${l.name}"`);
+    }
   }
   return registry;
 }

@@ -11,6 +11,8 @@ export interface SourceFileInput {
 
 export interface SourceInput {
   language: Language;
+  /** A toolchain other than the language's own (e.g. gcc for C); absent for the default. */
+  toolchain?: string;
   files: SourceFileInput[];
   /** An uploaded archive of the project, with the files the API found in it. */
   archive?: { uploadId: string; filename: string; files: string[]; bytes: number };

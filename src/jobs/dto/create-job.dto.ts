@@ -46,6 +46,12 @@ export class SourceDto {
   @IsIn(LANGUAGE_SPECS.flatMap((l) => [l.name, ...l.aliases]), { message: `language must be one of: ${LANGUAGES.join(', ')}` })
   language: string;
 
+  @ApiPropertyOptional({ example: 'gcc', description: 'The toolchain, when the language has more than one: c and c++ are built by clang unless this is "gcc" (GCC 12, Linux targets only, no verification). GET /v1/targets lists each target\'s live toolchains.' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(32)
+  toolchain?: string;
+
   @ApiPropertyOptional({ type: [SourceFileDto], description: `Up to ${MAX_FILES} files; translation units are compiled, headers are available to #include. Give files, an archive, or both.` })
   @IsOptional()
   @IsArray()
