@@ -15,7 +15,7 @@ PACKAGES=(
   gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf libc6-dev-armhf-cross
   flang-19 golang-go rustc libstd-rust-dev-wasm32 lld-14
   hipcc libamdhip64-dev
-  qemu-user bubblewrap file
+  qemu-user bubblewrap file time
 )
 TEST_PACKAGES=(libonnx-testdata chromium)
 if [ "${1:-}" != "--runtime" ]; then PACKAGES+=("${TEST_PACKAGES[@]}"); fi

@@ -637,6 +637,10 @@ export interface components {
              * @enum {string}
              */
             dir: "in" | "out" | "inout";
+            /** @description An out or inout buffer: an uploaded tensor of the values it must hold after the call. Give it for every output or for none; with every output given, no reference build is made. */
+            expected?: components["schemas"]["TensorUploadRefDto"];
+            /** @description An in or inout buffer: an uploaded tensor to use instead of seeded random numbers (give range or input, not both) */
+            input?: components["schemas"]["TensorUploadRefDto"];
             /** @example x */
             name: string;
             /**
@@ -800,7 +804,7 @@ export interface components {
             exitCode?: number | null;
             expectedExitCode?: number | null;
             expectedStdout?: string | null;
-            /** @description Not measured yet */
+            /** @description Peak resident set size of the run in kB (ru_maxrss, measured with GNU time): of the program natively, of qemu-user with the guest it emulates (so it includes the emulator's own memory), or of Node running the wasm module; null where it was not measured */
             peakMemoryKb?: number | null;
             signal?: string | null;
             stderr: string;
@@ -846,6 +850,31 @@ export interface components {
              */
             storageBytes: number;
         };
+        ReferenceFileDto: {
+            /** @description The file as text. Give this or uploadId. */
+            content?: string;
+            /**
+             * @description Path relative to the reference's folder; the same rules as source.files
+             * @example saxpy_ref.c
+             */
+            path: string;
+            /**
+             * Format: uuid
+             * @description An upload holding the file's bytes. Give this or content.
+             */
+            uploadId?: string;
+        };
+        ReferenceSourceDto: {
+            /** @description The reference implementation, in the job's language, defining the same entry (a kernel check) or main (a program check) */
+            files: components["schemas"]["ReferenceFileDto"][];
+            /**
+             * @description Compiler options for the reference, from the same allow-list as source.options; default: the job's options. Fast-math and FP contraction are always off.
+             * @example [
+             *       "-O2"
+             *     ]
+             */
+            options?: string[];
+        };
         SourceDto: {
             /** @description An uploaded tar, tar.gz or zip archive of the project: every file of the language in it is compiled, the rest (headers, data) is available to the build */
             archive?: components["schemas"]["ArchiveRefDto"];
@@ -875,6 +904,11 @@ export interface components {
              *     ]
              */
             options?: string[];
+            /**
+             * @description The toolchain, when the language has more than one: c and c++ are built by clang unless this is "gcc" (GCC 12, Linux targets only, no verification). GET /v1/targets lists each target's live toolchains.
+             * @example gcc
+             */
+            toolchain?: string;
         };
         SourceFileDto: {
             /**
@@ -935,10 +969,11 @@ export interface components {
              */
             languages: string[];
             /**
-             * @description Languages a live worker builds for it now
+             * @description Languages a live worker builds for it now; "c@gcc" is C with the gcc toolchain (source.toolchain), the plain name the language's own toolchain
              * @example [
              *       "c",
-             *       "c++"
+             *       "c++",
+             *       "c@gcc"
              *     ]
              */
             liveLanguages: string[];
@@ -946,7 +981,7 @@ export interface components {
             name: string;
             /** @enum {string} */
             os: "linux" | "wasi" | "cuda" | "amdhsa";
-            /** @description Per language, the outputs it can produce for this target */
+            /** @description Per language (and language@toolchain for other toolchains), the outputs it can produce for this target */
             outputs: {
                 [key: string]: string[];
             };
@@ -987,6 +1022,13 @@ export interface components {
             id: string;
             /** @example default */
             name: string;
+        };
+        TensorUploadRefDto: {
+            /**
+             * Format: uuid
+             * @description An upload (POST /v1/uploads) holding the tensor as raw little-endian bytes: exactly the shape's element count times the dtype's size
+             */
+            uploadId: string;
         };
         TimingsDto: {
             /** @description From start until the compile finished */
@@ -1072,6 +1114,8 @@ export interface components {
             linkage?: "c" | "c++";
             /** @description A whole-program check instead of a kernel check */
             program?: components["schemas"]["ProgramCheckDto"];
+            /** @description A separate reference source, built for the worker's host with the same harness (and the job's defines) instead of the job's own sources. Not with uploaded expected outputs or program.expect. */
+            reference?: components["schemas"]["ReferenceSourceDto"];
             /**
              * @description Seed of the random inputs; stored, so a check can be repeated bit for bit
              * @example 7

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import type { SourceInput } from '../database/entities/job.entity';
 import type { CanonicalTarget } from '../targets/target';
+import type { KernelVerifySpec } from '../verification/spec';
 import { cacheKey, DigestInput, inputDigest } from './build-cache';
 
 const target: CanonicalTarget = { name: 'aarch64-linux-gnu', triple: 'aarch64-unknown-linux-gnu', cpu: null, features: [], abi: null, floatAbi: null, os: 'linux', libc: 'glibc' };
@@ -37,6 +38,33 @@ describe('build cache keys', () => {
     assert.notEqual(cacheKey('t2', d, { key: 'clang', version: '19.1.7' }), k);
     assert.notEqual(cacheKey('t1', d, { key: 'clang', version: '19.1.8' }), k);
     assert.notEqual(cacheKey('t1', d, { key: 'gcc', version: '19.1.7' }), k);
+  });
+
+  it('follow the content of the uploads a verification names, not their ids', () => {
+    const verify = (input: string, expected: string, ref: string): KernelVerifySpec => ({
+      kind: 'kernel',
+      entry: 'k',
+      args: [
+        { name: 'x', kind: 'buffer', dtype: 'float32', shape: [2], dir: 'in', range: [-1, 1], input: { uploadId: input } },
+        { name: 'y', kind: 'buffer', dtype: 'float32', shape: [2], dir: 'out', range: [-1, 1], expected: { uploadId: expected } },
+      ],
+      tolerance: { rtol: 1e-5, atol: 1e-6, maxUlp: null },
+      seed: 1,
+      timeoutMs: 1000,
+      reference: { files: [{ path: 'ref.c', uploadId: ref }], options: [] },
+    });
+    const hashes = new Map([...base.uploadHashes, ['i1', 'a'.repeat(64)], ['i2', 'a'.repeat(64)], ['e1', 'b'.repeat(64)], ['e2', 'c'.repeat(64)], ['r1', 'd'.repeat(64)], ['r2', 'e'.repeat(64)]]);
+    const d = inputDigest({ ...base, uploadHashes: hashes, verify: verify('i1', 'e1', 'r1') });
+    // Another upload with the same bytes is the same input.
+    assert.equal(inputDigest({ ...base, uploadHashes: hashes, verify: verify('i2', 'e1', 'r1') }), d);
+    // New expected outputs or a new reference file is a new input.
+    assert.notEqual(inputDigest({ ...base, uploadHashes: hashes, verify: verify('i1', 'e2', 'r1') }), d);
+    assert.notEqual(inputDigest({ ...base, uploadHashes: hashes, verify: verify('i1', 'e1', 'r2') }), d);
+    assert.throws(() => inputDigest({ ...base, verify: verify('i1', 'e1', 'r1') }), /no sha256 known for upload [ier]1/);
+    // A check that names no upload hashes as it always did: its spec as stored.
+    const plain: KernelVerifySpec = { ...verify('i1', 'e1', 'r1'), args: [{ name: 'y', kind: 'buffer', dtype: 'float32', shape: [2], dir: 'out', range: [-1, 1] }], reference: undefined };
+    assert.equal(inputDigest({ ...base, verify: plain }), inputDigest({ ...base, verify: JSON.parse(JSON.stringify(plain)) }));
+    assert.notEqual(inputDigest({ ...base, verify: plain }), inputDigest({ ...base, verify: { ...plain, seed: 2 } }));
   });
 
   it('refuse to guess an upload whose hash is unknown', () => {

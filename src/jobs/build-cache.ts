@@ -59,7 +59,23 @@ export function inputDigest(i: DigestInput): string {
     archive: i.source.archive ? hashOf(i.source.archive.uploadId) : null,
   };
   const model = i.model && { sha256: hashOf(i.model.uploadId), inputShapes: i.model.inputShapes };
-  return sha256(canonicalJson({ v: CACHE_VERSION, source, model, target: i.target, outputs: [...i.outputs].sort(), verify: i.verify }));
+  return sha256(canonicalJson({ v: CACHE_VERSION, source, model, target: i.target, outputs: [...i.outputs].sort(), verify: verifyByContent(i.verify, hashOf) }));
+}
+
+/**
+ * The verification spec with each upload it names (input tensors, expected outputs, reference
+ * files) replaced by its content's sha256: new bytes never hit an old result, and a spec that
+ * names no upload hashes as it always did.
+ */
+function verifyByContent(verify: VerifySpec | null, hashOf: (id: string) => string): unknown {
+  if (!verify || verify.kind === 'model') return verify;
+  const ref = (u: { uploadId: string } | undefined) => (u ? { sha256: hashOf(u.uploadId) } : undefined);
+  const reference = verify.reference && {
+    ...verify.reference,
+    files: [...verify.reference.files].sort((a, b) => (a.path < b.path ? -1 : 1)).map((f) => (f.uploadId ? { path: f.path, sha256: hashOf(f.uploadId) } : f)),
+  };
+  if (verify.kind === 'program') return { ...verify, reference };
+  return { ...verify, args: verify.args.map((a) => (a.kind === 'buffer' ? { ...a, input: ref(a.input), expected: ref(a.expected) } : a)), reference };
 }
 
 /** The toolchain identity of a model build: Kiln's model compiler and the clang behind it. */

@@ -19,7 +19,9 @@ import { JobName, redisKeys } from '../queue/queue.types';
 import { TargetError } from '../targets/resolve';
 import { targetKind } from '../targets/catalog';
 import { TargetAvailability, TargetsService } from '../targets/targets.service';
-import { normalizeModelVerify, normalizeVerify, VerifySpec, VerifySpecError } from '../verification/spec';
+import { normalizeModelVerify, normalizeVerify, VerifySpec, VerifySpecError, verifyUploadIds } from '../verification/spec';
+import { bufferBytes, elementCount } from '../verification/inputs';
+import { DTYPE_SIZE } from '../verification/dtype';
 import { checkSupported, inferShapes } from '../../compiler/src/compile';
 import { importOnnx } from '../../compiler/src/import';
 import { CompileError } from '../../compiler/src/ir';
@@ -33,7 +35,7 @@ import type { JobDto, JobListDto } from './dto/job.dto';
 import { toJobDto } from './job.mapper';
 import { checkCompilerOption, checkDefine, checkSourcePath, isTranslationUnit, normalizeLanguage } from './source-rules';
 import { checkLanguageTarget, LANGUAGES, languageSpecOf, languageToolchain, servedLanguageKey, toolchainsFor } from './languages';
-import { ArchiveError, listArchive } from './archive';
+import { ArchiveError, CMAKE_OUTPUTS, cmakeRoot, listArchive } from './archive';
 import { cacheKey, copyFromCache, findCached, inputDigest, modelToolchain } from './build-cache';
 import { MAX_FILES } from './source-rules';
 import { REDIS } from '../queue/redis.module';
@@ -52,6 +54,16 @@ const MAX_ARGUMENT_BYTES = 64 * 1024;
 function checkText(where: string, text: string): void {
   if (text.includes('\0')) throw new BadRequestException(`${where} contains a NUL character`);
   if (LONE_SURROGATE.test(text)) throw new BadRequestException(`${where} is not valid Unicode (a lone surrogate)`);
+}
+
+/** Why a CMake project (an archive with a CMakeLists.txt on top) cannot be built as asked; null when it can. */
+export function checkCMakeProject(source: SourceInput, outputs: string[], verify: VerifySpec | null, wasm: boolean): string | null {
+  if (!source.archive || (source.language !== 'c' && source.language !== 'c++') || cmakeRoot(source.archive.files) === null) return null;
+  if (source.toolchain) return `CMake projects are built with clang; drop "toolchain": "${source.toolchain}"`;
+  if (verify) return 'verification of CMake projects is not offered yet; send the sources without the CMakeLists.txt to verify them';
+  const bad = outputs.filter((o) => !(CMAKE_OUTPUTS as readonly string[]).includes(o) || (wasm && o === 'shared'));
+  if (bad.length) return `a CMake project gives what its targets build (${CMAKE_OUTPUTS.filter((o) => !(wasm && o === 'shared')).join(', ')}), not ${bad.join(', ')}`;
+  return null;
 }
 
 /** A hash of a create-job request as sent (keys sorted), to recognise its retries. */
@@ -199,11 +211,12 @@ export class JobsService {
         }
       }
       try {
-        verify = normalizeVerify(dto.verify === true ? { program: {} } : dto.verify);
+        verify = normalizeVerify(dto.verify === true ? { program: {} } : dto.verify, src.options);
       } catch (e) {
         if (e instanceof VerifySpecError) throw new BadRequestException(e.message);
         throw e;
       }
+      verify = await this.checkVerifyUploads(caller, src, verify);
     } else {
       model = await this.checkModel(caller, dto.model!.uploadId, dto.inputShapes ?? {});
       const bad = outputs.filter((o) => !MODEL_OUTPUTS.includes(o));
@@ -232,6 +245,8 @@ export class JobsService {
       if (keys.has(key)) throw new BadRequestException(`targets: ${r.requested} is listed twice`);
       keys.add(key);
       if (source) {
+        const cmake = checkCMakeProject(source, outputs, verify, r.spec.family === 'wasm');
+        if (cmake) throw new BadRequestException(`source.archive: ${cmake}`);
         const why = checkLanguageTarget(source.language, r.spec.name, outputs, source.toolchain);
         if (why) throw new BadRequestException(`targets: ${r.requested}: ${why}`);
       } else if (targetKind(r.spec.family) === 'gpu') {
@@ -244,7 +259,7 @@ export class JobsService {
 
     // The build cache: each build's input digest, and for each a succeeded build to reuse.
     const finalOutputs = [...new Set(outputs)];
-    const uploadHashes = await this.uploadHashes(caller, source, model);
+    const uploadHashes = await this.uploadHashes(caller, source, model, verify);
     const digests = resolved.map((r) => inputDigest({ source, model, uploadHashes, target: r.target, outputs: finalOutputs, verify }));
     const bypass = dto.cache === 'bypass';
     const hits = bypass ? resolved.map(() => null) : await Promise.all(resolved.map((r, i) => this.cacheLookup(caller.tenantId, digests[i], r.spec.name, source, availability)));
@@ -344,11 +359,59 @@ export class JobsService {
   }
 
   /** The sha256 of every upload a job's input names (they are checked to exist before this). */
-  private async uploadHashes(caller: Caller, source: SourceInput | null, model: ModelInput | null): Promise<Map<string, string>> {
-    const ids = [...(source?.files.filter((f) => f.uploadId).map((f) => f.uploadId!) ?? []), ...(source?.archive ? [source.archive.uploadId] : []), ...(model ? [model.uploadId] : [])];
+  private async uploadHashes(caller: Caller, source: SourceInput | null, model: ModelInput | null, verify: VerifySpec | null): Promise<Map<string, string>> {
+    const ids = [
+      ...(source?.files.filter((f) => f.uploadId).map((f) => f.uploadId!) ?? []),
+      ...(source?.archive ? [source.archive.uploadId] : []),
+      ...(model ? [model.uploadId] : []),
+      ...verifyUploadIds(verify),
+    ];
     if (ids.length === 0) return new Map();
     const rows = await this.uploads.findBy({ id: In(ids), tenantId: caller.tenantId });
     return new Map(rows.map((u) => [u.id, u.sha256]));
+  }
+
+  /**
+   * The uploads a verification names: each input tensor and expected output must exist for the
+   * tenant and hold exactly its buffer's bytes, and a reference source gets the checks of a
+   * job's source (paths, options). Returns the spec with the reference source normalised.
+   */
+  private async checkVerifyUploads(caller: Caller, source: SourceInput, verify: VerifySpec | null): Promise<VerifySpec | null> {
+    if (!verify || verify.kind === 'model') return verify;
+    const ids = verifyUploadIds(verify);
+    const found = ids.length ? await this.uploads.findBy({ id: In(ids), tenantId: caller.tenantId }) : [];
+    const upload = (id: string, where: string) => {
+      const u = found.find((x) => x.id === id);
+      if (!u) throw new BadRequestException(`${where}: no upload with id ${id}`);
+      return u;
+    };
+    if (verify.kind === 'kernel') {
+      for (const a of verify.args) {
+        if (a.kind !== 'buffer') continue;
+        for (const role of ['input', 'expected'] as const) {
+          const ref = a[role];
+          if (!ref) continue;
+          const size = upload(ref.uploadId, `verify: argument "${a.name}" ${role}`).size;
+          const need = bufferBytes(a);
+          if (size !== need) {
+            throw new BadRequestException(
+              `verify: argument "${a.name}": the uploaded ${role === 'input' ? 'input' : 'expected output'} (upload ${ref.uploadId}) holds ${size} bytes, but ${a.dtype} ${JSON.stringify(a.shape)} needs exactly ${need} bytes (${elementCount(a)} elements of ${DTYPE_SIZE[a.dtype]} bytes, raw little-endian)`,
+            );
+          }
+        }
+      }
+    }
+    if (!verify.reference) return verify;
+    let reference: SourceInput;
+    try {
+      reference = normalizeSource({ language: source.language, files: verify.reference.files, options: verify.reference.options });
+    } catch (e) {
+      // The same checks as the job's source, named after where the mistake is.
+      if (e instanceof BadRequestException) throw new BadRequestException(e.message.replace(/^source/, 'verify.reference'));
+      throw e;
+    }
+    for (const f of reference.files) if (f.uploadId) upload(f.uploadId, `verify.reference.files ("${f.path}")`);
+    return { ...verify, reference: { files: reference.files, options: reference.options } };
   }
 
   /** A succeeded build of this tenant with the same input, built by a toolchain live workers run now. */

@@ -32,4 +32,6 @@ export const BUNDLE_FILES = {
   expected: 'expected.bin',
   outputs: 'outputs.bin',
   report: 'report.json',
+  /** Written by the run: the program's peak memory in kB (whole-program checks). */
+  peakMemory: 'peak-memory.txt',
 };

@@ -12,6 +12,8 @@ export interface RunOutcome {
   stdout: string;
   stderr: string;
   wallMs: number;
+  /** Peak resident set size of the run, in kB, where it was measured. */
+  peakMemoryKb?: number | null;
 }
 
 function fmt(v: number | string): string {
@@ -102,7 +104,7 @@ export function evaluateProgram(m: BundleManifest, run: RunOutcome, base: Pick<V
       expectedStdout: expect.stdout,
       expectedExitCode: expect.exitCode,
       wallMs: Math.round(run.wallMs),
-      peakMemoryKb: null,
+      peakMemoryKb: run.peakMemoryKb ?? null,
     },
   };
 }

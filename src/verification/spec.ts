@@ -4,7 +4,31 @@ import { DType, DTYPE_SIZE, DTYPES, isFloat } from './dtype';
 /** A kernel argument as stored: a scalar passed by value, or a buffer passed by pointer. */
 export type KernelArg =
   | { name: string; kind: 'scalar'; dtype: DType; value: number | string }
-  | { name: string; kind: 'buffer'; dtype: DType; shape: number[]; dir: 'in' | 'out' | 'inout'; range: [number, number] };
+  | {
+      name: string;
+      kind: 'buffer';
+      dtype: DType;
+      shape: number[];
+      dir: 'in' | 'out' | 'inout';
+      range: [number, number];
+      /** An uploaded tensor (raw little-endian bytes) used as this in/inout buffer instead of seeded random numbers. */
+      input?: UploadRef;
+      /** An uploaded tensor that this out/inout buffer must equal (within the tolerance) after the call. */
+      expected?: UploadRef;
+    };
+
+export interface UploadRef {
+  uploadId: string;
+}
+
+/**
+ * A separate reference source: built for the worker's host, with the same language, entry and
+ * harness, instead of the job's own sources. Options are the job's unless given.
+ */
+export interface ReferenceSource {
+  files: { path: string; content?: string; uploadId?: string }[];
+  options: string[];
+}
 
 export interface KernelVerifySpec {
   kind: 'kernel';
@@ -15,6 +39,7 @@ export interface KernelVerifySpec {
   tolerance: Tolerance;
   seed: number;
   timeoutMs: number;
+  reference?: ReferenceSource;
 }
 
 export interface ProgramVerifySpec {
@@ -24,6 +49,7 @@ export interface ProgramVerifySpec {
   /** What the program must print and return; when absent, the reference build's output is expected. */
   expect: { stdout: string | null; exitCode: number | null } | null;
   timeoutMs: number;
+  reference?: ReferenceSource;
 }
 
 /** A model's outputs against ONNX Runtime on the same seeded inputs. */
@@ -56,6 +82,7 @@ export function normalizeModelVerify(raw: unknown): ModelVerifySpec | null {
 
 export class VerifySpecError extends Error {}
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const C_KEYWORDS = new Set(['int', 'float', 'double', 'char', 'void', 'return', 'if', 'else', 'for', 'while', 'main', 'struct', 'const', 'static', 'unsigned', 'signed', 'long', 'short', 'auto', 'register', 'extern', 'sizeof', 'typedef', 'union', 'enum', 'goto', 'break', 'continue', 'switch', 'case', 'default', 'do', 'volatile', 'inline', 'restrict']);
 /** Inputs and outputs together; a kernel check is about numbers, not about moving gigabytes. */
@@ -104,13 +131,16 @@ function scalarValue(name: string, dtype: DType, v: unknown): number | string {
   return bits === 64n ? big.toString() : Number(big);
 }
 
-/** Checks a client's "verify" object and turns it into what is stored. Throws VerifySpecError. */
-export function normalizeVerify(raw: unknown): VerifySpec | null {
+/**
+ * Checks a client's "verify" object and turns it into what is stored. Throws VerifySpecError.
+ * `jobOptions` are the job's compiler options: a reference source without options gets them.
+ */
+export function normalizeVerify(raw: unknown, jobOptions: string[] = []): VerifySpec | null {
   if (raw === undefined || raw === null || raw === false) return null;
   if (typeof raw !== 'object' || Array.isArray(raw)) fail('must be an object with "entry" and "args" (a kernel) or "program"');
   const v = raw as Record<string, unknown>;
   // A misspelt field (say "tolerence") must not silently fall back to defaults.
-  const known = v.program !== undefined ? ['program', 'timeoutMs'] : ['entry', 'linkage', 'args', 'tolerance', 'seed', 'timeoutMs'];
+  const known = v.program !== undefined ? ['program', 'reference', 'timeoutMs'] : ['entry', 'linkage', 'args', 'tolerance', 'seed', 'timeoutMs', 'reference'];
   const unknownKeys = Object.keys(v).filter((k) => !known.includes(k));
   if (unknownKeys.length) fail(`unknown field${unknownKeys.length > 1 ? 's' : ''} ${unknownKeys.map((k) => `"${k}"`).join(', ')} (a ${v.program !== undefined ? 'program' : 'kernel'} check takes ${known.join(', ')})`);
 
@@ -134,7 +164,9 @@ export function normalizeVerify(raw: unknown): VerifySpec | null {
       expect = { stdout: (e.stdout as string | undefined) ?? null, exitCode: (e.exitCode as number | undefined) ?? null };
       if (expect.stdout === null && expect.exitCode === null) fail('program.expect needs "stdout", "exitCode" or both');
     }
-    return { kind: 'program', args: args as string[], stdin, expect, timeoutMs: timeout(p.timeoutMs ?? v.timeoutMs) };
+    const reference = referenceSource(v.reference, jobOptions);
+    if (reference && expect) fail('"reference" and program.expect both say what the program must print; give one');
+    return { kind: 'program', args: args as string[], stdin, expect, timeoutMs: timeout(p.timeoutMs ?? v.timeoutMs), ...(reference ? { reference } : {}) };
   }
 
   const entry = v.entry;
@@ -174,13 +206,80 @@ export function normalizeVerify(raw: unknown): VerifySpec | null {
       }
       range = [r[0], r[1]];
     }
-    return { name, kind: 'buffer', dtype, shape: shape as number[], dir, range } as KernelArg;
+    const input = uploadRef(name, 'input', o.input);
+    if (input && dir === 'out') fail(`argument "${name}" is "out": it has no input to upload (make it "inout")`);
+    if (input && o.range !== undefined) fail(`argument "${name}": give "range" (seeded random inputs) or "input" (an uploaded tensor), not both`);
+    const expected = uploadRef(name, 'expected', o.expected);
+    if (expected && dir === 'in') fail(`argument "${name}" is "in": only "out" and "inout" arguments are compared, so only they take "expected"`);
+    return { name, kind: 'buffer', dtype, shape: shape as number[], dir, range, ...(input ? { input } : {}), ...(expected ? { expected } : {}) } as KernelArg;
   });
   if (!args.some((a) => a.kind === 'buffer' && a.dir !== 'in')) fail('at least one pointer argument must be "out" or "inout": that is what is compared');
+  const outputs = args.filter((a): a is Extract<KernelArg, { kind: 'buffer' }> => a.kind === 'buffer' && a.dir !== 'in');
+  const withExpected = outputs.filter((a) => a.expected);
+  if (withExpected.length > 0 && withExpected.length < outputs.length) {
+    const without = outputs.filter((a) => !a.expected).map((a) => `"${a.name}"`);
+    fail(`give "expected" for every out/inout argument or for none: ${without.join(', ')} ha${without.length > 1 ? 've' : 's'} none (without uploaded expected outputs, a reference build says what is right)`);
+  }
+  const reference = referenceSource(v.reference, jobOptions);
+  if (reference && withExpected.length > 0) fail('"reference" and uploaded "expected" outputs both say what is right; give one');
   const seed = v.seed ?? 1;
   if (!Number.isInteger(seed) || (seed as number) < 0 || (seed as number) > 2 ** 32 - 1) fail('"seed" must be a whole number from 0 to 4294967295');
   const dtypes = args.filter((a) => a.kind === 'buffer' && a.dir !== 'in').map((a) => a.dtype);
   const linkage = v.linkage ?? undefined;
   if (linkage !== undefined && linkage !== 'c' && linkage !== 'c++') fail('"linkage" must be "c" or "c++"');
-  return { kind: 'kernel', entry, ...(linkage ? { linkage } : {}), args, tolerance: toleranceFor(v.tolerance, dtypes), seed: seed as number, timeoutMs: timeout(v.timeoutMs) };
+  return { kind: 'kernel', entry, ...(linkage ? { linkage } : {}), args, tolerance: toleranceFor(v.tolerance, dtypes), seed: seed as number, timeoutMs: timeout(v.timeoutMs), ...(reference ? { reference } : {}) };
+}
+
+function uploadRef(arg: string, field: 'input' | 'expected', raw: unknown): UploadRef | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const r = raw as Record<string, unknown>;
+  if (typeof raw !== 'object' || Array.isArray(raw) || Object.keys(r).some((k) => k !== 'uploadId') || typeof r.uploadId !== 'string' || !UUID.test(r.uploadId)) {
+    fail(`argument "${arg}": "${field}" must be {"uploadId": "<the id of an upload>"}`);
+  }
+  return { uploadId: (r.uploadId as string).toLowerCase() };
+}
+
+/**
+ * The shape of verify.reference. Its paths and options get the very checks of a job's source
+ * where the API knows the language (normalizeSource); here only its form is checked.
+ */
+function referenceSource(raw: unknown, jobOptions: string[]): ReferenceSource | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const r = raw as Record<string, unknown>;
+  if (typeof raw !== 'object' || Array.isArray(raw)) fail('"reference" must be an object such as {"files": [{"path": "ref.c", "content": "..."}], "options": ["-O2"]}');
+  const unknownKeys = Object.keys(r).filter((k) => k !== 'files' && k !== 'options');
+  if (unknownKeys.length) fail(`reference has no field ${unknownKeys.map((k) => `"${k}"`).join(', ')} (use files, options)`);
+  if (!Array.isArray(r.files) || r.files.length === 0) fail('reference.files must list at least one file, each {"path": ..., "content": ...} or {"path": ..., "uploadId": ...}');
+  const files = (r.files as unknown[]).map((f, i) => {
+    const o = f as Record<string, unknown>;
+    if (!f || typeof f !== 'object' || Array.isArray(f)) fail(`reference.files[${i}] must be an object with "path" and "content" or "uploadId"`);
+    const extra = Object.keys(o).filter((k) => !['path', 'content', 'uploadId'].includes(k));
+    if (extra.length) fail(`reference.files[${i}] has no field ${extra.map((k) => `"${k}"`).join(', ')} (use path, content, uploadId)`);
+    if (typeof o.path !== 'string' || o.path.length > 255) fail(`reference.files[${i}].path must be a relative path of at most 255 characters`);
+    const hasContent = o.content !== undefined && o.content !== null;
+    const hasUpload = o.uploadId !== undefined && o.uploadId !== null;
+    if (hasContent === hasUpload) fail(`reference.files[${i}] ("${o.path}"): give exactly one of "content" or "uploadId"`);
+    if (hasContent && typeof o.content !== 'string') fail(`reference.files[${i}].content must be text`);
+    if (hasUpload && (typeof o.uploadId !== 'string' || !UUID.test(o.uploadId))) fail(`reference.files[${i}].uploadId must be the id of an upload`);
+    return hasContent ? { path: o.path as string, content: o.content as string } : { path: o.path as string, uploadId: (o.uploadId as string).toLowerCase() };
+  });
+  if (r.options !== undefined && r.options !== null && (!Array.isArray(r.options) || r.options.length > 64 || r.options.some((x) => typeof x !== 'string'))) {
+    fail('reference.options must be a list of at most 64 compiler options');
+  }
+  return { files, options: (r.options as string[] | undefined | null) ?? [...jobOptions] };
+}
+
+/** Every upload a verification spec names (inputs, expected outputs, reference files). */
+export function verifyUploadIds(spec: VerifySpec | null): string[] {
+  if (!spec || spec.kind === 'model') return [];
+  const ids: string[] = [];
+  if (spec.kind === 'kernel') {
+    for (const a of spec.args) {
+      if (a.kind !== 'buffer') continue;
+      if (a.input) ids.push(a.input.uploadId);
+      if (a.expected) ids.push(a.expected.uploadId);
+    }
+  }
+  for (const f of spec.reference?.files ?? []) if (f.uploadId) ids.push(f.uploadId);
+  return [...new Set(ids)];
 }

@@ -29,7 +29,9 @@ import { CancelRegistry } from './cancel-registry';
 import { EnqueueService } from '../../src/queue/enqueue.service';
 import { JobName } from '../../src/queue/queue.types';
 import { WorkerRegistry } from '../../src/targets/worker-registry';
-import type { VerifySpec } from '../../src/verification/spec';
+import { verifyUploadIds, type VerifySpec } from '../../src/verification/spec';
+import { verifyDataFile } from '../../src/verification/inputs';
+import { REFERENCE_SRC_DIR } from '../toolchains/clang';
 
 export const SANDBOX = Symbol('SANDBOX');
 
@@ -218,7 +220,7 @@ export class CompileService {
   }
 
   /** Sandboxed processes run as another user: the folders they write to must be open to it. */
-  private async writeSources(job: Pick<ClaimedBuild, 'source' | 'model' | 'tenantId' | 'jobId'>, workdir: string): Promise<void> {
+  private async writeSources(job: Pick<ClaimedBuild, 'source' | 'model' | 'tenantId' | 'jobId' | 'verify'>, workdir: string): Promise<void> {
     await chmod(workdir, 0o777);
     await mkdir(join(workdir, 'src'), { mode: 0o777 });
     await chmod(join(workdir, 'src'), 0o777);
@@ -247,6 +249,7 @@ export class CompileService {
         await pipeline(await this.store.get(upload.storageKey), createWriteStream(path));
       }
     }
+    await this.writeVerificationFiles(job, workdir);
     if (source.archive) {
       const upload = await this.db.getRepository(Upload).findOneBy({ id: source.archive.uploadId, tenantId: job.tenantId });
       if (!upload) throw new Error(`the archive upload ${source.archive.uploadId} of job ${job.jobId} is gone`);
@@ -254,6 +257,41 @@ export class CompileService {
       for await (const c of await this.store.get(upload.storageKey)) chunks.push(c as Buffer);
       // Checked again here, entry by entry, as it is written: the worker trusts no input.
       await extractArchive(Buffer.concat(chunks), join(workdir, 'src'), this.config.archiveLimits);
+    }
+  }
+
+  /**
+   * What a check brings besides the job's sources: its uploaded tensors under verify-data/
+   * (input-<arg>.bin, expected-<arg>.bin) and its reference source under ref-src/.
+   */
+  private async writeVerificationFiles(job: Pick<ClaimedBuild, 'tenantId' | 'jobId' | 'verify'>, workdir: string): Promise<void> {
+    const verify = job.verify;
+    const ids = verifyUploadIds(verify);
+    if (!verify || verify.kind === 'model' || (ids.length === 0 && !verify.reference)) return;
+    const uploads = ids.length ? await this.db.getRepository(Upload).findBy({ id: In(ids), tenantId: job.tenantId }) : [];
+    const fetch = async (id: string, path: string) => {
+      const upload = uploads.find((u) => u.id === id);
+      if (!upload) throw new Error(`upload ${id} of job ${job.jobId}'s verification is gone`);
+      await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+      await pipeline(await this.store.get(upload.storageKey), createWriteStream(path));
+    };
+    if (verify.kind === 'kernel') {
+      for (const a of verify.args) {
+        if (a.kind !== 'buffer') continue;
+        if (a.input) await fetch(a.input.uploadId, join(workdir, verifyDataFile('input', a.name)));
+        if (a.expected) await fetch(a.expected.uploadId, join(workdir, verifyDataFile('expected', a.name)));
+      }
+    }
+    if (verify.reference) {
+      await mkdir(join(workdir, REFERENCE_SRC_DIR), { mode: 0o777 });
+      await chmod(join(workdir, REFERENCE_SRC_DIR), 0o777);
+      for (const f of verify.reference.files) {
+        const path = join(workdir, REFERENCE_SRC_DIR, f.path);
+        if (f.content !== undefined) {
+          await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+          await writeFile(path, f.content);
+        } else await fetch(f.uploadId!, path);
+      }
     }
   }
 

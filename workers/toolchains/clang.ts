@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { ArtifactKind } from '../../src/database/entities/job.entity';
 import type { Diagnostic } from '../../src/jobs/diagnostic';
@@ -9,9 +9,10 @@ import { TARGETS, TargetSpec } from '../../src/targets/catalog';
 import type { CanonicalTarget } from '../../src/targets/target';
 import type { ExecResult, Mount, SandboxExecutor } from '../sandbox/executor';
 import { parseDiagnostics } from './diagnostics';
+import { buildCMake, cmakeRoot } from './cmake';
 import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
-import { elementCount, generateInputs, outputArgs } from '../../src/verification/inputs';
-import type { VerifySpec } from '../../src/verification/spec';
+import { bufferBytes, elementCount, generateInputs, outputArgs, verifyDataFile } from '../../src/verification/inputs';
+import type { KernelVerifySpec, ReferenceSource, VerifySpec } from '../../src/verification/spec';
 import { generateHarness } from '../verify/harness';
 import type { CompiledBundle, CompileRequest, CompileResult, ProducedArtifact, Toolchain, ToolchainProbe } from './toolchain';
 
@@ -107,6 +108,9 @@ export class ClangToolchain implements Toolchain {
 
   async compile(req: CompileRequest, exec: SandboxExecutor): Promise<CompileResult> {
     const { source, target, spec, outputs } = req;
+    // A project archive with a CMakeLists.txt on top is built by CMake.
+    const root = source.archive && source.language !== 'llvm-ir' ? cmakeRoot(source.archive.files) : null;
+    if (root !== null) return buildCMake(req, exec, root);
     const cxx = source.language === 'c++';
     const units = source.files.map((f) => f.path).filter((p) => isTranslationUnit(source.language, p));
     const names = unitNames(units);
@@ -216,7 +220,14 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
   const programName = isWasm ? 'program.wasm' : 'program';
   // Static on Linux, so the bundle runs under qemu-user or on a bare board without a sysroot.
   const link = (extra: string[]) => [...parts.common, '-fuse-ld=lld', ...(isWasm ? [] : ['-static']), ...extra, ...parts.libs, '-lm'];
-  const hostCommon = [`--target=${host.clangTriple}`, ...baseFlags(parts.cxx, host), ...defineFlags(source.defines), ...referenceOptions(source.options)];
+  // The reference: the job's sources, or the separate reference source the check names, for
+  // this host without fast-math or FP contraction.
+  const separate = verify.kind !== 'model' ? verify.reference : undefined;
+  const refOptions = separate ? separate.options : source.options;
+  const hostCommon = [`--target=${host.clangTriple}`, ...baseFlags(parts.cxx, host), ...defineFlags(source.defines), ...referenceOptions(refOptions)];
+  const refParts = separate ? referenceParts(source.language, separate) : { units: parts.units, names: parts.names, libs: parts.libs, cwd: '/work/src' };
+  const refWhat = separate ? `the reference source (${separate.files.map((f) => f.path).join(', ')})` : 'the same source';
+  const refDescription = `${refWhat} built for ${host.name} (clang ${CLANG_VERSION_HINT}, ${referenceOptions(refOptions).join(' ')})`;
 
   let reference: string;
   if (verify.kind === 'kernel') {
@@ -224,21 +235,28 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
     const linkage = verify.linkage ?? source.language;
     const harnessPath = join(req.workdir, 'harness', parts.cxx ? 'kiln_harness.cpp' : 'kiln_harness.c');
     await writeFile(harnessPath, generateHarness(verify, source.language, linkage));
-    await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.inputs), generateInputs(verify));
+    const uploaded = await readUploadedTensors(req.workdir, verify);
+    if (typeof uploaded === 'string') return { failed: run.failed(uploaded) };
+    await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.inputs), generateInputs(verify, uploaded.inputs));
     const harnessSrc = `../harness/${parts.cxx ? 'kiln_harness.cpp' : 'kiln_harness.c'}`;
     // The target side: the harness linked with the build's own objects.
     let r = await run.step([...parts.common.filter((o) => !/^-O/.test(o)), '-O1', '-c', harnessSrc, '-o', '../verify/harness.o']);
     if (r.exitCode !== 0) return { failed: run.fail(r, 'compiling the verification harness') };
     r = await run.step(link([...parts.objects, '../verify/harness.o', '-o', `../verify/${programName}`]));
     if (r.exitCode !== 0) return { failed: run.fail(r, `linking the verification harness (does ${verify.entry} have the declared signature?)`) };
-    // The reference: the same sources for this host, without fast-math or FP contraction.
-    const refFailed = await buildReference(run, parts, hostCommon, [harnessSrc]);
-    if (refFailed) return { failed: refFailed };
-    const ref = await run.execute(['./ref/program', BUNDLE_FILES.inputs, `ref/${BUNDLE_FILES.expected}`], '/work/verify', verify.timeoutMs, '');
-    if (ref.exitCode !== 0) return { failed: run.failRun(ref, `the reference run on ${host.name}`, verify.timeoutMs) };
-    await copyFile(join(req.workdir, 'verify/ref', BUNDLE_FILES.expected), join(req.workdir, 'verify', BUNDLE_FILES.expected));
+    if (uploaded.expected) {
+      // Every output's expected values were uploaded: no reference build is needed.
+      await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.expected), uploaded.expected);
+      reference = 'the expected outputs uploaded by the client';
+    } else {
+      const refFailed = await buildReference(run, refParts, hostCommon, [harnessSrc], refWhat);
+      if (refFailed) return { failed: refFailed };
+      const ref = await run.execute(['./ref/program', BUNDLE_FILES.inputs, `ref/${BUNDLE_FILES.expected}`], '/work/verify', verify.timeoutMs, '');
+      if (ref.exitCode !== 0) return { failed: run.failRun(ref, `the reference run on ${host.name}`, verify.timeoutMs) };
+      await copyFile(join(req.workdir, 'verify/ref', BUNDLE_FILES.expected), join(req.workdir, 'verify', BUNDLE_FILES.expected));
+      reference = refDescription;
+    }
     files.push({ name: BUNDLE_FILES.inputs }, { name: BUNDLE_FILES.expected });
-    reference = `${host.name} (clang ${CLANG_VERSION_HINT}, ${referenceOptions(source.options).join(' ')})`;
     const manifest: BundleManifest = {
       version: 1,
       kind: 'kernel',
@@ -258,12 +276,12 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
     let expect = verify.expect;
     reference = 'the expected output given in the request';
     if (!expect) {
-      const refFailed = await buildReference(run, parts, hostCommon, []);
+      const refFailed = await buildReference(run, refParts, hostCommon, [], refWhat);
       if (refFailed) return { failed: refFailed };
       const ref = await run.execute(['./ref/program', ...verify.args], '/work/verify', verify.timeoutMs, verify.stdin);
       if (ref.timedOut || ref.signal || ref.truncated) return { failed: run.failRun(ref, `the reference run on ${host.name}`, verify.timeoutMs) };
       expect = { stdout: ref.stdout, exitCode: ref.exitCode };
-      reference = `a reference build on ${host.name} (${referenceOptions(source.options).join(' ')})`;
+      reference = separate ? refDescription : `a reference build on ${host.name} (${referenceOptions(source.options).join(' ')})`;
     }
     const manifest: BundleManifest = {
       version: 1,
@@ -286,17 +304,56 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
 
 const CLANG_VERSION_HINT = '19';
 
-/** Builds verify/ref/program for this host from the build's sources (and extra sources). */
-async function buildReference(run: ClangRun, parts: BuildParts, hostCommon: string[], extra: string[]): Promise<CompileResult | null> {
+/** Where a worker writes a check's separate reference source, beside src/ in the build folder. */
+export const REFERENCE_SRC_DIR = 'ref-src';
+
+interface ReferenceParts {
+  units: string[];
+  names: Map<string, string>;
+  libs: string[];
+  /** The folder the units are compiled in, as seen in the sandbox (one level below /work). */
+  cwd: string;
+}
+
+function referenceParts(language: CompileRequest['source']['language'], ref: ReferenceSource): ReferenceParts {
+  const units = ref.files.map((f) => f.path).filter((p) => isTranslationUnit(language, p));
+  return { units, names: unitNames(units), libs: linkLibraries(ref.options), cwd: `/work/${REFERENCE_SRC_DIR}` };
+}
+
+/**
+ * The uploaded tensors of a kernel check, from verify-data/: inputs by argument name, and the
+ * expected outputs in the order the harness writes them when every output has one. Each must
+ * hold exactly its buffer's bytes (the API checked; the worker trusts no input). A string says
+ * why they cannot be used.
+ */
+async function readUploadedTensors(workdir: string, verify: KernelVerifySpec): Promise<{ inputs: Map<string, Buffer>; expected: Buffer | null } | string> {
+  const inputs = new Map<string, Buffer>();
+  const expected: Buffer[] = [];
+  for (const a of verify.args) {
+    if (a.kind !== 'buffer') continue;
+    for (const role of ['input', 'expected'] as const) {
+      if (!a[role]) continue;
+      const bytes = await readFile(join(workdir, verifyDataFile(role, a.name)));
+      if (bytes.length !== bufferBytes(a)) return `verification: the uploaded ${role === 'input' ? 'input' : 'expected output'} of "${a.name}" holds ${bytes.length} bytes; ${a.dtype} ${JSON.stringify(a.shape)} needs ${bufferBytes(a)}`;
+      if (role === 'input') inputs.set(a.name, bytes);
+      else expected.push(bytes);
+    }
+  }
+  const outputs = outputArgs(verify);
+  return { inputs, expected: outputs.every((a) => a.expected) ? Buffer.concat(expected) : null };
+}
+
+/** Builds verify/ref/program for this host from the reference's units (and extra sources). */
+async function buildReference(run: ClangRun, parts: ReferenceParts, hostCommon: string[], extra: string[], what: string): Promise<CompileResult | null> {
   const objects: string[] = [];
   for (const unit of parts.units) {
     const out = `../verify/ref/${parts.names.get(unit)!.replace(/\//g, '__')}.o`;
-    const r = await run.step([...hostCommon, '-c', unit, '-o', out]);
+    const r = await run.step([...hostCommon, '-c', unit, '-o', out], undefined, parts.cwd);
     if (r.exitCode !== 0) return run.fail(r, `compiling ${unit} for the reference`);
     objects.push(out);
   }
-  const r = await run.step([...hostCommon, '-fuse-ld=lld', ...objects, ...extra, '-o', '../verify/ref/program', ...parts.libs, '-lm']);
-  return r.exitCode !== 0 ? run.fail(r, 'linking the reference program') : null;
+  const r = await run.step([...hostCommon, '-fuse-ld=lld', ...objects, ...extra, '-o', '../verify/ref/program', ...parts.libs, '-lm'], undefined, parts.cwd);
+  return r.exitCode !== 0 ? run.fail(r, `linking the reference program (${what})`) : null;
 }
 
 /** One build's toolchain runs: a shared deadline, the log, and the diagnostics seen so far. */

@@ -48,7 +48,9 @@ function wasmRunner(): Runner | null {
   return {
     name: 'wasm (node WASI)',
     arch: 'wasm32',
-    argv: (program, args) => [node, '--no-warnings', '--max-old-space-size=512', 'kiln-wasi-launcher.cjs', program, ...args],
+    // --single-threaded: Node 20 with V8's background threads crashes (SIGSEGV) now and then
+    // while exiting after a module grew its memory past about 32 MiB, failing a correct program.
+    argv: (program, args) => [node, '--no-warnings', '--single-threaded', '--max-old-space-size=512', 'kiln-wasi-launcher.cjs', program, ...args],
     // Node may live outside /usr (nvm, /opt): make its folder visible, read-only.
     mounts: nodeDir.startsWith('/usr') ? [] : [{ host: nodeDir, sandbox: nodeDir }],
     // V8 reserves large guard regions for wasm memories: address space is not a memory measure here.

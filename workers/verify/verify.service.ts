@@ -1,6 +1,7 @@
 import { rememberSucceeded } from '../../src/jobs/build-cache';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
@@ -21,13 +22,26 @@ import { assertProducedFile } from '../sandbox/files';
 
 export type VerifyOutcome = 'succeeded' | 'failed' | 'canceled' | 'skipped';
 
+/**
+ * GNU time, which runs a command and writes its peak resident set size (getrusage's ru_maxrss
+ * of the process it waited for, in kB) to a file. Inside the sandbox it measures the runner's
+ * process: the program natively, qemu-user with the guest it emulates, or Node with the wasm
+ * module it runs.
+ */
+export const GNU_TIME = '/usr/bin/time';
+
 /** Runs a bundle's program with a runner in the sandbox. Shared by the worker and the CLI. */
 export async function runBundle(dir: string, manifest: BundleManifest, runner: Runner, exec: SandboxExecutor, signal?: AbortSignal): Promise<{ run: RunOutcome; outputs: Buffer | null }> {
   for (const [name, text] of Object.entries(runner.files)) await writeFile(join(dir, name), text);
   await chmod(join(dir, manifest.program), 0o755);
   const kernel = manifest.kind === 'kernel';
+  // A whole program's peak memory is part of its report; a machine without GNU time reports none.
+  const measure = !kernel && existsSync(GNU_TIME);
+  const peakPath = join(dir, BUNDLE_FILES.peakMemory);
+  await rm(peakPath, { force: true });
+  const argv = runner.argv(`./${manifest.program}`, kernel ? [BUNDLE_FILES.inputs, BUNDLE_FILES.outputs] : (manifest.args ?? []));
   const r = await exec.run({
-    argv: runner.argv(`./${manifest.program}`, kernel ? [BUNDLE_FILES.inputs, BUNDLE_FILES.outputs] : (manifest.args ?? [])),
+    argv: measure ? [GNU_TIME, '--quiet', '--format=%M', `--output=${BUNDLE_FILES.peakMemory}`, ...argv] : argv,
     cwd: '/work',
     mounts: [{ host: dir, sandbox: '/work', writable: true }, ...runner.mounts],
     timeoutMs: manifest.timeoutMs,
@@ -39,7 +53,29 @@ export async function runBundle(dir: string, manifest: BundleManifest, runner: R
   // The program may have left a link where its outputs should be: only a regular file counts.
   const outputsPath = join(dir, BUNDLE_FILES.outputs);
   const outputs = kernel && (await assertProducedFile(outputsPath, dir, 1024 ** 3).then(() => true, () => false)) ? await readFile(outputsPath) : null;
-  return { run: { exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, truncated: r.truncated, stdout: r.stdout, stderr: r.stderr, wallMs: r.wallMs }, outputs };
+  let peakMemoryKb: number | null = null;
+  let exitSignal = r.signal;
+  if (measure && !r.timedOut && !r.canceled) {
+    peakMemoryKb = await readPeakMemory(peakPath, dir);
+    // GNU time exits with 128 + the signal that killed the program; bubblewrap already says so.
+    if (exec.mode === 'none' && r.signal === null && r.exitCode !== null && r.exitCode > 128 && r.exitCode < 128 + 65) exitSignal = signalName(r.exitCode - 128);
+  }
+  return {
+    run: { exitCode: r.exitCode, signal: exitSignal, timedOut: r.timedOut, truncated: r.truncated, stdout: r.stdout, stderr: r.stderr, wallMs: r.wallMs, peakMemoryKb },
+    outputs,
+  };
+}
+
+/** The kB GNU time wrote, from a regular file in the bundle folder only (the program could have put a link there). */
+async function readPeakMemory(path: string, dir: string): Promise<number | null> {
+  if (!(await assertProducedFile(path, dir, 4096).then(() => true, () => false))) return null;
+  const lines = (await readFile(path, 'utf8')).trim().split('\n');
+  const kb = Number(lines[lines.length - 1]);
+  return Number.isSafeInteger(kb) && kb > 0 ? kb : null;
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  return (Object.entries(constants.signals).find(([, v]) => v === n)?.[0] as NodeJS.Signals | undefined) ?? null;
 }
 
 /**

@@ -87,6 +87,11 @@ export class TargetDescriptorDto {
   @ApiPropertyOptional({ nullable: true, enum: ['hard', 'soft', 'softfp'] }) floatAbi?: 'hard' | 'soft' | 'softfp' | null;
 }
 
+export class TensorUploadRefDto {
+  @ApiProperty({ format: 'uuid', description: 'An upload (POST /v1/uploads) holding the tensor as raw little-endian bytes: exactly the shape\'s element count times the dtype\'s size' })
+  uploadId: string;
+}
+
 export class KernelArgDto {
   @ApiProperty({ example: 'x' }) name: string;
   @ApiProperty({ example: 'float32*', description: 'A dtype (float32, float64, int8..int64, uint8..uint64) for a scalar, or the dtype followed by * for a buffer' }) type: string;
@@ -94,6 +99,19 @@ export class KernelArgDto {
   @ApiPropertyOptional({ type: [Number], example: [1000], description: 'A buffer\'s shape' }) shape?: number[];
   @ApiPropertyOptional({ enum: ['in', 'out', 'inout'], default: 'in' }) dir?: 'in' | 'out' | 'inout';
   @ApiPropertyOptional({ type: [Number], example: [-1, 1], description: 'Inputs are seeded random numbers in [min, max] (default [-1, 1] for floats)' }) range?: [number, number];
+  @ApiPropertyOptional({ type: TensorUploadRefDto, description: 'An in or inout buffer: an uploaded tensor to use instead of seeded random numbers (give range or input, not both)' }) input?: TensorUploadRefDto;
+  @ApiPropertyOptional({ type: TensorUploadRefDto, description: 'An out or inout buffer: an uploaded tensor of the values it must hold after the call. Give it for every output or for none; with every output given, no reference build is made.' }) expected?: TensorUploadRefDto;
+}
+
+export class ReferenceFileDto {
+  @ApiProperty({ example: 'saxpy_ref.c', description: 'Path relative to the reference\'s folder; the same rules as source.files' }) path: string;
+  @ApiPropertyOptional({ description: 'The file as text. Give this or uploadId.' }) content?: string;
+  @ApiPropertyOptional({ format: 'uuid', description: 'An upload holding the file\'s bytes. Give this or content.' }) uploadId?: string;
+}
+
+export class ReferenceSourceDto {
+  @ApiProperty({ type: [ReferenceFileDto], description: 'The reference implementation, in the job\'s language, defining the same entry (a kernel check) or main (a program check)' }) files: ReferenceFileDto[];
+  @ApiPropertyOptional({ type: [String], example: ['-O2'], description: 'Compiler options for the reference, from the same allow-list as source.options; default: the job\'s options. Fast-math and FP contraction are always off.' }) options?: string[];
 }
 
 export class ToleranceDto {
@@ -118,6 +136,7 @@ export class VerifyDto {
   @ApiPropertyOptional({ example: 7, description: 'Seed of the random inputs; stored, so a check can be repeated bit for bit' }) seed?: number;
   @ApiPropertyOptional({ example: 20000 }) timeoutMs?: number;
   @ApiPropertyOptional({ type: ProgramCheckDto, description: 'A whole-program check instead of a kernel check' }) program?: ProgramCheckDto;
+  @ApiPropertyOptional({ type: ReferenceSourceDto, description: 'A separate reference source, built for the worker\'s host with the same harness (and the job\'s defines) instead of the job\'s own sources. Not with uploaded expected outputs or program.expect.' }) reference?: ReferenceSourceDto;
 }
 
 export class ModelRefDto {

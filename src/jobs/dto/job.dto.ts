@@ -117,7 +117,7 @@ export class ProgramRunDto {
   @ApiPropertyOptional({ nullable: true, type: String }) expectedStdout: string | null;
   @ApiPropertyOptional({ nullable: true, type: Number }) expectedExitCode: number | null;
   @ApiProperty() wallMs: number;
-  @ApiPropertyOptional({ nullable: true, type: Number, description: 'Not measured yet' }) peakMemoryKb: number | null;
+  @ApiPropertyOptional({ nullable: true, type: Number, description: 'Peak resident set size of the run in kB (ru_maxrss, measured with GNU time): of the program natively, of qemu-user with the guest it emulates (so it includes the emulator\'s own memory), or of Node running the wasm module; null where it was not measured' }) peakMemoryKb: number | null;
 }
 
 export class VerificationDto {

@@ -1,0 +1,76 @@
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { generateInputs } from './inputs';
+import { KernelVerifySpec, normalizeVerify, ProgramVerifySpec, verifyUploadIds } from './spec';
+
+const U1 = '11111111-1111-4111-8111-111111111111';
+const U2 = '22222222-2222-4222-8222-222222222222';
+const U3 = '33333333-3333-4333-8333-333333333333';
+
+const saxpy = (x: object = {}, y: object = {}, extra: object = {}) => ({
+  entry: 'saxpy',
+  args: [
+    { name: 'n', type: 'int32', value: 4 },
+    { name: 'a', type: 'float32', value: 2 },
+    { name: 'x', type: 'float32*', shape: [4], ...x },
+    { name: 'y', type: 'float32*', shape: [4], dir: 'inout', ...y },
+  ],
+  seed: 5,
+  ...extra,
+});
+
+describe('verify specs with uploaded tensors and a reference source', () => {
+  it('keep uploaded inputs and expected outputs on their arguments', () => {
+    const spec = normalizeVerify(saxpy({ input: { uploadId: U1 } }, { input: { uploadId: U2 }, expected: { uploadId: U3.toUpperCase() } })) as KernelVerifySpec;
+    const [, , x, y] = spec.args;
+    assert.deepEqual(x.kind === 'buffer' && x.input, { uploadId: U1 });
+    assert.deepEqual(y.kind === 'buffer' && [y.input, y.expected], [{ uploadId: U2 }, { uploadId: U3 }]);
+    assert.deepEqual(verifyUploadIds(spec), [U1, U2, U3]);
+  });
+
+  it('refuse uploads where they do not apply, and a mix of uploaded and computed expectations', () => {
+    const cases: [object, RegExp][] = [
+      [saxpy({ input: { uploadId: 'nope' } }), /argument "x": "input" must be \{"uploadId"/],
+      [saxpy({ input: { uploadId: U1, sha: 1 } }), /argument "x": "input" must be/],
+      [saxpy({ input: { uploadId: U1 }, range: [0, 1] }), /argument "x": give "range" .* or "input" .*, not both/],
+      [saxpy({ expected: { uploadId: U1 } }), /argument "x" is "in": only "out" and "inout" arguments are compared/],
+      [saxpy({}, { dir: 'out', input: { uploadId: U1 } }), /argument "y" is "out": it has no input to upload/],
+      [
+        { entry: 'k', args: [{ name: 'a', type: 'float32*', shape: [2], dir: 'out', expected: { uploadId: U1 } }, { name: 'b', type: 'float32*', shape: [2], dir: 'out' }] },
+        /give "expected" for every out\/inout argument or for none: "b" has none/,
+      ],
+      [saxpy({}, { expected: { uploadId: U1 } }, { reference: { files: [{ path: 'r.c', content: 'x' }] } }), /"reference" and uploaded "expected" outputs both say what is right; give one/],
+      [saxpy({}, {}, { reference: { files: [] } }), /reference.files must list at least one file/],
+      [saxpy({}, {}, { reference: { files: [{ path: 'r.c' }] } }), /reference.files\[0\] \("r.c"\): give exactly one of "content" or "uploadId"/],
+      [saxpy({}, {}, { reference: { files: [{ path: 'r.c', content: 'x' }], flags: [] } }), /reference has no field "flags"/],
+      [saxpy({}, {}, { reference: { files: [{ path: 'r.c', content: 'x' }], options: '-O2' } }), /reference.options must be a list/],
+      [{ program: { expect: { stdout: '1\n' } }, reference: { files: [{ path: 'r.c', content: 'x' }] } }, /"reference" and program.expect both say what the program must print/],
+    ];
+    for (const [raw, message] of cases) assert.throws(() => normalizeVerify(raw), message, JSON.stringify(raw));
+  });
+
+  it('give a reference source the job\'s options unless it names its own', () => {
+    const files = [{ path: 'ref.c', content: 'void saxpy(void) {}' }, { path: 'lib/more.c', uploadId: U1 }];
+    const inherited = normalizeVerify(saxpy({}, {}, { reference: { files } }), ['-O2', '-DX=1']) as KernelVerifySpec;
+    assert.deepEqual(inherited.reference, { files, options: ['-O2', '-DX=1'] });
+    assert.deepEqual(verifyUploadIds(inherited), [U1]);
+    const own = normalizeVerify(saxpy({}, {}, { reference: { files, options: [] } }), ['-O3']) as KernelVerifySpec;
+    assert.deepEqual(own.reference?.options, []);
+    const program = normalizeVerify({ program: { stdin: '1' }, reference: { files } }) as ProgramVerifySpec;
+    assert.equal(program.expect, null);
+    assert.equal(program.reference?.files.length, 2);
+  });
+
+  it('use an uploaded input as given and leave the other inputs as the seed makes them', () => {
+    const seeded = normalizeVerify(saxpy()) as KernelVerifySpec;
+    const withUpload = normalizeVerify(saxpy({ input: { uploadId: U1 } })) as KernelVerifySpec;
+    const x = Buffer.alloc(16);
+    [1.5, -2, 3.25, 0].forEach((v, i) => x.writeFloatLE(v, i * 4));
+    const before = generateInputs(seeded);
+    const after = generateInputs(withUpload, new Map([['x', x]]));
+    assert.equal(after.length, 32);
+    assert.deepEqual(after.subarray(0, 16), x);
+    assert.deepEqual(after.subarray(16), before.subarray(16));
+    assert.throws(() => generateInputs(withUpload, new Map([['x', Buffer.alloc(12)]])), /the uploaded input of "x" holds 12 bytes; float32 \[4\] needs 16/);
+  });
+});
