@@ -15,6 +15,7 @@ PACKAGES=(
   gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf libc6-dev-armhf-cross
   flang-19 golang-go rustc libstd-rust-dev-wasm32 lld-14
   hipcc libamdhip64-dev
+  cmake ninja-build
   qemu-user bubblewrap file time
 )
 TEST_PACKAGES=(libonnx-testdata chromium)

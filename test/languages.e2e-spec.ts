@@ -208,6 +208,37 @@ describe('languages and GPU targets end to end', () => {
     assert.equal((await runProgram(await download(kiln, artifact(job.builds[1], 'executable').id), 'qemu-aarch64', '/usr/aarch64-linux-gnu')).trim(), '42');
   });
 
+  it('builds a CMake project from an archive: its programs and libraries, for aarch64 and wasm32', async () => {
+    const cmake = [
+      'cmake_minimum_required(VERSION 3.16)',
+      'project(calc C)',
+      'add_library(ops STATIC src/ops.c)',
+      'target_include_directories(ops PUBLIC include)',
+      'add_executable(calc src/main.c)',
+      'target_link_libraries(calc ops)',
+      'target_compile_definitions(calc PRIVATE ANSWER_BASE=40)',
+    ].join('\n');
+    const archive = gzipSync(
+      tarOf([
+        { name: 'calc/CMakeLists.txt', body: `${cmake}\n` },
+        { name: 'calc/include/ops.h', body: 'int add(int a, int b);\n' },
+        { name: 'calc/src/ops.c', body: '#include "ops.h"\nint add(int a, int b) { return a + b; }\n' },
+        { name: 'calc/src/main.c', body: '#include <stdio.h>\n#include "ops.h"\nint main(void) { printf("cmake %d\\n", add(ANSWER_BASE, 2)); return 0; }\n' },
+      ]),
+    );
+    const id = await upload('calc-cmake.tar.gz', archive);
+    const job = await submit({ source: { language: 'c', archive: { uploadId: id }, options: ['-O2'] }, targets: ['aarch64-linux-gnu', 'wasm32-wasi'], outputs: ['executable', 'static'] });
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.builds.map((b) => [b.statusReason, b.diagnostics])));
+    const [arm, wasm] = job.builds;
+    assert.deepEqual(arm.artifacts.map((a) => [a.kind, a.name]).sort(), [['executable', 'calc'], ['static', 'libops.a']]);
+    assert.equal((await runProgram(await download(kiln, artifact(arm, 'executable').id), 'qemu-aarch64', '/usr/aarch64-linux-gnu')).trim(), 'cmake 42');
+    assert.equal((await runWasi(await download(kiln, artifact(wasm, 'executable').id))).trim(), 'cmake 42');
+    // What CMake cannot give is refused before anything runs.
+    const asm = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', archive: { uploadId: id } }, targets: ['x86_64-linux-gnu'], outputs: ['assembly'] });
+    assert.equal(asm.status, 400);
+    assert.match(asm.body.message, /a CMake project gives what its targets build \(executable, static, shared, object\), not assembly/);
+  });
+
   it('builds a Go module with a package in a folder from a zip archive', async () => {
     const archive = await zipOf([
       { name: 'go.mod', body: 'module example.com/hello\n\ngo 1.19\n' },

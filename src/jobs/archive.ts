@@ -218,3 +218,13 @@ async function mkdirOpen(root: string, rel: string): Promise<void> {
     await chmod(path, 0o777);
   }
 }
+
+/** The folder of a project's top CMakeLists.txt: the archive's top, or its one top folder; else null. */
+export function cmakeRoot(paths: string[]): string | null {
+  const lists = paths.filter((p) => p === 'CMakeLists.txt' || /^[^/]+\/CMakeLists\.txt$/.test(p));
+  if (lists.includes('CMakeLists.txt')) return '';
+  return lists.length === 1 ? lists[0].slice(0, lists[0].lastIndexOf('/')) : null;
+}
+
+/** What Kiln collects from a CMake build: the files its targets produce. */
+export const CMAKE_OUTPUTS = ['executable', 'static', 'shared', 'object'] as const;
