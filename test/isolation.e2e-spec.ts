@@ -94,6 +94,15 @@ describe('tenant isolation', () => {
     await sameAsMissing((id) => kiln.http().post('/v1/jobs').set(b).send({ source: { language: 'c', files: [{ path: 'x.c', content: 'int x;\n' }, { path: 'iso.h', uploadId: id }] }, targets: ['x86_64-linux-gnu'] }), owned.uploadId, 400);
     await sameAsMissing((id) => kiln.http().post('/v1/jobs').set(b).send({ source: { language: 'c', archive: { uploadId: id } }, targets: ['x86_64-linux-gnu'] }), owned.archiveId, 400);
     await sameAsMissing((id) => kiln.http().post('/v1/jobs').set(b).send({ model: { uploadId: id }, targets: ['x86_64-linux-gnu'] }), owned.uploadId, 400);
+    // A verification's tensors and reference files: A's upload holds 12 bytes, just what float32 [3] needs.
+    const kernel = (x: object, y: object, reference?: object) => ({
+      source: { language: 'c', files: [{ path: 'k.c', content: 'void k(const float *x, float *y) { for (int i = 0; i < 3; i++) y[i] = x[i]; }\n' }] },
+      targets: ['x86_64-linux-gnu'],
+      verify: { entry: 'k', args: [{ name: 'x', type: 'float32*', shape: [3], ...x }, { name: 'y', type: 'float32*', shape: [3], dir: 'out', ...y }], ...(reference ? { reference } : {}) },
+    });
+    await sameAsMissing((id) => kiln.http().post('/v1/jobs').set(b).send(kernel({ input: { uploadId: id } }, {})), owned.uploadId, 400);
+    await sameAsMissing((id) => kiln.http().post('/v1/jobs').set(b).send(kernel({}, { expected: { uploadId: id } })), owned.uploadId, 400);
+    await sameAsMissing((id) => kiln.http().post('/v1/jobs').set(b).send(kernel({}, {}, { files: [{ path: 'ref.c', uploadId: id }] })), owned.uploadId, 400);
   });
 
   it('nothing of A\'s shows in B\'s lists, B\'s idempotency keys or B\'s build cache', async () => {
