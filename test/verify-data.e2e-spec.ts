@@ -116,6 +116,21 @@ describe('verification with uploaded tensors, a reference source, and peak memor
     assert.match(f.verification?.reference ?? '', /the reference source \(axpy2_ref\.c\).* -O2 /);
   });
 
+  it('judges a program by what a separate reference program prints', async () => {
+    const program = (text: string) => `#include <stdio.h>\nint main(void) { int a, b; if (scanf("%d %d", &a, &b) != 2) return 2; printf(${text}); return 0; }\n`;
+    const body = (reference: string) => ({
+      source: { language: 'c', files: [{ path: 'sum.c', content: program('"%d\\n", a + b') }] },
+      targets: ['riscv64-linux-gnu'],
+      verify: { program: { stdin: '20 22\n' }, reference: { files: [{ path: 'ref.c', content: reference }] } },
+    });
+    const same = await submit(body(program('"%d\\n", b + a')));
+    assert.equal(same.builds[0].status, 'succeeded', same.builds[0].statusReason ?? '');
+    assert.match(same.builds[0].verification?.reference ?? '', /^the reference source \(ref\.c\) built for x86_64-linux-gnu/);
+    const other = await submit(body(program('"%d\\n", a - b')));
+    assert.equal(other.builds[0].status, 'failed');
+    assert.match(other.builds[0].statusReason ?? '', /standard output differs at line 1 \(byte 0\): expected "-2\\n", got "42\\n"/);
+  });
+
   it('refuses uploads of the wrong size, half-uploaded expectations and bad reference files with a 400', async () => {
     const short = await upload('short.bin', Buffer.alloc(N * 4 - 4));
     const full = await upload('full.bin', Buffer.alloc(N * 4));
