@@ -59,7 +59,7 @@ describe('the build cache', () => {
       assert.equal(b.cache?.status, 'miss', JSON.stringify(changed));
     }
     const bypassed = await post({ ...body, cache: 'bypass' });
-    assert.equal(bypassed.builds[0].status, 'queued');
+    assert.ok(['queued', 'compiling'].includes(bypassed.builds[0].status), bypassed.builds[0].status);
     const [b] = await builds(bypassed.id);
     assert.deepEqual(b.cache, { status: 'bypass', from: null });
     assert.equal(b.status, 'succeeded');

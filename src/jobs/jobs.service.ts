@@ -265,13 +265,15 @@ export class JobsService {
     const hits = bypass ? resolved.map(() => null) : await Promise.all(resolved.map((r, i) => this.cacheLookup(caller.tenantId, digests[i], r.spec.name, source, availability)));
 
     const callbackUrl = await this.webhooks.callbackUrlFor(dto.callbackUrl);
-    await this.quotas.checkStorageForJob(caller.tenantId);
+    // Builds answered from the cache store nothing new and run nothing: no quota to check.
+    const toBuild = hits.filter((h) => !h).length;
+    if (toBuild > 0) await this.quotas.checkStorageForJob(caller.tenantId);
 
     let job: Job;
     let builds: Build[];
     try {
       ({ job, builds } = await this.db.transaction(async (tx) => {
-        await this.quotas.reserveBuilds(tx, caller.tenantId, hits.filter((h) => !h).length);
+        if (toBuild > 0) await this.quotas.reserveBuilds(tx, caller.tenantId, toBuild);
         const job = await tx.getRepository(Job).save(tx.getRepository(Job).create({ tenantId: caller.tenantId, source, model, outputs: finalOutputs, verify, idempotencyKey, requestSha256, callbackUrl }));
         const builds = await tx.getRepository(Build).save(
           resolved.map((r, position) => {

@@ -23,9 +23,27 @@ export interface TargetAvailability {
 /** The live target catalog: the static list of what Kiln knows, joined with what workers serve now. */
 @Injectable()
 export class TargetsService {
+  /**
+   * The last snapshot, reused for a moment: every job creation reads the catalog, and workers
+   * renew their announcements only every few seconds anyway.
+   */
+  private cached: { at: number; value: Promise<{ workers: WorkerCapabilities[]; targets: TargetAvailability[] }> } | null = null;
+  static readonly SNAPSHOT_TTL_MS = 500;
+
   constructor(private readonly registry: WorkerRegistry) {}
 
-  async snapshot(): Promise<{ workers: WorkerCapabilities[]; targets: TargetAvailability[] }> {
+  snapshot(): Promise<{ workers: WorkerCapabilities[]; targets: TargetAvailability[] }> {
+    const now = Date.now();
+    if (this.cached && now - this.cached.at < TargetsService.SNAPSHOT_TTL_MS) return this.cached.value;
+    const value = this.build();
+    this.cached = { at: now, value };
+    value.catch(() => {
+      if (this.cached?.value === value) this.cached = null; // a failed read is not remembered
+    });
+    return value;
+  }
+
+  private async build(): Promise<{ workers: WorkerCapabilities[]; targets: TargetAvailability[] }> {
     const workers = await this.registry.list();
     const targets = TARGETS.map((spec) => {
       const serving = workers.filter((w) => w.pools.includes(spec.pool) && w.targets.some((t) => t.name === spec.name));
