@@ -32,9 +32,9 @@ export class TargetsService {
 
   constructor(private readonly registry: WorkerRegistry) {}
 
-  snapshot(): Promise<{ workers: WorkerCapabilities[]; targets: TargetAvailability[] }> {
+  snapshot(fresh = false): Promise<{ workers: WorkerCapabilities[]; targets: TargetAvailability[] }> {
     const now = Date.now();
-    if (this.cached && now - this.cached.at < TargetsService.SNAPSHOT_TTL_MS) return this.cached.value;
+    if (!fresh && this.cached && now - this.cached.at < TargetsService.SNAPSHOT_TTL_MS) return this.cached.value;
     const value = this.build();
     this.cached = { at: now, value };
     value.catch(() => {
@@ -84,9 +84,14 @@ export class TargetsService {
 
   /** Resolves a request's targets, checking cpus against what live workers' toolchains know. */
   async resolveAll(inputs: TargetInput[]): Promise<{ resolved: ResolvedTarget[]; availability: Map<string, TargetAvailability> }> {
-    const { targets } = await this.snapshot();
-    const availability = new Map(targets.map((t) => [t.spec.name, t]));
-    const resolved = inputs.map((i) => resolveTarget(i, (spec) => availability.get(spec.name)?.cpus, (spec) => availability.get(spec.name)?.features));
-    return { resolved, availability };
+    for (const fresh of [false, true]) {
+      const { targets } = await this.snapshot(fresh);
+      const availability = new Map(targets.map((t) => [t.spec.name, t]));
+      const resolved = inputs.map((i) => resolveTarget(i, (spec) => availability.get(spec.name)?.cpus, (spec) => availability.get(spec.name)?.features));
+      // A remembered snapshot may predate a worker that just connected: a build is only
+      // marked waiting on a fresh read.
+      if (fresh || resolved.every((r) => availability.get(r.spec.name)?.available)) return { resolved, availability };
+    }
+    throw new Error('unreachable');
   }
 }
