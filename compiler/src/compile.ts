@@ -13,7 +13,7 @@ import { REDUCE_OPS } from './ops/reduce';
 import { SHAPE_OPS } from './ops/shape';
 import { SOFTMAX_OPS } from './ops/softmax';
 
-export const COMPILER_VERSION = '0.1.0';
+export const COMPILER_VERSION = '0.2.0';
 
 /** Every operator, by its ONNX name. A duplicate is a programming error caught at load. */
 export const OPS: ReadonlyMap<string, OpDef> = (() => {
