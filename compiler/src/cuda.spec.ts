@@ -1,0 +1,210 @@
+import { strict as assert } from 'node:assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import { compareOutput } from '../../src/verification/compare';
+import { prng } from '../../src/verification/inputs';
+import { MODEL_TOLERANCE } from '../../src/verification/spec';
+import { ModelBuilder, randomWeights } from '../test/builder';
+import { TEST_MODELS } from '../test/models';
+import { compileModelCuda, CudaModel } from './cuda/generate';
+import { modelHarness } from './harness';
+import { CompileError } from './ir';
+
+const CUDA_HOME = process.env.KILN_CUDA_HOME ?? '/usr/local/cuda';
+const NVCC = join(CUDA_HOME, 'bin/nvcc');
+const ARCHES = ['sm_80', 'sm_90'];
+const hasNvcc = existsSync(NVCC);
+
+/** Writes a generated model and the verification harness into a fresh directory. */
+async function writeModel(root: string, label: string, model: CudaModel): Promise<string> {
+  const dir = join(root, label);
+  execFileSync('mkdir', ['-p', dir]);
+  for (const [name, content] of Object.entries(model.files)) await writeFile(join(dir, name), content);
+  await writeFile(join(dir, 'harness.c'), modelHarness(model.metadata));
+  return dir;
+}
+
+/**
+ * Builds the generated CUDA in host emulation (the kernels' __host__ __device__ code, with each
+ * block's threads stepped phase by phase on the CPU), runs it, and returns the outputs.
+ */
+async function runEmulated(dir: string, model: CudaModel, inputs: Float32Array[]): Promise<Buffer[]> {
+  execFileSync('g++', ['-x', 'c++', '-std=c++17', '-O1', '-Wall', '-Wno-unknown-pragmas', '-Werror', '-DKILN_HOST_EMULATION', '-c', 'net.cu', '-o', 'net_emu.o'], { cwd: dir });
+  execFileSync('gcc', ['-O1', '-c', 'harness.c', '-o', 'harness.o'], { cwd: dir });
+  execFileSync('g++', ['net_emu.o', 'harness.o', '-o', 'net_emu', '-lm'], { cwd: dir });
+  await writeFile(join(dir, 'inputs.bin'), Buffer.concat(inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
+  execFileSync(join(dir, 'net_emu'), ['inputs.bin', 'outputs.bin'], { cwd: dir, timeout: 120_000 });
+  const out = await readFile(join(dir, 'outputs.bin'));
+  let o = 0;
+  return model.metadata.outputs.map((t) => {
+    const n = t.shape.reduce((a, b) => a * b, 1) * 4;
+    const b = out.subarray(o, o + n);
+    o += n;
+    return Buffer.from(b);
+  });
+}
+
+/** Compares the emulated CUDA build of a model with onnxruntime-node's CPU outputs on seeded inputs. */
+async function checkAgainstOrt(root: string, label: string, bytes: Uint8Array, inputShapes?: Record<string, number[]>): Promise<CudaModel> {
+  const model = compileModelCuda(bytes, { name: 'net', inputShapes });
+  const session = await ort.InferenceSession.create(bytes);
+  const rand = prng(7);
+  const inputs = model.metadata.inputs.map((t) => Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
+  const feeds = Object.fromEntries(model.metadata.inputs.map((t, i) => [t.name, new ort.Tensor('float32', inputs[i], t.shape)]));
+  const expected = await session.run(feeds);
+  const actual = await runEmulated(await writeModel(root, label, model), model, inputs);
+  model.metadata.outputs.forEach((t, i) => {
+    const e = expected[t.name].data as Float32Array;
+    const r = compareOutput(t.name, 'float32', Buffer.from(e.buffer, e.byteOffset, e.byteLength), actual[i], MODEL_TOLERANCE);
+    assert.ok(r.passed, `${label}/${t.name}: ${r.mismatches} mismatches, worst ${JSON.stringify(r.worst)}, max abs ${r.maxAbsError}`);
+    assert.ok(e.some((v) => v !== 0), 'the reference output is not all zeros');
+  });
+  return model;
+}
+
+describe('CUDA generator: the kernels\' arithmetic, run on the host, against onnxruntime-node', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'kiln-cuda-'));
+  });
+  after(async () => rm(root, { recursive: true, force: true }));
+
+  for (const m of TEST_MODELS) {
+    it(`${m.name}`, async () => {
+      const model = await checkAgainstOrt(root, m.name, m.build(), m.inputShapes);
+      assert.ok(model.launches.length > 0);
+    });
+  }
+
+  it('uses the tiled GEMM, implicit-GEMM convolution, warp-row kernels and fused element-wise kernels where they apply', () => {
+    const kinds = (i: number) => new Set(compileModelCuda(TEST_MODELS[i].build(), { name: 'net', inputShapes: TEST_MODELS[i].inputShapes }).launches.map((l) => l.kernel));
+    assert.deepEqual([...kinds(0)].sort(), ['gemm', 'warp-rows']);
+    assert.ok(kinds(1).has('implicit-gemm'));
+    assert.ok(kinds(2).has('elementwise') && kinds(2).has('direct'));
+    const gelu = compileModelCuda(TEST_MODELS[4].build(), { name: 'net', fusion: false });
+    // Without the GEMM epilogue fusion, GELU's five nodes become one element-wise kernel.
+    assert.ok(gelu.launches.some((l) => l.kernel === 'elementwise' && /Erf/.test(l.node) && /Mul/.test(l.node)), JSON.stringify(gelu.launches));
+  });
+
+  it('GEMM tiles with ragged edges (large and small tile configurations), batch broadcasting, transposes, alpha and beta', async () => {
+    const b = new ModelBuilder();
+    const x = b.input('x', [2, 130, 45]);
+    const big = b.op('MatMul', [x, b.weight('w', [45, 131], randomWeights(3, 45 * 131, 0.2))]);
+    const y = b.input('y', [3, 1, 7, 5]);
+    const bat = b.op('MatMul', [y, b.weight('v', [2, 5, 9], randomWeights(4, 90, 0.3))]);
+    const a = b.input('a', [11, 6]);
+    const g = b.op('Gemm', [a, b.weight('gb', [13, 11], randomWeights(5, 143, 0.3)), b.weight('gc', [1, 13], randomWeights(6, 13, 0.3))], { transA: 1, transB: 1, alpha: 0.5, beta: 2.0 });
+    b.output(b.op('Relu', [big]));
+    b.output(bat);
+    b.output(g);
+    const model = await checkAgainstOrt(root, 'gemm-edges', b.build());
+    assert.deepEqual(model.launches.map((l) => l.kernel), ['gemm', 'gemm', 'gemm']);
+  });
+
+  it('convolution: strides, dilations, padding, batches, groups; pooling with padding', async () => {
+    const b = new ModelBuilder();
+    const x = b.input('x', [2, 6, 13, 11]);
+    const c1 = b.op('Conv', [x, b.weight('k1', [7, 6, 3, 3], randomWeights(7, 7 * 54, 0.2)), b.weight('k1b', [7], randomWeights(8, 7, 0.2))], { strides: [2, 1], dilations: [1, 2], pads: [1, 2, 0, 1] });
+    const c2 = b.op('Conv', [x, b.weight('k2', [6, 2, 3, 3], randomWeights(9, 108, 0.3))], { group: 3, pads: [1, 1, 1, 1] });
+    b.output(b.op('MaxPool', [c1], { kernel_shape: [3, 2], strides: [2, 2], pads: [1, 0, 1, 1] }));
+    b.output(b.op('AveragePool', [c2], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], count_include_pad: 1 }));
+    b.output(b.op('AveragePool', [c2], { kernel_shape: [2, 2], strides: [2, 2] }));
+    const model = await checkAgainstOrt(root, 'conv-edges', b.build());
+    assert.ok(model.launches.some((l) => l.kernel === 'implicit-gemm') && model.launches.some((l) => l.kernel === 'direct'));
+  });
+
+  it('softmax along an inner axis and over long rows, layer norm, reductions, transpose, concat, broadcasting element-wise chains', async () => {
+    const b = new ModelBuilder();
+    const x = b.input('x', [3, 70, 4]);
+    b.output(b.op('Softmax', [x], { axis: 1 }));
+    b.output(b.op('LogSoftmax', [x], { axis: -1 }));
+    const ln = b.op('LayerNormalization', [x, b.weight('g', [70, 4], randomWeights(10, 280, 0.5)), b.weight('bb', [4], randomWeights(11, 4, 0.5))], { axis: 1, epsilon: 1e-5 });
+    b.output(ln);
+    b.output(b.op('ReduceMean', [x], { axes: [0, 2], keepdims: 1 }));
+    b.output(b.op('ReduceMax', [x], { axes: [1], keepdims: 0 }));
+    const t = b.op('Transpose', [x], { perm: [2, 0, 1] });
+    b.output(b.op('Concat', [t, b.op('Sigmoid', [t])], { axis: 1 }));
+    const chain = b.op('Tanh', [b.op('Sub', [b.op('Mul', [x, b.weight('s', [70, 1], randomWeights(12, 70, 1))]), b.weight('o', [4], randomWeights(13, 4, 1))])]);
+    b.output(b.op('Clip', [chain, b.weight('lo', [], [-0.5]), b.weight('hi', [], [0.6])]));
+    const model = await checkAgainstOrt(root, 'rows', b.build());
+    // Mul, Sub, Tanh and Clip are one kernel.
+    assert.ok(model.launches.some((l) => l.kernel === 'elementwise' && /Mul \+ Sub \+ Tanh \+ Clip|Clip.*Tanh.*Sub.*Mul|Mul.*Sub.*Tanh.*Clip/.test(l.node)), JSON.stringify(model.launches));
+  });
+});
+
+describe('CUDA generator refuses what it cannot emit, naming the operators', () => {
+  it('an operator without a CUDA kernel fails generation by name', () => {
+    const b = new ModelBuilder();
+    const x = b.input('x', [1, 3, 4, 4]);
+    b.output(b.op('Relu', [b.op('Resize', [x, '', b.weight('scales', [4], [1, 1, 2, 2])], { mode: 'nearest' })]));
+    assert.throws(() => compileModelCuda(b.build()), (e: unknown) => e instanceof CompileError && e.code === 'unsupported' && /CUDA backend does not support these operators: Resize/.test(e.message));
+  });
+
+  it('non-float tensors fail generation, naming the node', () => {
+    const b = new ModelBuilder();
+    const x = b.input('x', [2, 5]);
+    b.output(b.op('Where', [b.op('Greater', [x, b.weight('z', [], [0])]), x, b.weight('m', [], [1])]));
+    assert.throws(() => compileModelCuda(b.build()), (e: unknown) => e instanceof CompileError && e.code === 'unsupported' && /Greater|Where/.test(e.message));
+  });
+});
+
+describe('CUDA generator: nvcc builds cubin, PTX and the host library', { skip: hasNvcc ? false : `no nvcc at ${NVCC}` }, () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'kiln-nvcc-'));
+  });
+  after(async () => rm(root, { recursive: true, force: true }));
+
+  for (const m of TEST_MODELS) {
+    for (const arch of ARCHES) {
+      it(`${m.name}: cubin and PTX for ${arch}`, async () => {
+        const model = compileModelCuda(m.build(), { name: 'net', inputShapes: m.inputShapes });
+        const dir = await writeModel(root, `${m.name}-${arch}`, model);
+        execFileSync(NVCC, ['-std=c++17', '-O3', `-arch=${arch}`, '-cubin', '-Werror', 'all-warnings', 'net.cu', '-o', 'net.cubin'], { cwd: dir });
+        execFileSync(NVCC, ['-std=c++17', '-O3', `-arch=${arch.replace('sm_', 'compute_')}`, '-ptx', 'net.cu', '-o', 'net.ptx'], { cwd: dir });
+        const cubin = await readFile(join(dir, 'net.cubin'));
+        assert.deepEqual([...cubin.subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46], 'an ELF file');
+        assert.equal(cubin.readUInt16LE(18), 190, 'e_machine is EM_CUDA (190)');
+        const ptx = await readFile(join(dir, 'net.ptx'), 'utf8');
+        assert.match(ptx, new RegExp(`^\\.target ${arch}\\b`, 'm'));
+        const entries = [...ptx.matchAll(/^(?:\.visible |\.weak )?\.entry (\S+)\(/gm)].map((e) => e[1]);
+        // One kernel per launch kind used: the GEMM template's instances, pointwise instances, the row kernels.
+        if (model.launches.some((l) => l.kernel === 'gemm' || l.kernel === 'implicit-gemm')) assert.ok(entries.some((e) => e.includes('kiln_gemm_kernel')), entries.join(' '));
+        if (model.launches.some((l) => l.kernel === 'elementwise' || l.kernel === 'direct')) assert.ok(entries.some((e) => e.includes('kiln_pointwise')), entries.join(' '));
+        if (model.launches.some((l) => l.kernel === 'warp-rows')) assert.ok(entries.some((e) => /kiln_(softmax|layernorm)_kernel/.test(e)), entries.join(' '));
+      });
+    }
+  }
+
+  it('the host shared library exports the C entry points, links cudart statically, and reports a CUDA error (not results) where there is no GPU', async () => {
+    const m = TEST_MODELS[0];
+    const model = compileModelCuda(m.build(), { name: 'net', inputShapes: m.inputShapes });
+    const dir = await writeModel(root, 'shared', model);
+    execFileSync(NVCC, ['-std=c++17', '-O3', '-gencode', 'arch=compute_80,code=[sm_80,compute_80]', '-gencode', 'arch=compute_90,code=[sm_90,compute_90]', '-shared', '-Xcompiler', '-fPIC', '-cudart', 'static', 'net.cu', '-o', 'libnet.so'], { cwd: dir });
+    const symbols = execFileSync('nm', ['-D', '--defined-only', 'libnet.so'], { cwd: dir, encoding: 'utf8' });
+    for (const s of ['net_run', 'net_run_device', 'net_release']) assert.match(symbols, new RegExp(`\\bT ${s}$`, 'm'));
+    const needed = execFileSync('readelf', ['-d', 'libnet.so'], { cwd: dir, encoding: 'utf8' });
+    assert.doesNotMatch(needed, /libcudart/, 'cudart is linked statically');
+    execFileSync('gcc', ['harness.c', '-o', 'run', '-L.', '-lnet', '-Wl,-rpath,$ORIGIN'], { cwd: dir });
+    await writeFile(join(dir, 'inputs.bin'), Buffer.alloc(4 * 16 * 4));
+    const gpu = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' });
+    const run = spawnSync(join(dir, 'run'), ['inputs.bin', 'outputs.bin'], { cwd: dir, timeout: 60_000 });
+    if (gpu.status === 0 && /GPU \d+:/.test(gpu.stdout)) assert.equal(run.status, 0, `on a GPU the library runs: ${run.stderr}`);
+    else assert.equal(run.status, 107, 'without a GPU net_run returns a CUDA error, and the harness exits 107');
+  });
+});
+
+describe('gpu-check refuses to pretend', () => {
+  it('fails clearly where there is no NVIDIA GPU', { skip: spawnSync('nvidia-smi', ['-L']).status === 0 ? 'this machine has a GPU' : false }, () => {
+    const script = join(__dirname, '../../scripts/gpu-check.js');
+    const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 120_000 });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /no NVIDIA GPU: (nvidia-smi not found|nvidia-smi lists no GPU|cudaGetDeviceCount = 0)/);
+    assert.doesNotMatch(r.stdout, /TFLOP\/s/);
+  });
+});

@@ -1,0 +1,289 @@
+/**
+ * The fixed part of every generated CUDA file: launch helpers, the tiled shared-memory SGEMM
+ * template, and the warp-per-row kernels (Softmax, LayerNormalization).
+ *
+ * Every kernel's arithmetic lives in __host__ __device__ functions. A __global__ wrapper runs
+ * them on the GPU; with KILN_HOST_EMULATION defined, the same functions run on the host, the
+ * threads of a block stepped through phase by phase (between the points where the kernel
+ * synchronises), so that the index arithmetic, tiling, bounds handling and the order of every
+ * reduction can be tested on a machine without a GPU.
+ */
+export const CUDA_RUNTIME = String.raw`
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef KILN_HOST_EMULATION
+#define KILN_HD
+#else
+#include <cuda_runtime.h>
+#define KILN_HD __host__ __device__
+#endif
+
+/* Everything but the C entry points has internal linkage: several models can share a process. */
+namespace {
+
+/* Pointers of one element-wise (or otherwise per-output-element) kernel. */
+#define KILN_MAX_ARGS 16
+struct KilnArgs {
+  float *y;
+  const float *x[KILN_MAX_ARGS];
+};
+
+#ifndef KILN_HOST_EMULATION
+static cudaStream_t kiln_stream = 0;
+template <class F> __global__ void __launch_bounds__(256) kiln_pointwise(long n, KilnArgs a) {
+  const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) F::run(i, a);
+}
+#endif
+
+/* Runs F::run(i, args) for every i below n: one GPU thread each, or a host loop. */
+template <class F> static inline void kiln_launch(long n, const KilnArgs &a) {
+  if (n <= 0) return;
+#ifdef KILN_HOST_EMULATION
+  for (long i = 0; i < n; i++) F::run(i, a);
+#else
+  kiln_pointwise<F><<<(unsigned)((n + 255) / 256), 256, 0, kiln_stream>>>(n, a);
+#endif
+}
+
+#ifdef KILN_USE_GEMM
+/* ---- Tiled SGEMM: a BM x BN tile per block, BK deep, TM x TN outputs per thread. ----
+ * P (generated per node) gives M, N, K, the operands through P::A(z, m, k) and P::B(z, k, n)
+ * (so a convolution gathers its input as an implicit GEMM), and P::store(z, m, n, acc) with the
+ * fused epilogue. The block's A tile is stored transposed, so a thread reads its TM rows and TN
+ * columns of one k as two short runs of shared memory. */
+template <int BM_, int BN_, int BK_, int TM_, int TN_> struct KilnGemm {
+  enum { BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = TN_, THREADS = (BM_ / TM_) * (BN_ / TN_) };
+  struct Smem {
+    float a[BK_][BM_];
+    float b[BK_][BN_];
+  };
+  template <class P> static KILN_HD void load(const P &p, long z, long m0, long n0, long k0, int tid, Smem &s) {
+    for (int e = tid; e < BM * BK; e += THREADS) {
+      const int mm = e / BK, kk = e % BK;
+      const long m = m0 + mm, k = k0 + kk;
+      s.a[kk][mm] = (m < P::M && k < P::K) ? p.A(z, m, k) : 0.0f;
+    }
+    for (int e = tid; e < BK * BN; e += THREADS) {
+      const int kk = e / BN, nn = e % BN;
+      const long k = k0 + kk, n = n0 + nn;
+      s.b[kk][nn] = (k < P::K && n < P::N) ? p.B(z, k, n) : 0.0f;
+    }
+  }
+  static KILN_HD void compute(const Smem &s, int tid, float acc[TM_][TN_]) {
+    const int tr = tid / (BN / TN), tc = tid % (BN / TN);
+#pragma unroll
+    for (int kk = 0; kk < BK; kk++) {
+      float ra[TM_], rb[TN_];
+#pragma unroll
+      for (int i = 0; i < TM; i++) ra[i] = s.a[kk][tr * TM + i];
+#pragma unroll
+      for (int j = 0; j < TN; j++) rb[j] = s.b[kk][tc * TN + j];
+#pragma unroll
+      for (int i = 0; i < TM; i++)
+#pragma unroll
+        for (int j = 0; j < TN; j++) acc[i][j] += ra[i] * rb[j];
+    }
+  }
+  template <class P> static KILN_HD void store(const P &p, long z, long m0, long n0, int tid, const float acc[TM_][TN_]) {
+    const int tr = tid / (BN / TN), tc = tid % (BN / TN);
+    for (int i = 0; i < TM; i++) {
+      const long m = m0 + tr * TM + i;
+      if (m >= P::M) break;
+      for (int j = 0; j < TN; j++) {
+        const long n = n0 + tc * TN + j;
+        if (n < P::N) p.store(z, m, n, acc[i][j]);
+      }
+    }
+  }
+};
+
+#ifndef KILN_HOST_EMULATION
+template <class G, class P> __global__ void __launch_bounds__(G::THREADS) kiln_gemm_kernel(P p) {
+  __shared__ typename G::Smem s;
+  float acc[G::TM][G::TN];
+#pragma unroll
+  for (int i = 0; i < G::TM; i++)
+#pragma unroll
+    for (int j = 0; j < G::TN; j++) acc[i][j] = 0.0f;
+  const long m0 = (long)blockIdx.y * G::BM, n0 = (long)blockIdx.x * G::BN, z = blockIdx.z;
+  const int tid = threadIdx.x;
+  for (long k0 = 0; k0 < P::K; k0 += G::BK) {
+    G::load(p, z, m0, n0, k0, tid, s);
+    __syncthreads();
+    G::compute(s, tid, acc);
+    __syncthreads();
+  }
+  G::store(p, z, m0, n0, tid, acc);
+}
+#endif
+
+template <class G, class P> static inline void kiln_gemm(const P &p, long batch) {
+  const long gm = (P::M + G::BM - 1) / G::BM, gn = (P::N + G::BN - 1) / G::BN;
+#ifdef KILN_HOST_EMULATION
+  static typename G::Smem s;
+  static float acc[G::THREADS][G::TM][G::TN];
+  for (long z = 0; z < batch; z++)
+    for (long bm = 0; bm < gm; bm++)
+      for (long bn = 0; bn < gn; bn++) {
+        memset(acc, 0, sizeof acc);
+        for (long k0 = 0; k0 < P::K; k0 += G::BK) {
+          for (int t = 0; t < G::THREADS; t++) G::load(p, z, bm * G::BM, bn * G::BN, k0, t, s);
+          for (int t = 0; t < G::THREADS; t++) G::compute(s, t, acc[t]);
+        }
+        for (int t = 0; t < G::THREADS; t++) G::store(p, z, bm * G::BM, bn * G::BN, t, acc[t]);
+      }
+#else
+  kiln_gemm_kernel<G, P><<<dim3((unsigned)gn, (unsigned)gm, (unsigned)batch), G::THREADS, 0, kiln_stream>>>(p);
+#endif
+}
+
+typedef KilnGemm<128, 128, 8, 8, 8> KilnGemmLarge;
+typedef KilnGemm<32, 32, 8, 2, 2> KilnGemmSmall;
+#endif
+
+#if defined(KILN_USE_SOFTMAX) || defined(KILN_USE_LAYERNORM)
+/* ---- Warp-per-row kernels: 32 lanes share a row; partial results meet in a butterfly. ---- */
+#define KILN_SUM(a, b) ((a) + (b))
+#define KILN_MAX(a, b) ((a) > (b) ? (a) : (b))
+#ifndef KILN_HOST_EMULATION
+__device__ inline float kiln_warp_sum(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = KILN_SUM(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+__device__ inline float kiln_warp_max(float v) {
+  for (int o = 16; o > 0; o >>= 1) { const float w = __shfl_xor_sync(0xffffffffu, v, o); v = KILN_MAX(v, w); }
+  return v;
+}
+#else
+/* The same butterfly as the shuffles, lane by lane: the same operations in the same order. */
+static inline float kiln_lanes_sum(float *v) {
+  float t[32];
+  for (int o = 16; o > 0; o >>= 1) { for (int l = 0; l < 32; l++) t[l] = KILN_SUM(v[l], v[l ^ o]); memcpy(v, t, sizeof t); }
+  return v[0];
+}
+static inline float kiln_lanes_max(float *v) {
+  float t[32];
+  for (int o = 16; o > 0; o >>= 1) { for (int l = 0; l < 32; l++) t[l] = KILN_MAX(v[l], v[l ^ o]); memcpy(v, t, sizeof t); }
+  return v[0];
+}
+#endif
+
+#endif
+
+#ifdef KILN_USE_SOFTMAX
+/* Softmax / LogSoftmax over len elements, inner apart: row r is (r / inner, r % inner). */
+struct KilnSoftmax {
+  const float *x;
+  float *y;
+  long rows, len, inner;
+  int log;
+};
+static KILN_HD inline long kiln_sm_at(const KilnSoftmax &p, long r, long j) { return (r / p.inner) * p.len * p.inner + j * p.inner + r % p.inner; }
+static KILN_HD float kiln_softmax_max(const KilnSoftmax &p, long r, int lane) {
+  float m = -INFINITY;
+  for (long j = lane; j < p.len; j += 32) { const float v = p.x[kiln_sm_at(p, r, j)]; m = KILN_MAX(m, v); }
+  return m;
+}
+static KILN_HD float kiln_softmax_sum(const KilnSoftmax &p, long r, int lane, float m) {
+  float s = 0.0f;
+  for (long j = lane; j < p.len; j += 32) s += expf(p.x[kiln_sm_at(p, r, j)] - m);
+  return s;
+}
+static KILN_HD void kiln_softmax_write(const KilnSoftmax &p, long r, int lane, float m, float s) {
+  if (p.log) {
+    const float ls = logf(s);
+    for (long j = lane; j < p.len; j += 32) { const long k = kiln_sm_at(p, r, j); p.y[k] = p.x[k] - m - ls; }
+  } else {
+    for (long j = lane; j < p.len; j += 32) { const long k = kiln_sm_at(p, r, j); p.y[k] = expf(p.x[k] - m) / s; }
+  }
+}
+
+#ifndef KILN_HOST_EMULATION
+__global__ void __launch_bounds__(256) kiln_softmax_kernel(KilnSoftmax p) {
+  const long r = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+  const int lane = threadIdx.x & 31;
+  if (r >= p.rows) return; /* the whole warp leaves together */
+  const float m = kiln_warp_max(kiln_softmax_max(p, r, lane));
+  const float s = kiln_warp_sum(kiln_softmax_sum(p, r, lane, m));
+  kiln_softmax_write(p, r, lane, m, s);
+}
+#endif
+
+static inline void kiln_softmax(const KilnSoftmax &p) {
+  if (p.rows <= 0) return;
+#ifdef KILN_HOST_EMULATION
+  float part[32];
+  for (long r = 0; r < p.rows; r++) {
+    for (int l = 0; l < 32; l++) part[l] = kiln_softmax_max(p, r, l);
+    const float m = kiln_lanes_max(part);
+    for (int l = 0; l < 32; l++) part[l] = kiln_softmax_sum(p, r, l, m);
+    const float s = kiln_lanes_sum(part);
+    for (int l = 0; l < 32; l++) kiln_softmax_write(p, r, l, m, s);
+  }
+#else
+  kiln_softmax_kernel<<<(unsigned)((p.rows * 32 + 255) / 256), 256, 0, kiln_stream>>>(p);
+#endif
+}
+
+#endif
+
+#ifdef KILN_USE_LAYERNORM
+/* LayerNormalization over the trailing len elements of each row. */
+struct KilnLayerNorm {
+  const float *x, *scale, *bias;
+  float *y;
+  long rows, len, sn, bn;
+  float eps;
+};
+static KILN_HD float kiln_ln_sum(const KilnLayerNorm &p, long r, int lane) {
+  float s = 0.0f;
+  for (long j = lane; j < p.len; j += 32) s += p.x[r * p.len + j];
+  return s;
+}
+static KILN_HD float kiln_ln_var(const KilnLayerNorm &p, long r, int lane, float mean) {
+  float s = 0.0f;
+  for (long j = lane; j < p.len; j += 32) { const float d = p.x[r * p.len + j] - mean; s += d * d; }
+  return s;
+}
+static KILN_HD void kiln_ln_write(const KilnLayerNorm &p, long r, int lane, float mean, float var) {
+  const float inv = 1.0f / sqrtf(var + p.eps);
+  for (long j = lane; j < p.len; j += 32)
+    p.y[r * p.len + j] = (p.x[r * p.len + j] - mean) * inv * p.scale[j % p.sn] + (p.bias ? p.bias[j % p.bn] : 0.0f);
+}
+
+#ifndef KILN_HOST_EMULATION
+__global__ void __launch_bounds__(256) kiln_layernorm_kernel(KilnLayerNorm p) {
+  const long r = ((long)blockIdx.x * blockDim.x + threadIdx.x) / 32;
+  const int lane = threadIdx.x & 31;
+  if (r >= p.rows) return;
+  const float mean = kiln_warp_sum(kiln_ln_sum(p, r, lane)) / (float)p.len;
+  const float var = kiln_warp_sum(kiln_ln_var(p, r, lane, mean)) / (float)p.len;
+  kiln_ln_write(p, r, lane, mean, var);
+}
+#endif
+
+static inline void kiln_layernorm(const KilnLayerNorm &p) {
+  if (p.rows <= 0) return;
+#ifdef KILN_HOST_EMULATION
+  float part[32];
+  for (long r = 0; r < p.rows; r++) {
+    for (int l = 0; l < 32; l++) part[l] = kiln_ln_sum(p, r, l);
+    const float mean = kiln_lanes_sum(part) / (float)p.len;
+    for (int l = 0; l < 32; l++) part[l] = kiln_ln_var(p, r, l, mean);
+    const float var = kiln_lanes_sum(part) / (float)p.len;
+    for (int l = 0; l < 32; l++) kiln_ln_write(p, r, l, mean, var);
+  }
+#else
+  kiln_layernorm_kernel<<<(unsigned)((p.rows * 32 + 255) / 256), 256, 0, kiln_stream>>>(p);
+#endif
+}
+#endif
+
+#ifdef KILN_USE_GELU
+/* GELU as the C backend computes it (the Erf form). */
+static KILN_HD inline float kiln_gelu(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678f)); }
+#endif
+`;
