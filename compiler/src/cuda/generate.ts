@@ -273,12 +273,12 @@ export function generateCuda(graph: Graph, name: string): CudaModel {
     const epi = epilogue(node, 'o', 'n');
     kernels.push(`/* ${comment(`${node.op} ${node.name}${node.fused ? ` + ${node.fused.ops.join(' + ')}` : ''}`)}: ${d.batch} x [${d.M} x ${d.K}] x [${d.K} x ${d.N}] */
 struct ${k} {
-  static constexpr long M = ${d.M}, N = ${d.N}, K = ${d.K};
+  static constexpr int M = ${d.M}, N = ${d.N}, K = ${d.K};
   const float *a, *b, *c, *bias_m, *bias_n, *res;
   float *y;
-  KILN_HD float A(long z, long m, long k) const { return ${d.A}; }
-  KILN_HD float B(long z, long k, long n) const { ${d.B} }
-  KILN_HD void store(long z, long m, long n, float v) const { const long o = ${d.idx}; ${d.pre} ${epi.code} y[o] = v; }
+  KILN_HD float A(int z, int m, int k) const { return ${d.A}; }
+  KILN_HD float B(int z, int k, int n) const { ${d.B} }
+  KILN_HD void store(int z, int m, int n, float v) const { const int o = ${d.idx}; ${d.pre} ${epi.code} y[o] = v; }
 };`);
     uses_.add('GEMM');
     const cfg = d.M >= 128 && d.N >= 128 ? 'KilnGemmLarge' : 'KilnGemmSmall';
@@ -355,8 +355,8 @@ struct ${k} {
         gemm(node, 'implicit-gemm', {
           M, N: OH * OW, K: C * KH * KW, batch: Nb,
           A: `a[m * ${C * KH * KW} + k]`,
-          B: `const long c = k / ${KH * KW}, kh = k / ${KW} % ${KH}, kw = k % ${KW};
-    const long ih = n / ${OW} * ${strides[0]} - ${pads[0]} + kh * ${dilations[0]}, iw = n % ${OW} * ${strides[1]} - ${pads[1]} + kw * ${dilations[1]};
+          B: `const int c = k / ${KH * KW}, kh = k / ${KW} % ${KH}, kw = k % ${KW};
+    const int ih = n / ${OW} * ${strides[0]} - ${pads[0]} + kh * ${dilations[0]}, iw = n % ${OW} * ${strides[1]} - ${pads[1]} + kw * ${dilations[1]};
     return ih >= 0 && ih < ${H} && iw >= 0 && iw < ${W} ? b[((z * ${C} + c) * ${H} + ih) * ${W} + iw] : 0.0f;`,
           pre: bias ? 'v = bias_m[m] + v;' : '',
           idx: `(z * ${M} + m) * ${OH * OW} + n`,

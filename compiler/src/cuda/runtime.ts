@@ -49,26 +49,45 @@ template <class F> static inline void kiln_launch(long n, const KilnArgs &a) {
 }
 
 #ifdef KILN_USE_GEMM
-/* ---- Tiled SGEMM: a BM x BN tile per block, BK deep, TM x TN outputs per thread. ----
+/* ---- Tiled SGEMM (32-bit indices: the compiler limits a tensor to 2^28 elements): a BM x BN tile per block, BK deep, TM x TN outputs per thread. ----
  * P (generated per node) gives M, N, K, the operands through P::A(z, m, k) and P::B(z, k, n)
  * (so a convolution gathers its input as an implicit GEMM), and P::store(z, m, n, acc) with the
  * fused epilogue. The block's A tile is stored transposed, so a thread reads its TM rows and TN
  * columns of one k as two short runs of shared memory. */
+/* Reads n floats of shared memory into registers: 16 bytes at a time where n allows (LDS.128). */
+template <int n> static KILN_HD inline void kiln_lds(float *r, const float *p) {
+#if defined(KILN_HOST_EMULATION)
+  memcpy(r, p, n * sizeof(float));
+#else
+  if (n % 4 == 0) {
+#pragma unroll
+    for (int i = 0; i < n; i += 4) {
+      const float4 v = *reinterpret_cast<const float4 *>(p + i);
+      r[i] = v.x; r[i + 1] = v.y; r[i + 2] = v.z; r[i + 3] = v.w;
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < n; i++) r[i] = p[i];
+  }
+#endif
+}
+
 template <int BM_, int BN_, int BK_, int TM_, int TN_> struct KilnGemm {
   enum { BM = BM_, BN = BN_, BK = BK_, TM = TM_, TN = TN_, THREADS = (BM_ / TM_) * (BN_ / TN_) };
+  /* A's rows are padded by 4 floats: the transposed stores of one warp then fall in 32 different banks. */
   struct Smem {
-    float a[BK_][BM_];
-    float b[BK_][BN_];
+    alignas(16) float a[BK_][BM_ + 4];
+    alignas(16) float b[BK_][BN_];
   };
-  template <class P> static KILN_HD void load(const P &p, long z, long m0, long n0, long k0, int tid, Smem &s) {
+  template <class P> static KILN_HD void load(const P &p, int z, int m0, int n0, int k0, int tid, Smem &s) {
     for (int e = tid; e < BM * BK; e += THREADS) {
       const int mm = e / BK, kk = e % BK;
-      const long m = m0 + mm, k = k0 + kk;
+      const int m = m0 + mm, k = k0 + kk;
       s.a[kk][mm] = (m < P::M && k < P::K) ? p.A(z, m, k) : 0.0f;
     }
     for (int e = tid; e < BK * BN; e += THREADS) {
       const int kk = e / BN, nn = e % BN;
-      const long k = k0 + kk, n = n0 + nn;
+      const int k = k0 + kk, n = n0 + nn;
       s.b[kk][nn] = (k < P::K && n < P::N) ? p.B(z, k, n) : 0.0f;
     }
   }
@@ -77,23 +96,21 @@ template <int BM_, int BN_, int BK_, int TM_, int TN_> struct KilnGemm {
 #pragma unroll
     for (int kk = 0; kk < BK; kk++) {
       float ra[TM_], rb[TN_];
-#pragma unroll
-      for (int i = 0; i < TM; i++) ra[i] = s.a[kk][tr * TM + i];
-#pragma unroll
-      for (int j = 0; j < TN; j++) rb[j] = s.b[kk][tc * TN + j];
+      kiln_lds<TM_>(ra, &s.a[kk][tr * TM]);
+      kiln_lds<TN_>(rb, &s.b[kk][tc * TN]);
 #pragma unroll
       for (int i = 0; i < TM; i++)
 #pragma unroll
         for (int j = 0; j < TN; j++) acc[i][j] += ra[i] * rb[j];
     }
   }
-  template <class P> static KILN_HD void store(const P &p, long z, long m0, long n0, int tid, const float acc[TM_][TN_]) {
+  template <class P> static KILN_HD void store(const P &p, int z, int m0, int n0, int tid, const float acc[TM_][TN_]) {
     const int tr = tid / (BN / TN), tc = tid % (BN / TN);
     for (int i = 0; i < TM; i++) {
-      const long m = m0 + tr * TM + i;
+      const int m = m0 + tr * TM + i;
       if (m >= P::M) break;
       for (int j = 0; j < TN; j++) {
-        const long n = n0 + tc * TN + j;
+        const int n = n0 + tc * TN + j;
         if (n < P::N) p.store(z, m, n, acc[i][j]);
       }
     }
@@ -101,16 +118,16 @@ template <int BM_, int BN_, int BK_, int TM_, int TN_> struct KilnGemm {
 };
 
 #ifndef KILN_HOST_EMULATION
-template <class G, class P> __global__ void __launch_bounds__(G::THREADS) kiln_gemm_kernel(P p) {
+template <class G, class P> __global__ void __launch_bounds__(G::THREADS, 2) kiln_gemm_kernel(P p) {
   __shared__ typename G::Smem s;
   float acc[G::TM][G::TN];
 #pragma unroll
   for (int i = 0; i < G::TM; i++)
 #pragma unroll
     for (int j = 0; j < G::TN; j++) acc[i][j] = 0.0f;
-  const long m0 = (long)blockIdx.y * G::BM, n0 = (long)blockIdx.x * G::BN, z = blockIdx.z;
+  const int m0 = blockIdx.y * G::BM, n0 = blockIdx.x * G::BN, z = blockIdx.z;
   const int tid = threadIdx.x;
-  for (long k0 = 0; k0 < P::K; k0 += G::BK) {
+  for (int k0 = 0; k0 < P::K; k0 += G::BK) {
     G::load(p, z, m0, n0, k0, tid, s);
     __syncthreads();
     G::compute(s, tid, acc);
@@ -125,11 +142,11 @@ template <class G, class P> static inline void kiln_gemm(const P &p, long batch)
 #ifdef KILN_HOST_EMULATION
   static typename G::Smem s;
   static float acc[G::THREADS][G::TM][G::TN];
-  for (long z = 0; z < batch; z++)
-    for (long bm = 0; bm < gm; bm++)
-      for (long bn = 0; bn < gn; bn++) {
+  for (int z = 0; z < batch; z++)
+    for (int bm = 0; bm < gm; bm++)
+      for (int bn = 0; bn < gn; bn++) {
         memset(acc, 0, sizeof acc);
-        for (long k0 = 0; k0 < P::K; k0 += G::BK) {
+        for (int k0 = 0; k0 < P::K; k0 += G::BK) {
           for (int t = 0; t < G::THREADS; t++) G::load(p, z, bm * G::BM, bn * G::BN, k0, t, s);
           for (int t = 0; t < G::THREADS; t++) G::compute(s, t, acc[t]);
         }
