@@ -1,6 +1,9 @@
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { DataSource } from 'typeorm';
+import { OBJECT_STORE, ObjectStore } from '../src/storage/object-store';
+import { collectGarbage } from '../src/storage/gc';
 import { download, ELF_MACHINE, elfMachine, Kiln, startKiln, waitForJob } from './support/harness';
 
 describe('jobs end to end (S3 storage)', () => {
@@ -51,5 +54,21 @@ describe('jobs end to end (S3 storage)', () => {
     }
     const ready = await kiln.http().get('/readyz');
     assert.equal(ready.body.info.storage.driver, 's3');
+  });
+
+  it('lists what the bucket holds, for garbage collection, and nothing referenced is collected', async () => {
+    const store = kiln.api.get<ObjectStore>(OBJECT_STORE);
+    const listed: string[] = [];
+    for await (const o of store.list('cas/')) {
+      assert.ok(o.size > 0 && o.modified instanceof Date);
+      listed.push(o.key);
+    }
+    const db = kiln.api.get(DataSource);
+    const keys: { storage_key: string }[] = await db.query(`SELECT DISTINCT storage_key FROM artifacts`);
+    assert.ok(keys.length > 0);
+    for (const k of keys) assert.ok(listed.includes(k.storage_key), k.storage_key);
+    const r = await collectGarbage(db, store, { minAgeMs: 0 });
+    assert.equal(r.deleted, 0);
+    assert.equal(r.kept, r.scanned);
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { copyFile, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { assertKey, ObjectInfo, ObjectStore } from './object-store';
@@ -51,6 +51,28 @@ export class FsObjectStore implements ObjectStore {
 
   async delete(key: string): Promise<void> {
     await rm(this.path(key), { force: true });
+  }
+
+  async *list(prefix: string): AsyncIterable<{ key: string; size: number; modified: Date }> {
+    const walk = async function* (dir: string, rel: string): AsyncGenerator<{ key: string; size: number; modified: Date }> {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw e;
+      }
+      for (const e of entries) {
+        const key = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) yield* walk(join(dir, e.name), key);
+        else if (e.isFile()) {
+          const s = await stat(join(dir, e.name));
+          yield { key, size: s.size, modified: s.mtime };
+        }
+      }
+    };
+    const base = prefix.replace(/\/+$/, '');
+    yield* walk(join(this.root, base), base);
   }
 
   async downloadUrl(): Promise<string | null> {

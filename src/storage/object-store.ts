@@ -18,6 +18,8 @@ export interface ObjectStore {
   get(key: string): Promise<Readable>;
   stat(key: string): Promise<ObjectInfo | null>;
   delete(key: string): Promise<void>;
+  /** Every object under a key prefix, with when it was last written. */
+  list(prefix: string): AsyncIterable<{ key: string; size: number; modified: Date }>;
   /** A short-lived URL that serves the object directly, or null when the API must stream it. */
   downloadUrl(key: string, ttlSeconds: number, filename: string): Promise<string | null>;
   /** Throws when the store cannot be reached. */

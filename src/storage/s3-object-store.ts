@@ -79,6 +79,13 @@ export class S3ObjectStore implements ObjectStore {
     await this.client.removeObject(this.bucket, key);
   }
 
+  async *list(prefix: string): AsyncIterable<{ key: string; size: number; modified: Date }> {
+    const stream = this.client.listObjectsV2(this.bucket, prefix, true);
+    for await (const o of stream as AsyncIterable<{ name?: string; size: number; lastModified: Date }>) {
+      if (o.name) yield { key: o.name, size: o.size, modified: o.lastModified };
+    }
+  }
+
   async downloadUrl(key: string, ttlSeconds: number, filename: string): Promise<string> {
     assertKey(key);
     const safe = filename.replace(/[^A-Za-z0-9._-]/g, '_');
