@@ -54,6 +54,23 @@ describe('model jobs: an uploaded ONNX model compiled for several targets and ve
     assert.ok(job.builds[0].artifacts.some((a) => a.name === 'libmodel.a' && a.kind === 'static'));
   });
 
+  it('compiles a model whose kernels use threads, and proves it on two targets', async () => {
+    const b = new ModelBuilder();
+    const w = Float32Array.from({ length: 128 * 256 }, (_, i) => Math.sin(i) / 11);
+    b.output(b.op('Relu', [b.op('MatMul', [b.input('x', [64, 128]), b.weight('w', [128, 256], w)])]));
+    const uploadId = await upload(b.build(), 'matmul.onnx');
+    const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ model: { uploadId, threads: 2 }, targets: ['x86_64-linux-gnu', 'aarch64-linux-gnu'], verify: true });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.equal(res.body.model.threads, 2);
+    const job = await waitForJob(kiln, res.body.id, 180_000);
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.builds.map((x) => x.statusReason)));
+    for (const build of job.builds as (typeof job.builds[number] & { verification: { status: string } })[]) {
+      assert.equal(build.verification.status, 'passed');
+      const c = (await download(kiln, build.artifacts.find((a) => a.name === 'model.c')!.id)).toString();
+      assert.match(c, /#define KILN_THREADS 2\n/);
+    }
+  });
+
   it('refuses a model it cannot compile, with a 400 that says why and leaves nothing behind', async () => {
     const count = async () => Number((await kiln.api.get((await import('typeorm')).DataSource).query('SELECT count(*)::int AS n FROM jobs'))[0].n);
     const before = await count();
@@ -83,6 +100,11 @@ describe('model jobs: an uploaded ONNX model compiled for several targets and ve
     r = await post({ model: { uploadId: mlpId }, inputShapes: { x: [2, 16] }, verify: { entry: 'f' } });
     assert.equal(r.status, 400);
     assert.match(r.body.message, /"entry" does not apply to a model/);
+    for (const threads of [0, 1.5, 65]) {
+      r = await post({ model: { uploadId: mlpId, threads }, inputShapes: { x: [2, 16] } });
+      assert.equal(r.status, 400, `threads ${threads}`);
+      assert.match(JSON.stringify(r.body.message), /threads/);
+    }
     r = await post({ model: { uploadId: mlpId }, source: { language: 'c', files: [{ path: 'a.c', content: 'int x;' }] } });
     assert.equal(r.status, 400);
     assert.match(r.body.message, /either "source" .* or "model"/);

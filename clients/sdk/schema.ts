@@ -590,6 +590,11 @@ export interface components {
             };
             outputs: components["schemas"]["ModelTensorDto"][];
             size: number;
+            /**
+             * @description Threads the compiled kernels may use
+             * @example 1
+             */
+            threads: number;
             /** Format: uuid */
             uploadId: string;
         };
@@ -733,6 +738,11 @@ export interface components {
             uploadId: string;
         };
         ModelRefDto: {
+            /**
+             * @description Threads the compiled model's kernels may use (default 1): a pthread pool that starts on the first run (link with -lpthread where the C library needs it); wasm32 runs on one
+             * @example 4
+             */
+            threads?: number;
             /**
              * Format: uuid
              * @description An upload holding the .onnx file

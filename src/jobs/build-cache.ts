@@ -58,7 +58,7 @@ export function inputDigest(i: DigestInput): string {
     files: [...i.source.files].sort((a, b) => (a.path < b.path ? -1 : 1)).map((f) => ({ path: f.path, sha256: f.uploadId ? hashOf(f.uploadId) : sha256(f.content ?? '') })),
     archive: i.source.archive ? hashOf(i.source.archive.uploadId) : null,
   };
-  const model = i.model && { sha256: hashOf(i.model.uploadId), inputShapes: i.model.inputShapes };
+  const model = i.model && { sha256: hashOf(i.model.uploadId), inputShapes: i.model.inputShapes, ...(i.model.threads && i.model.threads > 1 ? { threads: i.model.threads } : {}) };
   return sha256(canonicalJson({ v: CACHE_VERSION, source, model, target: i.target, outputs: [...i.outputs].sort(), verify: verifyByContent(i.verify, hashOf) }));
 }
 

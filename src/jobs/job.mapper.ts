@@ -67,7 +67,7 @@ export function toJobDto(job: Job, builds: Build[], artifacts: Artifact[], event
         }
       : null,
     model: job.model
-      ? { uploadId: job.model.uploadId, filename: job.model.filename, size: fileSizes.get(job.model.uploadId) ?? 0, inputShapes: job.model.inputShapes, ...job.model.summary }
+      ? { uploadId: job.model.uploadId, filename: job.model.filename, size: fileSizes.get(job.model.uploadId) ?? 0, inputShapes: job.model.inputShapes, threads: job.model.threads ?? 1, ...job.model.summary }
       : null,
     outputs: job.outputs,
     verify: job.verify as unknown as Record<string, unknown> | null,

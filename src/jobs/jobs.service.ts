@@ -219,6 +219,7 @@ export class JobsService {
       verify = await this.checkVerifyUploads(caller, src, verify);
     } else {
       model = await this.checkModel(caller, dto.model!.uploadId, dto.inputShapes ?? {});
+      if (dto.model!.threads && dto.model!.threads > 1) model.threads = dto.model!.threads;
       const bad = outputs.filter((o) => !MODEL_OUTPUTS.includes(o));
       if (bad.length) throw new BadRequestException(`outputs: a model build gives ${MODEL_OUTPUTS.join(', ')} (and always its header, C source and metadata), not ${bad.join(', ')}`);
       outputs = [...new Set<ArtifactKind>([...outputs, 'header', 'c-source', 'metadata'])];

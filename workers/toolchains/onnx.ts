@@ -74,7 +74,7 @@ export async function compileModelBuild(req: CompileRequest, exec: SandboxExecut
   const bytes = await readFile(join(req.workdir, MODEL_FILE));
   let compiled;
   try {
-    compiled = compileModel(bytes, { name: 'model', inputShapes: req.model!.inputShapes });
+    compiled = compileModel(bytes, { name: 'model', inputShapes: req.model!.inputShapes, threads: req.model!.threads ?? 1 });
   } catch (e) {
     if (e instanceof CompileError) return run.failed(`compiling the model failed: ${e.message}`);
     throw e;

@@ -25,6 +25,8 @@ export interface ModelInput {
   uploadId: string;
   filename: string;
   inputShapes: Record<string, number[]>;
+  /** Threads the compiled kernels may use; absent: 1. */
+  threads?: number;
   /** What the API's check of the model found: inputs, outputs and operators. */
   summary: { inputs: { name: string; dtype: string; shape: number[] }[]; outputs: { name: string; dtype: string; shape: number[] }[]; ops: Record<string, number> };
 }

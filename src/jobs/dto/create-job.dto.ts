@@ -6,11 +6,14 @@ import {
   IsArray,
   IsDefined,
   IsIn,
+  IsInt,
   IsObject,
   IsOptional,
   IsString,
   IsUUID,
+  Max,
   MaxLength,
+  Min,
   ValidateNested,
 } from 'class-validator';
 import { REQUESTABLE_OUTPUTS } from '../artifact-kinds';
@@ -143,6 +146,13 @@ export class ModelRefDto {
   @ApiProperty({ format: 'uuid', description: 'An upload holding the .onnx file' })
   @IsUUID()
   uploadId: string;
+
+  @ApiPropertyOptional({ example: 4, minimum: 1, maximum: 64, description: 'Threads the compiled model\'s kernels may use (default 1): a pthread pool that starts on the first run (link with -lpthread where the C library needs it); wasm32 runs on one' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(64)
+  threads?: number;
 }
 
 @ApiExtraModels(TargetDescriptorDto, VerifyDto)

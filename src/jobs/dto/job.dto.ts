@@ -189,6 +189,7 @@ export class JobModelDto {
   @ApiProperty({ example: 'mobilenet.onnx' }) filename: string;
   @ApiProperty() size: number;
   @ApiProperty({ type: 'object', additionalProperties: { type: 'array', items: { type: 'integer' } } }) inputShapes: Record<string, number[]>;
+  @ApiProperty({ example: 1, description: 'Threads the compiled kernels may use' }) threads: number;
   @ApiProperty({ type: [ModelTensorDto] }) inputs: ModelTensorDto[];
   @ApiProperty({ type: [ModelTensorDto] }) outputs: ModelTensorDto[];
   @ApiProperty({ type: 'object', additionalProperties: { type: 'integer' }, description: 'Operators and how often each occurs' }) ops: Record<string, number>;
