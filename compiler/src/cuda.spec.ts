@@ -11,6 +11,7 @@ import { prng } from '../../src/verification/inputs';
 import { MODEL_TOLERANCE } from '../../src/verification/spec';
 import { ModelBuilder, randomWeights } from '../test/builder';
 import { TEST_MODELS } from '../test/models';
+import { PROBE, sgemmBench, sgemmModel } from './cuda/check';
 import { compileModelCuda, CudaModel } from './cuda/generate';
 import { modelHarness } from './harness';
 import { CompileError } from './ir';
@@ -200,6 +201,31 @@ describe('CUDA generator: nvcc builds cubin, PTX and the host library', { skip: 
 });
 
 describe('gpu-check refuses to pretend', () => {
+  it('its device probe builds with nvcc and, on this machine, reports the device count it gets', { skip: hasNvcc ? false : `no nvcc at ${NVCC}` }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-probe-'));
+    try {
+      await writeFile(join(dir, 'probe.cu'), PROBE);
+      execFileSync(NVCC, ['probe.cu', '-o', 'probe'], { cwd: dir });
+      const out = execFileSync(join(dir, 'probe'), { cwd: dir, encoding: 'utf8' });
+      const gpu = spawnSync('nvidia-smi', ['-L']).status === 0;
+      assert.match(out, gpu ? /^count [1-9]\d* ok\nsm_\d+ /m : /^count 0 /m);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('its SGEMM benchmark builds against cuBLAS', { skip: existsSync(join(CUDA_HOME, 'include/cublas_v2.h')) ? false : 'cuBLAS is not installed with this toolkit' }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-bench-'));
+    try {
+      const model = compileModelCuda(sgemmModel(256), { name: 'net' });
+      for (const [name, content] of Object.entries(model.files)) await writeFile(join(dir, name), content);
+      await writeFile(join(dir, 'bench.cu'), sgemmBench(256));
+      execFileSync(NVCC, ['-std=c++17', '-O3', '-arch=sm_90', 'net.cu', 'bench.cu', '-o', 'bench', '-lcublas'], { cwd: dir });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('fails clearly where there is no NVIDIA GPU', { skip: spawnSync('nvidia-smi', ['-L']).status === 0 ? 'this machine has a GPU' : false }, () => {
     const script = join(__dirname, '../../scripts/gpu-check.js');
     const r = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 120_000 });

@@ -1,0 +1,84 @@
+import { ModelBuilder } from '../../test/builder';
+
+/** The GPU check's C++ sources (scripts/gpu-check.ts), here so that tests build them with nvcc. */
+
+/** A MatMul of two [n, n] inputs: the generated SGEMM the benchmark times. */
+export function sgemmModel(n: number): Uint8Array {
+  const b = new ModelBuilder();
+  b.output(b.op('MatMul', [b.input('a', [n, n]), b.input('b', [n, n])]));
+  return b.build('sgemm');
+}
+
+/** Prints the CUDA device count and the first device's sm_XX. */
+export const PROBE = `#include <cstdio>
+#include <cuda_runtime.h>
+int main() {
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e != cudaSuccess) n = 0;
+  printf("count %d %s\\n", n, e == cudaSuccess ? "ok" : cudaGetErrorString(e));
+  if (n == 0) return 0;
+  cudaDeviceProp p;
+  cudaGetDeviceProperties(&p, 0);
+  printf("sm_%d%d %s\\n", p.major, p.minor, p.name);
+  return 0;
+}
+`;
+
+/** Times the generated SGEMM (net_run_device of sgemmModel(n)) next to cublasSgemm on the same buffers; checks they agree. */
+export const sgemmBench = (n: number) => `#include <cstdio>
+#include <cstdlib>
+#include <cmath>
+#include <cuda_runtime.h>
+#include <cublas_v2.h>
+#include "net.h"
+#define CHECK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { fprintf(stderr, "%s: %s\\n", #x, cudaGetErrorString(e_)); return 1; } } while (0)
+int main() {
+  const long n = ${n};
+  const size_t bytes = sizeof(float) * n * n;
+  float *h = (float *)malloc(bytes);
+  unsigned s = 12345u;
+  float *a, *b, *c, *r;
+  CHECK(cudaMalloc(&a, bytes)); CHECK(cudaMalloc(&b, bytes)); CHECK(cudaMalloc(&c, bytes)); CHECK(cudaMalloc(&r, bytes));
+  for (long i = 0; i < n * n; i++) { s = s * 1664525u + 1013904223u; h[i] = (float)(s >> 8) / 16777216.0f - 0.5f; }
+  CHECK(cudaMemcpy(a, h, bytes, cudaMemcpyHostToDevice));
+  for (long i = 0; i < n * n; i++) { s = s * 1664525u + 1013904223u; h[i] = (float)(s >> 8) / 16777216.0f - 0.5f; }
+  CHECK(cudaMemcpy(b, h, bytes, cudaMemcpyHostToDevice));
+  const void *in[2] = { a, b };
+  void *out[1] = { c };
+  cublasHandle_t handle;
+  if (cublasCreate(&handle) != CUBLAS_STATUS_SUCCESS) { fprintf(stderr, "cublasCreate failed\\n"); return 1; }
+  const float one = 1.0f, zero = 0.0f;
+  /* Row-major C = A B is column-major C^T = B^T A^T. */
+  #define CUBLAS() cublasSgemm(handle, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, b, n, a, n, &zero, r, n)
+  int e = net_run_device(in, out);
+  if (e) { fprintf(stderr, "net_run_device: CUDA error %d\\n", e); return 1; }
+  if (CUBLAS() != CUBLAS_STATUS_SUCCESS) { fprintf(stderr, "cublasSgemm failed\\n"); return 1; }
+  CHECK(cudaDeviceSynchronize());
+  float *hc = (float *)malloc(bytes), *hr = (float *)malloc(bytes);
+  CHECK(cudaMemcpy(hc, c, bytes, cudaMemcpyDeviceToHost));
+  CHECK(cudaMemcpy(hr, r, bytes, cudaMemcpyDeviceToHost));
+  double worst = 0;
+  for (long i = 0; i < n * n; i++) { double d = fabs((double)hc[i] - hr[i]) / (fabs((double)hr[i]) + 1e-2); if (d > worst) worst = d; }
+  cudaEvent_t t0, t1;
+  cudaEventCreate(&t0); cudaEventCreate(&t1);
+  const int iters = 20;
+  float ms_kiln = 1e30f, ms_cublas = 1e30f;
+  for (int round = 0; round < 3; round++) {
+    float ms;
+    cudaEventRecord(t0);
+    for (int i = 0; i < iters; i++) net_run_device(in, out);
+    cudaEventRecord(t1); cudaEventSynchronize(t1); cudaEventElapsedTime(&ms, t0, t1);
+    if (ms / iters < ms_kiln) ms_kiln = ms / iters;
+    cudaEventRecord(t0);
+    for (int i = 0; i < iters; i++) CUBLAS();
+    cudaEventRecord(t1); cudaEventSynchronize(t1); cudaEventElapsedTime(&ms, t0, t1);
+    if (ms / iters < ms_cublas) ms_cublas = ms / iters;
+  }
+  const double flop = 2.0 * n * n * n;
+  const double tk = flop / (ms_kiln * 1e-3) / 1e12, tc = flop / (ms_cublas * 1e-3) / 1e12;
+  printf("SGEMM %ldx%ldx%ld: kiln %.2f TFLOP/s (%.3f ms), cuBLAS %.2f TFLOP/s (%.3f ms), ratio %.1f%%, max rel diff vs cuBLAS %.2e\\n", n, n, n, tk, ms_kiln, tc, ms_cublas, 100.0 * tk / tc, worst);
+  return worst < 1e-3 ? 0 : 3;
+}
+`;
+
