@@ -6,7 +6,8 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Kiln, startKiln, waitForJob } from './support/harness';
+import { DataSource } from 'typeorm';
+import { JobView, Kiln, startKiln, waitForJob } from './support/harness';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -187,6 +188,39 @@ describe('PostgreSQL restarted while builds are queued and running', () => {
     }
     const again = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', files: [{ path: 'a.c', content: `int a${Date.now()};` }] }, targets: ['x86_64-linux-gnu'] });
     assert.equal(again.status, 202, JSON.stringify(again.body));
+    assert.equal((await waitForJob(kiln, again.body.id, 60_000)).status, 'succeeded');
+  });
+});
+
+describe('object storage unreachable', () => {
+  let kiln: Kiln;
+  before(async () => {
+    kiln = await startKiln({ storage: 's3' });
+  });
+  after(async () => {
+    await kiln?.close();
+  });
+
+  it('retries with backoff, then fails the build saying why, with no artifact rows; recovers when storage is back', async () => {
+    await kiln.s3!.stop();
+    const up = await kiln.http().post('/v1/uploads?filename=a.c').set(kiln.auth).set('Content-Type', 'application/octet-stream').send(Buffer.from('int a;'));
+    assert.equal(up.status, 503, JSON.stringify(up.body));
+    assert.ok(Number(up.headers['retry-after']) > 0);
+    const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', files: [{ path: 's.c', content: `int s(void) { return 3; } // ${randomBytes(6).toString('hex')}\n` }] }, targets: ['x86_64-linux-gnu'] });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const job = await waitForJob(kiln, res.body.id, 180_000);
+    const b = job.builds[0] as JobView['builds'][number] & { attempts: number };
+    assert.equal(b.status, 'failed');
+    assert.match(b.statusReason ?? '', /was unreachable in all 3 attempts/);
+    assert.equal(b.attempts, 3);
+    assert.deepEqual(b.artifacts, []);
+    const db = kiln.api.get(DataSource);
+    const [{ n }] = await db.query(`SELECT count(*)::int AS n FROM artifacts WHERE build_id = $1`, [b.id]);
+    assert.equal(n, 0);
+
+    await kiln.s3!.start();
+    const again = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', files: [{ path: 's.c', content: `int t(void) { return 4; } // ${randomBytes(6).toString('hex')}\n` }] }, targets: ['x86_64-linux-gnu'] });
+    assert.equal(again.status, 202);
     assert.equal((await waitForJob(kiln, again.body.id, 60_000)).status, 'succeeded');
   });
 });

@@ -1,6 +1,7 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Inject, Logger, OnApplicationBootstrap, Type } from '@nestjs/common';
 import { CAPABILITIES, Capabilities } from './toolchains/capabilities';
+import { isUnavailable } from '../src/common/exception.filter';
 import { Job as QueueJob, UnrecoverableError } from 'bullmq';
 import { BuildPayload, JobName, jobNamesForPool, JobPayloads, queueName } from '../src/queue/queue.types';
 import { CompileService } from './compile/compile.service';
@@ -84,7 +85,8 @@ export function makePoolProcessor(pool: string, concurrency: number, lockMs = 60
       } catch (e) {
         const message = (e as Error).message;
         this.logger.error(`${job.name} ${job.data.buildId}, attempt ${attempt}/${attempts}: ${message}`, (e as Error).stack);
-        if (attempt >= attempts) await this.compile.failForGood(job.data.buildId, `internal error after ${attempts} attempts: ${message}`);
+        // A service that is away (storage, database) is said so; anything else is an internal error.
+        if (attempt >= attempts) await this.compile.failForGood(job.data.buildId, isUnavailable(e) ? `a service Kiln depends on (object storage, the database or Redis) was unreachable in all ${attempts} attempts: ${message}` : `internal error after ${attempts} attempts: ${message}`);
         else await this.compile.requeue(job.data.buildId, `attempt ${attempt} failed (${message}); retrying`);
         throw e;
       }

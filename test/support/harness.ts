@@ -41,16 +41,31 @@ export async function createTestDatabase(adminUrl = ADMIN_DATABASE_URL): Promise
 export interface S3Server {
   env: Record<string, string>;
   directory: string;
+  /** Stops answering (connections are refused), keeping what it stores. */
+  stop: () => Promise<void>;
+  /** Answers again on the same port, with what it stored. */
+  start: () => Promise<void>;
   close: () => Promise<void>;
 }
 
 /** A real S3 protocol server on loopback, with its own directory. */
 export async function startS3(): Promise<S3Server> {
   const directory = await mkdtemp(join(tmpdir(), 'kiln-s3-'));
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, vhostBuckets: false });
+  let server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, vhostBuckets: false });
   const { port } = await server.run();
+  let running = true;
   return {
     directory,
+    stop: async () => {
+      if (running) await server.close();
+      running = false;
+    },
+    start: async () => {
+      if (running) return;
+      server = new S3rver({ address: '127.0.0.1', port, silent: true, directory, vhostBuckets: false });
+      await server.run();
+      running = true;
+    },
     env: {
       KILN_STORAGE: 's3',
       KILN_S3_ENDPOINT: `http://127.0.0.1:${port}`,
@@ -59,7 +74,7 @@ export async function startS3(): Promise<S3Server> {
       KILN_S3_BUCKET: `kiln-${randomBytes(4).toString('hex')}`,
     },
     close: async () => {
-      await server.close();
+      if (running) await server.close();
       await rm(directory, { recursive: true, force: true });
     },
   };
@@ -75,6 +90,8 @@ export interface Kiln {
   http: () => ReturnType<typeof request>;
   auth: { Authorization: string };
   startWorker: (overrides?: Record<string, string>) => Promise<INestApplicationContext>;
+  /** The S3 protocol server, when storage is s3. */
+  s3: S3Server | null;
   close: () => Promise<void>;
 }
 
@@ -128,6 +145,7 @@ export async function startKiln(opts: { storage?: 'fs' | 's3'; worker?: boolean;
     http: () => request(baseUrl),
     auth: { Authorization: `Bearer ${apiKey}` },
     startWorker,
+    s3,
     close: async () => {
       for (const w of workers.reverse()) await w.close().catch(() => undefined);
       await api.close();
