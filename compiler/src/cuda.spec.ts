@@ -100,11 +100,13 @@ describe('CUDA generator: the kernels\' arithmetic, run on the host, against onn
     const bat = b.op('MatMul', [y, b.weight('v', [2, 5, 9], randomWeights(4, 90, 0.3))]);
     const a = b.input('a', [11, 6]);
     const g = b.op('Gemm', [a, b.weight('gb', [13, 11], randomWeights(5, 143, 0.3)), b.weight('gc', [1, 13], randomWeights(6, 13, 0.3))], { transA: 1, transB: 1, alpha: 0.5, beta: 2.0 });
+    const vec = b.op('Add', [b.op('MatMul', [b.input('u', [3, 5]), b.weight('u1', [5], randomWeights(14, 5, 0.5))]), b.weight('ub', [3], randomWeights(15, 3, 0.5))]);
     b.output(b.op('Relu', [big]));
     b.output(bat);
     b.output(g);
+    b.output(vec);
     const model = await checkAgainstOrt(root, 'gemm-edges', b.build());
-    assert.deepEqual(model.launches.map((l) => l.kernel), ['gemm', 'gemm', 'gemm']);
+    assert.deepEqual(model.launches.map((l) => l.kernel), ['gemm', 'gemm', 'gemm', 'gemm']);
   });
 
   it('convolution: strides, dilations, padding, batches, groups; pooling with padding', async () => {

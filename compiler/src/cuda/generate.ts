@@ -270,7 +270,8 @@ export function generateCuda(graph: Graph, name: string): CudaModel {
   const gemm = (node: Node, kind: 'gemm' | 'implicit-gemm', d: { M: number; N: number; K: number; batch: number; A: string; B: string; pre: string; idx: string; ptrs: string[] }): void => {
     if (d.batch > 65535) throw new CompileError('unsupported', `${node.op} ${node.name}: a batch of ${d.batch} is more than one CUDA grid holds`);
     const k = `kiln_g${kid++}`;
-    const epi = epilogue(node, 'o', 'n');
+    const outShape = tensor(node.outputs[0]).shape;
+    const epi = epilogue(node, 'o', `o % ${outShape[outShape.length - 1] ?? 1}`);
     kernels.push(`/* ${comment(`${node.op} ${node.name}${node.fused ? ` + ${node.fused.ops.join(' + ')}` : ''}`)}: ${d.batch} x [${d.M} x ${d.K}] x [${d.K} x ${d.N}] */
 struct ${k} {
   static constexpr int M = ${d.M}, N = ${d.N}, K = ${d.K};
@@ -282,6 +283,8 @@ struct ${k} {
 };`);
     uses_.add('GEMM');
     const cfg = d.M >= 128 && d.N >= 128 ? 'KilnGemmLarge' : 'KilnGemmSmall';
+    const rowTiles = Math.ceil(d.M / (cfg === 'KilnGemmLarge' ? 128 : 32));
+    if (rowTiles > 65535) throw new CompileError('unsupported', `${node.op} ${node.name}: ${d.M} rows are more than one CUDA grid of GEMM tiles holds`);
     body.push(`  { ${k} p = {}; ${[...d.ptrs, ...epi.ptrs].join(' ')} kiln_gemm<${cfg}, ${k}>(p, ${d.batch}); }`);
     launches.push({ node: node.name, kernel: kind });
   };
