@@ -33,13 +33,14 @@ import { JobWebhooksController, WebhookSecretController } from './webhooks/webho
 import { WebhooksService } from './webhooks/webhooks.service';
 import { MetricsController } from './metrics/metrics.controller';
 import { MetricsMiddleware } from './metrics/metrics.middleware';
+import { RequestIdMiddleware } from './common/request-id.middleware';
 import { MetricsService } from './metrics/metrics.service';
 
 /** The HTTP API. Queues are registered for every pool in the catalog, so any build can be queued. */
 @Module({})
 export class AppModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(MetricsMiddleware).forRoutes('*');
+    consumer.apply(RequestIdMiddleware, MetricsMiddleware).forRoutes('*');
   }
 
   static register(config: KilnConfig): DynamicModule {

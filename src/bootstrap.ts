@@ -43,8 +43,8 @@ export function configureApp(app: NestExpressApplication, config: KilnConfig): O
   if (config.corsOrigins.length) {
     app.enableCors({
       origin: config.corsOrigins.includes('*') ? true : config.corsOrigins,
-      allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'],
-      exposedHeaders: ['Location', 'Retry-After', 'X-Content-SHA256'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID', 'X-Request-Id'],
+      exposedHeaders: ['Location', 'Retry-After', 'X-Content-SHA256', 'X-Request-Id'],
       maxAge: 600,
     });
   }

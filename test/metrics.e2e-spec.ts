@@ -35,4 +35,11 @@ describe('Prometheus metrics', () => {
     assert.match(text, /kiln_build_cache\{result="miss"\} 1/);
     assert.match(text, /kiln_api_process_resident_memory_bytes \d+/);
   });
+
+  it('gives every request an id, keeping a sane one the client sent', async () => {
+    const own = await kiln.http().get('/v1/targets').set(kiln.auth).set('X-Request-Id', 'ci-run-42.step-7');
+    assert.equal(own.headers['x-request-id'], 'ci-run-42.step-7');
+    const made = await kiln.http().get('/v1/targets').set(kiln.auth).set('X-Request-Id', 'not ok; injected\\nline');
+    assert.match(made.headers['x-request-id'], /^[0-9a-f-]{36}$/);
+  });
 });

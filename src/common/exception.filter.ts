@@ -61,13 +61,15 @@ export class KilnExceptionFilter implements ExceptionFilter {
       return;
     }
     const e = exception as { stack?: string; message?: string };
+    const requestId = String(res.getHeader('X-Request-Id') ?? '');
     if (isUnavailable(exception)) {
-      this.logger.warn(`a service is unavailable: ${e?.message ?? String(exception)}`);
+      this.logger.warn(`a service is unavailable (request ${requestId}): ${e?.message ?? String(exception)}`);
       res.setHeader('Retry-After', '5');
       res.status(503).json({ statusCode: 503, error: 'Service Unavailable', message: 'a service Kiln depends on is unavailable; try again shortly' });
       return;
     }
-    this.logger.error(e?.message ?? String(exception), e?.stack);
-    res.status(500).json({ statusCode: 500, error: 'Internal Server Error', message: 'internal error' });
+    this.logger.error(`request ${requestId}: ${e?.message ?? String(exception)}`, e?.stack);
+    // The request id lets an operator find the logged cause; nothing else is revealed.
+    res.status(500).json({ statusCode: 500, error: 'Internal Server Error', message: `internal error (request ${requestId})` });
   }
 }
