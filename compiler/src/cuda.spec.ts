@@ -11,7 +11,9 @@ import { prng } from '../../src/verification/inputs';
 import { MODEL_TOLERANCE } from '../../src/verification/spec';
 import { ModelBuilder, randomWeights } from '../test/builder';
 import { TEST_MODELS } from '../test/models';
+import { listCases, ONNX_TESTDATA } from './conformance';
 import { PROBE, sgemmBench, sgemmModel } from './cuda/check';
+import { runCudaCase } from './cuda/conformance';
 import { compileModelCuda, CudaModel } from './cuda/generate';
 import { modelHarness } from './harness';
 import { CompileError } from './ir';
@@ -138,6 +140,21 @@ describe('CUDA generator: the kernels\' arithmetic, run on the host, against onn
     // Mul, Sub, Tanh and Clip are one kernel.
     assert.ok(model.launches.some((l) => l.kernel === 'elementwise' && /Mul \+ Sub \+ Tanh \+ Clip|Clip.*Tanh.*Sub.*Mul|Mul.*Sub.*Tanh.*Clip/.test(l.node)), JSON.stringify(model.launches));
   });
+});
+
+describe('CUDA generator on ONNX backend test cases (host emulation)', { skip: existsSync(ONNX_TESTDATA) ? false : 'libonnx-testdata is not installed' }, () => {
+  const GROUPS = ['test_conv_', 'test_gemm_', 'test_matmul_', 'test_softmax_', 'test_logsoftmax_', 'test_maxpool_2d_', 'test_averagepool_2d_', 'test_reduce_mean_', 'test_transpose_', 'test_concat_', 'test_batchnorm_'];
+  for (const prefix of GROUPS) {
+    it(`${prefix}* computes the expected outputs or is refused by name`, async () => {
+      const cases = (await listCases('node')).filter((d) => d.split('/').pop()!.startsWith(prefix) && !d.endsWith('_expanded'));
+      const results = [];
+      for (const dir of cases) results.push(await runCudaCase(dir, 'node'));
+      const wrong = results.filter((r) => r.status === 'failed' || r.status === 'error');
+      assert.deepEqual(wrong.map((r) => `${r.name}: ${r.detail}`), []);
+      assert.ok(results.some((r) => r.status === 'passed'), `none of ${results.length} cases ran`);
+      for (const r of results.filter((x) => x.status === 'unsupported')) assert.match(r.detail, /CUDA backend|unsupported|not supported|only/);
+    });
+  }
 });
 
 describe('CUDA generator refuses what it cannot emit, naming the operators', () => {
