@@ -9,23 +9,30 @@ import { startKiln } from '../test/support/harness';
 
 /**
  * Load on loopback: the API and a worker run as their own processes, as deployed; C concurrent
- * clients each submit a fresh C build and poll it to the end, for D seconds. Printed: requests
+ * clients each submit a fresh C build and follow it to the end, for D seconds. The translation
+ * unit holds F functions (F=1: a tiny file, where Kiln's fixed cost per build shows most;
+ * F=200: a file of a few hundred lines, closer to real work). Printed: requests
  * per second held, API latency p50/p99, 5xx count, builds per second next to the raw compiler's
  * throughput with the same parallelism (measured in the same run), and the end-to-end latency
  * of a cached build (POST, which answers from the cache, then GET).
  *
- *   npm run load -- [clients=8] [seconds=20] [parallelism=2]
+ *   npm run load -- [clients=8] [seconds=20] [parallelism=2] [functions=1]
  */
 const CLIENTS = Number(process.argv[2] ?? 8);
 const SECONDS = Number(process.argv[3] ?? 20);
 const PARALLEL = Number(process.argv[4] ?? 2);
+const FUNCTIONS = Number(process.argv[5] ?? 1);
 const run = promisify(execFile);
 
-const source = (i: number) => `#include <stddef.h>
-void saxpy_${i < 0 ? `ref${-i}` : i}(size_t n, float a, const float *x, float *y) {
-  for (size_t k = 0; k < n; k++) y[k] = a * x[k] + y[k];
+const source = (i: number) =>
+  `#include <stddef.h>\n` +
+  Array.from(
+    { length: FUNCTIONS },
+    (_, f) => `void saxpy_${i < 0 ? `ref${-i}` : i}_${f}(size_t n, float a, const float *x, float *y) {
+  for (size_t k = 0; k < n; k++) y[k] = a * x[k] + y[k] * ${f + 1}.0f;
 }
-`;
+`,
+  ).join('');
 
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -144,7 +151,7 @@ async function main(): Promise<void> {
     }
 
     const rate = built / elapsed;
-    console.log(`Kiln under load: ${CLIENTS} clients for ${SECONDS} s on loopback, worker parallelism ${PARALLEL}, x86_64 C objects`);
+    console.log(`Kiln under load: ${CLIENTS} clients for ${SECONDS} s on loopback, worker parallelism ${PARALLEL}, x86_64 C objects of ${FUNCTIONS} function(s)`);
     console.log(`  requests                ${requests} (${(requests / elapsed).toFixed(0)} per second held)`);
     console.log(`  API latency             p50 ${quantile(latencies, 0.5).toFixed(1)} ms   p99 ${quantile(latencies, 0.99).toFixed(1)} ms`);
     console.log(`  5xx responses           ${errors5xx}   goal: 0`);
