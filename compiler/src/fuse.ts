@@ -3,60 +3,71 @@ import { attrFloat } from './ops/op';
 
 /**
  * Fusion, after shape inference: folds an inference-mode BatchNormalization into the Conv before
- * it (new weights and bias, computed at compile time), and moves a following bias Add (MatMul),
- * residual Add and Relu/Clip into the Conv, Gemm or MatMul kernel's epilogue, so the result is
- * written once. A node is fused only into the single consumer of its output, and only when the
- * intermediate is not a graph output.
+ * it (new weights and bias, computed at compile time), and moves a following scale (MatMul by a
+ * scalar), bias Add (MatMul), residual Add, Relu/Clip or GELU into the Conv, Gemm or MatMul
+ * kernel's epilogue, so the result is written once. A node is fused only when it is the single
+ * reader of the intermediate (GELU: its two readers), and never when that is a graph output.
  */
 export function fuse(graph: Graph): void {
   const ANCHORS = new Set(['Conv', 'Gemm', 'MatMul']);
-  let changed = true;
-  while (changed) {
-    changed = false;
-    const uses = new Map<string, number>();
-    for (const n of graph.nodes) for (const i of n.inputs) if (i) uses.set(i, (uses.get(i) ?? 0) + 1);
-    for (const o of graph.outputs) uses.set(o, (uses.get(o) ?? 0) + 1);
-    const producer = new Map<string, number>();
-    graph.nodes.forEach((n, idx) => n.outputs.forEach((o) => o && producer.set(o, idx)));
-    for (let idx = 0; idx < graph.nodes.length && !changed; idx++) {
-      const anchor = graph.nodes[idx];
-      if (!ANCHORS.has(anchor.op)) continue;
+  // Who reads each tensor (a node once per input slot), and where each is produced; kept up to date as nodes go.
+  const readers = new Map<string, Node[]>();
+  for (const n of graph.nodes) for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
+  for (const o of graph.outputs) readers.set(o, [...(readers.get(o) ?? []), OUTPUT]);
+  const producer = new Map<string, number>();
+  graph.nodes.forEach((n, idx) => n.outputs.forEach((o) => o && producer.set(o, idx)));
+  const ctx: FuseContext = { graph, readers, folded: 0 };
+  const remove = (gone: Node[]) => {
+    for (const n of gone) for (const i of n.inputs) if (i) readers.set(i, (readers.get(i) ?? []).filter((r) => r !== n));
+    graph.nodes = graph.nodes.filter((n) => !gone.includes(n));
+  };
+  for (let idx = 0; idx < graph.nodes.length; idx++) {
+    const anchor = graph.nodes[idx];
+    if (!ANCHORS.has(anchor.op) || anchor.outputs.length !== 1) continue;
+    // Fold as many followers into this node as apply, one at a time. (Removed nodes all come after it.)
+    for (;;) {
       const out = anchor.outputs[0];
       const t = graph.tensors.get(out);
-      if (!t || t.data || t.dtype !== 'float32' || anchor.outputs.length !== 1 || graph.outputs.includes(out)) continue;
-      if (uses.get(out) === 2 && !anchor.fused?.clamp && !anchor.fused?.gelu) {
-        const gelu = matchGelu(graph, out, uses);
+      const users = readers.get(out) ?? [];
+      if (!t || t.data || t.dtype !== 'float32' || users.includes(OUTPUT)) break;
+      const f = anchor.fused ?? { ops: [] };
+      if (users.length === 2 && !f.clamp && !f.gelu) {
+        const gelu = matchGelu(ctx, out);
         if (gelu) {
-          const f = anchor.fused ?? { ops: [] };
           f.gelu = true;
           f.ops.push(`GELU (${gelu.nodes.map((n) => n.op).join(', ')})`);
           anchor.fused = f;
           anchor.outputs = [gelu.output];
-          graph.nodes = graph.nodes.filter((n) => !gelu.nodes.includes(n));
-          changed = true;
+          remove(gelu.nodes);
           continue;
         }
       }
-      if (uses.get(out) !== 1) continue;
-      const nextIdx = graph.nodes.findIndex((n) => n.inputs.includes(out));
-      if (nextIdx < 0) continue;
-      const next = graph.nodes[nextIdx];
-      const f = anchor.fused ?? { ops: [] };
-      const ok = tryFuse(graph, anchor, f, next, t, (name) => {
+      if (users.length !== 1) break;
+      const next = users[0];
+      const ok = tryFuse(ctx, anchor, f, next, t, (name) => {
         const tt = graph.tensors.get(name);
         if (!tt) return false;
         if (graph.inputs.includes(name) || tt.data) return true;
         const p = producer.get(name);
         return p !== undefined && p < idx;
       });
-      if (!ok) continue;
+      if (!ok) break;
       f.ops.push(`${next.op} ${next.name}`);
       anchor.fused = f;
       anchor.outputs = [next.outputs[0]];
-      graph.nodes.splice(nextIdx, 1);
-      changed = true;
+      remove([next]);
     }
   }
+}
+
+/** Stands for a graph output among a tensor's readers. */
+const OUTPUT: Node = { op: '(graph output)', name: '', inputs: [], outputs: [], attrs: {} };
+
+interface FuseContext {
+  graph: Graph;
+  readers: Map<string, Node[]>;
+  /** Constants made so far (their names are numbered per graph, so the C is the same on every compile). */
+  folded: number;
 }
 
 /** A scalar constant's value, or undefined. */
@@ -72,20 +83,24 @@ const near = (a: number | undefined, b: number) => a !== undefined && Math.abs(a
  *   Mul(Mul(x, 0.5), Add(Erf(Div(x, sqrt 2)), 1))   or   Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5),
  * with Mul(x, 1/sqrt 2) for the Div and either operand order. Every intermediate is used once.
  */
-function matchGelu(graph: Graph, x: string, uses: Map<string, number>): { nodes: Node[]; output: string } | undefined {
-  const consumers = graph.nodes.filter((n) => n.inputs.includes(x));
-  const single = (name: string) => uses.get(name) === 1 && !graph.outputs.includes(name);
-  const only = (name: string) => (single(name) ? graph.nodes.find((n) => n.inputs.includes(name)) : undefined);
+function matchGelu(ctx: FuseContext, x: string): { nodes: Node[]; output: string } | undefined {
+  const { graph, readers } = ctx;
+  const consumers = readers.get(x) ?? [];
+  const only = (name: string) => {
+    const r = readers.get(name) ?? [];
+    return r.length === 1 && r[0] !== OUTPUT ? r[0] : undefined;
+  };
+  const single = (name: string) => only(name) !== undefined;
   const otherOf = (n: Node, v: string) => (n.inputs.length === 2 ? (n.inputs[0] === v ? n.inputs[1] : n.inputs[1] === v ? n.inputs[0] : undefined) : undefined);
   const scaleDown = consumers.find((n) => (n.op === 'Div' && n.inputs[0] === x && near(scalar(graph, n.inputs[1]), Math.SQRT2)) || (n.op === 'Mul' && near(scalar(graph, otherOf(n, x)), Math.SQRT1_2)));
-  if (!scaleDown || consumers.length !== 2) return undefined;
+  if (!scaleDown || consumers.length !== 2 || consumers[0] === consumers[1] || consumers.includes(OUTPUT)) return undefined;
   const erf = only(scaleDown.outputs[0]);
   if (erf?.op !== 'Erf') return undefined;
   const plus = only(erf.outputs[0]);
   if (plus?.op !== 'Add' || !near(scalar(graph, otherOf(plus, erf.outputs[0])), 1)) return undefined;
   const s = plus.outputs[0];
-  const other = consumers.find((n) => n !== scaleDown)!;
-  if (other.op !== 'Mul' || !single(s)) return undefined;
+  const other = consumers.find((n) => n !== scaleDown);
+  if (other?.op !== 'Mul' || !single(s)) return undefined;
   const half = otherOf(other, x);
   if (near(scalar(graph, half), 0.5)) {
     // Mul(Mul(x, 0.5), s)
@@ -108,15 +123,15 @@ function constValues(graph: Graph, name: string | undefined): Float32Array | und
   return t?.data instanceof Float32Array ? t.data : undefined;
 }
 
-let folded = 0;
-function addConstant(graph: Graph, base: string, shape: number[], data: Float32Array): string {
-  let name = `${base}__kiln_folded${folded++}`;
-  while (graph.tensors.has(name)) name = `${base}__kiln_folded${folded++}`;
-  graph.tensors.set(name, { name, dtype: 'float32', shape, data });
+function addConstant(ctx: FuseContext, base: string, shape: number[], data: Float32Array): string {
+  let name = `${base}__kiln_folded${ctx.folded++}`;
+  while (ctx.graph.tensors.has(name)) name = `${base}__kiln_folded${ctx.folded++}`;
+  ctx.graph.tensors.set(name, { name, dtype: 'float32', shape, data });
   return name;
 }
 
-function tryFuse(graph: Graph, anchor: Node, f: Fusion, next: Node, t: Tensor, availableBefore: (name: string) => boolean): boolean {
+function tryFuse(ctx: FuseContext, anchor: Node, f: Fusion, next: Node, t: Tensor, availableBefore: (name: string) => boolean): boolean {
+  const { graph } = ctx;
   const out = anchor.outputs[0];
   const outT = graph.tensors.get(next.outputs[0]);
   if (!outT || outT.dtype !== 'float32' || outT.shape.join() !== t.shape.join() || next.outputs.filter(Boolean).length !== 1) return false;
@@ -137,7 +152,7 @@ function tryFuse(graph: Graph, anchor: Node, f: Fusion, next: Node, t: Tensor, a
       for (let i = 0; i < per; i++) nw[m * per + i] = w.data[m * per + i] * k;
       nb[m] = (b0[m] - mean[m]) * k + bias[m];
     }
-    anchor.inputs = [anchor.inputs[0], addConstant(graph, anchor.inputs[1], w.shape, nw), addConstant(graph, anchor.inputs[2] || `${anchor.name}_bias`, [M], nb)];
+    anchor.inputs = [anchor.inputs[0], addConstant(ctx, anchor.inputs[1], w.shape, nw), addConstant(ctx, anchor.inputs[2] || `${anchor.name}_bias`, [M], nb)];
     return true;
   }
   if ((next.op === 'Mul' || next.op === 'Div') && anchor.op === 'MatMul' && nothingYet && f.scale === undefined && next.inputs.length === 2) {

@@ -126,6 +126,13 @@ describe('kernel library: the packed GEMM against a naive reference', () => {
     assert.ok(!c.includes('*/ int evil;'));
   });
 
+  it('generates the same C for the same model every time (folded constants are numbered per graph)', () => {
+    const first = compileModel(CONVS.bytes, { name: 'net' }).files['net.c'];
+    compileModel(CONVS.bytes, { name: 'other' });
+    assert.equal(compileModel(CONVS.bytes, { name: 'net' }).files['net.c'], first);
+    assert.match(String(first), /BatchNormalization/); // a fold happened, so there were constants to number
+  });
+
   it('covers a shape with several row blocks and K blocks', () => {
     const [M, K] = SHAPES[6];
     assert.ok(gemmRowBlock(M, K) < M && K > 256);
