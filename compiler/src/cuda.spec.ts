@@ -143,7 +143,7 @@ describe('CUDA generator: the kernels\' arithmetic, run on the host, against onn
 });
 
 describe('CUDA generator on ONNX backend test cases (host emulation)', { skip: existsSync(ONNX_TESTDATA) ? false : 'libonnx-testdata is not installed' }, () => {
-  const GROUPS = ['test_conv_', 'test_gemm_', 'test_matmul_', 'test_softmax_', 'test_logsoftmax_', 'test_maxpool_2d_', 'test_averagepool_2d_', 'test_reduce_mean_', 'test_transpose_', 'test_concat_', 'test_batchnorm_'];
+  const GROUPS = ['test_conv_', 'test_gemm_', 'test_matmul_', 'test_softmax_', 'test_logsoftmax_', 'test_maxpool_2d_', 'test_averagepool_2d_', 'test_reduce_mean_', 'test_transpose_', 'test_concat_', 'test_batchnorm_', 'test_slice', 'test_split_', 'test_expand_', 'test_gather_', 'test_constant_pad', 'test_selu', 'test_celu'];
   for (const prefix of GROUPS) {
     it(`${prefix}* computes the expected outputs or is refused by name`, async () => {
       const cases = (await listCases('node')).filter((d) => d.split('/').pop()!.startsWith(prefix) && !d.endsWith('_expanded'));

@@ -31,6 +31,21 @@ const UNARY: Record<string, (n: Node) => string> = {
   HardSigmoid: (n) => `fmaxf(0.0f, fminf(1.0f, ${flt(attrFloat(n, 'alpha', 0.2))} * x + ${flt(attrFloat(n, 'beta', 0.5))}))`,
   HardSwish: () => 'x * fmaxf(0.0f, fminf(1.0f, x / 6.0f + 0.5f))',
   Elu: (n) => `x >= 0.0f ? x : ${flt(attrFloat(n, 'alpha', 1))} * (expf(x) - 1.0f)`,
+  Acos: () => 'acosf(x)',
+  Asin: () => 'asinf(x)',
+  Atan: () => 'atanf(x)',
+  Sinh: () => 'sinhf(x)',
+  Cosh: () => 'coshf(x)',
+  Asinh: () => 'asinhf(x)',
+  Acosh: () => 'acoshf(x)',
+  Atanh: () => 'atanhf(x)',
+  Selu: (n) => {
+    const g = flt(attrFloat(n, 'gamma', 1.0507009873554805));
+    const a = flt(attrFloat(n, 'alpha', 1.6732632423543772));
+    return `x > 0.0f ? ${g} * x : ${g} * (${a} * expf(x) - ${a})`;
+  },
+  ThresholdedRelu: (n) => `x > ${flt(attrFloat(n, 'alpha', 1))} ? x : 0.0f`,
+  Celu: (n) => `fmaxf(0.0f, x) + fminf(0.0f, ${flt(attrFloat(n, 'alpha', 1))} * (expf(x / ${flt(attrFloat(n, 'alpha', 1))}) - 1.0f))`,
   Identity: () => 'x',
   Dropout: () => 'x',
 };
@@ -45,7 +60,7 @@ const BINARY: Record<string, (a: string, b: string) => string> = {
 const VARIADIC = new Set(['Max', 'Min', 'Sum', 'Mean']);
 const ELEMENTWISE = new Set([...Object.keys(UNARY), ...Object.keys(BINARY), ...VARIADIC, 'Clip']);
 const ALIASES = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze']);
-const OTHERS = new Set(['MatMul', 'Gemm', 'Conv', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'BatchNormalization', 'LayerNormalization', 'Softmax', 'LogSoftmax', 'Transpose', 'Concat',
+const OTHERS = new Set(['Expand', 'Gather', 'Slice', 'Split', 'Pad', 'MatMul', 'Gemm', 'Conv', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'BatchNormalization', 'LayerNormalization', 'Softmax', 'LogSoftmax', 'Transpose', 'Concat',
   'ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare']);
 
 /** The operators the CUDA generator emits kernels for (others fail generation, by name). */
@@ -440,6 +455,86 @@ a.y[i] = a.x[0][i] * k + d;`);
       const outShape = tensor(node.outputs[0]).shape;
       const xs = stridesOf(x.shape);
       pointwise(node, 'direct', numel(outShape), ref(node.outputs[0]), [ref(node.inputs[0])], `${decompose(outShape)}\na.y[i] = a.x[0][${offsetOf(perm.map((p) => xs[p]))}];`);
+    },
+    Expand(node) {
+      const x = tensor(node.inputs[0]);
+      const out = tensor(node.outputs[0]).shape;
+      pointwise(node, 'direct', numel(out), ref(node.outputs[0]), [ref(node.inputs[0])], `${decompose(out)}\na.y[i] = a.x[0][${offsetOf(broadcastStrides(x.shape, out))}];`);
+    },
+    Gather(node) {
+      const x = tensor(node.inputs[0]);
+      const ind = tensor(node.inputs[1]);
+      const axis = normAxis(attrInt(node, 'axis', 0), x.shape.length, node);
+      if (!ind.data) throw new CompileError('unsupported', `Gather ${node.name}: the CUDA backend needs constant indices`);
+      const idx = toNumbers(ind).map((v) => (v < 0 ? v + x.shape[axis] : v));
+      if (idx.length > 4096) throw new CompileError('unsupported', `Gather ${node.name}: more than 4096 indices in one CUDA kernel`);
+      const inner = numel(x.shape.slice(axis + 1));
+      const out = numel(tensor(node.outputs[0]).shape);
+      pointwise(node, 'direct', out, ref(node.outputs[0]), [ref(node.inputs[0])], `const int tab[${Math.max(1, idx.length)}] = { ${idx.join(', ') || '0'} };
+const long r = i % ${inner}, j = i / ${inner} % ${Math.max(1, idx.length)}, o = i / ${inner * Math.max(1, idx.length)};
+a.y[i] = a.x[0][(o * ${x.shape[axis]} + tab[j]) * ${inner} + r];`);
+    },
+    Slice(node) {
+      const x = tensor(node.inputs[0]);
+      const get = (i: number, attr: string): number[] | undefined => {
+        const n = node.inputs[i];
+        if (n) {
+          const t = tensor(n);
+          if (!t.data) throw new CompileError('unsupported', `Slice ${node.name}: ${attr} must be known at compile time`);
+          return toNumbers(t);
+        }
+        return attrInts(node, attr);
+      };
+      const starts = get(1, 'starts')!;
+      const axes = (get(3, 'axes') ?? starts.map((_, i) => i)).map((a) => normAxis(a, x.shape.length, node));
+      const steps = get(4, 'steps') ?? starts.map(() => 1);
+      const begin = x.shape.map(() => 0);
+      const step = x.shape.map(() => 1);
+      axes.forEach((ax, k) => {
+        const d = x.shape[ax];
+        const st = steps[k];
+        let b = starts[k] < 0 ? starts[k] + d : starts[k];
+        b = st > 0 ? Math.min(d, Math.max(0, b)) : Math.min(d - 1, Math.max(0, b));
+        begin[ax] = b;
+        step[ax] = st;
+      });
+      const out = tensor(node.outputs[0]).shape;
+      const xs = stridesOf(x.shape);
+      const base = begin.reduce((acc, b, k) => acc + b * xs[k], 0);
+      pointwise(node, 'direct', numel(out), ref(node.outputs[0]), [ref(node.inputs[0])], `${decompose(out)}\na.y[i] = a.x[0][${base} + ${offsetOf(xs.map((s, k) => s * step[k]))}];`);
+    },
+    Split(node) {
+      const x = tensor(node.inputs[0]);
+      const axis = normAxis(attrInt(node, 'axis', 0), x.shape.length, node);
+      const inner = numel(x.shape.slice(axis + 1));
+      let at = 0;
+      for (const o of node.outputs) {
+        if (!o) continue;
+        const len = tensor(o).shape[axis];
+        pointwise({ ...node, name: `${node.name} -> ${o}` }, 'direct', numel(tensor(o).shape), ref(o), [ref(node.inputs[0])], `const long r = i % ${inner}, j = i / ${inner} % ${Math.max(1, len)}, q = i / ${inner * Math.max(1, len)};\na.y[i] = a.x[0][(q * ${x.shape[axis]} + ${at} + j) * ${inner} + r];`);
+        at += len;
+      }
+    },
+    Pad(node) {
+      const x = tensor(node.inputs[0]);
+      const rank = x.shape.length;
+      const constInts = (i: number): number[] | undefined => (node.inputs[i] ? toNumbers(tensor(node.inputs[i])) : undefined);
+      const raw = constInts(1) ?? attrInts(node, 'pads')!;
+      const axes = (constInts(3) ?? [...Array(rank).keys()]).map((a) => normAxis(a, rank, node));
+      const begin = new Array(rank).fill(0);
+      axes.forEach((a, k) => (begin[a] = raw[k]));
+      const mode = String(node.attrs.mode ?? 'constant');
+      const value = node.inputs[2] ? flt(Number(tensor(node.inputs[2]).data![0])) : flt(attrFloat(node, 'value', 0));
+      const out = tensor(node.outputs[0]).shape;
+      const lines = out.map((_, k) => {
+        const d = x.shape[k];
+        const r = `(d${k} - ${begin[k]})`;
+        return mode === 'reflect' ? `long j${k} = ${r}; while (j${k} < 0 || j${k} >= ${d}) j${k} = j${k} < 0 ? -j${k} : 2 * ${d} - 2 - j${k};`
+          : mode === 'edge' ? `long j${k} = ${r} < 0 ? 0 : ${r} >= ${d} ? ${d - 1} : ${r};`
+          : mode === 'wrap' ? `long j${k} = ((${r} % ${d}) + ${d}) % ${d};`
+          : `long j${k} = ${r}; inside = inside && j${k} >= 0 && j${k} < ${d};`;
+      });
+      pointwise(node, 'direct', numel(out), ref(node.outputs[0]), [ref(node.inputs[0])], `${decompose(out)}\nbool inside = true;\n${lines.join('\n')}\n(void)inside;\na.y[i] = inside ? a.x[0][${offsetOf(stridesOf(x.shape), 'j')}] : ${value};`);
     },
     Concat(node) {
       const out = tensor(node.outputs[0]);
