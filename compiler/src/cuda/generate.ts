@@ -282,18 +282,29 @@ export function generateCuda(graph: Graph, name: string): CudaModel {
     return { code: lines.join(' '), ptrs };
   };
 
-  const gemm = (node: Node, kind: 'gemm' | 'implicit-gemm', d: { M: number; N: number; K: number; batch: number; A: string; B: string; pre: string; idx: string; ptrs: string[] }): void => {
+  /**
+   * One GEMM call. A and B are the scalar accessors; Ap/Bp, where given, the address of 4
+   * contiguous elements (A along k; B along n, or along k when bAlongK), which the loader uses
+   * for 16-byte loads when the extent is a multiple of 4.
+   */
+  const gemm = (node: Node, kind: 'gemm' | 'implicit-gemm', d: { M: number; N: number; K: number; batch: number; A: string; B: string; Ap?: string; Bp?: string; bAlongK?: boolean; pre: string; idx: string; ptrs: string[] }): void => {
     if (d.batch > 65535) throw new CompileError('unsupported', `${node.op} ${node.name}: a batch of ${d.batch} is more than one CUDA grid holds`);
     const k = `kiln_g${kid++}`;
+    const aVec = !!d.Ap && d.K % 4 === 0;
+    const bVec = !!d.Bp && !d.bAlongK && d.N % 4 === 0;
+    const bKVec = !!d.Bp && !!d.bAlongK && d.K % 4 === 0;
     const outShape = tensor(node.outputs[0]).shape;
     const epi = epilogue(node, 'o', `o % ${outShape[outShape.length - 1] ?? 1}`);
     kernels.push(`/* ${comment(`${node.op} ${node.name}${node.fused ? ` + ${node.fused.ops.join(' + ')}` : ''}`)}: ${d.batch} x [${d.M} x ${d.K}] x [${d.K} x ${d.N}] */
 struct ${k} {
   static constexpr int M = ${d.M}, N = ${d.N}, K = ${d.K};
+  static constexpr bool A_VEC = ${aVec}, B_VEC = ${bVec}, B_KVEC = ${bKVec}, B_KCONTIG = ${!!d.bAlongK};
   const float *a, *b, *c, *bias_m, *bias_n, *res;
   float *y;
   KILN_HD float A(int z, int m, int k) const { return ${d.A}; }
   KILN_HD float B(int z, int k, int n) const { ${d.B} }
+  KILN_HD const float *Ap(int z, int m, int k) const { return ${aVec ? `&${d.Ap}` : 'a'}; }
+  KILN_HD const float *Bp(int z, int k, int n) const { return ${bVec || bKVec ? `&${d.Bp}` : 'b'}; }
   KILN_HD void store(int z, int m, int n, float v) const { const int o = ${d.idx}; ${d.pre} ${epi.code} y[o] = v; }
 };`);
     uses_.add('GEMM');
@@ -326,6 +337,8 @@ struct ${k} {
         M, N, K, batch: numel(batch),
         A: `a[${batchOffset(batch, sa)} + m * ${K} + k]`,
         B: `return b[${batchOffset(batch, sb)} + k * ${N} + n];`,
+        Ap: `a[${batchOffset(batch, sa)} + m * ${K} + k]`,
+        Bp: `b[${batchOffset(batch, sb)} + k * ${N} + n]`,
         pre: '',
         idx: `z * ${M * N} + m * ${N} + n`,
         ptrs: [`p.a = ${ref(node.inputs[0])};`, `p.b = ${ref(node.inputs[1])};`, `p.y = ${ref(node.outputs[0])};`],
@@ -351,6 +364,9 @@ struct ${k} {
         M, N, K, batch: 1,
         A: ta ? `a[k * ${M} + m]` : `a[m * ${K} + k]`,
         B: tb ? `return b[n * ${K} + k];` : `return b[k * ${N} + n];`,
+        Ap: ta ? undefined : `a[m * ${K} + k]`,
+        Bp: tb ? `b[n * ${K} + k]` : `b[k * ${N} + n]`,
+        bAlongK: !!tb,
         pre,
         idx: `m * ${N} + n`,
         ptrs,
@@ -373,6 +389,7 @@ struct ${k} {
         gemm(node, 'implicit-gemm', {
           M, N: OH * OW, K: C * KH * KW, batch: Nb,
           A: `a[m * ${C * KH * KW} + k]`,
+          Ap: `a[m * ${C * KH * KW} + k]`,
           B: `const int c = k / ${KH * KW}, kh = k / ${KW} % ${KH}, kw = k % ${KW};
     const int ih = n / ${OW} * ${strides[0]} - ${pads[0]} + kh * ${dilations[0]}, iw = n % ${OW} * ${strides[1]} - ${pads[1]} + kw * ${dilations[1]};
     return ih >= 0 && ih < ${H} && iw >= 0 && iw < ${W} ? b[((z * ${C} + c) * ${H} + ih) * ${W} + iw] : 0.0f;`,
@@ -675,7 +692,8 @@ ${describe(inputs)}
  * Outputs:
 ${describe(outputs)}
  * ${name}_run takes host pointers (inputs are copied to the device, outputs back);
- * ${name}_run_device takes device pointers and leaves the results on the device (it waits for them).
+ * ${name}_run_device takes device pointers, 16-byte aligned as cudaMalloc's are (others: the error
+ * cudaErrorMisalignedAddress), and leaves the results on the device (it waits for them).
  * The first call allocates device memory and uploads the weights; ${name}_release frees them.
  * Returns 0, or the CUDA error code. Not reentrant: intermediate buffers are shared.
  */
@@ -729,6 +747,7 @@ ${words.length ? `static const uint32_t kiln_weights[${words.length}] = {\n${wor
 #ifdef KILN_HOST_EMULATION
 typedef int kiln_status;
 #define KILN_OK 0
+#define KILN_MISALIGNED 716
 static kiln_status kiln_alloc(unsigned char **p, size_t n) { *p = (unsigned char *)calloc(1, n ? n : 1); return *p ? 0 : 2; }
 #define kiln_free(p) free(p)
 static kiln_status kiln_copy_bytes(void *d, const void *s, size_t n) { memcpy(d, s, n); return 0; }
@@ -736,6 +755,7 @@ static kiln_status kiln_finish(void) { return 0; }
 #else
 typedef cudaError_t kiln_status;
 #define KILN_OK cudaSuccess
+#define KILN_MISALIGNED ((int)cudaErrorMisalignedAddress)
 static kiln_status kiln_alloc(unsigned char **p, size_t n) { return cudaMalloc((void **)p, n ? n : 1); }
 #define kiln_free(p) cudaFree(p)
 static kiln_status kiln_copy_bytes(void *d, const void *s, size_t n) { return cudaMemcpy(d, s, n, cudaMemcpyDefault); }
@@ -767,6 +787,8 @@ ${body.join('\n')}
 } /* namespace */
 
 extern "C" int ${name}_run_device(const void *const inputs[], void *const outputs[]) {
+${inputs.map((_, i) => `  if ((uintptr_t)inputs[${i}] & 15) return KILN_MISALIGNED;`).join('\n')}
+${outputs.map((_, i) => `  if ((uintptr_t)outputs[${i}] & 15) return KILN_MISALIGNED;`).join('\n')}
   kiln_status e = kiln_init();
   if (e != KILN_OK) return (int)e;
   kiln_graph((const float *const *)inputs, (float *const *)outputs);

@@ -54,6 +54,16 @@ template <class F> static inline void kiln_launch(long n, const KilnArgs &a) {
  * (so a convolution gathers its input as an implicit GEMM), and P::store(z, m, n, acc) with the
  * fused epilogue. The block's A tile is stored transposed, so a thread reads its TM rows and TN
  * columns of one k as two short runs of shared memory. */
+/* Reads 4 floats of global memory at a 16-byte aligned address (LDG.128). */
+static KILN_HD inline void kiln_ldg4(float *r, const float *p) {
+#if defined(KILN_HOST_EMULATION)
+  memcpy(r, p, 4 * sizeof(float));
+#else
+  const float4 v = *reinterpret_cast<const float4 *>(p);
+  r[0] = v.x; r[1] = v.y; r[2] = v.z; r[3] = v.w;
+#endif
+}
+
 /* Reads n floats of shared memory into registers: 16 bytes at a time where n allows (LDS.128). */
 template <int n> static KILN_HD inline void kiln_lds(float *r, const float *p) {
 #if defined(KILN_HOST_EMULATION)
@@ -79,16 +89,54 @@ template <int BM_, int BN_, int BK_, int TM_, int TN_> struct KilnGemm {
     alignas(16) float a[BK_][BM_ + 4];
     alignas(16) float b[BK_][BN_];
   };
+  /* Global -> shared. Where P says an operand is contiguous along a multiple of 4 (A_VEC: A along k;
+   * B_VEC: B along n; B_KVEC: B along k, a transposed B), four elements move per 16-byte load,
+   * consecutive threads reading consecutive addresses (every buffer is 16-byte aligned: the entry
+   * points refuse others). */
   template <class P> static KILN_HD void load(const P &p, int z, int m0, int n0, int k0, int tid, Smem &s) {
-    for (int e = tid; e < BM * BK; e += THREADS) {
-      const int mm = e / BK, kk = e % BK;
-      const int m = m0 + mm, k = k0 + kk;
-      s.a[kk][mm] = (m < P::M && k < P::K) ? p.A(z, m, k) : 0.0f;
+    if (P::A_VEC) {
+      for (int e = tid; e < BM * BK / 4; e += THREADS) {
+        const int mm = e / (BK / 4), kk = e % (BK / 4) * 4;
+        const int m = m0 + mm, k = k0 + kk;
+        float v[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+        if (m < P::M && k < P::K) kiln_ldg4(v, p.Ap(z, m, k));
+        s.a[kk][mm] = v[0]; s.a[kk + 1][mm] = v[1]; s.a[kk + 2][mm] = v[2]; s.a[kk + 3][mm] = v[3];
+      }
+    } else {
+      for (int e = tid; e < BM * BK; e += THREADS) {
+        const int mm = e / BK, kk = e % BK;
+        const int m = m0 + mm, k = k0 + kk;
+        s.a[kk][mm] = (m < P::M && k < P::K) ? p.A(z, m, k) : 0.0f;
+      }
     }
-    for (int e = tid; e < BK * BN; e += THREADS) {
-      const int kk = e / BN, nn = e % BN;
-      const int k = k0 + kk, n = n0 + nn;
-      s.b[kk][nn] = (k < P::K && n < P::N) ? p.B(z, k, n) : 0.0f;
+    if (P::B_VEC) {
+      for (int e = tid; e < BK * BN / 4; e += THREADS) {
+        const int kk = e / (BN / 4), nn = e % (BN / 4) * 4;
+        const int k = k0 + kk, n = n0 + nn;
+        float v[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+        if (k < P::K && n < P::N) kiln_ldg4(v, p.Bp(z, k, n));
+        s.b[kk][nn] = v[0]; s.b[kk][nn + 1] = v[1]; s.b[kk][nn + 2] = v[2]; s.b[kk][nn + 3] = v[3];
+      }
+    } else if (P::B_KVEC) {
+      for (int e = tid; e < BK * BN / 4; e += THREADS) {
+        const int nn = e / (BK / 4), kk = e % (BK / 4) * 4;
+        const int k = k0 + kk, n = n0 + nn;
+        float v[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+        if (k < P::K && n < P::N) kiln_ldg4(v, p.Bp(z, k, n));
+        s.b[kk][nn] = v[0]; s.b[kk + 1][nn] = v[1]; s.b[kk + 2][nn] = v[2]; s.b[kk + 3][nn] = v[3];
+      }
+    } else if (P::B_KCONTIG) {
+      for (int e = tid; e < BK * BN; e += THREADS) {
+        const int nn = e / BK, kk = e % BK;
+        const int k = k0 + kk, n = n0 + nn;
+        s.b[kk][nn] = (k < P::K && n < P::N) ? p.B(z, k, n) : 0.0f;
+      }
+    } else {
+      for (int e = tid; e < BK * BN; e += THREADS) {
+        const int kk = e / BN, nn = e % BN;
+        const int k = k0 + kk, n = n0 + nn;
+        s.b[kk][nn] = (k < P::K && n < P::N) ? p.B(z, k, n) : 0.0f;
+      }
     }
   }
   static KILN_HD void compute(const Smem &s, int tid, float acc[TM_][TN_]) {
