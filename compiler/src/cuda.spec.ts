@@ -208,6 +208,10 @@ describe('CUDA generator: nvcc builds cubin, PTX and the host library', { skip: 
     execFileSync(NVCC, ['-std=c++17', '-O3', '-gencode', 'arch=compute_80,code=[sm_80,compute_80]', '-gencode', 'arch=compute_90,code=[sm_90,compute_90]', '-shared', '-Xcompiler', '-fPIC', '-cudart', 'static', 'net.cu', '-o', 'libnet.so'], { cwd: dir });
     const symbols = execFileSync('nm', ['-D', '--defined-only', 'libnet.so'], { cwd: dir, encoding: 'utf8' });
     for (const s of ['net_run', 'net_run_device', 'net_release']) assert.match(symbols, new RegExp(`\\bT ${s}$`, 'm'));
+    assert.doesNotMatch(symbols, /kiln_/, 'nothing but the entry points is exported');
+    const lib = await readFile(join(dir, 'libnet.so'));
+    const weights = model.files['net.weights.bin'] as Uint8Array;
+    assert.ok(weights.length > 0 && lib.indexOf(Buffer.from(weights)) >= 0, 'the weights are embedded as binary data');
     const needed = execFileSync('readelf', ['-d', 'libnet.so'], { cwd: dir, encoding: 'utf8' });
     assert.doesNotMatch(needed, /libcudart/, 'cudart is linked statically');
     execFileSync('gcc', ['harness.c', '-o', 'run', '-L.', '-lnet', '-Wl,-rpath,$ORIGIN'], { cwd: dir });
