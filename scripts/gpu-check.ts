@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { compileModelCuda } from '../compiler/src/cuda/generate';
 import { modelHarness } from '../compiler/src/harness';
-import { PROBE, sgemmBench, sgemmModel } from '../compiler/src/cuda/check';
+import { nvccBenchArgs, nvccModelArgs, PROBE, sgemmBench, sgemmModel } from '../compiler/src/cuda/check';
 import { TEST_MODELS } from '../compiler/test/models';
 import { compareOutput } from '../src/verification/compare';
 import { prng } from '../src/verification/inputs';
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
       execFileSync('mkdir', ['-p', md]);
       for (const [f, c] of Object.entries(model.files)) await writeFile(join(md, f), c);
       await writeFile(join(md, 'harness.c'), modelHarness(model.metadata));
-      execFileSync(NVCC, ['-std=c++17', '-O3', `-arch=${arch}`, 'net.cu', 'harness.c', '-o', 'run'], { cwd: md });
+      execFileSync(NVCC, nvccModelArgs(arch), { cwd: md });
       const rand = prng(1);
       const inputs = model.metadata.inputs.map((t) => Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
       await writeFile(join(md, 'inputs.bin'), Buffer.concat(inputs.map((a) => Buffer.from(a.buffer))));
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
     execFileSync('mkdir', ['-p', gd]);
     for (const [f, c] of Object.entries(gemm.files)) await writeFile(join(gd, f), c);
     await writeFile(join(gd, 'bench.cu'), sgemmBench(SIZE));
-    execFileSync(NVCC, ['-std=c++17', '-O3', `-arch=${arch}`, 'net.cu', 'bench.cu', '-o', 'bench', '-lcublas'], { cwd: gd });
+    execFileSync(NVCC, nvccBenchArgs(arch), { cwd: gd });
     const bench = spawnSync(join(gd, 'bench'), { cwd: gd, encoding: 'utf8', timeout: 300_000 });
     process.stdout.write(bench.stdout);
     if (bench.status !== 0) {

@@ -12,7 +12,7 @@ import { MODEL_TOLERANCE } from '../../src/verification/spec';
 import { ModelBuilder, randomWeights } from '../test/builder';
 import { TEST_MODELS } from '../test/models';
 import { listCases, ONNX_TESTDATA } from './conformance';
-import { PROBE, sgemmBench, sgemmModel } from './cuda/check';
+import { nvccBenchArgs, nvccModelArgs, PROBE, sgemmBench, sgemmModel } from './cuda/check';
 import { runCudaCase } from './cuda/conformance';
 import { compileModelCuda, CudaModel } from './cuda/generate';
 import { modelHarness } from './harness';
@@ -237,13 +237,31 @@ describe('gpu-check refuses to pretend', () => {
     }
   });
 
+  it('its model executables build with nvcc and, without a GPU, exit with the harness\'s error code instead of writing outputs', { skip: hasNvcc ? false : `no nvcc at ${NVCC}` }, async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kiln-gpu-exe-'));
+    try {
+      const m = TEST_MODELS[4];
+      const model = compileModelCuda(m.build(), { name: 'net', inputShapes: m.inputShapes });
+      const dir = await writeModel(root, 'exe', model);
+      execFileSync(NVCC, nvccModelArgs('sm_90'), { cwd: dir });
+      const n = model.metadata.inputs.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1) * 4, 0);
+      await writeFile(join(dir, 'inputs.bin'), Buffer.alloc(n));
+      const run = spawnSync(join(dir, 'run'), ['inputs.bin', 'outputs.bin'], { cwd: dir, timeout: 60_000 });
+      const gpu = spawnSync('nvidia-smi', ['-L']).status === 0;
+      assert.equal(run.status, gpu ? 0 : 107);
+      assert.equal(existsSync(join(dir, 'outputs.bin')), gpu);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('its SGEMM benchmark builds against cuBLAS', { skip: existsSync(join(CUDA_HOME, 'include/cublas_v2.h')) ? false : 'cuBLAS is not installed with this toolkit' }, async () => {
     const dir = await mkdtemp(join(tmpdir(), 'kiln-bench-'));
     try {
       const model = compileModelCuda(sgemmModel(256), { name: 'net' });
       for (const [name, content] of Object.entries(model.files)) await writeFile(join(dir, name), content);
       await writeFile(join(dir, 'bench.cu'), sgemmBench(256));
-      execFileSync(NVCC, ['-std=c++17', '-O3', '-arch=sm_90', 'net.cu', 'bench.cu', '-o', 'bench', '-lcublas'], { cwd: dir });
+      execFileSync(NVCC, nvccBenchArgs('sm_90'), { cwd: dir });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

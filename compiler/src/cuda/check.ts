@@ -2,6 +2,16 @@ import { ModelBuilder } from '../../test/builder';
 
 /** The GPU check's C++ sources (scripts/gpu-check.ts), here so that tests build them with nvcc. */
 
+/** nvcc's arguments for a model's GPU executable (net.cu and the verification harness), in the model's directory. */
+export function nvccModelArgs(arch: string): string[] {
+  return ['-std=c++17', '-O3', `-arch=${arch}`, 'net.cu', 'harness.c', '-o', 'run'];
+}
+
+/** nvcc's arguments for the SGEMM benchmark (the generated net.cu and bench.cu, linked with cuBLAS). */
+export function nvccBenchArgs(arch: string): string[] {
+  return ['-std=c++17', '-O3', `-arch=${arch}`, 'net.cu', 'bench.cu', '-o', 'bench', '-lcublas'];
+}
+
 /** A MatMul of two [n, n] inputs: the generated SGEMM the benchmark times. */
 export function sgemmModel(n: number): Uint8Array {
   const b = new ModelBuilder();
