@@ -10,7 +10,7 @@ import { compareOutput } from '../../src/verification/compare';
 import { prng } from '../../src/verification/inputs';
 import { MODEL_TOLERANCE } from '../../src/verification/spec';
 import { ModelBuilder, randomWeights } from '../test/builder';
-import { TEST_MODELS } from '../test/models';
+import { encoderLayer, TEST_MODELS } from '../test/models';
 import { listCases, ONNX_TESTDATA } from './conformance';
 import { nvccBenchArgs, nvccModelArgs, PROBE, sgemmBench, sgemmModel } from './cuda/check';
 import { runCudaCase } from './cuda/conformance';
@@ -92,6 +92,12 @@ describe('CUDA generator: the kernels\' arithmetic, run on the host, against onn
     const gelu = compileModelCuda(TEST_MODELS[4].build(), { name: 'net', fusion: false });
     // Without the GEMM epilogue fusion, GELU's five nodes become one element-wise kernel.
     assert.ok(gelu.launches.some((l) => l.kernel === 'elementwise' && /Erf/.test(l.node) && /Mul/.test(l.node)), JSON.stringify(gelu.launches));
+  });
+
+  it('intermediates share device memory where their lifetimes do not overlap (and the results stay right)', async () => {
+    const model = await checkAgainstOrt(root, 'encoder', encoderLayer(16, 64, 2));
+    assert.ok(model.memory.arena < model.memory.intermediates, JSON.stringify(model.memory));
+    assert.ok(model.memory.arena > 0);
   });
 
   it('GEMM tiles with ragged edges (large and small tile configurations), batch broadcasting, transposes, alpha and beta', async () => {

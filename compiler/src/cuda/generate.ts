@@ -85,6 +85,8 @@ export interface CudaModel {
   metadata: ModelMetadata;
   /** The kernels by kind, in launch order: what each node became. */
   launches: { node: string; kernel: 'elementwise' | 'gemm' | 'implicit-gemm' | 'direct' | 'warp-rows' | 'copy' | 'alias' }[];
+  /** Device memory: the weights, the arena the intermediates share, and what they would take unshared. */
+  memory: { weights: number; arena: number; intermediates: number };
 }
 
 export interface CudaCompileOptions extends ImportOptions {
@@ -142,9 +144,16 @@ export function generateCuda(graph: Graph, name: string): CudaModel {
   let arenaBytes = 0;
   const refs = new Map<string, string>();
   const decls: string[] = [];
+  /** Intermediates by C name: size, and the first and last kernel (step) that touches each. */
+  const arena = new Map<string, { bytes: number; first: number; last: number; label: string }>();
+  let step = 0;
   const ref = (n: string): string => {
     const have = refs.get(n);
-    if (have) return have;
+    if (have) {
+      const a = arena.get(have);
+      if (a) a.last = step;
+      return have;
+    }
     const t = tensor(n);
     let r: string;
     if (inputIndex.has(n)) r = `in${inputIndex.get(n)}`;
@@ -158,10 +167,8 @@ export function generateCuda(graph: Graph, name: string): CudaModel {
       decls.push(`  const float *${r} = (const float *)(kiln_dw + ${weightBytes}); /* ${comment(n)} [${t.shape.join(', ')}] */`);
       weightBytes += bytes.length;
     } else {
-      arenaBytes = Math.ceil(arenaBytes / 256) * 256;
-      r = `t${refs.size}`;
-      decls.push(`  float *${r} = (float *)(kiln_da + ${arenaBytes}); /* ${comment(n)} [${t.shape.join(', ')}] */`);
-      arenaBytes += Math.max(1, numel(t.shape)) * 4;
+      r = `t${arena.size}`;
+      arena.set(r, { bytes: Math.max(1, numel(t.shape)) * 4, first: step, last: step, label: `${comment(n)} [${t.shape.join(', ')}]` });
     }
     refs.set(n, r);
     return r;
@@ -637,6 +644,7 @@ a.y[i] = ${fin(count)};`);
 
   for (const node of nodes) {
     if (inlined.has(node)) continue;
+    step++;
     if (ELEMENTWISE.has(node.op)) {
       emitElementwise(node);
       continue;
@@ -656,6 +664,7 @@ a.y[i] = ${fin(count)};`);
     emit(node);
   }
   // Outputs that are constants, inputs, or aliases of another buffer are copied into place.
+  step++;
   graph.outputs.forEach((o, i) => {
     const r = ref(o);
     if (r !== `out${i}`) {
@@ -664,6 +673,23 @@ a.y[i] = ${fin(count)};`);
       uses_.add('COPY');
     }
   });
+
+  // Memory planning: intermediates whose lifetimes (first to last kernel) do not overlap share the
+  // arena; every kernel runs on one stream, in order, so a buffer is free once its last reader ran.
+  const placed: { off: number; end: number; first: number; last: number }[] = [];
+  let intermediateBytes = 0;
+  for (const [r, a] of [...arena].sort((x, y) => x[1].first - y[1].first || y[1].bytes - x[1].bytes)) {
+    const size = Math.ceil(a.bytes / 256) * 256;
+    intermediateBytes += size;
+    let off = 0;
+    for (const p of placed.filter((q) => q.first <= a.last && a.first <= q.last).sort((x, y) => x.off - y.off)) {
+      if (off + size <= p.off) break;
+      off = Math.max(off, p.end);
+    }
+    placed.push({ off, end: off + size, first: a.first, last: a.last });
+    arenaBytes = Math.max(arenaBytes, off + size);
+    decls.push(`  float *${r} = (float *)(kiln_da + ${off}); /* ${a.label}, kernels ${a.first}-${a.last} */`);
+  }
 
   const info = (n: string): TensorInfo => {
     const t = tensor(n);
@@ -820,6 +846,7 @@ extern "C" void ${name}_release(void) {
   kiln_dw = kiln_da = kiln_din = kiln_dout = 0;
 }
 `;
+  const memory = { weights: weightBytes, arena: arenaBytes, intermediates: intermediateBytes };
   const ops: Record<string, number> = {};
   for (const n of nodes) ops[n.op] = (ops[n.op] ?? 0) + 1;
   const metadata: ModelMetadata = {
@@ -833,7 +860,7 @@ extern "C" void ${name}_release(void) {
     ops,
     weightsBytes: weightBytes,
   };
-  return { files: { [`${name}.cu`]: source, [`${name}.h`]: header, [`${name}.weights.bin`]: weights, [`${name}.json`]: JSON.stringify({ ...metadata, backend: 'cuda', launches }, null, 2) + '\n' }, metadata, launches };
+  return { files: { [`${name}.cu`]: source, [`${name}.h`]: header, [`${name}.weights.bin`]: weights, [`${name}.json`]: JSON.stringify({ ...metadata, backend: 'cuda', launches, memory }, null, 2) + '\n' }, metadata, launches, memory };
 }
 
 /** ONNX bytes to CUDA C: import, check operators, infer shapes and fold constants, fuse, generate. */
