@@ -100,6 +100,26 @@ describe('CUDA generator: the kernels\' arithmetic, run on the host, against onn
     assert.ok(model.memory.arena > 0);
   });
 
+  it('net_run_device refuses a buffer that is not 16-byte aligned (the GEMM reads 16 bytes at a time)', async () => {
+    const model = compileModelCuda(TEST_MODELS[0].build(), { name: 'net', inputShapes: TEST_MODELS[0].inputShapes });
+    const dir = await writeModel(root, 'aligned', model);
+    await writeFile(join(dir, 'main.c'), `#include <stdio.h>
+#include "net.h"
+static float x[4 * 16 + 4] __attribute__((aligned(16))), y[4 * 10 + 4] __attribute__((aligned(16)));
+int main(void) {
+  const void *in[1] = { x + 1 };
+  void *out[1] = { y };
+  const void *in2[1] = { x };
+  printf("%d %d\\n", net_run_device(in, out), net_run_device(in2, out));
+  return 0;
+}
+`);
+    execFileSync('g++', ['-x', 'c++', '-std=c++17', '-O1', '-DKILN_HOST_EMULATION', '-c', 'net.cu', '-o', 'net_emu.o'], { cwd: dir });
+    execFileSync('gcc', ['-c', 'main.c', '-o', 'main.o'], { cwd: dir });
+    execFileSync('g++', ['net_emu.o', 'main.o', '-o', 'main', '-lm'], { cwd: dir });
+    assert.equal(execFileSync(join(dir, 'main'), { encoding: 'utf8' }).trim(), '716 0');
+  });
+
   it('GEMM tiles with ragged edges (large and small tile configurations), batch broadcasting, transposes, alpha and beta', async () => {
     const b = new ModelBuilder();
     const x = b.input('x', [2, 130, 45]);
