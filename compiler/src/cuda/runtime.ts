@@ -167,7 +167,10 @@ template <int BM_, int BN_, int BK_, int TM_, int TN_> struct KilnGemm {
 
 #ifndef KILN_HOST_EMULATION
 template <class G, class P> __global__ void __launch_bounds__(G::THREADS, 2) kiln_gemm_kernel(P p) {
-  __shared__ typename G::Smem s;
+  /* Two tiles of shared memory: the next k-step loads into one while the block computes on the
+   * other, with one barrier per step (after it, every thread is done with the tile that the next
+   * step overwrites). */
+  __shared__ typename G::Smem s[2];
   float acc[G::TM][G::TN];
 #pragma unroll
   for (int i = 0; i < G::TM; i++)
@@ -175,11 +178,14 @@ template <class G, class P> __global__ void __launch_bounds__(G::THREADS, 2) kil
     for (int j = 0; j < G::TN; j++) acc[i][j] = 0.0f;
   const int m0 = blockIdx.y * G::BM, n0 = blockIdx.x * G::BN, z = blockIdx.z;
   const int tid = threadIdx.x;
+  G::load(p, z, m0, n0, 0, tid, s[0]);
+  __syncthreads();
+  int cur = 0;
   for (int k0 = 0; k0 < P::K; k0 += G::BK) {
-    G::load(p, z, m0, n0, k0, tid, s);
+    if (k0 + G::BK < P::K) G::load(p, z, m0, n0, k0 + G::BK, tid, s[cur ^ 1]);
+    G::compute(s[cur], tid, acc);
     __syncthreads();
-    G::compute(s, tid, acc);
-    __syncthreads();
+    cur ^= 1;
   }
   G::store(p, z, m0, n0, tid, acc);
 }
@@ -188,15 +194,23 @@ template <class G, class P> __global__ void __launch_bounds__(G::THREADS, 2) kil
 template <class G, class P> static inline void kiln_gemm(const P &p, long batch) {
   const long gm = (P::M + G::BM - 1) / G::BM, gn = (P::N + G::BN - 1) / G::BN;
 #ifdef KILN_HOST_EMULATION
-  static typename G::Smem s;
+  /* The kernel's phases between barriers, thread by thread: the prologue's load; then per k-step
+   * the next tile's load (into the other buffer) and the compute on this one. */
+  static typename G::Smem s[2];
   static float acc[G::THREADS][G::TM][G::TN];
   for (int z = 0; z < batch; z++)
     for (int bm = 0; bm < gm; bm++)
       for (int bn = 0; bn < gn; bn++) {
         memset(acc, 0, sizeof acc);
+        memset(s, 0xff, sizeof s); /* NaNs: a read of a tile no load wrote shows in the results */
+        for (int t = 0; t < G::THREADS; t++) G::load(p, z, bm * G::BM, bn * G::BN, 0, t, s[0]);
+        int cur = 0;
         for (int k0 = 0; k0 < P::K; k0 += G::BK) {
-          for (int t = 0; t < G::THREADS; t++) G::load(p, z, bm * G::BM, bn * G::BN, k0, t, s);
-          for (int t = 0; t < G::THREADS; t++) G::compute(s, t, acc[t]);
+          for (int t = 0; t < G::THREADS; t++) {
+            if (k0 + G::BK < P::K) G::load(p, z, bm * G::BM, bn * G::BN, k0 + G::BK, t, s[cur ^ 1]);
+            G::compute(s[cur], t, acc[t]);
+          }
+          cur ^= 1;
         }
         for (int t = 0; t < G::THREADS; t++) G::store(p, z, bm * G::BM, bn * G::BN, t, acc[t]);
       }
