@@ -658,8 +658,13 @@ static void kiln_dw_task(void *arg, int tid, int nt) {
 
 static void kiln_dwconv(kiln_dw_args *d) {
   d->next = 0;
+  /* Memory-bound (a few multiply-adds per element moved): measured, a second thread made it slower (the
+     threads' reads and writes contend), so it runs on the calling thread unless asked otherwise. */
+#ifdef KILN_DW_THREADS
   if (KILN_THREADS > 1 && d->C > 1 && d->C * d->OH * d->OW * d->KH * d->KW > 100000) kiln_parallel(kiln_dw_task, d);
-  else kiln_dw_task(d, 0, 1);
+  else
+#endif
+  kiln_dw_task(d, 0, 1);
 }
 /* ---- end of the kernel library ---- */
 `;
