@@ -13,10 +13,11 @@ import { prng } from '../src/verification/inputs';
  * the same inputs, measured in the same run, interleaved in rounds so that load from other work
  * on the machine hits both alike (each side warmed up for 50 ms in every round); the GEMM also in GFLOP/s against the core's FP32 peak. Then
  * Kiln's compile times (ONNX to C, and clang per target).
- *   npm run bench:models -- [runs] [threads,...]
+ *   npm run bench:models -- [runs] [threads,...] [model name filter]
  */
 const RUNS = Number(process.argv[2] ?? 60);
 const THREADS = (process.argv[3] ?? '1,2').split(',').map(Number);
+const FILTER = process.argv[4] ?? '';
 const ROUNDS = 4;
 const TARGETS = [
   ['x86_64-linux-gnu'],
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log('model                      threads  kiln          onnxruntime   speed-up (ort/kiln)');
     const compileRows: string[] = [];
-    for (const m of BENCH_MODELS) {
+    for (const m of BENCH_MODELS.filter((x) => x.name.includes(FILTER))) {
       probe();
       const bytes = m.build();
       const rand = prng(7);
