@@ -160,7 +160,8 @@ async function main(): Promise<void> {
         const o = median(ref);
         const gf = (ms: number) => (m.flops ? ` ${(m.flops / ms / 1e6).toFixed(1)} GF/s` : '');
         const peak = probe() * flops * threads;
-        console.log(`${m.name.padEnd(27)}${String(threads).padEnd(9)}${`${k.toFixed(3)} ms`.padEnd(14)}${`${o.toFixed(3)} ms`.padEnd(14)}${(o / k).toFixed(2)}x${m.flops ? `   kiln${gf(k)} = ${((m.flops / k / 1e6 / peak) * 100).toFixed(0)}% of peak ${peak.toFixed(0)}, ort${gf(o)}` : ''}`);
+        const ms = (x: number) => `${x < 0.01 ? x.toFixed(5) : x.toFixed(3)} ms`;
+        console.log(`${m.name.padEnd(27)}${String(threads).padEnd(9)}${ms(k).padEnd(14)}${ms(o).padEnd(14)}${(o / k).toFixed(2)}x${m.flops ? `   kiln${gf(k)} = ${((m.flops / k / 1e6 / peak) * 100).toFixed(0)}% of peak ${peak.toFixed(0)}, ort${gf(o)}` : ''}`);
       }
     }
     const ghz = probe();
