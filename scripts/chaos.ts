@@ -19,6 +19,8 @@ import { freePort, PrivatePostgres, PrivateRedis } from '../test/support/servers
 export interface ChaosReport {
   builds: number;
   statuses: Record<string, number>;
+  /** Why builds failed, and how many for each reason. */
+  failures: Record<string, number>;
   workerKills: number;
   problems: string[];
   seconds: number;
@@ -135,12 +137,17 @@ export async function runChaos(total: number, workerCount: number, log: (m: stri
       if (r.artifacts !== r.names) problems.push(`build ${r.id} has ${r.artifacts} artifacts for ${r.names} names`);
       if (r.status === 'succeeded' && r.artifacts !== 2) problems.push(`build ${r.id} succeeded with ${r.artifacts} artifacts, not 2`);
     }
+    const failures: Record<string, number> = {};
+    for (const f of (await db.query(`SELECT status_reason FROM builds WHERE status = 'failed'`)) as { status_reason: string | null }[]) {
+      const why = (f.status_reason ?? 'no reason').replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<id>');
+      failures[why] = (failures[why] ?? 0) + 1;
+    }
     const artifacts: { id: string; sha256: string }[] = await db.query(`SELECT id, sha256 FROM artifacts`);
     for (const a of artifacts) {
       const bytes = await download(k, a.id);
       if (createHash('sha256').update(bytes).digest('hex') !== a.sha256) problems.push(`artifact ${a.id}: stored bytes do not match its sha256`);
     }
-    return { builds: rows.length, statuses, workerKills: kills, problems, seconds: Math.round((Date.now() - t0) / 1000) };
+    return { builds: rows.length, statuses, failures, workerKills: kills, problems, seconds: Math.round((Date.now() - t0) / 1000) };
   } finally {
     for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
     await kiln?.close().catch(() => undefined);
@@ -157,6 +164,7 @@ if (require.main === module) {
     .then((r) => {
       console.log(`chaos: ${r.builds} builds in ${r.seconds} s, ${r.workerKills} workers killed, Redis and PostgreSQL restarted once each`);
       console.log(`  statuses: ${JSON.stringify(r.statuses)}`);
+      for (const [why, n] of Object.entries(r.failures)) console.log(`  failed (${n}): ${why}`);
       console.log(`  problems: ${r.problems.length ? `\n    ${r.problems.slice(0, 20).join('\n    ')}` : 'none'}`);
       process.exit(r.problems.length ? 1 : 0);
     })
