@@ -23,7 +23,7 @@ function sha256(text: string | Buffer): string {
 }
 
 /** JSON with object keys sorted, so equal inputs always hash the same. */
-function canonicalJson(value: unknown): string {
+export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     return `{${Object.keys(value as object)

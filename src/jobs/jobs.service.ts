@@ -36,7 +36,7 @@ import { toJobDto } from './job.mapper';
 import { checkCompilerOption, checkDefine, checkSourcePath, isTranslationUnit, normalizeLanguage } from './source-rules';
 import { checkLanguageTarget, LANGUAGES, languageSpecOf, languageToolchain, servedLanguageKey, toolchainsFor } from './languages';
 import { ArchiveError, CMAKE_OUTPUTS, cmakeRoot, listArchive } from './archive';
-import { cacheKey, copyFromCache, findCached, inputDigest, modelToolchain } from './build-cache';
+import { cacheKey, canonicalJson, copyFromCache, findCached, inputDigest, modelToolchain } from './build-cache';
 import { MAX_FILES } from './source-rules';
 import { REDIS } from '../queue/redis.module';
 import type { Redis } from 'ioredis';
@@ -68,9 +68,7 @@ export function checkCMakeProject(source: SourceInput, outputs: string[], verify
 
 /** A hash of a create-job request as sent (keys sorted), to recognise its retries. */
 export function requestFingerprint(dto: unknown): string {
-  const canonical = (v: unknown): string =>
-    Array.isArray(v) ? `[${v.map(canonical).join(',')}]` : v !== null && typeof v === 'object' ? `{${Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}` : JSON.stringify(v);
-  return createHash('sha256').update(canonical(dto)).digest('hex');
+  return createHash('sha256').update(canonicalJson(dto)).digest('hex');
 }
 
 /** Validates a job's source and turns it into what is stored. Throws 400s with the reason. */
