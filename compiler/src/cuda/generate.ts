@@ -1,4 +1,5 @@
 import { checkSupported, COMPILER_VERSION, inferShapes, liveNodes, ModelMetadata, TensorInfo } from '../compile';
+import { REDUCE_KINDS } from '../ops/reduce';
 import { fuse } from '../fuse';
 import { importOnnx, ImportOptions } from '../import';
 import { CompileError, Graph, Node, numel, Tensor, toNumbers } from '../ir';
@@ -66,18 +67,7 @@ const OTHERS = new Set(['Expand', 'Gather', 'Slice', 'Split', 'Pad', 'MatMul', '
 /** The operators the CUDA generator emits kernels for (others fail generation, by name). */
 export const CUDA_OPS: ReadonlySet<string> = new Set([...ELEMENTWISE, ...ALIASES, ...OTHERS]);
 
-const REDUCE: Record<string, { init: string; acc: string; fin: (n: number) => string }> = {
-  ReduceMean: { init: '0.0f', acc: 'acc += v;', fin: (n) => `acc / ${n}.0f` },
-  ReduceSum: { init: '0.0f', acc: 'acc += v;', fin: () => 'acc' },
-  ReduceMax: { init: '-INFINITY', acc: 'acc = v > acc ? v : acc;', fin: () => 'acc' },
-  ReduceMin: { init: 'INFINITY', acc: 'acc = v < acc ? v : acc;', fin: () => 'acc' },
-  ReduceProd: { init: '1.0f', acc: 'acc *= v;', fin: () => 'acc' },
-  ReduceL1: { init: '0.0f', acc: 'acc += fabsf(v);', fin: () => 'acc' },
-  ReduceL2: { init: '0.0f', acc: 'acc += v * v;', fin: () => 'sqrtf(acc)' },
-  ReduceLogSum: { init: '0.0f', acc: 'acc += v;', fin: () => 'logf(acc)' },
-  ReduceLogSumExp: { init: '0.0f', acc: 'acc += expf(v);', fin: () => 'logf(acc)' },
-  ReduceSumSquare: { init: '0.0f', acc: 'acc += v * v;', fin: () => 'acc' },
-};
+const REDUCE: Record<string, { init: string; acc: string; fin: (n: number) => string }> = REDUCE_KINDS;
 
 export interface CudaModel {
   /** <name>.cu (kernels and the host entry points), <name>.h, <name>.weights.bin, <name>.json */

@@ -3,8 +3,11 @@ import { attrInt, attrInts, loops, normAxis, offset, OpDef, stridesOf } from './
 
 type Kind = 'ReduceMean' | 'ReduceSum' | 'ReduceMax' | 'ReduceMin' | 'ReduceProd' | 'ReduceL1' | 'ReduceL2' | 'ReduceLogSum' | 'ReduceLogSumExp' | 'ReduceSumSquare';
 
-/** Per kind: the start value, how an element joins the accumulator, and the final transform. */
-const KINDS: Record<Kind, { init: string; acc: string; fin: (count: number) => string }> = {
+/**
+ * Per kind: the start value, how an element joins the accumulator, and the final transform, in
+ * C that both the C and the CUDA backends emit.
+ */
+export const REDUCE_KINDS: Record<Kind, { init: string; acc: string; fin: (count: number) => string }> = {
   ReduceMean: { init: '0.0f', acc: 'acc += v;', fin: (n) => `acc / ${n}.0f` },
   ReduceSum: { init: '0.0f', acc: 'acc += v;', fin: () => 'acc' },
   ReduceMax: { init: '-INFINITY', acc: 'acc = v > acc ? v : acc;', fin: () => 'acc' },
@@ -48,8 +51,8 @@ function reduce(type: Kind): OpDef {
       const count = numel(reduced);
       const X = ctx.ref(node.inputs[0]);
       const Y = ctx.ref(node.outputs[0]);
-      const { init, acc } = KINDS[type];
-      const fin = KINDS[type].fin(count);
+      const { init, acc } = REDUCE_KINDS[type];
+      const fin = REDUCE_KINDS[type].fin(count);
       return loops(kept, (o) => {
         const inner = loops(reduced, (r) => `const float v = ${X}[${offset(o.map((v, k) => (axes.includes(k) ? r[k] : v)), xs)}]; ${acc}`, 'r');
         return `float acc = ${init};\n${inner}\n${Y}[${offset(o, ks)}] = ${fin};`;
