@@ -98,23 +98,37 @@ export async function runCase(dir: string, suite: string, target = 'x86_64-linux
     } catch (e) {
       return { suite, name, ops, status: 'failed', detail: `the program failed: ${(e as Error).message.split('\n')[0]}` };
     }
-    const out = await readFile(join(work, 'out.bin'));
-    let o = 0;
-    for (const [i, meta] of compiled.metadata.outputs.entries()) {
-      const exp = outputs[i];
-      if (!exp) break;
-      const bytes = Buffer.from(exp.data!.buffer, exp.data!.byteOffset, exp.data!.byteLength);
-      const mine = out.subarray(o, o + bytes.length);
-      o += bytes.length;
-      if (meta.shape.join() !== exp.shape.join()) return { suite, name, ops, status: 'failed', detail: `output ${meta.name}: shape [${meta.shape}] != expected [${exp.shape}]` };
-      if (meta.dtype !== exp.dtype) return { suite, name, ops, status: 'failed', detail: `output ${meta.name}: ${meta.dtype}, expected ${exp.dtype}` };
-      const r = compareOutput(meta.name, VERIFY_DTYPE[exp.dtype], bytes, mine, { rtol: 1e-3, atol: 1e-5, maxUlp: null });
-      if (!r.passed) return { suite, name, ops, status: 'failed', detail: `output ${meta.name}: ${r.mismatches}/${r.count} differ, worst [${r.worst?.index}] expected ${r.worst?.expected} got ${r.worst?.actual}` };
-    }
-    return { suite, name, ops, status: 'passed', detail: '' };
+    return compareCaseOutputs({ suite, name, ops }, compiled.metadata.outputs, outputs, await readFile(join(work, 'out.bin')), (d) => VERIFY_DTYPE[d as DType]);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Compares a case's outputs, as the program wrote them one after another, with the expected
+ * tensors (rtol 1e-3, atol 1e-5), by shape, element type and value. Shared by the C and CUDA runs.
+ */
+export function compareCaseOutputs(
+  c: Pick<CaseResult, 'suite' | 'name' | 'ops'>,
+  produced: { name: string; shape: number[]; dtype: string }[],
+  expected: { shape: number[]; dtype: string; data?: ArrayBufferView | null }[],
+  out: Buffer,
+  verifyDtype: (dtype: string) => VDType,
+): CaseResult {
+  const failed = (detail: string): CaseResult => ({ ...c, status: 'failed', detail });
+  let o = 0;
+  for (const [i, meta] of produced.entries()) {
+    const exp = expected[i];
+    if (!exp) break;
+    const bytes = Buffer.from(exp.data!.buffer, exp.data!.byteOffset, exp.data!.byteLength);
+    const mine = out.subarray(o, o + bytes.length);
+    o += bytes.length;
+    if (meta.shape.join() !== exp.shape.join()) return failed(`output ${meta.name}: shape [${meta.shape}] != expected [${exp.shape}]`);
+    if (meta.dtype !== exp.dtype) return failed(`output ${meta.name}: ${meta.dtype}, expected ${exp.dtype}`);
+    const r = compareOutput(meta.name, verifyDtype(exp.dtype), bytes, mine, { rtol: 1e-3, atol: 1e-5, maxUlp: null });
+    if (!r.passed) return failed(`output ${meta.name}: ${r.mismatches}/${r.count} differ, worst [${r.worst?.index}] expected ${r.worst?.expected} got ${r.worst?.actual}`);
+  }
+  return { ...c, status: 'passed', detail: '' };
 }
 
 export async function listCases(suite: string): Promise<string[]> {

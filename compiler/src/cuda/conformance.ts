@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { onnx } from 'onnx-proto';
-import { compareOutput } from '../../../src/verification/compare';
-import type { CaseResult } from '../conformance';
+import { CaseResult, compareCaseOutputs } from '../conformance';
 import { modelHarness } from '../harness';
 import { tensorFromProto } from '../import';
 import { CompileError } from '../ir';
@@ -76,20 +75,7 @@ export async function runCudaCase(dir: string, suite: string): Promise<CaseResul
     } catch (e) {
       return { suite, name, ops, status: 'failed', detail: `the program failed: ${(e as Error).message.split('\n')[0]}` };
     }
-    const out = await readFile(join(work, 'out.bin'));
-    let o = 0;
-    for (const [i, meta] of compiled.metadata.outputs.entries()) {
-      const exp = outputs[i];
-      if (!exp) break;
-      const bytes = Buffer.from(exp.data!.buffer, exp.data!.byteOffset, exp.data!.byteLength);
-      const mine = out.subarray(o, o + bytes.length);
-      o += bytes.length;
-      if (meta.shape.join() !== exp.shape.join()) return { suite, name, ops, status: 'failed', detail: `output ${meta.name}: shape [${meta.shape}] != expected [${exp.shape}]` };
-      if (meta.dtype !== exp.dtype) return { suite, name, ops, status: 'failed', detail: `output ${meta.name}: ${meta.dtype}, expected ${exp.dtype}` };
-      const r = compareOutput(meta.name, 'float32', bytes, mine, { rtol: 1e-3, atol: 1e-5, maxUlp: null });
-      if (!r.passed) return { suite, name, ops, status: 'failed', detail: `output ${meta.name}: ${r.mismatches}/${r.count} differ, worst [${r.worst?.index}] expected ${r.worst?.expected} got ${r.worst?.actual}` };
-    }
-    return { suite, name, ops, status: 'passed', detail: '' };
+    return compareCaseOutputs({ suite, name, ops }, compiled.metadata.outputs, outputs, await readFile(join(work, 'out.bin')), () => 'float32');
   } finally {
     await rm(work, { recursive: true, force: true });
   }
