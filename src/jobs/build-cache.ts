@@ -148,3 +148,20 @@ export async function copyFromCache(db: Pick<EntityManager, 'query'>, buildId: s
   );
   return rows[0].n > 0;
 }
+
+/**
+ * Before copying several cached builds in one transaction (a job whose targets are all cache
+ * hits): each copy adds references to its objects, and two such transactions adding them one
+ * build at a time in different orders could deadlock on the reference rows. This takes what the
+ * copies will take, in the order every other writer takes it: the cached builds' rows (by id),
+ * then the tenant's reference rows of their objects (by key, as the triggers on artifacts do).
+ */
+export async function lockCachedBuilds(tx: Pick<EntityManager, 'query'>, tenantId: string, buildIds: string[]): Promise<void> {
+  if (buildIds.length < 2) return;
+  await tx.query(`SELECT 1 FROM builds WHERE id = ANY($1) ORDER BY id FOR SHARE`, [buildIds]);
+  await tx.query(
+    `SELECT 1 FROM object_refs WHERE tenant_id = $1 AND storage_key IN (SELECT storage_key FROM artifacts WHERE build_id = ANY($2))
+      ORDER BY storage_key, tenant_id FOR UPDATE`,
+    [tenantId, buildIds],
+  );
+}

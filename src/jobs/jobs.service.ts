@@ -36,7 +36,7 @@ import { toJobDto } from './job.mapper';
 import { checkCompilerOption, checkDefine, checkSourcePath, isTranslationUnit, normalizeLanguage } from './source-rules';
 import { checkLanguageTarget, LANGUAGES, languageSpecOf, languageToolchain, servedLanguageKey, toolchainsFor } from './languages';
 import { ArchiveError, CMAKE_OUTPUTS, cmakeRoot, listArchive } from './archive';
-import { cacheKey, canonicalJson, copyFromCache, findCached, inputDigest, modelToolchain } from './build-cache';
+import { cacheKey, canonicalJson, copyFromCache, findCached, inputDigest, lockCachedBuilds, modelToolchain } from './build-cache';
 import { MAX_FILES } from './source-rules';
 import { REDIS } from '../queue/redis.module';
 import type { Redis } from 'ioredis';
@@ -301,6 +301,7 @@ export class JobsService {
         await tx.getRepository(BuildEvent).insert(
           builds.map((b) => ({ buildId: b.id, jobId: job.id, fromStatus: null, toStatus: b.status, message: b.statusReason })),
         );
+        await lockCachedBuilds(tx, caller.tenantId, [...new Set(hits.filter((h) => h !== null).map((h) => h.buildId))]);
         for (const [i, b] of builds.entries()) {
           const hit = hits[i];
           if (hit && (await copyFromCache(tx, b.id, hit.buildId, [b.status], null))) b.status = 'succeeded';

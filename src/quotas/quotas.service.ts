@@ -59,17 +59,32 @@ export class QuotasService {
   }
 
   async usage(tenantId: string, em: Pick<EntityManager, 'query'> = this.db): Promise<TenantUsage> {
+    // tenant_storage is kept by triggers on uploads and artifacts (see the ObjectReferences
+    // migration): the bytes of the distinct objects the tenant refers to, so an object referred
+    // to many times (a build-cache hit, the same file uploaded twice) counts once.
     const [row]: { active: number; stored: string }[] = await em.query(
       `SELECT (SELECT count(*)::int FROM builds WHERE tenant_id = $1 AND status NOT IN ('succeeded','failed','canceled')) AS active,
-              -- Stored objects are content-addressed: an object the tenant refers to many times
-              -- (a build-cache hit, the same file uploaded twice) is stored, and counted, once.
-              (SELECT COALESCE(sum(size), 0) FROM (
-                 SELECT DISTINCT ON (storage_key) size FROM (
-                   SELECT storage_key, size FROM uploads WHERE tenant_id = $1
-                   UNION ALL SELECT storage_key, size FROM artifacts WHERE tenant_id = $1) s) d) AS stored`,
+              COALESCE((SELECT bytes FROM tenant_storage WHERE tenant_id = $1), 0) AS stored`,
       [tenantId],
     );
     return { activeBuilds: row.active, storageBytes: Number(row.stored) };
+  }
+
+  /**
+   * Inside the transaction that records an upload: refuses it (413) when it no longer fits in
+   * the tenant's storage quota. The check before the bytes arrive cannot see uploads that
+   * finish meanwhile; this one holds the tenant's storage row until the upload is recorded, so
+   * concurrent uploads cannot together pass the quota.
+   */
+  async reserveStorage(tx: Pick<EntityManager, 'query'>, tenantId: string, size: number): Promise<void> {
+    const { storageBytes: limit } = await this.limits(tenantId, tx);
+    if (limit === 0) return;
+    await tx.query(`INSERT INTO tenant_storage (tenant_id, bytes) VALUES ($1, 0) ON CONFLICT (tenant_id) DO NOTHING`, [tenantId]);
+    const [{ bytes }]: { bytes: string }[] = await tx.query(`SELECT bytes FROM tenant_storage WHERE tenant_id = $1 FOR UPDATE`, [tenantId]);
+    const used = Number(bytes);
+    if (used + size > limit) {
+      throw new PayloadTooLargeException(`the upload is ${size} bytes, but the tenant stores ${used} of its ${limit} bytes (KILN_QUOTA_STORAGE_BYTES): ${Math.max(0, limit - used)} bytes are left`);
+    }
   }
 
   /**

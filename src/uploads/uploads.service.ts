@@ -7,8 +7,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { BadRequestException, Inject, Injectable, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, Repository } from 'typeorm';
 import { UUID_RE } from '../jobs/jobs.service';
 import type { Caller } from '../auth/auth.service';
 import { KILN_CONFIG, KilnConfig } from '../config/config';
@@ -26,6 +26,7 @@ export class UploadsService {
     @Inject(KILN_CONFIG) private readonly config: KilnConfig,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     @InjectRepository(Upload) private readonly uploads: Repository<Upload>,
+    @InjectDataSource() private readonly db: DataSource,
     private readonly quotas: QuotasService,
   ) {}
 
@@ -69,9 +70,11 @@ export class UploadsService {
       if (size === 0) throw new BadRequestException('the upload is empty');
       await this.store.putFile(key, tmp, contentType);
       stored = true;
-      return await this.uploads.save(
-        this.uploads.create({ id, tenantId: caller.tenantId, filename, contentType, size, sha256: hash.digest('hex'), storageKey: key }),
-      );
+      const sha256 = hash.digest('hex');
+      return await this.db.transaction(async (tx) => {
+        await this.quotas.reserveStorage(tx, caller.tenantId, size);
+        return tx.getRepository(Upload).save(tx.getRepository(Upload).create({ id, tenantId: caller.tenantId, filename, contentType, size, sha256, storageKey: key }));
+      });
     } catch (e) {
       if (stored) await this.store.delete(key).catch(() => undefined);
       if (e instanceof TooLarge) {
