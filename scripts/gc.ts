@@ -1,12 +1,13 @@
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../src/config/config';
-import { dataSourceOptions } from '../src/database/data-source';
-import { collectGarbage } from '../src/storage/gc';
+import { assertSchemaCurrent, dataSourceOptions } from '../src/database/data-source';
+import { collectGarbage, databaseReferences } from '../src/storage/gc';
 import { createObjectStore } from '../src/storage/storage.module';
 
 /**
- * Deletes stored objects nothing refers to any more.
+ * Deletes stored objects nothing refers to any more. One collection runs at a time (a second
+ * one exits at once, saying so); it may run while builds and uploads are being recorded.
  *   npm run gc -- [--dry-run] [--min-age-hours N]   (default 24)
  */
 async function main(): Promise<void> {
@@ -18,7 +19,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const db = await new DataSource(dataSourceOptions({ databaseUrl: config.databaseUrl })).initialize();
   try {
-    const r = await collectGarbage(db, createObjectStore(config), { minAgeMs: hours * 3600_000, dryRun, log: console.log });
+    await assertSchemaCurrent(db);
+    const r = await collectGarbage(databaseReferences(db), createObjectStore(config), { minAgeMs: hours * 3600_000, dryRun, log: console.log });
     console.log(`${r.scanned} objects: ${r.kept} referenced, ${r.young} younger than ${hours} h, ${r.deleted} ${dryRun ? 'to delete' : 'deleted'} (${r.deletedBytes} bytes)`);
   } finally {
     await db.destroy();

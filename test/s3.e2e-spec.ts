@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { DataSource } from 'typeorm';
 import { OBJECT_STORE, ObjectStore } from '../src/storage/object-store';
-import { collectGarbage } from '../src/storage/gc';
+import { collectGarbage, databaseReferences } from '../src/storage/gc';
 import { download, ELF_MACHINE, elfMachine, Kiln, startKiln, waitForJob } from './support/harness';
 
 describe('jobs end to end (S3 storage)', () => {
@@ -67,7 +67,7 @@ describe('jobs end to end (S3 storage)', () => {
     const keys: { storage_key: string }[] = await db.query(`SELECT DISTINCT storage_key FROM artifacts`);
     assert.ok(keys.length > 0);
     for (const k of keys) assert.ok(listed.includes(k.storage_key), k.storage_key);
-    const r = await collectGarbage(db, store, { minAgeMs: 0 });
+    const r = await collectGarbage(databaseReferences(db), store, { minAgeMs: 0 });
     assert.equal(r.deleted, 0);
     assert.equal(r.kept, r.scanned);
   });

@@ -1,19 +1,26 @@
 import { strict as assert } from 'node:assert';
-import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
 import { TenantAdmin } from '../scripts/tenant';
 import { AuthService } from '../src/auth/auth.service';
-import { OBJECT_STORE, ObjectStore } from '../src/storage/object-store';
+import { collectGarbage, databaseReferences } from '../src/storage/gc';
+import { OBJECT_STORE, objectKeys, ObjectStore } from '../src/storage/object-store';
+import { CollectorBusyError, GC_LOCK, OBJECT_LOCK_SPACE, recordReferences, removeIfUnreferenced } from '../src/storage/references';
 import { Kiln, startKiln } from './support/harness';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 
 /**
  * The bookkeeping of stored objects against the real PostgreSQL and storage: the per-tenant
- * storage counter kept by triggers, and the quota under concurrent uploads.
+ * storage counter kept by triggers, the quota under concurrent uploads, and the locks that keep
+ * the garbage collector from deleting an object a build or upload is recording a reference to.
  */
-describe('stored objects: storage counter, quota', () => {
+describe('stored objects: storage counter, quota, garbage collector locks', () => {
   let kiln: Kiln;
   let db: DataSource;
   let store: ObjectStore;
@@ -115,5 +122,99 @@ describe('stored objects: storage counter, quota', () => {
     for await (const o of store.list(`uploads/${tenant}/`)) stored += o.size;
     assert.equal(stored, 900);
     await recomputed();
+  });
+
+  /**
+   * Waits until a session waits for one of these advisory locks: the other side of the race is
+   * blocked now. (Without the locks nobody ever waits; after 2 s the race goes on unguarded and
+   * the assertions after it fail.)
+   */
+  async function waitForLockWaiter(classid: number): Promise<void> {
+    for (let i = 0; i < 80; i++) {
+      const [{ n }] = await db.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid = $1::oid`, [classid]);
+      if (n > 0) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /** An object nothing refers to, written long ago: what the collector deletes. */
+  async function orphan(text: string): Promise<{ key: string; local: string; bytes: Buffer }> {
+    const bytes = Buffer.from(text);
+    const key = objectKeys.content(sha(bytes));
+    const local = join(kiln.env.KILN_WORK_DIR, '..', `orphan-${randomBytes(4).toString('hex')}`);
+    await writeFile(local, bytes);
+    await store.putFile(key, local, 'application/octet-stream');
+    const old = new Date(Date.now() - 48 * 3600_000);
+    await utimes(join(kiln.env.KILN_STORAGE_DIR, key), old, old);
+    return { key, local, bytes };
+  }
+
+  const recordUpload = (tx: { query: DataSource['query'] }, key: string, size: number) =>
+    tx.query(`INSERT INTO uploads (tenant_id, filename, content_type, size, sha256, storage_key) VALUES ($1, 'late.bin', 'application/octet-stream', $2, repeat('c', 64), $3)`, [tenantA, size, key]);
+
+  it('the collector keeps an object whose reference is being recorded while it runs', async () => {
+    const o = await orphan(`recorded while the collector runs ${randomBytes(4).toString('hex')}`);
+    let gc: Promise<unknown> | null = null;
+    await recordReferences(db, store, [{ key: o.key, localPath: o.local, contentType: 'application/octet-stream', size: o.bytes.length }], async (tx) => {
+      // The collector lists the object while this reference is not committed yet...
+      gc = collectGarbage(databaseReferences(db), store, { minAgeMs: 3600_000 });
+      // ...and waits for the object's lock, which this recording holds until it commits.
+      await waitForLockWaiter(OBJECT_LOCK_SPACE);
+      await recordUpload(tx, o.key, o.bytes.length);
+    });
+    await gc;
+    assert.deepEqual(await readFile(join(kiln.env.KILN_STORAGE_DIR, o.key)), o.bytes);
+    // Once nothing refers to it, it goes.
+    await db.query(`DELETE FROM uploads WHERE storage_key = $1`, [o.key]);
+    const r = await collectGarbage(databaseReferences(db), store, { minAgeMs: 3600_000 });
+    assert.ok(r.deleted >= 1);
+    assert.equal(await store.stat(o.key), null);
+  });
+
+  it('a recording that loses the race to a deletion stores the object again', async () => {
+    const o = await orphan(`deleted while a build records it ${randomBytes(4).toString('hex')}`);
+    let recording: Promise<unknown> | null = null;
+    const removed = await removeIfUnreferenced(db, o.key, async () => {
+      // A build that stored these bytes a moment ago (found them stored) records its row now:
+      // it waits for the lock this deletion holds.
+      recording = recordReferences(db, store, [{ key: o.key, localPath: o.local, contentType: 'application/octet-stream', size: o.bytes.length }], (tx) => recordUpload(tx, o.key, o.bytes.length));
+      await waitForLockWaiter(OBJECT_LOCK_SPACE);
+      await store.delete(o.key);
+    });
+    assert.equal(removed, true);
+    await recording;
+    assert.deepEqual(await readFile(join(kiln.env.KILN_STORAGE_DIR, o.key)), o.bytes, 'the row refers to an object that is there');
+    await db.query(`DELETE FROM uploads WHERE storage_key = $1`, [o.key]);
+  });
+
+  it('only one collection runs at a time; npm run gc says so and exits 1', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let listing!: () => void;
+    const listed = new Promise<void>((r) => (listing = r));
+    // A collection that is busy listing the store.
+    const slow: ObjectStore = Object.assign(Object.create(store) as ObjectStore, {
+      list: async function* (prefix: string) {
+        listing();
+        await gate;
+        yield* store.list(prefix);
+      },
+    });
+    const first = collectGarbage(databaseReferences(db), slow, { minAgeMs: 3600_000, dryRun: true });
+    await listed;
+    await assert.rejects(collectGarbage(databaseReferences(db), store, { minAgeMs: 3600_000, dryRun: true }), CollectorBusyError);
+    const script = await promisify(execFile)(process.execPath, [join(__dirname, '../scripts/gc.js'), '--dry-run'], { env: { ...process.env, ...kiln.env } }).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+    assert.equal(script.code, 1);
+    assert.match(script.stderr, /gc: another garbage collection is running/);
+    release();
+    await first;
+    // The lock went with the first collection: the next one runs.
+    const [{ held }] = await db.query(`SELECT count(*)::int AS held FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::oid`, [GC_LOCK[0]]);
+    assert.equal(held, 0);
+    const { stdout } = await promisify(execFile)(process.execPath, [join(__dirname, '../scripts/gc.js'), '--dry-run'], { env: { ...process.env, ...kiln.env } });
+    assert.match(stdout, /objects: \d+ referenced/);
   });
 });

@@ -15,6 +15,7 @@ import { KILN_CONFIG, KilnConfig } from '../config/config';
 import { Upload } from '../database/entities';
 import { OBJECT_STORE, objectKeys, ObjectStore } from '../storage/object-store';
 import { QuotasService } from '../quotas/quotas.service';
+import { recordReferences } from '../storage/references';
 
 const FILENAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
 
@@ -71,7 +72,7 @@ export class UploadsService {
       await this.store.putFile(key, tmp, contentType);
       stored = true;
       const sha256 = hash.digest('hex');
-      return await this.db.transaction(async (tx) => {
+      return await recordReferences(this.db, this.store, [{ key, localPath: tmp, contentType, size }], async (tx) => {
         await this.quotas.reserveStorage(tx, caller.tenantId, size);
         return tx.getRepository(Upload).save(tx.getRepository(Upload).create({ id, tenantId: caller.tenantId, filename, contentType, size, sha256, storageKey: key }));
       });

@@ -18,6 +18,7 @@ import type { CanonicalTarget } from '../../src/targets/target';
 import type { BuildStatus } from '../../src/jobs/build-status';
 import { ContentStore } from '../../src/storage/content-store';
 import { OBJECT_STORE, ObjectStore } from '../../src/storage/object-store';
+import { type LocalObject, recordReferences } from '../../src/storage/references';
 import { targetSpec } from '../../src/targets/catalog';
 import { SandboxExecutor } from '../sandbox/executor';
 import { CAPABILITIES, Capabilities, ServedTarget } from '../toolchains/capabilities';
@@ -298,17 +299,20 @@ export class CompileService {
   /** Stores artifacts, then records the result, its events and its artifacts in one statement. */
   private async finish(build: ClaimedBuild, toolchain: { key: string; version: string } | null, result: CompileResult): Promise<CompileOutcome> {
     const stored: { storage_key: string; sha256: string; size: number; kind: string; name: string; content_type: string }[] = [];
+    const objects: LocalObject[] = [];
     if (result.ok) {
       for (const a of result.artifacts) {
         await assertProducedFile(a.hostPath, workdirOf(a.hostPath), MAX_ARTIFACT_BYTES);
         const put = await this.content.putFile(a.hostPath, a.contentType);
         stored.push({ storage_key: put.key, sha256: put.sha256, size: put.size, kind: a.kind, name: a.name, content_type: a.contentType });
+        objects.push({ key: put.key, localPath: a.hostPath, contentType: a.contentType, size: put.size });
       }
       for (const f of result.bundle?.files ?? []) {
         await assertProducedFile(f.hostPath, result.bundle!.dir, MAX_ARTIFACT_BYTES);
         const type = f.name.endsWith('.json') ? 'application/json' : 'application/octet-stream';
         const put = await this.content.putFile(f.hostPath, type);
         stored.push({ storage_key: put.key, sha256: put.sha256, size: put.size, kind: 'bundle', name: `verify/${f.name}`, content_type: type });
+        objects.push({ key: put.key, localPath: f.hostPath, contentType: type, size: put.size });
       }
     }
     // With a verification bundle the build is compiled, and a runner takes it from here.
@@ -323,7 +327,9 @@ export class CompileService {
             { from_status: 'compiling', to_status: 'compiled', message: null },
             { from_status: 'compiled', to_status: 'succeeded', message: null },
           ];
-    const rows: { n: number }[] = await this.db.query(
+    // Under the objects' shared locks: a deletion of an object that equal bytes of another build
+    // stored earlier cannot slip between storing it here and recording these rows.
+    const rows: { n: number }[] = await recordReferences(this.db, this.store, objects, (tx) => tx.query(
       `WITH upd AS (
               UPDATE builds SET status = $2, status_reason = $3, diagnostics = $4, log = $5, toolchain_ms = $6,
                      toolchain_key = $7, toolchain_version = $8,
@@ -354,7 +360,7 @@ export class CompileService {
         JSON.stringify(events),
         JSON.stringify(stored),
       ],
-    );
+    ));
     if (rows[0].n === 0) {
       // Canceled while compiling. Its objects are content-addressed and may be shared with a
       // build that is storing the same bytes right now, so they are not deleted here.

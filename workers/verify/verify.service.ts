@@ -10,6 +10,7 @@ import { DataSource } from 'typeorm';
 import { KILN_CONFIG, KilnConfig } from '../../src/config/config';
 import { ContentStore } from '../../src/storage/content-store';
 import { OBJECT_STORE, ObjectStore } from '../../src/storage/object-store';
+import { recordReferences } from '../../src/storage/references';
 import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
 import { evaluateKernel, evaluateProgram, RunOutcome } from '../../src/verification/evaluate';
 import type { VerificationReport } from '../../src/verification/report';
@@ -143,7 +144,7 @@ export class VerifyService {
     const put = await this.content.putFile(reportPath, 'application/json');
     const to = report.status === 'passed' ? 'succeeded' : 'failed';
     const reason = report.status === 'passed' ? null : `verification failed: ${report.summary}`;
-    const rows: { n: number }[] = await this.db.query(
+    const rows: { n: number }[] = await recordReferences(this.db, this.store, [{ key: put.key, localPath: reportPath, contentType: 'application/json', size: put.size }], (tx) => tx.query(
       `WITH upd AS (
               UPDATE builds SET status = $2, status_reason = $3, verification = $4, verified_at = now(), finished_at = now(), updated_at = now()
                WHERE id = $1 AND status = 'verifying' RETURNING id, job_id, tenant_id),
@@ -154,7 +155,7 @@ export class VerifyService {
                      ON CONFLICT (build_id, name) DO UPDATE SET size = EXCLUDED.size, sha256 = EXCLUDED.sha256, storage_key = EXCLUDED.storage_key)
        SELECT count(*)::int AS n FROM upd`,
       [buildId, to, reason, JSON.stringify(report), this.config.worker.id, report.summary, put.size, put.sha256, put.key],
-    );
+    ));
     if (rows[0].n === 0) return 'canceled';
     if (to === 'succeeded') await rememberSucceeded(this.db, buildId);
     this.logger.log(`build ${buildId} verification ${report.status}: ${report.summary}`);
