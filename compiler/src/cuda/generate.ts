@@ -3,7 +3,7 @@ import { REDUCE_KINDS } from '../ops/reduce';
 import { fuse } from '../fuse';
 import { importOnnx, ImportOptions } from '../import';
 import { CompileError, Graph, Node, numel, Tensor, toNumbers } from '../ir';
-import { slidingWindow } from '../ops/conv';
+import { as2d, slidingWindow } from '../ops/conv';
 import { attrFloat, attrInt, attrInts, broadcast, broadcastStrides, flt, normAxis, stridesOf } from '../ops/op';
 import { CUDA_RUNTIME } from './runtime';
 
@@ -106,6 +106,10 @@ export function checkCudaSupported(graph: Graph): void {
   const missing = [...new Set(nodes.map((n) => n.op).filter((op) => !CUDA_OPS.has(op)))].sort();
   if (missing.length) throw new CompileError('unsupported', `the CUDA backend does not support these operators: ${missing.join(', ')}`, missing);
   for (const n of nodes) {
+    const x = graph.tensors.get(n.inputs[0]);
+    if (['Conv', 'MaxPool', 'AveragePool'].includes(n.op) && x && x.shape.length > 4) {
+      throw new CompileError('unsupported', `the CUDA backend supports 1-D and 2-D ${n.op} only: ${n.name} has ${x.shape.length - 2} spatial dimensions`, [n.op]);
+    }
     for (const t of [...n.inputs, ...n.outputs]) {
       if (!t) continue;
       const tt = graph.tensors.get(t);
@@ -372,10 +376,10 @@ struct ${k} {
     Conv(node) {
       const x = tensor(node.inputs[0]);
       const w = tensor(node.inputs[1]);
-      const [Nb, C, H, W] = x.shape;
+      const [Nb, C] = x.shape;
       const M = w.shape[0];
       const group = attrInt(node, 'group', 1);
-      const { kernel, strides, dilations, pads, out } = slidingWindow(node, x, attrInts(node, 'kernel_shape') ?? w.shape.slice(2));
+      const { H, W, kernel, strides, dilations, pads, out } = as2d(x.shape.slice(2), slidingWindow(node, x, attrInts(node, 'kernel_shape') ?? w.shape.slice(2)));
       const [KH, KW] = kernel;
       const [OH, OW] = out;
       const cg = C / group;
@@ -568,8 +572,7 @@ a.y[i] = a.x[0][(o * ${x.shape[axis]} + tab[j]) * ${inner} + r];`);
 
   const pool = (node: Node, max: boolean): void => {
     const x = tensor(node.inputs[0]);
-    const [, , H, W] = x.shape;
-    const { kernel, strides, dilations, pads, out } = slidingWindow(node, x, attrInts(node, 'kernel_shape')!);
+    const { H, W, kernel, strides, dilations, pads, out } = as2d(x.shape.slice(2), slidingWindow(node, x, attrInts(node, 'kernel_shape')!));
     const [KH, KW] = kernel;
     const [OH, OW] = out;
     const includePad = attrInt(node, 'count_include_pad', 0) === 1;

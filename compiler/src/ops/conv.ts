@@ -1,6 +1,6 @@
 import { CompileError, Node, Tensor } from '../ir';
 import { gemmRowBlock, gemmScratch, gemmSharedA, KC, MAX_SHARED_A, NR } from '../kernels';
-import { attrInt, attrInts, attrString, EmitContext, epilogueInit, fusedEpilogueLoop, OpDef } from './op';
+import { attrInt, attrInts, attrString, EmitContext, epilogueInit, fusedEpilogueLoop, loops, OpDef, stridesOf } from './op';
 
 export interface Window {
   kernel: number[];
@@ -45,14 +45,57 @@ export function slidingWindow(node: Node, x: Tensor, kernel: number[]): Window {
   return { kernel, strides, dilations, pads, out };
 }
 
-/** 2-D convolution, NCHW, with groups (depthwise included), strides, dilations and pads. */
+/** A 1-D window as the 2-D one over a height of 1 (the same memory layout), so 1-D ops share the 2-D kernels. */
+export function as2d(spatial: number[], win: Window): { H: number; W: number } & Window {
+  if (spatial.length === 2) return { H: spatial[0], W: spatial[1], ...win };
+  return {
+    H: 1,
+    W: spatial[0],
+    kernel: [1, win.kernel[0]],
+    strides: [1, win.strides[0]],
+    dilations: [1, win.dilations[0]],
+    pads: [0, win.pads[0], 0, win.pads[1]],
+    out: [1, win.out[0]],
+  };
+}
+
+/**
+ * C loops over the windows of an N-D sliding window (any spatial rank): `body` runs per output
+ * position with `o` its offset in the output plane, and `inner` per kernel tap inside the input,
+ * with `xi` the tap's offset in the input plane and `ki` its offset in the kernel.
+ */
+export function windowLoops(spatial: number[], win: Window, body: (inner: (tap: (xi: string, ki: string) => string) => string, o: string) => string): string {
+  const d = spatial.length;
+  const xs = stridesOf(spatial);
+  const ks = stridesOf(win.kernel);
+  const os = stridesOf(win.out);
+  const o = win.out.map((_, j) => `o${j}`);
+  const inner = (tap: (xi: string, ki: string) => string): string => {
+    let code = tap(win.out.map((_, j) => `i${j} * ${xs[j]}`).join(' + '), win.kernel.map((_, j) => `k${j} * ${ks[j]}`).join(' + '));
+    for (let j = d - 1; j >= 0; j--) {
+      code = `for (long k${j} = 0; k${j} < ${win.kernel[j]}; k${j}++) {
+  const long i${j} = o${j} * ${win.strides[j]} - ${win.pads[j]} + k${j} * ${win.dilations[j]};
+  if (i${j} < 0 || i${j} >= ${spatial[j]}) continue;
+  ${code}
+}`;
+    }
+    return code;
+  };
+  return loops(win.out, () => body(inner, o.map((v, j) => `${v} * ${os[j]}`).join(' + ')), 'o');
+}
+
+/**
+ * Convolution over 1, 2 or 3 spatial dimensions (NCW, NCHW, NCDHW), with groups (depthwise
+ * included), strides, dilations and pads. 1-D is run as 2-D over a height of 1.
+ */
 const conv: OpDef = {
   type: 'Conv',
   infer(ctx, node) {
     const x = ctx.required(node, 0);
     if (x.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: only float32 is supported, not ${x.dtype}`);
     const w = ctx.required(node, 1);
-    if (x.shape.length !== 4) throw new CompileError('unsupported', `Conv ${node.name}: only 2-D convolution (NCHW) is supported, got rank ${x.shape.length}`);
+    if (x.shape.length < 3) throw new CompileError('invalid', `Conv ${node.name}: the input must have a batch, a channel and at least one spatial axis, got rank ${x.shape.length}`);
+    if (w.shape.length !== x.shape.length) throw new CompileError('invalid', `Conv ${node.name}: weights of rank ${w.shape.length} for an input of rank ${x.shape.length}`);
     const group = attrInt(node, 'group', 1);
     if (x.shape[1] !== w.shape[1] * group) throw new CompileError('invalid', `Conv ${node.name}: ${x.shape[1]} input channels, but weights expect ${w.shape[1] * group}`);
     const win = slidingWindow(node, x, attrInts(node, 'kernel_shape') ?? w.shape.slice(2));
@@ -61,10 +104,12 @@ const conv: OpDef = {
   emit(ctx, node) {
     const x = ctx.tensor(node.inputs[0]);
     const w = ctx.tensor(node.inputs[1]);
-    const [N, C, H, W] = x.shape;
+    const [N, C] = x.shape;
     const M = w.shape[0];
     const group = attrInt(node, 'group', 1);
-    const { kernel, strides, dilations, pads, out } = slidingWindow(node, x, attrInts(node, 'kernel_shape') ?? w.shape.slice(2));
+    const win = slidingWindow(node, x, attrInts(node, 'kernel_shape') ?? w.shape.slice(2));
+    if (x.shape.length > 4) return convND(ctx, node, win);
+    const { H, W, kernel, strides, dilations, pads, out } = as2d(x.shape.slice(2), win);
     const [KH, KW] = kernel;
     const [OH, OW] = out;
     const cg = C / group;
@@ -99,6 +144,36 @@ const conv: OpDef = {
 }${fusedEpilogueLoop(ctx, node, Y, [N * M * OH * OW])}`;
   },
 };
+
+/** The plain loop for convolutions of three or more spatial dimensions. */
+function convND(ctx: EmitContext, node: Node, win: Window): string {
+  const x = ctx.tensor(node.inputs[0]);
+  const w = ctx.tensor(node.inputs[1]);
+  const [N, C] = x.shape;
+  const M = w.shape[0];
+  const spatial = x.shape.slice(2);
+  const group = attrInt(node, 'group', 1);
+  const cg = C / group;
+  const mg = M / group;
+  const inPlane = spatial.reduce((a, b) => a * b, 1);
+  const outPlane = win.out.reduce((a, b) => a * b, 1);
+  const taps = win.kernel.reduce((a, b) => a * b, 1);
+  const X = ctx.ref(node.inputs[0]);
+  const Y = ctx.ref(node.outputs[0]);
+  const bias = node.inputs[2] ? `${ctx.ref(node.inputs[2])}[m]` : '0.0f';
+  return `for (long n = 0; n < ${N}; n++) for (long m = 0; m < ${M}; m++) {
+  const long g = m / ${mg};
+  const float *wm = ${ctx.ref(node.inputs[1])} + m * ${cg * taps};
+  float *ym = ${Y} + (n * ${M} + m) * ${outPlane};
+  ${windowLoops(spatial, win, (inner, o) => `float s = ${bias};
+  for (long c = 0; c < ${cg}; c++) {
+    const float *xc = ${X} + (n * ${C} + g * ${cg} + c) * ${inPlane};
+    const float *wc = wm + c * ${taps};
+    ${inner((xi, ki) => `s += xc[${xi}] * wc[${ki}];`)}
+  }
+  ym[${o}] = s;`)}
+}${fusedEpilogueLoop(ctx, node, Y, [N * M * outPlane])}`;
+}
 
 /** Winograd F(2x2, 3x3) weights: U = G g G^T per (output, input) channel pair, as [16][M][C]. */
 export function winogradWeights(w: Float32Array, M: number, C: number): Float32Array {

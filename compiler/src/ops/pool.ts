@@ -1,6 +1,6 @@
-import { CompileError } from '../ir';
-import { slidingWindow } from './conv';
-import { attrInt, attrInts, OpDef } from './op';
+import { CompileError, Node } from '../ir';
+import { as2d, slidingWindow, Window, windowLoops } from './conv';
+import { attrInt, attrInts, EmitContext, OpDef } from './op';
 
 function pool(type: 'MaxPool' | 'AveragePool'): OpDef {
   return {
@@ -8,7 +8,7 @@ function pool(type: 'MaxPool' | 'AveragePool'): OpDef {
     infer(ctx, node) {
       const x = ctx.required(node, 0);
       if (x.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: only float32 is supported, not ${x.dtype}`);
-      if (x.shape.length !== 4) throw new CompileError('unsupported', `${type} ${node.name}: only 2-D pooling (NCHW) is supported`);
+      if (x.shape.length < 3) throw new CompileError('invalid', `${type} ${node.name}: the input must have a batch, a channel and at least one spatial axis, got rank ${x.shape.length}`);
       if (node.outputs[1]) throw new CompileError('unsupported', `${type} ${node.name}: the Indices output is not supported`);
       const kernel = attrInts(node, 'kernel_shape');
       if (!kernel) throw new CompileError('invalid', `${type} ${node.name}: kernel_shape is required`);
@@ -17,11 +17,13 @@ function pool(type: 'MaxPool' | 'AveragePool'): OpDef {
     },
     emit(ctx, node) {
       const x = ctx.tensor(node.inputs[0]);
-      const [N, C, H, W] = x.shape;
-      const { kernel, strides, dilations, pads, out } = slidingWindow(node, x, attrInts(node, 'kernel_shape')!);
+      const [N, C] = x.shape;
+      const win = slidingWindow(node, x, attrInts(node, 'kernel_shape')!);
+      const includePad = attrInt(node, 'count_include_pad', 0) === 1;
+      if (x.shape.length > 4) return poolND(ctx, node, win, type === 'MaxPool', includePad);
+      const { H, W, kernel, strides, dilations, pads, out } = as2d(x.shape.slice(2), win);
       const [KH, KW] = kernel;
       const [OH, OW] = out;
-      const includePad = attrInt(node, 'count_include_pad', 0) === 1;
       const X = ctx.ref(node.inputs[0]);
       const Y = ctx.ref(node.outputs[0]);
       const max = type === 'MaxPool';
@@ -54,6 +56,30 @@ function pool(type: 'MaxPool' | 'AveragePool'): OpDef {
 }`;
     },
   };
+}
+
+/** The plain loop for pooling over three or more spatial dimensions. */
+function poolND(ctx: EmitContext, node: Node, win: Window, max: boolean, includePad: boolean): string {
+  const x = ctx.tensor(node.inputs[0]);
+  const spatial = x.shape.slice(2);
+  const d = spatial.length;
+  const inPlane = spatial.reduce((a, b) => a * b, 1);
+  const outPlane = win.out.reduce((a, b) => a * b, 1);
+  // With count_include_pad, the divisor counts the pads but not what lies past them (ceil_mode).
+  const extent = (j: number) => {
+    const start = `(o${j} * ${win.strides[j]} - ${win.pads[j]})`;
+    return `((${start} + ${win.kernel[j]} < ${spatial[j] + win.pads[j + d]} ? ${start} + ${win.kernel[j]} : ${spatial[j] + win.pads[j + d]}) - (${start} > -${win.pads[j]} ? ${start} : -${win.pads[j]}))`;
+  };
+  const divisor = includePad ? `(float)(${spatial.map((_, j) => extent(j)).join(' * ')})` : '(float)count';
+  return `for (long nc = 0; nc < ${x.shape[0] * x.shape[1]}; nc++) {
+  const float *xc = ${ctx.ref(node.inputs[0])} + nc * ${inPlane};
+  float *yc = ${ctx.ref(node.outputs[0])} + nc * ${outPlane};
+  ${windowLoops(spatial, win, (inner, o) => `float acc = ${max ? '-INFINITY' : '0.0f'};
+  long count = 0;
+  ${inner((xi) => `{ const float v = xc[${xi}]; ${max ? 'acc = v > acc ? v : acc;' : 'acc += v;'} count++; }`)}
+  (void)count;
+  yc[${o}] = ${max ? 'acc' : `acc / ${divisor}`};`)}
+}`;
 }
 
 const globalAveragePool: OpDef = {
