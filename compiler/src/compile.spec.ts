@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { compareOutput } from '../../src/verification/compare';
 import { prng } from '../../src/verification/inputs';
-import { ModelBuilder } from '../test/builder';
+import { ModelBuilder, randomWeights } from '../test/builder';
 import { mlp, TEST_MODELS } from '../test/models';
 import { compileModel, OPS } from './compile';
 import { modelHarness } from './harness';
@@ -67,7 +67,93 @@ describe('the ONNX compiler against ONNX Runtime', () => {
   }
 });
 
+/** Models for operators the five test models do not use, each checked against ONNX Runtime. */
+const OPERATOR_MODELS: { name: string; build: () => Uint8Array }[] = [
+  {
+    name: '1-D convolution and pooling (NCW)',
+    build() {
+      const b = new ModelBuilder();
+      const x = b.input('x', [2, 4, 19]);
+      let h = b.op('Conv', [x, b.weight('w', [6, 4, 3], randomWeights(3, 72, 0.3)), b.weight('bias', [6], randomWeights(4, 6, 0.1))], { pads: [1, 2], strides: [2], dilations: [2] });
+      h = b.op('MaxPool', [b.op('Relu', [h])], { kernel_shape: [3], pads: [1, 1], strides: [1] });
+      h = b.op('Conv', [h, b.weight('g', [6, 3, 2], randomWeights(5, 36, 0.3))], { group: 2 });
+      b.output(b.op('AveragePool', [h], { kernel_shape: [2], pads: [1, 1], count_include_pad: 1 }));
+      return b.build('conv1d');
+    },
+  },
+  {
+    name: '3-D convolution and pooling (NCDHW)',
+    build() {
+      const b = new ModelBuilder();
+      const x = b.input('x', [1, 4, 6, 7, 5]);
+      let h = b.op('Conv', [x, b.weight('w', [4, 2, 3, 3, 2], randomWeights(6, 144, 0.3)), b.weight('bias', [4], randomWeights(7, 4, 0.1))], { group: 2, pads: [1, 1, 0, 1, 1, 1], strides: [1, 2, 1] });
+      h = b.op('MaxPool', [h], { kernel_shape: [2, 2, 2], strides: [2, 1, 2], pads: [0, 1, 1, 1, 0, 0] });
+      b.output(b.op('AveragePool', [h], { kernel_shape: [2, 3, 2], pads: [1, 1, 0, 0, 1, 1] }));
+      return b.build('conv3d');
+    },
+  },
+  {
+    name: 'sequences lowered at compile time, and Shrink',
+    build() {
+      const b = new ModelBuilder();
+      const x = b.input('x', [3, 4, 5]);
+      const seq = b.op('SplitToSequence', [x], { axis: 1, keepdims: 0 });
+      const inserted = b.op('SequenceInsert', [seq, b.op('Shrink', [b.op('SequenceAt', [seq, b.int64('last', [-1])])], { lambd: 0.3, bias: 0.1 }), b.int64('first', [0])]);
+      const erased = b.op('SequenceErase', [inserted, b.int64('two', [2])]);
+      b.output(b.op('ConcatFromSequence', [erased], { axis: -1, new_axis: 1 }));
+      return b.build('sequences');
+    },
+  },
+];
+
+describe('operators beyond the test models, against ONNX Runtime', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-compiler-ops-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  for (const model of OPERATOR_MODELS) {
+    it(`${model.name} on x86_64 matches onnxruntime-node`, async () => {
+      const bytes = model.build();
+      const session = await ort.InferenceSession.create(bytes);
+      const rand = prng(7);
+      const { metadata } = compileModel(bytes, { name: 'net' });
+      const inputs = metadata.inputs.map((t) => Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
+      const expected = await session.run(Object.fromEntries(metadata.inputs.map((t, i) => [t.name, new ort.Tensor('float32', inputs[i], t.shape)])));
+      for (const a of await runCompiled(dir, bytes, undefined, inputs, TARGETS[0])) {
+        const e = expected[a.name];
+        assert.deepEqual(metadata.outputs.find((o) => o.name === a.name)!.shape, [...e.dims]);
+        const data = e.data as Float32Array;
+        const r = compareOutput(a.name, 'float32', Buffer.from(data.buffer, data.byteOffset, data.byteLength), a.bytes, { rtol: 1e-5, atol: 1e-6, maxUlp: null });
+        assert.ok(r.passed, `${model.name}/${a.name}: ${r.mismatches} mismatches, worst ${JSON.stringify(r.worst)}`);
+      }
+    });
+  }
+});
+
 describe('compileModel refuses what it cannot compile, saying why', () => {
+  it('refuses sequence positions only known at run time, and sequence outputs', () => {
+    const b = new ModelBuilder();
+    const x = b.input('x', [2, 3]);
+    const seq = b.op('SplitToSequence', [x]);
+    const size = b.op('Size', [x]);
+    b.output(b.op('SequenceAt', [seq, b.op('Sub', [size, size])]));
+    assert.doesNotThrow(() => compileModel(b.build()), 'a position folded from shapes is known');
+    const far = new ModelBuilder();
+    const f = far.input('x', [2, 3]);
+    far.output(far.op('SequenceAt', [far.op('SplitToSequence', [f]), far.op('Size', [f])]));
+    assert.throws(() => compileModel(far.build()), (e: unknown) => e instanceof CompileError && /position 6 is out of range for a sequence of 2/.test(e.message));
+    const r = new ModelBuilder();
+    const y = r.input('y', [2, 3]);
+    const s = r.op('SplitToSequence', [y]);
+    r.output(r.op('SequenceAt', [s, r.op('Cast', [r.op('ReduceMax', [y], { keepdims: 0 })], { to: 7 })]));
+    assert.throws(() => compileModel(r.build()), (e: unknown) => e instanceof CompileError && e.code === 'unsupported' && /position must be known at compile time/.test(e.message));
+    const o = new ModelBuilder();
+    o.output(o.op('SplitToSequence', [o.input('z', [4])]));
+    assert.throws(() => compileModel(o.build()), (e: unknown) => e instanceof CompileError && /is a sequence; only tensor outputs/.test(e.message));
+  });
+
   it('lists unsupported operators by name', async () => {
     const b = new ModelBuilder();
     const x = b.input('x', [1, 4]);

@@ -1,6 +1,7 @@
 import { fuse } from './fuse';
 import { importOnnx, ImportOptions } from './import';
 import { kernelLibrary } from './kernels';
+import { LOWERED_OPS, lowerNode, lowerState } from './lower';
 import { C_TYPE, CompileError, DType, DTYPE_BYTES, Graph, MAX_TENSOR_ELEMENTS, Node, numel, Tensor } from './ir';
 import { CONV_OPS } from './ops/conv';
 import { LAYOUT_OPS } from './ops/layout';
@@ -65,13 +66,16 @@ export interface CompileOptions extends ImportOptions {
 
 /** Lists the operators the compiler cannot handle, by name, before doing any work. */
 export function checkSupported(graph: Graph): void {
-  const missing = [...new Set(graph.nodes.map((n) => n.op).filter((op) => !OPS.has(op)))].sort();
+  const missing = [...new Set(graph.nodes.map((n) => n.op).filter((op) => !OPS.has(op) && !LOWERED_OPS.has(op)))].sort();
   if (missing.length) {
     throw new CompileError('unsupported', `unsupported operators: ${missing.join(', ')}`, missing);
   }
 }
 
-/** Shape and type inference, folding every node whose inputs are all constants. */
+/**
+ * Shape and type inference, folding every node whose inputs are all constants. Sequence
+ * operators and Gradient are lowered to tensor operators on the way (see lower.ts).
+ */
 export function inferShapes(graph: Graph): void {
   const ctx: InferContext = {
     graph,
@@ -96,7 +100,15 @@ export function inferShapes(graph: Graph): void {
       graph.tensors.set(name, { name, ...t });
     },
   };
-  for (const node of graph.nodes) OPS.get(node.op)!.infer(ctx, node);
+  const state = lowerState();
+  for (const node of graph.nodes) {
+    for (const n of LOWERED_OPS.has(node.op) ? lowerNode(graph, node, state) : [node]) {
+      OPS.get(n.op)!.infer(ctx, n);
+      state.done.push(n);
+    }
+  }
+  graph.nodes = state.done;
+  for (const o of graph.outputs) if (state.sequences.has(o)) throw new CompileError('unsupported', `graph output ${o} is a sequence; only tensor outputs are supported`);
   for (const o of graph.outputs) if (!graph.tensors.has(o)) throw new CompileError('invalid', `graph output ${o} is never produced`);
 }
 

@@ -151,7 +151,8 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
     throw new CompileError('symbolic-dimension', `the model has symbolic input dimensions: ${unbound.join(', ')}; bind them with inputShapes (for example {"${unbound[0].split('[')[0]}": [1, ...]})`, unbound);
   }
   const nodes: Node[] = (g.node ?? []).map((n, i) => {
-    if (n.domain && n.domain !== 'ai.onnx') throw new CompileError('unsupported', `node ${n.name || i} uses the operator domain "${n.domain}", which is not supported`);
+    const training = n.domain === 'ai.onnx.preview.training' && n.opType === 'Gradient';
+    if (n.domain && n.domain !== 'ai.onnx' && !training) throw new CompileError('unsupported', `node ${n.name || i} uses the operator domain "${n.domain}", which is not supported`);
     const name = n.name || `${n.opType}_${i}`;
     const attrs: Node['attrs'] = {};
     for (const a of n.attribute ?? []) attrs[a.name ?? ''] = attrValue(a, name);

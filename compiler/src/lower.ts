@@ -1,0 +1,231 @@
+import { CompileError, Graph, Node, Tensor, toNumbers } from './ir';
+import { attrInt, normAxis } from './ops/op';
+
+/**
+ * Operators lowered to tensor operators while shapes are inferred, so the generated C never sees
+ * them: sequences (the compiler has static shapes, so a sequence is a list of tensors known at
+ * compile time, and every position must be a constant), and the training domain's Gradient
+ * (reverse-mode differentiation of the graph before it, as more nodes).
+ */
+export const LOWERED_OPS: ReadonlySet<string> = new Set([
+  'SequenceEmpty',
+  'SequenceConstruct',
+  'SequenceInsert',
+  'SequenceErase',
+  'SequenceAt',
+  'SequenceLength',
+  'ConcatFromSequence',
+  'SplitToSequence',
+  'Gradient',
+]);
+
+/** What lowering remembers across nodes: the tensors each sequence holds. */
+export interface LowerState {
+  sequences: Map<string, string[]>;
+  /** The nodes so far, after lowering, for Gradient. */
+  done: Node[];
+}
+
+export function lowerState(): LowerState {
+  return { sequences: new Map(), done: [] };
+}
+
+/**
+ * Replaces a lowered operator by tensor nodes (possibly none), given the shapes of what came
+ * before it. `fresh` names new tensors so they collide with nothing in the model.
+ */
+export function lowerNode(graph: Graph, node: Node, state: LowerState): Node[] {
+  let k = 0;
+  const fresh = (what: string): string => {
+    let name: string;
+    do name = `${node.name}/${what}${k++}`;
+    while (graph.tensors.has(name));
+    return name;
+  };
+  const make = (op: string, inputs: string[], outputs: string[], attrs: Node['attrs'] = {}): Node => ({ op, name: `${node.name}/${op}${k++}`, inputs, outputs, attrs });
+  const seq = (i: number): string[] => {
+    const s = state.sequences.get(node.inputs[i]);
+    if (!s) throw new CompileError('invalid', `${node.op} ${node.name}: input ${node.inputs[i]} is not a sequence`);
+    return s;
+  };
+  const tensor = (name: string): Tensor => {
+    const t = graph.tensors.get(name);
+    if (!t) throw new CompileError('invalid', `${node.op} ${node.name}: input ${name} is not produced by any earlier node`);
+    return t;
+  };
+  /** A constant position input, checked against the sequence length (`insert`: one past the end is valid). */
+  const position = (i: number, length: number, insert: boolean): number | undefined => {
+    const name = node.inputs[i];
+    if (!name) return undefined;
+    const t = tensor(name);
+    if (!t.data) throw new CompileError('unsupported', `${node.op} ${node.name}: the position must be known at compile time`);
+    const p = toNumbers(t)[0];
+    const at = p < 0 ? p + length : p;
+    if (at < 0 || at > length || (!insert && at === length)) throw new CompileError('invalid', `${node.op} ${node.name}: position ${p} is out of range for a sequence of ${length}`);
+    return at;
+  };
+  const out = node.outputs[0];
+  switch (node.op) {
+    case 'SequenceEmpty':
+      state.sequences.set(out, []);
+      return [];
+    case 'SequenceConstruct':
+      node.inputs.forEach(tensor);
+      state.sequences.set(out, [...node.inputs]);
+      return [];
+    case 'SequenceInsert': {
+      const s = [...seq(0)];
+      tensor(node.inputs[1]);
+      s.splice(position(2, s.length, true) ?? s.length, 0, node.inputs[1]);
+      state.sequences.set(out, s);
+      return [];
+    }
+    case 'SequenceErase': {
+      const s = [...seq(0)];
+      if (s.length === 0) throw new CompileError('invalid', `SequenceErase ${node.name}: the sequence is empty`);
+      s.splice(position(1, s.length, false) ?? s.length - 1, 1);
+      state.sequences.set(out, s);
+      return [];
+    }
+    case 'SequenceAt': {
+      const s = seq(0);
+      if (!node.inputs[1]) throw new CompileError('invalid', `SequenceAt ${node.name}: no position`);
+      return [make('Identity', [s[position(1, s.length, false)!]], [out])];
+    }
+    case 'SequenceLength':
+      return [make('Constant', [], [out], { value_int: seq(0).length })];
+    case 'ConcatFromSequence': {
+      const s = seq(0);
+      if (s.length === 0) throw new CompileError('invalid', `ConcatFromSequence ${node.name}: the sequence is empty`);
+      const rank = tensor(s[0]).shape.length;
+      if (attrInt(node, 'new_axis', 0) !== 1) return [make('Concat', s, [out], { axis: normAxis(attrInt(node, 'axis', 0), rank, node) })];
+      const axis = normAxis(attrInt(node, 'axis', 0), rank + 1, node);
+      const nodes = s.map((t) => make('Unsqueeze', [t], [fresh('unsqueezed')], { axes: [axis] }));
+      return [...nodes, make('Concat', nodes.map((n) => n.outputs[0]), [out], { axis })];
+    }
+    case 'SplitToSequence': {
+      const x = tensor(node.inputs[0]);
+      const axis = normAxis(attrInt(node, 'axis', 0), x.shape.length, node);
+      const dim = x.shape[axis];
+      let sizes: number[];
+      const given = node.inputs[1] ? tensor(node.inputs[1]) : undefined;
+      if (given && !given.data) throw new CompileError('unsupported', `SplitToSequence ${node.name}: split must be known at compile time`);
+      if (!given) sizes = new Array(dim).fill(1);
+      else if (given.shape.length === 0) {
+        const chunk = toNumbers(given)[0];
+        if (chunk < 1) throw new CompileError('invalid', `SplitToSequence ${node.name}: split ${chunk} must be positive`);
+        sizes = Array.from({ length: Math.ceil(dim / chunk) }, (_, i) => Math.min(chunk, dim - i * chunk));
+      } else sizes = toNumbers(given);
+      if (sizes.reduce((a, b) => a + b, 0) !== dim) throw new CompileError('invalid', `SplitToSequence ${node.name}: sizes ${sizes} do not add up to ${dim}`);
+      const parts = sizes.map(() => fresh('part'));
+      const nodes = [make('Split', [node.inputs[0]], parts, { axis, split: sizes })];
+      if (!given && attrInt(node, 'keepdims', 1) === 0) {
+        const squeezed = parts.map((p) => make('Squeeze', [p], [fresh('squeezed')], { axes: [axis] }));
+        nodes.push(...squeezed);
+        state.sequences.set(out, squeezed.map((n) => n.outputs[0]));
+      } else state.sequences.set(out, parts);
+      return nodes;
+    }
+    case 'Gradient':
+      return gradient(graph, node, state.done, make);
+    default:
+      throw new CompileError('unsupported', `${node.op} ${node.name}: not a lowered operator`);
+  }
+}
+
+type Make = (op: string, inputs: string[], outputs: string[], attrs?: Node['attrs']) => Node;
+
+/** The local derivative rules: per input of a forward node, its gradient contribution as nodes. */
+const RULES: Record<string, (n: Node, g: string, make: Make, fresh: () => string) => { grads: (string | undefined)[]; nodes: Node[] }> = {
+  Identity: (_n, g) => ({ grads: [g], nodes: [] }),
+  Add: (_n, g) => ({ grads: [g, g], nodes: [] }),
+  Sub: (_n, g, make, fresh) => {
+    const neg = make('Neg', [g], [fresh()]);
+    return { grads: [g, neg.outputs[0]], nodes: [neg] };
+  },
+  Neg: (_n, g, make, fresh) => {
+    const neg = make('Neg', [g], [fresh()]);
+    return { grads: [neg.outputs[0]], nodes: [neg] };
+  },
+  Mul: (n, g, make, fresh) => {
+    const da = make('Mul', [g, n.inputs[1]], [fresh()]);
+    const db = make('Mul', [g, n.inputs[0]], [fresh()]);
+    return { grads: [da.outputs[0], db.outputs[0]], nodes: [da, db] };
+  },
+  Div: (n, g, make, fresh) => {
+    // d(a/b)/da = 1/b; d(a/b)/db = -(a/b)/b
+    const da = make('Div', [g, n.inputs[1]], [fresh()]);
+    const q = make('Mul', [da.outputs[0], n.outputs[0]], [fresh()]);
+    const db = make('Neg', [q.outputs[0]], [fresh()]);
+    return { grads: [da.outputs[0], db.outputs[0]], nodes: [da, q, db] };
+  },
+};
+
+/**
+ * Gradient(xs, y): reverse-mode differentiation of y (seeded with ones) with respect to each x,
+ * over the nodes before it. Operators without a rule here are refused by name; broadcasting
+ * between an operand and its result is refused too (it would need a sum over the broadcast axes).
+ */
+function gradient(graph: Graph, node: Node, done: Node[], make: Make): Node[] {
+  const xs = (node.attrs.xs as string[] | undefined) ?? [];
+  const y = node.attrs.y as string | undefined;
+  if (!y || xs.length !== node.outputs.length) throw new CompileError('invalid', `Gradient ${node.name}: needs attributes xs (one per output) and y`);
+  if (node.attrs.zs) throw new CompileError('unsupported', `Gradient ${node.name}: the zs attribute is not supported`);
+  const yt = graph.tensors.get(y);
+  if (!yt) throw new CompileError('invalid', `Gradient ${node.name}: y ${y} is not produced by any earlier node`);
+  if (yt.dtype !== 'float32') throw new CompileError('unsupported', `Gradient ${node.name}: only float32 is supported`);
+  let k = 0;
+  const fresh = (): string => {
+    let name: string;
+    do name = `${node.name}/grad${k++}`;
+    while (graph.tensors.has(name));
+    return name;
+  };
+  const constant = (shape: number[], value: number): string => {
+    const name = fresh();
+    graph.tensors.set(name, { name, dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(value) });
+    return name;
+  };
+  // The nodes on a path to y, in reverse order of execution.
+  const needed = new Set([y]);
+  const path: Node[] = [];
+  for (const n of [...done].reverse()) {
+    if (!n.outputs.some((o) => needed.has(o))) continue;
+    path.push(n);
+    for (const i of n.inputs) if (i) needed.add(i);
+  }
+  const grads = new Map<string, string>([[y, constant(yt.shape, 1)]]);
+  const nodes: Node[] = [];
+  for (const n of path) {
+    if (n.outputs.every((o) => !grads.has(o))) continue;
+    const g = grads.get(n.outputs[0]);
+    const rule = RULES[n.op];
+    if (!rule || !g || n.outputs.length > 1) throw new CompileError('unsupported', `Gradient ${node.name}: differentiating ${n.op} (${n.name}) is not supported; supported: ${Object.keys(RULES).join(', ')}`);
+    const outShape = graph.tensors.get(n.outputs[0])!.shape;
+    for (const i of n.inputs) {
+      const s = graph.tensors.get(i)?.shape ?? [];
+      if (s.length !== outShape.length || s.some((d, j) => d !== outShape[j])) {
+        throw new CompileError('unsupported', `Gradient ${node.name}: ${n.op} ${n.name} broadcasts its inputs, which differentiation does not support`);
+      }
+    }
+    const r = rule(n, g, make, fresh);
+    nodes.push(...r.nodes);
+    r.grads.forEach((gi, j) => {
+      const input = n.inputs[j];
+      if (!gi || !input) return;
+      const prev = grads.get(input);
+      if (!prev) grads.set(input, gi);
+      else {
+        const sum = make('Add', [prev, gi], [fresh()]);
+        nodes.push(sum);
+        grads.set(input, sum.outputs[0]);
+      }
+    });
+  }
+  xs.forEach((x, i) => {
+    const xt = graph.tensors.get(x);
+    if (!xt) throw new CompileError('invalid', `Gradient ${node.name}: x ${x} is not a tensor of the graph`);
+    nodes.push(make('Identity', [grads.get(x) ?? constant(xt.shape, 0)], [node.outputs[i]]));
+  });
+  return nodes;
+}
