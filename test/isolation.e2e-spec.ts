@@ -82,11 +82,15 @@ describe('tenant isolation', () => {
     await sameAsMissing((id) => http().get(`/v1/artifacts/${id}/content`).set(b), owned.artifactId, 404);
     await sameAsMissing((id) => http().get(`/v1/artifacts/${id}/content?redirect=false`).set(b), owned.artifactId, 404);
     await sameAsMissing((id) => http().get(`/v1/uploads/${id}`).set(b), owned.uploadId, 404);
+    await sameAsMissing((id) => http().delete(`/v1/uploads/${id}`).set(b), owned.uploadId, 404);
     await sameAsMissing((id) => http().post('/v1/models/inspect').set(b).send({ uploadId: id }), owned.uploadId, 404);
     await sameAsMissing((id) => http().delete(`/v1/keys/${id}`).set(b), owned.keyId, 404);
-    // B's cancel did nothing to A's job, and A's key still works.
+    // B's cancel and deletion did nothing to A's job and upload, and A's key still works.
     const still = await http().get(`/v1/jobs/${owned.jobId}`).set(a);
     assert.equal(still.body.status, 'succeeded');
+    assert.equal(still.body.builds[0].artifacts.length > 0, true);
+    assert.equal((await http().get(`/v1/uploads/${owned.uploadId}`).set(a)).status, 200);
+    assert.equal((await http().get(`/v1/artifacts/${owned.artifactId}/content`).set(a)).status, 200);
     assert.ok((await http().get('/v1/keys').set(a)).body.items.some((k: { id: string }) => k.id === owned.keyId));
   });
 

@@ -218,7 +218,7 @@ export interface paths {
         get: operations["Uploads_get"];
         put?: never;
         post?: never;
-        delete?: never;
+        delete: operations["Uploads_delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -455,7 +455,7 @@ export interface components {
              */
             name: string;
             /**
-             * @description Default: read and build. read: every GET; build: create jobs and uploads, cancel jobs; admin: manage keys and the webhook signing secret
+             * @description Default: read and build. read: every GET; build: create and cancel jobs, create and delete uploads; admin: manage keys and the webhook signing secret
              * @example [
              *       "read",
              *       "build"
@@ -1721,6 +1721,40 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    Uploads_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The upload is deleted, and its stored bytes unless something else still refers to them; the tenant's storage usage goes down accordingly */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such upload for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A job whose builds have not finished needs the upload; the message names the job */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

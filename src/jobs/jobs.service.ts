@@ -66,6 +66,21 @@ export function checkCMakeProject(source: SourceInput, outputs: string[], verify
   return null;
 }
 
+/**
+ * Every upload a job's input names: source files, the archive, the model, and a verification's
+ * tensors and reference files (uploads.service.ts's JOB_UPLOAD_PATHS finds the same in SQL).
+ */
+export function jobUploadIds(source: SourceInput | null, model: ModelInput | null, verify: VerifySpec | null): string[] {
+  return [
+    ...new Set([
+      ...(source?.files.filter((f) => f.uploadId).map((f) => f.uploadId!) ?? []),
+      ...(source?.archive ? [source.archive.uploadId] : []),
+      ...(model ? [model.uploadId] : []),
+      ...verifyUploadIds(verify),
+    ]),
+  ];
+}
+
 /** A hash of a create-job request as sent (keys sorted), to recognise its retries. */
 export function requestFingerprint(dto: unknown): string {
   return createHash('sha256').update(canonicalJson(dto)).digest('hex');
@@ -273,6 +288,14 @@ export class JobsService {
     try {
       ({ job, builds } = await this.db.transaction(async (tx) => {
         if (toBuild > 0) await this.quotas.reserveBuilds(tx, caller.tenantId, toBuild);
+        // The uploads it names stay until the job is recorded: a deletion of one waits for this
+        // transaction and then sees the job's unfinished builds (409), or has deleted it already.
+        const named = jobUploadIds(source, model, verify);
+        if (named.length) {
+          const held: { id: string }[] = await tx.query(`SELECT id FROM uploads WHERE id = ANY($1) AND tenant_id = $2 ORDER BY id FOR SHARE`, [named, caller.tenantId]);
+          const gone = named.filter((u) => !held.some((h) => h.id === u));
+          if (gone.length) throw new BadRequestException(`upload ${gone.join(', ')} was deleted while the job was being created; upload the file again`);
+        }
         const job = await tx.getRepository(Job).save(tx.getRepository(Job).create({ tenantId: caller.tenantId, source, model, outputs: finalOutputs, verify, idempotencyKey, requestSha256, callbackUrl }));
         const builds = await tx.getRepository(Build).save(
           resolved.map((r, position) => {
@@ -362,12 +385,7 @@ export class JobsService {
 
   /** The sha256 of every upload a job's input names (they are checked to exist before this). */
   private async uploadHashes(caller: Caller, source: SourceInput | null, model: ModelInput | null, verify: VerifySpec | null): Promise<Map<string, string>> {
-    const ids = [
-      ...(source?.files.filter((f) => f.uploadId).map((f) => f.uploadId!) ?? []),
-      ...(source?.archive ? [source.archive.uploadId] : []),
-      ...(model ? [model.uploadId] : []),
-      ...verifyUploadIds(verify),
-    ];
+    const ids = jobUploadIds(source, model, verify);
     if (ids.length === 0) return new Map();
     const rows = await this.uploads.findBy({ id: In(ids), tenantId: caller.tenantId });
     return new Map(rows.map((u) => [u.id, u.sha256]));

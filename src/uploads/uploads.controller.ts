@@ -1,9 +1,11 @@
-import { Controller, Get, HttpCode, Param, Post, Query, Req, UnsupportedMediaTypeException } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, UnsupportedMediaTypeException } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
+  ApiConflictResponse,
   ApiConsumes,
   ApiCreatedResponse,
+  ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiPayloadTooLargeResponse,
@@ -58,5 +60,14 @@ export class UploadsController {
   @ApiNotFoundResponse()
   async get(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<UploadDto> {
     return UploadDto.from(await this.uploads.get(caller, id));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiNoContentResponse({ description: 'The upload is deleted, and its stored bytes unless something else still refers to them; the tenant\'s storage usage goes down accordingly' })
+  @ApiNotFoundResponse({ description: 'No such upload for this tenant' })
+  @ApiConflictResponse({ description: 'A job whose builds have not finished needs the upload; the message names the job' })
+  async delete(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<void> {
+    await this.uploads.delete(caller, id);
   }
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import { BadRequestException, Inject, Injectable, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
+import { BadRequestException, ConflictException, Inject, Injectable, Logger, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
 import { UUID_RE } from '../jobs/jobs.service';
@@ -15,14 +15,29 @@ import { KILN_CONFIG, KilnConfig } from '../config/config';
 import { Upload } from '../database/entities';
 import { OBJECT_STORE, objectKeys, ObjectStore } from '../storage/object-store';
 import { QuotasService } from '../quotas/quotas.service';
-import { recordReferences } from '../storage/references';
+import { deleteUnreferenced, recordReferences } from '../storage/references';
 
 const FILENAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
+
+/**
+ * Where a job's stored input (jobs.source, jobs.model, jobs.verify) names an upload, as JSON
+ * paths over {source, model, verify}: the places jobUploadIds() reads in jobs.service.ts.
+ */
+export const JOB_UPLOAD_PATHS = [
+  '$.source.files[*].uploadId ? (@ == $id)',
+  '$.source.archive.uploadId ? (@ == $id)',
+  '$.model.uploadId ? (@ == $id)',
+  '$.verify.args[*].input.uploadId ? (@ == $id)',
+  '$.verify.args[*].expected.uploadId ? (@ == $id)',
+  '$.verify.reference.files[*].uploadId ? (@ == $id)',
+];
 
 class TooLarge extends Error {}
 
 @Injectable()
 export class UploadsService {
+  private readonly logger = new Logger(UploadsService.name);
+
   constructor(
     @Inject(KILN_CONFIG) private readonly config: KilnConfig,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
@@ -86,6 +101,39 @@ export class UploadsService {
     } finally {
       await rm(tmp, { force: true });
     }
+  }
+
+  /**
+   * Deletes an upload: its row, and its stored object unless another row refers to it. Refused
+   * (409) while a job whose builds have not finished names it: a worker still has to read it.
+   * The upload's row is locked first, and a job being created locks the rows of the uploads it
+   * names, so one of the two waits for the other and sees what it did.
+   */
+  async delete(caller: Caller, id: string): Promise<void> {
+    if (!UUID_RE.test(id)) throw new NotFoundException(`no upload with id ${id}`);
+    const key = await this.db.transaction(async (tx) => {
+      const [upload]: { storage_key: string }[] = await tx.query(`SELECT storage_key FROM uploads WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [id, caller.tenantId]);
+      if (!upload) throw new NotFoundException(`no upload with id ${id}`);
+      const users: { id: string }[] = await tx.query(
+        `SELECT j.id FROM jobs j
+          WHERE j.id IN (SELECT job_id FROM builds WHERE tenant_id = $2 AND status NOT IN ('succeeded','failed','canceled'))
+            AND j.tenant_id = $2
+            AND EXISTS (SELECT 1 FROM unnest($3::jsonpath[]) AS p
+                         WHERE jsonb_path_exists(jsonb_build_object('source', j.source, 'model', j.model, 'verify', j.verify), p, jsonb_build_object('id', $1::text)))
+          ORDER BY j.created_at LIMIT 5`,
+        [id, caller.tenantId, JOB_UPLOAD_PATHS],
+      );
+      if (users.length) {
+        const jobs = users.map((u) => u.id).join(', ');
+        throw new ConflictException(
+          `upload ${id} is still needed by job${users.length > 1 ? 's' : ''} ${jobs}, whose builds have not finished; delete the upload once they have finished, or cancel ${users.length > 1 ? 'them' : 'it'} first (DELETE /v1/jobs/{id})`,
+        );
+      }
+      await tx.query(`DELETE FROM uploads WHERE id = $1`, [id]);
+      return upload.storage_key;
+    });
+    // After the commit: what a failure here leaves in the store, the garbage collector takes.
+    await deleteUnreferenced(this.db, this.store, [key]).catch((e) => this.logger.warn(`upload ${id}: its stored object ${key} was not deleted (${(e as Error).message}); npm run gc will`));
   }
 
   async get(caller: Caller, id: string): Promise<Upload> {
