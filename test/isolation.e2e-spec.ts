@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import request from 'supertest';
 import { TenantAdmin } from '../scripts/tenant';
-import { Kiln, startKiln, waitForJob } from './support/harness';
+import { download, Kiln, startKiln, waitForJob } from './support/harness';
 import { tarOf } from './support/archives';
 
 const SOURCE = { language: 'c', files: [{ path: 'iso.c', content: 'int isolated(int x) { return x * 3; }\n' }] };
@@ -78,6 +78,7 @@ describe('tenant isolation', () => {
     await sameAsMissing((id) => http().get(`/v1/jobs/${id}/events`).set(b), owned.jobId, 404);
     await sameAsMissing((id) => http().get(`/v1/jobs/${id}/webhooks`).set(b), owned.jobId, 404);
     await sameAsMissing((id) => http().delete(`/v1/jobs/${id}`).set(b), owned.jobId, 404);
+    await sameAsMissing((id) => http().delete(`/v1/jobs/${id}?purge=true`).set(b), owned.jobId, 404);
     await sameAsMissing((id) => http().get(`/v1/artifacts/${id}`).set(b), owned.artifactId, 404);
     await sameAsMissing((id) => http().get(`/v1/artifacts/${id}/content`).set(b), owned.artifactId, 404);
     await sameAsMissing((id) => http().get(`/v1/artifacts/${id}/content?redirect=false`).set(b), owned.artifactId, 404);
@@ -85,7 +86,7 @@ describe('tenant isolation', () => {
     await sameAsMissing((id) => http().delete(`/v1/uploads/${id}`).set(b), owned.uploadId, 404);
     await sameAsMissing((id) => http().post('/v1/models/inspect').set(b).send({ uploadId: id }), owned.uploadId, 404);
     await sameAsMissing((id) => http().delete(`/v1/keys/${id}`).set(b), owned.keyId, 404);
-    // B's cancel and deletion did nothing to A's job and upload, and A's key still works.
+    // B's cancel and deletions did nothing to A's job and upload, and A's key still works.
     const still = await http().get(`/v1/jobs/${owned.jobId}`).set(a);
     assert.equal(still.body.status, 'succeeded');
     assert.equal(still.body.builds[0].artifacts.length > 0, true);
@@ -135,6 +136,35 @@ describe('tenant isolation', () => {
     assert.ok(aJobs.includes(owned.jobId));
     assert.ok(!aJobs.includes(mine.body.id));
     await sameAsMissing((id) => kiln.http().get(`/v1/jobs/${id}`).set(a), mine.body.id, 404);
+  });
+
+  it('a tenant deleting its job leaves another tenant\'s equal artifacts, their stored objects and its usage alone', async () => {
+    const source = { language: 'c', files: [{ path: 'shared.c', content: `int shared_${randomUUID().slice(0, 8)}(int x) { return x + 1; }\n` }] };
+    const built = async (auth: { Authorization: string }) => {
+      const res = await kiln.http().post('/v1/jobs').set(auth).send({ source, targets: ['x86_64-linux-gnu'] });
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      const job = await waitForJob({ ...kiln, auth }, res.body.id);
+      assert.equal(job.status, 'succeeded');
+      return job;
+    };
+    const usage = async (auth: { Authorization: string }) => (await kiln.http().get('/v1/quotas').set(auth)).body.usage.storageBytes as number;
+    const usageA = await usage(a);
+    const mine = await built(a);
+    const theirs = await built(b);
+    // Equal bytes, stored once, referred to by both tenants' rows (no cache is shared: two compiles).
+    const [ours, other] = [mine.builds[0].artifacts[0], theirs.builds[0].artifacts[0]];
+    assert.equal(ours.sha256, other.sha256);
+    const usageB = await usage(b);
+    assert.equal(await usage(a), usageA + ours.size);
+
+    assert.equal((await kiln.http().delete(`/v1/jobs/${mine.id}?purge=true`).set(a)).status, 204);
+    assert.equal(await usage(a), usageA, 'A no longer pays for it');
+    assert.equal(await usage(b), usageB, 'B still does');
+    const bytes = await download({ ...kiln, auth: b }, other.id);
+    assert.equal(createHash('sha256').update(bytes).digest('hex'), other.sha256);
+    // B's own deletion is refused for A's (deleted) job as for any unknown id, and B's job stays.
+    assert.equal((await kiln.http().delete(`/v1/jobs/${mine.id}?purge=true`).set(b)).status, 404);
+    assert.equal((await kiln.http().get(`/v1/jobs/${theirs.id}`).set(b)).status, 200);
   });
 
   it('each tenant has its own webhook signing secret', async () => {

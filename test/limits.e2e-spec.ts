@@ -73,6 +73,7 @@ describe('API key scopes, quotas', () => {
     assert.equal(denied.body.message, 'this API key lacks the "build" scope that POST /v1/jobs needs; its scopes: read');
     await expect403(await kiln.http().post('/v1/uploads?filename=a.c').set(as(readKey)).set('Content-Type', 'application/octet-stream').send('int a;'), 'build');
     await expect403(await kiln.http().delete('/v1/jobs/00000000-0000-4000-8000-000000000000').set(as(readKey)), 'build');
+    await expect403(await kiln.http().delete('/v1/jobs/00000000-0000-4000-8000-000000000000?purge=true').set(as(readKey)), 'build');
     const deny = await kiln.http().delete('/v1/uploads/00000000-0000-4000-8000-000000000000').set(as(readKey));
     await expect403(deny, 'build');
     assert.equal(deny.body.message, 'this API key lacks the "build" scope that DELETE /v1/uploads/:id needs; its scopes: read');

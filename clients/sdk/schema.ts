@@ -455,7 +455,7 @@ export interface components {
              */
             name: string;
             /**
-             * @description Default: read and build. read: every GET; build: create and cancel jobs, create and delete uploads; admin: manage keys and the webhook signing secret
+             * @description Default: read and build. read: every GET; build: create, cancel and delete jobs, create and delete uploads; admin: manage keys and the webhook signing secret
              * @example [
              *       "read",
              *       "build"
@@ -1398,7 +1398,10 @@ export interface operations {
     };
     Jobs_cancel: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description false (the default): cancel the builds that have not finished. true: delete the job, which must have finished, with its builds, their events, artifacts, verification reports and webhook deliveries, and every stored object nothing else refers to; its uploads stay (DELETE /v1/uploads/{id}) */
+                purge?: boolean;
+            };
             header?: never;
             path: {
                 id: string;
@@ -1416,8 +1419,22 @@ export interface operations {
                     "application/json": components["schemas"]["JobDto"];
                 };
             };
+            /** @description With purge=true: the job and everything it made are deleted; the tenant's storage usage goes down by the objects nothing else refers to */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description No such job for this tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description With purge=true: some builds of the job have not finished; cancel it first */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

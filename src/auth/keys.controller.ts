@@ -13,7 +13,7 @@ export class CreateKeyDto {
   @Matches(/^[\w .@-]+$/, { message: 'name may contain letters, digits, spaces and . _ @ - only' })
   name: string;
 
-  @ApiPropertyOptional({ enum: SCOPES, isArray: true, example: ['read', 'build'], description: 'Default: read and build. read: every GET; build: create and cancel jobs, create and delete uploads; admin: manage keys and the webhook signing secret' })
+  @ApiPropertyOptional({ enum: SCOPES, isArray: true, example: ['read', 'build'], description: 'Default: read and build. read: every GET; build: create, cancel and delete jobs, create and delete uploads; admin: manage keys and the webhook signing secret' })
   @IsOptional()
   @IsArray()
   @ArrayMinSize(1, { message: 'scopes must name at least one scope: read, build or admin' })

@@ -1,7 +1,7 @@
 import { SetMetadata } from '@nestjs/common';
 
 /**
- * What an API key may do. read: every GET; build: create and cancel jobs, create and delete uploads;
+ * What an API key may do. read: every GET; build: create, cancel and delete jobs and uploads;
  * admin: manage keys and the webhook signing secret. A route needs exactly one of them.
  */
 export const SCOPES = ['read', 'build', 'admin'] as const;

@@ -121,11 +121,13 @@ export async function rememberSucceeded(db: Pick<EntityManager, 'query'>, buildI
  * Makes `buildId` a copy of the cached build `fromId`, in one statement: status succeeded,
  * the same diagnostics, log, toolchain, verification and artifacts (the stored objects are
  * content-addressed and shared), and an event that says where the result came from. Only
- * from one of `fromStatuses`; returns whether it happened.
+ * from one of `fromStatuses`; returns whether it happened. The cached build's row is locked
+ * FOR SHARE, which deleting its job waits for (and a copy started after that deletion finds
+ * nothing), so the copied rows never refer to objects that a deletion is removing.
  */
 export async function copyFromCache(db: Pick<EntityManager, 'query'>, buildId: string, fromId: string, fromStatuses: string[], worker: string | null): Promise<boolean> {
   const rows: { n: number }[] = await db.query(
-    `WITH src AS (SELECT * FROM builds WHERE id = $2 AND status = 'succeeded'),
+    `WITH src AS (SELECT * FROM builds WHERE id = $2 AND status = 'succeeded' FOR SHARE),
           old AS (SELECT b.id, b.status AS prev FROM builds b, src WHERE b.id = $1 AND b.status = ANY($3) AND b.tenant_id = src.tenant_id FOR UPDATE OF b),
           upd AS (
             UPDATE builds b SET status = 'succeeded', status_reason = NULL, diagnostics = src.diagnostics, log = src.log,
@@ -153,8 +155,9 @@ export async function copyFromCache(db: Pick<EntityManager, 'query'>, buildId: s
  * Before copying several cached builds in one transaction (a job whose targets are all cache
  * hits): each copy adds references to its objects, and two such transactions adding them one
  * build at a time in different orders could deadlock on the reference rows. This takes what the
- * copies will take, in the order every other writer takes it: the cached builds' rows (by id),
- * then the tenant's reference rows of their objects (by key, as the triggers on artifacts do).
+ * copies will take, in the order every other writer takes it: the cached builds' rows (by id,
+ * as deleting a job does), then the tenant's reference rows of their objects (by key, as the
+ * triggers on artifacts do).
  */
 export async function lockCachedBuilds(tx: Pick<EntityManager, 'query'>, tenantId: string, buildIds: string[]): Promise<void> {
   if (buildIds.length < 2) return;

@@ -4,7 +4,9 @@ import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
   ApiBearerAuth,
+  ApiConflictResponse,
   ApiHeader,
+  ApiNoContentResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiProduces,
@@ -13,8 +15,8 @@ import {
   ApiUnprocessableEntityResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { Transform, Type } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
 import type { Request, Response } from 'express';
 import { CurrentCaller } from '../auth/auth.decorators';
 import type { Caller } from '../auth/auth.service';
@@ -41,6 +43,18 @@ export class ListJobsQuery {
   @Min(1)
   @Max(100)
   limit?: number;
+}
+
+export class DeleteJobQuery {
+  @ApiPropertyOptional({
+    type: Boolean,
+    description:
+      'false (the default): cancel the builds that have not finished. true: delete the job, which must have finished, with its builds, their events, artifacts, verification reports and webhook deliveries, and every stored object nothing else refers to; its uploads stay (DELETE /v1/uploads/{id})',
+  })
+  @IsOptional()
+  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @IsBoolean({ message: 'purge must be true or false' })
+  purge?: boolean;
 }
 
 @ApiTags('jobs')
@@ -100,8 +114,12 @@ export class JobsController {
 
   @Delete(':id')
   @ApiOkResponse({ type: JobDto, description: 'Builds that had not finished are canceled; finished ones keep their result' })
+  @ApiNoContentResponse({ description: 'With purge=true: the job and everything it made are deleted; the tenant\'s storage usage goes down by the objects nothing else refers to' })
+  @ApiConflictResponse({ description: 'With purge=true: some builds of the job have not finished; cancel it first' })
   @ApiNotFoundResponse({ description: 'No such job for this tenant' })
-  cancel(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<JobDto> {
-    return this.jobs.cancel(caller, id);
+  async cancel(@CurrentCaller() caller: Caller, @Param('id') id: string, @Query() query: DeleteJobQuery, @Res({ passthrough: true }) res: Response): Promise<JobDto | void> {
+    if (!query.purge) return this.jobs.cancel(caller, id);
+    await this.jobs.purge(caller, id);
+    res.status(204);
   }
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { returning } from '../database/sql';
 import {
   BadRequestException,
+  ConflictException,
   Inject,
   Injectable,
   Logger,
@@ -26,6 +27,7 @@ import { checkSupported, inferShapes } from '../../compiler/src/compile';
 import { importOnnx } from '../../compiler/src/import';
 import { CompileError } from '../../compiler/src/ir';
 import { OBJECT_STORE, ObjectStore } from '../storage/object-store';
+import { deleteUnreferenced } from '../storage/references';
 import { DEFAULT_OUTPUTS, MODEL_OUTPUTS } from './artifact-kinds';
 import { BuildStatus, deriveJobStatus, isTerminal, JobStatus } from './build-status';
 import { Observable } from 'rxjs';
@@ -509,6 +511,11 @@ export class JobsService {
           if (rows.length) idleSince = Date.now();
           if (rows.length < 500) {
             const statuses: { status: BuildStatus }[] = await this.db.query(`SELECT status FROM builds WHERE job_id = $1`, [jobId]);
+            if (statuses.length === 0) {
+              // Every job has builds: the job was deleted (DELETE ?purge=true). A reconnect gets 404.
+              subscriber.complete();
+              return;
+            }
             const status = deriveJobStatus(statuses.map((x) => x.status));
             if (['succeeded', 'failed', 'canceled'].includes(status)) {
               // The id repeats the last event's, so a client reconnecting after the end resumes correctly.
@@ -596,6 +603,41 @@ export class JobsService {
       nextCursor:
         rows.length > opts.limit && last ? Buffer.from(JSON.stringify({ createdAt: last.created_at_text, id: last.id })).toString('base64url') : null,
     };
+  }
+
+  /**
+   * Deletes a finished job with everything it made: its builds, their events, artifacts
+   * (verification bundles and reports among them), verification results, build-cache entries
+   * and webhook deliveries. Then each stored object of its artifacts goes, unless another row
+   * still refers to it (another build, of this tenant or another, with equal bytes; a cache hit
+   * that copied this job's results; an upload). The tenant's storage usage goes down with the
+   * rows. A job with builds that have not finished is a 409: cancel it first.
+   */
+  async purge(caller: Caller, id: string): Promise<void> {
+    if (!UUID_RE.test(id)) throw new NotFoundException(`no job with id ${id}`);
+    const keys = await this.db.transaction(async (tx) => {
+      const [job]: { id: string }[] = await tx.query(`SELECT id FROM jobs WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [id, caller.tenantId]);
+      if (!job) throw new NotFoundException(`no job with id ${id}`);
+      // In id order, as a job creation copying cache hits locks them (lockCachedBuilds); a
+      // copy of one of them that is being made finishes first, and one started later finds
+      // nothing to copy.
+      const builds: { id: string; position: number; target_name: string; status: BuildStatus }[] = await tx.query(
+        `SELECT id, position, target_name, status FROM builds WHERE job_id = $1 ORDER BY id FOR UPDATE`,
+        [id],
+      );
+      const unfinished = builds.filter((b) => !isTerminal(b.status)).sort((x, y) => x.position - y.position);
+      if (unfinished.length) {
+        throw new ConflictException(
+          `job ${id} has ${unfinished.length} build${unfinished.length > 1 ? 's' : ''} that ${unfinished.length > 1 ? 'have' : 'has'} not finished (${unfinished.map((b) => `${b.target_name}: ${b.status}`).join(', ')}); cancel the job first (DELETE /v1/jobs/${id}), then delete it with ?purge=true`,
+        );
+      }
+      const artifacts = await returning<{ storage_key: string }>(tx, `DELETE FROM artifacts WHERE build_id = ANY($1) RETURNING storage_key`, [builds.map((b) => b.id)]);
+      // Builds, build events, build-cache entries and webhook deliveries go with the job.
+      await tx.query(`DELETE FROM jobs WHERE id = $1`, [id]);
+      return artifacts.map((a) => a.storage_key);
+    });
+    // After the commit: what a failure here leaves in the store, the garbage collector takes.
+    await deleteUnreferenced(this.db, this.store, keys).catch((e) => this.logger.warn(`job ${id}: some stored objects were not deleted (${(e as Error).message}); npm run gc will`));
   }
 
   /** Cancels every build of the job that has not finished. Finished builds keep their result. */

@@ -33,6 +33,13 @@ export function makeWebhookProcessor(concurrency: number): Type<WorkerHost> {
     async process(job: QueueJob<WebhookPayload>): Promise<void> {
       if (job.name !== WEBHOOK_JOB) throw new UnrecoverableError(`job type "${job.name}" does not belong on the webhooks queue`);
       const p = job.data;
+      // The tenant deleted the job (DELETE /v1/jobs/{id}?purge=true) after it finished: its
+      // result is gone, and so is what an attempt would be recorded against. Nothing is sent.
+      const [exists] = await this.deliveries.manager.query(`SELECT 1 FROM jobs WHERE id = $1`, [p.jobId]);
+      if (!exists) {
+        this.logger.log(`webhook ${p.eventId}: job ${p.jobId} was deleted; not sent`);
+        return;
+      }
       const attempt = job.attemptsMade + 1;
       const max = job.opts.attempts ?? 1;
       const { secret } = await this.webhooks.secret(p.tenantId);
