@@ -1,8 +1,14 @@
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { CUDA_HOME } from '../workers/toolchains/nvcc';
 import { ModelBuilder } from '../compiler/test/builder';
 import { lenet, mlp } from '../compiler/test/models';
-import { download, ELF_MACHINE, elfMachine, Kiln, startKiln, waitForJob } from './support/harness';
+import { download, ELF_MACHINE, elfMachine, JobView, Kiln, startKiln, waitForJob } from './support/harness';
 
 describe('model jobs: an uploaded ONNX model compiled for several targets and verified against ONNX Runtime', () => {
   let kiln: Kiln;
@@ -42,6 +48,64 @@ describe('model jobs: an uploaded ONNX model compiled for several targets and ve
       const meta = JSON.parse((await download(kiln, b.artifacts.find((a) => a.name === 'model.json')!.id)).toString());
       assert.deepEqual(meta.outputs[0].shape, [1, 10]);
     }
+  });
+
+  it('compiles a model for an NVIDIA GPU with nvcc, and its verification waits for a device with that GPU', { skip: !existsSync(join(CUDA_HOME, 'bin/nvcc')) && 'no CUDA toolkit' }, async () => {
+    const uploadId = await upload(lenet(), 'lenet.onnx');
+    const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ model: { uploadId }, targets: ['h100'], outputs: ['ptx', 'cubin', 'shared'], verify: true });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.equal(res.body.builds[0].verifyPool, 'verify-cuda-sm_90');
+    let build: JobView['builds'][number] & { verifyPool: string };
+    for (const deadline = Date.now() + 240_000; ; ) {
+      const job = await kiln.http().get(`/v1/jobs/${res.body.id}`).set(kiln.auth);
+      build = job.body.builds[0];
+      if (build.status !== 'queued' && build.status !== 'compiling') break;
+      assert.ok(Date.now() < deadline, `still ${build.status}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // No worker here has an NVIDIA GPU: the build is compiled and says what it waits for.
+    assert.equal(build.status, 'compiled', build.statusReason ?? '');
+    assert.match(build.statusReason ?? '', /waiting for a device: no runner with an NVIDIA sm_90 GPU serves pool "verify-cuda-sm_90"/);
+    const file = async (name: string) => download(kiln, build.artifacts.find((a) => a.name === name)!.id);
+    assert.match((await file('model.ptx')).toString(), /\.target sm_90/);
+    assert.equal(elfMachine(await file('model.cubin')), 190);
+    const lib = await file('libmodel.so');
+    assert.equal(elfMachine(lib), ELF_MACHINE.x86_64);
+    assert.ok(lib.includes('model_run\0') && lib.includes('model_run_device\0'), 'the host library exports the C entry points');
+    assert.match((await file('model.cu')).toString(), /__global__/);
+    const manifest = JSON.parse((await file('verify/manifest.json')).toString());
+    assert.equal(manifest.target, 'nvptx64-nvidia-cuda');
+    assert.equal(manifest.device, 'sm_90');
+    assert.match(manifest.reference, /onnxruntime-node/);
+    assert.equal(elfMachine(await file('verify/program')), ELF_MACHINE.x86_64);
+    // The bundle runs by hand only where such a GPU is: here the runner CLI says so.
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-gpu-bundle-'));
+    try {
+      for (const a of build.artifacts.filter((x) => x.name.startsWith('verify/'))) await writeFile(join(dir, a.name.slice(7)), await download(kiln, a.id));
+      const cli = spawnSync(process.execPath, [join(__dirname, '../workers/verify/cli.js'), dir], { encoding: 'utf8' });
+      assert.equal(cli.status, 2, cli.stderr);
+      assert.match(cli.stderr, /this machine has no NVIDIA GPU of architecture sm_90 \(nvidia-smi lists none\)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    assert.equal((await kiln.http().delete(`/v1/jobs/${res.body.id}`).set(kiln.auth)).status, 200);
+
+    // What the CUDA generator cannot do is refused when the job is created, by name.
+    const argmax = new ModelBuilder();
+    argmax.output(argmax.op('ArgMax', [argmax.input('x', [2, 8])], { axis: 1 }));
+    const post = (body: object) => kiln.http().post('/v1/jobs').set(kiln.auth).send(body);
+    let r = await post({ model: { uploadId: await upload(argmax.build()) }, targets: ['sm_80'] });
+    assert.equal(r.status, 400);
+    assert.match(r.body.message, /targets: sm_80: the CUDA backend does not support these operators: ArgMax/);
+    r = await post({ model: { uploadId }, targets: ['sm_80'], outputs: ['assembly'] });
+    assert.equal(r.status, 400);
+    assert.match(r.body.message, /a model build for sm_80 gives ptx, cubin, fatbin, object, static, shared, not assembly/);
+    r = await post({ model: { uploadId }, targets: ['x86_64-linux-gnu'], outputs: ['ptx'] });
+    assert.equal(r.status, 400);
+    assert.match(r.body.message, /a model build for x86_64-linux-gnu gives object, shared, static, assembly, llvm-ir, not ptx/);
+    r = await post({ model: { uploadId }, targets: ['mi300'] });
+    assert.equal(r.status, 400);
+    assert.match(r.body.message, /AMD GPU code generation for models is not offered yet/);
   });
 
   it('binds symbolic dimensions from inputShapes, and builds a shared library', async () => {
@@ -96,7 +160,7 @@ describe('model jobs: an uploaded ONNX model compiled for several targets and ve
     assert.match(r.body.message, /the model has no input y/);
     r = await post({ model: { uploadId: mlpId }, inputShapes: { x: [2, 16] }, outputs: ['executable'] });
     assert.equal(r.status, 400);
-    assert.match(r.body.message, /a model build gives object, shared, static, assembly, llvm-ir/);
+    assert.match(r.body.message, /a model build gives object, shared, static, assembly, llvm-ir for CPU and WebAssembly targets/);
     r = await post({ model: { uploadId: mlpId }, inputShapes: { x: [2, 16] }, verify: { entry: 'f' } });
     assert.equal(r.status, 400);
     assert.match(r.body.message, /"entry" does not apply to a model/);

@@ -8,9 +8,9 @@ describe('loadConfig', () => {
     assert.equal(c.port, 8080);
     assert.equal(c.host, '127.0.0.1');
     assert.equal(c.storage.driver, 'fs');
-    assert.deepEqual(c.worker.pools, ['cpu', 'wasm', 'cuda', 'rocm', 'verify-x86_64', 'verify-aarch64', 'verify-riscv64', 'verify-armv7', 'verify-wasm32']);
-    // GPU pools are served where their toolchains are installed.
-    assert.deepEqual(c.worker.optionalPools, ['cuda', 'rocm']);
+    assert.deepEqual(c.worker.pools, ['cpu', 'wasm', 'cuda', 'rocm', 'verify-x86_64', 'verify-aarch64', 'verify-riscv64', 'verify-armv7', 'verify-wasm32', 'verify-cuda']);
+    // GPU pools are served where their toolchains are installed, and GPU verification where a GPU is.
+    assert.deepEqual(c.worker.optionalPools, ['cuda', 'rocm', 'verify-cuda']);
     assert.equal(c.worker.sandbox, 'bwrap');
     assert.equal(c.bootstrapApiKey, null);
     // Webhooks may not reach private addresses unless allowed; quotas and the rate limit are on.

@@ -138,7 +138,7 @@ function corsOrigins(env: Env): string[] {
   return origins;
 }
 
-export const DEFAULT_POOLS = ['cpu', 'wasm', 'cuda?', 'rocm?', 'verify-x86_64', 'verify-aarch64', 'verify-riscv64', 'verify-armv7', 'verify-wasm32'];
+export const DEFAULT_POOLS = ['cpu', 'wasm', 'cuda?', 'rocm?', 'verify-x86_64', 'verify-aarch64', 'verify-riscv64', 'verify-armv7', 'verify-wasm32', 'verify-cuda?'];
 
 export function loadConfig(env: Env = process.env): KilnConfig {
   const driver = oneOf(env, 'KILN_STORAGE', 'fs', ['fs', 's3'] as const);

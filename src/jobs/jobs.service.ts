@@ -18,17 +18,19 @@ import type { ArtifactKind, ModelInput, SourceInput } from '../database/entities
 import { EnqueueService } from '../queue/enqueue.service';
 import { JobName, redisKeys } from '../queue/queue.types';
 import { TargetError } from '../targets/resolve';
-import { targetKind } from '../targets/catalog';
+import { targetKind, verifyPoolOf, verifyWaitReason } from '../targets/catalog';
 import { TargetAvailability, TargetsService } from '../targets/targets.service';
 import { normalizeModelVerify, normalizeVerify, VerifySpec, VerifySpecError, verifyUploadIds } from '../verification/spec';
 import { bufferBytes, elementCount } from '../verification/inputs';
 import { DTYPE_SIZE } from '../verification/dtype';
 import { checkSupported, inferShapes } from '../../compiler/src/compile';
+import { checkCudaSupported } from '../../compiler/src/cuda/generate';
+import { fuse } from '../../compiler/src/fuse';
 import { importOnnx } from '../../compiler/src/import';
 import { CompileError } from '../../compiler/src/ir';
 import { OBJECT_STORE, ObjectStore } from '../storage/object-store';
 import { deleteUnreferenced } from '../storage/references';
-import { DEFAULT_OUTPUTS, MODEL_OUTPUTS } from './artifact-kinds';
+import { DEFAULT_OUTPUTS, GPU_MODEL_OUTPUTS, MODEL_OUTPUTS, MODEL_SIDE_FILES } from './artifact-kinds';
 import { BuildStatus, deriveJobStatus, isTerminal, JobStatus } from './build-status';
 import { Observable } from 'rxjs';
 import type { MessageEvent } from '@nestjs/common';
@@ -204,6 +206,7 @@ export class JobsService {
     }
     let source: SourceInput | null = null;
     let model: ModelInput | null = null;
+    let cudaProblem: string | null = null;
     let verify: VerifySpec | null;
     let outputs = (dto.outputs ?? DEFAULT_OUTPUTS) as ArtifactKind[];
     if (dto.source) {
@@ -233,10 +236,10 @@ export class JobsService {
       }
       verify = await this.checkVerifyUploads(caller, src, verify);
     } else {
-      model = await this.checkModel(caller, dto.model!.uploadId, dto.inputShapes ?? {});
+      ({ model, cudaProblem } = await this.checkModel(caller, dto.model!.uploadId, dto.inputShapes ?? {}));
       if (dto.model!.threads && dto.model!.threads > 1) model.threads = dto.model!.threads;
-      const bad = outputs.filter((o) => !MODEL_OUTPUTS.includes(o));
-      if (bad.length) throw new BadRequestException(`outputs: a model build gives ${MODEL_OUTPUTS.join(', ')} (and always its header, C source and metadata), not ${bad.join(', ')}`);
+      const bad = outputs.filter((o) => !MODEL_OUTPUTS.includes(o) && !GPU_MODEL_OUTPUTS.includes(o));
+      if (bad.length) throw new BadRequestException(`outputs: a model build gives ${MODEL_OUTPUTS.join(', ')} for CPU and WebAssembly targets, ${GPU_MODEL_OUTPUTS.join(', ')} for NVIDIA GPUs (and always its header, source and metadata), not ${bad.join(', ')}`);
       outputs = [...new Set<ArtifactKind>([...outputs, 'header', 'c-source', 'metadata'])];
       try {
         verify = normalizeModelVerify(dto.verify);
@@ -265,10 +268,17 @@ export class JobsService {
         if (cmake) throw new BadRequestException(`source.archive: ${cmake}`);
         const why = checkLanguageTarget(source.language, r.spec.name, outputs, source.toolchain);
         if (why) throw new BadRequestException(`targets: ${r.requested}: ${why}`);
+      } else if (r.spec.family === 'nvptx') {
+        const other = outputs.filter((o) => !GPU_MODEL_OUTPUTS.includes(o) && !MODEL_SIDE_FILES.includes(o));
+        if (other.length) throw new BadRequestException(`outputs: a model build for ${r.requested} gives ${GPU_MODEL_OUTPUTS.join(', ')}, not ${other.join(', ')}`);
+        if (cudaProblem) throw new BadRequestException(`targets: ${r.requested}: ${cudaProblem}`);
       } else if (targetKind(r.spec.family) === 'gpu') {
-        throw new BadRequestException(`targets: ${r.requested}: models compile to CPU and WebAssembly targets; GPU code generation for models is not offered yet`);
+        throw new BadRequestException(`targets: ${r.requested}: models compile to CPU, WebAssembly and NVIDIA GPU targets; AMD GPU code generation for models is not offered yet`);
+      } else {
+        const other = outputs.filter((o) => !MODEL_OUTPUTS.includes(o) && !MODEL_SIDE_FILES.includes(o));
+        if (other.length) throw new BadRequestException(`outputs: a model build for ${r.requested} gives ${MODEL_OUTPUTS.join(', ')}, not ${other.join(', ')}`);
       }
-      if (verify && r.spec.verifyPool === null) {
+      if (verify && verifyPoolOf(r.spec, r.target.cpu) === null) {
         throw new BadRequestException(`verify: ${r.requested} code can only be checked on a machine with that GPU, and Kiln has no runner for it yet; drop "verify" or this target`);
       }
     }
@@ -311,7 +321,7 @@ export class JobsService {
               targetName: r.requested,
               target: r.target,
               pool: r.spec.pool,
-              verifyPool: verify ? r.spec.verifyPool : null,
+              verifyPool: verify ? verifyPoolOf(r.spec, r.target.cpu) : null,
               inputDigest: digests[position],
               cache: bypass ? 'bypass' : null,
               status: live ? 'queued' : 'waiting',
@@ -458,7 +468,8 @@ export class JobsService {
     }
   }
 
-  private async checkModel(caller: Caller, uploadId: string, inputShapes: Record<string, number[]>): Promise<ModelInput> {
+  /** Reads and checks an uploaded model; also says why the CUDA generator would refuse it (null: it would not). */
+  private async checkModel(caller: Caller, uploadId: string, inputShapes: Record<string, number[]>): Promise<{ model: ModelInput; cudaProblem: string | null }> {
     for (const [k, v] of Object.entries(inputShapes)) {
       if (!Array.isArray(v) || v.length > 8 || v.some((d) => !Number.isInteger(d) || d < 1 || d > 1 << 20)) {
         throw new BadRequestException(`inputShapes.${k} must be a list of positive whole numbers`);
@@ -478,7 +489,16 @@ export class JobsService {
       for (const n of graph.nodes) ops[n.op] = (ops[n.op] ?? 0) + 1;
       const unknown = Object.keys(inputShapes).filter((k) => !graph.inputs.includes(k));
       if (unknown.length) throw new BadRequestException(`inputShapes: the model has no input ${unknown.join(', ')} (its inputs: ${graph.inputs.join(', ')})`);
-      return { uploadId, filename: upload.filename, inputShapes, summary: { inputs: graph.inputs.map(info), outputs: graph.outputs.map(info), ops } };
+      const model = { uploadId, filename: upload.filename, inputShapes, summary: { inputs: graph.inputs.map(info), outputs: graph.outputs.map(info), ops } };
+      let cudaProblem: string | null = null;
+      try {
+        fuse(graph);
+        checkCudaSupported(graph);
+      } catch (e) {
+        if (!(e instanceof CompileError)) throw e;
+        cudaProblem = e.message;
+      }
+      return { model, cudaProblem };
     } catch (e) {
       if (e instanceof CompileError) throw new BadRequestException(`model: ${e.message}`);
       throw e;
@@ -551,7 +571,7 @@ export class JobsService {
       const t = targets.find((x) => x.spec.name === b.target.name);
       if (!t) continue;
       if (b.status === 'queued' && !t.available) b.statusReason = `no live worker serves pool "${b.pool}" right now; the build starts when one connects`;
-      if (b.status === 'compiled' && !t.verifiable) b.statusReason = `compiled; no live worker serves pool "${b.verifyPool}" to verify it right now`;
+      if (b.status === 'compiled' && b.verifyPool && !t.verifyPools.includes(b.verifyPool)) b.statusReason = verifyWaitReason(b.verifyPool);
     }
   }
 

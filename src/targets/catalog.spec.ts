@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { LANGUAGE_SPECS } from '../jobs/languages';
-import { PRESETS, TARGETS } from './catalog';
+import { PRESETS, TARGETS, verifyPoolOf, VERIFY_POOLS } from './catalog';
 
 /** The catalog is data: these are the rules it must keep. */
 describe('the target catalog', () => {
@@ -19,11 +19,13 @@ describe('the target catalog', () => {
     }
   });
 
-  it('gives GPU targets a vendor and arches and no runner, and CPU targets a runner', () => {
+  it('gives GPU targets a vendor and arches and a runner pool per NVIDIA arch, and CPU targets a runner', () => {
     for (const t of TARGETS) {
       if (t.family === 'nvptx' || t.family === 'amdgpu') {
         assert.ok(t.gpu && t.gpu.arches.length > 0, t.name);
         assert.equal(t.verifyPool, null, t.name);
+        for (const a of t.gpu.arches) assert.equal(verifyPoolOf(t, a), t.family === 'nvptx' ? `verify-cuda-${a}` : null);
+        if (t.family === 'nvptx') assert.ok(t.gpu.arches.every((a) => VERIFY_POOLS.includes(`verify-cuda-${a}`)));
       } else {
         assert.equal(t.gpu, undefined, t.name);
         assert.match(t.verifyPool ?? '', /^verify-/, t.name);

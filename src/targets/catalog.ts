@@ -25,7 +25,8 @@ export interface TargetSpec {
   sysrootHint: string;
   /**
    * The pool of runners that can execute code built for this target (natively or emulated);
-   * null where Kiln has no runner for it (GPU code needs a machine with that GPU).
+   * null where it depends on the architecture (NVIDIA GPUs: verify-cuda-sm_XX, see verifyPoolOf)
+   * or where Kiln has no runner for it (AMD GPUs).
    */
   verifyPool: string | null;
   /** The architecture that runners of verifyPool execute. */
@@ -169,7 +170,27 @@ export const PRESETS: readonly TargetPreset[] = [
 
 /** Pools that compile, and pools that run what was compiled. */
 export const COMPILE_POOLS: readonly string[] = [...new Set(TARGETS.map((t) => t.pool))];
-export const VERIFY_POOLS: readonly string[] = [...new Set(TARGETS.map((t) => t.verifyPool).filter((p): p is string => p !== null))];
+/** NVIDIA GPU code is verified on a runner with a GPU of exactly that architecture: one pool per sm_XX. */
+export const CUDA_VERIFY_PREFIX = 'verify-cuda-';
+/** What a worker names in KILN_POOLS to serve the verify-cuda-sm_XX pool of the GPU it has. */
+export const CUDA_VERIFY_ANY = 'verify-cuda';
+export const CUDA_VERIFY_POOLS: readonly string[] = TARGETS.filter((t) => t.family === 'nvptx').flatMap((t) => t.gpu!.arches.map((a) => `${CUDA_VERIFY_PREFIX}${a}`));
+export const VERIFY_POOLS: readonly string[] = [...new Set(TARGETS.map((t) => t.verifyPool).filter((p): p is string => p !== null)), ...CUDA_VERIFY_POOLS];
+
+/** Why a compiled build waits for verification: no live worker serves its verify pool. */
+export function verifyWaitReason(pool: string): string {
+  if (pool.startsWith(CUDA_VERIFY_PREFIX)) {
+    const arch = pool.slice(CUDA_VERIFY_PREFIX.length);
+    return `compiled; waiting for a device: no runner with an NVIDIA ${arch} GPU serves pool "${pool}" right now (start a worker with KILN_POOLS=verify-cuda on such a machine)`;
+  }
+  return `compiled; no live worker serves pool "${pool}" to verify it right now`;
+}
+
+/** The pool that verifies a build for a target with an architecture (cpu); null where none can. */
+export function verifyPoolOf(spec: TargetSpec, cpu: string | null): string | null {
+  if (spec.family === 'nvptx') return cpu ? `${CUDA_VERIFY_PREFIX}${cpu}` : null;
+  return spec.verifyPool;
+}
 export const POOLS: readonly string[] = [...COMPILE_POOLS, ...VERIFY_POOLS];
 
 export function targetSpec(name: string): TargetSpec {

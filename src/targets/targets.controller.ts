@@ -26,7 +26,7 @@ export class TargetDto {
   @ApiProperty({ description: 'How many live workers serve it' }) workers: number;
   @ApiProperty({ type: [ToolchainDto] }) toolchains: ToolchainDto[];
   @ApiProperty({ type: [String], description: 'CPU names accepted in a descriptor\'s "cpu" (from the live toolchain)' }) cpus: string[];
-  @ApiPropertyOptional({ nullable: true, type: String, example: 'verify-aarch64', description: 'The pool of workers that run what is built for it; null where Kiln has no runner (GPU code)' }) verifyPool: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, example: 'verify-aarch64', description: 'The pool of workers that run what is built for it; null for GPU targets (NVIDIA GPU builds go to verify-cuda-sm_XX, one pool per architecture; AMD GPU builds have no runner)' }) verifyPool: string | null;
   @ApiProperty({ description: 'Whether a live worker can verify builds for it now' }) verifiable: boolean;
   @ApiProperty({ type: [String], example: ['qemu-aarch64'], description: 'How live workers run its code' }) runners: string[];
 }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { PRESETS, TARGETS, TargetSpec } from './catalog';
+import { PRESETS, TARGETS, TargetSpec, verifyPoolOf } from './catalog';
 import { resolveTarget, ResolvedTarget } from './resolve';
 import type { TargetInput } from './target';
 import { WorkerCapabilities, WorkerRegistry } from './worker-registry';
@@ -18,6 +18,8 @@ export interface TargetAvailability {
   /** Whether a live worker can run what is built for it (natively or emulated), and how. */
   verifiable: boolean;
   runners: string[];
+  /** The verify pools of the target that live workers serve (one per GPU architecture for NVIDIA GPUs). */
+  verifyPools: string[];
 }
 
 /** The live target catalog: the static list of what Kiln knows, joined with what workers serve now. */
@@ -60,13 +62,15 @@ export class TargetsService {
         // Workers from before languages were announced build C and C++ with clang.
         for (const l of Object.keys(t.languages ?? { c: 'clang', 'c++': 'clang' })) languages.add(l);
       }
-      const verifyPool = spec.verifyPool;
-      const runners = verifyPool ? [...new Set(workers.filter((w) => w.pools.includes(verifyPool)).map((w) => w.runners?.[verifyPool]).filter((r): r is string => !!r))] : [];
+      const pools = spec.family === 'nvptx' ? spec.gpu!.arches.map((a) => verifyPoolOf(spec, a)!) : spec.verifyPool ? [spec.verifyPool] : [];
+      const verifyPools = pools.filter((p) => workers.some((w) => w.pools.includes(p)));
+      const runners = [...new Set(workers.flatMap((w) => verifyPools.filter((p) => w.pools.includes(p)).map((p) => w.runners?.[p])).filter((r): r is string => !!r))];
       return {
         spec,
         features,
         languages: [...languages].sort(),
-        verifiable: verifyPool !== null && workers.some((w) => w.pools.includes(verifyPool)),
+        verifiable: verifyPools.length > 0,
+        verifyPools,
         runners,
         available: serving.length > 0,
         workers: serving.length,

@@ -10,6 +10,8 @@ export interface BundleManifest {
   version: 1;
   kind: 'kernel' | 'program';
   target: string;
+  /** For GPU code: the architecture (sm_90) whose GPU must run it. */
+  device?: string;
   /** The file to run, relative to the bundle folder. */
   program: string;
   timeoutMs: number;

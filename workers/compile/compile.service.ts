@@ -19,7 +19,7 @@ import type { BuildStatus } from '../../src/jobs/build-status';
 import { ContentStore } from '../../src/storage/content-store';
 import { OBJECT_STORE, ObjectStore } from '../../src/storage/object-store';
 import { type LocalObject, recordReferences } from '../../src/storage/references';
-import { targetSpec } from '../../src/targets/catalog';
+import { targetSpec, verifyWaitReason } from '../../src/targets/catalog';
 import { SandboxExecutor } from '../sandbox/executor';
 import { CAPABILITIES, Capabilities, ServedTarget } from '../toolchains/capabilities';
 import type { Toolchain } from '../toolchains/toolchain';
@@ -378,7 +378,7 @@ export class CompileService {
   /** Says what a compiled build waits for when no live worker can run its code yet. */
   private async verifyWaitReason(pool: string): Promise<string | null> {
     const workers = await this.registry.list().catch(() => []);
-    return workers.some((w) => w.pools.includes(pool)) ? null : `compiled; waiting for a worker that serves pool "${pool}" to verify it`;
+    return workers.some((w) => w.pools.includes(pool)) ? null : verifyWaitReason(pool);
   }
 
   /** After the last attempt: the build fails with the infrastructure error that stopped it. */

@@ -6,6 +6,8 @@ export interface Mount {
   host: string;
   sandbox: string;
   writable?: boolean;
+  /** A device node (a GPU's), bound with device access. */
+  device?: boolean;
 }
 
 export interface ResourceLimits {
@@ -109,7 +111,7 @@ export class SandboxExecutor {
       '--size', String(limits.tmpBytes),
       '--tmpfs', '/tmp',
     ];
-    for (const m of req.mounts) args.push(m.writable ? '--bind' : '--ro-bind', m.host, m.sandbox);
+    for (const m of req.mounts) args.push(m.device ? '--dev-bind' : m.writable ? '--bind' : '--ro-bind', m.host, m.sandbox);
     for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v);
     args.push('--chdir', req.cwd, '--', ...prlimit, ...req.argv);
     return { file: '/usr/bin/bwrap', args, ...(asRoot ? { uid: SANDBOX_UID, gid: SANDBOX_UID } : {}) };

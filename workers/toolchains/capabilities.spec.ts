@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TARGETS } from '../../src/targets/catalog';
 import { SandboxExecutor } from '../sandbox/executor';
+import { localGpus } from '../verify/runners';
 import { probeCapabilities } from './capabilities';
 import { createToolchainRegistry } from './registry';
 import type { CompileResult, Toolchain, ToolchainProbe } from './toolchain';
@@ -56,6 +57,14 @@ describe('probeCapabilities', () => {
     assert.deepEqual(caps.pools, ['cpu']);
     assert.equal(caps.targets.has('nvptx64-nvidia-cuda'), false);
     await assert.rejects(probeCapabilities(['cpu', 'cuda'], registry, exec, join(dir, 'f')), /pool "cuda" needs nvptx64-nvidia-cuda/);
+  });
+
+  it('serves verify-cuda only with an NVIDIA GPU: optional, it is skipped; required, start-up fails saying so', { skip: localGpus().length > 0 && 'this machine has an NVIDIA GPU' }, async () => {
+    const registry = createToolchainRegistry([new ProbedToolchain('cc', [])], []);
+    const caps = await probeCapabilities(['verify-x86_64', 'verify-cuda'], registry, exec, join(dir, 'g'), ['verify-cuda']);
+    assert.deepEqual(caps.pools, ['verify-x86_64']);
+    await assert.rejects(probeCapabilities(['verify-cuda'], registry, exec, join(dir, 'h')), /pool "verify-cuda" needs an NVIDIA GPU of an architecture Kiln builds for: nvidia-smi lists none/);
+    await assert.rejects(probeCapabilities(['verify-cuda-sm_90'], registry, exec, join(dir, 'i')), /pool "verify-cuda-sm_90" needs an NVIDIA GPU of architecture sm_90 on this machine/);
   });
 
   it('refuses an unknown pool', async () => {

@@ -1,9 +1,9 @@
 import { chmod, mkdir } from 'node:fs/promises';
 import { Logger } from '@nestjs/common';
 import { isVerifyPool } from '../../src/queue/queue.types';
-import { POOLS, TARGETS, targetSpec, VERIFY_POOLS } from '../../src/targets/catalog';
+import { CUDA_VERIFY_ANY, CUDA_VERIFY_PREFIX, POOLS, TARGETS, targetSpec, VERIFY_POOLS } from '../../src/targets/catalog';
 import { LANGUAGE_SPECS, languageToolchain, servedLanguageKey, toolchainsFor } from '../../src/jobs/languages';
-import { archOfVerifyPool, probeRunner, Runner, runnerFor } from '../verify/runners';
+import { archOfVerifyPool, localGpus, probeRunner, Runner, runnerFor } from '../verify/runners';
 import type { SandboxExecutor } from '../sandbox/executor';
 import type { Toolchain, ToolchainProbe } from './toolchain';
 
@@ -33,11 +33,30 @@ export interface Capabilities {
  * worker was asked to serve can build all of its targets. A pool it cannot serve fully is
  * refused at start-up, with what is missing, rather than failing builds later.
  */
-export async function probeCapabilities(pools: string[], registry: Map<string, Toolchain>, exec: SandboxExecutor, workRoot: string, optionalPools: string[] = []): Promise<Capabilities> {
+export async function probeCapabilities(requested: string[], registry: Map<string, Toolchain>, exec: SandboxExecutor, workRoot: string, requestedOptional: string[] = []): Promise<Capabilities> {
   // The sandbox user must reach the work root: create it open to traverse, not to list.
   await mkdir(workRoot, { recursive: true, mode: 0o711 });
   await chmod(workRoot, 0o711);
   const logger = new Logger('Toolchains');
+  const problems: { pool: string; text: string }[] = [];
+  // "verify-cuda" is the verify pool of whatever NVIDIA GPU this machine has (verify-cuda-sm_90 on an H100).
+  const pools: string[] = [];
+  const optionalPools = [...requestedOptional];
+  for (const p of requested) {
+    if (p !== CUDA_VERIFY_ANY) {
+      pools.push(p);
+      continue;
+    }
+    const gpus = localGpus();
+    const mine = [...new Set(gpus.map((g) => `${CUDA_VERIFY_PREFIX}${g.arch}`).filter((x) => VERIFY_POOLS.includes(x)))];
+    if (mine.length === 0) {
+      pools.push(p);
+      problems.push({ pool: p, text: `pool "${p}" needs an NVIDIA GPU of an architecture Kiln builds for: ${gpus.length ? `this machine has ${gpus.map((g) => `${g.name} (${g.arch})`).join(', ')}` : 'nvidia-smi lists none'}` });
+    } else {
+      pools.push(...mine);
+      if (requestedOptional.includes(p)) optionalPools.push(...mine);
+    }
+  }
   const probes: ToolchainProbe[] = [];
   const targets = new Map<string, ServedTarget>();
   const compiles = pools.some((p) => !isVerifyPool(p));
@@ -68,9 +87,8 @@ export async function probeCapabilities(pools: string[], registry: Map<string, T
     }
     logger.log(`${toolchain.key} ${probe.version}: ${probe.targets.filter((t) => t.available).map((t) => t.target).join(', ') || 'no targets'}`);
   }
-  const problems: { pool: string; text: string }[] = [];
   const runners = new Map<string, Runner>();
-  for (const pool of pools.filter(isVerifyPool)) {
+  for (const pool of pools.filter((p) => isVerifyPool(p) && !problems.some((x) => x.pool === p))) {
     const arch = archOfVerifyPool(pool);
     if (!arch) {
       problems.push({ pool, text: `pool "${pool}" is unknown (known verify pools: ${VERIFY_POOLS.join(', ')})` });
@@ -78,7 +96,7 @@ export async function probeCapabilities(pools: string[], registry: Map<string, T
     }
     const runner = runnerFor(arch);
     if (!runner) {
-      problems.push({ pool, text: `pool "${pool}" needs a runner for ${arch}: install qemu-user (or run this pool on a ${arch} machine)` });
+      problems.push({ pool, text: arch.startsWith('cuda-') ? `pool "${pool}" needs an NVIDIA GPU of architecture ${arch.slice(5)} on this machine` : `pool "${pool}" needs a runner for ${arch}: install qemu-user (or run this pool on a ${arch} machine)` });
       continue;
     }
     const why = await probeRunner(runner, exec, workRoot);

@@ -10,12 +10,13 @@ import { prng } from '../../src/verification/inputs';
 import type { ModelVerifySpec } from '../../src/verification/spec';
 import type { SandboxExecutor } from '../sandbox/executor';
 import { baseFlags, CLANG, ClangRun, CONTENT_TYPES, LLVM_AR, mkdirOpen, targetFlags } from './clang';
+import { compileCudaModelBuild } from './onnx-cuda';
 import type { CompileRequest, CompileResult, ProducedArtifact } from './toolchain';
 
 export const MODEL_FILE = 'model/model.onnx';
-const ORT_VERSION = (require('onnxruntime-node/package.json') as { version: string }).version;
+export const ORT_VERSION = (require('onnxruntime-node/package.json') as { version: string }).version;
 
-const VERIFY_DTYPE: Record<DType, VerifyDType> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'uint8', uint8: 'uint8', int8: 'int8' };
+export const VERIFY_DTYPE: Record<DType, VerifyDType> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'uint8', uint8: 'uint8', int8: 'int8' };
 const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'uint8', int8: 'int8' };
 
 /** Seeded inputs for a model: floats in [-1, 1], integers in [0, 10), one stream per input. */
@@ -70,8 +71,9 @@ export async function referenceOutputs(model: Uint8Array, meta: ModelMetadata, i
  * ONNX Runtime computes on them.
  */
 export async function compileModelBuild(req: CompileRequest, exec: SandboxExecutor): Promise<CompileResult> {
-  const run = new ClangRun(req, exec, CLANG);
   const bytes = await readFile(join(req.workdir, MODEL_FILE));
+  if (req.spec.family === 'nvptx') return compileCudaModelBuild(req, bytes, exec);
+  const run = new ClangRun(req, exec, CLANG);
   let compiled;
   try {
     compiled = compileModel(bytes, { name: 'model', inputShapes: req.model!.inputShapes, threads: req.model!.threads ?? 1 });

@@ -7,14 +7,14 @@ import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
 import { evaluateKernel, evaluateProgram } from '../../src/verification/evaluate';
 import type { VerificationReport } from '../../src/verification/report';
 import { SandboxExecutor } from '../sandbox/executor';
-import { runnerFor } from './runners';
+import { localGpus, Runner, runnerFor } from './runners';
 import { runBundle } from './verify.service';
 
 const USAGE = `usage: kiln-verify <bundle folder> [--no-sandbox] [--json]
 
 Runs a verification bundle downloaded from Kiln (the verify/* artifacts of a build: manifest.json,
 the program, inputs.bin and expected.bin) on this machine, with the runner for its target
-(native, qemu-user or Node's WASI), compares the outputs with the reference, and writes
+(native, qemu-user, Node's WASI, or an NVIDIA GPU of the build's architecture), compares the outputs with the reference, and writes
 report.json beside them. Needs no Kiln service, database or queue.
 
 Exit status: 0 passed, 1 failed, 2 usage or bundle error.`;
@@ -24,8 +24,21 @@ export async function verifyBundle(dir: string, opts: { sandbox: 'bwrap' | 'none
   if (manifest.version !== 1) throw new Error(`unsupported bundle version ${manifest.version}`);
   const spec = TARGETS.find((t) => t.name === manifest.target);
   if (!spec) throw new Error(`the bundle is for an unknown target "${manifest.target}"`);
+  if (spec.family === 'nvptx') {
+    if (!manifest.device) throw new Error('the bundle is for an NVIDIA GPU but names no architecture (device)');
+    const runner = runnerFor(`cuda-${manifest.device}`);
+    if (!runner) {
+      const gpus = localGpus();
+      throw new Error(`this machine has no NVIDIA GPU of architecture ${manifest.device} (${gpus.length ? `it has ${gpus.map((g) => `${g.name}, ${g.arch}`).join('; ')}` : 'nvidia-smi lists none'}): run the bundle on such a machine`);
+    }
+    return finish(dir, manifest, runner, opts);
+  }
   const runner = runnerFor(spec.arch);
   if (!runner) throw new Error(`this machine cannot run ${spec.arch} code: install qemu-user, or run the bundle on a ${spec.arch} machine`);
+  return finish(dir, manifest, runner, opts);
+}
+
+async function finish(dir: string, manifest: BundleManifest, runner: Runner, opts: { sandbox: 'bwrap' | 'none' }): Promise<VerificationReport> {
   const { run, outputs } = await runBundle(dir, manifest, runner, new SandboxExecutor(opts.sandbox));
   const base = { runner: runner.name, worker: `kiln-verify@${process.pid}` };
   const report =

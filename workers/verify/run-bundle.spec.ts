@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { BundleManifest } from '../../src/verification/bundle';
 import { evaluateProgram } from '../../src/verification/evaluate';
 import { SandboxExecutor } from '../sandbox/executor';
-import { runnerFor } from './runners';
+import { archOfVerifyPool, cudaRunner, parseGpuList, runnerFor } from './runners';
 import { GNU_TIME, runBundle } from './verify.service';
 
 const manifest: BundleManifest = { version: 1, kind: 'program', target: 'x86_64-linux-gnu', program: 'program', timeoutMs: 10_000, args: [], stdin: '', expect: { stdout: null, exitCode: 0 }, reference: 'test' };
@@ -48,5 +48,31 @@ describe('a whole program\'s run', { skip: !existsSync(GNU_TIME) && `${GNU_TIME}
     const { run } = await runBundle(dir, manifest, native, exec);
     assert.equal(run.exitCode, 0, run.stderr);
     assert.equal(run.peakMemoryKb, null);
+  });
+});
+
+describe('the NVIDIA GPU runner', () => {
+  it('reads the GPUs nvidia-smi lists as sm_XX', () => {
+    assert.deepEqual(parseGpuList('9.0, NVIDIA H200\n8.0, NVIDIA A100-SXM4-80GB\n\nN/A, weird\n'), [
+      { arch: 'sm_90', name: 'NVIDIA H200' },
+      { arch: 'sm_80', name: 'NVIDIA A100-SXM4-80GB' },
+    ]);
+  });
+
+  it('runs a build only on a GPU of exactly its architecture, with the GPU device nodes in the sandbox', { skip: process.arch !== 'x64' && 'the host programs are x86-64' }, () => {
+    const gpus = [{ arch: 'sm_90', name: 'NVIDIA H200' }];
+    assert.equal(cudaRunner('sm_80', gpus), null, 'sm_80 code would only run through PTX JIT');
+    const r = cudaRunner('sm_90', gpus)!;
+    assert.equal(r.name, 'cuda (NVIDIA H200, sm_90)');
+    assert.deepEqual(r.argv('./program', ['inputs.bin', 'outputs.bin']), ['./program', 'inputs.bin', 'outputs.bin']);
+    assert.ok(r.mounts.every((m) => m.device && /^\/dev\/nvidia/.test(m.host)));
+    assert.equal(archOfVerifyPool('verify-cuda-sm_90'), 'cuda-sm_90');
+    assert.equal(archOfVerifyPool('verify-cuda-sm_1'), null);
+  });
+
+  it('builds bubblewrap device binds for device mounts', () => {
+    const cmd = (new SandboxExecutor('bwrap') as unknown as { buildCommand(r: object): { args: string[] } }).buildCommand({ argv: ['/bin/true'], cwd: '/work', mounts: [{ host: '/dev/nvidia0', sandbox: '/dev/nvidia0', writable: true, device: true }], timeoutMs: 1000 });
+    const i = cmd.args.indexOf('/dev/nvidia0');
+    assert.equal(cmd.args[i - 1], '--dev-bind');
   });
 });

@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { VERIFY_POOLS, TARGETS } from '../../src/targets/catalog';
+import { CUDA_VERIFY_PREFIX, VERIFY_POOLS, TARGETS } from '../../src/targets/catalog';
 import type { Mount, ResourceLimits, SandboxExecutor } from '../sandbox/executor';
 
 /** How a verification runner executes a program built for its architecture. */
@@ -59,8 +60,44 @@ function wasmRunner(): Runner | null {
   };
 }
 
-/** The runner this machine can offer for an architecture: native when it matches, else qemu-user. */
+/** NVIDIA GPUs in nvidia-smi's CSV ("9.0, NVIDIA H200"), as sm_XX and name. */
+export function parseGpuList(csv: string): { arch: string; name: string }[] {
+  return csv
+    .split('\n')
+    .map((l) => /^\s*(\d+)\.(\d+)\s*,\s*(.+?)\s*$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ arch: `sm_${m[1]}${m[2]}`, name: m[3] }));
+}
+
+/** The NVIDIA GPUs of this machine (none without a driver and nvidia-smi). */
+export function localGpus(): { arch: string; name: string }[] {
+  const r = spawnSync('nvidia-smi', ['--query-gpu=compute_cap,name', '--format=csv,noheader'], { encoding: 'utf8', timeout: 15_000 });
+  return r.error || r.status !== 0 ? [] : parseGpuList(r.stdout);
+}
+
+/**
+ * Runs a GPU build's host program natively, with the GPU's device nodes in the sandbox. Only a GPU
+ * of exactly the build's architecture counts: an sm_80 build would run on an sm_90 GPU only by
+ * JIT-compiling its PTX, which would not prove its sm_80 code.
+ */
+export function cudaRunner(sm: string, gpus = localGpus()): Runner | null {
+  const gpu = gpus.find((g) => g.arch === sm);
+  if (!gpu || HOST_ARCH[process.arch] !== 'x86_64') return null;
+  const devices = existsSync('/dev') ? readdirSync('/dev').filter((d) => /^nvidia(\d+|ctl|-uvm|-uvm-tools)$/.test(d)) : [];
+  return {
+    name: `cuda (${gpu.name}, ${sm})`,
+    arch: `cuda-${sm}`,
+    argv: (program, args) => [program, ...args],
+    mounts: devices.map((d) => ({ host: `/dev/${d}`, sandbox: `/dev/${d}`, writable: true, device: true })),
+    // The CUDA driver reserves address space far beyond what the program uses.
+    limits: { processes: 64, memoryBytes: 1024 ** 4 },
+    files: {},
+  };
+}
+
+/** The runner this machine can offer for an architecture: native when it matches, else qemu-user; cuda-sm_XX on such a GPU. */
 export function runnerFor(arch: string): Runner | null {
+  if (arch.startsWith('cuda-')) return cudaRunner(arch.slice(5));
   if (arch === 'wasm32') return wasmRunner();
   if (HOST_ARCH[process.arch] === arch) {
     return { name: 'native', arch, argv: (program, args) => [program, ...args], mounts: [], limits: { processes: 64, memoryBytes: 4 * 1024 ** 3 }, files: {} };
@@ -80,12 +117,13 @@ export function runnerFor(arch: string): Runner | null {
 
 /** Proves a runner works here, in the sandbox, before the worker offers its pool. */
 export async function probeRunner(runner: Runner, exec: SandboxExecutor, scratch: string): Promise<string | null> {
-  const argv = runner.name === 'native' ? ['/bin/true'] : runner.name.startsWith('qemu') ? [runner.argv('', [])[0], '--version'] : [runner.argv('', [])[0], '--version'];
+  const argv = runner.name === 'native' ? ['/bin/true'] : runner.arch.startsWith('cuda-') ? ['nvidia-smi', '-L'] : runner.name.startsWith('qemu') ? [runner.argv('', [])[0], '--version'] : [runner.argv('', [])[0], '--version'];
   const r = await exec.run({ argv, cwd: '/work', mounts: [{ host: scratch, sandbox: '/work', writable: true }, ...runner.mounts], timeoutMs: 20_000, limits: runner.limits });
   return r.exitCode === 0 ? null : `${runner.name} does not run in the sandbox: ${(r.stderr || r.stdout).trim().split('\n')[0]}`;
 }
 
 export function archOfVerifyPool(pool: string): string | null {
   if (!VERIFY_POOLS.includes(pool)) return null;
+  if (pool.startsWith(CUDA_VERIFY_PREFIX)) return `cuda-${pool.slice(CUDA_VERIFY_PREFIX.length)}`;
   return TARGETS.find((t) => t.verifyPool === pool)!.arch;
 }
