@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,8 @@ import { prng } from '../src/verification/inputs';
  * onnxruntime-node's (CPU, graph optimisations on, intraOpNumThreads = the same thread count) on
  * the same inputs, measured in the same run, interleaved in rounds so that load from other work
  * on the machine hits both alike (each side warmed up for 50 ms in every round); the GEMM also in GFLOP/s against the core's FP32 peak. Then
- * Kiln's compile times (ONNX to C, and clang per target).
+ * Kiln's compile times (ONNX to C, and clang per target); then, for aarch64 under qemu-user,
+ * instructions per inference (KILN_BENCH_AARCH64=0 skips that).
  *   npm run bench:models -- [runs] [threads,...] [model name filter]
  */
 const RUNS = Number(process.argv[2] ?? 60);
@@ -96,6 +97,92 @@ EOF`]);
   return () => (max = Math.max(max, Number(execFileSync(exe).toString())));
 }
 
+/**
+ * A QEMU TCG plugin that counts the guest instructions a program executes (each translated block
+ * adds its instruction count inline every time it runs) and prints the total at exit. Written
+ * against QEMU's stable plugin API (version 1, QEMU 7.x); Debian's qemu-user loads plugins but
+ * ships none.
+ */
+const INSN_PLUGIN = `#include <stdint.h>
+#include <stddef.h>
+#include <stdio.h>
+typedef uint64_t qemu_plugin_id_t;
+typedef struct qemu_info_t qemu_info_t;
+struct qemu_plugin_tb;
+enum qemu_plugin_op { QEMU_PLUGIN_INLINE_ADD_U64 };
+void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t, void (*)(qemu_plugin_id_t, struct qemu_plugin_tb *));
+size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *);
+void qemu_plugin_register_vcpu_tb_exec_inline(struct qemu_plugin_tb *, enum qemu_plugin_op, void *, uint64_t);
+void qemu_plugin_register_atexit_cb(qemu_plugin_id_t, void (*)(qemu_plugin_id_t, void *), void *);
+void qemu_plugin_outs(const char *);
+__attribute__((visibility("default"))) int qemu_plugin_version = 1;
+static uint64_t count;
+static void trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) { (void)id; qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64, &count, qemu_plugin_tb_n_insns(tb)); }
+static void done(qemu_plugin_id_t id, void *p) { (void)id; (void)p; char b[64]; snprintf(b, sizeof b, "insns %llu\\n", (unsigned long long)count); qemu_plugin_outs(b); }
+__attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv) {
+  (void)info; (void)argc; (void)argv;
+  qemu_plugin_register_vcpu_tb_trans_cb(id, trans);
+  qemu_plugin_register_atexit_cb(id, done, NULL);
+  return 0;
+}
+`;
+
+/** Runs the model argv[2] times on the inputs in argv[1]: instruction counts of 3 runs minus 1 run, halved, are one inference's. */
+function countingHarness(inBytes: number[], outBytes: number[]): string {
+  return `#include <stdio.h>
+#include <stdlib.h>
+#include "net.h"
+int main(int argc, char **argv) {
+  FILE *f = fopen(argv[1], "rb");
+  static const void *in[16]; static void *out[16];
+  size_t in_bytes[] = { ${inBytes.join(', ')} }, out_bytes[] = { ${outBytes.join(', ')} };
+  for (int i = 0; i < NET_NUM_INPUTS; i++) { void *p = malloc(in_bytes[i]); if (fread(p, 1, in_bytes[i], f) != in_bytes[i]) return 1; in[i] = p; }
+  for (int i = 0; i < NET_NUM_OUTPUTS; i++) out[i] = malloc(out_bytes[i]);
+  for (int r = 0; r < atoi(argv[2]); r++) net_run(in, out);
+  return 0;
+}
+`;
+}
+
+/**
+ * aarch64 under qemu-user, as instruction counts per inference (emulated time says nothing about
+ * a real core): Kiln's C with its kernel library next to the same model's plain loops (the
+ * compiler's reference path), both clang -O2 for generic Armv8-A with NEON.
+ */
+async function aarch64Counts(dir: string): Promise<void> {
+  const plugin = join(dir, 'libinsn.so');
+  await writeFile(join(dir, 'insn.c'), INSN_PLUGIN);
+  execFileSync('clang-19', ['-shared', '-fPIC', '-O2', join(dir, 'insn.c'), '-o', plugin]);
+  const version = /version ([\d.]+)/.exec(execFileSync('qemu-aarch64', ['--version']).toString())?.[1] ?? '?';
+  console.log('');
+  console.log(`aarch64 (qemu-aarch64 ${version}, instructions per inference counted by a TCG plugin; not times), clang-19 -O2 for generic Armv8-A`);
+  console.log('model                      kiln          plain loops   fewer instructions (plain/kiln)');
+  for (const m of BENCH_MODELS.filter((x) => x.name.includes(FILTER))) {
+    const bytes = m.build();
+    const counts: number[] = [];
+    for (const kernels of [true, false]) {
+      const { files, metadata } = compileModel(bytes, { name: 'net', inputShapes: m.inputShapes, kernels });
+      for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+      const size = (s: number[]) => s.reduce((a, b) => a * b, 1) * 4;
+      await writeFile(join(dir, 'count.c'), countingHarness(metadata.inputs.map((i) => size(i.shape)), metadata.outputs.map((o) => size(o.shape))));
+      const rand = prng(7);
+      await writeFile(join(dir, 'in-a64.bin'), Buffer.concat(metadata.inputs.map((i) => Buffer.from(Float32Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1).buffer))));
+      const exe = join(dir, 'count-a64');
+      execFileSync('clang-19', ['--target=aarch64-linux-gnu', '-std=c23', '-O2', '-static', '-fuse-ld=lld', '-I', dir, join(dir, 'net.c'), join(dir, 'count.c'), '-o', exe, '-lm']);
+      // The plugin writes to QEMU's log, which is standard error.
+      const insns = (runs: number) => {
+        const r = spawnSync('qemu-aarch64', ['-cpu', 'max', '-plugin', plugin, '-d', 'plugin', exe, join(dir, 'in-a64.bin'), String(runs)], { encoding: 'utf8' });
+        const n = /insns (\d+)/.exec(r.stderr)?.[1];
+        if (r.status !== 0 || !n) throw new Error(`counting ${m.name} on aarch64 failed: ${r.stderr || r.status}`);
+        return Number(n);
+      };
+      counts.push((insns(3) - insns(1)) / 2);
+    }
+    const fmt = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(1)} k`);
+    console.log(`${m.name.padEnd(27)}${fmt(counts[0]).padEnd(14)}${fmt(counts[1]).padEnd(14)}${(counts[1] / counts[0]).toFixed(2)}x`);
+  }
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
@@ -170,6 +257,7 @@ async function main(): Promise<void> {
     console.log('');
     console.log(`compile (threads ${THREADS[0]})            kiln->C   ${TARGETS.map(([t, ...f]) => `${t.split('-')[0]}${f.includes('-msimd128') ? '+simd' : ''}`.padEnd(10)).join('')}`);
     for (const row of compileRows) console.log(row);
+    if (process.env.KILN_BENCH_AARCH64 !== '0') await aarch64Counts(dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
