@@ -29,6 +29,15 @@ const TARGETS = [
   ['wasm32-wasi', '-msimd128'],
 ];
 
+/** C statements of main(): the inputs from the file argv[1] into in[], and room for the outputs in out[]. */
+function readInputs(inBytes: number[], outBytes: number[]): string {
+  return `  FILE *f = fopen(argv[1], "rb");
+  static const void *in[16]; static void *out[16];
+  size_t in_bytes[] = { ${inBytes.join(', ')} }, out_bytes[] = { ${outBytes.join(', ')} };
+  for (int i = 0; i < NET_NUM_INPUTS; i++) { void *p = malloc(in_bytes[i]); if (fread(p, 1, in_bytes[i], f) != in_bytes[i]) return 1; in[i] = p; }
+  for (int i = 0; i < NET_NUM_OUTPUTS; i++) out[i] = malloc(out_bytes[i]);`;
+}
+
 function timingHarness(runs: number, inBytes: number[], outBytes: number[]): string {
   return `#define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
@@ -37,11 +46,7 @@ function timingHarness(runs: number, inBytes: number[], outBytes: number[]): str
 #include "net.h"
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e3 + t.tv_nsec / 1e6; }
 int main(int argc, char **argv) {
-  FILE *f = fopen(argv[1], "rb");
-  static const void *in[16]; static void *out[16];
-  size_t in_bytes[] = { ${inBytes.join(', ')} }, out_bytes[] = { ${outBytes.join(', ')} };
-  for (int i = 0; i < NET_NUM_INPUTS; i++) { void *p = malloc(in_bytes[i]); if (fread(p, 1, in_bytes[i], f) != in_bytes[i]) return 1; in[i] = p; }
-  for (int i = 0; i < NET_NUM_OUTPUTS; i++) out[i] = malloc(out_bytes[i]);
+${readInputs(inBytes, outBytes)}
   /* Warm up for 50 ms (at least twice): caches, and the system's placement of the pool's threads on cores. */
   for (double t0 = now(), n = 0; n < 2 || now() - t0 < 50; n++) net_run(in, out);
   for (int r = 0; r < ${runs}; r++) { double a = now(); net_run(in, out); printf("%f\\n", now() - a); }
@@ -133,11 +138,7 @@ function countingHarness(inBytes: number[], outBytes: number[]): string {
 #include <stdlib.h>
 #include "net.h"
 int main(int argc, char **argv) {
-  FILE *f = fopen(argv[1], "rb");
-  static const void *in[16]; static void *out[16];
-  size_t in_bytes[] = { ${inBytes.join(', ')} }, out_bytes[] = { ${outBytes.join(', ')} };
-  for (int i = 0; i < NET_NUM_INPUTS; i++) { void *p = malloc(in_bytes[i]); if (fread(p, 1, in_bytes[i], f) != in_bytes[i]) return 1; in[i] = p; }
-  for (int i = 0; i < NET_NUM_OUTPUTS; i++) out[i] = malloc(out_bytes[i]);
+${readInputs(inBytes, outBytes)}
   for (int r = 0; r < atoi(argv[2]); r++) net_run(in, out);
   return 0;
 }

@@ -2,14 +2,13 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compileModelCuda } from '../../compiler/src/cuda/generate';
 import { modelHarness } from '../../compiler/src/harness';
-import { CompileError, numel } from '../../compiler/src/ir';
+import { CompileError } from '../../compiler/src/ir';
 import type { ArtifactKind } from '../../src/database/entities/job.entity';
-import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
 import type { ModelVerifySpec } from '../../src/verification/spec';
 import type { SandboxExecutor } from '../sandbox/executor';
 import { ClangRun, CONTENT_TYPES, LLVM_AR, mkdirOpen } from './clang';
 import { CUDA_HOME, nvccOutputFlags } from './nvcc';
-import { modelInputs, ORT_VERSION, referenceOutputs, VERIFY_DTYPE } from './onnx';
+import { finishModelBundle } from './onnx';
 import type { CompileRequest, CompileResult, ProducedArtifact } from './toolchain';
 
 const NVCC = join(CUDA_HOME, 'bin/nvcc');
@@ -75,29 +74,5 @@ export async function compileCudaModelBuild(req: CompileRequest, bytes: Uint8Arr
   await writeFile(join(req.workdir, 'src/kiln_harness.c'), modelHarness(meta));
   const r = await run.step([...host, '--cudart', 'static', 'model.cu', 'kiln_harness.c', '-o', '../verify/program']);
   if (r.exitCode !== 0) return run.fail(r, 'linking the verification harness');
-  const inputs = modelInputs(meta, verify.seed);
-  await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.inputs), Buffer.concat(inputs));
-  let expected: Buffer;
-  try {
-    expected = await referenceOutputs(bytes, meta, inputs);
-  } catch (e) {
-    return run.failed(`ONNX Runtime could not run the model for the reference: ${(e as Error).message.split('\n')[0]}`);
-  }
-  await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.expected), expected);
-  const manifest: BundleManifest = {
-    version: 1,
-    kind: 'kernel',
-    target: req.spec.name,
-    device: arch,
-    program: 'program',
-    timeoutMs: verify.timeoutMs,
-    entry: meta.entry,
-    outputs: meta.outputs.map((t) => ({ name: t.name, dtype: VERIFY_DTYPE[t.dtype], count: numel(t.shape) })),
-    tolerance: verify.tolerance,
-    seed: verify.seed,
-    reference: `onnxruntime-node ${ORT_VERSION} (CPU) on the same inputs`,
-  };
-  await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.manifest), JSON.stringify(manifest, null, 2));
-  const names = [BUNDLE_FILES.manifest, 'program', BUNDLE_FILES.inputs, BUNDLE_FILES.expected];
-  return run.ok(artifacts, { dir: join(req.workdir, 'verify'), files: names.map((name) => ({ name, hostPath: join(req.workdir, 'verify', name) })) });
+  return finishModelBundle(run, req, artifacts, bytes, meta, verify, 'program', arch);
 }

@@ -14,9 +14,9 @@ import { compileCudaModelBuild } from './onnx-cuda';
 import type { CompileRequest, CompileResult, ProducedArtifact } from './toolchain';
 
 export const MODEL_FILE = 'model/model.onnx';
-export const ORT_VERSION = (require('onnxruntime-node/package.json') as { version: string }).version;
+const ORT_VERSION = (require('onnxruntime-node/package.json') as { version: string }).version;
 
-export const VERIFY_DTYPE: Record<DType, VerifyDType> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'uint8', uint8: 'uint8', int8: 'int8' };
+const VERIFY_DTYPE: Record<DType, VerifyDType> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'uint8', uint8: 'uint8', int8: 'int8' };
 const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'uint8', int8: 'int8' };
 
 /** Seeded inputs for a model: floats in [-1, 1], integers in [0, 10), one stream per input. */
@@ -123,6 +123,14 @@ export async function compileModelBuild(req: CompileRequest, exec: SandboxExecut
   const program = wasm ? 'program.wasm' : 'program';
   r = await run.step([...common, '-fuse-ld=lld', ...(wasm ? [] : ['-static']), 'kiln_harness.c', '../out/obj/model.o', '-o', `../verify/${program}`, '-lm']);
   if (r.exitCode !== 0) return run.fail(r, 'linking the verification harness');
+  return finishModelBundle(run, req, artifacts, bytes, meta, verify, program);
+}
+
+/**
+ * Completes a model build's verification bundle once its program is linked into verify/: seeded
+ * inputs, ONNX Runtime's outputs on them, and the manifest. Shared by the CPU and GPU builds.
+ */
+export async function finishModelBundle(run: ClangRun, req: CompileRequest, artifacts: ProducedArtifact[], bytes: Uint8Array, meta: ModelMetadata, verify: ModelVerifySpec, program: string, device?: string): Promise<CompileResult> {
   const inputs = modelInputs(meta, verify.seed);
   await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.inputs), Buffer.concat(inputs));
   let expected: Buffer;
@@ -135,7 +143,8 @@ export async function compileModelBuild(req: CompileRequest, exec: SandboxExecut
   const manifest: BundleManifest = {
     version: 1,
     kind: 'kernel',
-    target: spec.name,
+    target: req.spec.name,
+    ...(device ? { device } : {}),
     program,
     timeoutMs: verify.timeoutMs,
     entry: meta.entry,
