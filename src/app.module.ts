@@ -29,6 +29,7 @@ import { UploadsService } from './uploads/uploads.service';
 import { QuotasController } from './quotas/quotas.controller';
 import { QuotasService } from './quotas/quotas.service';
 import { rateLimiting } from './throttle/throttle';
+import { AuthFailureLimiter } from './throttle/auth-failures';
 import { JobWebhooksController, WebhookSecretController } from './webhooks/webhooks.controller';
 import { WebhooksService } from './webhooks/webhooks.service';
 import { MetricsController } from './metrics/metrics.controller';
@@ -61,6 +62,7 @@ export class AppModule implements NestModule {
       controllers: [MetricsController, JobsController, UploadsController, ArtifactsController, TargetsController, KeysController, WhoAmIController, ModelsController, WebhookSecretController, JobWebhooksController, QuotasController, HealthController],
       providers: [
         AuthService,
+        AuthFailureLimiter,
         JobsService,
         UploadsService,
         TargetsService,

@@ -217,3 +217,53 @@ describe('rate limit, shared by API instances through Redis', () => {
     for (let i = 0; i < 10; i++) assert.equal((await kiln.http().get('/healthz')).status, 200);
   });
 });
+
+describe('requests without a valid API key: limited per client address, shared by API instances through Redis', () => {
+  let kiln: Kiln;
+  let second: NestExpressApplication;
+  let secondUrl: string;
+
+  before(async () => {
+    kiln = await startKiln({ storage: 'fs', worker: false, env: { KILN_AUTH_FAILURES_PER_MINUTE: '5' } });
+    second = await createApi(kiln.config);
+    await second.listen(0, '127.0.0.1');
+    secondUrl = `http://127.0.0.1:${(second.getHttpServer().address() as { port: number }).port}`;
+  });
+  after(async () => {
+    await second?.close();
+    await kiln?.close();
+  });
+
+  it('429 with Retry-After past the limit, on every instance; then even a right key waits; other addresses and health go on', async () => {
+    const guesses = [
+      await kiln.http().get('/v1/jobs'),
+      await kiln.http().get('/v1/jobs').set('Authorization', 'Basic dXNlcjpwYXNz'),
+      await request(secondUrl).get('/v1/jobs').set('Authorization', 'Bearer kiln_guess1'),
+      await request(secondUrl).post('/v1/jobs').set('Authorization', 'Bearer kiln_guess2').send({}),
+      await kiln.http().delete('/v1/uploads/00000000-0000-4000-8000-000000000000').set('Authorization', 'Bearer kiln_guess3'),
+    ];
+    assert.deepEqual(guesses.map((r) => r.status), [401, 401, 401, 401, 401]);
+    // Requests with a valid key are not failures: they neither count nor are held back yet.
+    for (let i = 0; i < 10; i++) assert.equal((await kiln.http().get('/v1/whoami').set(kiln.auth)).status, 200);
+
+    const limited = await kiln.http().get('/v1/jobs').set('Authorization', 'Bearer kiln_guess4');
+    assert.equal(limited.status, 429, JSON.stringify(limited.body));
+    const wait = Number(limited.headers['retry-after']);
+    assert.ok(wait >= 1 && wait <= 60, String(limited.headers['retry-after']));
+    assert.match(limited.body.message, /^too many requests without a valid API key from this address \(more than 5 a minute, KILN_AUTH_FAILURES_PER_MINUTE\); try again in \d+ s$/);
+    // Blocked now, on both instances, whatever the key: a right guess looks like a wrong one.
+    assert.equal((await request(secondUrl).get('/v1/jobs').set('Authorization', 'Bearer kiln_guess5')).status, 429);
+    const right = await request(secondUrl).get('/v1/whoami').set(kiln.auth);
+    assert.equal(right.status, 429);
+    assert.ok(Number(right.headers['retry-after']) >= 1);
+    // The queue dashboard, which also takes keys, is held back the same way.
+    const dashboard = await kiln.http().get('/admin/queues').set('Authorization', `Bearer ${kiln.apiKey}`);
+    assert.equal(dashboard.status, 429);
+    assert.ok(Number(dashboard.headers['retry-after']) >= 1);
+    // Another client (its address from X-Forwarded-For, as a proxy on loopback sends it) has its own count.
+    assert.equal((await kiln.http().get('/v1/whoami').set(kiln.auth).set('X-Forwarded-For', '198.51.100.20')).status, 200);
+    assert.equal((await kiln.http().get('/v1/whoami').set('X-Forwarded-For', '198.51.100.20')).status, 401);
+    // Health checks need no key and are never limited.
+    for (let i = 0; i < 10; i++) assert.equal((await kiln.http().get('/healthz')).status, 200);
+  });
+});

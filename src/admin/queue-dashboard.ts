@@ -5,6 +5,8 @@ import { Logger } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import { AuthService, DEFAULT_TENANT } from '../auth/auth.service';
+import { TooManyRequestsException } from '../quotas/quotas.service';
+import { AuthFailureLimiter } from '../throttle/auth-failures';
 import { EnqueueService } from '../queue/enqueue.service';
 import { POOLS } from '../targets/catalog';
 
@@ -31,9 +33,11 @@ function keyOf(req: Request): string | null {
 export function mountQueueDashboard(app: NestExpressApplication): void {
   let auth: AuthService;
   let queues: EnqueueService;
+  let failures: AuthFailureLimiter;
   try {
     auth = app.get(AuthService);
     queues = app.get(EnqueueService);
+    failures = app.get(AuthFailureLimiter);
   } catch {
     return; // the spec script builds the app without services
   }
@@ -47,13 +51,25 @@ export function mountQueueDashboard(app: NestExpressApplication): void {
       res.status(status).json({ statusCode: status, message });
     };
     try {
+      // Guessing keys here is limited like on the API (KILN_AUTH_FAILURES_PER_MINUTE).
+      await failures.check(req.ip);
       const key = keyOf(req);
-      if (!key) return deny(401, 'the queue dashboard needs an admin API key of the operator tenant (Bearer, or Basic with the key as password)');
+      if (!key) {
+        await failures.failed(req.ip);
+        return deny(401, 'the queue dashboard needs an admin API key of the operator tenant (Bearer, or Basic with the key as password)');
+      }
       const caller = await auth.authenticate(key);
-      if (!caller) return deny(401, 'this API key is not valid');
+      if (!caller) {
+        await failures.failed(req.ip);
+        return deny(401, 'this API key is not valid');
+      }
       if (!caller.scopes.includes('admin') || caller.tenantName !== DEFAULT_TENANT) return deny(403, 'the queue dashboard shows every tenant\'s builds: it needs an admin key of the operator tenant');
       next();
     } catch (e) {
+      if (e instanceof TooManyRequestsException) {
+        res.setHeader('Retry-After', String(e.retryAfterSeconds));
+        return deny(429, e.message);
+      }
       logger.warn(`cannot check a dashboard key: ${(e as Error).message}`);
       res.setHeader('Retry-After', '5');
       res.status(503).json({ statusCode: 503, message: 'a service Kiln depends on is unavailable; try again shortly' });

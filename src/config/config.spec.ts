@@ -17,6 +17,7 @@ describe('loadConfig', () => {
     assert.equal(c.webhooks.allowPrivate, false);
     assert.deepEqual(c.quotas, { concurrentBuilds: 64, storageBytes: 10 * 1024 ** 3 });
     assert.equal(c.rateLimitPerMinute, 1200);
+    assert.equal(c.authFailuresPerMinute, 30);
   });
 
   it('reads the S3 settings', () => {

@@ -29,6 +29,8 @@ export interface KilnConfig {
   quotas: QuotaConfig;
   /** Requests per minute per tenant, shared across API instances through Redis; 0: no limit. */
   rateLimitPerMinute: number;
+  /** Requests without a valid API key per minute per client address (through Redis); 0: no limit. */
+  authFailuresPerMinute: number;
   worker: WorkerConfig;
 }
 
@@ -221,6 +223,7 @@ export function loadConfig(env: Env = process.env): KilnConfig {
       storageBytes: int(env, 'KILN_QUOTA_STORAGE_BYTES', 10 * 1024 ** 3, 0, 2 ** 50),
     },
     rateLimitPerMinute: int(env, 'KILN_RATE_LIMIT_PER_MINUTE', 1200, 0, 10_000_000),
+    authFailuresPerMinute: int(env, 'KILN_AUTH_FAILURES_PER_MINUTE', 30, 0, 10_000_000),
     worker: {
       id: str(env, 'KILN_WORKER_ID', `${hostname()}-${process.pid}`),
       pools,

@@ -47,6 +47,19 @@ describe('RedisThrottlerStorage against the real Redis', () => {
     assert.equal(results.filter((r) => !r.isBlocked).length, 20);
   });
 
+  it('says how long a tracker is blocked without counting a hit', async () => {
+    assert.equal(await storage.blockedFor('tenant:e', 'default'), 0);
+    await storage.increment('tenant:e', 60_000, 1, 0, 'default');
+    assert.equal(await storage.blockedFor('tenant:e', 'default'), 0, 'at the limit, not past it');
+    await storage.increment('tenant:e', 60_000, 1, 0, 'default');
+    const left = await storage.blockedFor('tenant:e', 'default');
+    assert.ok(left > 0 && left <= 60, String(left));
+    const hits = await redis.get(`${prefix}:throttle:default:{tenant:e}:hits`);
+    assert.ok((await storage.blockedFor('tenant:e', 'default')) <= left);
+    assert.equal(await redis.get(`${prefix}:throttle:default:{tenant:e}:hits`), hits, 'looking does not count');
+    assert.equal(await storage.blockedFor('tenant:e', 'other'), 0, 'each throttler has its own trackers');
+  });
+
   it('starts a new window once the old one expires', async () => {
     await storage.increment('tenant:d', 50, 1, 0, 'default');
     assert.equal((await storage.increment('tenant:d', 50, 1, 0, 'default')).isBlocked, true);

@@ -48,9 +48,13 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     @Inject(KILN_CONFIG) private readonly config: Pick<KilnConfig, 'queuePrefix'>,
   ) {}
 
+  /** One hash tag per tracker keeps both keys on one Redis Cluster slot. */
+  private base(key: string, throttlerName: string): string {
+    return `${this.config.queuePrefix}:throttle:${throttlerName}:{${key}}`;
+  }
+
   async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
-    // One hash tag per tracker keeps both keys on one Redis Cluster slot.
-    const base = `${this.config.queuePrefix}:throttle:${throttlerName}:{${key}}`;
+    const base = this.base(key, throttlerName);
     try {
       const [hits, left, blocked, blockLeft] = (await this.redis.eval(INCREMENT, 2, `${base}:hits`, `${base}:block`, Math.max(1, Math.round(ttl)), limit, Math.max(0, Math.round(blockDuration)))) as number[];
       return { totalHits: hits, timeToExpire: Math.ceil(left / 1000), isBlocked: blocked === 1, timeToBlockExpire: Math.ceil(blockLeft / 1000) };
@@ -58,6 +62,17 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
       // Rate limiting protects the service; it must not take it down with Redis. Let the request through.
       this.logger.warn(`rate limit not applied (Redis: ${(e as Error).message})`);
       return { totalHits: 0, timeToExpire: 0, isBlocked: false, timeToBlockExpire: 0 };
+    }
+  }
+
+  /** Seconds the tracker is still blocked for, without counting a hit; 0 when it is not blocked. */
+  async blockedFor(key: string, throttlerName: string): Promise<number> {
+    try {
+      const left = await this.redis.pttl(`${this.base(key, throttlerName)}:block`);
+      return left > 0 ? Math.ceil(left / 1000) : 0;
+    } catch (e) {
+      this.logger.warn(`rate limit not applied (Redis: ${(e as Error).message})`);
+      return 0;
     }
   }
 }

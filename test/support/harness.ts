@@ -115,10 +115,12 @@ export async function startKiln(opts: { storage?: 'fs' | 's3'; worker?: boolean;
     KILN_PORT: '0',
     KILN_LOG_LEVEL: process.env.KILN_TEST_LOG_LEVEL ?? 'error',
     KILN_HEARTBEAT_SECONDS: '1',
-    // Test receivers listen on loopback; polling helpers would trip the rate limit. Tests of
+    // Test receivers listen on loopback; polling helpers would trip the rate limit, and tests
+    // of bad keys the limit of requests without a valid key (all from 127.0.0.1). Tests of
     // those features set their own values.
     KILN_WEBHOOK_ALLOW_PRIVATE: 'true',
     KILN_RATE_LIMIT_PER_MINUTE: '0',
+    KILN_AUTH_FAILURES_PER_MINUTE: '0',
     ...(s3?.env ?? {}),
     ...opts.env,
   };
