@@ -5,7 +5,8 @@ import { attrInt, normAxis } from './ops/op';
  * Operators lowered to tensor operators while shapes are inferred, so the generated C never sees
  * them: sequences (the compiler has static shapes, so a sequence is a list of tensors known at
  * compile time, and every position must be a constant), and the training domain's Gradient
- * (reverse-mode differentiation of the graph before it, as more nodes).
+ * (reverse-mode differentiation of the graph before it, as more nodes). PRelu passes through,
+ * but for its per-channel slope before opset 7, made an explicit reshape.
  */
 export const LOWERED_OPS: ReadonlySet<string> = new Set([
   'SequenceEmpty',
@@ -17,6 +18,7 @@ export const LOWERED_OPS: ReadonlySet<string> = new Set([
   'ConcatFromSequence',
   'SplitToSequence',
   'Gradient',
+  'PRelu',
 ]);
 
 /** What lowering remembers across nodes: the tensors each sequence holds. */
@@ -128,6 +130,17 @@ export function lowerNode(graph: Graph, node: Node, state: LowerState): Node[] {
     }
     case 'Gradient':
       return gradient(graph, node, state.done, make);
+    case 'PRelu': {
+      // Before opset 7 a one-dimensional slope is per channel (axis 1), as PyTorch exported it,
+      // not broadcast from the last axis: reshaped to [C, 1, ...] it broadcasts as numpy does.
+      const x = tensor(node.inputs[0]);
+      const slope = tensor(node.inputs[1]);
+      if (graph.opset >= 7 || slope.shape.length !== 1 || slope.shape[0] <= 1 || x.shape.length < 3 || slope.shape[0] !== x.shape[1]) return [node];
+      const shape = fresh('shape');
+      graph.tensors.set(shape, { name: shape, dtype: 'int64', shape: [x.shape.length - 1], data: BigInt64Array.from([slope.shape[0], ...new Array(x.shape.length - 2).fill(1)].map(BigInt)) });
+      const reshaped = make('Reshape', [node.inputs[1], shape], [fresh('slope')]);
+      return [reshaped, { ...node, inputs: [node.inputs[0], reshaped.outputs[0]] }];
+    }
     default:
       throw new CompileError('unsupported', `${node.op} ${node.name}: not a lowered operator`);
   }

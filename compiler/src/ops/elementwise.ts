@@ -188,19 +188,6 @@ const BINARY: Binary[] = [
   { type: 'Greater', c: (a, b) => `${a} > ${b}`, js: (a, b) => (a > b ? 1 : 0), jsBig: (a, b) => (a > b ? 1n : 0n), bool: true },
 ];
 
-/**
- * PRelu before opset 7 has a one-dimensional slope per channel (axis 1), as PyTorch exported it,
- * rather than numpy broadcasting from the last axis.
- */
-function preluPerChannel(opset: number, b: Binary, x: number[], slope: number[]): boolean {
-  return b.type === 'PRelu' && opset < 7 && slope.length === 1 && slope[0] > 1 && x.length >= 2 && slope[0] === x[1];
-}
-
-/** Strides of the second operand over the output. */
-function operandStrides(opset: number, b: Binary, x: number[], y: number[], out: number[]): number[] {
-  return preluPerChannel(opset, b, x, y) ? out.map((_, i) => (i === 1 ? 1 : 0)) : broadcastStrides(y, out);
-}
-
 function binaryOp(b: Binary): OpDef {
   return {
     type: b.type,
@@ -212,13 +199,13 @@ function binaryOp(b: Binary): OpDef {
       if (b.type === 'PRelu' || b.type === 'Pow') {
         if (x.dtype !== 'float32') throw new CompileError('unsupported', `${b.type} ${node.name}: only float32 is supported`);
       }
-      const shape = preluPerChannel(ctx.opset, b, x.shape, y.shape) ? x.shape : broadcast([x.shape, y.shape], node);
+      const shape = broadcast([x.shape, y.shape], node);
       const dtype = b.bool ? 'bool' : x.dtype;
       let data: TypedArray | undefined;
       if (x.data && y.data && numel(shape) <= 1 << 20) {
         data = makeArray(dtype, numel(shape));
         const sx = broadcastStrides(x.shape, shape);
-        const sy = operandStrides(ctx.opset, b, x.shape, y.shape, shape);
+        const sy = broadcastStrides(y.shape, shape);
         const dims = shape.length;
         for (let i = 0; i < data.length; i++) {
           let r = i;
@@ -244,7 +231,7 @@ function binaryOp(b: Binary): OpDef {
     emit(ctx, node) {
       const out = ctx.tensor(node.outputs[0]);
       const sa = broadcastStrides(ctx.tensor(node.inputs[0]).shape, out.shape);
-      const sb = operandStrides(ctx.opset, b, ctx.tensor(node.inputs[0]).shape, ctx.tensor(node.inputs[1]).shape, out.shape);
+      const sb = broadcastStrides(ctx.tensor(node.inputs[1]).shape, out.shape);
       const so = broadcastStrides(out.shape, out.shape);
       const a = ctx.ref(node.inputs[0]);
       const bb = ctx.ref(node.inputs[1]);
