@@ -1020,7 +1020,7 @@ export interface components {
             /** @description Whether a live worker can verify builds for it now */
             verifiable: boolean;
             /**
-             * @description The pool of workers that run what is built for it; null where Kiln has no runner (GPU code)
+             * @description The pool of workers that run what is built for it; null for GPU targets (NVIDIA GPU builds go to verify-cuda-sm_XX, one pool per architecture; AMD GPU builds have no runner)
              * @example verify-aarch64
              */
             verifyPool?: string | null;
