@@ -169,6 +169,11 @@ describe('model jobs: an uploaded ONNX model compiled for several targets and ve
       assert.equal(r.status, 400, `threads ${threads}`);
       assert.match(JSON.stringify(r.body.message), /threads/);
     }
+    const strings = new ModelBuilder();
+    strings.output(strings.op('StringNormalizer', [strings.input('words', [3], 8)], { stopwords: { strings: ['a'] } }), 8);
+    r = await post({ model: { uploadId: await upload(strings.build()) } });
+    assert.equal(r.status, 400);
+    assert.match(r.body.message, /model: string tensors \(words, stringnormalizer_\d+\) are compiled by the compiler library and CLI, not by model jobs/);
     r = await post({ model: { uploadId: mlpId }, source: { language: 'c', files: [{ path: 'a.c', content: 'int x;' }] } });
     assert.equal(r.status, 400);
     assert.match(r.body.message, /either "source" .* or "model"/);

@@ -10,6 +10,8 @@ import { prng } from '../../src/verification/inputs';
 import { ModelBuilder, randomWeights } from '../test/builder';
 import { mlp, TEST_MODELS } from '../test/models';
 import { compileModel, OPS } from './compile';
+import { onnx } from 'onnx-proto';
+import { compareCaseOutputs, harnessBytes } from './conformance';
 import { modelHarness } from './harness';
 import { CompileError, DTYPE_BYTES } from './ir';
 
@@ -130,6 +132,58 @@ describe('operators beyond the test models, against ONNX Runtime', () => {
       }
     });
   }
+});
+
+describe('string tensors: StringNormalizer against ONNX Runtime', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-compiler-strings-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  // ONNX Runtime needs the locale named (en_US.UTF-8 by default, not installed here); Kiln changes ASCII letters only.
+  const words = ['Monday', 'tuesday', 'MONDAY', 'Straße', 'wednesday', 'monday', ''];
+  const cases: { name: string; attrs: Record<string, unknown>; shape: number[]; input: string[] }[] = [
+    { name: 'case-insensitive stopwords, upper case, [1, C]', attrs: { case_change_action: 'UPPER', stopwords: { strings: ['monday', 'tuesday'] }, locale: 'C.UTF-8' }, shape: [1, 6], input: ['Monday', 'tuesday', 'MONDAY', 'Friday', 'wednesday', ''] },
+    { name: 'case-sensitive stopwords, lower case, [C], UTF-8 passed through', attrs: { case_change_action: 'LOWER', is_case_sensitive: 1, stopwords: { strings: ['monday'] }, locale: 'C.UTF-8' }, shape: [7], input: words },
+    { name: 'every word a stopword: one empty string', attrs: { stopwords: { strings: ['a', 'b'] }, locale: 'C.UTF-8' }, shape: [3], input: ['A', 'b', 'B'] },
+    { name: 'no stopwords, no change: a static shape', attrs: { locale: 'C.UTF-8' }, shape: [2], input: ['x y', 'Z'] },
+  ];
+  for (const target of [TARGETS[0], TARGETS[1], { triple: 'armv7-linux-gnueabihf', run: (exe: string, args: string[]) => ['qemu-arm', exe, ...args] }]) {
+    it(`matches onnxruntime-node on ${target.triple} (pointers of its width, ASCII case changes)`, async () => {
+      for (const c of cases) {
+        const b = new ModelBuilder();
+        b.output(b.op('StringNormalizer', [b.input('x', c.shape, onnx.TensorProto.DataType.STRING)], c.attrs as never), onnx.TensorProto.DataType.STRING);
+        const bytes = b.build();
+        const session = await ort.InferenceSession.create(bytes);
+        const expected = (await session.run({ x: new ort.Tensor('string', c.input, c.shape) }))[session.outputNames[0]];
+        const { files, metadata } = compileModel(bytes, { name: 'net' });
+        assert.equal(metadata.outputs[0].dynamic, 'stopwords' in c.attrs ? true : undefined);
+        for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+        await writeFile(join(dir, 'harness.c'), modelHarness(metadata));
+        const exe = join(dir, `strings-${target.triple}`);
+        execFileSync('clang-19', [`--target=${target.triple}`, '-std=c23', '-O2', '-fuse-ld=lld', '-static', '-Wall', '-Werror', '-Wno-unused-function', '-I', dir, join(dir, 'net.c'), join(dir, 'harness.c'), '-o', exe, '-lm']);
+        await writeFile(join(dir, 'in.bin'), harnessBytes({ dtype: 'string', strings: c.input }));
+        const [cmd, ...args] = target.run(exe, [join(dir, 'in.bin'), join(dir, 'out.bin')]);
+        execFileSync(cmd, args, { cwd: dir });
+        const r = compareCaseOutputs({ suite: 'test', name: c.name, ops: [] }, metadata.outputs, [{ dtype: 'string', shape: [...expected.dims], strings: expected.data as string[] }], await readFile(join(dir, 'out.bin')), () => 'uint8');
+        assert.equal(r.status, 'passed', `${c.name}: ${r.detail}`);
+      }
+    });
+  }
+
+  it('refuses a string tensor fed to another operator, and the value-dependent shape anywhere but a graph output', () => {
+    const b = new ModelBuilder();
+    const y = b.op('StringNormalizer', [b.input('x', [3], onnx.TensorProto.DataType.STRING)], { stopwords: { strings: ['a'] } });
+    b.output(b.op('Identity', [y]));
+    assert.throws(() => compileModel(b.build()), (e: unknown) => e instanceof CompileError && /its output must be a graph output/.test(e.message));
+    const c = new ModelBuilder();
+    c.output(c.op('Cast', [c.input('x', [3], onnx.TensorProto.DataType.STRING)], { to: 1 }));
+    assert.throws(() => compileModel(c.build()), (e: unknown) => e instanceof CompileError && /Cast Cast_\d+: string tensors are supported by StringNormalizer only/.test(e.message));
+    const f = new ModelBuilder();
+    f.output(f.op('StringNormalizer', [f.input('x', [3])]));
+    assert.throws(() => compileModel(f.build()), (e: unknown) => e instanceof CompileError && /must be a string tensor, not float32/.test(e.message));
+  });
 });
 
 describe('compileModel refuses what it cannot compile, saying why', () => {

@@ -13,13 +13,17 @@ import { POOL_OPS } from './ops/pool';
 import { REDUCE_OPS } from './ops/reduce';
 import { SHAPE_OPS } from './ops/shape';
 import { SOFTMAX_OPS } from './ops/softmax';
+import { cString, STRING_OPS } from './ops/string';
 
-export const COMPILER_VERSION = '0.2.0';
+export const COMPILER_VERSION = '0.3.0';
+
+/** The operators that take or give string tensors. */
+const STRING_OP_NAMES: ReadonlySet<string> = new Set(STRING_OPS.map((o) => o.type));
 
 /** Every operator, by its ONNX name. A duplicate is a programming error caught at load. */
 export const OPS: ReadonlyMap<string, OpDef> = (() => {
   const m = new Map<string, OpDef>();
-  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS]) {
+  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS]) {
     if (m.has(op.type)) throw new Error(`operator ${op.type} is defined twice`);
     m.set(op.type, op);
   }
@@ -30,6 +34,8 @@ export interface TensorInfo {
   name: string;
   dtype: DType;
   shape: number[];
+  /** The shape depends on the values: `shape` is the largest, <name>_output_shape gives the actual one after a run. */
+  dynamic?: boolean;
 }
 
 export interface ModelMetadata {
@@ -103,7 +109,12 @@ export function inferShapes(graph: Graph): void {
   const state = lowerState();
   for (const node of graph.nodes) {
     for (const n of LOWERED_OPS.has(node.op) ? lowerNode(graph, node, state) : [node]) {
+      const dynamic = n.inputs.find((i) => i && graph.tensors.get(i)?.dynamic);
+      if (dynamic) throw new CompileError('unsupported', `${n.op} ${n.name}: ${dynamic}'s shape depends on the input values, which only a graph output may`);
+      const strings = () => new CompileError('unsupported', `${n.op} ${n.name}: string tensors are supported by ${[...STRING_OP_NAMES].join(', ')} only`, [n.op]);
+      if (!STRING_OP_NAMES.has(n.op) && n.inputs.some((i) => i && graph.tensors.get(i)?.dtype === 'string')) throw strings();
       OPS.get(n.op)!.infer(ctx, n);
+      if (!STRING_OP_NAMES.has(n.op) && n.outputs.some((o) => o && graph.tensors.get(o)?.dtype === 'string')) throw strings();
       state.done.push(n);
     }
   }
@@ -163,8 +174,11 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
     const t = graph.tensors.get(n)!;
     let r: string;
     if (inputIndex.has(n)) r = `in${inputIndex.get(n)}`;
-    else if (outputIndex.has(n) && !t.data) r = `out${outputIndex.get(n)}`;
-    else if (t.data) r = constRef(t);
+    else if (outputIndex.has(n) && !t.data && !t.strings) r = `out${outputIndex.get(n)}`;
+    else if (t.strings) {
+      r = `s${buffers.length}`;
+      buffers.push(`static const char *const ${r}[${Math.max(1, t.strings.length)}] = { ${t.strings.map(cString).join(', ') || '""'} }; /* ${comment(t.name)} */`);
+    } else if (t.data) r = constRef(t);
     else {
       r = `t${buffers.length}`;
       buffers.push(`static ${C_TYPE[t.dtype]} ${r}[${Math.max(1, numel(t.shape))}] __attribute__((aligned(64))); /* ${comment(t.name)} [${t.shape.join(', ')}] */`);
@@ -201,6 +215,14 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
       sharedFloats = Math.max(sharedFloats, floats);
       return 'kiln_shared';
     },
+    outputShape(n) {
+      return outputIndex.has(n) && graph.tensors.get(n)?.dynamic ? `kiln_shape[${outputIndex.get(n)}]` : undefined;
+    },
+    arena(label) {
+      const a = `kiln_arena${statics.length}`;
+      statics.push(`static char *${a}; /* ${comment(label)}: strings of the last run */`);
+      return a;
+    },
     ref,
     tensor: (n) => {
       const t = graph.tensors.get(n);
@@ -227,16 +249,18 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
   // Outputs that are constants or inputs, or that an alias left elsewhere, are copied out.
   graph.outputs.forEach((o, i) => {
     const r = ref(o);
-    if (r !== `out${i}`) body.push(`  memcpy(out${i}, ${r}, ${numel(graph.tensors.get(o)!.shape) * DTYPE_BYTES[graph.tensors.get(o)!.dtype]});`);
+    if (r !== `out${i}`) body.push(`  memcpy(out${i}, ${r}, sizeof(*out${i}) * ${numel(graph.tensors.get(o)!.shape)});`);
   });
 
   const info = (n: string): TensorInfo => {
     const t = graph.tensors.get(n)!;
-    return { name: n, dtype: t.dtype, shape: t.shape };
+    return { name: n, dtype: t.dtype, shape: t.shape, ...(t.dynamic ? { dynamic: true } : {}) };
   };
   const inputs = graph.inputs.map(info);
   const outputs = graph.outputs.map(info);
-  const describe = (ts: TensorInfo[]) => ts.map((t, i) => ` *   [${i}] ${t.name}: ${t.dtype} [${t.shape.join(', ')}]`).join('\n');
+  const describe = (ts: TensorInfo[]) => ts.map((t, i) => ` *   [${i}] ${comment(t.name)}: ${t.dtype === 'string' ? 'string (const char *, UTF-8)' : t.dtype} [${t.shape.join(', ')}]${t.dynamic ? ' at most; the actual shape depends on the values' : ''}`).join('\n');
+  const rank = Math.max(1, ...outputs.map((t) => t.shape.length));
+  const strings = [...inputs, ...outputs].some((t) => t.dtype === 'string');
   const header = `/* Generated by Kiln ${COMPILER_VERSION} from an ONNX model (opset ${graph.opset}). */
 #ifndef ${upper}_H
 #define ${upper}_H
@@ -256,9 +280,13 @@ extern "C" {
 ${describe(inputs)}
  * Outputs:
 ${describe(outputs)}
- * Returns 0. Not reentrant: intermediate buffers are static.
+ * Returns 0${strings ? ', or 1 when memory for the output strings could not be allocated' : ''}. Not reentrant: intermediate buffers are static.${strings ? `
+ * A string output's elements point into memory the model owns, valid until the next run.` : ''}
  */
 int ${name}_run(const void *const inputs[], void *const outputs[]);
+
+/* The shape of output \`index\` after the last run (its rank as listed above); NULL for no such output. */
+const int64_t *${name}_output_shape(int index);
 
 #ifdef __cplusplus
 }
@@ -269,6 +297,7 @@ int ${name}_run(const void *const inputs[], void *const outputs[]);
   const source = `/* Generated by Kiln ${COMPILER_VERSION} from an ONNX model (opset ${graph.opset}); do not edit. */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include "${name}.h"
 
@@ -285,8 +314,14 @@ ${useKernels ? `${kernelLibrary(threads)}
 static float kiln_scratch[KILN_THREADS * KILN_SCRATCH_FLOATS] __attribute__((aligned(64)));
 ${sharedFloats ? `static float kiln_shared[${sharedFloats}] __attribute__((aligned(64)));
 ` : ''}` : ''}
+static int64_t kiln_shape[${Math.max(1, outputs.length)}][${rank}] = { ${outputs.map((t) => `{ ${t.shape.join(', ') || '0'} }`).join(', ') || '{ 0 }'} };
+
+const int64_t *${name}_output_shape(int index) {
+  return index >= 0 && index < ${outputs.length} ? kiln_shape[index] : 0;
+}
+
 int ${name}_run(const void *const inputs[], void *const outputs[]) {
-${inputs.map((t, i) => `  const ${C_TYPE[t.dtype]} *in${i} = (const ${C_TYPE[t.dtype]} *)inputs[${i}];`).join('\n')}
+${inputs.map((t, i) => (t.dtype === 'string' ? `  const char *const *in${i} = (const char *const *)inputs[${i}];` : `  const ${C_TYPE[t.dtype]} *in${i} = (const ${C_TYPE[t.dtype]} *)inputs[${i}];`)).join('\n')}
 ${outputs.map((t, i) => `  ${C_TYPE[t.dtype]} *out${i} = (${C_TYPE[t.dtype]} *)outputs[${i}];`).join('\n')}
 ${body.join('\n')}
   return 0;
@@ -329,3 +364,15 @@ export function compileModel(bytes: Uint8Array, opts: CompileOptions = {}): Comp
 }
 
 export { cIdent };
+
+/**
+ * Why a model cannot be a model job (the service's seeded inputs, harness files and ONNX Runtime
+ * reference are numeric and of fixed shape), or null. The compiler itself takes such models.
+ */
+export function modelJobProblem(meta: { inputs: Pick<TensorInfo, 'name' | 'dtype'>[]; outputs: Pick<TensorInfo, 'name' | 'dtype' | 'dynamic'>[] }): string | null {
+  const strings = [...meta.inputs, ...meta.outputs].filter((t) => t.dtype === 'string').map((t) => t.name);
+  if (strings.length) return `string tensors (${strings.join(', ')}) are compiled by the compiler library and CLI, not by model jobs`;
+  const dynamic = meta.outputs.filter((t) => t.dynamic).map((t) => t.name);
+  if (dynamic.length) return `outputs whose shape depends on the values (${dynamic.join(', ')}) are compiled by the compiler library and CLI, not by model jobs`;
+  return null;
+}

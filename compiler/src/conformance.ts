@@ -25,7 +25,7 @@ export interface CaseResult {
   detail: string;
 }
 
-const VERIFY_DTYPE: Record<DType, VDType> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'uint8', uint8: 'uint8', int8: 'int8' };
+const VERIFY_DTYPE: Record<Exclude<DType, 'string'>, VDType> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'uint8', uint8: 'uint8', int8: 'int8' };
 
 export const TARGET_RUNNERS: Record<string, (exe: string) => string[]> = {
   'x86_64-linux-gnu': (exe) => [exe],
@@ -91,27 +91,28 @@ export async function runCase(dir: string, suite: string, target = 'x86_64-linux
     } catch (e) {
       return { suite, name, ops, status: 'error', detail: `clang: ${((e as { stderr?: string }).stderr ?? '').split('\n').find((l) => l.includes('error')) ?? (e as Error).message}` };
     }
-    await writeFile(join(work, 'in.bin'), Buffer.concat(inputs.map((t) => Buffer.from(t.data!.buffer, t.data!.byteOffset, t.data!.byteLength))));
+    await writeFile(join(work, 'in.bin'), Buffer.concat(inputs.map(harnessBytes)));
     const [cmd, ...args] = TARGET_RUNNERS[target](exe);
     try {
       await run(cmd, [...args, join(work, 'in.bin'), join(work, 'out.bin')], { cwd: work, timeout: 60_000 });
     } catch (e) {
       return { suite, name, ops, status: 'failed', detail: `the program failed: ${(e as Error).message.split('\n')[0]}` };
     }
-    return compareCaseOutputs({ suite, name, ops }, compiled.metadata.outputs, outputs, await readFile(join(work, 'out.bin')), (d) => VERIFY_DTYPE[d as DType]);
+    return compareCaseOutputs({ suite, name, ops }, compiled.metadata.outputs, outputs, await readFile(join(work, 'out.bin')), (d) => VERIFY_DTYPE[d as Exclude<DType, 'string'>]);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
 }
 
 /**
- * Compares a case's outputs, as the program wrote them one after another, with the expected
- * tensors (rtol 1e-3, atol 1e-5), by shape, element type and value. Shared by the C and CUDA runs.
+ * Compares a case's outputs, as the program wrote them one after another (see modelHarness), with
+ * the expected tensors (rtol 1e-3, atol 1e-5; strings exactly), by shape, element type and value.
+ * Shared by the C and CUDA runs.
  */
 export function compareCaseOutputs(
   c: Pick<CaseResult, 'suite' | 'name' | 'ops'>,
-  produced: { name: string; shape: number[]; dtype: string }[],
-  expected: { shape: number[]; dtype: string; data?: ArrayBufferView | null }[],
+  produced: { name: string; shape: number[]; dtype: string; dynamic?: boolean }[],
+  expected: { shape: number[]; dtype: string; data?: ArrayBufferView | null; strings?: string[] }[],
   out: Buffer,
   verifyDtype: (dtype: string) => VDType,
 ): CaseResult {
@@ -120,15 +121,45 @@ export function compareCaseOutputs(
   for (const [i, meta] of produced.entries()) {
     const exp = expected[i];
     if (!exp) break;
+    let shape = meta.shape;
+    if (meta.dynamic) {
+      if (out.length < o + 8 * shape.length) return failed(`output ${meta.name}: the program wrote no shape`);
+      shape = shape.map((_, k) => Number(out.readBigInt64LE(o + 8 * k)));
+      o += 8 * shape.length;
+    }
+    if (shape.join() !== exp.shape.join()) return failed(`output ${meta.name}: shape [${shape}] != expected [${exp.shape}]`);
+    if (meta.dtype !== exp.dtype) return failed(`output ${meta.name}: ${meta.dtype}, expected ${exp.dtype}`);
+    if (meta.dtype === 'string') {
+      const want = exp.strings ?? [];
+      for (let k = 0; k < want.length; k++) {
+        if (out.length < o + 4) return failed(`output ${meta.name}: the program wrote ${k} of ${want.length} strings`);
+        const len = out.readUInt32LE(o);
+        const got = out.subarray(o + 4, o + 4 + len).toString('utf8');
+        o += 4 + len;
+        if (got !== want[k]) return failed(`output ${meta.name}: [${k}] expected ${JSON.stringify(want[k])} got ${JSON.stringify(got)}`);
+      }
+      continue;
+    }
     const bytes = Buffer.from(exp.data!.buffer, exp.data!.byteOffset, exp.data!.byteLength);
     const mine = out.subarray(o, o + bytes.length);
     o += bytes.length;
-    if (meta.shape.join() !== exp.shape.join()) return failed(`output ${meta.name}: shape [${meta.shape}] != expected [${exp.shape}]`);
-    if (meta.dtype !== exp.dtype) return failed(`output ${meta.name}: ${meta.dtype}, expected ${exp.dtype}`);
     const r = compareOutput(meta.name, verifyDtype(exp.dtype), bytes, mine, { rtol: 1e-3, atol: 1e-5, maxUlp: null });
     if (!r.passed) return failed(`output ${meta.name}: ${r.mismatches}/${r.count} differ, worst [${r.worst?.index}] expected ${r.worst?.expected} got ${r.worst?.actual}`);
   }
   return { ...c, status: 'passed', detail: '' };
+}
+
+/** A tensor as the harness reads it: raw elements, or each string as a uint32 length and its UTF-8 bytes. */
+export function harnessBytes(t: { dtype: string; data?: ArrayBufferView | null; strings?: string[] }): Buffer {
+  if (t.dtype !== 'string') return Buffer.from(t.data!.buffer, t.data!.byteOffset, t.data!.byteLength);
+  return Buffer.concat(
+    (t.strings ?? []).flatMap((s) => {
+      const b = Buffer.from(s, 'utf8');
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(b.length);
+      return [len, b];
+    }),
+  );
 }
 
 export async function listCases(suite: string): Promise<string[]> {

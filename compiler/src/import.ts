@@ -1,5 +1,5 @@
 import { onnx } from 'onnx-proto';
-import { CompileError, DType, Graph, makeArray, MAX_TENSOR_ELEMENTS, Node, Tensor, TypedArray } from './ir';
+import { CompileError, DType, DTYPE_BYTES, Graph, makeArray, MAX_TENSOR_ELEMENTS, Node, Tensor, TypedArray } from './ir';
 
 export interface ImportOptions {
   /** Values for symbolic input dimensions, or whole input shapes, by input name. */
@@ -22,11 +22,12 @@ const DTYPES: Partial<Record<number, DType>> = {
   [DT.BOOL]: 'bool',
   [DT.UINT8]: 'uint8',
   [DT.INT8]: 'int8',
+  [DT.STRING]: 'string',
 };
 
 function dtypeOf(code: number, what: string): DType {
   const d = DTYPES[code];
-  if (!d) throw new CompileError('unsupported', `${what} has element type ${DT[code] ?? code}, which is not supported (float32, float64, int64, int32, int8, uint8, bool are)`);
+  if (!d) throw new CompileError('unsupported', `${what} has element type ${DT[code] ?? code}, which is not supported (float32, float64, int64, int32, int8, uint8, bool, string are)`);
   return d;
 }
 
@@ -48,12 +49,16 @@ export function tensorFromProto(t: onnx.ITensorProto, fallbackName = ''): Tensor
   const dtype = dtypeOf(t.dataType ?? 0, `initializer ${name}`);
   const shape = (t.dims ?? []).map(long);
   const n = shape.reduce((a, b) => a * b, 1);
+  if (dtype === 'string') {
+    if ((t.stringData ?? []).length !== n) throw new CompileError('malformed', `initializer ${name}: ${(t.stringData ?? []).length} strings for shape [${shape.join(', ')}]`);
+    return { name, dtype, shape, strings: (t.stringData ?? []).map((b) => Buffer.from(b).toString('utf8')) };
+  }
   let data: TypedArray;
   if (t.rawData && t.rawData.length) {
     const raw = t.rawData;
     const copy = new Uint8Array(raw.length);
     copy.set(raw);
-    const bytesPer = { float32: 4, float64: 8, int64: 8, int32: 4, bool: 1, uint8: 1, int8: 1 }[dtype];
+    const bytesPer = DTYPE_BYTES[dtype];
     if (copy.length !== n * bytesPer) throw new CompileError('malformed', `initializer ${name}: ${copy.length} bytes of data for ${n} elements of ${dtype}`);
     const b = copy.buffer;
     data = dtype === 'float32' ? new Float32Array(b) : dtype === 'float64' ? new Float64Array(b) : dtype === 'int64' ? new BigInt64Array(b) : dtype === 'int32' ? new Int32Array(b) : dtype === 'int8' ? new Int8Array(b) : new Uint8Array(b);

@@ -1,5 +1,9 @@
-/** The model compiler's graph IR: static shapes, a handful of dtypes, constants held as typed arrays. */
-export type DType = 'float32' | 'int64' | 'int32' | 'bool' | 'float64' | 'uint8' | 'int8';
+/**
+ * The model compiler's graph IR: static shapes, a handful of dtypes, constants held as typed arrays.
+ * Strings (UTF-8, NUL-terminated `const char *` elements in C) exist for the string operators at a
+ * graph's edges; numeric operators refuse them.
+ */
+export type DType = 'float32' | 'int64' | 'int32' | 'bool' | 'float64' | 'uint8' | 'int8' | 'string';
 
 export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
 
@@ -9,6 +13,13 @@ export interface Tensor {
   shape: number[];
   /** Set when the tensor's value is known at compile time (an initializer, or folded). */
   data?: TypedArray;
+  /** A string tensor's value, when known at compile time. */
+  strings?: string[];
+  /**
+   * The shape depends on the input values: `shape` is the largest it can be, and the generated
+   * code reports the actual one after each run (<name>_output_shape).
+   */
+  dynamic?: boolean;
 }
 
 export type AttrValue = number | bigint | string | number[] | bigint[] | string[] | Tensor;
@@ -73,9 +84,11 @@ export const C_TYPE: Record<DType, string> = {
   bool: 'uint8_t',
   uint8: 'uint8_t',
   int8: 'int8_t',
+  string: 'const char *',
 };
 
-export const DTYPE_BYTES: Record<DType, number> = { float32: 4, float64: 8, int64: 8, int32: 4, bool: 1, uint8: 1, int8: 1 };
+/** Bytes per element in memory (a string element is a pointer on 64-bit hosts; in files strings are length-prefixed). */
+export const DTYPE_BYTES: Record<DType, number> = { float32: 4, float64: 8, int64: 8, int32: 4, bool: 1, uint8: 1, int8: 1, string: 8 };
 
 /** The largest tensor a model may have (elements), and the largest constant folded at compile time. */
 export const MAX_TENSOR_ELEMENTS = 1 << 28;

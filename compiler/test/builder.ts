@@ -1,6 +1,6 @@
 import { onnx } from 'onnx-proto';
 
-type Attr = number | number[] | string | { floats: number[] } | { tensor: onnx.ITensorProto };
+type Attr = number | number[] | string | { floats: number[] } | { strings: string[] } | { tensor: onnx.ITensorProto };
 
 /** Builds small ONNX models in code, for tests and benchmarks: no downloads, no Python. */
 export class ModelBuilder {
@@ -16,13 +16,13 @@ export class ModelBuilder {
     return { name, type: { tensorType: { elemType, ...(shape ? { shape: { dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } : {}) } } };
   }
 
-  input(name: string, shape: (number | string)[]): string {
-    this.inputs.push(this.vi(name, shape));
+  input(name: string, shape: (number | string)[], elemType = onnx.TensorProto.DataType.FLOAT): string {
+    this.inputs.push(this.vi(name, shape, elemType));
     return name;
   }
 
-  output(name: string): void {
-    this.outputs.push(this.vi(name, null));
+  output(name: string, elemType = onnx.TensorProto.DataType.FLOAT): void {
+    this.outputs.push(this.vi(name, null, elemType));
   }
 
   weight(name: string, shape: number[], values: ArrayLike<number>): string {
@@ -45,6 +45,7 @@ export class ModelBuilder {
       if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
       if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
       if ('floats' in v) return { name, type: T.FLOATS, floats: v.floats };
+      if ('strings' in v) return { name, type: T.STRINGS, strings: v.strings.map((x) => new TextEncoder().encode(x)) };
       return { name, type: T.TENSOR, t: v.tensor };
     });
     this.nodes.push({ opType: op, name: `${op}_${this.n}`, input: inputs, output: outs, attribute });

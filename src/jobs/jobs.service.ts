@@ -23,7 +23,7 @@ import { TargetAvailability, TargetsService } from '../targets/targets.service';
 import { normalizeModelVerify, normalizeVerify, VerifySpec, VerifySpecError, verifyUploadIds } from '../verification/spec';
 import { bufferBytes, elementCount } from '../verification/inputs';
 import { DTYPE_SIZE } from '../verification/dtype';
-import { checkSupported, inferShapes } from '../../compiler/src/compile';
+import { checkSupported, inferShapes, modelJobProblem } from '../../compiler/src/compile';
 import { checkCudaSupported } from '../../compiler/src/cuda/generate';
 import { fuse } from '../../compiler/src/fuse';
 import { importOnnx } from '../../compiler/src/import';
@@ -485,6 +485,8 @@ export class JobsService {
       checkSupported(graph);
       inferShapes(graph);
       const info = (n: string) => ({ name: n, dtype: graph.tensors.get(n)!.dtype, shape: graph.tensors.get(n)!.shape });
+      const problem = modelJobProblem({ inputs: graph.inputs.map(info), outputs: graph.outputs.map((n) => ({ ...info(n), dynamic: graph.tensors.get(n)!.dynamic })) });
+      if (problem) throw new BadRequestException(`model: ${problem}`);
       const ops: Record<string, number> = {};
       for (const n of graph.nodes) ops[n.op] = (ops[n.op] ?? 0) + 1;
       const unknown = Object.keys(inputShapes).filter((k) => !graph.inputs.includes(k));

@@ -1,6 +1,7 @@
 import { BadRequestException } from '@nestjs/common';
 import { onnx } from 'onnx-proto';
-import { checkSupported, inferShapes, OPS } from '../../compiler/src/compile';
+import { checkSupported, inferShapes, modelJobProblem, OPS } from '../../compiler/src/compile';
+import { LOWERED_OPS } from '../../compiler/src/lower';
 import { importOnnx } from '../../compiler/src/import';
 import { CompileError } from '../../compiler/src/ir';
 
@@ -78,7 +79,7 @@ export function inspectModel(bytes: Uint8Array, inputShapes: Record<string, numb
     inputs,
     outputs: (g.output ?? []).map((vi) => declared(vi, {})),
     ops,
-    unsupportedOps: Object.keys(ops).filter((op) => !OPS.has(op)).sort(),
+    unsupportedOps: Object.keys(ops).filter((op) => !OPS.has(op) && !LOWERED_OPS.has(op)).sort(),
     unboundDimensions: inputs.flatMap((t) => t.shape.filter((d): d is string => typeof d === 'string').map((d) => `${t.name}[${d}]`)),
     problem: null,
   };
@@ -91,6 +92,9 @@ export function inspectModel(bytes: Uint8Array, inputShapes: Record<string, numb
     result.inputs = graph.inputs.map(info);
     result.outputs = graph.outputs.map(info);
     if (unknown.length) result.problem = `inputShapes: the model has no input ${unknown.join(', ')} (its inputs: ${graph.inputs.join(', ')})`;
+    const tensor = (n: string) => ({ ...graph.tensors.get(n)!, name: n });
+    const jobProblem = modelJobProblem({ inputs: graph.inputs.map(tensor), outputs: graph.outputs.map(tensor) });
+    if (jobProblem && !result.problem) result.problem = `model: ${jobProblem}`;
   } catch (e) {
     if (!(e instanceof CompileError)) throw e;
     result.problem = `model: ${e.message}`;

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { compileModel, COMPILER_VERSION, ModelMetadata } from '../../compiler/src/compile';
+import { compileModel, COMPILER_VERSION, ModelMetadata, modelJobProblem } from '../../compiler/src/compile';
 import { modelHarness } from '../../compiler/src/harness';
 import { CompileError, DType, DTYPE_BYTES, numel } from '../../compiler/src/ir';
 import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
@@ -16,8 +16,9 @@ import type { CompileRequest, CompileResult, ProducedArtifact } from './toolchai
 export const MODEL_FILE = 'model/model.onnx';
 const ORT_VERSION = (require('onnxruntime-node/package.json') as { version: string }).version;
 
-const VERIFY_DTYPE: Record<DType, VerifyDType> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'uint8', uint8: 'uint8', int8: 'int8' };
-const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'uint8', int8: 'int8' };
+type NumericDType = Exclude<DType, 'string'>;
+const VERIFY_DTYPE: Record<NumericDType, VerifyDType> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'uint8', uint8: 'uint8', int8: 'int8' };
+const ORT_TYPE: Record<NumericDType, ort.Tensor.Type> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'uint8', int8: 'int8' };
 
 /** Seeded inputs for a model: floats in [-1, 1], integers in [0, 10), one stream per input. */
 export function modelInputs(meta: ModelMetadata, seed: number): Buffer[] {
@@ -51,7 +52,7 @@ export async function referenceOutputs(model: Uint8Array, meta: ModelMetadata, i
         : t.dtype === 'int32' ? new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
         : t.dtype === 'int8' ? new Int8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
         : new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
-      feeds[t.name] = new ort.Tensor(ORT_TYPE[t.dtype], data as never, t.shape);
+      feeds[t.name] = new ort.Tensor(ORT_TYPE[t.dtype as NumericDType], data as never, t.shape);
     });
     const out = await session.run(feeds);
     return Buffer.concat(
@@ -81,6 +82,8 @@ export async function compileModelBuild(req: CompileRequest, exec: SandboxExecut
     if (e instanceof CompileError) return run.failed(`compiling the model failed: ${e.message}`);
     throw e;
   }
+  const why = modelJobProblem(compiled.metadata);
+  if (why) return run.failed(why);
   for (const [name, content] of Object.entries(compiled.files)) await writeFile(join(req.workdir, 'src', name), content);
   const { spec, target, outputs } = req;
   const common = [...targetFlags(target, spec), ...baseFlags(false, spec), '-std=c23', '-O2', ...(outputs.includes('shared') ? ['-fPIC'] : [])];
@@ -148,7 +151,7 @@ export async function finishModelBundle(run: ClangRun, req: CompileRequest, arti
     program,
     timeoutMs: verify.timeoutMs,
     entry: meta.entry,
-    outputs: meta.outputs.map((t) => ({ name: t.name, dtype: VERIFY_DTYPE[t.dtype], count: numel(t.shape) })),
+    outputs: meta.outputs.map((t) => ({ name: t.name, dtype: VERIFY_DTYPE[t.dtype as NumericDType], count: numel(t.shape) })),
     tolerance: verify.tolerance,
     seed: verify.seed,
     reference: `onnxruntime-node ${ORT_VERSION} (CPU) on the same inputs`,

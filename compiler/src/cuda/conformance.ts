@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { onnx } from 'onnx-proto';
-import { CaseResult, compareCaseOutputs } from '../conformance';
+import { CaseResult, compareCaseOutputs, harnessBytes } from '../conformance';
 import { modelHarness } from '../harness';
 import { tensorFromProto } from '../import';
 import { CompileError } from '../ir';
@@ -69,7 +69,7 @@ export async function runCudaCase(dir: string, suite: string): Promise<CaseResul
     } catch (e) {
       return { suite, name, ops, status: 'error', detail: `g++: ${((e as { stderr?: string }).stderr ?? '').split('\n').find((l) => l.includes('error')) ?? (e as Error).message}` };
     }
-    await writeFile(join(work, 'in.bin'), Buffer.concat(runtime.map(({ t }) => Buffer.from(t.data!.buffer, t.data!.byteOffset, t.data!.byteLength))));
+    await writeFile(join(work, 'in.bin'), Buffer.concat(runtime.map(({ t }) => harnessBytes(t))));
     try {
       await run(join(work, 'harness'), ['in.bin', 'out.bin'], { cwd: work, timeout: 60_000 });
     } catch (e) {

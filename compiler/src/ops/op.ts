@@ -33,6 +33,10 @@ export interface EmitContext {
   shared(floats: number): string;
   /** Includes the kernel library (for kernels that need no scratch). */
   kernels(): void;
+  /** For a graph output whose shape depends on the values: the C int64_t array to set its actual dims in. */
+  outputShape(name: string): string | undefined;
+  /** A static `char *` private to one call site that holds malloc'd memory from run to run: its C name. */
+  arena(label: string): string;
 }
 
 export interface OpDef {
