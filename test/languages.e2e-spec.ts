@@ -112,6 +112,60 @@ describe('languages and GPU targets end to end', () => {
     }
   });
 
+  it('verifies a CUDA kernel against a C reference on a GPU runner: the bundle is built, and the build waits for a device', async () => {
+    const n = 1000;
+    const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({
+      source: { language: 'cuda', files: [{ path: 'saxpy.cu', content: SAXPY_CU }] },
+      targets: ['h100'],
+      verify: {
+        entry: 'saxpy',
+        args: [{ name: 'n', type: 'int32', value: n }, { name: 'a', type: 'float32', value: 2.5 }, { name: 'x', type: 'float32*', shape: [n], dir: 'in' }, { name: 'y', type: 'float32*', shape: [n], dir: 'inout' }],
+        launch: { grid: [4], block: [256] },
+        reference: { language: 'c', files: [{ path: 'ref.c', content: 'void saxpy(int n, float a, const float *x, float *y) { for (int i = 0; i < n; i++) y[i] = a * x[i] + y[i]; }\n' }] },
+      },
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.equal(res.body.builds[0].verifyPool, 'verify-cuda-sm_90');
+    let build: JobView['builds'][number];
+    for (const deadline = Date.now() + 240_000; ; ) {
+      build = (await kiln.http().get(`/v1/jobs/${res.body.id}`).set(kiln.auth)).body.builds[0];
+      if (build.status !== 'queued' && build.status !== 'compiling') break;
+      assert.ok(Date.now() < deadline, `still ${build.status}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(build.status, 'compiled', build.statusReason ?? '');
+    assert.match(build.statusReason ?? '', /waiting for a device: no runner with an NVIDIA sm_90 GPU/);
+    const file = async (name: string) => download(kiln, build.artifacts.find((a) => a.name === name)!.id);
+    const manifest = JSON.parse((await file('verify/manifest.json')).toString());
+    assert.equal(manifest.device, 'sm_90');
+    assert.equal(manifest.entry, 'saxpy');
+    assert.match(manifest.reference, /the reference source \(ref\.c\) built for x86_64-linux-gnu/);
+    assert.equal(elfMachine(await file('verify/program')), ELF_MACHINE.x86_64);
+    // The expected outputs are the C reference's y = a * x + y on the bundle's own inputs.
+    const inputs = await file('verify/inputs.bin');
+    const expected = await file('verify/expected.bin');
+    assert.equal(inputs.length, 2 * 4 * n);
+    assert.equal(expected.length, 4 * n);
+    for (let i = 0; i < n; i++) assert.equal(expected.readFloatLE(4 * i), Math.fround(Math.fround(2.5 * inputs.readFloatLE(4 * i)) + inputs.readFloatLE(4 * (n + i))));
+    assert.equal((await kiln.http().delete(`/v1/jobs/${res.body.id}`).set(kiln.auth)).status, 200);
+
+    // What a CUDA check must say, since nothing runs it on this host.
+    const post = (verify: object) => kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'cuda', files: [{ path: 'saxpy.cu', content: SAXPY_CU }] }, targets: ['sm_90'], verify });
+    const kernel = { entry: 'saxpy', args: [{ name: 'n', type: 'int32', value: 4 }, { name: 'a', type: 'float32', value: 1 }, { name: 'x', type: 'float32*', shape: [4], dir: 'in' }, { name: 'y', type: 'float32*', shape: [4], dir: 'inout' }] };
+    let r = await post({ ...kernel, reference: { files: [{ path: 'r.cpp', content: 'x' }] } });
+    assert.equal(r.status, 400);
+    assert.match(r.body.message, /a CUDA kernel needs "launch", its grid and block dimensions/);
+    r = await post({ ...kernel, launch: { grid: [1], block: [64] } });
+    assert.equal(r.status, 400);
+    assert.match(r.body.message, /no host build of it to compare with: give "reference" \(C or C\+\+/);
+    r = await post({ ...kernel, launch: { grid: [1], block: [64, 32] }, reference: { files: [{ path: 'r.cpp', content: 'x' }] } });
+    assert.equal(r.status, 400);
+    assert.match(r.body.message, /launch.block has 2048 threads; a block holds at most 1024/);
+    r = await post({ program: {} });
+    assert.equal(r.status, 400);
+    assert.match(r.body.message, /a CUDA program runs only on a GPU.*give program.expect/);
+  });
+
   it('reports CUDA compile errors with file and line', async () => {
     const job = await submit({ source: { language: 'cu', files: [{ path: 'bad.cu', content: '__global__ void k(float *y) { y[0] = z; }\n' }] }, targets: ['sm_90'] });
     assert.equal(job.status, 'failed');
@@ -273,7 +327,7 @@ describe('languages and GPU targets end to end', () => {
       [{ source: { language: 'c', files: [{ path: 'k.c', content: 'int x;' }] }, targets: ['h100'] }, /c cannot be built for nvptx64-nvidia-cuda.*languages for nvptx64-nvidia-cuda: cuda/],
       [{ source: { language: 'fortran', files: [{ path: 'a.f90', content: 'end' }] }, targets: ['aarch64-linux-gnu'], outputs: ['executable'] }, /fortran for aarch64-linux-gnu can produce object, assembly, llvm-ir, not executable/],
       [{ source: { language: 'cuda', files: [{ path: 'k.cu', content: SAXPY_CU }] }, targets: ['nvptx64-nvidia-cuda'] }, /needs a GPU architecture: use a preset \(sm_80, sm_86, sm_89, sm_90\)/],
-      [{ source: { language: 'cuda', files: [{ path: 'k.cu', content: SAXPY_CU }] }, targets: ['sm_90'], verify: true }, /verification is offered for c and c\+\+ sources and for models/],
+      [{ source: { language: 'cuda', files: [{ path: 'k.cu', content: SAXPY_CU }] }, targets: ['sm_90'], verify: true }, /a CUDA program runs only on a GPU, so there is no reference build to compare with: give program.expect/],
       [{ source: { language: 'cuda', files: [{ path: 'k.cu', content: SAXPY_CU }], options: ['-ccbin=/tmp/evil'] }, targets: ['sm_90'] }, /"-ccbin=\/tmp\/evil" is not an allowed cuda option; allowed: -O0..-O3/],
       [{ source: { language: 'rust', files: [{ path: 'main.rs', content: 'fn main() {}' }], options: ['-Clinker=/bin/sh'] }, targets: ['x86_64-linux-gnu'] }, /not an allowed rust option/],
       [{ source: { language: 'go', files: [{ path: 'main.go', content: 'package main' }], options: ['-toolexec=/bin/sh'] }, targets: ['x86_64-linux-gnu'] }, /not an allowed go option/],

@@ -671,6 +671,27 @@ export interface components {
             /** @description The value of a scalar (a string for 64-bit integers beyond 2^53) */
             value?: number | string;
         };
+        KernelLaunchDto: {
+            /**
+             * @description Block dimensions x, y, z (at most 1024 threads in all)
+             * @example [
+             *       256
+             *     ]
+             */
+            block: number[];
+            /**
+             * @description Grid dimensions x, y, z (1 to 3 numbers; missing ones are 1)
+             * @example [
+             *       256
+             *     ]
+             */
+            grid: number[];
+            /**
+             * @description Dynamic shared memory in bytes (default 0)
+             * @example 0
+             */
+            sharedBytes?: number;
+        };
         KeyRefDto: {
             /** Format: uuid */
             id: string;
@@ -878,7 +899,12 @@ export interface components {
             /** @description The reference implementation, in the job's language, defining the same entry (a kernel check) or main (a program check) */
             files: components["schemas"]["ReferenceFileDto"][];
             /**
-             * @description Compiler options for the reference, from the same allow-list as source.options; default: the job's options. Fast-math and FP contraction are always off.
+             * @description CUDA kernel checks only: the reference is a host function with the kernel's signature in C or C++ (default c++)
+             * @enum {string}
+             */
+            language?: "c" | "c++";
+            /**
+             * @description Compiler options for the reference, from the same allow-list as source.options; default: the job's options (none for a CUDA job's C or C++ reference). Fast-math and FP contraction are always off.
              * @example [
              *       "-O2"
              *     ]
@@ -1113,10 +1139,12 @@ export interface components {
             /** @description The entry's arguments, in order */
             args?: components["schemas"]["KernelArgDto"][];
             /**
-             * @description A kernel check: the C function to call
+             * @description A kernel check: the C function to call (for CUDA, the __global__ function to launch)
              * @example saxpy
              */
             entry?: string;
+            /** @description CUDA kernel checks only (and required there): how the kernel is launched */
+            launch?: components["schemas"]["KernelLaunchDto"];
             /**
              * @description The entry's linkage; default: the source language's
              * @enum {string}

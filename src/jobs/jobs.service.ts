@@ -229,7 +229,7 @@ export class JobsService {
         }
       }
       try {
-        verify = normalizeVerify(dto.verify === true ? { program: {} } : dto.verify, src.options);
+        verify = normalizeVerify(dto.verify === true ? { program: {} } : dto.verify, src.options, src.language);
       } catch (e) {
         if (e instanceof VerifySpecError) throw new BadRequestException(e.message);
         throw e;
@@ -436,14 +436,14 @@ export class JobsService {
     if (!verify.reference) return verify;
     let reference: SourceInput;
     try {
-      reference = normalizeSource({ language: source.language, files: verify.reference.files, options: verify.reference.options });
+      reference = normalizeSource({ language: verify.reference.language ?? source.language, files: verify.reference.files, options: verify.reference.options });
     } catch (e) {
       // The same checks as the job's source, named after where the mistake is.
       if (e instanceof BadRequestException) throw new BadRequestException(e.message.replace(/^source/, 'verify.reference'));
       throw e;
     }
     for (const f of reference.files) if (f.uploadId) upload(f.uploadId, `verify.reference.files ("${f.path}")`);
-    return { ...verify, reference: { files: reference.files, options: reference.options } };
+    return { ...verify, reference: { files: reference.files, options: reference.options, ...(verify.reference.language ? { language: verify.reference.language } : {}) } };
   }
 
   /** A succeeded build of this tenant with the same input, built by a toolchain live workers run now. */

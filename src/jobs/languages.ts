@@ -115,7 +115,7 @@ export const LANGUAGE_SPECS: readonly LanguageSpec[] = [
     toolchain: 'nvcc',
     targets: { 'nvptx64-nvidia-cuda': ['ptx', 'cubin', 'fatbin', 'object'] },
     defaultOutputs: ['ptx', 'cubin'],
-    verifiable: false,
+    verifiable: true,
     note: 'an object is the x86-64 host object with the device code embedded (a fat binary for the chosen arch, plus its PTX)',
   },
   {

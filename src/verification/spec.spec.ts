@@ -73,4 +73,22 @@ describe('verify specs with uploaded tensors and a reference source', () => {
     assert.deepEqual(after.subarray(16), before.subarray(16));
     assert.throws(() => generateInputs(withUpload, new Map([['x', Buffer.alloc(12)]])), /the uploaded input of "x" holds 12 bytes; float32 \[4\] needs 16/);
   });
+
+  it('take a CUDA kernel\'s launch and its reference in C or C++, and refuse a CUDA check with nothing to compare with', () => {
+    const ref = { files: [{ path: 'ref.c', content: 'void saxpy(int n, float a, const float *x, float *y) {}' }] };
+    const k = normalizeVerify(saxpy({}, {}, { launch: { grid: [2, 3], block: [128] }, reference: { ...ref, language: 'c' } }), ['-O3'], 'cuda') as KernelVerifySpec;
+    assert.deepEqual(k.launch, { grid: [2, 3, 1], block: [128, 1, 1], sharedBytes: 0 });
+    assert.equal(k.reference?.language, 'c');
+    assert.deepEqual(k.reference?.options, [], 'nvcc options are not the reference\'s');
+    assert.equal((normalizeVerify(saxpy({}, {}, { launch: { grid: [1], block: [1] }, reference: ref }), [], 'cuda') as KernelVerifySpec).reference?.language, 'c++');
+    assert.throws(() => normalizeVerify(saxpy({}, {}, { launch: { grid: [1], block: [1] } }), [], 'c'), /unknown field "launch"/);
+    assert.throws(() => normalizeVerify(saxpy({}, {}, { reference: ref }), [], 'cuda'), /a CUDA kernel needs "launch"/);
+    assert.throws(() => normalizeVerify(saxpy({}, {}, { launch: { grid: [1], block: [1] } }), [], 'cuda'), /no host build of it to compare with/);
+    assert.throws(() => normalizeVerify(saxpy({}, {}, { launch: { grid: [0], block: [1] }, reference: ref }), [], 'cuda'), /launch.grid must list 1 to 3 whole numbers/);
+    assert.throws(() => normalizeVerify(saxpy({}, {}, { launch: { grid: [1], block: [1], sharedBytes: -1 }, reference: ref }), [], 'cuda'), /sharedBytes/);
+    assert.throws(() => normalizeVerify(saxpy({}, {}, { launch: { grid: [1], block: [1] }, reference: { ...ref, language: 'fortran' } }), [], 'cuda'), /reference.language must be "c" or "c\+\+"/);
+    assert.throws(() => normalizeVerify(saxpy({}, {}, { reference: { ...ref, language: 'c' } }), [], 'c'), /reference has no field "language"/);
+    assert.throws(() => normalizeVerify({ program: {} }, [], 'cuda'), /give program.expect/);
+    assert.equal((normalizeVerify({ program: { expect: { stdout: 'ok\n' } } }, [], 'cuda') as ProgramVerifySpec).expect?.stdout, 'ok\n');
+  });
 });

@@ -28,6 +28,15 @@ export interface UploadRef {
 export interface ReferenceSource {
   files: { path: string; content?: string; uploadId?: string }[];
   options: string[];
+  /** The reference's language when it is not the job's: C or C++ for a CUDA kernel (a host function with the same signature). */
+  language?: 'c' | 'c++';
+}
+
+/** How a CUDA kernel is launched: grid and block dimensions, and dynamic shared memory in bytes. */
+export interface KernelLaunch {
+  grid: [number, number, number];
+  block: [number, number, number];
+  sharedBytes: number;
 }
 
 export interface KernelVerifySpec {
@@ -40,6 +49,8 @@ export interface KernelVerifySpec {
   seed: number;
   timeoutMs: number;
   reference?: ReferenceSource;
+  /** A CUDA kernel's launch configuration (CUDA sources only). */
+  launch?: KernelLaunch;
 }
 
 export interface ProgramVerifySpec {
@@ -134,13 +145,16 @@ function scalarValue(name: string, dtype: DType, v: unknown): number | string {
 /**
  * Checks a client's "verify" object and turns it into what is stored. Throws VerifySpecError.
  * `jobOptions` are the job's compiler options: a reference source without options gets them.
+ * `language` is the job's: a CUDA kernel also needs its launch, and, having no host build, a
+ * reference source in C or C++ or expected outputs; a CUDA program needs program.expect.
  */
-export function normalizeVerify(raw: unknown, jobOptions: string[] = []): VerifySpec | null {
+export function normalizeVerify(raw: unknown, jobOptions: string[] = [], language = 'c'): VerifySpec | null {
+  const cuda = language === 'cuda';
   if (raw === undefined || raw === null || raw === false) return null;
   if (typeof raw !== 'object' || Array.isArray(raw)) fail('must be an object with "entry" and "args" (a kernel) or "program"');
   const v = raw as Record<string, unknown>;
   // A misspelt field (say "tolerence") must not silently fall back to defaults.
-  const known = v.program !== undefined ? ['program', 'reference', 'timeoutMs'] : ['entry', 'linkage', 'args', 'tolerance', 'seed', 'timeoutMs', 'reference'];
+  const known = v.program !== undefined ? ['program', 'reference', 'timeoutMs'] : ['entry', 'linkage', 'args', 'tolerance', 'seed', 'timeoutMs', 'reference', ...(cuda ? ['launch'] : [])];
   const unknownKeys = Object.keys(v).filter((k) => !known.includes(k));
   if (unknownKeys.length) fail(`unknown field${unknownKeys.length > 1 ? 's' : ''} ${unknownKeys.map((k) => `"${k}"`).join(', ')} (a ${v.program !== undefined ? 'program' : 'kernel'} check takes ${known.join(', ')})`);
 
@@ -164,7 +178,9 @@ export function normalizeVerify(raw: unknown, jobOptions: string[] = []): Verify
       expect = { stdout: (e.stdout as string | undefined) ?? null, exitCode: (e.exitCode as number | undefined) ?? null };
       if (expect.stdout === null && expect.exitCode === null) fail('program.expect needs "stdout", "exitCode" or both');
     }
-    const reference = referenceSource(v.reference, jobOptions);
+    if (cuda && !expect) fail('a CUDA program runs only on a GPU, so there is no reference build to compare with: give program.expect (stdout, exitCode or both)');
+    if (cuda && v.reference !== undefined) fail('a CUDA program is checked against program.expect, not a reference source');
+    const reference = referenceSource(v.reference, jobOptions, false);
     if (reference && expect) fail('"reference" and program.expect both say what the program must print; give one');
     return { kind: 'program', args: args as string[], stdin, expect, timeoutMs: timeout(p.timeoutMs ?? v.timeoutMs), ...(reference ? { reference } : {}) };
   }
@@ -220,14 +236,42 @@ export function normalizeVerify(raw: unknown, jobOptions: string[] = []): Verify
     const without = outputs.filter((a) => !a.expected).map((a) => `"${a.name}"`);
     fail(`give "expected" for every out/inout argument or for none: ${without.join(', ')} ha${without.length > 1 ? 've' : 's'} none (without uploaded expected outputs, a reference build says what is right)`);
   }
-  const reference = referenceSource(v.reference, jobOptions);
+  const reference = referenceSource(v.reference, jobOptions, cuda);
   if (reference && withExpected.length > 0) fail('"reference" and uploaded "expected" outputs both say what is right; give one');
+  if (cuda && !reference && withExpected.length === 0) {
+    fail('a CUDA kernel runs only on a GPU, so there is no host build of it to compare with: give "reference" (C or C++ source of a host function with the same signature, {"language": "c++", "files": [...]}) or "expected" outputs for every out/inout argument');
+  }
   const seed = v.seed ?? 1;
   if (!Number.isInteger(seed) || (seed as number) < 0 || (seed as number) > 2 ** 32 - 1) fail('"seed" must be a whole number from 0 to 4294967295');
   const dtypes = args.filter((a) => a.kind === 'buffer' && a.dir !== 'in').map((a) => a.dtype);
   const linkage = v.linkage ?? undefined;
   if (linkage !== undefined && linkage !== 'c' && linkage !== 'c++') fail('"linkage" must be "c" or "c++"');
-  return { kind: 'kernel', entry, ...(linkage ? { linkage } : {}), args, tolerance: toleranceFor(v.tolerance, dtypes), seed: seed as number, timeoutMs: timeout(v.timeoutMs), ...(reference ? { reference } : {}) };
+  const launch = cuda ? kernelLaunch(v.launch) : undefined;
+  return { kind: 'kernel', entry, ...(linkage ? { linkage } : {}), args, tolerance: toleranceFor(v.tolerance, dtypes), seed: seed as number, timeoutMs: timeout(v.timeoutMs), ...(reference ? { reference } : {}), ...(launch ? { launch } : {}) };
+}
+
+/** verify.launch of a CUDA kernel: {"grid": [x, y?, z?], "block": [x, y?, z?], "sharedBytes"?: n}, within CUDA's limits. */
+function kernelLaunch(raw: unknown): KernelLaunch {
+  const example = '{"grid": [256], "block": [256]}';
+  if (raw === undefined || raw === null) fail(`a CUDA kernel needs "launch", its grid and block dimensions, such as ${example}`);
+  const r = raw as Record<string, unknown>;
+  if (typeof raw !== 'object' || Array.isArray(raw)) fail(`"launch" must be an object such as ${example}`);
+  const extra = Object.keys(r).filter((k) => !['grid', 'block', 'sharedBytes'].includes(k));
+  if (extra.length) fail(`launch has no field ${extra.map((k) => `"${k}"`).join(', ')} (use grid, block, sharedBytes)`);
+  const dims = (name: 'grid' | 'block', max: number[]): [number, number, number] => {
+    const d = r[name];
+    if (!Array.isArray(d) || d.length < 1 || d.length > 3 || d.some((x, i) => !Number.isInteger(x) || x < 1 || x > max[i])) {
+      fail(`launch.${name} must list 1 to 3 whole numbers from 1 to ${max.join(', ')} (x, y, z)`);
+    }
+    const v = d as number[];
+    return [v[0], v[1] ?? 1, v[2] ?? 1];
+  };
+  const grid = dims('grid', [2 ** 31 - 1, 65535, 65535]);
+  const block = dims('block', [1024, 1024, 64]);
+  if (block[0] * block[1] * block[2] > 1024) fail(`launch.block has ${block[0] * block[1] * block[2]} threads; a block holds at most 1024`);
+  const shared = r.sharedBytes ?? 0;
+  if (!Number.isInteger(shared) || (shared as number) < 0 || (shared as number) > 228 * 1024) fail('launch.sharedBytes must be a whole number of bytes from 0 to 233472');
+  return { grid, block, sharedBytes: shared as number };
 }
 
 function uploadRef(arg: string, field: 'input' | 'expected', raw: unknown): UploadRef | undefined {
@@ -243,12 +287,15 @@ function uploadRef(arg: string, field: 'input' | 'expected', raw: unknown): Uplo
  * The shape of verify.reference. Its paths and options get the very checks of a job's source
  * where the API knows the language (normalizeSource); here only its form is checked.
  */
-function referenceSource(raw: unknown, jobOptions: string[]): ReferenceSource | undefined {
+function referenceSource(raw: unknown, jobOptions: string[], otherLanguage: boolean): ReferenceSource | undefined {
   if (raw === undefined || raw === null) return undefined;
   const r = raw as Record<string, unknown>;
   if (typeof raw !== 'object' || Array.isArray(raw)) fail('"reference" must be an object such as {"files": [{"path": "ref.c", "content": "..."}], "options": ["-O2"]}');
-  const unknownKeys = Object.keys(r).filter((k) => k !== 'files' && k !== 'options');
-  if (unknownKeys.length) fail(`reference has no field ${unknownKeys.map((k) => `"${k}"`).join(', ')} (use files, options)`);
+  const fields = otherLanguage ? ['files', 'options', 'language'] : ['files', 'options'];
+  const unknownKeys = Object.keys(r).filter((k) => !fields.includes(k));
+  if (unknownKeys.length) fail(`reference has no field ${unknownKeys.map((k) => `"${k}"`).join(', ')} (use ${fields.join(', ')})`);
+  const language = otherLanguage ? (r.language ?? 'c++') : undefined;
+  if (language !== undefined && language !== 'c' && language !== 'c++') fail('reference.language must be "c" or "c++" (the host function the kernel is compared with)');
   if (!Array.isArray(r.files) || r.files.length === 0) fail('reference.files must list at least one file, each {"path": ..., "content": ...} or {"path": ..., "uploadId": ...}');
   const files = (r.files as unknown[]).map((f, i) => {
     const o = f as Record<string, unknown>;
@@ -266,7 +313,8 @@ function referenceSource(raw: unknown, jobOptions: string[]): ReferenceSource | 
   if (r.options !== undefined && r.options !== null && (!Array.isArray(r.options) || r.options.length > 64 || r.options.some((x) => typeof x !== 'string'))) {
     fail('reference.options must be a list of at most 64 compiler options');
   }
-  return { files, options: (r.options as string[] | undefined | null) ?? [...jobOptions] };
+  // A reference in another language does not take the job's options (nvcc's are not clang's).
+  return { files, options: (r.options as string[] | undefined | null) ?? (language ? [] : [...jobOptions]), ...(language ? { language: language as 'c' | 'c++' } : {}) };
 }
 
 /** Every upload a verification spec names (inputs, expected outputs, reference files). */

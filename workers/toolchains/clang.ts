@@ -19,7 +19,7 @@ import type { CompiledBundle, CompileRequest, CompileResult, ProducedArtifact, T
 export const CLANG = '/usr/bin/clang-19';
 export const LLVM_AR = '/usr/bin/llvm-ar-19';
 const LLC = '/usr/lib/llvm-19/bin/llc';
-const CLANGXX = '/usr/bin/clang++-19';
+export const CLANGXX = '/usr/bin/clang++-19';
 const MAX_LOG = 256 * 1024;
 
 export const CONTENT_TYPES: Record<ArtifactKind, string> = {
@@ -315,7 +315,7 @@ interface ReferenceParts {
   cwd: string;
 }
 
-function referenceParts(language: CompileRequest['source']['language'], ref: ReferenceSource): ReferenceParts {
+export function referenceParts(language: CompileRequest['source']['language'], ref: ReferenceSource): ReferenceParts {
   const units = ref.files.map((f) => f.path).filter((p) => isTranslationUnit(language, p));
   return { units, names: unitNames(units), libs: linkLibraries(ref.options), cwd: `/work/${REFERENCE_SRC_DIR}` };
 }
@@ -326,7 +326,7 @@ function referenceParts(language: CompileRequest['source']['language'], ref: Ref
  * hold exactly its buffer's bytes (the API checked; the worker trusts no input). A string says
  * why they cannot be used.
  */
-async function readUploadedTensors(workdir: string, verify: KernelVerifySpec): Promise<{ inputs: Map<string, Buffer>; expected: Buffer | null } | string> {
+export async function readUploadedTensors(workdir: string, verify: KernelVerifySpec): Promise<{ inputs: Map<string, Buffer>; expected: Buffer | null } | string> {
   const inputs = new Map<string, Buffer>();
   const expected: Buffer[] = [];
   for (const a of verify.args) {
@@ -344,7 +344,7 @@ async function readUploadedTensors(workdir: string, verify: KernelVerifySpec): P
 }
 
 /** Builds verify/ref/program for this host from the reference's units (and extra sources). */
-async function buildReference(run: ClangRun, parts: ReferenceParts, hostCommon: string[], extra: string[], what: string): Promise<CompileResult | null> {
+export async function buildReference(run: ClangRun, parts: ReferenceParts, hostCommon: string[], extra: string[], what: string): Promise<CompileResult | null> {
   const objects: string[] = [];
   for (const unit of parts.units) {
     const out = `../verify/ref/${parts.names.get(unit)!.replace(/\//g, '__')}.o`;

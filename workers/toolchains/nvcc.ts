@@ -4,9 +4,14 @@ import type { ArtifactKind } from '../../src/database/entities/job.entity';
 import { isTranslationUnit } from '../../src/jobs/source-rules';
 import { targetSpec } from '../../src/targets/catalog';
 import type { SandboxExecutor } from '../sandbox/executor';
-import { ClangRun, CONTENT_TYPES, mkdirOpen } from './clang';
+import { copyFile, writeFile } from 'node:fs/promises';
+import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
+import { elementCount, generateInputs, outputArgs } from '../../src/verification/inputs';
+import { generateCudaHarness } from '../verify/cuda-harness';
+import { generateHarness } from '../verify/harness';
+import { baseFlags, buildReference, CLANG, ClangRun, CLANGXX, CONTENT_TYPES, hostTarget, mkdirOpen, readUploadedTensors, referenceOptions, referenceParts } from './clang';
 import { firstLines, probeRun, withProbeDir } from './common';
-import type { CompileRequest, CompileResult, ProducedArtifact, Toolchain, ToolchainProbe } from './toolchain';
+import type { CompiledBundle, CompileRequest, CompileResult, ProducedArtifact, Toolchain, ToolchainProbe } from './toolchain';
 
 export const CUDA_HOME = process.env.KILN_CUDA_HOME ?? '/usr/local/cuda';
 const NVCC = join(CUDA_HOME, 'bin/nvcc');
@@ -78,6 +83,75 @@ export class NvccToolchain implements Toolchain {
         artifacts.push({ kind, name: file, hostPath: join(req.workdir, 'out/gpu', file), contentType: CONTENT_TYPES[kind] });
       }
     }
-    return run.ok(artifacts);
+    if (!req.verify) return run.ok(artifacts);
+    const bundle = await cudaBundle(run, req, exec, units, common, arch);
+    if ('failed' in bundle) return bundle.failed;
+    return run.ok(artifacts, bundle);
   }
+}
+
+/**
+ * A CUDA build's verification bundle, run only by a worker with a GPU of the build's architecture.
+ * A kernel: the job's sources linked with a generated launch harness (-rdc=true), seeded or
+ * uploaded inputs, and the expected outputs, uploaded or from a reference source in C or C++
+ * (a host function with the kernel's signature) built and run here without fast-math. A program:
+ * the job's sources linked as they are, checked against program.expect.
+ */
+async function cudaBundle(run: ClangRun, req: CompileRequest, exec: SandboxExecutor, units: string[], common: string[], arch: string): Promise<CompiledBundle | { failed: CompileResult }> {
+  const verify = req.verify!;
+  const virtual = arch.replace(/^sm_/, 'compute_');
+  const gencode = ['-gencode', `arch=${virtual},code=[${arch},${virtual}]`];
+  await mkdirOpen(req.workdir, 'verify/ref');
+  await mkdirOpen(req.workdir, 'harness');
+  const manifest = { version: 1 as const, target: req.spec.name, device: arch, program: 'program', timeoutMs: verify.timeoutMs };
+  const files = [BUNDLE_FILES.manifest, 'program'];
+  if (verify.kind === 'program') {
+    const r = await run.step([...common, ...gencode, ...units, '-o', '../verify/program']);
+    if (r.exitCode !== 0) return { failed: run.fail(r, 'linking the program to verify') };
+    const full: BundleManifest = { ...manifest, kind: 'program', args: verify.args, stdin: verify.stdin, expect: verify.expect!, reference: 'the expected output given in the request' };
+    await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.manifest), JSON.stringify(full, null, 2));
+  } else if (verify.kind === 'kernel') {
+    await writeFile(join(req.workdir, 'harness/kiln_harness.cu'), generateCudaHarness(verify));
+    const uploaded = await readUploadedTensors(req.workdir, verify);
+    if (typeof uploaded === 'string') return { failed: run.failed(uploaded) };
+    await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.inputs), generateInputs(verify, uploaded.inputs));
+    const r = await run.step([...common, '-rdc=true', ...gencode, ...units, '../harness/kiln_harness.cu', '-o', '../verify/program']);
+    if (r.exitCode !== 0) return { failed: run.fail(r, `linking the verification harness (is ${verify.entry} a __global__ function with the declared signature${verify.linkage === 'c' ? ' and extern "C"' : ''}?)`) };
+    let reference: string;
+    if (uploaded.expected) {
+      await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.expected), uploaded.expected);
+      reference = 'the expected outputs uploaded by the client';
+    } else {
+      // The reference: the check's C or C++ host function, built for this host and run here.
+      const ref = verify.reference!;
+      const language = ref.language ?? 'c++';
+      const cxx = language === 'c++';
+      const host = hostTarget();
+      const refRun = new ClangRun(req, exec, cxx ? CLANGXX : CLANG);
+      const harness = cxx ? 'kiln_ref_harness.cpp' : 'kiln_ref_harness.c';
+      await writeFile(join(req.workdir, 'harness', harness), generateHarness(verify, language, language));
+      const hostCommon = [`--target=${host.clangTriple}`, ...baseFlags(cxx, host), ...referenceOptions(ref.options)];
+      const what = `the reference source (${ref.files.map((f) => f.path).join(', ')})`;
+      const failed = await buildReference(refRun, referenceParts(language, ref), hostCommon, [`../harness/${harness}`], what);
+      if (failed) return { failed };
+      const out = await refRun.execute(['./ref/program', BUNDLE_FILES.inputs, `ref/${BUNDLE_FILES.expected}`], '/work/verify', verify.timeoutMs, '');
+      if (out.exitCode !== 0) return { failed: refRun.failRun(out, `the reference run on ${host.name}`, verify.timeoutMs) };
+      await copyFile(join(req.workdir, 'verify/ref', BUNDLE_FILES.expected), join(req.workdir, 'verify', BUNDLE_FILES.expected));
+      reference = `${what} built for ${host.name} (clang 19, ${referenceOptions(ref.options).join(' ')})`;
+    }
+    const full: BundleManifest = {
+      ...manifest,
+      kind: 'kernel',
+      entry: verify.entry,
+      outputs: outputArgs(verify).map((a) => ({ name: a.name, dtype: a.dtype, count: elementCount(a) })),
+      tolerance: verify.tolerance,
+      seed: verify.seed,
+      reference,
+    };
+    await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.manifest), JSON.stringify(full, null, 2));
+    files.push(BUNDLE_FILES.inputs, BUNDLE_FILES.expected);
+  } else {
+    throw new Error('a model is verified by the model toolchain');
+  }
+  return { dir: join(req.workdir, 'verify'), files: files.map((name) => ({ name, hostPath: join(req.workdir, 'verify', name) })) };
 }

@@ -2,7 +2,7 @@ import { C_TYPE, DTYPE_SIZE } from '../../src/verification/dtype';
 import { elementCount } from '../../src/verification/inputs';
 import type { KernelArg, KernelVerifySpec } from '../../src/verification/spec';
 
-function literal(a: Extract<KernelArg, { kind: 'scalar' }>): string {
+export function scalarLiteral(a: Extract<KernelArg, { kind: 'scalar' }>): string {
   const v = a.value;
   switch (a.dtype) {
     case 'float32':
@@ -56,7 +56,7 @@ export function generateHarness(spec: KernelVerifySpec, language: 'c' | 'c++', l
     lines.push(`  ${C_TYPE[a.dtype]} *kiln_${a.name} = ${cast}kiln_buffer(in, ${bytes}u, ${a.dir === 'out' ? 0 : 1});`);
   }
   lines.push('  fclose(in);');
-  lines.push(`  ${spec.entry}(${spec.args.map((a) => (a.kind === 'scalar' ? literal(a) : `kiln_${a.name}`)).join(', ')});`);
+  lines.push(`  ${spec.entry}(${spec.args.map((a) => (a.kind === 'scalar' ? scalarLiteral(a) : `kiln_${a.name}`)).join(', ')});`);
   lines.push('  FILE *out = fopen(argv[2], "wb");');
   lines.push('  if (!out) { perror(argv[2]); return 104; }');
   for (const a of spec.args) {

@@ -114,7 +114,14 @@ export class ReferenceFileDto {
 
 export class ReferenceSourceDto {
   @ApiProperty({ type: [ReferenceFileDto], description: 'The reference implementation, in the job\'s language, defining the same entry (a kernel check) or main (a program check)' }) files: ReferenceFileDto[];
-  @ApiPropertyOptional({ type: [String], example: ['-O2'], description: 'Compiler options for the reference, from the same allow-list as source.options; default: the job\'s options. Fast-math and FP contraction are always off.' }) options?: string[];
+  @ApiPropertyOptional({ type: [String], example: ['-O2'], description: 'Compiler options for the reference, from the same allow-list as source.options; default: the job\'s options (none for a CUDA job\'s C or C++ reference). Fast-math and FP contraction are always off.' }) options?: string[];
+  @ApiPropertyOptional({ enum: ['c', 'c++'], description: 'CUDA kernel checks only: the reference is a host function with the kernel\'s signature in C or C++ (default c++)' }) language?: 'c' | 'c++';
+}
+
+export class KernelLaunchDto {
+  @ApiProperty({ type: [Number], example: [256], description: 'Grid dimensions x, y, z (1 to 3 numbers; missing ones are 1)' }) grid: number[];
+  @ApiProperty({ type: [Number], example: [256], description: 'Block dimensions x, y, z (at most 1024 threads in all)' }) block: number[];
+  @ApiPropertyOptional({ example: 0, description: 'Dynamic shared memory in bytes (default 0)' }) sharedBytes?: number;
 }
 
 export class ToleranceDto {
@@ -132,7 +139,8 @@ export class ProgramCheckDto {
 }
 
 export class VerifyDto {
-  @ApiPropertyOptional({ example: 'saxpy', description: 'A kernel check: the C function to call' }) entry?: string;
+  @ApiPropertyOptional({ example: 'saxpy', description: 'A kernel check: the C function to call (for CUDA, the __global__ function to launch)' }) entry?: string;
+  @ApiPropertyOptional({ type: KernelLaunchDto, description: 'CUDA kernel checks only (and required there): how the kernel is launched' }) launch?: KernelLaunchDto;
   @ApiPropertyOptional({ enum: ['c', 'c++'], description: 'The entry\'s linkage; default: the source language\'s' }) linkage?: 'c' | 'c++';
   @ApiPropertyOptional({ type: [KernelArgDto], description: 'The entry\'s arguments, in order' }) args?: KernelArgDto[];
   @ApiPropertyOptional({ type: ToleranceDto }) tolerance?: ToleranceDto;
