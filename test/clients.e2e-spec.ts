@@ -120,6 +120,19 @@ describe('the kiln CLI and the GitHub Action against a running Kiln', () => {
     const unbound = await run(CLI, ['compile', modelPath, '-t', 'aarch64-linux-gnu'], env);
     assert.equal(unbound.code, 4);
     assert.match(unbound.stderr, /symbolic input dimensions: x\[batch\]/);
+
+    // Deleting what the CLI made: the job, then the model upload it no longer needs.
+    const json = await run(CLI, ['--json', 'compile', modelPath, '-t', 'x86_64-linux-gnu', '--shape', 'x=1,16', '--wait'], env);
+    const job = JSON.parse(json.stdout);
+    const del = await run(CLI, ['delete', job.id], env);
+    assert.equal(del.code, 0, del.stderr);
+    assert.match(del.stdout, new RegExp(`deleted job ${job.id}`));
+    assert.equal((await run(CLI, ['job', job.id], env)).code, 4, 'the job is gone');
+    const upload = await run(CLI, ['delete-upload', job.model.uploadId], env);
+    assert.equal(upload.code, 0, upload.stderr);
+    const again = await run(CLI, ['delete-upload', job.model.uploadId], env);
+    assert.equal(again.code, 4);
+    assert.match(again.stderr, /not found|no upload/i);
   });
 
   it('returns the same job for a repeated idempotency key', async () => {

@@ -250,6 +250,24 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
     });
 
   program
+    .command('delete')
+    .description('delete a finished job with its builds, artifacts and reports (cancel it first if it runs)')
+    .argument('<id>')
+    .action(async (id: string) => {
+      await client().deleteJob(id);
+      print({ deleted: id }, () => io.stdout.write(`deleted job ${id}\n`));
+    });
+
+  program
+    .command('delete-upload')
+    .description('delete an upload (a source file, archive or model) that no unfinished job needs')
+    .argument('<id>')
+    .action(async (id: string) => {
+      await client().deleteUpload(id);
+      print({ deleted: id }, () => io.stdout.write(`deleted upload ${id}\n`));
+    });
+
+  program
     .command('targets')
     .description('the targets and presets, and whether a live worker can build and verify each')
     .action(async () => {

@@ -150,6 +150,16 @@ export class KilnClient {
     return this.call(this.api.DELETE('/v1/jobs/{id}', { params: { path: { id } } }));
   }
 
+  /** Deletes a finished job with its builds, artifacts and reports (a 409 while builds run: cancel first). */
+  async deleteJob(id: string): Promise<void> {
+    await this.call(this.api.DELETE('/v1/jobs/{id}', { params: { path: { id }, query: { purge: true } } }));
+  }
+
+  /** Deletes an upload (a 409 while an unfinished job needs it). */
+  async deleteUpload(id: string): Promise<void> {
+    await this.call(this.api.DELETE('/v1/uploads/{id}', { params: { path: { id } } }));
+  }
+
   upload(filename: string, bytes: Uint8Array, contentType = 'application/octet-stream'): Promise<Upload> {
     return this.call(
       this.api.POST('/v1/uploads', {

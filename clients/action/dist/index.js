@@ -22664,6 +22664,14 @@ var KilnClient = class {
   cancelJob(id) {
     return this.call(this.api.DELETE("/v1/jobs/{id}", { params: { path: { id } } }));
   }
+  /** Deletes a finished job with its builds, artifacts and reports (a 409 while builds run: cancel first). */
+  async deleteJob(id) {
+    await this.call(this.api.DELETE("/v1/jobs/{id}", { params: { path: { id }, query: { purge: true } } }));
+  }
+  /** Deletes an upload (a 409 while an unfinished job needs it). */
+  async deleteUpload(id) {
+    await this.call(this.api.DELETE("/v1/uploads/{id}", { params: { path: { id } } }));
+  }
   upload(filename, bytes, contentType = "application/octet-stream") {
     return this.call(
       this.api.POST("/v1/uploads", {
