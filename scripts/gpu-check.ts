@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -10,12 +10,19 @@ import { nvccBenchArgs, nvccModelArgs, PROBE, sgemmBench, sgemmModel } from '../
 import { TEST_MODELS } from '../compiler/test/models';
 import { compareOutput } from '../src/verification/compare';
 import { prng } from '../src/verification/inputs';
-import { MODEL_TOLERANCE } from '../src/verification/spec';
+import { BUNDLE_FILES, BundleManifest } from '../src/verification/bundle';
+import { generateInputs } from '../src/verification/inputs';
+import { KernelVerifySpec, MODEL_TOLERANCE, normalizeVerify } from '../src/verification/spec';
+import { SandboxExecutor } from '../workers/sandbox/executor';
+import { verifyBundle } from '../workers/verify/cli';
+import { generateCudaHarness } from '../workers/verify/cuda-harness';
+import { generateHarness } from '../workers/verify/harness';
 
 /**
  * On a machine with an NVIDIA GPU and the CUDA toolkit: builds the test models with the CUDA
  * generator for this GPU's sm_XX, runs them on the GPU on seeded inputs, compares the outputs with
- * onnxruntime-node's (CPU) within the model tolerance, then times the generated SGEMM at
+ * onnxruntime-node's (CPU) within the model tolerance, verifies a CUDA kernel's bundle with the
+ * GPU runner (as kiln-verify and a verify-cuda worker do), then times the generated SGEMM at
  * 4096x4096x4096 next to cuBLAS's cublasSgemm on the same device buffers and prints TFLOP/s.
  *   npm run gpu:check            (KILN_CUDA_HOME: the toolkit, default /usr/local/cuda)
  * Exits 1 when a model does not match, 2 when there is no GPU or no toolkit.
@@ -27,6 +34,49 @@ const SIZE = Number(process.env.KILN_GEMM_SIZE ?? 4096);
 function refuse(message: string): never {
   process.stderr.write(`gpu-check: ${message}\n`);
   process.exit(2);
+}
+
+/**
+ * The GPU runner's check: a SAXPY kernel's verification bundle in `kd`, built as a worker builds
+ * one (the generated launch harness linked with the kernel by nvcc -rdc=true for `arch`, seeded
+ * inputs, the expected outputs of a C reference run on this host with cc).
+ */
+export async function buildKernelBundle(kd: string, arch: string, nvcc: string): Promise<void> {
+  await mkdir(kd, { recursive: true });
+  const n = 1 << 20;
+  const spec = normalizeVerify(
+    {
+      entry: 'saxpy',
+      args: [{ name: 'n', type: 'int32', value: n }, { name: 'a', type: 'float32', value: 2.5 }, { name: 'x', type: 'float32*', shape: [n], dir: 'in' }, { name: 'y', type: 'float32*', shape: [n], dir: 'inout' }],
+      launch: { grid: [n / 256], block: [256] },
+      reference: { language: 'c', files: [{ path: 'ref.c', content: 'x' }] },
+    },
+    [],
+    'cuda',
+  ) as KernelVerifySpec;
+  await writeFile(join(kd, 'saxpy.cu'), '__global__ void saxpy(int n, float a, const float *x, float *y) {\n  int i = blockIdx.x * blockDim.x + threadIdx.x;\n  if (i < n) y[i] = a * x[i] + y[i];\n}\n');
+  await writeFile(join(kd, 'harness.cu'), generateCudaHarness(spec));
+  await writeFile(join(kd, 'ref.c'), 'void saxpy(int n, float a, const float *x, float *y) { for (int i = 0; i < n; i++) y[i] = a * x[i] + y[i]; }\n');
+  await writeFile(join(kd, 'ref-harness.c'), generateHarness(spec, 'c', 'c'));
+  await writeFile(join(kd, BUNDLE_FILES.inputs), generateInputs(spec));
+  const virtual = arch.replace('sm_', 'compute_');
+  execFileSync(nvcc, ['-std=c++17', '-O3', '-rdc=true', '-gencode', `arch=${virtual},code=[${arch},${virtual}]`, 'saxpy.cu', 'harness.cu', '-o', 'program'], { cwd: kd });
+  execFileSync('cc', ['-O2', '-ffp-contract=off', 'ref.c', 'ref-harness.c', '-o', 'ref'], { cwd: kd });
+  execFileSync(join(kd, 'ref'), [BUNDLE_FILES.inputs, BUNDLE_FILES.expected], { cwd: kd });
+  const manifest: BundleManifest = {
+    version: 1,
+    kind: 'kernel',
+    target: 'nvptx64-nvidia-cuda',
+    device: arch,
+    program: 'program',
+    timeoutMs: 60_000,
+    entry: 'saxpy',
+    outputs: [{ name: 'y', dtype: 'float32', count: n }],
+    tolerance: spec.tolerance,
+    seed: spec.seed,
+    reference: 'ref.c built with cc on this host',
+  };
+  await writeFile(join(kd, BUNDLE_FILES.manifest), JSON.stringify(manifest, null, 2));
 }
 
 async function main(): Promise<void> {
@@ -78,6 +128,16 @@ async function main(): Promise<void> {
       }
     }
 
+    // The GPU runner: a CUDA kernel's verification bundle, as a worker builds it (the generated
+    // launch harness linked with -rdc=true, a C reference run on the host), verified by the same
+    // code as `kiln-verify` and a verify-cuda worker, in the sandbox when bubblewrap is here.
+    const kd = join(dir, 'kernel-bundle');
+    await buildKernelBundle(kd, arch, NVCC);
+    const sandbox = SandboxExecutor.available('bwrap') ? 'none' : 'bwrap';
+    const report = await verifyBundle(kd, { sandbox });
+    console.log(`${report.status === 'passed' ? 'PASS' : 'FAIL'} GPU runner (${report.runner}, sandbox ${sandbox}), saxpy for ${arch}: ${report.summary}`);
+    if (report.status !== 'passed') failed++;
+
     // The GEMM: a MatMul of two inputs, generated like any model, timed on device buffers.
     const gemm = compileModelCuda(sgemmModel(SIZE), { name: 'net' });
     const gd = join(dir, 'sgemm');
@@ -103,7 +163,9 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  process.stderr.write(`gpu-check: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(`gpu-check: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  });
+}

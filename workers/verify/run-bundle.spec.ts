@@ -1,13 +1,16 @@
 import { strict as assert } from 'node:assert';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { BundleManifest } from '../../src/verification/bundle';
+import { BUNDLE_FILES, type BundleManifest } from '../../src/verification/bundle';
+import { buildKernelBundle } from '../../scripts/gpu-check';
+import { CUDA_HOME } from '../toolchains/nvcc';
+import { verifyBundle } from './cli';
 import { evaluateProgram } from '../../src/verification/evaluate';
 import { SandboxExecutor } from '../sandbox/executor';
-import { archOfVerifyPool, cudaRunner, parseGpuList, runnerFor } from './runners';
+import { archOfVerifyPool, cudaRunner, localGpus, parseGpuList, runnerFor } from './runners';
 import { GNU_TIME, runBundle } from './verify.service';
 
 const manifest: BundleManifest = { version: 1, kind: 'program', target: 'x86_64-linux-gnu', program: 'program', timeoutMs: 10_000, args: [], stdin: '', expect: { stdout: null, exitCode: 0 }, reference: 'test' };
@@ -74,5 +77,23 @@ describe('the NVIDIA GPU runner', () => {
     const cmd = (new SandboxExecutor('bwrap') as unknown as { buildCommand(r: object): { args: string[] } }).buildCommand({ argv: ['/bin/true'], cwd: '/work', mounts: [{ host: '/dev/nvidia0', sandbox: '/dev/nvidia0', writable: true, device: true }], timeoutMs: 1000 });
     const i = cmd.args.indexOf('/dev/nvidia0');
     assert.equal(cmd.args[i - 1], '--dev-bind');
+  });
+});
+
+describe('the GPU check\'s kernel bundle (scripts/gpu-check.ts), built here', { skip: !existsSync(join(CUDA_HOME, 'bin/nvcc')) && 'no CUDA toolkit' }, () => {
+  it('holds an x86-64 program, the C reference\'s outputs, and is refused by the runner on a machine without that GPU', { skip: localGpus().length > 0 && 'this machine has an NVIDIA GPU' }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-gpu-bundle-'));
+    try {
+      await buildKernelBundle(dir, 'sm_90', join(CUDA_HOME, 'bin/nvcc'));
+      const program = await readFile(join(dir, 'program'));
+      assert.equal(program.readUInt16LE(18), 62, 'an x86-64 host program');
+      const inputs = await readFile(join(dir, BUNDLE_FILES.inputs));
+      const expected = await readFile(join(dir, BUNDLE_FILES.expected));
+      const n = 1 << 20;
+      for (const i of [0, 1, n - 1]) assert.equal(expected.readFloatLE(4 * i), Math.fround(Math.fround(2.5 * inputs.readFloatLE(4 * i)) + inputs.readFloatLE(4 * (n + i))));
+      await assert.rejects(verifyBundle(dir, { sandbox: 'none' }), /this machine has no NVIDIA GPU of architecture sm_90 \(nvidia-smi lists none\)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
