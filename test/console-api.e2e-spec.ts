@@ -86,7 +86,11 @@ describe('what the console needs from the API: the caller, model inspection, ope
     assert.ok(c.targetKinds.includes('cpu') && c.targetKinds.includes('wasm'));
     assert.ok(c.ops.includes('Conv') && c.ops.includes('Gemm'));
     assert.ok(!c.ops.includes('NonMaxSuppression'));
+    assert.ok(c.ops.includes('SequenceAt') && c.ops.includes('StringNormalizer'), 'lowered and string operators count');
     assert.deepEqual(c.ops, [...c.ops].sort());
+    const cuda = res.body.compilers.find((x: { backend: string }) => x.backend === 'cuda');
+    assert.deepEqual([cuda.targetKinds, cuda.targets], [['gpu'], ['nvptx64-nvidia-cuda']]);
+    assert.ok(cuda.ops.includes('MatMul') && !cuda.ops.includes('ArgMax'));
   });
 
   it('runs without a built console, saying so', () => {

@@ -720,6 +720,13 @@ export interface components {
              *     ]
              */
             targetKinds: string[];
+            /**
+             * @description When set, only these targets of those kinds
+             * @example [
+             *       "nvptx64-nvidia-cuda"
+             *     ]
+             */
+            targets?: string[];
             /** @example 0.1.0 */
             version: string;
         };

@@ -8,6 +8,8 @@ import { KILN_CONFIG, KilnConfig } from '../config/config';
 import { OBJECT_STORE, ObjectStore } from '../storage/object-store';
 import { UploadsService } from '../uploads/uploads.service';
 import { COMPILER_VERSION, OPS } from '../../compiler/src/compile';
+import { CUDA_OPS } from '../../compiler/src/cuda/generate';
+import { LOWERED_OPS } from '../../compiler/src/lower';
 import { inspectModel, MODEL_TARGET_KINDS } from './inspect';
 
 export class InspectModelDto {
@@ -46,6 +48,7 @@ export class ModelCompilerDto {
   @ApiProperty({ example: '0.1.0' }) version: string;
   @ApiProperty({ example: 'c', description: 'What it generates' }) backend: string;
   @ApiProperty({ type: [String], example: ['cpu', 'wasm'], description: 'The kinds of target (GET /v1/targets, "kind") it compiles models for' }) targetKinds: string[];
+  @ApiPropertyOptional({ type: [String], example: ['nvptx64-nvidia-cuda'], description: 'When set, only these targets of those kinds' }) targets?: string[];
   @ApiProperty({ type: [String], description: 'The ONNX operators it supports, sorted' }) ops: string[];
 }
 
@@ -66,7 +69,13 @@ export class ModelsController {
   @Get('compilers')
   @ApiOkResponse({ type: ModelCompilersDto, description: 'The model compilers, the kinds of target each serves and the operators each supports' })
   compilers(): ModelCompilersDto {
-    return { compilers: [{ name: 'kiln-onnx', version: COMPILER_VERSION, backend: 'c', targetKinds: [...MODEL_TARGET_KINDS], ops: [...OPS.keys()].sort() }] };
+    // Sequence operators and Gradient are lowered to tensor operators first, for either backend.
+    return {
+      compilers: [
+        { name: 'kiln-onnx', version: COMPILER_VERSION, backend: 'c', targetKinds: [...MODEL_TARGET_KINDS], ops: [...new Set([...OPS.keys(), ...LOWERED_OPS])].sort() },
+        { name: 'kiln-onnx', version: COMPILER_VERSION, backend: 'cuda', targetKinds: ['gpu'], targets: ['nvptx64-nvidia-cuda'], ops: [...new Set([...CUDA_OPS, ...LOWERED_OPS])].sort() },
+      ],
+    };
   }
 
   @Post('inspect')

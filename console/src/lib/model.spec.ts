@@ -5,12 +5,18 @@ import { planDrop, languageOfFiles } from './files';
 import { catalogLanguages, formProblems, jobRequest, sourceOutputs, type BuildForm } from './request';
 
 describe('model view', () => {
-  it('says which of a model\'s operators each target supports, by the compiler serving its kind', () => {
-    const compilers = { compilers: [{ name: 'kiln-onnx', version: '0.1.0', backend: 'c', targetKinds: ['cpu', 'wasm'], ops: ['Conv', 'Gemm', 'Relu'] }] };
-    const rows = opSupport({ Relu: 2, Gemm: 1, Hardmax: 1 }, compilers, [{ name: 'x86', kind: 'cpu' }, { name: 'sm_90', kind: 'gpu' }] as never);
+  it('says which of a model\'s operators each target supports, by the compiler serving its kind (and name, where it lists targets)', () => {
+    const compilers = {
+      compilers: [
+        { name: 'kiln-onnx', version: '0.1.0', backend: 'c', targetKinds: ['cpu', 'wasm'], ops: ['Conv', 'Gemm', 'Relu'] },
+        { name: 'kiln-onnx', version: '0.1.0', backend: 'cuda', targetKinds: ['gpu'], targets: ['nvptx64-nvidia-cuda'], ops: ['Gemm'] },
+      ],
+    };
+    const rows = opSupport({ Relu: 2, Gemm: 1, Hardmax: 1 }, compilers, [{ name: 'x86', kind: 'cpu' }, { name: 'nvptx64-nvidia-cuda', kind: 'gpu' }, { name: 'amdgcn-amd-amdhsa', kind: 'gpu' }] as never);
     assert.deepEqual(rows, [
       { target: 'x86', kind: 'cpu', compiler: 'kiln-onnx 0.1.0', supported: ['Gemm', 'Relu'], unsupported: ['Hardmax'] },
-      { target: 'sm_90', kind: 'gpu', compiler: null, supported: [], unsupported: ['Gemm', 'Hardmax', 'Relu'] },
+      { target: 'nvptx64-nvidia-cuda', kind: 'gpu', compiler: 'kiln-onnx 0.1.0', supported: ['Gemm'], unsupported: ['Hardmax', 'Relu'] },
+      { target: 'amdgcn-amd-amdhsa', kind: 'gpu', compiler: null, supported: [], unsupported: ['Gemm', 'Hardmax', 'Relu'] },
     ]);
     assert.deepEqual(opsByCount({ Relu: 2, Gemm: 1, Add: 1 }), [['Relu', 2], ['Add', 1], ['Gemm', 1]]);
   });

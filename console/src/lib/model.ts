@@ -11,12 +11,13 @@ export interface TargetOpSupport {
 
 /**
  * For each catalog target, which of a model's operators it supports: the operators of the model
- * compiler that serves the target's kind, or none when no compiler serves that kind yet.
+ * compiler that serves the target (its kind, and its name where the compiler lists targets), or
+ * none when no compiler serves it yet.
  */
 export function opSupport(ops: Record<string, number>, compilers: ModelCompilers, targets: CatalogTarget[]): TargetOpSupport[] {
   const names = Object.keys(ops).sort();
   return targets.map((t) => {
-    const c = compilers.compilers.find((x) => x.targetKinds.includes(t.kind));
+    const c = compilers.compilers.find((x) => x.targetKinds.includes(t.kind) && (!x.targets || x.targets.includes(t.name)));
     const known = new Set(c?.ops ?? []);
     return {
       target: t.name,
