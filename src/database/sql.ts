@@ -1,4 +1,4 @@
-import type { EntityManager } from 'typeorm';
+import type { EntityManager, EntityMetadata } from 'typeorm';
 
 /**
  * Runs an UPDATE/DELETE ... RETURNING and gives back the returned rows. (TypeORM's postgres
@@ -10,4 +10,32 @@ export async function returning<T>(em: Pick<EntityManager, 'query'>, sql: string
     return result[0] as T[];
   }
   return result as T[];
+}
+
+type JsonColumn = [databaseName: string, propertyName: string, convert: ((v: unknown) => unknown) | null];
+const jsonColumns = new WeakMap<EntityMetadata, JsonColumn[]>();
+
+/**
+ * An entity from a row that PostgreSQL sent as JSON (row_to_json, json_agg), as TypeORM would
+ * have loaded it: columns renamed to their properties, timestamps as Dates, bigints as strings,
+ * transformers applied. One query can then bring a row with all its children.
+ */
+export function entityFromJson<T>(meta: EntityMetadata, row: Record<string, unknown>): T {
+  let columns = jsonColumns.get(meta);
+  if (!columns) {
+    columns = meta.columns.map((c): JsonColumn => {
+      const transformer = Array.isArray(c.transformer) ? null : c.transformer;
+      if (transformer) return [c.databaseName, c.propertyName, (v) => transformer.from(v)];
+      if (c.type === 'timestamptz' || c.type === 'timestamp' || c.type === Date) return [c.databaseName, c.propertyName, (v) => (v === null ? null : new Date(v as string))];
+      if (c.type === 'bigint') return [c.databaseName, c.propertyName, (v) => (v === null ? null : String(v))];
+      return [c.databaseName, c.propertyName, null];
+    });
+    jsonColumns.set(meta, columns);
+  }
+  const entity: Record<string, unknown> = {};
+  for (const [db, prop, convert] of columns) {
+    const v = row[db] ?? null;
+    entity[prop] = convert ? convert(v) : v;
+  }
+  return entity as T;
 }

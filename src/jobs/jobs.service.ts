@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { returning } from '../database/sql';
+import { entityFromJson, returning } from '../database/sql';
 import {
   BadRequestException,
   ConflictException,
@@ -367,20 +367,25 @@ export class JobsService {
 
   async get(caller: Caller, id: string): Promise<JobDto> {
     if (!UUID_RE.test(id)) throw new NotFoundException(`no job with id ${id}`);
-    const job = await this.jobs.findOneBy({ id, tenantId: caller.tenantId });
-    if (!job) throw new NotFoundException(`no job with id ${id}`);
-    const builds = await this.builds.find({ where: { jobId: id }, order: { position: 'ASC' } });
-    const buildIds = builds.map((b) => b.id);
-    const [artifacts, events] = buildIds.length
-      ? await Promise.all([
-          this.artifacts.find({ where: { buildId: In(buildIds) }, order: { kind: 'ASC', name: 'ASC' } }),
-          this.events.find({ where: { jobId: id }, order: { id: 'ASC' } }),
-        ])
-      : [[], []];
-    const uploadIds = job.source ? job.source.files.filter((f) => f.uploadId).map((f) => f.uploadId!) : [job.model!.uploadId];
-    const uploads = uploadIds.length ? await this.uploads.findBy({ id: In(uploadIds) }) : [];
+    // One round trip for the job and everything shown with it (every poll of a job comes here).
+    const [row]: { job: Record<string, unknown>; builds: Record<string, unknown>[]; artifacts: Record<string, unknown>[]; events: Record<string, unknown>[]; upload_sizes: Record<string, number> }[] = await this.db.query(
+      `SELECT row_to_json(j) AS job,
+              COALESCE((SELECT json_agg(b ORDER BY b.position) FROM builds b WHERE b.job_id = j.id), '[]') AS builds,
+              COALESCE((SELECT json_agg(a ORDER BY a.kind, a.name) FROM artifacts a JOIN builds b ON b.id = a.build_id WHERE b.job_id = j.id), '[]') AS artifacts,
+              COALESCE((SELECT json_agg(e ORDER BY e.id) FROM build_events e WHERE e.job_id = j.id), '[]') AS events,
+              COALESCE((SELECT json_object_agg(u.id, u.size) FROM uploads u
+                         WHERE u.id IN (SELECT (f->>'uploadId')::uuid FROM jsonb_array_elements(j.source->'files') f UNION ALL SELECT (j.model->>'uploadId')::uuid)), '{}') AS upload_sizes
+         FROM jobs j WHERE j.id = $1 AND j.tenant_id = $2`,
+      [id, caller.tenantId],
+    );
+    if (!row) throw new NotFoundException(`no job with id ${id}`);
+    const meta = (entity: Function) => this.db.getMetadata(entity);
+    const job = entityFromJson<Job>(meta(Job), row.job);
+    const builds = row.builds.map((b) => entityFromJson<Build>(meta(Build), b));
+    const artifacts = row.artifacts.map((a) => entityFromJson<Artifact>(meta(Artifact), a));
+    const events = row.events.map((e) => entityFromJson<BuildEvent>(meta(BuildEvent), e));
     await this.explainQueued(builds);
-    return toJobDto(job, builds, artifacts, events, new Map(uploads.map((u) => [u.id, u.size])));
+    return toJobDto(job, builds, artifacts, events, new Map(Object.entries(row.upload_sizes).map(([k, v]) => [k, Number(v)])));
   }
 
   /**
