@@ -405,6 +405,10 @@ export class JobsService {
     const ids = jobUploadIds(source, model, verify);
     if (ids.length === 0) return new Map();
     const rows = await this.uploads.findBy({ id: In(ids), tenantId: caller.tenantId });
+    // Checked to exist a moment ago, but a deletion may have come in between: the same 400 as
+    // when the deletion wins later, inside the transaction.
+    const gone = ids.filter((id) => !rows.some((u) => u.id === id));
+    if (gone.length) throw new BadRequestException(`upload ${gone.join(', ')} was deleted while the job was being created; upload the file again`);
     return new Map(rows.map((u) => [u.id, u.sha256]));
   }
 
