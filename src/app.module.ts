@@ -14,6 +14,7 @@ import { DatabaseModule } from './database/database.module';
 import { HealthController } from './health/health.controller';
 import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
+import { BuildEventListener } from './jobs/build-event-listener';
 import { ModelsController } from './models/models.controller';
 import { EnqueueService } from './queue/enqueue.service';
 import { bullRootOptions } from './queue/bull';
@@ -64,6 +65,7 @@ export class AppModule implements NestModule {
         AuthService,
         AuthFailureLimiter,
         JobsService,
+        BuildEventListener,
         UploadsService,
         TargetsService,
         WorkerRegistry,

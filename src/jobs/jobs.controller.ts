@@ -106,7 +106,7 @@ export class JobsController {
   })
   @ApiNotFoundResponse({ description: 'No such job for this tenant' })
   async events(@CurrentCaller() caller: Caller, @Param('id') id: string, @Req() req: Request): Promise<Observable<MessageEvent>> {
-    await this.jobs.get(caller, id); // a 404 before the stream starts
+    await this.jobs.assertExists(caller, id); // a 404 before the stream starts
     // Read from the request (not @Headers) so the spec shows the one optional header above.
     const lastEventId = req.headers['last-event-id'];
     return this.jobs.eventStream(id, typeof lastEventId === 'string' ? lastEventId : null);

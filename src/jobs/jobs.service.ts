@@ -47,6 +47,7 @@ import type { Redis } from 'ioredis';
 import { KILN_CONFIG, KilnConfig } from '../config/config';
 import { QuotasService } from '../quotas/quotas.service';
 import { WebhooksService } from '../webhooks/webhooks.service';
+import { BuildEventListener } from './build-event-listener';
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const ISO_TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
@@ -188,6 +189,7 @@ export class JobsService {
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     private readonly quotas: QuotasService,
     private readonly webhooks: WebhooksService,
+    private readonly eventListener: BuildEventListener,
   ) {}
 
   /** Creates a job and its builds, and queues them. Returns the job and whether it is new. */
@@ -365,6 +367,13 @@ export class JobsService {
     return { job: await this.get(caller, job.id), created: true };
   }
 
+  /** A 404 unless the job exists for this tenant (before an event stream starts). */
+  async assertExists(caller: Caller, id: string): Promise<void> {
+    if (!UUID_RE.test(id)) throw new NotFoundException(`no job with id ${id}`);
+    const rows: unknown[] = await this.db.query(`SELECT 1 FROM jobs WHERE id = $1 AND tenant_id = $2`, [id, caller.tenantId]);
+    if (rows.length === 0) throw new NotFoundException(`no job with id ${id}`);
+  }
+
   async get(caller: Caller, id: string): Promise<JobDto> {
     if (!UUID_RE.test(id)) throw new NotFoundException(`no job with id ${id}`);
     // One round trip for the job and everything shown with it (every poll of a job comes here).
@@ -520,41 +529,51 @@ export class JobsService {
    * Every state change of a job's builds, as server-sent events: what is already recorded after
    * `afterId`, then new ones as they happen, and an "end" event once every build has finished.
    * Event ids are the build event ids, so a client resumes with Last-Event-ID.
+   *
+   * The stream looks when the job's events are committed (a PostgreSQL notification, see
+   * BuildEventListener), and every `fallbackMs` by itself, or every `pollMs` while
+   * notifications are down.
    */
-  eventStream(jobId: string, afterId: string | null, pollMs = 250): Observable<MessageEvent> {
+  eventStream(jobId: string, afterId: string | null, pollMs = 250, fallbackMs = 2000): Observable<MessageEvent> {
     return new Observable<MessageEvent>((subscriber) => {
       let last = afterId && /^\d{1,18}$/.test(afterId) ? afterId : '0';
       let timer: NodeJS.Timeout | null = null;
       let idleSince = Date.now();
       let stopped = false;
+      let running = false;
+      let again = false;
       const tick = async () => {
+        running = true;
+        again = false;
         try {
-          const rows: { id: string; build_id: string; target_name: string; from_status: string | null; to_status: string; at: Date; worker: string | null; message: string | null }[] = await this.db.query(
-            `SELECT e.id, e.build_id, b.target_name, e.from_status, e.to_status, e.at, e.worker, e.message
-               FROM build_events e JOIN builds b ON b.id = e.build_id
-              WHERE e.job_id = $1 AND e.id > $2 ORDER BY e.id LIMIT 500`,
+          // Events and statuses from one snapshot: the end is never seen before the events that led to it.
+          const [{ events, statuses }]: { events: { id: number; build_id: string; target_name: string; from_status: string | null; to_status: string; at: string; worker: string | null; message: string | null }[]; statuses: BuildStatus[] }[] = await this.db.query(
+            `SELECT (SELECT COALESCE(json_agg(x ORDER BY x.id), '[]') FROM (
+                       SELECT e.id, e.build_id, b.target_name, e.from_status, e.to_status, e.at, e.worker, e.message
+                         FROM build_events e JOIN builds b ON b.id = e.build_id
+                        WHERE e.job_id = $1 AND e.id > $2 ORDER BY e.id LIMIT 500) x) AS events,
+                    ARRAY(SELECT status FROM builds WHERE job_id = $1) AS statuses`,
             [jobId, last],
           );
-          for (const r of rows) {
+          for (const r of events) {
             last = String(r.id);
             subscriber.next({ id: last, type: 'build', data: { buildId: r.build_id, target: r.target_name, from: r.from_status, to: r.to_status, at: new Date(r.at).toISOString(), worker: r.worker, message: r.message } });
           }
-          if (rows.length) idleSince = Date.now();
-          if (rows.length < 500) {
-            const statuses: { status: BuildStatus }[] = await this.db.query(`SELECT status FROM builds WHERE job_id = $1`, [jobId]);
+          if (events.length) idleSince = Date.now();
+          if (events.length < 500) {
             if (statuses.length === 0) {
               // Every job has builds: the job was deleted (DELETE ?purge=true). A reconnect gets 404.
               subscriber.complete();
               return;
             }
-            const status = deriveJobStatus(statuses.map((x) => x.status));
+            const status = deriveJobStatus(statuses);
             if (['succeeded', 'failed', 'canceled'].includes(status)) {
               // The id repeats the last event's, so a client reconnecting after the end resumes correctly.
               subscriber.next({ id: last, type: 'end', data: { jobId, status } });
               subscriber.complete();
               return;
             }
-          }
+          } else again = true; // more to read at once
           // A comment now and then keeps proxies from closing a quiet stream.
           if (Date.now() - idleSince > 15_000) {
             idleSince = Date.now();
@@ -562,12 +581,28 @@ export class JobsService {
           }
         } catch (e) {
           this.logger.warn(`events of job ${jobId}: ${(e as Error).message}`);
+        } finally {
+          running = false;
         }
-        if (!stopped) timer = setTimeout(tick, pollMs);
+        if (stopped) return;
+        if (again) void tick();
+        else timer = setTimeout(tick, this.eventListener.live ? fallbackMs : pollMs);
       };
+      // Subscribed before the first look, so nothing committed after it goes unnoticed.
+      const unsubscribe = this.eventListener.subscribe(jobId, () => {
+        if (stopped) return;
+        if (running) {
+          again = true;
+          return;
+        }
+        if (timer) clearTimeout(timer);
+        timer = null;
+        void tick();
+      });
       void tick();
       return () => {
         stopped = true;
+        unsubscribe();
         if (timer) clearTimeout(timer);
       };
     });
