@@ -295,13 +295,13 @@ export class JobsService {
     const callbackUrl = await this.webhooks.callbackUrlFor(dto.callbackUrl);
     // Builds answered from the cache store nothing new and run nothing: no quota to check.
     const toBuild = hits.filter((h) => !h).length;
-    if (toBuild > 0) await this.quotas.checkStorageForJob(caller.tenantId);
+    const limits = toBuild > 0 ? await this.quotas.checkStorageForJob(caller.tenantId) : undefined;
 
     let job: Job;
     let builds: Build[];
     try {
       ({ job, builds } = await this.db.transaction(async (tx) => {
-        if (toBuild > 0) await this.quotas.reserveBuilds(tx, caller.tenantId, toBuild);
+        if (toBuild > 0) await this.quotas.reserveBuilds(tx, caller.tenantId, toBuild, limits);
         // The uploads it names stay until the job is recorded: a deletion of one waits for this
         // transaction and then sees the job's unfinished builds (409), or has deleted it already.
         const named = jobUploadIds(source, model, verify);

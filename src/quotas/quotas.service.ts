@@ -50,6 +50,10 @@ export class QuotasService {
       `SELECT quota_concurrent_builds, quota_storage_bytes, quota_upload_bytes FROM tenants WHERE id = $1`,
       [tenantId],
     );
+    return this.limitsOf(row);
+  }
+
+  private limitsOf(row: { quota_concurrent_builds: number | null; quota_storage_bytes: string | null; quota_upload_bytes: string | null } | undefined): TenantLimits {
     return {
       concurrentBuilds: row?.quota_concurrent_builds ?? this.config.quotas.concurrentBuilds,
       storageBytes: row?.quota_storage_bytes != null ? Number(row.quota_storage_bytes) : this.config.quotas.storageBytes,
@@ -92,8 +96,8 @@ export class QuotasService {
    * more builds queued or running than its limit. A per-tenant lock makes the count and the
    * insert one step, so concurrent requests cannot both slip under the limit.
    */
-  async reserveBuilds(tx: Pick<EntityManager, 'query'>, tenantId: string, adding: number): Promise<void> {
-    const { concurrentBuilds: limit } = await this.limits(tenantId, tx);
+  async reserveBuilds(tx: Pick<EntityManager, 'query'>, tenantId: string, adding: number, known?: TenantLimits): Promise<void> {
+    const { concurrentBuilds: limit } = known ?? (await this.limits(tenantId, tx));
     if (limit === 0) return;
     if (adding > limit) throw new BadRequestException(`this job has ${adding} targets, but the tenant may have at most ${limit} builds queued or running at once (KILN_QUOTA_CONCURRENT_BUILDS); split the job`);
     await tx.query(`SELECT pg_advisory_xact_lock(hashtext('kiln:builds:' || $1::text))`, [tenantId]);
@@ -106,14 +110,24 @@ export class QuotasService {
     }
   }
 
-  /** Refuses a new job when the tenant's stored bytes have reached its storage quota (413). */
-  async checkStorageForJob(tenantId: string): Promise<void> {
-    const { storageBytes: limit } = await this.limits(tenantId);
-    if (limit === 0) return;
-    const { storageBytes: used } = await this.usage(tenantId);
-    if (used >= limit) {
+  /**
+   * Refuses a new job when the tenant's stored bytes have reached its storage quota (413).
+   * Returns the tenant's limits, read in the same query, for reserveBuilds.
+   */
+  async checkStorageForJob(tenantId: string): Promise<TenantLimits> {
+    const [row]: { quota_concurrent_builds: number | null; quota_storage_bytes: string | null; quota_upload_bytes: string | null; stored: string }[] = await this.db.query(
+      `SELECT t.quota_concurrent_builds, t.quota_storage_bytes, t.quota_upload_bytes,
+              COALESCE((SELECT bytes FROM tenant_storage WHERE tenant_id = $1), 0) AS stored
+         FROM (SELECT 1) one LEFT JOIN tenants t ON t.id = $1`,
+      [tenantId],
+    );
+    const limits = this.limitsOf(row);
+    const limit = limits.storageBytes;
+    const used = Number(row.stored);
+    if (limit !== 0 && used >= limit) {
       throw new PayloadTooLargeException(`the tenant stores ${used} bytes of uploads and artifacts and its storage quota is ${limit} bytes (KILN_QUOTA_STORAGE_BYTES); no new job is accepted until an operator raises the quota`);
     }
+    return limits;
   }
 
   /**
