@@ -106,15 +106,21 @@ export async function findCached(db: Pick<EntityManager, 'query'>, tenantId: str
  * that itself came from the cache is not recorded again.
  */
 export async function rememberSucceeded(db: Pick<EntityManager, 'query'>, buildId: string): Promise<void> {
-  await db.query(
-    `INSERT INTO build_cache (key, tenant_id, build_id)
-     SELECT encode(sha256(convert_to(tenant_id::text || E'\\n' || input_digest || E'\\n' || toolchain_key || '@' || toolchain_version, 'UTF8')), 'hex'), tenant_id, id
-       FROM builds
-      WHERE id = $1 AND status = 'succeeded' AND input_digest IS NOT NULL AND toolchain_key IS NOT NULL AND toolchain_version IS NOT NULL
-        AND cache IS DISTINCT FROM 'hit'
-     ON CONFLICT (key) DO UPDATE SET build_id = EXCLUDED.build_id, created_at = now()`,
-    [buildId],
-  );
+  await db.query(rememberSql('builds', 'b.id = $1'), [buildId]);
+}
+
+/**
+ * The statement of rememberSucceeded for the build rows of `from` (aliased b) that `where`
+ * picks: a table, or, in a worker's final statement, the RETURNING of the UPDATE that
+ * finished the build, so recording its result and caching it take one round trip.
+ */
+export function rememberSql(from: string, where?: string): string {
+  return `INSERT INTO build_cache (key, tenant_id, build_id)
+     SELECT encode(sha256(convert_to(b.tenant_id::text || E'\\n' || b.input_digest || E'\\n' || b.toolchain_key || '@' || b.toolchain_version, 'UTF8')), 'hex'), b.tenant_id, b.id
+       FROM ${from} b
+      WHERE b.status = 'succeeded' AND b.input_digest IS NOT NULL AND b.toolchain_key IS NOT NULL AND b.toolchain_version IS NOT NULL
+        AND b.cache IS DISTINCT FROM 'hit'${where ? ` AND ${where}` : ''}
+     ON CONFLICT (key) DO UPDATE SET build_id = EXCLUDED.build_id, created_at = now()`;
 }
 
 /**

@@ -13,7 +13,7 @@ import { BuildEvent, Upload } from '../../src/database/entities';
 import { assertProducedFile, ProducedFileError } from '../sandbox/files';
 import type { ArtifactKind, ModelInput, SourceInput } from '../../src/database/entities/job.entity';
 import { compileModelBuild, MODEL_FILE } from '../toolchains/onnx';
-import { cacheKey, copyFromCache, findCached, modelToolchain, rememberSucceeded } from '../../src/jobs/build-cache';
+import { cacheKey, copyFromCache, findCached, modelToolchain, rememberSql } from '../../src/jobs/build-cache';
 import type { CanonicalTarget } from '../../src/targets/target';
 import type { BuildStatus } from '../../src/jobs/build-status';
 import { ContentStore } from '../../src/storage/content-store';
@@ -143,12 +143,10 @@ export class CompileService {
       const reused = await this.reuseOrLock(build, key);
       if (reused === 'reused') return 'succeeded';
       lock = reused;
-      await this.db.query(`UPDATE builds SET cache = 'miss' WHERE id = $1 AND cache IS NULL`, [build.id]);
+      build.cache = 'miss'; // recorded with the result (finish)
     }
     try {
-      const outcome = await this.compileAndRecord(build, served, builder);
-      if (outcome === 'succeeded') await rememberSucceeded(this.db, build.id);
-      return outcome;
+      return await this.compileAndRecord(build, served, builder);
     } finally {
       if (lock) await this.redis.eval(`if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`, 1, lock, build.id).catch(() => undefined);
     }
@@ -296,7 +294,10 @@ export class CompileService {
     }
   }
 
-  /** Stores artifacts, then records the result, its events and its artifacts in one statement. */
+  /**
+   * Stores artifacts, then records the result, its events, its artifacts and (when it
+   * succeeded) its build-cache entry in one statement.
+   */
   private async finish(build: ClaimedBuild, toolchain: { key: string; version: string } | null, result: CompileResult): Promise<CompileOutcome> {
     const stored: { storage_key: string; sha256: string; size: number; kind: string; name: string; content_type: string }[] = [];
     const objects: LocalObject[] = [];
@@ -332,11 +333,11 @@ export class CompileService {
     const rows: { n: number }[] = await recordReferences(this.db, this.store, objects, (tx) => tx.query(
       `WITH upd AS (
               UPDATE builds SET status = $2, status_reason = $3, diagnostics = $4, log = $5, toolchain_ms = $6,
-                     toolchain_key = $7, toolchain_version = $8,
+                     toolchain_key = $7, toolchain_version = $8, cache = COALESCE(cache, $12),
                      compiled_at = CASE WHEN $2 <> 'failed' THEN now() END,
                      finished_at = CASE WHEN $2 <> 'compiled' THEN now() END, updated_at = now()
                WHERE id = $1 AND status = 'compiling'
-              RETURNING id, job_id, tenant_id),
+              RETURNING id, job_id, tenant_id, status, input_digest, toolchain_key, toolchain_version, cache),
             ev AS (
               INSERT INTO build_events (build_id, job_id, from_status, to_status, worker, message)
               SELECT upd.id, upd.job_id, e.doc->>'from_status', e.doc->>'to_status', $9, e.doc->>'message'
@@ -345,7 +346,8 @@ export class CompileService {
             art AS (
               INSERT INTO artifacts (build_id, tenant_id, kind, name, size, sha256, storage_key, content_type)
               SELECT upd.id, upd.tenant_id, a.kind, a.name, a.size, a.sha256, a.storage_key, a.content_type
-                FROM upd, jsonb_to_recordset($11::jsonb) AS a(kind text, name text, size bigint, sha256 text, storage_key text, content_type text))
+                FROM upd, jsonb_to_recordset($11::jsonb) AS a(kind text, name text, size bigint, sha256 text, storage_key text, content_type text)),
+            cached AS (${rememberSql('upd')})
        SELECT count(*)::int AS n FROM upd`,
       [
         build.id,
@@ -359,6 +361,8 @@ export class CompileService {
         this.workerId,
         JSON.stringify(events),
         JSON.stringify(stored),
+        // The cache was looked up and had nothing: a miss, known now that there is a result.
+        build.cache === 'miss' ? 'miss' : null,
       ],
     ));
     if (rows[0].n === 0) {
