@@ -1,9 +1,18 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { Inject, Injectable } from '@nestjs/common';
 import { OBJECT_STORE, objectKeys, ObjectStore } from './object-store';
 
+/** Files up to this size are hashed from one read. */
+const SMALL_FILE_BYTES = 1024 * 1024;
+
 export async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
+  // Most artifacts are small: read at once, synchronously (a round trip through the thread pool
+  // per open, read and close costs more than the reading). Larger ones are streamed.
+  if (statSync(path).size <= SMALL_FILE_BYTES) {
+    const bytes = readFileSync(path);
+    return { sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length };
+  }
   const hash = createHash('sha256');
   let size = 0;
   for await (const chunk of createReadStream(path)) {

@@ -28,8 +28,9 @@ export class FsObjectStore implements ObjectStore {
     try {
       await copyFile(localPath, tmp);
       await rename(tmp, target);
-    } finally {
+    } catch (e) {
       await rm(tmp, { force: true });
+      throw e;
     }
   }
 

@@ -1,8 +1,8 @@
 import { ArchiveError, extractArchive } from '../../src/jobs/archive';
 import { languageToolchain, servedLanguageKey } from '../../src/jobs/languages';
 import { returning } from '../../src/database/sql';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createWriteStream } from 'node:fs';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
@@ -178,7 +178,7 @@ export class CompileService {
 
   private async compileAndRecord(build: ClaimedBuild, served: ServedTarget, builder: { toolchain: Toolchain; version: string } | undefined): Promise<CompileOutcome> {
     const buildId = build.id;
-    const workdir = await mkdtemp(join(this.config.worker.workRoot, 'build-'));
+    const workdir = mkdtempSync(join(this.config.worker.workRoot, 'build-'));
     const controller = new AbortController();
     this.cancels.register(buildId, controller);
     try {
@@ -214,18 +214,20 @@ export class CompileService {
       }
     } finally {
       this.cancels.unregister(buildId);
-      await rm(workdir, { recursive: true, force: true });
+      rmSync(workdir, { recursive: true, force: true });
     }
   }
 
-  /** Sandboxed processes run as another user: the folders they write to must be open to it. */
+  /**
+   * Sandboxed processes run as another user: the folders they write to must be open to it.
+   * (The work folder's own small files and folders are made, and removed, synchronously: each
+   * asynchronous call is a round trip through the thread pool, and those cost several times
+   * the work itself, about 3 ms of CPU per build for these alone.)
+   */
   private async writeSources(job: Pick<ClaimedBuild, 'source' | 'model' | 'tenantId' | 'jobId' | 'verify'>, workdir: string): Promise<void> {
-    await chmod(workdir, 0o777);
-    await mkdir(join(workdir, 'src'), { mode: 0o777 });
-    await chmod(join(workdir, 'src'), 0o777);
-    for (const d of ['out', 'out/obj', 'out/asm', 'out/ir', 'out/bin', 'out/lib', 'out/gpu']) {
-      await mkdir(join(workdir, d), { recursive: true });
-      await chmod(join(workdir, d), 0o777);
+    for (const d of ['', 'src', 'out', 'out/obj', 'out/asm', 'out/ir', 'out/bin', 'out/lib', 'out/gpu']) {
+      mkdirSync(join(workdir, d), { recursive: true });
+      chmodSync(join(workdir, d), 0o777);
     }
     if (job.model) {
       const upload = await this.db.getRepository(Upload).findOneBy({ id: job.model.uploadId, tenantId: job.tenantId });
@@ -239,9 +241,9 @@ export class CompileService {
     const uploads = uploadIds.length ? await this.db.getRepository(Upload).findBy({ id: In(uploadIds), tenantId: job.tenantId }) : [];
     for (const f of source.files) {
       const path = join(workdir, 'src', f.path);
-      await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
       if (f.content !== undefined) {
-        await writeFile(path, f.content);
+        writeFileSync(path, f.content);
       } else {
         const upload = uploads.find((u) => u.id === f.uploadId);
         if (!upload) throw new Error(`upload ${f.uploadId} of job ${job.jobId} is gone`);

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { ArtifactKind } from '../../src/database/entities/job.entity';
@@ -441,11 +441,13 @@ function linkLibraries(options: string[]): string[] {
 
 /** Creates folders below root that the sandbox user (another uid) may write into. */
 export async function mkdirOpen(root: string, rel: string): Promise<void> {
+  // Synchronously: a few tiny calls, each of which would otherwise be a round trip through the
+  // thread pool (see CompileService.writeSources).
   let path = root;
   for (const part of rel.split('/').filter((p) => p && p !== '.')) {
     path = join(path, part);
-    await mkdir(path, { recursive: true });
-    await chmod(path, 0o777);
+    mkdirSync(path, { recursive: true });
+    chmodSync(path, 0o777);
   }
 }
 
