@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +14,10 @@ import { freePort } from '../test/support/servers';
  * unit holds F functions (F=1: a tiny file, where Kiln's fixed cost per build shows most;
  * F=200: a file of a few hundred lines, closer to real work). Printed: requests
  * per second held, API latency p50/p99, 5xx count, builds per second next to the raw compiler's
- * throughput with the same parallelism (measured in the same run), and the end-to-end latency
- * of a cached build (POST, which answers from the cache, then GET).
+ * throughput with the same parallelism (measured in the same run, before and after Kiln's
+ * part, so that a machine whose speed drifts does not favour either), where the CPU went
+ * while Kiln was loaded, and the end-to-end latency of a cached build (POST, which answers
+ * from the cache, then GET).
  *
  *   npm run load -- [clients=8] [seconds=20] [parallelism=2] [functions=1]
  */
@@ -39,10 +42,45 @@ function quantile(xs: number[], q: number): number {
   return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] : NaN;
 }
 
-/** The raw compiler's throughput: PARALLEL loops of clang-19 -c for the given time. */
-async function rawThroughput(dir: string, seconds: number): Promise<number> {
+/** Linux's CPU time counters (/proc), in milliseconds (USER_HZ is 100 on every Linux ABI). */
+const TICK_MS = 10;
+function processCpuMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * TICK_MS; // utime + stime
+  } catch {
+    return 0;
+  }
+}
+/** CPU time of every process with this name (all of PostgreSQL's backends, say). */
+function cpuOfCommMs(comm: string): number {
+  let ms = 0;
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (readFileSync(`/proc/${p}/comm`, 'utf8').trim() === comm) ms += processCpuMs(Number(p));
+    } catch {
+      /* gone */
+    }
+  }
+  return ms;
+}
+/** Busy CPU time of the whole machine, all cores. */
+function busyMs(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
+  return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) * TICK_MS; // user nice system irq softirq steal
+}
+
+/**
+ * The raw compiler's throughput: PARALLEL loops of clang-19 -c started for the given time,
+ * counted over the time until the last one finished (as Kiln's builds are counted), and the
+ * machine's busy CPU time per compile meanwhile.
+ */
+async function rawThroughput(dir: string, seconds: number): Promise<{ rate: number; cpuMs: number }> {
   let n = 0;
   const end = Date.now() + seconds * 1000;
+  const t0 = performance.now();
+  const busy0 = busyMs();
   await Promise.all(
     Array.from({ length: PARALLEL }, async (_, w) => {
       for (let i = 0; Date.now() < end; i++) {
@@ -53,17 +91,18 @@ async function rawThroughput(dir: string, seconds: number): Promise<number> {
       }
     }),
   );
-  return n / seconds;
+  return { rate: n / ((performance.now() - t0) / 1000), cpuMs: (busyMs() - busy0) / n };
 }
 
 async function main(): Promise<void> {
   const kiln = await startKiln({ storage: 'fs', worker: false });
   const port = await freePort();
   const env = { ...process.env, ...kiln.env, KILN_LOG_LEVEL: 'warn' };
-  const children: ChildProcess[] = [
+  const [api, worker]: ChildProcess[] = [
     spawn(process.execPath, [join(__dirname, '../src/main.js')], { env: { ...env, KILN_PORT: String(port) }, stdio: ['ignore', 'inherit', 'inherit'] }),
     spawn(process.execPath, [join(__dirname, '../workers/main.js')], { env: { ...env, KILN_POOLS: 'cpu', KILN_WORKER_CONCURRENCY: String(PARALLEL) }, stdio: ['ignore', 'inherit', 'inherit'] }),
   ];
+  const children = [api, worker];
   const base = `http://127.0.0.1:${port}`;
   const headers = { Authorization: `Bearer ${kiln.apiKey}`, 'Content-Type': 'application/json' };
   const dir = await mkdtemp(join(tmpdir(), 'kiln-load-'));
@@ -87,7 +126,9 @@ async function main(): Promise<void> {
       if (Date.now() > deadline) throw new Error('Kiln did not come up within 120 s');
       await new Promise((r) => setTimeout(r, 250));
     }
-    const raw = await rawThroughput(dir, Math.min(10, SECONDS));
+    // Half the time before Kiln's part, half after; at least 10 s each for a steady figure.
+    const rawSeconds = Math.max(10, SECONDS / 2);
+    const rawBefore = await rawThroughput(dir, rawSeconds);
 
     /** Reads the job's server-sent events until its `end` event. */
     // (A stream lasts as long as its build: it is not counted in the API's latency.)
@@ -112,6 +153,7 @@ async function main(): Promise<void> {
     let seq = 0;
     const end = Date.now() + SECONDS * 1000;
     const t0 = performance.now();
+    const cpu0 = { busy: busyMs(), api: processCpuMs(api.pid!), worker: processCpuMs(worker.pid!), postgres: cpuOfCommMs('postgres'), redis: cpuOfCommMs('redis-server'), clients: processCpuMs(process.pid) };
     await Promise.all(
       Array.from({ length: CLIENTS }, async () => {
         while (Date.now() < end) {
@@ -126,6 +168,10 @@ async function main(): Promise<void> {
       }),
     );
     const elapsed = (performance.now() - t0) / 1000;
+    const cpu1 = { busy: busyMs(), api: processCpuMs(api.pid!), worker: processCpuMs(worker.pid!), postgres: cpuOfCommMs('postgres'), redis: cpuOfCommMs('redis-server'), clients: processCpuMs(process.pid) };
+    const rawAfter = await rawThroughput(dir, rawSeconds);
+    const raw = (rawBefore.rate + rawAfter.rate) / 2;
+    const rawCpu = (rawBefore.cpuMs + rawAfter.cpuMs) / 2;
 
     // Cached builds: the same request again is answered from the cache.
     const cachedBody = { source: { language: 'c', files: [{ path: 'saxpy.c', content: source(-1) }], options: ['-O2'] }, targets: ['x86_64-linux-gnu'] };
@@ -142,12 +188,26 @@ async function main(): Promise<void> {
     }
 
     const rate = built / elapsed;
+    // Where the CPU went while Kiln was loaded, per build. What no Kiln process, PostgreSQL,
+    // Redis or the clients account for is the sandboxed toolchain runs (bubblewrap, prlimit,
+    // clang), plus the little the rest of the machine did.
+    const per = (k: keyof typeof cpu0) => (cpu1[k] - cpu0[k]) / Math.max(1, built);
+    const parts = { api: per('api'), worker: per('worker'), postgres: per('postgres'), redis: per('redis'), clients: per('clients') };
+    const toolchain = per('busy') - Object.values(parts).reduce((a, b) => a + b, 0);
+    const share = (ms: number) => `${((100 * ms) / per('busy')).toFixed(0)}%`;
     console.log(`Kiln under load: ${CLIENTS} clients for ${SECONDS} s on loopback, worker parallelism ${PARALLEL}, x86_64 C objects of ${FUNCTIONS} function(s)`);
     console.log(`  requests                ${requests} (${(requests / elapsed).toFixed(0)} per second held)`);
     console.log(`  API latency             p50 ${quantile(latencies, 0.5).toFixed(1)} ms   p99 ${quantile(latencies, 0.99).toFixed(1)} ms`);
     console.log(`  5xx responses           ${errors5xx}   goal: 0`);
-    console.log(`  builds per second       ${rate.toFixed(2)} through Kiln   vs ${raw.toFixed(2)} raw clang-19 -c with ${PARALLEL} in parallel`);
+    console.log(`  builds per second       ${rate.toFixed(2)} through Kiln   vs ${raw.toFixed(2)} raw clang-19 -c with ${PARALLEL} in parallel (${rawBefore.rate.toFixed(2)} before, ${rawAfter.rate.toFixed(2)} after)`);
     console.log(`  throughput ratio        ${(rate / raw).toFixed(2)}   goal: at least 0.90`);
+    console.log(`  CPU per build           ${per('busy').toFixed(1)} ms, all processes (raw: ${rawCpu.toFixed(1)} ms per compile, its loop included)`);
+    console.log(`    sandboxed toolchain   ${toolchain.toFixed(1)} ms (${share(toolchain)}; bubblewrap, prlimit and clang, and whatever else ran)`);
+    console.log(`    worker                ${parts.worker.toFixed(1)} ms (${share(parts.worker)})`);
+    console.log(`    API                   ${parts.api.toFixed(1)} ms (${share(parts.api)})`);
+    console.log(`    PostgreSQL            ${parts.postgres.toFixed(1)} ms (${share(parts.postgres)})`);
+    console.log(`    Redis                 ${parts.redis.toFixed(1)} ms (${share(parts.redis)})`);
+    console.log(`    load clients          ${parts.clients.toFixed(1)} ms (${share(parts.clients)}; this process, which shares the cores with Kiln as a real client would not)`);
     console.log(`  cached build end to end median ${quantile(cached, 0.5).toFixed(1)} ms   p99 ${quantile(cached, 0.99).toFixed(1)} ms (POST + GET)   goal: median under 15 ms`);
   } finally {
     for (const c of children) c.kill('SIGTERM');
