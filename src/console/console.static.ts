@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -27,17 +27,29 @@ export function serveConsole(app: NestExpressApplication, dir = CONSOLE_DIR): bo
     logger.warn(`the web console is not built (no ${index}); run "npm run build" to serve it at /`);
     return false;
   }
-  app.useStaticAssets(dir, {
-    index: false,
-    redirect: false,
-    setHeaders: (res, path) => {
-      res.setHeader('Cache-Control', path.includes(`${join(dir, 'assets')}`) ? 'public, max-age=31536000, immutable' : 'no-cache');
-    },
-  });
+  // Each folder of the build is served under its own prefix, and its files at the top by the
+  // fallback below, so that requests to the API never look for a file on disk (a static
+  // handler at / would stat one for every API call).
+  const files = new Set<string>();
+  const folders: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.isDirectory()) folders.push(e.name);
+    else if (e.isFile() && e.name !== 'index.html') files.add(`/${e.name}`);
+  }
+  for (const folder of folders) {
+    app.useStaticAssets(join(dir, folder), {
+      prefix: `/${folder}`,
+      index: false,
+      redirect: false,
+      setHeaders: (res) => {
+        res.setHeader('Cache-Control', folder === 'assets' ? 'public, max-age=31536000, immutable' : 'no-cache');
+      },
+    });
+  }
   app.use((req: Request, res: Response, next: NextFunction) => {
-    if ((req.method !== 'GET' && req.method !== 'HEAD') || isApiPath(req.path) || req.path.startsWith('/assets/')) return next();
+    if ((req.method !== 'GET' && req.method !== 'HEAD') || isApiPath(req.path) || folders.some((f) => req.path.startsWith(`/${f}/`))) return next();
     res.setHeader('Cache-Control', 'no-cache');
-    res.sendFile(index);
+    res.sendFile(files.has(req.path) ? join(dir, req.path) : index);
   });
   return true;
 }
