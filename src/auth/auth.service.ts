@@ -56,12 +56,13 @@ export class AuthService implements OnApplicationBootstrap {
   }
 
   async authenticate(secret: string): Promise<Caller | null> {
-    const row = await this.keys
-      .createQueryBuilder('k')
-      .innerJoin(Tenant, 't', 't.id = k.tenant_id')
-      .select(['k.id AS key_id', 'k.tenant_id AS tenant_id', 't.name AS tenant_name', 'k.scopes AS scopes'])
-      .where('k.key_hash = :hash AND k.revoked_at IS NULL', { hash: hashApiKey(secret) })
-      .getRawOne<{ key_id: string; tenant_id: string; tenant_name: string; scopes: Scope[] }>();
+    // Every request comes here: plain SQL, without building the query anew each time.
+    const [row]: { key_id: string; tenant_id: string; tenant_name: string; scopes: Scope[] }[] = await this.keys.query(
+      `SELECT k.id AS key_id, k.tenant_id, t.name AS tenant_name, k.scopes
+         FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+        WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+      [hashApiKey(secret)],
+    );
     if (!row) return null;
     return { keyId: row.key_id, tenantId: row.tenant_id, tenantName: row.tenant_name, scopes: row.scopes };
   }
