@@ -297,8 +297,8 @@ export class JobsService {
     const toBuild = hits.filter((h) => !h).length;
     const limits = toBuild > 0 ? await this.quotas.checkStorageForJob(caller.tenantId) : undefined;
 
-    let job: Job;
-    let builds: Build[];
+    let job: { id: string };
+    let builds: { id: string; pool: string; status: BuildStatus }[];
     try {
       ({ job, builds } = await this.db.transaction(async (tx) => {
         if (toBuild > 0) await this.quotas.reserveBuilds(tx, caller.tenantId, toBuild, limits);
@@ -310,34 +310,55 @@ export class JobsService {
           const gone = named.filter((u) => !held.some((h) => h.id === u));
           if (gone.length) throw new BadRequestException(`upload ${gone.join(', ')} was deleted while the job was being created; upload the file again`);
         }
-        const job = await tx.getRepository(Job).save(tx.getRepository(Job).create({ tenantId: caller.tenantId, source, model, outputs: finalOutputs, verify, idempotencyKey, requestSha256, callbackUrl }));
-        const builds = await tx.getRepository(Build).save(
-          resolved.map((r, position) => {
-            const served = availability.get(r.spec.name);
-            const servedAs = source ? servedLanguageKey(source.language, source.toolchain ?? languageSpecOf(source.language).toolchain, !source.toolchain) : null;
-            const live = (served?.available ?? false) && (!servedAs || served!.languages.includes(servedAs));
-            return tx.getRepository(Build).create({
-              jobId: job.id,
-              tenantId: caller.tenantId,
-              position,
-              targetName: r.requested,
-              target: r.target,
-              pool: r.spec.pool,
-              verifyPool: verify ? verifyPoolOf(r.spec, r.target.cpu) : null,
-              inputDigest: digests[position],
-              cache: bypass ? 'bypass' : null,
-              status: live ? 'queued' : 'waiting',
-              statusReason: live
-                ? null
-                : source && served?.available
-                  ? `waiting for a worker with the ${source.toolchain ?? languageSpecOf(source.language).toolchain} toolchain for ${r.spec.name} (${source.language}); it starts when one connects`
-                  : `waiting for a worker that serves pool "${r.spec.pool}" (${r.spec.name}); it starts when one connects`,
-            });
-          }),
+        // The job, its builds and their first events in one statement.
+        const rows: { job_id: string; id: string; pool: string; status: BuildStatus }[] = await tx.query(
+          `WITH j AS (
+                  INSERT INTO jobs (tenant_id, source, model, outputs, verify, idempotency_key, request_sha256, callback_url)
+                  VALUES ($1, $2::jsonb, $3::jsonb, $4, $5::jsonb, $6, $7, $8) RETURNING id),
+                b AS (
+                  INSERT INTO builds (job_id, tenant_id, position, target_name, target, pool, verify_pool, input_digest, cache, status, status_reason)
+                  SELECT j.id, $1, x.position, x.target_name, x.target, x.pool, x.verify_pool, x.input_digest, x.cache, x.status, x.status_reason
+                    FROM j, jsonb_to_recordset($9::jsonb) AS x(position int, target_name text, target jsonb, pool text, verify_pool text, input_digest text, cache text, status text, status_reason text)
+                  RETURNING id, job_id, position, pool, status, status_reason),
+                e AS (
+                  INSERT INTO build_events (build_id, job_id, from_status, to_status, message)
+                  SELECT id, job_id, NULL, status, status_reason FROM b ORDER BY position)
+           SELECT b.job_id, b.id, b.pool, b.status FROM b ORDER BY b.position`,
+          [
+            caller.tenantId,
+            source === null ? null : JSON.stringify(source),
+            model === null ? null : JSON.stringify(model),
+            finalOutputs,
+            verify === null ? null : JSON.stringify(verify),
+            idempotencyKey,
+            requestSha256,
+            callbackUrl,
+            JSON.stringify(
+              resolved.map((r, position) => {
+                const served = availability.get(r.spec.name);
+                const servedAs = source ? servedLanguageKey(source.language, source.toolchain ?? languageSpecOf(source.language).toolchain, !source.toolchain) : null;
+                const live = (served?.available ?? false) && (!servedAs || served!.languages.includes(servedAs));
+                return {
+                  position,
+                  target_name: r.requested,
+                  target: r.target,
+                  pool: r.spec.pool,
+                  verify_pool: verify ? verifyPoolOf(r.spec, r.target.cpu) : null,
+                  input_digest: digests[position],
+                  cache: bypass ? 'bypass' : null,
+                  status: live ? 'queued' : 'waiting',
+                  status_reason: live
+                    ? null
+                    : source && served?.available
+                      ? `waiting for a worker with the ${source.toolchain ?? languageSpecOf(source.language).toolchain} toolchain for ${r.spec.name} (${source.language}); it starts when one connects`
+                      : `waiting for a worker that serves pool "${r.spec.pool}" (${r.spec.name}); it starts when one connects`,
+                };
+              }),
+            ),
+          ],
         );
-        await tx.getRepository(BuildEvent).insert(
-          builds.map((b) => ({ buildId: b.id, jobId: job.id, fromStatus: null, toStatus: b.status, message: b.statusReason })),
-        );
+        const job = { id: rows[0].job_id };
+        const builds = rows.map((r) => ({ id: r.id, pool: r.pool, status: r.status }));
         await lockCachedBuilds(tx, caller.tenantId, [...new Set(hits.filter((h) => h !== null).map((h) => h.buildId))]);
         for (const [i, b] of builds.entries()) {
           const hit = hits[i];
