@@ -45,8 +45,11 @@ export class WorkerRegistry {
   async list(): Promise<WorkerCapabilities[]> {
     const keys: string[] = [];
     let cursor = '0';
+    // SCAN walks the whole keyspace (BullMQ's jobs included) for the few worker keys: in large
+    // steps, so a listing (the API's target catalog, renewed every 500 ms under load) takes a
+    // few round trips rather than one per 200 keys.
     do {
-      const [next, batch] = await this.redis.scan(cursor, 'MATCH', redisKeys.workerPattern(this.config.queuePrefix), 'COUNT', 200);
+      const [next, batch] = await this.redis.scan(cursor, 'MATCH', redisKeys.workerPattern(this.config.queuePrefix), 'COUNT', 2000);
       keys.push(...batch);
       cursor = next;
     } while (cursor !== '0');
