@@ -88,6 +88,15 @@ export class WebhookDispatcher implements OnApplicationBootstrap, OnApplicationS
 
   /** One pass; returns how many jobs it queued. */
   async scan(): Promise<number> {
+    // Most scans find nothing: a plain look first, and the locking transaction (three round
+    // trips) only when there is something to claim.
+    const due: unknown[] = await this.db.query(
+      `SELECT 1 FROM jobs j
+        WHERE j.callback_url IS NOT NULL AND j.webhook_scheduled_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM builds b WHERE b.job_id = j.id AND b.status NOT IN ('succeeded','failed','canceled'))
+        LIMIT 1`,
+    );
+    if (due.length === 0) return 0;
     return this.db.transaction(async (tx) => {
       const jobs: FinishedJob[] = await tx.query(
         `SELECT j.id, j.tenant_id, j.callback_url, j.created_at FROM jobs j
