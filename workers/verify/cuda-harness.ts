@@ -1,7 +1,7 @@
 import { C_TYPE, DTYPE_SIZE } from '../../src/verification/dtype';
 import { elementCount } from '../../src/verification/inputs';
 import type { KernelVerifySpec } from '../../src/verification/spec';
-import { scalarLiteral } from './harness';
+import { HARNESS_MAIN, scalarLiteral } from './harness';
 
 /**
  * A CUDA C++ program that reads the input buffers from a file, copies them to the GPU, launches
@@ -26,17 +26,7 @@ export function generateCudaHarness(spec: KernelVerifySpec): string {
     '',
     '#define KILN_CHECK(x) do { cudaError_t e_ = (x); if (e_ != cudaSuccess) { fprintf(stderr, "kiln harness: %s: %s\\n", #x, cudaGetErrorString(e_)); exit(108); } } while (0)',
     '',
-    'static void *kiln_buffer(FILE *f, size_t bytes, int read) {',
-    '  void *p = calloc(1, bytes ? bytes : 1);',
-    '  if (!p) { fputs("kiln harness: out of memory\\n", stderr); exit(100); }',
-    '  if (read && fread(p, 1, bytes, f) != bytes) { fputs("kiln harness: the input file is short\\n", stderr); exit(101); }',
-    '  return p;',
-    '}',
-    '',
-    'int main(int argc, char **argv) {',
-    '  if (argc != 3) { fputs("usage: harness inputs.bin outputs.bin\\n", stderr); return 102; }',
-    '  FILE *in = fopen(argv[1], "rb");',
-    '  if (!in) { perror(argv[1]); return 103; }',
+    ...HARNESS_MAIN,
   ];
   for (const a of spec.args) {
     if (a.kind !== 'buffer') continue;

@@ -18,6 +18,21 @@ export function scalarLiteral(a: Extract<KernelArg, { kind: 'scalar' }>): string
   }
 }
 
+/** The harnesses' buffer reader and the start of main, up to the open inputs file `in`. */
+export const HARNESS_MAIN: readonly string[] = [
+    'static void *kiln_buffer(FILE *f, size_t bytes, int read) {',
+    '  void *p = calloc(1, bytes ? bytes : 1);',
+    '  if (!p) { fputs("kiln harness: out of memory\\n", stderr); exit(100); }',
+    '  if (read && fread(p, 1, bytes, f) != bytes) { fputs("kiln harness: the input file is short\\n", stderr); exit(101); }',
+    '  return p;',
+    '}',
+    '',
+    'int main(int argc, char **argv) {',
+    '  if (argc != 3) { fputs("usage: harness inputs.bin outputs.bin\\n", stderr); return 102; }',
+    '  FILE *in = fopen(argv[1], "rb");',
+    '  if (!in) { perror(argv[1]); return 103; }',
+];
+
 /**
  * A C (or C++) program that reads the input buffers from a file, calls the entry point once,
  * and writes every out/inout buffer to another file. The same harness serves the target build
@@ -37,17 +52,7 @@ export function generateHarness(spec: KernelVerifySpec, language: 'c' | 'c++', l
     '',
     prototype,
     '',
-    'static void *kiln_buffer(FILE *f, size_t bytes, int read) {',
-    '  void *p = calloc(1, bytes ? bytes : 1);',
-    '  if (!p) { fputs("kiln harness: out of memory\\n", stderr); exit(100); }',
-    '  if (read && fread(p, 1, bytes, f) != bytes) { fputs("kiln harness: the input file is short\\n", stderr); exit(101); }',
-    '  return p;',
-    '}',
-    '',
-    'int main(int argc, char **argv) {',
-    '  if (argc != 3) { fputs("usage: harness inputs.bin outputs.bin\\n", stderr); return 102; }',
-    '  FILE *in = fopen(argv[1], "rb");',
-    '  if (!in) { perror(argv[1]); return 103; }',
+    ...HARNESS_MAIN,
   ];
   for (const a of spec.args) {
     if (a.kind !== 'buffer') continue;
