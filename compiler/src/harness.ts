@@ -32,7 +32,7 @@ export function modelHarness(meta: ModelMetadata): string {
     const n = bytes(t);
     if (t.dtype === 'string') {
       lines.push(`  { const char **p = calloc(${Math.max(1, numel(t.shape))}, sizeof(char *)); if (!p) return 101;
-    for (long k = 0; k < ${numel(t.shape)}; k++) { uint32_t len; if (fread(&len, 4, 1, in) != 1) ${short} char *s = malloc(len + 1u); if (!s || fread(s, 1, len, in) != len) ${short} s[len] = 0; p[k] = s; }
+    for (long k = 0; k < ${numel(t.shape)}; k++) { uint32_t len; if (fread(&len, 4, 1, in) != 1) ${short} char *s = malloc((size_t)len + 1); if (!s || fread(s, 1, len, in) != len) ${short} s[len] = 0; p[k] = s; }
     inputs[${i}] = p; }`);
     } else lines.push(`  { void *p = malloc(${Math.max(1, n)}); if (!p || fread(p, 1, ${n}, in) != ${n}) ${short} inputs[${i}] = p; }`);
   });
