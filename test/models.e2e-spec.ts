@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CUDA_HOME } from '../workers/toolchains/nvcc';
-import { ModelBuilder } from '../compiler/test/builder';
+import { ModelBuilder, toHalfModel } from '../compiler/test/builder';
 import { lenet, mlp } from '../compiler/test/models';
 import { download, ELF_MACHINE, elfMachine, JobView, Kiln, startKiln, waitForJob } from './support/harness';
 
@@ -133,6 +133,26 @@ describe('model jobs: an uploaded ONNX model compiled for several targets and ve
       const c = (await download(kiln, build.artifacts.find((a) => a.name === 'model.c')!.id)).toString();
       assert.match(c, /#define KILN_THREADS 2\n/);
     }
+  });
+
+  it('compiles a float16 model and proves it against onnxruntime-node at float16\'s precision; bfloat16 edges are refused with a reason', async () => {
+    const uploadId = await upload(toHalfModel(mlp()), 'mlp16.onnx');
+    const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ model: { uploadId }, inputShapes: { x: [4, 16] }, targets: ['x86_64-linux-gnu', 'aarch64-linux-gnu'], verify: true });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.deepEqual(res.body.model.inputs, [{ name: 'x', dtype: 'float16', shape: [4, 16] }]);
+    const job = await waitForJob(kiln, res.body.id, 180_000);
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.builds.map((x) => x.statusReason)));
+    for (const build of job.builds as (typeof job.builds[number] & { verification: { status: string; outputs: { dtype: string; count: number; tolerance: { rtol: number } }[] } })[]) {
+      assert.equal(build.verification.status, 'passed');
+      assert.deepEqual(build.verification.outputs.map((o) => [o.dtype, o.count]), [['float16', 40]]);
+      assert.equal(build.verification.outputs[0].tolerance.rtol, 1e-2, 'a float16 output is compared at float16\'s precision');
+      const header = (await download(kiln, build.artifacts.find((a) => a.name === 'model.h')!.id)).toString();
+      assert.match(header, /float16 \(uint16_t, the format's bits\) \[4, 16\]/);
+    }
+    const bf16 = await upload(toHalfModel(mlp(), 'bfloat16'), 'mlpbf16.onnx');
+    const refused = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ model: { uploadId: bf16 }, inputShapes: { x: [4, 16] }, targets: ['x86_64-linux-gnu'], verify: true });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.message, /bfloat16 inputs and outputs \(x, .*\) are compiled by the compiler library and CLI, not by model jobs/);
   });
 
   it('refuses a model it cannot compile, with a 400 that says why and leaves nothing behind', async () => {

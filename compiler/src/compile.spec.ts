@@ -7,13 +7,14 @@ import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { compareOutput } from '../../src/verification/compare';
 import { prng } from '../../src/verification/inputs';
-import { ModelBuilder, randomWeights } from '../test/builder';
+import { ModelBuilder, randomWeights, toHalfModel } from '../test/builder';
 import { mlp, TEST_MODELS } from '../test/models';
 import { compileModel, OPS } from './compile';
 import { onnx } from 'onnx-proto';
 import { compareCaseOutputs, harnessBytes } from './conformance';
 import { modelHarness } from './harness';
-import { CompileError, DTYPE_BYTES } from './ir';
+import { CompileError, IO_BYTES as DTYPE_BYTES } from './ir';
+import { f16Bits, halfBits, halfValue } from './half';
 
 const TARGETS: { triple: string; run: (exe: string, args: string[]) => string[] }[] = [
   { triple: 'x86_64-linux-gnu', run: (exe, args) => [exe, ...args] },
@@ -21,13 +22,13 @@ const TARGETS: { triple: string; run: (exe: string, args: string[]) => string[] 
 ];
 
 /** Compiles a model to C, builds it with clang for a target, runs it, returns its outputs. */
-async function runCompiled(dir: string, bytes: Uint8Array, inputShapes: Record<string, number[]> | undefined, inputs: Float32Array[], target: (typeof TARGETS)[number]) {
+async function runCompiled(dir: string, bytes: Uint8Array, inputShapes: Record<string, number[]> | undefined, inputs: ArrayBufferView[], target: (typeof TARGETS)[number]) {
   const { files, metadata } = compileModel(bytes, { name: 'net', inputShapes });
   for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
   await writeFile(join(dir, 'harness.c'), modelHarness(metadata));
   const exe = join(dir, `net-${target.triple}`);
   execFileSync('clang-19', [`--target=${target.triple}`, '-std=c23', '-O2', '-fuse-ld=lld', '-static', '-ffp-contract=off', '-I', dir, join(dir, 'net.c'), join(dir, 'harness.c'), '-o', exe, '-lm'], { cwd: dir });
-  await writeFile(join(dir, 'inputs.bin'), Buffer.concat(inputs.map((a) => Buffer.from(a.buffer))));
+  await writeFile(join(dir, 'inputs.bin'), Buffer.concat(inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
   const [cmd, ...args] = target.run(exe, [join(dir, 'inputs.bin'), join(dir, 'outputs.bin')]);
   execFileSync(cmd, args, { cwd: dir, timeout: 60_000 });
   const out = await readFile(join(dir, 'outputs.bin'));
@@ -67,6 +68,66 @@ describe('the ONNX compiler against ONNX Runtime', () => {
       });
     }
   }
+});
+
+describe('half-precision models against ONNX Runtime', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-compiler-half-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  for (const model of TEST_MODELS) {
+    it(`${model.name} in float16 on x86_64 matches onnxruntime-node within float16's precision`, async () => {
+      const bytes = toHalfModel(model.build());
+      const session = await ort.InferenceSession.create(bytes);
+      const rand = prng(11);
+      const { metadata } = compileModel(bytes, { name: 'net', inputShapes: model.inputShapes });
+      assert.ok(metadata.inputs.every((t) => t.dtype === 'float16') && metadata.outputs.every((t) => t.dtype === 'float16'), 'the edges are float16');
+      const inputs = metadata.inputs.map((t) => Uint16Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, () => f16Bits(rand() * 2 - 1)));
+      const expected = await session.run(Object.fromEntries(metadata.inputs.map((t, i) => [t.name, new ort.Tensor('float16', inputs[i], t.shape)])));
+      for (const a of await runCompiled(dir, bytes, model.inputShapes, inputs, TARGETS[0])) {
+        const e = expected[a.name].data as Uint16Array;
+        assert.equal(e.byteLength, a.bytes.length);
+        const r = compareOutput(a.name, 'float16', Buffer.from(e.buffer, e.byteOffset, e.byteLength), a.bytes, { rtol: 1e-2, atol: 1e-3, maxUlp: null });
+        assert.ok(r.passed, `${model.name}/${a.name}: ${r.mismatches} mismatches, worst ${JSON.stringify(r.worst)}, max ${r.maxUlp} ulp`);
+        assert.ok(Array.from(e).some((v) => (v & 0x7fff) !== 0), 'the reference output is not all zeros');
+      }
+    });
+  }
+
+  it('rounds to float16 and bfloat16 as ONNX Runtime casts do: ties to even, subnormals, overflow, NaN', async () => {
+    const values = [0, -0, 1, 1 + 2 ** -11, 1 + 3 * 2 ** -11, 65504, 65520, 65519.99, 1e6, -1e6, 2 ** -24, 2 ** -25, 3 * 2 ** -26, 2 ** -14 - 2 ** -25, 5.960464477539063e-8, Infinity, -Infinity, NaN, 0.1, -3.14159, 1 + 2 ** -8, 1 + 3 * 2 ** -8, 3.4e38, 1e-40];
+    for (const [kind, code] of [['float16', 10], ['bfloat16', 16]] as const) {
+      const b = new ModelBuilder();
+      const x = b.input('x', [values.length]);
+      const h = b.op('Cast', [x], { to: code });
+      b.output(b.op('Cast', [b.op('Mul', [h, h])], { to: 1 }));
+      b.output(b.op('Cast', [h], { to: 1 }));
+      const bytes = b.build(`cast_${kind}`);
+      const input = Float32Array.from(values);
+      const { metadata } = compileModel(bytes, { name: 'net' });
+      assert.deepEqual(metadata.outputs.map((o) => o.dtype), ['float32', 'float32']);
+      const actual = await runCompiled(dir, bytes, undefined, [input], TARGETS[0]);
+      const roundTrip = new Float32Array(actual[1].bytes.buffer, actual[1].bytes.byteOffset, values.length);
+      const expect = values.map((v) => halfValue(kind, halfBits(kind, v)));
+      assert.deepEqual(Array.from(roundTrip, (v) => (Number.isNaN(v) ? 'NaN' : Object.is(v, -0) ? '-0' : v)), expect.map((v) => (Number.isNaN(v) ? 'NaN' : Object.is(v, -0) ? '-0' : Math.fround(v))), kind);
+      const squared = new Float32Array(actual[0].bytes.buffer, actual[0].bytes.byteOffset, values.length);
+      squared.forEach((v, i) => {
+        const e = halfValue(kind, halfBits(kind, expect[i] * expect[i]));
+        assert.ok(Object.is(v, Math.fround(e)) || (Number.isNaN(v) && Number.isNaN(e)), `${kind}: ${values[i]}^2 gave ${v}, not ${e}`);
+      });
+      if (kind === 'float16') {
+        // ONNX Runtime's own Cast agrees on every value (its CPU provider has no bfloat16 Mul to compare with).
+        const cast = new ModelBuilder();
+        const cx = cast.input('x', [values.length]);
+        cast.output(cast.op('Cast', [cast.op('Cast', [cx], { to: code })], { to: 1 }));
+        const session = await ort.InferenceSession.create(cast.build('cast_only'));
+        const out = (await session.run({ x: new ort.Tensor('float32', input, [values.length]) }))[session.outputNames[0]].data as Float32Array;
+        assert.deepEqual(Array.from(out, String), Array.from(roundTrip, String));
+      }
+    }
+  });
 });
 
 /** Models for operators the five test models do not use, each checked against ONNX Runtime. */

@@ -2,7 +2,12 @@ import { fuse } from './fuse';
 import { importOnnx, ImportOptions } from './import';
 import { kernelLibrary } from './kernels';
 import { LOWERED_OPS, lowerNode, lowerState } from './lower';
-import { C_TYPE, CompileError, DType, DTYPE_BYTES, Graph, MAX_TENSOR_ELEMENTS, Node, numel, Tensor } from './ir';
+import { Half, HALF_C, halfConversionsC, roundToHalf, VALUE_PRESERVING } from './half';
+
+function isHalf(d: IODType): d is Half {
+  return d === 'float16' || d === 'bfloat16';
+}
+import { C_TYPE, CompileError, Graph, ioType, IODType, MAX_TENSOR_ELEMENTS, Node, numel, Tensor } from './ir';
 import { CONV_OPS } from './ops/conv';
 import { LAYOUT_OPS } from './ops/layout';
 import { ELEMENTWISE_OPS } from './ops/elementwise';
@@ -32,7 +37,8 @@ export const OPS: ReadonlyMap<string, OpDef> = (() => {
 
 export interface TensorInfo {
   name: string;
-  dtype: DType;
+  /** float16 and bfloat16 are 16-bit elements (uint16_t in C) at the entry point and in files. */
+  dtype: IODType;
   shape: number[];
   /** The shape depends on the values: `shape` is the largest, <name>_output_shape gives the actual one after a run. */
   dynamic?: boolean;
@@ -103,7 +109,12 @@ export function inferShapes(graph: Graph): void {
       if (!name) return;
       if (t.shape.some((d) => !Number.isInteger(d) || d < 0)) throw new CompileError('invalid', `${node.op} ${node.name}: output shape [${t.shape}] is not valid`);
       if (numel(t.shape) > MAX_TENSOR_ELEMENTS) throw new CompileError('too-large', `${node.op} ${node.name}: output [${t.shape}] has more than ${MAX_TENSOR_ELEMENTS} elements`);
-      graph.tensors.set(name, { name, ...t });
+      let half = t.half;
+      if (!('half' in t) && t.dtype === 'float32') half = node.inputs.map((n) => (n ? graph.tensors.get(n) : undefined)).find((x) => x?.dtype === 'float32' && x.half)?.half;
+      const { half: _, ...rest } = t;
+      if (half && t.dtype !== 'float32') throw new CompileError('invalid', `${node.op} ${node.name}: a ${half} output must be held as float32`);
+      if (half && rest.data) roundToHalf(half, rest.data as Float32Array);
+      graph.tensors.set(name, { name, ...rest, ...(half ? { half } : {}) });
     },
   };
   const state = lowerState();
@@ -121,6 +132,17 @@ export function inferShapes(graph: Graph): void {
   graph.nodes = state.done;
   for (const o of graph.outputs) if (state.sequences.has(o)) throw new CompileError('unsupported', `graph output ${o} is a sequence; only tensor outputs are supported`);
   for (const o of graph.outputs) if (!graph.tensors.has(o)) throw new CompileError('invalid', `graph output ${o} is never produced`);
+  // An output the model declares half is half at the edge even where inference did not carry it there.
+  for (const [o, half] of Object.entries(graph.outputHalf ?? {})) {
+    const t = graph.tensors.get(o);
+    if (t && t.dtype === 'float32' && !t.half) {
+      if (t.data) {
+        const data = Float32Array.from(t.data as Float32Array);
+        roundToHalf(half, data);
+        graph.tensors.set(o, { ...t, data, half });
+      } else graph.tensors.set(o, { ...t, half });
+    }
+  }
 }
 
 /** The nodes that must run: those feeding a graph output whose value is not already known. */
@@ -242,7 +264,15 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
     const op = OPS.get(node.op)!;
     if (!op.emit) throw new CompileError('unsupported', `${node.op} ${node.name}: its value depends on inputs, which is not supported`);
     ops[node.op] = (ops[node.op] ?? 0) + 1;
-    const code = op.emit(ctx, node);
+    let code = op.emit(ctx, node);
+    // Half results are rounded to their format, as storing them as half would.
+    if (!VALUE_PRESERVING.has(node.op)) {
+      for (const o of node.outputs) {
+        const t = o ? graph.tensors.get(o) : undefined;
+        if (!t?.half || t.data) continue;
+        code += `${code ? '\n' : ''}for (long i = 0; i < ${numel(t.shape)}; i++) ${ref(o)}[i] = ${HALF_C[t.half].round}(${ref(o)}[i]);`;
+      }
+    }
     const fused = node.fused ? ` + ${node.fused.ops.join(' + ')}` : '';
     if (code) body.push(`  /* ${comment(`${node.op} ${node.name}${fused}`)} */\n  {\n${code.replace(/^/gm, '    ')}\n  }`);
   }
@@ -254,11 +284,21 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
 
   const info = (n: string): TensorInfo => {
     const t = graph.tensors.get(n)!;
-    return { name: n, dtype: t.dtype, shape: t.shape, ...(t.dynamic ? { dynamic: true } : {}) };
+    return { name: n, dtype: ioType(t), shape: t.shape, ...(t.dynamic ? { dynamic: true } : {}) };
   };
   const inputs = graph.inputs.map(info);
   const outputs = graph.outputs.map(info);
-  const describe = (ts: TensorInfo[]) => ts.map((t, i) => ` *   [${i}] ${comment(t.name)}: ${t.dtype === 'string' ? 'string (const char *, UTF-8)' : t.dtype} [${t.shape.join(', ')}]${t.dynamic ? ' at most; the actual shape depends on the values' : ''}`).join('\n');
+  const halves = [...inputs, ...outputs].some((t) => isHalf(t.dtype)) || [...graph.tensors.values()].some((t) => t.half);
+  // Half outputs are computed in float32 and converted at the end; half inputs are converted first.
+  graph.outputs.forEach((o, i) => {
+    const t = graph.tensors.get(o)!;
+    if (t.half) body.push(`  { uint16_t *h = (uint16_t *)outputs[${i}]; for (long i = 0; i < ${numel(t.shape)}; i++) h[i] = ${HALF_C[t.half].fromFloat}(out${i}[i]); }`);
+  });
+  const halfBuffers = [...inputs.map((t, i) => ({ t, v: `kiln_in${i}` })), ...outputs.map((t, i) => ({ t, v: `kiln_out${i}` }))]
+    .filter(({ t }) => isHalf(t.dtype))
+    .map(({ t, v }) => `static float ${v}[${Math.max(1, numel(t.shape))}] __attribute__((aligned(64))); /* ${comment(t.name)}, as float32 */`);
+  const cDecl = (t: TensorInfo) => (t.dtype === 'string' ? 'const char *' : isHalf(t.dtype) ? 'uint16_t' : C_TYPE[t.dtype as keyof typeof C_TYPE]);
+  const describe = (ts: TensorInfo[]) => ts.map((t, i) => ` *   [${i}] ${comment(t.name)}: ${t.dtype === 'string' ? 'string (const char *, UTF-8)' : isHalf(t.dtype) ? `${t.dtype} (uint16_t, the format's bits)` : t.dtype} [${t.shape.join(', ')}]${t.dynamic ? ' at most; the actual shape depends on the values' : ''}`).join('\n');
   const rank = Math.max(1, ...outputs.map((t) => t.shape.length));
   const strings = [...inputs, ...outputs].some((t) => t.dtype === 'string');
   const header = `/* Generated by Kiln ${COMPILER_VERSION} from an ONNX model (opset ${graph.opset}). */
@@ -307,7 +347,9 @@ ${weightBytes ? `static const unsigned char kiln_weights[] __attribute__((aligne
 ${weightDefs.join('\n')}` : weightDefs.length ? `static const unsigned char kiln_weights[64] __attribute__((aligned(64))); /* only empty constants */
 ${weightDefs.join('\n')}` : ''}
 
+${halves ? halfConversionsC('static inline') : ''}
 ${buffers.join('\n')}
+${halfBuffers.join('\n')}
 ${statics.join('\n')}
 ${useKernels ? `${kernelLibrary(threads)}
 #define KILN_SCRATCH_FLOATS ${Math.max(16, scratchFloats)}
@@ -321,8 +363,9 @@ const int64_t *${name}_output_shape(int index) {
 }
 
 int ${name}_run(const void *const inputs[], void *const outputs[]) {
-${inputs.map((t, i) => (t.dtype === 'string' ? `  const char *const *in${i} = (const char *const *)inputs[${i}];` : `  const ${C_TYPE[t.dtype]} *in${i} = (const ${C_TYPE[t.dtype]} *)inputs[${i}];`)).join('\n')}
-${outputs.map((t, i) => `  ${C_TYPE[t.dtype]} *out${i} = (${C_TYPE[t.dtype]} *)outputs[${i}];`).join('\n')}
+${inputs.map((t, i) => (t.dtype === 'string' ? `  const char *const *in${i} = (const char *const *)inputs[${i}];` : isHalf(t.dtype) ? `  const float *in${i} = kiln_in${i};
+  { const uint16_t *h = (const uint16_t *)inputs[${i}]; for (long i = 0; i < ${numel(t.shape)}; i++) kiln_in${i}[i] = ${HALF_C[t.dtype].toFloat}(h[i]); }` : `  const ${cDecl(t)} *in${i} = (const ${cDecl(t)} *)inputs[${i}];`)).join('\n')}
+${outputs.map((t, i) => (isHalf(t.dtype) ? `  float *out${i} = kiln_out${i};` : `  ${cDecl(t)} *out${i} = (${cDecl(t)} *)outputs[${i}];`)).join('\n')}
 ${body.join('\n')}
   return 0;
 }
@@ -374,5 +417,7 @@ export function modelJobProblem(meta: { inputs: Pick<TensorInfo, 'name' | 'dtype
   if (strings.length) return `string tensors (${strings.join(', ')}) are compiled by the compiler library and CLI, not by model jobs`;
   const dynamic = meta.outputs.filter((t) => t.dynamic).map((t) => t.name);
   if (dynamic.length) return `outputs whose shape depends on the values (${dynamic.join(', ')}) are compiled by the compiler library and CLI, not by model jobs`;
+  const bf16 = [...meta.inputs, ...meta.outputs].filter((t) => t.dtype === 'bfloat16').map((t) => t.name);
+  if (bf16.length) return `bfloat16 inputs and outputs (${bf16.join(', ')}) are compiled by the compiler library and CLI, not by model jobs: the ONNX Runtime reference takes no bfloat16 tensors from JavaScript`;
   return null;
 }

@@ -10,7 +10,8 @@ import type { DType as VDType } from '../../src/verification/dtype';
 import { compileModel } from './compile';
 import { modelHarness } from './harness';
 import { tensorFromProto } from './import';
-import { CompileError, DType } from './ir';
+import { halfBits } from './half';
+import { CompileError, ioType, IODType } from './ir';
 
 const run = promisify(execFile);
 
@@ -25,7 +26,7 @@ export interface CaseResult {
   detail: string;
 }
 
-const VERIFY_DTYPE: Record<Exclude<DType, 'string'>, VDType> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'uint8', uint8: 'uint8', int8: 'int8' };
+export const VERIFY_DTYPE: Record<Exclude<IODType, 'string'>, VDType> = { float16: 'float16', bfloat16: 'bfloat16', float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'uint8', uint8: 'uint8', int8: 'int8' };
 
 export const TARGET_RUNNERS: Record<string, (exe: string) => string[]> = {
   'x86_64-linux-gnu': (exe) => [exe],
@@ -98,7 +99,7 @@ export async function runCase(dir: string, suite: string, target = 'x86_64-linux
     } catch (e) {
       return { suite, name, ops, status: 'failed', detail: `the program failed: ${(e as Error).message.split('\n')[0]}` };
     }
-    return compareCaseOutputs({ suite, name, ops }, compiled.metadata.outputs, outputs, await readFile(join(work, 'out.bin')), (d) => VERIFY_DTYPE[d as Exclude<DType, 'string'>]);
+    return compareCaseOutputs({ suite, name, ops }, compiled.metadata.outputs, outputs, await readFile(join(work, 'out.bin')), (d) => VERIFY_DTYPE[d as Exclude<IODType, 'string'>]);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -112,7 +113,7 @@ export async function runCase(dir: string, suite: string, target = 'x86_64-linux
 export function compareCaseOutputs(
   c: Pick<CaseResult, 'suite' | 'name' | 'ops'>,
   produced: { name: string; shape: number[]; dtype: string; dynamic?: boolean }[],
-  expected: { shape: number[]; dtype: string; data?: ArrayBufferView | null; strings?: string[] }[],
+  expected: { shape: number[]; dtype: string; half?: 'float16' | 'bfloat16'; data?: ArrayBufferView | null; strings?: string[] }[],
   out: Buffer,
   verifyDtype: (dtype: string) => VDType,
 ): CaseResult {
@@ -128,7 +129,8 @@ export function compareCaseOutputs(
       o += 8 * shape.length;
     }
     if (shape.join() !== exp.shape.join()) return failed(`output ${meta.name}: shape [${shape}] != expected [${exp.shape}]`);
-    if (meta.dtype !== exp.dtype) return failed(`output ${meta.name}: ${meta.dtype}, expected ${exp.dtype}`);
+    const expType = ioType(exp as { dtype: IODType & string; half?: 'float16' | 'bfloat16' } as never);
+    if (meta.dtype !== expType) return failed(`output ${meta.name}: ${meta.dtype}, expected ${expType}`);
     if (meta.dtype === 'string') {
       const want = exp.strings ?? [];
       for (let k = 0; k < want.length; k++) {
@@ -140,17 +142,22 @@ export function compareCaseOutputs(
       }
       continue;
     }
-    const bytes = Buffer.from(exp.data!.buffer, exp.data!.byteOffset, exp.data!.byteLength);
+    const bytes = harnessBytes(exp);
     const mine = out.subarray(o, o + bytes.length);
     o += bytes.length;
-    const r = compareOutput(meta.name, verifyDtype(exp.dtype), bytes, mine, { rtol: 1e-3, atol: 1e-5, maxUlp: null });
+    const r = compareOutput(meta.name, verifyDtype(expType), bytes, mine, { rtol: 1e-3, atol: 1e-5, maxUlp: null });
     if (!r.passed) return failed(`output ${meta.name}: ${r.mismatches}/${r.count} differ, worst [${r.worst?.index}] expected ${r.worst?.expected} got ${r.worst?.actual}`);
   }
   return { ...c, status: 'passed', detail: '' };
 }
 
 /** A tensor as the harness reads it: raw elements, or each string as a uint32 length and its UTF-8 bytes. */
-export function harnessBytes(t: { dtype: string; data?: ArrayBufferView | null; strings?: string[] }): Buffer {
+export function harnessBytes(t: { dtype: string; half?: 'float16' | 'bfloat16'; data?: ArrayBufferView | null; strings?: string[] }): Buffer {
+  if (t.half) {
+    // A half tensor is held as float32 values; the harness reads its 16-bit elements.
+    const kind = t.half;
+    return Buffer.from(Uint16Array.from(t.data as Float32Array, (v) => halfBits(kind, v)).buffer);
+  }
   if (t.dtype !== 'string') return Buffer.from(t.data!.buffer, t.data!.byteOffset, t.data!.byteLength);
   return Buffer.concat(
     (t.strings ?? []).flatMap((s) => {

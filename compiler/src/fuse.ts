@@ -1,3 +1,4 @@
+import { Half, roundToHalf } from './half';
 import { Fusion, Graph, Node, numel, Tensor } from './ir';
 import { attrFloat } from './ops/op';
 
@@ -123,10 +124,12 @@ function constValues(graph: Graph, name: string | undefined): Float32Array | und
   return t?.data instanceof Float32Array ? t.data : undefined;
 }
 
-function addConstant(ctx: FuseContext, base: string, shape: number[], data: Float32Array): string {
+/** A folded constant; of the weights' half format, rounded to it, where they have one (as a half model's fused weights are). */
+function addConstant(ctx: FuseContext, base: string, shape: number[], data: Float32Array, half?: Half): string {
   let name = `${base}__kiln_folded${ctx.folded++}`;
   while (ctx.graph.tensors.has(name)) name = `${base}__kiln_folded${ctx.folded++}`;
-  ctx.graph.tensors.set(name, { name, dtype: 'float32', shape, data });
+  if (half) roundToHalf(half, data);
+  ctx.graph.tensors.set(name, { name, dtype: 'float32', shape, data, ...(half ? { half } : {}) });
   return name;
 }
 
@@ -152,7 +155,7 @@ function tryFuse(ctx: FuseContext, anchor: Node, f: Fusion, next: Node, t: Tenso
       for (let i = 0; i < per; i++) nw[m * per + i] = w.data[m * per + i] * k;
       nb[m] = (b0[m] - mean[m]) * k + bias[m];
     }
-    anchor.inputs = [anchor.inputs[0], addConstant(ctx, anchor.inputs[1], w.shape, nw), addConstant(ctx, anchor.inputs[2] || `${anchor.name}_bias`, [M], nb)];
+    anchor.inputs = [anchor.inputs[0], addConstant(ctx, anchor.inputs[1], w.shape, nw, w.half), addConstant(ctx, anchor.inputs[2] || `${anchor.name}_bias`, [M], nb, w.half)];
     return true;
   }
   if ((next.op === 'Mul' || next.op === 'Div') && anchor.op === 'MatMul' && nothingYet && f.scale === undefined && next.inputs.length === 2) {

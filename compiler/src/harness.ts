@@ -1,4 +1,4 @@
-import { DTYPE_BYTES, numel } from './ir';
+import { IO_BYTES as DTYPE_BYTES, numel } from './ir';
 import type { ModelMetadata } from './compile';
 
 /**

@@ -1,5 +1,6 @@
 import { onnx } from 'onnx-proto';
-import { CompileError, DType, DTYPE_BYTES, Graph, makeArray, MAX_TENSOR_ELEMENTS, Node, Tensor, TypedArray } from './ir';
+import { Half, halfToFloat32 } from './half';
+import { CompileError, DType, DTYPE_BYTES, Graph, makeArray, MAX_TENSOR_ELEMENTS, MAX_FOLDED_ELEMENTS, Node, Tensor, TypedArray } from './ir';
 
 export interface ImportOptions {
   /** Values for symbolic input dimensions, or whole input shapes, by input name. */
@@ -25,9 +26,19 @@ const DTYPES: Partial<Record<number, DType>> = {
   [DT.STRING]: 'string',
 };
 
-function dtypeOf(code: number, what: string): DType {
+const HALVES: Partial<Record<number, Half>> = { [DT.FLOAT16]: 'float16', [DT.BFLOAT16]: 'bfloat16' };
+
+/** An ONNX element type as the IR holds it: half formats are float32 tensors marked `half`. */
+export function elementType(code: number): { dtype: DType; half?: Half } | undefined {
+  const half = HALVES[code];
+  if (half) return { dtype: 'float32', half };
   const d = DTYPES[code];
-  if (!d) throw new CompileError('unsupported', `${what} has element type ${DT[code] ?? code}, which is not supported (float32, float64, int64, int32, int8, uint8, bool, string are)`);
+  return d ? { dtype: d } : undefined;
+}
+
+function dtypeOf(code: number, what: string): { dtype: DType; half?: Half } {
+  const d = elementType(code);
+  if (!d) throw new CompileError('unsupported', `${what} has element type ${DT[code] ?? code}, which is not supported (float32, float16, bfloat16, float64, int64, int32, int8, uint8, bool, string are)`);
   return d;
 }
 
@@ -46,9 +57,25 @@ export function tensorFromProto(t: onnx.ITensorProto, fallbackName = ''): Tensor
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || (t.externalData && t.externalData.length)) {
     throw new CompileError('external-data', `initializer ${name} keeps its data in an external file, which is not accepted: embed the weights in the model`);
   }
-  const dtype = dtypeOf(t.dataType ?? 0, `initializer ${name}`);
+  const { dtype, half } = dtypeOf(t.dataType ?? 0, `initializer ${name}`);
   const shape = (t.dims ?? []).map(long);
   const n = shape.reduce((a, b) => a * b, 1);
+  if (half) {
+    // 16-bit elements: in raw_data, or one per int32_data entry (the low 16 bits).
+    if (!Number.isSafeInteger(n) || n > MAX_FOLDED_ELEMENTS) throw new CompileError('too-large', `initializer ${name} has more than ${MAX_FOLDED_ELEMENTS} elements`);
+    let bits: Uint16Array;
+    if (t.rawData && t.rawData.length) {
+      if (t.rawData.length !== n * 2) throw new CompileError('malformed', `initializer ${name}: ${t.rawData.length} bytes of data for ${n} elements of ${half}`);
+      const copy = new Uint8Array(t.rawData.length);
+      copy.set(t.rawData);
+      bits = new Uint16Array(copy.buffer);
+    } else {
+      const given = t.int32Data ?? [];
+      if (given.length !== n) throw new CompileError('malformed', `initializer ${name}: ${given.length} values for shape [${shape.join(', ')}]`);
+      bits = Uint16Array.from(given, (v) => Number(v) & 0xffff);
+    }
+    return { name, dtype, shape, data: halfToFloat32(half, bits), half };
+  }
   if (dtype === 'string') {
     if ((t.stringData ?? []).length !== n) throw new CompileError('malformed', `initializer ${name}: ${(t.stringData ?? []).length} strings for shape [${shape.join(', ')}]`);
     return { name, dtype, shape, strings: (t.stringData ?? []).map((b) => Buffer.from(b).toString('utf8')) };
@@ -132,7 +159,7 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
     }
     const tt = vi.type?.tensorType;
     if (!tt) throw new CompileError('unsupported', `input ${name} is not a tensor`);
-    const dtype = dtypeOf(tt.elemType ?? 0, `input ${name}`);
+    const { dtype, half } = dtypeOf(tt.elemType ?? 0, `input ${name}`);
     const given = opts.inputShapes?.[name];
     const dims = tt.shape?.dim ?? [];
     let shape: number[];
@@ -149,7 +176,7 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
       });
     }
     if (shape.reduce((a, b) => a * b, 1) > MAX_TENSOR_ELEMENTS) throw new CompileError('too-large', `input ${name} [${shape.join(', ')}] has more than ${MAX_TENSOR_ELEMENTS} elements`);
-    tensors.set(name, { name, dtype, shape });
+    tensors.set(name, { name, dtype, shape, ...(half ? { half } : {}) });
     inputs.push(name);
   }
   if (unbound.length) {
@@ -163,5 +190,10 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
     for (const a of n.attribute ?? []) attrs[a.name ?? ''] = attrValue(a, name);
     return { op: n.opType ?? '', name, inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], attrs };
   });
-  return { name: g.name || 'model', opset, nodes, tensors, inputs, outputs: (g.output ?? []).map((o) => o.name ?? ''), producer: model.producerName ?? '' };
+  const outputHalf: Record<string, Half> = {};
+  for (const o of g.output ?? []) {
+    const half = HALVES[o.type?.tensorType?.elemType ?? 0];
+    if (half && o.name) outputHalf[o.name] = half;
+  }
+  return { name: g.name || 'model', opset, nodes, tensors, inputs, outputs: (g.output ?? []).map((o) => o.name ?? ''), producer: model.producerName ?? '', outputHalf };
 }

@@ -1,9 +1,14 @@
+import type { Half } from './half';
+
 /**
  * The model compiler's graph IR: static shapes, a handful of dtypes, constants held as typed arrays.
  * Strings (UTF-8, NUL-terminated `const char *` elements in C) exist for the string operators at a
  * graph's edges; numeric operators refuse them.
  */
 export type DType = 'float32' | 'int64' | 'int32' | 'bool' | 'float64' | 'uint8' | 'int8' | 'string';
+
+/** Element types at a model's edges: the IR's, and the half formats (held as float32 inside, see half.ts). */
+export type IODType = DType | Half;
 
 export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
 
@@ -20,6 +25,11 @@ export interface Tensor {
    * code reports the actual one after each run (<name>_output_shape).
    */
   dynamic?: boolean;
+  /**
+   * A float32 tensor whose model type is a half format: every value it receives is rounded to
+   * that format, and at the graph's edges it is 16-bit.
+   */
+  half?: Half;
 }
 
 export type AttrValue = number | bigint | string | number[] | bigint[] | string[] | Tensor;
@@ -59,6 +69,8 @@ export interface Graph {
   inputs: string[];
   outputs: string[];
   producer: string;
+  /** Graph outputs the model declares float16 or bfloat16. */
+  outputHalf?: Record<string, Half>;
 }
 
 export class CompileError extends Error {
@@ -89,6 +101,14 @@ export const C_TYPE: Record<DType, string> = {
 
 /** Bytes per element in memory (a string element is a pointer on 64-bit hosts; in files strings are length-prefixed). */
 export const DTYPE_BYTES: Record<DType, number> = { float32: 4, float64: 8, int64: 8, int32: 4, bool: 1, uint8: 1, int8: 1, string: 8 };
+
+/** Bytes per element at the graph's edges (in files and entry-point buffers). */
+export const IO_BYTES: Record<IODType, number> = { ...DTYPE_BYTES, float16: 2, bfloat16: 2 };
+
+/** The element type a tensor has at the graph's edges. */
+export function ioType(t: Pick<Tensor, 'dtype' | 'half'>): IODType {
+  return t.half ?? t.dtype;
+}
 
 /** The largest tensor a model may have (elements), and the largest constant folded at compile time. */
 export const MAX_TENSOR_ELEMENTS = 1 << 28;

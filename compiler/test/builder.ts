@@ -1,4 +1,5 @@
 import { onnx } from 'onnx-proto';
+import { halfBits } from '../src/half';
 
 type Attr = number | number[] | string | { floats: number[] } | { strings: string[] } | { tensor: onnx.ITensorProto };
 
@@ -77,4 +78,34 @@ export function randomWeights(seed: number, n: number, scale: number): Float32Ar
     out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
   }
   return out;
+}
+
+/**
+ * The same model in a half format, as float16 converters make one: every float32 initializer,
+ * Constant, input, output and Cast target becomes float16 (or bfloat16).
+ */
+export function toHalfModel(bytes: Uint8Array, kind: 'float16' | 'bfloat16' = 'float16'): Uint8Array {
+  const DT = onnx.TensorProto.DataType;
+  const target = kind === 'float16' ? DT.FLOAT16 : DT.BFLOAT16;
+  const model = onnx.ModelProto.decode(bytes);
+  const convert = (t: onnx.ITensorProto): void => {
+    if (t.dataType !== DT.FLOAT) return;
+    const values = t.rawData && t.rawData.length ? new Float32Array(Uint8Array.from(t.rawData).buffer) : Float32Array.from(t.floatData ?? []);
+    const bits = Uint16Array.from(values, (v) => halfBits(kind, v));
+    t.dataType = target;
+    t.floatData = [];
+    t.rawData = new Uint8Array(bits.buffer);
+  };
+  const g = model.graph!;
+  for (const t of g.initializer ?? []) convert(t);
+  for (const vi of [...(g.input ?? []), ...(g.output ?? []), ...(g.valueInfo ?? [])]) {
+    if (vi.type?.tensorType?.elemType === DT.FLOAT) vi.type.tensorType.elemType = target;
+  }
+  for (const n of g.node ?? []) {
+    for (const a of n.attribute ?? []) {
+      if (a.t) convert(a.t);
+      if (n.opType === 'Cast' && a.name === 'to' && Number(a.i) === DT.FLOAT) a.i = target;
+    }
+  }
+  return onnx.ModelProto.encode(model).finish();
 }

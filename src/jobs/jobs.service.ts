@@ -27,7 +27,7 @@ import { checkSupported, inferShapes, modelJobProblem } from '../../compiler/src
 import { checkCudaSupported } from '../../compiler/src/cuda/generate';
 import { fuse } from '../../compiler/src/fuse';
 import { importOnnx } from '../../compiler/src/import';
-import { CompileError } from '../../compiler/src/ir';
+import { CompileError, ioType } from '../../compiler/src/ir';
 import { OBJECT_STORE, ObjectStore } from '../storage/object-store';
 import { deleteUnreferenced } from '../storage/references';
 import { DEFAULT_OUTPUTS, GPU_MODEL_OUTPUTS, MODEL_OUTPUTS, MODEL_SIDE_FILES } from './artifact-kinds';
@@ -523,7 +523,7 @@ export class JobsService {
       const graph = importOnnx(bytes, { inputShapes, maxBytes: this.config.maxUploadBytes });
       checkSupported(graph);
       inferShapes(graph);
-      const info = (n: string) => ({ name: n, dtype: graph.tensors.get(n)!.dtype, shape: graph.tensors.get(n)!.shape });
+      const info = (n: string) => ({ name: n, dtype: ioType(graph.tensors.get(n)!), shape: graph.tensors.get(n)!.shape });
       const problem = modelJobProblem({ inputs: graph.inputs.map(info), outputs: graph.outputs.map((n) => ({ ...info(n), dynamic: graph.tensors.get(n)!.dynamic })) });
       if (problem) throw new BadRequestException(`model: ${problem}`);
       const ops: Record<string, number> = {};

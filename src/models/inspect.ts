@@ -3,7 +3,7 @@ import { onnx } from 'onnx-proto';
 import { checkSupported, inferShapes, modelJobProblem, OPS } from '../../compiler/src/compile';
 import { LOWERED_OPS } from '../../compiler/src/lower';
 import { importOnnx } from '../../compiler/src/import';
-import { CompileError } from '../../compiler/src/ir';
+import { CompileError, ioType } from '../../compiler/src/ir';
 
 /** The kinds of catalog target (GET /v1/targets, "kind") that the model compiler's C backend serves. */
 export const MODEL_TARGET_KINDS = ['cpu', 'wasm'] as const;
@@ -88,11 +88,11 @@ export function inspectModel(bytes: Uint8Array, inputShapes: Record<string, numb
     const graph = importOnnx(bytes, { inputShapes, maxBytes });
     checkSupported(graph);
     inferShapes(graph);
-    const info = (n: string): InspectedTensor => ({ name: n, dtype: graph.tensors.get(n)!.dtype, shape: graph.tensors.get(n)!.shape });
+    const info = (n: string): InspectedTensor => ({ name: n, dtype: ioType(graph.tensors.get(n)!), shape: graph.tensors.get(n)!.shape });
     result.inputs = graph.inputs.map(info);
     result.outputs = graph.outputs.map(info);
     if (unknown.length) result.problem = `inputShapes: the model has no input ${unknown.join(', ')} (its inputs: ${graph.inputs.join(', ')})`;
-    const tensor = (n: string) => ({ ...graph.tensors.get(n)!, name: n });
+    const tensor = (n: string) => ({ ...graph.tensors.get(n)!, dtype: ioType(graph.tensors.get(n)!), name: n });
     const jobProblem = modelJobProblem({ inputs: graph.inputs.map(tensor), outputs: graph.outputs.map(tensor) });
     if (jobProblem && !result.problem) result.problem = `model: ${jobProblem}`;
   } catch (e) {

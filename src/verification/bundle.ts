@@ -16,7 +16,7 @@ export interface BundleManifest {
   program: string;
   timeoutMs: number;
   /** Kernel: inputs.bin in, outputs.bin out, compared with expected.bin. */
-  outputs?: { name: string; dtype: DType; count: number }[];
+  outputs?: { name: string; dtype: DType; count: number; /** This output's own, when it differs from `tolerance` (half-precision outputs). */ tolerance?: Tolerance }[];
   tolerance?: Tolerance;
   seed?: number;
   entry?: string;

@@ -1,3 +1,4 @@
+import { halfBits } from '../../compiler/src/half';
 import { DType, DTYPE_SIZE, isFloat, readElement } from './dtype';
 
 export interface Tolerance {
@@ -14,6 +15,16 @@ export interface Tolerance {
 export const DEFAULT_TOLERANCE: Record<'float32' | 'float64', Tolerance> = {
   float32: { rtol: 1e-5, atol: 1e-6, maxUlp: null },
   float64: { rtol: 1e-12, atol: 1e-14, maxUlp: null },
+};
+
+/**
+ * The least tolerance a half-precision model output is compared at: a few units in its last
+ * place (float16 has 11 significant bits, bfloat16 8), since each operator's result is rounded
+ * to the format and a reference may keep some intermediates in float32.
+ */
+export const HALF_TOLERANCE: Record<'float16' | 'bfloat16', Tolerance> = {
+  float16: { rtol: 1e-2, atol: 1e-3, maxUlp: null },
+  bfloat16: { rtol: 5e-2, atol: 1e-2, maxUlp: null },
 };
 
 export const EXACT: Tolerance = { rtol: 0, atol: 0, maxUlp: null };
@@ -76,8 +87,15 @@ function orderedBits64(x: number): bigint {
   return i < 0n ? -0x8000000000000000n - i : i;
 }
 
-export function ulpDistance(dtype: 'float32' | 'float64', a: number, b: number): number {
+export function ulpDistance(dtype: 'float32' | 'float64' | 'float16' | 'bfloat16', a: number, b: number): number {
   if (Number.isNaN(a) || Number.isNaN(b)) return Infinity;
+  if (dtype === 'float16' || dtype === 'bfloat16') {
+    const ordered = (x: number) => {
+      const h = halfBits(dtype, x);
+      return h & 0x8000 ? -(h & 0x7fff) : h;
+    };
+    return Math.abs(ordered(a) - ordered(b));
+  }
   if (dtype === 'float32') return Math.abs(orderedBits32(a) - orderedBits32(b));
   const d = orderedBits64(a) - orderedBits64(b);
   return Number(d < 0n ? -d : d);
@@ -140,7 +158,7 @@ export function compareOutput(name: string, dtype: DType, expected: Buffer, actu
       } else {
         const abs = Math.abs(a - e);
         const rel = e === 0 ? (abs === 0 ? 0 : Infinity) : abs / Math.abs(e);
-        const ulp = ulpDistance(dtype as 'float32' | 'float64', a, e);
+        const ulp = ulpDistance(dtype as 'float32' | 'float64' | 'float16' | 'bfloat16', a, e);
         maxAbsError = Math.max(maxAbsError, abs);
         maxRelError = Math.max(maxRelError, rel);
         maxUlp = Math.max(maxUlp, ulp);

@@ -1,8 +1,13 @@
+import { halfBits, halfValue } from '../../compiler/src/half';
+
 /** Element types of kernel arguments, their sizes and how they are read from little-endian bytes. */
 export const DTYPES = ['float32', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64'] as const;
-export type DType = (typeof DTYPES)[number];
+/** What verification compares: the kernel argument types, and the half formats of model outputs. */
+export type DType = (typeof DTYPES)[number] | 'float16' | 'bfloat16';
 
 export const DTYPE_SIZE: Record<DType, number> = {
+  float16: 2,
+  bfloat16: 2,
   float32: 4,
   float64: 8,
   int8: 1,
@@ -17,6 +22,8 @@ export const DTYPE_SIZE: Record<DType, number> = {
 
 /** The C type of each dtype, as the generated harness declares it. */
 export const C_TYPE: Record<DType, string> = {
+  float16: 'uint16_t' /* the format's bits; not a kernel argument type */,
+  bfloat16: 'uint16_t',
   float32: 'float',
   float64: 'double',
   int8: 'int8_t',
@@ -30,13 +37,16 @@ export const C_TYPE: Record<DType, string> = {
 };
 
 export function isFloat(d: DType): boolean {
-  return d === 'float32' || d === 'float64';
+  return d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16';
 }
 
 /** Reads element i of a buffer of dtype d as a JS number (64-bit integers as bigint). */
 export function readElement(buf: Buffer, d: DType, i: number): number | bigint {
   const o = i * DTYPE_SIZE[d];
   switch (d) {
+    case 'float16':
+    case 'bfloat16':
+      return halfValue(d, buf.readUInt16LE(o));
     case 'float32':
       return buf.readFloatLE(o);
     case 'float64':
@@ -63,6 +73,10 @@ export function readElement(buf: Buffer, d: DType, i: number): number | bigint {
 export function writeElement(buf: Buffer, d: DType, i: number, v: number | bigint): void {
   const o = i * DTYPE_SIZE[d];
   switch (d) {
+    case 'float16':
+    case 'bfloat16':
+      buf.writeUInt16LE(halfBits(d, Number(v)), o);
+      break;
     case 'float32':
       buf.writeFloatLE(Number(v), o);
       break;

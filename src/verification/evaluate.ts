@@ -50,7 +50,7 @@ export function evaluateKernel(m: BundleManifest, run: RunOutcome, expected: Buf
   let offset = 0;
   const comparisons = outputs.map((o) => {
     const bytes = o.count * DTYPE_SIZE[o.dtype];
-    const c = compareOutput(o.name, o.dtype, expected.subarray(offset, offset + bytes), actual.subarray(offset, offset + bytes), m.tolerance!);
+    const c = compareOutput(o.name, o.dtype, expected.subarray(offset, offset + bytes), actual.subarray(offset, offset + bytes), o.tolerance ?? m.tolerance!);
     offset += bytes;
     return c;
   });

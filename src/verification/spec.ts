@@ -200,7 +200,7 @@ export function normalizeVerify(raw: unknown, jobOptions: string[] = [], languag
     const type = o.type;
     const pointer = typeof type === 'string' && type.endsWith('*');
     const dtype = (pointer ? (type as string).slice(0, -1) : type) as DType;
-    if (!DTYPES.includes(dtype)) fail(`argument "${name}": type must be one of ${DTYPES.join(', ')}, or a pointer such as "float32*"`);
+    if (!(DTYPES as readonly string[]).includes(dtype)) fail(`argument "${name}": type must be one of ${DTYPES.join(', ')}, or a pointer such as "float32*"`);
     if (!pointer) {
       if (o.shape !== undefined || o.dir !== undefined) fail(`argument "${name}" is a scalar: give "value", not "shape" or "dir"`);
       return { name, kind: 'scalar', dtype, value: scalarValue(name, dtype, o.value) } as KernelArg;

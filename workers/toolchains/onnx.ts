@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { compileModel, COMPILER_VERSION, ModelMetadata, modelJobProblem } from '../../compiler/src/compile';
 import { modelHarness } from '../../compiler/src/harness';
-import { CompileError, DType, DTYPE_BYTES, numel } from '../../compiler/src/ir';
+import { halfBits } from '../../compiler/src/half';
+import { CompileError, IODType, IO_BYTES, numel } from '../../compiler/src/ir';
+import { HALF_TOLERANCE, Tolerance } from '../../src/verification/compare';
 import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
 import type { DType as VerifyDType } from '../../src/verification/dtype';
 import { prng } from '../../src/verification/inputs';
@@ -16,19 +18,27 @@ import type { CompileRequest, CompileResult, ProducedArtifact } from './toolchai
 export const MODEL_FILE = 'model/model.onnx';
 const ORT_VERSION = (require('onnxruntime-node/package.json') as { version: string }).version;
 
-type NumericDType = Exclude<DType, 'string'>;
-const VERIFY_DTYPE: Record<NumericDType, VerifyDType> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'uint8', uint8: 'uint8', int8: 'int8' };
-const ORT_TYPE: Record<NumericDType, ort.Tensor.Type> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'uint8', int8: 'int8' };
+type NumericDType = Exclude<IODType, 'string' | 'bfloat16'>;
+const VERIFY_DTYPE: Record<NumericDType, VerifyDType> = { float16: 'float16', float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'uint8', uint8: 'uint8', int8: 'int8' };
+const ORT_TYPE: Record<NumericDType, ort.Tensor.Type> = { float16: 'float16', float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'uint8', int8: 'int8' };
+
+/** A half-precision output is compared at no less than its format's precision allows. */
+function outputTolerance(dtype: IODType, given: Tolerance): Tolerance | undefined {
+  if (dtype !== 'float16' && dtype !== 'bfloat16') return undefined;
+  const least = HALF_TOLERANCE[dtype];
+  return { rtol: Math.max(given.rtol, least.rtol), atol: Math.max(given.atol, least.atol), maxUlp: given.maxUlp };
+}
 
 /** Seeded inputs for a model: floats in [-1, 1], integers in [0, 10), one stream per input. */
 export function modelInputs(meta: ModelMetadata, seed: number): Buffer[] {
   return meta.inputs.map((t, index) => {
     const rand = prng((seed + Math.imul(index + 1, 0x9e3779b1)) >>> 0);
     const n = numel(t.shape);
-    const buf = Buffer.alloc(n * DTYPE_BYTES[t.dtype]);
+    const buf = Buffer.alloc(n * IO_BYTES[t.dtype]);
     for (let i = 0; i < n; i++) {
       const u = rand();
-      if (t.dtype === 'float32') buf.writeFloatLE(u * 2 - 1, i * 4);
+      if (t.dtype === 'float16' || t.dtype === 'bfloat16') buf.writeUInt16LE(halfBits(t.dtype, u * 2 - 1), i * 2);
+      else if (t.dtype === 'float32') buf.writeFloatLE(u * 2 - 1, i * 4);
       else if (t.dtype === 'float64') buf.writeDoubleLE(u * 2 - 1, i * 8);
       else if (t.dtype === 'int64') buf.writeBigInt64LE(BigInt(Math.floor(u * 10)), i * 8);
       else if (t.dtype === 'int32') buf.writeInt32LE(Math.floor(u * 10), i * 4);
@@ -51,6 +61,7 @@ export async function referenceOutputs(model: Uint8Array, meta: ModelMetadata, i
         : t.dtype === 'int64' ? new BigInt64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
         : t.dtype === 'int32' ? new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
         : t.dtype === 'int8' ? new Int8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
+        : t.dtype === 'float16' ? new Uint16Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
         : new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
       feeds[t.name] = new ort.Tensor(ORT_TYPE[t.dtype as NumericDType], data as never, t.shape);
     });
@@ -151,7 +162,10 @@ export async function finishModelBundle(run: ClangRun, req: CompileRequest, arti
     program,
     timeoutMs: verify.timeoutMs,
     entry: meta.entry,
-    outputs: meta.outputs.map((t) => ({ name: t.name, dtype: VERIFY_DTYPE[t.dtype as NumericDType], count: numel(t.shape) })),
+    outputs: meta.outputs.map((t) => {
+      const tolerance = outputTolerance(t.dtype, verify.tolerance);
+      return { name: t.name, dtype: VERIFY_DTYPE[t.dtype as NumericDType], count: numel(t.shape), ...(tolerance ? { tolerance } : {}) };
+    }),
     tolerance: verify.tolerance,
     seed: verify.seed,
     reference: `onnxruntime-node ${ORT_VERSION} (CPU) on the same inputs`,

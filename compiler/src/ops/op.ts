@@ -1,3 +1,4 @@
+import type { Half } from '../half';
 import { AttrValue, CompileError, DType, Graph, Node, Tensor, TypedArray } from '../ir';
 
 /** What an operator sees while shapes are inferred: its inputs, and where to put its outputs. */
@@ -8,7 +9,11 @@ export interface InferContext {
   input(node: Node, i: number): Tensor | undefined;
   /** Input i, which must be present. */
   required(node: Node, i: number): Tensor;
-  output(node: Node, i: number, t: { dtype: DType; shape: number[]; data?: TypedArray }): void;
+  /**
+   * Sets output i. A float32 output takes the half format of the node's first half input unless
+   * `half` is given (even as undefined: the operator decides, as Cast does); constants are rounded to it.
+   */
+  output(node: Node, i: number, t: { dtype: DType; shape: number[]; data?: TypedArray; half?: Half }): void;
 }
 
 /** What an operator sees while C is generated. */

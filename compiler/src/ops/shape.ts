@@ -1,7 +1,8 @@
 import { CompileError, DType, makeArray, Node, numel, Tensor, toNumbers, TypedArray } from '../ir';
+import type { Half } from '../half';
+import { elementType } from '../import';
 import { attrInt, attrInts, EmitContext, InferContext, loops, normAxis, offset, OpDef, stridesOf } from './op';
 
-const ONNX_DT: Record<number, DType> = { 1: 'float32', 11: 'float64', 7: 'int64', 6: 'int32', 9: 'bool', 2: 'uint8', 3: 'int8' };
 
 function constInput(ctx: InferContext, node: Node, i: number, what: string): number[] | undefined {
   const t = ctx.input(node, i);
@@ -107,26 +108,31 @@ const cast: OpDef = {
   type: 'Cast',
   infer(ctx, node) {
     const x = ctx.required(node, 0);
-    const to = ONNX_DT[attrInt(node, 'to', 1)];
-    if (!to) throw new CompileError('unsupported', `Cast ${node.name}: target type ${attrInt(node, 'to', 0)} is not supported`);
-    let data: TypedArray | undefined;
-    if (x.data) {
-      data = makeArray(to, x.data.length);
-      for (let i = 0; i < x.data.length; i++) {
-        const v = x.data[i];
-        if (data instanceof BigInt64Array) data[i] = typeof v === 'bigint' ? v : BigInt(Math.trunc(v));
-        else (data as Float32Array)[i] = to === 'bool' ? (Number(v) ? 1 : 0) : Number(v);
-      }
-    }
-    ctx.output(node, 0, { dtype: to, shape: [...x.shape], data });
+    const type = elementType(attrInt(node, 'to', 1));
+    if (!type || type.dtype === 'string') throw new CompileError('unsupported', `Cast ${node.name}: target type ${attrInt(node, 'to', 0)} is not supported`);
+    castTo(ctx, node, x, type.dtype, type.half);
   },
   emit(ctx, node) {
     const n = numel(ctx.tensor(node.outputs[0]).shape);
     const to = ctx.tensor(node.outputs[0]).dtype;
     const conv = to === 'bool' ? '(x != 0)' : `(${to === 'float32' ? 'float' : to === 'float64' ? 'double' : to === 'int64' ? 'int64_t' : to === 'int32' ? 'int32_t' : to === 'int8' ? 'int8_t' : 'uint8_t'})x`;
+    // A half result is rounded after every node that makes one (see generateC).
     return `for (long i = 0; i < ${n}; i++) { const double x = (double)${ctx.ref(node.inputs[0])}[i]; ${ctx.ref(node.outputs[0])}[i] = ${conv}; }`;
   },
 };
+
+function castTo(ctx: InferContext, node: Node, x: Tensor, to: DType, half: Half | undefined): void {
+  let data: TypedArray | undefined;
+  if (x.data) {
+    data = makeArray(to, x.data.length);
+    for (let i = 0; i < x.data.length; i++) {
+      const v = x.data[i];
+      if (data instanceof BigInt64Array) data[i] = typeof v === 'bigint' ? v : BigInt(Math.trunc(v));
+      else (data as Float32Array)[i] = to === 'bool' ? (Number(v) ? 1 : 0) : Number(v);
+    }
+  }
+  ctx.output(node, 0, { dtype: to, shape: [...x.shape], data, half });
+}
 
 const concat: OpDef = {
   type: 'Concat',
@@ -281,7 +287,7 @@ const constantOfShape: OpDef = {
     const dtype = v?.dtype ?? 'float32';
     const data = makeArray(dtype, numel(shape));
     if (v?.data) (data as Float32Array).fill(v.data[0] as number);
-    ctx.output(node, 0, { dtype, shape, data });
+    ctx.output(node, 0, { dtype, shape, data, half: v?.half });
   },
 };
 
@@ -330,9 +336,9 @@ const size: OpDef = {
 const castLike: OpDef = {
   type: 'CastLike',
   infer(ctx, node) {
-    const to = ctx.required(node, 1).dtype;
-    const code = Object.entries(ONNX_DT).find(([, d]) => d === to)![0];
-    cast.infer(ctx, { ...node, inputs: [node.inputs[0]], attrs: { ...node.attrs, to: Number(code) } });
+    const like = ctx.required(node, 1);
+    if (like.dtype === 'string') throw new CompileError('unsupported', `CastLike ${node.name}: casting to strings is not supported`);
+    castTo(ctx, { ...node, inputs: [node.inputs[0]] }, ctx.required(node, 0), like.dtype, like.half);
   },
   emit: (ctx, node) => cast.emit!(ctx, { ...node, inputs: [node.inputs[0]] }),
 };
