@@ -9,14 +9,15 @@ import * as ort from 'onnxruntime-node';
 import { compareOutput } from '../../src/verification/compare';
 import { prng } from '../../src/verification/inputs';
 import { MODEL_TOLERANCE } from '../../src/verification/spec';
-import { ModelBuilder, randomWeights } from '../test/builder';
+import { ModelBuilder, randomWeights, toHalfModel } from '../test/builder';
 import { encoderLayer, TEST_MODELS } from '../test/models';
 import { listCases, ONNX_TESTDATA } from './conformance';
 import { nvccBenchArgs, nvccModelArgs, PROBE, sgemmBench, sgemmModel } from './cuda/check';
 import { runCudaCase } from './cuda/conformance';
 import { compileModelCuda, CudaModel } from './cuda/generate';
 import { modelHarness } from './harness';
-import { CompileError } from './ir';
+import { f16Bits, halfBits, halfValue } from './half';
+import { CompileError, IO_BYTES } from './ir';
 
 const CUDA_HOME = process.env.KILN_CUDA_HOME ?? '/usr/local/cuda';
 const NVCC = join(CUDA_HOME, 'bin/nvcc');
@@ -36,8 +37,8 @@ async function writeModel(root: string, label: string, model: CudaModel): Promis
  * Builds the generated CUDA in host emulation (the kernels' __host__ __device__ code, with each
  * block's threads stepped phase by phase on the CPU), runs it, and returns the outputs.
  */
-async function runEmulated(dir: string, model: CudaModel, inputs: Float32Array[]): Promise<Buffer[]> {
-  execFileSync('g++', ['-x', 'c++', '-std=c++17', '-O1', '-Wall', '-Wno-unknown-pragmas', '-Werror', '-DKILN_HOST_EMULATION', '-c', 'net.cu', '-o', 'net_emu.o'], { cwd: dir });
+async function runEmulated(dir: string, model: CudaModel, inputs: ArrayBufferView[], defines: string[] = []): Promise<Buffer[]> {
+  execFileSync('g++', ['-x', 'c++', '-std=c++17', '-O1', '-Wall', '-Wno-unknown-pragmas', '-Werror', '-DKILN_HOST_EMULATION', ...defines.map((d) => `-D${d}`), '-c', 'net.cu', '-o', 'net_emu.o'], { cwd: dir });
   execFileSync('gcc', ['-O1', '-c', 'harness.c', '-o', 'harness.o'], { cwd: dir });
   execFileSync('g++', ['net_emu.o', 'harness.o', '-o', 'net_emu', '-lm'], { cwd: dir });
   await writeFile(join(dir, 'inputs.bin'), Buffer.concat(inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
@@ -45,7 +46,7 @@ async function runEmulated(dir: string, model: CudaModel, inputs: Float32Array[]
   const out = await readFile(join(dir, 'outputs.bin'));
   let o = 0;
   return model.metadata.outputs.map((t) => {
-    const n = t.shape.reduce((a, b) => a * b, 1) * 4;
+    const n = t.shape.reduce((a, b) => a * b, 1) * IO_BYTES[t.dtype];
     const b = out.subarray(o, o + n);
     o += n;
     return Buffer.from(b);
@@ -168,6 +169,82 @@ int main(void) {
   });
 });
 
+describe('CUDA generator: half-precision models, tensor-core GEMM (host emulation) against onnxruntime-node', () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'kiln-cuda-half-'));
+  });
+  after(async () => rm(root, { recursive: true, force: true }));
+
+  /** A float16 model, emulated on tensor cores and on CUDA cores, against ONNX Runtime's float16 outputs. */
+  async function checkHalf(label: string, bytes: Uint8Array, inputShapes?: Record<string, number[]>): Promise<CudaModel> {
+    const model = compileModelCuda(bytes, { name: 'net', inputShapes });
+    const session = await ort.InferenceSession.create(bytes);
+    const rand = prng(5);
+    const inputs = model.metadata.inputs.map((t) => Uint16Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, () => f16Bits(rand() * 2 - 1)));
+    const expected = await session.run(Object.fromEntries(model.metadata.inputs.map((t, i) => [t.name, new ort.Tensor('float16', inputs[i], t.shape)])));
+    const dir = await writeModel(root, label, model);
+    for (const defines of [[], ['KILN_EMULATE_CUDA_CORES']]) {
+      const actual = await runEmulated(dir, model, inputs, defines);
+      model.metadata.outputs.forEach((t, i) => {
+        assert.equal(t.dtype, 'float16');
+        const e = expected[t.name].data as Uint16Array;
+        const r = compareOutput(t.name, 'float16', Buffer.from(e.buffer, e.byteOffset, e.byteLength), actual[i], { rtol: 1e-2, atol: 1e-3, maxUlp: null });
+        assert.ok(r.passed, `${label}/${t.name} ${defines.join(' ')}: ${r.mismatches} mismatches, worst ${JSON.stringify(r.worst)}, max ${r.maxUlp} ulp`);
+        assert.ok(Array.from(e).some((v) => (v & 0x7fff) !== 0), 'the reference output is not all zeros');
+      });
+    }
+    return model;
+  }
+
+  for (const m of TEST_MODELS) {
+    it(`${m.name} in float16`, async () => {
+      const model = await checkHalf(m.name, toHalfModel(m.build()), m.inputShapes);
+      if (m.name === 'mlp' || m.name === 'lenet' || m.name === 'transformer_layer') assert.ok(model.launches.some((l) => l.kernel === 'tensor-core-gemm'), JSON.stringify(model.launches));
+      assert.ok(!model.launches.some((l) => l.kernel === 'gemm' || l.kernel === 'implicit-gemm'), 'no float16 GEMM falls back to the SIMT kernel');
+    });
+  }
+
+  it('float16 GEMM tiles with ragged edges, batch broadcasting, transposes, alpha and beta', async () => {
+    const b = new ModelBuilder();
+    const x = b.input('x', [3, 70, 45]);
+    const y = b.op('MatMul', [x, b.weight('w', [45, 131], randomWeights(1, 45 * 131, 0.2))]);
+    const flat = b.op('Reshape', [y, b.int64('s', [210, 131])]);
+    b.output(b.op('Gemm', [flat, b.weight('g', [33, 131], randomWeights(2, 33 * 131, 0.1)), b.weight('c', [33], randomWeights(3, 33, 0.5))], { transB: 1, alpha: 0.5, beta: 2 }));
+    const model = await checkHalf('ragged', toHalfModel(b.build('ragged')));
+    assert.equal(model.launches.filter((l) => l.kernel === 'tensor-core-gemm').length, 2);
+  });
+
+  it('bfloat16 GEMM on tensor cores and CUDA cores rounds its operands and result to bfloat16', async () => {
+    const [M, K, N] = [37, 70, 50];
+    const b = new ModelBuilder();
+    const x = b.input('x', [M, K]);
+    const wv = randomWeights(9, K * N, 0.3);
+    const h = b.op('MatMul', [b.op('Cast', [x], { to: 16 }), b.op('Cast', [b.weight('w', [K, N], wv)], { to: 16 })]);
+    b.output(b.op('Cast', [h], { to: 1 }));
+    const model = compileModelCuda(b.build('bf16'), { name: 'net' });
+    assert.deepEqual(model.launches.filter((l) => l.kernel === 'tensor-core-gemm').length, 1, JSON.stringify(model.launches));
+    const rand = prng(3);
+    const xv = Float32Array.from({ length: M * K }, () => rand() * 4 - 2);
+    const bf = (v: number) => halfValue('bfloat16', halfBits('bfloat16', v));
+    const want = new Float32Array(M * N);
+    for (let m = 0; m < M; m++)
+      for (let n = 0; n < N; n++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += bf(xv[m * K + k]) * bf(wv[k * N + n]);
+        want[m * N + n] = bf(s);
+      }
+    const dir = await writeModel(root, 'bf16', model);
+    for (const defines of [[], ['KILN_EMULATE_CUDA_CORES']]) {
+      const [got] = await runEmulated(dir, model, [xv], defines);
+      const r = compareOutput('y', 'float32', Buffer.from(want.buffer), got, { rtol: 1e-2, atol: 1e-2, maxUlp: null });
+      assert.ok(r.passed, `${defines.join(' ')}: ${r.mismatches} mismatches, worst ${JSON.stringify(r.worst)}`);
+      const values = new Float32Array(got.buffer, got.byteOffset, M * N);
+      assert.ok(values.every((v) => v === bf(v)), 'every result is a bfloat16 value');
+    }
+  });
+});
+
 describe('CUDA generator on ONNX backend test cases (host emulation)', { skip: existsSync(ONNX_TESTDATA) ? false : 'libonnx-testdata is not installed' }, () => {
   const GROUPS = ['test_conv_', 'test_gemm_', 'test_matmul_', 'test_softmax_', 'test_logsoftmax_', 'test_maxpool_2d_', 'test_averagepool_2d_', 'test_reduce_mean_', 'test_transpose_', 'test_concat_', 'test_batchnorm_', 'test_slice', 'test_split_', 'test_expand_', 'test_gather_', 'test_constant_pad', 'test_selu', 'test_celu'];
   for (const prefix of GROUPS) {
@@ -225,6 +302,24 @@ describe('CUDA generator: nvcc builds cubin, PTX and the host library', { skip: 
         if (model.launches.some((l) => l.kernel === 'warp-rows')) assert.ok(entries.some((e) => /kiln_(softmax|layernorm)_kernel/.test(e)), entries.join(' '));
       });
     }
+  }
+
+  for (const arch of ['sm_75', ...ARCHES]) {
+    it(`float16 and bfloat16 GEMMs build for ${arch}: tensor-core instructions where the architecture has them for the format`, async () => {
+      const b = new ModelBuilder();
+      const x = b.input('x', [64, 96]);
+      const h = b.op('MatMul', [x, b.weight('w', [96, 80], randomWeights(4, 96 * 80, 0.1))]);
+      b.output(b.op('Cast', [b.op('MatMul', [b.op('Cast', [h], { to: 16 }), b.op('Cast', [b.weight('v', [80, 24], randomWeights(5, 80 * 24, 0.1))], { to: 16 })])], { to: 10 }));
+      const model = compileModelCuda(toHalfModel(b.build('mixed')), { name: 'net' });
+      const dir = await writeModel(root, `half-${arch}`, model);
+      execFileSync(NVCC, ['-std=c++17', '-O3', `-arch=${arch}`, '-cubin', '-Werror', 'all-warnings', 'net.cu', '-o', 'net.cubin'], { cwd: dir });
+      execFileSync(NVCC, ['-std=c++17', '-O3', `-arch=${arch.replace('sm_', 'compute_')}`, '-ptx', 'net.cu', '-o', 'net.ptx'], { cwd: dir });
+      const ptx = await readFile(join(dir, 'net.ptx'), 'utf8');
+      const f16 = /mma\.sync\.aligned\.[^\n]*\.f32\.f16\.f16\.f32/.test(ptx) || /wmma\.mma\.sync\.aligned\.[^\n]*\.f32\.f32/.test(ptx);
+      assert.ok(f16, `float16 tensor-core instructions in the PTX for ${arch}`);
+      const bf16 = /(w)?mma\.[^\n]*bf16/.test(ptx);
+      assert.equal(bf16, arch !== 'sm_75', `bfloat16 tensor-core instructions only from sm_80 (${arch})`);
+    });
   }
 
   it('the host shared library exports the C entry points, links cudart statically, and reports a CUDA error (not results) where there is no GPU', async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { onnx } from 'onnx-proto';
-import { CaseResult, compareCaseOutputs, harnessBytes } from '../conformance';
+import { CaseResult, compareCaseOutputs, harnessBytes, VERIFY_DTYPE } from '../conformance';
 import { modelHarness } from '../harness';
 import { tensorFromProto } from '../import';
 import { CompileError } from '../ir';
@@ -75,7 +75,7 @@ export async function runCudaCase(dir: string, suite: string): Promise<CaseResul
     } catch (e) {
       return { suite, name, ops, status: 'failed', detail: `the program failed: ${(e as Error).message.split('\n')[0]}` };
     }
-    return compareCaseOutputs({ suite, name, ops }, compiled.metadata.outputs, outputs, await readFile(join(work, 'out.bin')), () => 'float32');
+    return compareCaseOutputs({ suite, name, ops }, compiled.metadata.outputs, outputs, await readFile(join(work, 'out.bin')), (d) => VERIFY_DTYPE[d as keyof typeof VERIFY_DTYPE]);
   } finally {
     await rm(work, { recursive: true, force: true });
   }

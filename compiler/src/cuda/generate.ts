@@ -2,7 +2,8 @@ import { checkSupported, COMPILER_VERSION, inferShapes, liveNodes, ModelMetadata
 import { REDUCE_KINDS } from '../ops/reduce';
 import { fuse } from '../fuse';
 import { importOnnx, ImportOptions } from '../import';
-import { CompileError, Graph, Node, numel, Tensor, toNumbers } from '../ir';
+import { Half, VALUE_PRESERVING } from '../half';
+import { CompileError, Graph, ioType, IO_BYTES, Node, numel, Tensor, toNumbers } from '../ir';
 import { as2d, slidingWindow } from '../ops/conv';
 import { attrFloat, attrInt, attrInts, broadcast, broadcastStrides, flt, normAxis, stridesOf } from '../ops/op';
 import { CUDA_RUNTIME } from './runtime';
@@ -49,6 +50,8 @@ const UNARY: Record<string, (n: Node) => string> = {
   Celu: (n) => `fmaxf(0.0f, x) + fminf(0.0f, ${flt(attrFloat(n, 'alpha', 1))} * (expf(x / ${flt(attrFloat(n, 'alpha', 1))}) - 1.0f))`,
   Identity: () => 'x',
   Dropout: () => 'x',
+  /* Between float formats only (other types are refused): a half result is rounded as it is stored. */
+  Cast: () => 'x',
 };
 const BINARY: Record<string, (a: string, b: string) => string> = {
   Add: (a, b) => `${a} + ${b}`,
@@ -74,7 +77,7 @@ export interface CudaModel {
   files: Record<string, string | Uint8Array>;
   metadata: ModelMetadata;
   /** The kernels by kind, in launch order: what each node became. */
-  launches: { node: string; kernel: 'elementwise' | 'gemm' | 'implicit-gemm' | 'direct' | 'warp-rows' | 'copy' | 'alias' }[];
+  launches: { node: string; kernel: 'elementwise' | 'gemm' | 'implicit-gemm' | 'tensor-core-gemm' | 'direct' | 'warp-rows' | 'copy' | 'alias' | 'round' | 'convert' }[];
   /** Device memory: the weights, the arena the intermediates share, and what they would take unshared. */
   memory: { weights: number; arena: number; intermediates: number };
 }
@@ -150,8 +153,9 @@ export function generateCuda(graph: Graph, name: string): CudaModel {
     }
     const t = tensor(n);
     let r: string;
-    if (inputIndex.has(n)) r = `in${inputIndex.get(n)}`;
-    else if (outputIndex.has(n) && !t.data) r = `out${outputIndex.get(n)}`;
+    // Half inputs and outputs are 16-bit at the entry points: the graph works on float32 copies.
+    if (inputIndex.has(n) && !t.half) r = `in${inputIndex.get(n)}`;
+    else if (outputIndex.has(n) && !t.data && !t.half) r = `out${outputIndex.get(n)}`;
     else if (t.data) {
       if (t.dtype !== 'float32') throw new CompileError('unsupported', `the CUDA backend supports float32 constants only: ${n} is ${t.dtype}`);
       weightBytes = Math.ceil(weightBytes / 256) * 256;
@@ -183,6 +187,38 @@ export function generateCuda(graph: Graph, name: string): CudaModel {
     body.push(`  { KilnArgs a = {}; a.y = ${y};${xs.map((x, j) => ` a.x[${j}] = ${x};`).join('')} kiln_launch<${k}>(${n}, a); }`);
     launches.push({ node: node.name, kernel: kind });
   };
+
+  const ROUND: Record<Half, { fn: string; kernel: string; from: string; to: string }> = {
+    float16: { fn: 'kiln_round_float16', kernel: 'kiln_round_f16', from: 'kiln_from_f16', to: 'kiln_to_f16' },
+    bfloat16: { fn: 'kiln_round_bfloat16', kernel: 'kiln_round_bf16', from: 'kiln_from_bf16', to: 'kiln_to_bf16' },
+  };
+  /** `v` as stored in tensor `name`: rounded to its half format where it has one. */
+  const stored = (name: string, v: string): string => {
+    const h = tensor(name).half;
+    if (!h) return v;
+    uses_.add('HALF');
+    return `${ROUND[h].fn}(${v})`;
+  };
+  /** The half-format kernels used (each emitted once; an unused one would be a warning). */
+  const HALF_KERNELS: Record<string, string> = {
+    kiln_round_f16: 'a.y[i] = kiln_round_float16(a.y[i]);',
+    kiln_round_bf16: 'a.y[i] = kiln_round_bfloat16(a.y[i]);',
+    kiln_from_f16: 'a.y[i] = kiln_f16_to_f32(((const uint16_t *)a.x[0])[i]);',
+    kiln_from_bf16: 'a.y[i] = kiln_bf16_to_f32(((const uint16_t *)a.x[0])[i]);',
+    kiln_to_f16: '((uint16_t *)a.y)[i] = kiln_f32_to_f16(a.x[0][i]);',
+    kiln_to_bf16: '((uint16_t *)a.y)[i] = kiln_f32_to_bf16(a.x[0][i]);',
+  };
+  const halfKernels = new Set<string>();
+  const convert = (kernel: string, label: string, n: number, y: string, x: string): void => {
+    uses_.add('HALF');
+    halfKernels.add(kernel);
+    body.push(`  { KilnArgs a = {}; a.y = (float *)${y}; a.x[0] = (const float *)${x}; kiln_launch<${kernel}>(${n}, a); }`);
+    launches.push({ node: label, kernel: 'convert' });
+  };
+  graph.inputs.forEach((n, i) => {
+    const h = tensor(n).half;
+    if (h) convert(ROUND[h].from, n, numel(tensor(n).shape), ref(n), `in${i}`);
+  });
 
   // Element-wise fusion: a float element-wise node whose only consumer is element-wise is computed inside that consumer's kernel.
   const producer = new Map<string, Node>();
@@ -227,6 +263,12 @@ export function generateCuda(graph: Graph, name: string): CudaModel {
       return out;
     };
     const compute = (node: Node): string => {
+      const out = computeRaw(node);
+      if (!tensor(node.outputs[0]).half || VALUE_PRESERVING.has(node.op)) return out;
+      lines.push(`const float ${out}h = ${stored(node.outputs[0], out)};`);
+      return `${out}h`;
+    };
+    const computeRaw = (node: Node): string => {
       ops.push(node.op);
       const out = `v${v++}`;
       if (node.op in UNARY) {
@@ -288,7 +330,7 @@ export function generateCuda(graph: Graph, name: string): CudaModel {
    * contiguous elements (A along k; B along n, or along k when bAlongK), which the loader uses
    * for 16-byte loads when the extent is a multiple of 4.
    */
-  const gemm = (node: Node, kind: 'gemm' | 'implicit-gemm', d: { M: number; N: number; K: number; batch: number; A: string; B: string; Ap?: string; Bp?: string; bAlongK?: boolean; pre: string; idx: string; ptrs: string[] }): void => {
+  const gemm = (node: Node, kind: 'gemm' | 'implicit-gemm', d: { M: number; N: number; K: number; batch: number; A: string; B: string; Ap?: string; Bp?: string; bAlongK?: boolean; pre: string; idx: string; ptrs: string[]; half?: Half }): void => {
     if (d.batch > 65535) throw new CompileError('unsupported', `${node.op} ${node.name}: a batch of ${d.batch} is more than one CUDA grid holds`);
     const k = `kiln_g${kid++}`;
     const aVec = !!d.Ap && d.K % 4 === 0;
@@ -296,18 +338,30 @@ export function generateCuda(graph: Graph, name: string): CudaModel {
     const bKVec = !!d.Bp && !!d.bAlongK && d.K % 4 === 0;
     const outShape = tensor(node.outputs[0]).shape;
     const epi = epilogue(node, 'o', `o % ${outShape[outShape.length - 1] ?? 1}`);
+    // The tensor-core GEMM stages tiles element by element (converting them): it needs no vector loads.
+    const simt = d.half ? '' : `
+  static constexpr bool A_VEC = ${aVec}, B_VEC = ${bVec}, B_KVEC = ${bKVec};
+  KILN_HD const float *Ap(int z, int m, int k) const { return ${aVec ? `&${d.Ap}` : 'a'}; }
+  KILN_HD const float *Bp(int z, int k, int n) const { return ${bVec || bKVec ? `&${d.Bp}` : 'b'}; }`;
     kernels.push(`/* ${comment(`${node.op} ${node.name}${node.fused ? ` + ${node.fused.ops.join(' + ')}` : ''}`)}: ${d.batch} x [${d.M} x ${d.K}] x [${d.K} x ${d.N}] */
 struct ${k} {
   static constexpr int M = ${d.M}, N = ${d.N}, K = ${d.K};
-  static constexpr bool A_VEC = ${aVec}, B_VEC = ${bVec}, B_KVEC = ${bKVec}, B_KCONTIG = ${!!d.bAlongK};
+  static constexpr bool B_KCONTIG = ${!!d.bAlongK};
   const float *a, *b, *c, *bias_m, *bias_n, *res;
   float *y;
   KILN_HD float A(int z, int m, int k) const { return ${d.A}; }
-  KILN_HD float B(int z, int k, int n) const { ${d.B} }
-  KILN_HD const float *Ap(int z, int m, int k) const { return ${aVec ? `&${d.Ap}` : 'a'}; }
-  KILN_HD const float *Bp(int z, int k, int n) const { return ${bVec || bKVec ? `&${d.Bp}` : 'b'}; }
-  KILN_HD void store(int z, int m, int n, float v) const { const int o = ${d.idx}; ${d.pre} ${epi.code} y[o] = v; }
+  KILN_HD float B(int z, int k, int n) const { ${d.B} }${simt}
+  KILN_HD void store(int z, int m, int n, float v) const { const int o = ${d.idx}; ${d.pre} ${epi.code} y[o] = ${stored(node.outputs[0], 'v')}; }
 };`);
+    if (d.half) {
+      // Both operands are of one half format: tensor cores.
+      uses_.add('HGEMM');
+      uses_.add('HALF');
+      if (Math.ceil(d.M / 64) > 65535) throw new CompileError('unsupported', `${node.op} ${node.name}: ${d.M} rows are more than one CUDA grid of GEMM tiles holds`);
+      body.push(`  { ${k} p = {}; ${[...d.ptrs, ...epi.ptrs].join(' ')} kiln_hgemm<${d.half === 'float16' ? 'KilnF16' : 'KilnBF16'}, ${k}>(p, ${d.batch}); }`);
+      launches.push({ node: node.name, kernel: 'tensor-core-gemm' });
+      return;
+    }
     uses_.add('GEMM');
     const cfg = d.M >= 128 && d.N >= 128 ? 'KilnGemmLarge' : 'KilnGemmSmall';
     const rowTiles = Math.ceil(d.M / (cfg === 'KilnGemmLarge' ? 128 : 32));
@@ -343,6 +397,7 @@ struct ${k} {
         pre: '',
         idx: `z * ${M * N} + m * ${N} + n`,
         ptrs: [`p.a = ${ref(node.inputs[0])};`, `p.b = ${ref(node.inputs[1])};`, `p.y = ${ref(node.outputs[0])};`],
+        half: a.half === b.half ? a.half : undefined,
       });
     },
     Gemm(node) {
@@ -371,6 +426,7 @@ struct ${k} {
         pre,
         idx: `m * ${N} + n`,
         ptrs,
+        half: a.half === b.half ? a.half : undefined,
       });
     },
     Conv(node) {
@@ -397,6 +453,7 @@ struct ${k} {
           pre: bias ? 'v = bias_m[m] + v;' : '',
           idx: `(z * ${M} + m) * ${OH * OW} + n`,
           ptrs: [`p.a = ${ref(node.inputs[1])};`, `p.b = ${ref(node.inputs[0])};`, `p.y = ${ref(node.outputs[0])};`, ...(bias ? [`p.bias_m = ${bias};`] : [])],
+          half: x.half === w.half ? x.half : undefined,
         });
         return;
       }
@@ -655,12 +712,24 @@ a.y[i] = ${fin(count)};`);
     const emit = emitters[node.op];
     if (!emit) throw new CompileError('unsupported', `the CUDA backend does not support ${node.op} (${node.name})`, [node.op]);
     emit(node);
+    // GEMMs round in their store; the rest of the kernels that make a half tensor get a rounding pass.
+    if (VALUE_PRESERVING.has(node.op) || ['MatMul', 'Gemm'].includes(node.op) || (node.op === 'Conv' && attrInt(node, 'group', 1) === 1)) continue;
+    for (const o of node.outputs) {
+      const h = o ? tensor(o).half : undefined;
+      if (!h || tensor(o).data) continue;
+      uses_.add('HALF');
+      halfKernels.add(ROUND[h].kernel);
+      body.push(`  { KilnArgs a = {}; a.y = ${ref(o)}; kiln_launch<${ROUND[h].kernel}>(${numel(tensor(o).shape)}, a); }`);
+      launches.push({ node: node.name, kernel: 'round' });
+    }
   }
   // Outputs that are constants, inputs, or aliases of another buffer are copied into place.
   step++;
   graph.outputs.forEach((o, i) => {
     const r = ref(o);
-    if (r !== `out${i}`) {
+    const h = tensor(o).half;
+    if (h) convert(ROUND[h].to, o, numel(tensor(o).shape), `out${i}`, r);
+    else if (r !== `out${i}`) {
       body.push(`  { KilnArgs a = {}; a.y = out${i}; a.x[0] = ${r}; kiln_launch<kiln_copy>(${numel(tensor(o).shape)}, a); }`);
       launches.push({ node: o, kernel: 'copy' });
       uses_.add('COPY');
@@ -686,13 +755,13 @@ a.y[i] = ${fin(count)};`);
 
   const info = (n: string): TensorInfo => {
     const t = tensor(n);
-    return { name: n, dtype: t.dtype, shape: t.shape };
+    return { name: n, dtype: ioType(t), shape: t.shape };
   };
   const inputs = graph.inputs.map(info);
   const outputs = graph.outputs.map(info);
-  for (const t of [...inputs, ...outputs]) if (t.dtype !== 'float32') throw new CompileError('unsupported', `the CUDA backend supports float32 inputs and outputs only: ${t.name} is ${t.dtype}`);
+  for (const t of [...inputs, ...outputs]) if (!['float32', 'float16', 'bfloat16'].includes(t.dtype)) throw new CompileError('unsupported', `the CUDA backend supports float32, float16 and bfloat16 inputs and outputs only: ${t.name} is ${t.dtype}`);
   const upper = name.toUpperCase();
-  const describe = (ts: TensorInfo[]) => ts.map((t, i) => ` *   [${i}] ${t.name}: ${t.dtype} [${t.shape.join(', ')}]`).join('\n');
+  const describe = (ts: TensorInfo[]) => ts.map((t, i) => ` *   [${i}] ${comment(t.name)}: ${t.dtype === 'float32' ? 'float32' : `${t.dtype} (uint16_t, the format's bits)`} [${t.shape.join(', ')}]`).join('\n');
   const header = `/* Generated by Kiln ${COMPILER_VERSION} (CUDA) from an ONNX model (opset ${graph.opset}). */
 #ifndef ${upper}_H
 #define ${upper}_H
@@ -705,7 +774,7 @@ extern "C" {
 #define ${upper}_NUM_OUTPUTS ${outputs.length}
 
 /*
- * Runs the model once on the GPU. Buffers are dense, row-major float32:
+ * Runs the model once on the GPU. Buffers are dense, row-major:
  * Inputs:
 ${describe(inputs)}
  * Outputs:
@@ -726,8 +795,8 @@ void ${name}_release(void);
 
 #endif
 `;
-  const inBytes = inputs.map((t) => Math.max(1, numel(t.shape)) * 4);
-  const outBytes = outputs.map((t) => Math.max(1, numel(t.shape)) * 4);
+  const inBytes = inputs.map((t) => Math.max(1, numel(t.shape)) * IO_BYTES[t.dtype]);
+  const outBytes = outputs.map((t) => Math.max(1, numel(t.shape)) * IO_BYTES[t.dtype]);
   const stage = (sizes: number[]) => {
     let o = 0;
     return sizes.map((s) => {
@@ -755,6 +824,7 @@ __asm__(".section .rodata\\n.balign 64\\nkiln_weights:\\n.incbin \\"${name}.weig
 extern "C" __attribute__((visibility("hidden"))) const unsigned char kiln_weights[];
 ${[...uses_].map((u) => `#define KILN_USE_${u}`).join('\n')}
 ${CUDA_RUNTIME}
+${[...halfKernels].map((k) => `struct ${k} { static KILN_HD void run(long i, const KilnArgs &a) { ${HALF_KERNELS[k]} } };`).join('\n')}
 ${uses_.has('COPY') ? `struct kiln_copy {
   static KILN_HD void run(long i, const KilnArgs &a) { a.y[i] = a.x[0][i]; }
 };

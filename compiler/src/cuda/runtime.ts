@@ -8,6 +8,8 @@
  * synchronises), so that the index arithmetic, tiling, bounds handling and the order of every
  * reduction can be tested on a machine without a GPU.
  */
+import { halfConversionsC } from '../half';
+
 export const CUDA_RUNTIME = String.raw`
 #include <math.h>
 #include <stdint.h>
@@ -17,6 +19,11 @@ export const CUDA_RUNTIME = String.raw`
 #define KILN_HD
 #else
 #include <cuda_runtime.h>
+#ifdef KILN_USE_HGEMM
+#include <mma.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#endif
 #define KILN_HD __host__ __device__
 #endif
 
@@ -364,5 +371,209 @@ static inline void kiln_layernorm(const KilnLayerNorm &p) {
 #ifdef KILN_USE_GELU
 /* GELU as the C backend computes it (the Erf form). */
 static KILN_HD inline float kiln_gelu(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678f)); }
+#endif
+
+#ifdef KILN_USE_HALF
+${halfConversionsC('static KILN_HD inline')}
+#endif
+
+#ifdef KILN_USE_HGEMM
+/* ---- Tensor-core GEMM for half operands: float16 (sm_70 and later) and bfloat16 (sm_80 and later). ----
+ * A 64 x 64 tile per block of 4 warps, 32 deep; each warp owns 32 x 32 of it as 2 x 2 WMMA
+ * 16x16x16 fragments accumulating in float32. A and B tiles are staged in shared memory in the
+ * half format (their values are of that format already: the model's types say so); at the end
+ * the accumulators pass through shared memory to the same per-element epilogue (P::store) as the
+ * SIMT GEMM. Where the architecture has no tensor cores for the format, the same tiles are
+ * multiplied on CUDA cores. With KILN_HOST_EMULATION the fragments are 16 x 16 arrays and each
+ * warp's matrix operations run once per warp (KILN_EMULATE_CUDA_CORES: the CUDA-core path). */
+#if defined(KILN_HOST_EMULATION)
+#ifdef KILN_EMULATE_CUDA_CORES
+#define KILN_TC_F16 0
+#define KILN_TC_BF16 0
+#else
+#define KILN_TC_F16 1
+#define KILN_TC_BF16 1
+#endif
+struct KilnF16 { typedef float T; static inline T from(float v) { return kiln_round_float16(v); } };
+struct KilnBF16 { typedef float T; static inline T from(float v) { return kiln_round_bfloat16(v); } };
+namespace kiln_wmma {
+struct fa { float x[16][16]; };
+typedef fa fb;
+struct fc { float x[16][16]; };
+static inline void load(fa &f, const float *p, int ld) { for (int r = 0; r < 16; r++) for (int c = 0; c < 16; c++) f.x[r][c] = p[r * ld + c]; }
+static inline void fill(fc &f) { memset(&f, 0, sizeof f); }
+static inline void mma(fc &d, const fa &a, const fb &b) {
+  for (int r = 0; r < 16; r++)
+    for (int c = 0; c < 16; c++) { float s = d.x[r][c]; for (int k = 0; k < 16; k++) s += a.x[r][k] * b.x[k][c]; d.x[r][c] = s; }
+}
+static inline void store(float *p, const fc &f, int ld) { for (int r = 0; r < 16; r++) for (int c = 0; c < 16; c++) p[r * ld + c] = f.x[r][c]; }
+}
+#else
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 700
+#define KILN_TC_F16 1
+#else
+#define KILN_TC_F16 0
+#endif
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define KILN_TC_BF16 1
+#else
+#define KILN_TC_BF16 0
+#endif
+struct KilnF16 { typedef __half T; static __device__ inline T from(float v) { return __float2half_rn(v); } };
+struct KilnBF16 { typedef __nv_bfloat16 T; static __device__ inline T from(float v) { return __float2bfloat16_rn(v); } };
+#endif
+
+/* Whether this compilation pass has tensor cores for the format. */
+template <class H> struct KilnTc;
+template <> struct KilnTc<KilnF16> { enum { ON = KILN_TC_F16 }; };
+template <> struct KilnTc<KilnBF16> { enum { ON = KILN_TC_BF16 }; };
+
+template <class H> struct KilnHgemm {
+  typedef typename H::T T;
+  enum { BM = 64, BN = 64, BK = 32, THREADS = 128, LDA = BK + 8, LDB = BN + 8, LDC = BN + 4 };
+  /* The A and B tiles, and later the float results over them; 128-byte aligned (WMMA needs 32). */
+  enum { IN_BYTES = (BM * LDA + BK * LDB) * (int)sizeof(T), OUT_BYTES = BM * LDC * 4, SMEM = IN_BYTES > OUT_BYTES ? IN_BYTES : OUT_BYTES };
+  static KILN_HD T *a(unsigned char *s) { return reinterpret_cast<T *>(s); }
+  static KILN_HD T *b(unsigned char *s) { return reinterpret_cast<T *>(s) + BM * LDA; }
+  static KILN_HD float *c(unsigned char *s) { return reinterpret_cast<float *>(s); }
+  template <class P> static KILN_HD void load(const P &p, int z, int m0, int n0, int k0, int tid, unsigned char *s) {
+    T *sa = a(s), *sb = b(s);
+    for (int e = tid; e < BM * BK; e += THREADS) {
+      const int mm = e / BK, kk = e % BK, m = m0 + mm, k = k0 + kk;
+      sa[mm * LDA + kk] = H::from(m < P::M && k < P::K ? p.A(z, m, k) : 0.0f);
+    }
+    if (P::B_KCONTIG) {
+      for (int e = tid; e < BK * BN; e += THREADS) {
+        const int nn = e / BK, kk = e % BK, k = k0 + kk, n = n0 + nn;
+        sb[kk * LDB + nn] = H::from(k < P::K && n < P::N ? p.B(z, k, n) : 0.0f);
+      }
+    } else {
+      for (int e = tid; e < BK * BN; e += THREADS) {
+        const int kk = e / BN, nn = e % BN, k = k0 + kk, n = n0 + nn;
+        sb[kk * LDB + nn] = H::from(k < P::K && n < P::N ? p.B(z, k, n) : 0.0f);
+      }
+    }
+  }
+  template <class P> static KILN_HD void epilogue(const P &p, int z, int m0, int n0, int tid, unsigned char *s) {
+    const float *sc = c(s);
+    for (int e = tid; e < BM * BN; e += THREADS) {
+      const int mm = e / BN, nn = e % BN, m = m0 + mm, n = n0 + nn;
+      if (m < P::M && n < P::N) p.store(z, m, n, sc[mm * LDC + nn]);
+    }
+  }
+};
+
+#ifndef KILN_HOST_EMULATION
+/* The warp's 2 x 2 fragments over one k-tile, on tensor cores. */
+template <class H, bool TC> struct KilnHgemmMath;
+template <class H> struct KilnHgemmMath<H, true> {
+  typedef KilnHgemm<H> G;
+  nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, 16, float> acc[2][2];
+  __device__ void init() {
+    for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) nvcuda::wmma::fill_fragment(acc[i][j], 0.0f);
+  }
+  __device__ void step(unsigned char *s, int tid) {
+    const int warp = tid / 32, wm = warp / 2 * 32, wn = warp % 2 * 32;
+    for (int kk = 0; kk < G::BK; kk += 16) {
+      nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, 16, typename H::T, nvcuda::wmma::row_major> fa[2];
+      nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, 16, typename H::T, nvcuda::wmma::row_major> fb[2];
+      for (int i = 0; i < 2; i++) nvcuda::wmma::load_matrix_sync(fa[i], G::a(s) + (wm + i * 16) * G::LDA + kk, G::LDA);
+      for (int j = 0; j < 2; j++) nvcuda::wmma::load_matrix_sync(fb[j], G::b(s) + kk * G::LDB + wn + j * 16, G::LDB);
+      for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) nvcuda::wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+    }
+  }
+  __device__ void finish(unsigned char *s, int tid) {
+    const int warp = tid / 32, wm = warp / 2 * 32, wn = warp % 2 * 32;
+    for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) nvcuda::wmma::store_matrix_sync(G::c(s) + (wm + i * 16) * G::LDC + wn + j * 16, acc[i][j], G::LDC, nvcuda::wmma::mem_row_major);
+  }
+};
+/* The same on CUDA cores: each thread 32 outputs (one row, 32 columns) of the block's tile. */
+template <class H> struct KilnHgemmMath<H, false> {
+  typedef KilnHgemm<H> G;
+  float acc[32];
+  __device__ void init() { for (int j = 0; j < 32; j++) acc[j] = 0.0f; }
+  __device__ void step(unsigned char *s, int tid) {
+    const int r = tid / 2, c0 = tid % 2 * 32;
+    for (int k = 0; k < G::BK; k++) {
+      const float av = static_cast<float>(G::a(s)[r * G::LDA + k]);
+      for (int j = 0; j < 32; j++) acc[j] += av * static_cast<float>(G::b(s)[k * G::LDB + c0 + j]);
+    }
+  }
+  __device__ void finish(unsigned char *s, int tid) {
+    const int r = tid / 2, c0 = tid % 2 * 32;
+    for (int j = 0; j < 32; j++) G::c(s)[r * G::LDC + c0 + j] = acc[j];
+  }
+};
+template <class H, class P> __global__ void __launch_bounds__(128) kiln_hgemm_kernel(P p) {
+  typedef KilnHgemm<H> G;
+  __shared__ __align__(128) unsigned char s[G::SMEM];
+  const int m0 = blockIdx.y * G::BM, n0 = blockIdx.x * G::BN, z = blockIdx.z, tid = threadIdx.x;
+  KilnHgemmMath<H, (bool)KilnTc<H>::ON> math;
+  math.init();
+  for (int k0 = 0; k0 < P::K; k0 += G::BK) {
+    G::load(p, z, m0, n0, k0, tid, s);
+    __syncthreads();
+    math.step(s, tid);
+    __syncthreads();
+  }
+  math.finish(s, tid);
+  __syncthreads();
+  G::epilogue(p, z, m0, n0, tid, s);
+}
+#endif
+
+template <class H, class P> static inline void kiln_hgemm(const P &p, long batch) {
+  typedef KilnHgemm<H> G;
+  const long gm = (P::M + G::BM - 1) / G::BM, gn = (P::N + G::BN - 1) / G::BN;
+#ifdef KILN_HOST_EMULATION
+  /* Phase by phase, as the kernel's barriers order them: every thread's load, then each warp's
+   * fragments (or each thread's outputs on CUDA cores), then the results through shared memory. */
+  alignas(128) static unsigned char s[G::SMEM];
+  static kiln_wmma::fc acc[4][2][2];
+  static float tacc[G::THREADS][32];
+  const bool tc = KilnTc<H>::ON;
+  for (int z = 0; z < batch; z++)
+    for (int bm = 0; bm < gm; bm++)
+      for (int bn = 0; bn < gn; bn++) {
+        const int m0 = bm * G::BM, n0 = bn * G::BN;
+        for (int w = 0; w < 4; w++) for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) kiln_wmma::fill(acc[w][i][j]);
+        memset(tacc, 0, sizeof tacc);
+        for (int k0 = 0; k0 < P::K; k0 += G::BK) {
+          memset(s, 0xff, sizeof s); /* NaNs: a read of a tile no load wrote shows in the results */
+          for (int t = 0; t < G::THREADS; t++) G::load(p, z, m0, n0, k0, t, s);
+          if (tc) {
+            for (int w = 0; w < 4; w++) {
+              const int wm = w / 2 * 32, wn = w % 2 * 32;
+              for (int kk = 0; kk < G::BK; kk += 16) {
+                kiln_wmma::fa fa[2];
+                kiln_wmma::fb fb[2];
+                for (int i = 0; i < 2; i++) kiln_wmma::load(fa[i], G::a(s) + (wm + i * 16) * G::LDA + kk, G::LDA);
+                for (int j = 0; j < 2; j++) kiln_wmma::load(fb[j], G::b(s) + kk * G::LDB + wn + j * 16, G::LDB);
+                for (int i = 0; i < 2; i++) for (int j = 0; j < 2; j++) kiln_wmma::mma(acc[w][i][j], fa[i], fb[j]);
+              }
+            }
+          } else {
+            for (int t = 0; t < G::THREADS; t++) {
+              const int r = t / 2, c0 = t % 2 * 32;
+              for (int k = 0; k < G::BK; k++)
+                for (int j = 0; j < 32; j++) tacc[t][j] += G::a(s)[r * G::LDA + k] * G::b(s)[k * G::LDB + c0 + j];
+            }
+          }
+        }
+        memset(s, 0xff, sizeof s);
+        if (tc) {
+          for (int w = 0; w < 4; w++)
+            for (int i = 0; i < 2; i++)
+              for (int j = 0; j < 2; j++) kiln_wmma::store(G::c(s) + (w / 2 * 32 + i * 16) * G::LDC + w % 2 * 32 + j * 16, acc[w][i][j], G::LDC);
+        } else {
+          for (int t = 0; t < G::THREADS; t++)
+            for (int j = 0; j < 32; j++) G::c(s)[(t / 2) * G::LDC + t % 2 * 32 + j] = tacc[t][j];
+        }
+        for (int t = 0; t < G::THREADS; t++) G::epilogue(p, z, m0, n0, t, s);
+      }
+#else
+  kiln_hgemm_kernel<H, P><<<dim3((unsigned)gn, (unsigned)gm, (unsigned)batch), G::THREADS, 0, kiln_stream>>>(p);
+#endif
+}
 #endif
 `;
