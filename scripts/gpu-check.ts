@@ -6,9 +6,12 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { compileModelCuda } from '../compiler/src/cuda/generate';
 import { modelHarness } from '../compiler/src/harness';
-import { nvccBenchArgs, nvccModelArgs, PROBE, sgemmBench, sgemmModel } from '../compiler/src/cuda/check';
+import { hgemmBench, hgemmModel, nvccBenchArgs, nvccModelArgs, PROBE, sgemmBench, sgemmModel } from '../compiler/src/cuda/check';
+import { f16Bits } from '../compiler/src/half';
+import { IO_BYTES } from '../compiler/src/ir';
+import { toHalfModel } from '../compiler/test/builder';
 import { TEST_MODELS } from '../compiler/test/models';
-import { compareOutput } from '../src/verification/compare';
+import { compareOutput, HALF_TOLERANCE } from '../src/verification/compare';
 import { prng } from '../src/verification/inputs';
 import { BUNDLE_FILES, BundleManifest } from '../src/verification/bundle';
 import { generateInputs } from '../src/verification/inputs';
@@ -21,9 +24,11 @@ import { generateHarness } from '../workers/verify/harness';
 /**
  * On a machine with an NVIDIA GPU and the CUDA toolkit: builds the test models with the CUDA
  * generator for this GPU's sm_XX, runs them on the GPU on seeded inputs, compares the outputs with
- * onnxruntime-node's (CPU) within the model tolerance, verifies a CUDA kernel's bundle with the
- * GPU runner (as kiln-verify and a verify-cuda worker do), then times the generated SGEMM at
- * 4096x4096x4096 next to cuBLAS's cublasSgemm on the same device buffers and prints TFLOP/s.
+ * onnxruntime-node's (CPU) within the model tolerance (and the same models in float16, whose
+ * GEMMs run on tensor cores, against ONNX Runtime's float16 outputs at float16's precision),
+ * verifies a CUDA kernel's bundle with the GPU runner (as kiln-verify and a verify-cuda worker do),
+ * then times the generated SGEMM at 4096x4096x4096 next to cuBLAS's cublasSgemm on the same device
+ * buffers, and the float16 tensor-core GEMM next to cublasGemmEx, and prints TFLOP/s.
  *   npm run gpu:check            (KILN_CUDA_HOME: the toolkit, default /usr/local/cuda)
  * Exits 1 when a model does not match, 2 when there is no GPU or no toolkit.
  */
@@ -96,34 +101,38 @@ async function main(): Promise<void> {
     const [, arch, device] = /(sm_\d+) (.*)/.exec(probe)!;
     console.log(`${device}: ${arch}; ${smi.stdout.trim().split('\n')[0]}`);
 
-    for (const m of TEST_MODELS) {
-      const bytes = m.build();
+    for (const [m, half] of TEST_MODELS.flatMap((x) => [[x, false], [x, true]] as const)) {
+      const bytes = half ? toHalfModel(m.build()) : m.build();
+      const label = `${m.name}${half ? ' (float16)' : ''}`;
       const model = compileModelCuda(bytes, { name: 'net', inputShapes: m.inputShapes });
-      const md = join(dir, m.name);
+      const md = join(dir, `${m.name}${half ? '-f16' : ''}`);
       execFileSync('mkdir', ['-p', md]);
       for (const [f, c] of Object.entries(model.files)) await writeFile(join(md, f), c);
       await writeFile(join(md, 'harness.c'), modelHarness(model.metadata));
       execFileSync(NVCC, nvccModelArgs(arch), { cwd: md });
       const rand = prng(1);
-      const inputs = model.metadata.inputs.map((t) => Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
+      const count = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+      const inputs = model.metadata.inputs.map((t) => (half ? Uint16Array.from({ length: count(t.shape) }, () => f16Bits(rand() * 2 - 1)) : Float32Array.from({ length: count(t.shape) }, () => rand() * 2 - 1)));
       await writeFile(join(md, 'inputs.bin'), Buffer.concat(inputs.map((a) => Buffer.from(a.buffer))));
       const run = spawnSync(join(md, 'run'), ['inputs.bin', 'outputs.bin'], { cwd: md, encoding: 'utf8', timeout: 120_000 });
       if (run.status !== 0) {
-        console.log(`FAIL ${m.name}: the GPU build exited ${run.status} ${run.stderr}`);
+        console.log(`FAIL ${label}: the GPU build exited ${run.status} ${run.stderr}`);
         failed++;
         continue;
       }
       const session = await ort.InferenceSession.create(bytes);
-      const feeds = Object.fromEntries(model.metadata.inputs.map((t, i) => [t.name, new ort.Tensor('float32', inputs[i], t.shape)]));
+      const feeds = Object.fromEntries(model.metadata.inputs.map((t, i) => [t.name, new ort.Tensor(half ? 'float16' : 'float32', inputs[i], t.shape)]));
       const expected = await session.run(feeds);
       const out = await readFile(join(md, 'outputs.bin'));
+      const tolerance = half ? HALF_TOLERANCE.float16 : MODEL_TOLERANCE;
       let o = 0;
       for (const t of model.metadata.outputs) {
-        const n = t.shape.reduce((a, b) => a * b, 1) * 4;
-        const e = expected[t.name].data as Float32Array;
-        const r = compareOutput(t.name, 'float32', Buffer.from(e.buffer, e.byteOffset, e.byteLength), out.subarray(o, o + n), MODEL_TOLERANCE);
+        const n = count(t.shape) * IO_BYTES[t.dtype];
+        const e = expected[t.name].data as Float32Array | Uint16Array;
+        const r = compareOutput(t.name, half ? 'float16' : 'float32', Buffer.from(e.buffer, e.byteOffset, e.byteLength), out.subarray(o, o + n), tolerance);
         o += n;
-        console.log(`${r.passed ? 'PASS' : 'FAIL'} ${m.name}/${t.name}: max abs error ${r.maxAbsError.toExponential(2)}, ${r.mismatches} mismatches (rtol ${MODEL_TOLERANCE.rtol}, atol ${MODEL_TOLERANCE.atol})`);
+        const cores = model.launches.some((l) => l.kernel === 'tensor-core-gemm') ? ', tensor-core GEMMs' : '';
+        console.log(`${r.passed ? 'PASS' : 'FAIL'} ${label}/${t.name}: max abs error ${r.maxAbsError.toExponential(2)}, ${r.mismatches} mismatches (rtol ${tolerance.rtol}, atol ${tolerance.atol}${cores})`);
         if (!r.passed) failed++;
       }
     }
@@ -138,21 +147,24 @@ async function main(): Promise<void> {
     console.log(`${report.status === 'passed' ? 'PASS' : 'FAIL'} GPU runner (${report.runner}, sandbox ${sandbox}), saxpy for ${arch}: ${report.summary}`);
     if (report.status !== 'passed') failed++;
 
-    // The GEMM: a MatMul of two inputs, generated like any model, timed on device buffers.
-    const gemm = compileModelCuda(sgemmModel(SIZE), { name: 'net' });
-    const gd = join(dir, 'sgemm');
-    execFileSync('mkdir', ['-p', gd]);
-    for (const [f, c] of Object.entries(gemm.files)) await writeFile(join(gd, f), c);
-    await writeFile(join(gd, 'bench.cu'), sgemmBench(SIZE));
-    execFileSync(NVCC, nvccBenchArgs(arch), { cwd: gd });
-    const bench = spawnSync(join(gd, 'bench'), { cwd: gd, encoding: 'utf8', timeout: 300_000 });
-    process.stdout.write(bench.stdout);
-    if (bench.status !== 0) {
-      console.log(`FAIL sgemm: exited ${bench.status} ${bench.stderr}`);
-      failed++;
-    } else {
-      const ratio = Number(/ratio ([\d.]+)%/.exec(bench.stdout)?.[1]);
-      console.log(`goal (at least 50% of cuBLAS SGEMM at 4096^3): ${SIZE === 4096 && ratio >= 50 ? 'met' : 'not met'}`);
+    // The GEMMs: a MatMul of two inputs, generated like any model, timed on device buffers; in
+    // float32 (the SGEMM) and in float16 (tensor cores).
+    for (const [label, model, source] of [['sgemm', sgemmModel(SIZE), sgemmBench(SIZE)], ['hgemm', hgemmModel(SIZE), hgemmBench(SIZE)]] as const) {
+      const gemm = compileModelCuda(model, { name: 'net' });
+      const gd = join(dir, label);
+      execFileSync('mkdir', ['-p', gd]);
+      for (const [f, c] of Object.entries(gemm.files)) await writeFile(join(gd, f), c);
+      await writeFile(join(gd, 'bench.cu'), source);
+      execFileSync(NVCC, nvccBenchArgs(arch), { cwd: gd });
+      const bench = spawnSync(join(gd, 'bench'), { cwd: gd, encoding: 'utf8', timeout: 300_000 });
+      process.stdout.write(bench.stdout);
+      if (bench.status !== 0) {
+        console.log(`FAIL ${label}: exited ${bench.status} ${bench.stderr}`);
+        failed++;
+      } else if (label === 'sgemm') {
+        const ratio = Number(/ratio ([\d.]+)%/.exec(bench.stdout)?.[1]);
+        console.log(`goal (at least 50% of cuBLAS SGEMM at 4096^3): ${SIZE === 4096 && ratio >= 50 ? 'met' : 'not met'}`);
+      }
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

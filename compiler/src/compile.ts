@@ -20,7 +20,7 @@ import { SHAPE_OPS } from './ops/shape';
 import { SOFTMAX_OPS } from './ops/softmax';
 import { cString, STRING_OPS } from './ops/string';
 
-export const COMPILER_VERSION = '0.3.0';
+export const COMPILER_VERSION = '0.4.0';
 
 /** The operators that take or give string tensors. */
 const STRING_OP_NAMES: ReadonlySet<string> = new Set(STRING_OPS.map((o) => o.type));

@@ -12,7 +12,7 @@ import { MODEL_TOLERANCE } from '../../src/verification/spec';
 import { ModelBuilder, randomWeights, toHalfModel } from '../test/builder';
 import { encoderLayer, TEST_MODELS } from '../test/models';
 import { listCases, ONNX_TESTDATA } from './conformance';
-import { nvccBenchArgs, nvccModelArgs, PROBE, sgemmBench, sgemmModel } from './cuda/check';
+import { hgemmBench, hgemmModel, nvccBenchArgs, nvccModelArgs, PROBE, sgemmBench, sgemmModel } from './cuda/check';
 import { runCudaCase } from './cuda/conformance';
 import { compileModelCuda, CudaModel } from './cuda/generate';
 import { modelHarness } from './harness';
@@ -376,15 +376,16 @@ describe('gpu-check refuses to pretend', () => {
     }
   });
 
-  it('its SGEMM benchmark builds against cuBLAS', { skip: existsSync(join(CUDA_HOME, 'include/cublas_v2.h')) ? false : 'cuBLAS is not installed with this toolkit' }, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'kiln-bench-'));
-    try {
-      const model = compileModelCuda(sgemmModel(256), { name: 'net' });
-      for (const [name, content] of Object.entries(model.files)) await writeFile(join(dir, name), content);
-      await writeFile(join(dir, 'bench.cu'), sgemmBench(256));
-      execFileSync(NVCC, nvccBenchArgs('sm_90'), { cwd: dir });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
+  it('its SGEMM and float16 GEMM benchmarks build against cuBLAS', { skip: existsSync(join(CUDA_HOME, 'include/cublas_v2.h')) ? false : 'cuBLAS is not installed with this toolkit' }, async () => {
+    for (const [model, source] of [[sgemmModel(256), sgemmBench(256)], [hgemmModel(256), hgemmBench(256)]] as const) {
+      const dir = await mkdtemp(join(tmpdir(), 'kiln-bench-'));
+      try {
+        for (const [name, content] of Object.entries(compileModelCuda(model, { name: 'net' }).files)) await writeFile(join(dir, name), content);
+        await writeFile(join(dir, 'bench.cu'), source);
+        execFileSync(NVCC, nvccBenchArgs('sm_90'), { cwd: dir });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     }
   });
 
