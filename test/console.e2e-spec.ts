@@ -320,6 +320,28 @@ describe('the web console in Chromium', { skip }, () => {
     await shot(page, '08-jobs');
   });
 
+  it('deletes a finished job, after asking, with everything it made', async () => {
+    const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', files: [{ path: 'gone.c', content: 'int gone(void) { return 7; }\n' }] }, targets: ['x86_64-linux-gnu'] });
+    assert.equal(res.status, 202);
+    await page.goto(`/jobs/${res.body.id}`);
+    await waitForSuccess(page);
+    const artifact = (await apiGet(`/v1/jobs/${res.body.id}`)).builds[0].artifacts[0].id;
+    let asked = '';
+    page.once('dialog', (d) => {
+      asked = d.message();
+      void d.dismiss();
+    });
+    await page.getByRole('button', { name: 'Delete job' }).click();
+    await page.waitForTimeout(200);
+    assert.match(asked, /cannot be undone/);
+    assert.equal((await kiln.http().get(`/v1/jobs/${res.body.id}`).set(kiln.auth)).status, 200, 'dismissing the question keeps the job');
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Delete job' }).click();
+    await page.waitForURL(/\/jobs$/);
+    assert.equal((await kiln.http().get(`/v1/jobs/${res.body.id}`).set(kiln.auth)).status, 404);
+    assert.equal((await kiln.http().get(`/v1/artifacts/${artifact}`).set(kiln.auth)).status, 404);
+  });
+
   it('shows the API\'s message for a model it cannot read, refuses an archive, and shows a refused job\'s 4xx as written', async () => {
     await page.getByRole('link', { name: 'New build' }).first().click();
     const garbage = new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2, 3]);

@@ -14,7 +14,7 @@ import { languageOf } from '../lib/highlight';
 import { verdict } from '../lib/plot';
 import { applyEvent, TERMINAL } from '../lib/timeline';
 import type { Artifact, Build, Job, ModelCompilers, TargetCatalog } from '../lib/types';
-import { Link } from '../router';
+import { Link, navigate } from '../router';
 import { useSession } from '../session';
 
 /** Artifacts that are text worth reading in the page. */
@@ -73,6 +73,7 @@ function JobView({ job, now }: { job: Job; now: number }) {
   const { api } = useSession();
   const [selected, setSelected] = useState(job.builds[0]?.id ?? '');
   const [canceling, setCanceling] = useState<string | null>(null);
+  const [deleting, setDeleting] = useState<string | null>(null);
   const build = job.builds.find((b) => b.id === selected) ?? job.builds[0];
   const finished = TERMINAL.includes(job.status);
   const [catalog] = useAsync<TargetCatalog>(() => unwrap(api.GET('/v1/targets')), [api]);
@@ -85,6 +86,17 @@ function JobView({ job, now }: { job: Job; now: number }) {
       setCanceling(null);
     } catch (e) {
       setCanceling((e as Error).message);
+    }
+  };
+
+  const remove = async () => {
+    if (!window.confirm('Delete this job with its builds, artifacts and verification reports? This cannot be undone.')) return;
+    setDeleting('…');
+    try {
+      await unwrap(api.DELETE('/v1/jobs/{id}', { params: { path: { id: job.id }, query: { purge: true } } }));
+      navigate('/jobs');
+    } catch (e) {
+      setDeleting((e as Error).message);
     }
   };
 
@@ -104,8 +116,12 @@ function JobView({ job, now }: { job: Job; now: number }) {
         {!finished && (
           <button type="button" className="btn danger" onClick={cancel} disabled={canceling === '…'}>Cancel builds</button>
         )}
+        {finished && (
+          <button type="button" className="btn danger" onClick={remove} disabled={deleting === '…'}>Delete job</button>
+        )}
       </div>
       {canceling && canceling !== '…' && <Problem title="The job could not be canceled" message={canceling} />}
+      {deleting && deleting !== '…' && <Problem title="The job could not be deleted" message={deleting} />}
 
       <section className="card" aria-labelledby="builds-h">
         <h2 id="builds-h">Builds</h2>
