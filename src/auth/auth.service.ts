@@ -4,6 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, Repository } from 'typeorm';
 import { KILN_CONFIG, KilnConfig } from '../config/config';
 import { ApiKey, Tenant } from '../database/entities';
+import { prepared, run } from '../database/sql';
 import { ALL_SCOPES, Scope } from './scopes';
 
 export interface Caller {
@@ -19,6 +20,12 @@ export function hashApiKey(secret: string): string {
 }
 
 export const DEFAULT_TENANT = 'default';
+
+const AUTHENTICATE = prepared(
+  `SELECT k.id AS key_id, k.tenant_id, t.name AS tenant_name, k.scopes
+     FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+    WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+);
 
 @Injectable()
 export class AuthService implements OnApplicationBootstrap {
@@ -56,13 +63,8 @@ export class AuthService implements OnApplicationBootstrap {
   }
 
   async authenticate(secret: string): Promise<Caller | null> {
-    // Every request comes here: plain SQL, without building the query anew each time.
-    const [row]: { key_id: string; tenant_id: string; tenant_name: string; scopes: Scope[] }[] = await this.keys.query(
-      `SELECT k.id AS key_id, k.tenant_id, t.name AS tenant_name, k.scopes
-         FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
-        WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
-      [hashApiKey(secret)],
-    );
+    // Every request comes here: a prepared statement, not a query built anew each time.
+    const [row] = await run<{ key_id: string; tenant_id: string; tenant_name: string; scopes: Scope[] }>(this.keys.manager, AUTHENTICATE, [hashApiKey(secret)]);
     if (!row) return null;
     return { keyId: row.key_id, tenantId: row.tenant_id, tenantName: row.tenant_name, scopes: row.scopes };
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EntityManager, EntityMetadata } from 'typeorm';
 
 /**
@@ -38,4 +39,34 @@ export function entityFromJson<T>(meta: EntityMetadata, row: Record<string, unkn
     entity[prop] = convert ? convert(v) : v;
   }
   return entity as T;
+}
+
+/**
+ * A fixed statement that PostgreSQL parses and plans once per connection (a named prepared
+ * statement) instead of on every run. For the statements every request or build runs: parsing
+ * and planning them costs PostgreSQL several times what running them does (a job's one-query
+ * read took about 1 ms of its CPU each time, 0.3 ms prepared). Only for text that never varies:
+ * each distinct text is kept prepared on every connection of the pool.
+ */
+export interface PreparedStatement {
+  readonly name: string;
+  readonly text: string;
+}
+
+export function prepared(text: string): PreparedStatement {
+  return { name: `kiln_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`, text };
+}
+
+/**
+ * Runs a prepared statement and gives back its rows (also for UPDATE/DELETE ... RETURNING).
+ * TypeORM hands the query to node-postgres as it is, and node-postgres takes a {name, text}
+ * query: it prepares the statement on the connection the first time and reuses it after.
+ */
+export async function run<T>(em: Pick<EntityManager, 'query'>, statement: PreparedStatement, params: unknown[]): Promise<T[]> {
+  const query = { name: statement.name, text: statement.text } as unknown as string;
+  const result: unknown = await em.query(query, params);
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') {
+    return result[0] as T[];
+  }
+  return result as T[];
 }

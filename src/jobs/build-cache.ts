@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from 'typeorm';
+import { prepared, run } from '../database/sql';
 import type { ModelInput, SourceInput } from '../database/entities/job.entity';
 import type { CanonicalTarget } from '../targets/target';
 import type { VerifySpec } from '../verification/spec';
@@ -88,15 +89,16 @@ export function cacheKey(tenantId: string, digest: string, toolchain: { key: str
   return sha256(`${tenantId}\n${digest}\n${toolchain.key}@${toolchain.version}`);
 }
 
+const FIND_CACHED = prepared(
+  `SELECT c.key, c.build_id FROM build_cache c JOIN builds b ON b.id = c.build_id
+    WHERE c.key = ANY($1) AND c.tenant_id = $2 AND b.tenant_id = $2 AND b.status = 'succeeded'
+    ORDER BY c.created_at DESC LIMIT 1`,
+);
+
 /** The stored build a key points to, if it still succeeded and belongs to the tenant. */
 export async function findCached(db: Pick<EntityManager, 'query'>, tenantId: string, keys: string[]): Promise<{ key: string; buildId: string } | null> {
   if (keys.length === 0) return null;
-  const rows: { key: string; build_id: string }[] = await db.query(
-    `SELECT c.key, c.build_id FROM build_cache c JOIN builds b ON b.id = c.build_id
-      WHERE c.key = ANY($1) AND c.tenant_id = $2 AND b.tenant_id = $2 AND b.status = 'succeeded'
-      ORDER BY c.created_at DESC LIMIT 1`,
-    [keys, tenantId],
-  );
+  const rows = await run<{ key: string; build_id: string }>(db, FIND_CACHED, [keys, tenantId]);
   return rows[0] ? { key: rows[0].key, buildId: rows[0].build_id } : null;
 }
 
@@ -123,6 +125,28 @@ export function rememberSql(from: string, where?: string): string {
      ON CONFLICT (key) DO UPDATE SET build_id = EXCLUDED.build_id, created_at = now()`;
 }
 
+const COPY_FROM_CACHE = prepared(
+  `WITH src AS (SELECT * FROM builds WHERE id = $2 AND status = 'succeeded' FOR SHARE),
+        old AS (SELECT b.id, b.status AS prev FROM builds b, src WHERE b.id = $1 AND b.status = ANY($3) AND b.tenant_id = src.tenant_id FOR UPDATE OF b),
+        upd AS (
+          UPDATE builds b SET status = 'succeeded', status_reason = NULL, diagnostics = src.diagnostics, log = src.log,
+                 toolchain_key = src.toolchain_key, toolchain_version = src.toolchain_version, toolchain_ms = 0,
+                 verification = src.verification, verified_at = CASE WHEN src.verification IS NULL THEN NULL ELSE now() END,
+                 cache = 'hit', cached_from = src.id, worker = COALESCE($4, b.worker),
+                 started_at = COALESCE(b.started_at, now()), compiled_at = now(), finished_at = now(), updated_at = now()
+            FROM src, old WHERE b.id = old.id
+          RETURNING b.id, b.job_id, b.tenant_id, old.prev),
+        ev AS (
+          INSERT INTO build_events (build_id, job_id, from_status, to_status, worker, message)
+          SELECT upd.id, upd.job_id, upd.prev, 'succeeded', $4, 'from the build cache: the same input as build ' || $2 FROM upd),
+        art AS (
+          INSERT INTO artifacts (build_id, tenant_id, kind, name, size, sha256, storage_key, content_type)
+          SELECT upd.id, upd.tenant_id, a.kind, a.name, a.size, a.sha256, a.storage_key, a.content_type
+            FROM upd JOIN artifacts a ON a.build_id = $2),
+        hit AS (UPDATE build_cache SET hits = hits + 1, last_hit_at = now() WHERE build_id = $2 AND EXISTS (SELECT 1 FROM upd))
+   SELECT count(*)::int AS n FROM upd`,
+);
+
 /**
  * Makes `buildId` a copy of the cached build `fromId`, in one statement: status succeeded,
  * the same diagnostics, log, toolchain, verification and artifacts (the stored objects are
@@ -132,28 +156,7 @@ export function rememberSql(from: string, where?: string): string {
  * nothing), so the copied rows never refer to objects that a deletion is removing.
  */
 export async function copyFromCache(db: Pick<EntityManager, 'query'>, buildId: string, fromId: string, fromStatuses: string[], worker: string | null): Promise<boolean> {
-  const rows: { n: number }[] = await db.query(
-    `WITH src AS (SELECT * FROM builds WHERE id = $2 AND status = 'succeeded' FOR SHARE),
-          old AS (SELECT b.id, b.status AS prev FROM builds b, src WHERE b.id = $1 AND b.status = ANY($3) AND b.tenant_id = src.tenant_id FOR UPDATE OF b),
-          upd AS (
-            UPDATE builds b SET status = 'succeeded', status_reason = NULL, diagnostics = src.diagnostics, log = src.log,
-                   toolchain_key = src.toolchain_key, toolchain_version = src.toolchain_version, toolchain_ms = 0,
-                   verification = src.verification, verified_at = CASE WHEN src.verification IS NULL THEN NULL ELSE now() END,
-                   cache = 'hit', cached_from = src.id, worker = COALESCE($4, b.worker),
-                   started_at = COALESCE(b.started_at, now()), compiled_at = now(), finished_at = now(), updated_at = now()
-              FROM src, old WHERE b.id = old.id
-            RETURNING b.id, b.job_id, b.tenant_id, old.prev),
-          ev AS (
-            INSERT INTO build_events (build_id, job_id, from_status, to_status, worker, message)
-            SELECT upd.id, upd.job_id, upd.prev, 'succeeded', $4, 'from the build cache: the same input as build ' || $2 FROM upd),
-          art AS (
-            INSERT INTO artifacts (build_id, tenant_id, kind, name, size, sha256, storage_key, content_type)
-            SELECT upd.id, upd.tenant_id, a.kind, a.name, a.size, a.sha256, a.storage_key, a.content_type
-              FROM upd JOIN artifacts a ON a.build_id = $2),
-          hit AS (UPDATE build_cache SET hits = hits + 1, last_hit_at = now() WHERE build_id = $2 AND EXISTS (SELECT 1 FROM upd))
-     SELECT count(*)::int AS n FROM upd`,
-    [buildId, fromId, fromStatuses, worker],
-  );
+  const rows = await run<{ n: number }>(db, COPY_FROM_CACHE, [buildId, fromId, fromStatuses, worker]);
   return rows[0].n > 0;
 }
 

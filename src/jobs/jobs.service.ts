@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { entityFromJson, returning } from '../database/sql';
+import { entityFromJson, prepared, returning, run } from '../database/sql';
 import {
   BadRequestException,
   ConflictException,
@@ -166,6 +166,44 @@ export function normalizeSource(dto: NonNullable<CreateJobDto['source']>, archiv
   };
 }
 
+/** The job, its builds and their first events in one statement. */
+const CREATE_JOB = prepared(
+  `WITH j AS (
+          INSERT INTO jobs (tenant_id, source, model, outputs, verify, idempotency_key, request_sha256, callback_url)
+          VALUES ($1, $2::jsonb, $3::jsonb, $4, $5::jsonb, $6, $7, $8) RETURNING id),
+        b AS (
+          INSERT INTO builds (job_id, tenant_id, position, target_name, target, pool, verify_pool, input_digest, cache, status, status_reason)
+          SELECT j.id, $1, x.position, x.target_name, x.target, x.pool, x.verify_pool, x.input_digest, x.cache, x.status, x.status_reason
+            FROM j, jsonb_to_recordset($9::jsonb) AS x(position int, target_name text, target jsonb, pool text, verify_pool text, input_digest text, cache text, status text, status_reason text)
+          RETURNING id, job_id, position, pool, status, status_reason),
+        e AS (
+          INSERT INTO build_events (build_id, job_id, from_status, to_status, message)
+          SELECT id, job_id, NULL, status, status_reason FROM b ORDER BY position)
+   SELECT b.job_id, b.id, b.pool, b.status FROM b ORDER BY b.position`,
+);
+
+/** A job and everything shown with it, in one round trip (every poll of a job comes here). */
+const READ_JOB = prepared(
+  `SELECT row_to_json(j) AS job,
+          COALESCE((SELECT json_agg(b ORDER BY b.position) FROM builds b WHERE b.job_id = j.id), '[]') AS builds,
+          COALESCE((SELECT json_agg(a ORDER BY a.kind, a.name) FROM artifacts a JOIN builds b ON b.id = a.build_id WHERE b.job_id = j.id), '[]') AS artifacts,
+          COALESCE((SELECT json_agg(e ORDER BY e.id) FROM build_events e WHERE e.job_id = j.id), '[]') AS events,
+          COALESCE((SELECT json_object_agg(u.id, u.size) FROM uploads u
+                     WHERE u.id IN (SELECT (f->>'uploadId')::uuid FROM jsonb_array_elements(j.source->'files') f UNION ALL SELECT (j.model->>'uploadId')::uuid)), '{}') AS upload_sizes
+     FROM jobs j WHERE j.id = $1 AND j.tenant_id = $2`,
+);
+
+const JOB_EXISTS = prepared(`SELECT 1 FROM jobs WHERE id = $1 AND tenant_id = $2`);
+
+/** A job's events after a given one (500 at most), and its builds' statuses, from one snapshot. */
+const JOB_EVENTS_AFTER = prepared(
+  `SELECT (SELECT COALESCE(json_agg(x ORDER BY x.id), '[]') FROM (
+             SELECT e.id, e.build_id, b.target_name, e.from_status, e.to_status, e.at, e.worker, e.message
+               FROM build_events e JOIN builds b ON b.id = e.build_id
+              WHERE e.job_id = $1 AND e.id > $2 ORDER BY e.id LIMIT 500) x) AS events,
+          ARRAY(SELECT status FROM builds WHERE job_id = $1) AS statuses`,
+);
+
 interface Cursor {
   createdAt: string;
   id: string;
@@ -311,19 +349,9 @@ export class JobsService {
           if (gone.length) throw new BadRequestException(`upload ${gone.join(', ')} was deleted while the job was being created; upload the file again`);
         }
         // The job, its builds and their first events in one statement.
-        const rows: { job_id: string; id: string; pool: string; status: BuildStatus }[] = await tx.query(
-          `WITH j AS (
-                  INSERT INTO jobs (tenant_id, source, model, outputs, verify, idempotency_key, request_sha256, callback_url)
-                  VALUES ($1, $2::jsonb, $3::jsonb, $4, $5::jsonb, $6, $7, $8) RETURNING id),
-                b AS (
-                  INSERT INTO builds (job_id, tenant_id, position, target_name, target, pool, verify_pool, input_digest, cache, status, status_reason)
-                  SELECT j.id, $1, x.position, x.target_name, x.target, x.pool, x.verify_pool, x.input_digest, x.cache, x.status, x.status_reason
-                    FROM j, jsonb_to_recordset($9::jsonb) AS x(position int, target_name text, target jsonb, pool text, verify_pool text, input_digest text, cache text, status text, status_reason text)
-                  RETURNING id, job_id, position, pool, status, status_reason),
-                e AS (
-                  INSERT INTO build_events (build_id, job_id, from_status, to_status, message)
-                  SELECT id, job_id, NULL, status, status_reason FROM b ORDER BY position)
-           SELECT b.job_id, b.id, b.pool, b.status FROM b ORDER BY b.position`,
+        const rows = await run<{ job_id: string; id: string; pool: string; status: BuildStatus }>(
+          tx,
+          CREATE_JOB,
           [
             caller.tenantId,
             source === null ? null : JSON.stringify(source),
@@ -391,23 +419,14 @@ export class JobsService {
   /** A 404 unless the job exists for this tenant (before an event stream starts). */
   async assertExists(caller: Caller, id: string): Promise<void> {
     if (!UUID_RE.test(id)) throw new NotFoundException(`no job with id ${id}`);
-    const rows: unknown[] = await this.db.query(`SELECT 1 FROM jobs WHERE id = $1 AND tenant_id = $2`, [id, caller.tenantId]);
+    const rows = await run(this.db, JOB_EXISTS, [id, caller.tenantId]);
     if (rows.length === 0) throw new NotFoundException(`no job with id ${id}`);
   }
 
   async get(caller: Caller, id: string): Promise<JobDto> {
     if (!UUID_RE.test(id)) throw new NotFoundException(`no job with id ${id}`);
     // One round trip for the job and everything shown with it (every poll of a job comes here).
-    const [row]: { job: Record<string, unknown>; builds: Record<string, unknown>[]; artifacts: Record<string, unknown>[]; events: Record<string, unknown>[]; upload_sizes: Record<string, number> }[] = await this.db.query(
-      `SELECT row_to_json(j) AS job,
-              COALESCE((SELECT json_agg(b ORDER BY b.position) FROM builds b WHERE b.job_id = j.id), '[]') AS builds,
-              COALESCE((SELECT json_agg(a ORDER BY a.kind, a.name) FROM artifacts a JOIN builds b ON b.id = a.build_id WHERE b.job_id = j.id), '[]') AS artifacts,
-              COALESCE((SELECT json_agg(e ORDER BY e.id) FROM build_events e WHERE e.job_id = j.id), '[]') AS events,
-              COALESCE((SELECT json_object_agg(u.id, u.size) FROM uploads u
-                         WHERE u.id IN (SELECT (f->>'uploadId')::uuid FROM jsonb_array_elements(j.source->'files') f UNION ALL SELECT (j.model->>'uploadId')::uuid)), '{}') AS upload_sizes
-         FROM jobs j WHERE j.id = $1 AND j.tenant_id = $2`,
-      [id, caller.tenantId],
-    );
+    const [row] = await run<{ job: Record<string, unknown>; builds: Record<string, unknown>[]; artifacts: Record<string, unknown>[]; events: Record<string, unknown>[]; upload_sizes: Record<string, number> }>(this.db, READ_JOB, [id, caller.tenantId]);
     if (!row) throw new NotFoundException(`no job with id ${id}`);
     const meta = (entity: Function) => this.db.getMetadata(entity);
     const job = entityFromJson<Job>(meta(Job), row.job);
@@ -568,14 +587,7 @@ export class JobsService {
         again = false;
         try {
           // Events and statuses from one snapshot: the end is never seen before the events that led to it.
-          const [{ events, statuses }]: { events: { id: number; build_id: string; target_name: string; from_status: string | null; to_status: string; at: string; worker: string | null; message: string | null }[]; statuses: BuildStatus[] }[] = await this.db.query(
-            `SELECT (SELECT COALESCE(json_agg(x ORDER BY x.id), '[]') FROM (
-                       SELECT e.id, e.build_id, b.target_name, e.from_status, e.to_status, e.at, e.worker, e.message
-                         FROM build_events e JOIN builds b ON b.id = e.build_id
-                        WHERE e.job_id = $1 AND e.id > $2 ORDER BY e.id LIMIT 500) x) AS events,
-                    ARRAY(SELECT status FROM builds WHERE job_id = $1) AS statuses`,
-            [jobId, last],
-          );
+          const [{ events, statuses }] = await run<{ events: { id: number; build_id: string; target_name: string; from_status: string | null; to_status: string; at: string; worker: string | null; message: string | null }[]; statuses: BuildStatus[] }>(this.db, JOB_EVENTS_AFTER, [jobId, last]);
           for (const r of events) {
             last = String(r.id);
             subscriber.next({ id: last, type: 'build', data: { buildId: r.build_id, target: r.target_name, from: r.from_status, to: r.to_status, at: new Date(r.at).toISOString(), worker: r.worker, message: r.message } });

@@ -2,6 +2,7 @@ import { BadRequestException, HttpException, HttpStatus, Inject, Injectable, Pay
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { KILN_CONFIG, KilnConfig } from '../config/config';
+import { prepared, run } from '../database/sql';
 
 /** A 429 that tells the client when to try again (the exception filter sets Retry-After). */
 export class TooManyRequestsException extends HttpException {
@@ -25,6 +26,14 @@ export interface TenantUsage {
   activeBuilds: number;
   storageBytes: number;
 }
+
+const LOCK_TENANT_BUILDS = prepared(`SELECT pg_advisory_xact_lock(hashtext('kiln:builds:' || $1::text))`);
+const COUNT_UNFINISHED_BUILDS = prepared(`SELECT count(*)::int AS n FROM builds WHERE tenant_id = $1 AND status NOT IN ('succeeded','failed','canceled')`);
+const LIMITS_AND_STORED = prepared(
+  `SELECT t.quota_concurrent_builds, t.quota_storage_bytes, t.quota_upload_bytes,
+          COALESCE((SELECT bytes FROM tenant_storage WHERE tenant_id = $1), 0) AS stored
+     FROM (SELECT 1) one LEFT JOIN tenants t ON t.id = $1`,
+);
 
 /** Seconds a client is asked to wait when it has too many builds in flight. */
 export const BUILDS_RETRY_AFTER_SECONDS = 30;
@@ -100,8 +109,8 @@ export class QuotasService {
     const { concurrentBuilds: limit } = known ?? (await this.limits(tenantId, tx));
     if (limit === 0) return;
     if (adding > limit) throw new BadRequestException(`this job has ${adding} targets, but the tenant may have at most ${limit} builds queued or running at once (KILN_QUOTA_CONCURRENT_BUILDS); split the job`);
-    await tx.query(`SELECT pg_advisory_xact_lock(hashtext('kiln:builds:' || $1::text))`, [tenantId]);
-    const [{ n }]: { n: number }[] = await tx.query(`SELECT count(*)::int AS n FROM builds WHERE tenant_id = $1 AND status NOT IN ('succeeded','failed','canceled')`, [tenantId]);
+    await run(tx, LOCK_TENANT_BUILDS, [tenantId]);
+    const [{ n }] = await run<{ n: number }>(tx, COUNT_UNFINISHED_BUILDS, [tenantId]);
     if (n + adding > limit) {
       throw new TooManyRequestsException(
         `the tenant has ${n} builds queued or running and this job adds ${adding}; the limit is ${limit} at once (KILN_QUOTA_CONCURRENT_BUILDS). Try again when some have finished`,
@@ -115,12 +124,7 @@ export class QuotasService {
    * Returns the tenant's limits, read in the same query, for reserveBuilds.
    */
   async checkStorageForJob(tenantId: string): Promise<TenantLimits> {
-    const [row]: { quota_concurrent_builds: number | null; quota_storage_bytes: string | null; quota_upload_bytes: string | null; stored: string }[] = await this.db.query(
-      `SELECT t.quota_concurrent_builds, t.quota_storage_bytes, t.quota_upload_bytes,
-              COALESCE((SELECT bytes FROM tenant_storage WHERE tenant_id = $1), 0) AS stored
-         FROM (SELECT 1) one LEFT JOIN tenants t ON t.id = $1`,
-      [tenantId],
-    );
+    const [row] = await run<{ quota_concurrent_builds: number | null; quota_storage_bytes: string | null; quota_upload_bytes: string | null; stored: string }>(this.db, LIMITS_AND_STORED, [tenantId]);
     const limits = this.limitsOf(row);
     const limit = limits.storageBytes;
     const used = Number(row.stored);

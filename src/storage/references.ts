@@ -1,5 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { ObjectStore } from './object-store';
+import { prepared, run } from '../database/sql';
 
 /**
  * Stored objects are content-addressed and shared: artifacts of many builds (of one tenant or
@@ -38,13 +39,14 @@ export interface LocalObject {
   size: number;
 }
 
+const LOCK_OBJECTS_SHARED = prepared(
+  `SELECT pg_advisory_xact_lock_shared($1, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY 1) ids`,
+);
+
 /** Takes the shared locks of these keys until the transaction ends, in lock-id order. */
 export async function lockObjectsShared(tx: Queryable, keys: string[]): Promise<void> {
   if (keys.length === 0) return;
-  await tx.query(
-    `SELECT pg_advisory_xact_lock_shared($1, h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($2::text[]) AS k ORDER BY 1) ids`,
-    [OBJECT_LOCK_SPACE, [...new Set(keys)]],
-  );
+  await run(tx, LOCK_OBJECTS_SHARED, [OBJECT_LOCK_SPACE, [...new Set(keys)]]);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { ArchiveError, extractArchive } from '../../src/jobs/archive';
 import { languageToolchain, servedLanguageKey } from '../../src/jobs/languages';
-import { returning } from '../../src/database/sql';
+import { prepared, PreparedStatement, returning, run } from '../../src/database/sql';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -44,6 +44,33 @@ function workdirOf(hostPath: string): string {
   const i = hostPath.lastIndexOf('/out/');
   return i > 0 ? hostPath.slice(0, i) : dirname(hostPath);
 }
+
+/**
+ * A compiled build's result, its events, its artifacts and (when it succeeded) its build-cache
+ * entry, in one statement.
+ */
+const FINISH_BUILD = prepared(
+  `WITH upd AS (
+          UPDATE builds SET status = $2, status_reason = $3, diagnostics = $4, log = $5, toolchain_ms = $6,
+                 toolchain_key = $7, toolchain_version = $8, cache = COALESCE(cache, $12),
+                 compiled_at = CASE WHEN $2 <> 'failed' THEN now() END,
+                 finished_at = CASE WHEN $2 <> 'compiled' THEN now() END, updated_at = now()
+           WHERE id = $1 AND status = 'compiling'
+          RETURNING id, job_id, tenant_id, status, input_digest, toolchain_key, toolchain_version, cache),
+        ev AS (
+          INSERT INTO build_events (build_id, job_id, from_status, to_status, worker, message)
+          SELECT upd.id, upd.job_id, e.doc->>'from_status', e.doc->>'to_status', $9, e.doc->>'message'
+            FROM upd, jsonb_array_elements($10::jsonb) WITH ORDINALITY AS e(doc, n)
+           ORDER BY e.n),
+        art AS (
+          INSERT INTO artifacts (build_id, tenant_id, kind, name, size, sha256, storage_key, content_type)
+          SELECT upd.id, upd.tenant_id, a.kind, a.name, a.size, a.sha256, a.storage_key, a.content_type
+            FROM upd, jsonb_to_recordset($11::jsonb) AS a(kind text, name text, size bigint, sha256 text, storage_key text, content_type text)),
+        cached AS (${rememberSql('upd')})
+   SELECT count(*)::int AS n FROM upd`,
+);
+
+const TRANSITIONS = new Map<string, PreparedStatement>();
 
 /** A build as a worker holds it while running it: its target and its job's input. */
 export interface ClaimedBuild {
@@ -94,7 +121,7 @@ export class CompileService {
   private async transition(buildId: string, from: BuildStatus[], to: BuildStatus, set: Record<string, unknown>, message: string | null): Promise<ClaimedBuild | null> {
     const cols = Object.keys(set);
     const assignments = cols.map((c, i) => `, ${c} = $${i + 6}`).join('');
-    const rows = await this.db.query(
+    const text =
       `WITH old AS (SELECT id, status AS prev FROM builds WHERE id = $1 AND status = ANY($3) FOR UPDATE),
             upd AS (UPDATE builds b SET status = $2, updated_at = now()${to === 'compiling' ? ', started_at = now()' : ''}${assignments}
                       FROM old WHERE b.id = old.id
@@ -102,9 +129,11 @@ export class CompileService {
             ev AS (INSERT INTO build_events (build_id, job_id, from_status, to_status, worker, message)
                      SELECT id, job_id, prev, $2, $4, $5 FROM upd)
        SELECT upd.id, upd.job_id, upd.tenant_id, upd.target, upd.verify_pool, upd.input_digest, upd.cache, j.source, j.model, j.outputs, j.verify
-         FROM upd JOIN jobs j ON j.id = upd.job_id`,
-      [buildId, to, from, this.workerId, message, ...cols.map((c) => set[c])],
-    );
+         FROM upd JOIN jobs j ON j.id = upd.job_id`;
+    // A handful of texts (by target status and columns set), each prepared once per connection.
+    let statement = TRANSITIONS.get(text);
+    if (!statement) TRANSITIONS.set(text, (statement = prepared(text)));
+    const rows = await run(this.db, statement, [buildId, to, from, this.workerId, message, ...cols.map((c) => set[c])]);
     const r = (rows as { id: string; job_id: string; tenant_id: string; target: CanonicalTarget; source: SourceInput | null; model: ModelInput | null; outputs: ArtifactKind[]; verify: VerifySpec | null; verify_pool: string | null; input_digest: string | null; cache: ClaimedBuild['cache'] }[])[0];
     return r ? { id: r.id, jobId: r.job_id, tenantId: r.tenant_id, target: r.target, source: r.source, model: r.model, outputs: r.outputs, verify: r.verify, verifyPool: r.verify_pool, inputDigest: r.input_digest, cache: r.cache } : null;
   }
@@ -332,25 +361,9 @@ export class CompileService {
           ];
     // Under the objects' shared locks: a deletion of an object that equal bytes of another build
     // stored earlier cannot slip between storing it here and recording these rows.
-    const rows: { n: number }[] = await recordReferences(this.db, this.store, objects, (tx) => tx.query(
-      `WITH upd AS (
-              UPDATE builds SET status = $2, status_reason = $3, diagnostics = $4, log = $5, toolchain_ms = $6,
-                     toolchain_key = $7, toolchain_version = $8, cache = COALESCE(cache, $12),
-                     compiled_at = CASE WHEN $2 <> 'failed' THEN now() END,
-                     finished_at = CASE WHEN $2 <> 'compiled' THEN now() END, updated_at = now()
-               WHERE id = $1 AND status = 'compiling'
-              RETURNING id, job_id, tenant_id, status, input_digest, toolchain_key, toolchain_version, cache),
-            ev AS (
-              INSERT INTO build_events (build_id, job_id, from_status, to_status, worker, message)
-              SELECT upd.id, upd.job_id, e.doc->>'from_status', e.doc->>'to_status', $9, e.doc->>'message'
-                FROM upd, jsonb_array_elements($10::jsonb) WITH ORDINALITY AS e(doc, n)
-               ORDER BY e.n),
-            art AS (
-              INSERT INTO artifacts (build_id, tenant_id, kind, name, size, sha256, storage_key, content_type)
-              SELECT upd.id, upd.tenant_id, a.kind, a.name, a.size, a.sha256, a.storage_key, a.content_type
-                FROM upd, jsonb_to_recordset($11::jsonb) AS a(kind text, name text, size bigint, sha256 text, storage_key text, content_type text)),
-            cached AS (${rememberSql('upd')})
-       SELECT count(*)::int AS n FROM upd`,
+    const rows = await recordReferences(this.db, this.store, objects, (tx) => run<{ n: number }>(
+      tx,
+      FINISH_BUILD,
       [
         build.id,
         to,
