@@ -42,7 +42,22 @@ describe('the build cache', () => {
       assert.match((b.events.at(-1) as { message?: string }).message ?? '', /from the build cache/);
       const bytes = await kiln.http().get(`/v1/artifacts/${b.artifacts[0].id}/content`).set(kiln.auth);
       assert.equal(bytes.status, 200);
+      assert.deepEqual(b.events.map((e) => [e.from, e.to]), [[null, 'queued'], ['queued', 'succeeded']]);
     }
+    // The 202 shows the job as it is recorded.
+    const read = await kiln.http().get(`/v1/jobs/${again.id}`).set(kiln.auth);
+    assert.deepEqual(read.body, again);
+  });
+
+  it('copies the hits of a job that also has builds to make, and queues the rest', async () => {
+    const source = { language: 'c', files: [{ path: 'main.c', content: program() }], options: ['-O2'] };
+    const [first] = await builds((await post({ source, targets: ['x86_64-linux-gnu'] })).id);
+    const mixed = await post({ source, targets: ['x86_64-linux-gnu', 'aarch64-linux-gnu'] });
+    assert.deepEqual([mixed.builds[0].status, mixed.builds[0].cache?.status], ['succeeded', 'hit']);
+    assert.ok(['queued', 'compiling'].includes(mixed.builds[1].status), mixed.builds[1].status);
+    assert.equal(mixed.builds[0].cache?.from, first.id);
+    const done = await builds(mixed.id);
+    assert.deepEqual(done.map((b) => [b.status, b.cache?.status]), [['succeeded', 'hit'], ['succeeded', 'miss']]);
   });
 
   it('misses on any change that matters, and bypass compiles again', async () => {

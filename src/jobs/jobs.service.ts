@@ -182,6 +182,64 @@ const CREATE_JOB = prepared(
    SELECT b.job_id, b.id, b.pool, b.status FROM b ORDER BY b.position`,
 );
 
+/**
+ * A job whose every build is answered from the cache, in one statement: as CREATE_JOB, with each
+ * build a copy of its cached build as copyFromCache makes it (its result, artifacts and the event
+ * that says where they came from), answered with what READ_JOB would read back (the job names
+ * no uploads). The cached builds are locked FOR SHARE in id order, as a
+ * deletion of their jobs locks them, before the artifacts' references are counted (the
+ * statement's triggers, in key order, at its end). A cached build gone meanwhile leaves its copy
+ * as CREATE_JOB records it, to be queued.
+ */
+const CREATE_JOB_FROM_CACHE = prepared(
+  `WITH x AS (
+          SELECT * FROM jsonb_to_recordset($9::jsonb) AS x(position int, target_name text, target jsonb, pool text, verify_pool text, input_digest text, cache text, status text, status_reason text, cached_from uuid)),
+        src AS (SELECT * FROM builds WHERE id IN (SELECT cached_from FROM x) AND tenant_id = $1 AND status = 'succeeded' ORDER BY id FOR SHARE),
+        j AS (
+          INSERT INTO jobs (tenant_id, source, model, outputs, verify, idempotency_key, request_sha256, callback_url)
+          VALUES ($1, $2::jsonb, $3::jsonb, $4, $5::jsonb, $6, $7, $8) RETURNING *),
+        b AS (
+          INSERT INTO builds (job_id, tenant_id, position, target_name, target, pool, verify_pool, input_digest, cache, status, status_reason,
+                              diagnostics, log, toolchain_key, toolchain_version, toolchain_ms, verification, verified_at, cached_from,
+                              started_at, compiled_at, finished_at)
+          SELECT j.id, $1, x.position, x.target_name, x.target, x.pool, x.verify_pool, x.input_digest,
+                 CASE WHEN s.id IS NULL THEN x.cache ELSE 'hit' END, CASE WHEN s.id IS NULL THEN x.status ELSE 'succeeded' END,
+                 CASE WHEN s.id IS NULL THEN x.status_reason END, COALESCE(s.diagnostics, '[]'), s.log, s.toolchain_key, s.toolchain_version,
+                 CASE WHEN s.id IS NOT NULL THEN 0 END, s.verification, CASE WHEN s.verification IS NOT NULL THEN now() END, s.id,
+                 CASE WHEN s.id IS NOT NULL THEN now() END, CASE WHEN s.id IS NOT NULL THEN now() END, CASE WHEN s.id IS NOT NULL THEN now() END
+            FROM j, x LEFT JOIN src s ON s.id = x.cached_from
+          RETURNING *),
+        e AS (
+          INSERT INTO build_events (build_id, job_id, from_status, to_status, message)
+          SELECT b.id, b.job_id, ev.from_status, ev.to_status, ev.message
+            FROM b JOIN x ON x.position = b.position
+           CROSS JOIN LATERAL (VALUES (1, NULL, x.status, x.status_reason),
+                                      (2, x.status, 'succeeded', 'from the build cache: the same input as build ' || b.cached_from)) AS ev(n, from_status, to_status, message)
+           WHERE ev.n = 1 OR b.cached_from IS NOT NULL
+           ORDER BY b.position, ev.n
+          RETURNING *),
+        art AS (
+          INSERT INTO artifacts (build_id, tenant_id, kind, name, size, sha256, storage_key, content_type)
+          SELECT b.id, b.tenant_id, a.kind, a.name, a.size, a.sha256, a.storage_key, a.content_type
+            FROM b JOIN artifacts a ON a.build_id = b.cached_from
+          RETURNING *),
+        hit AS (UPDATE build_cache SET hits = hits + 1, last_hit_at = now() WHERE build_id IN (SELECT cached_from FROM b))
+   SELECT (SELECT row_to_json(j) FROM j) AS job,
+          (SELECT json_agg(b ORDER BY b.position) FROM b) AS builds,
+          COALESCE((SELECT json_agg(a ORDER BY a.kind, a.name) FROM art a), '[]') AS artifacts,
+          (SELECT json_agg(e ORDER BY e.id) FROM e) AS events,
+          '{}'::json AS upload_sizes`,
+);
+
+/** A job's row and its builds', artifacts' and events' rows, as JSON, and its uploads' sizes by id. */
+interface JobRow {
+  job: Record<string, unknown>;
+  builds: Record<string, unknown>[];
+  artifacts: Record<string, unknown>[];
+  events: Record<string, unknown>[];
+  upload_sizes: Record<string, number>;
+}
+
 /** A job and everything shown with it, in one round trip (every poll of a job comes here). */
 const READ_JOB = prepared(
   `SELECT row_to_json(j) AS job,
@@ -335,65 +393,72 @@ export class JobsService {
     const toBuild = hits.filter((h) => !h).length;
     const limits = toBuild > 0 ? await this.quotas.checkStorageForJob(caller.tenantId) : undefined;
 
+    const params = [
+      caller.tenantId,
+      source === null ? null : JSON.stringify(source),
+      model === null ? null : JSON.stringify(model),
+      finalOutputs,
+      verify === null ? null : JSON.stringify(verify),
+      idempotencyKey,
+      requestSha256,
+      callbackUrl,
+      JSON.stringify(
+        resolved.map((r, position) => {
+          const served = availability.get(r.spec.name);
+          const servedAs = source ? servedLanguageKey(source.language, source.toolchain ?? languageSpecOf(source.language).toolchain, !source.toolchain) : null;
+          const live = (served?.available ?? false) && (!servedAs || served!.languages.includes(servedAs));
+          return {
+            position,
+            target_name: r.requested,
+            target: r.target,
+            pool: r.spec.pool,
+            verify_pool: verify ? verifyPoolOf(r.spec, r.target.cpu) : null,
+            input_digest: digests[position],
+            cache: bypass ? 'bypass' : null,
+            status: live ? 'queued' : 'waiting',
+            status_reason: live
+              ? null
+              : source && served?.available
+                ? `waiting for a worker with the ${source.toolchain ?? languageSpecOf(source.language).toolchain} toolchain for ${r.spec.name} (${source.language}); it starts when one connects`
+                : `waiting for a worker that serves pool "${r.spec.pool}" (${r.spec.name}); it starts when one connects`,
+            cached_from: hits[position]?.buildId ?? null,
+          };
+        }),
+      ),
+    ];
+    const named = jobUploadIds(source, model, verify);
+
     let job: { id: string };
     let builds: { id: string; pool: string; status: BuildStatus }[];
+    let recorded: JobRow | null = null;
     try {
-      ({ job, builds } = await this.db.transaction(async (tx) => {
-        if (toBuild > 0) await this.quotas.reserveBuilds(tx, caller.tenantId, toBuild, limits);
-        // The uploads it names stay until the job is recorded: a deletion of one waits for this
-        // transaction and then sees the job's unfinished builds (409), or has deleted it already.
-        const named = jobUploadIds(source, model, verify);
-        if (named.length) {
-          const held: { id: string }[] = await tx.query(`SELECT id FROM uploads WHERE id = ANY($1) AND tenant_id = $2 ORDER BY id FOR SHARE`, [named, caller.tenantId]);
-          const gone = named.filter((u) => !held.some((h) => h.id === u));
-          if (gone.length) throw new BadRequestException(`upload ${gone.join(', ')} was deleted while the job was being created; upload the file again`);
-        }
-        // The job, its builds and their first events in one statement.
-        const rows = await run<{ job_id: string; id: string; pool: string; status: BuildStatus }>(
-          tx,
-          CREATE_JOB,
-          [
-            caller.tenantId,
-            source === null ? null : JSON.stringify(source),
-            model === null ? null : JSON.stringify(model),
-            finalOutputs,
-            verify === null ? null : JSON.stringify(verify),
-            idempotencyKey,
-            requestSha256,
-            callbackUrl,
-            JSON.stringify(
-              resolved.map((r, position) => {
-                const served = availability.get(r.spec.name);
-                const servedAs = source ? servedLanguageKey(source.language, source.toolchain ?? languageSpecOf(source.language).toolchain, !source.toolchain) : null;
-                const live = (served?.available ?? false) && (!servedAs || served!.languages.includes(servedAs));
-                return {
-                  position,
-                  target_name: r.requested,
-                  target: r.target,
-                  pool: r.spec.pool,
-                  verify_pool: verify ? verifyPoolOf(r.spec, r.target.cpu) : null,
-                  input_digest: digests[position],
-                  cache: bypass ? 'bypass' : null,
-                  status: live ? 'queued' : 'waiting',
-                  status_reason: live
-                    ? null
-                    : source && served?.available
-                      ? `waiting for a worker with the ${source.toolchain ?? languageSpecOf(source.language).toolchain} toolchain for ${r.spec.name} (${source.language}); it starts when one connects`
-                      : `waiting for a worker that serves pool "${r.spec.pool}" (${r.spec.name}); it starts when one connects`,
-                };
-              }),
-            ),
-          ],
-        );
-        const job = { id: rows[0].job_id };
-        const builds = rows.map((r) => ({ id: r.id, pool: r.pool, status: r.status }));
-        await lockCachedBuilds(tx, caller.tenantId, [...new Set(hits.filter((h) => h !== null).map((h) => h.buildId))]);
-        for (const [i, b] of builds.entries()) {
-          const hit = hits[i];
-          if (hit && (await copyFromCache(tx, b.id, hit.buildId, [b.status], null))) b.status = 'succeeded';
-        }
-        return { job, builds };
-      }));
+      if (toBuild === 0 && named.length === 0) {
+        // Every build is answered from the cache, and nothing needs a lock before: the job and
+        // its copied builds in one statement, with no transaction around it.
+        [recorded] = await run<JobRow>(this.db, CREATE_JOB_FROM_CACHE, params);
+        job = { id: recorded.job.id as string };
+        builds = recorded.builds.map((b) => ({ id: b.id as string, pool: b.pool as string, status: b.status as BuildStatus }));
+      } else {
+        ({ job, builds } = await this.db.transaction(async (tx) => {
+          if (toBuild > 0) await this.quotas.reserveBuilds(tx, caller.tenantId, toBuild, limits);
+          // The uploads it names stay until the job is recorded: a deletion of one waits for this
+          // transaction and then sees the job's unfinished builds (409), or has deleted it already.
+          if (named.length) {
+            const held: { id: string }[] = await tx.query(`SELECT id FROM uploads WHERE id = ANY($1) AND tenant_id = $2 ORDER BY id FOR SHARE`, [named, caller.tenantId]);
+            const gone = named.filter((u) => !held.some((h) => h.id === u));
+            if (gone.length) throw new BadRequestException(`upload ${gone.join(', ')} was deleted while the job was being created; upload the file again`);
+          }
+          const rows = await run<{ job_id: string; id: string; pool: string; status: BuildStatus }>(tx, CREATE_JOB, params);
+          const job = { id: rows[0].job_id };
+          const builds = rows.map((r) => ({ id: r.id, pool: r.pool, status: r.status }));
+          await lockCachedBuilds(tx, caller.tenantId, [...new Set(hits.filter((h) => h !== null).map((h) => h.buildId))]);
+          for (const [i, b] of builds.entries()) {
+            const hit = hits[i];
+            if (hit && (await copyFromCache(tx, b.id, hit.buildId, [b.status], null))) b.status = 'succeeded';
+          }
+          return { job, builds };
+        }));
+      }
     } catch (e) {
       if (idempotencyKey && (e as { code?: string }).code === '23505') {
         const existing = await this.jobs.findOneByOrFail({ tenantId: caller.tenantId, idempotencyKey });
@@ -413,7 +478,7 @@ export class JobsService {
       await this.jobs.delete({ id: job.id });
       throw new ServiceUnavailableException('the build queue is unavailable; try again shortly');
     }
-    return { job: await this.get(caller, job.id), created: true };
+    return { job: recorded ? await this.toDto(recorded) : await this.get(caller, job.id), created: true };
   }
 
   /** A 404 unless the job exists for this tenant (before an event stream starts). */
@@ -426,8 +491,13 @@ export class JobsService {
   async get(caller: Caller, id: string): Promise<JobDto> {
     if (!UUID_RE.test(id)) throw new NotFoundException(`no job with id ${id}`);
     // One round trip for the job and everything shown with it (every poll of a job comes here).
-    const [row] = await run<{ job: Record<string, unknown>; builds: Record<string, unknown>[]; artifacts: Record<string, unknown>[]; events: Record<string, unknown>[]; upload_sizes: Record<string, number> }>(this.db, READ_JOB, [id, caller.tenantId]);
+    const [row] = await run<JobRow>(this.db, READ_JOB, [id, caller.tenantId]);
     if (!row) throw new NotFoundException(`no job with id ${id}`);
+    return this.toDto(row);
+  }
+
+  /** The job as the API shows it, from its rows as JSON (READ_JOB's answer). */
+  private async toDto(row: JobRow): Promise<JobDto> {
     const meta = (entity: Function) => this.db.getMetadata(entity);
     const job = entityFromJson<Job>(meta(Job), row.job);
     const builds = row.builds.map((b) => entityFromJson<Build>(meta(Build), b));
