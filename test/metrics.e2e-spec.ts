@@ -7,15 +7,23 @@ const TOKEN = 'metrics-token-for-tests-0123456789';
 describe('Prometheus metrics', () => {
   let kiln: Kiln;
   before(async () => {
-    kiln = await startKiln({ storage: 'fs', env: { KILN_METRICS_TOKEN: TOKEN } });
+    kiln = await startKiln({ storage: 'fs', env: { KILN_METRICS_TOKEN: TOKEN, KILN_AUTH_FAILURES_PER_MINUTE: '5' } });
   });
   after(async () => {
     await kiln?.close();
   });
 
-  it('needs the metrics token when one is set', async () => {
-    assert.equal((await kiln.http().get('/metrics')).status, 403);
-    assert.equal((await kiln.http().get('/metrics').set('Authorization', 'Bearer wrong-token-of-the-same-length-00')).status, 403);
+  it('needs the metrics token when one is set, and limits guessing it like guessing API keys', async () => {
+    const from = (ip: string) => ({ 'X-Forwarded-For': ip });
+    assert.equal((await kiln.http().get('/metrics').set(from('203.0.113.7'))).status, 403);
+    assert.equal((await kiln.http().get('/metrics').set(from('203.0.113.7')).set('Authorization', 'Bearer wrong-token-of-the-same-length-00')).status, 403);
+    for (let i = 0; i < 3; i++) assert.equal((await kiln.http().get('/metrics').set(from('203.0.113.7')).set('Authorization', `Bearer guess-${i}`)).status, 403);
+    const blocked = await kiln.http().get('/metrics').set(from('203.0.113.7')).set('Authorization', 'Bearer guess-5');
+    assert.equal(blocked.status, 429);
+    assert.ok(Number(blocked.headers['retry-after']) >= 1);
+    // Blocked, the address is refused even with the right token; other addresses are not.
+    assert.equal((await kiln.http().get('/metrics').set(from('203.0.113.7')).set('Authorization', `Bearer ${TOKEN}`)).status, 429);
+    assert.equal((await kiln.http().get('/metrics').set(from('203.0.113.8')).set('Authorization', `Bearer ${TOKEN}`)).status, 200);
   });
 
   it('reports HTTP latency by route, queues by pool, builds by toolchain and target, and the cache', async () => {
