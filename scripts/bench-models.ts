@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { compileModel } from '../compiler/src/compile';
 import { BENCH_MODELS } from '../compiler/test/models';
+import { f16Bits } from '../compiler/src/half';
+import { IO_BYTES } from '../compiler/src/ir';
 import { prng } from '../src/verification/inputs';
 
 /**
@@ -164,10 +166,14 @@ async function aarch64Counts(dir: string): Promise<void> {
     for (const kernels of [true, false]) {
       const { files, metadata } = compileModel(bytes, { name: 'net', inputShapes: m.inputShapes, kernels });
       for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
-      const size = (s: number[]) => s.reduce((a, b) => a * b, 1) * 4;
-      await writeFile(join(dir, 'count.c'), countingHarness(metadata.inputs.map((i) => size(i.shape)), metadata.outputs.map((o) => size(o.shape))));
+      const size = (t: { shape: number[]; dtype: keyof typeof IO_BYTES }) => t.shape.reduce((a, b) => a * b, 1) * IO_BYTES[t.dtype];
+      await writeFile(join(dir, 'count.c'), countingHarness(metadata.inputs.map(size), metadata.outputs.map(size)));
       const rand = prng(7);
-      await writeFile(join(dir, 'in-a64.bin'), Buffer.concat(metadata.inputs.map((i) => Buffer.from(Float32Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1).buffer))));
+      const values = (i: { shape: number[]; dtype: string }) => {
+        const v = Float32Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1);
+        return i.dtype === 'float16' ? Uint16Array.from(v, f16Bits) : v;
+      };
+      await writeFile(join(dir, 'in-a64.bin'), Buffer.concat(metadata.inputs.map((i) => Buffer.from(values(i).buffer))));
       const exe = join(dir, 'count-a64');
       execFileSync('clang-19', ['--target=aarch64-linux-gnu', '-std=c23', '-O2', '-static', '-fuse-ld=lld', '-I', dir, join(dir, 'net.c'), join(dir, 'count.c'), '-o', exe, '-lm']);
       // The plugin writes to QEMU's log, which is standard error.
@@ -207,12 +213,16 @@ async function main(): Promise<void> {
       probe();
       const bytes = m.build();
       const rand = prng(7);
-      let inputs: Float32Array[] | undefined;
+      let inputs: (Float32Array | Uint16Array)[] | undefined;
       for (const threads of THREADS) {
         const t0 = performance.now();
         const { files, metadata } = compileModel(bytes, { name: 'net', inputShapes: m.inputShapes, threads });
         const toC = performance.now() - t0;
-        inputs ??= metadata.inputs.map((i) => Float32Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
+        // float16 models take 16-bit inputs, the same values on both sides.
+        inputs ??= metadata.inputs.map((i) => {
+          const v = Float32Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1);
+          return i.dtype === 'float16' ? Uint16Array.from(v, f16Bits) : v;
+        });
         for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
         if (threads === THREADS[0]) {
           const clang: number[] = [];
@@ -224,11 +234,11 @@ async function main(): Promise<void> {
           compileRows.push(`${m.name.padEnd(27)}${`${toC.toFixed(0)} ms`.padEnd(10)}${clang.map((c) => `${c.toFixed(0)} ms`.padEnd(10)).join('')}`);
         }
         await writeFile(join(dir, 'in.bin'), Buffer.concat(inputs.map((a) => Buffer.from(a.buffer))));
-        const size = (s: number[]) => s.reduce((a, b) => a * b, 1) * 4;
-        await writeFile(join(dir, 'bench.c'), timingHarness(Math.ceil(RUNS / ROUNDS), metadata.inputs.map((i) => size(i.shape)), metadata.outputs.map((o) => size(o.shape))));
+        const size = (t: { shape: number[]; dtype: keyof typeof IO_BYTES }) => t.shape.reduce((a, b) => a * b, 1) * IO_BYTES[t.dtype];
+        await writeFile(join(dir, 'bench.c'), timingHarness(Math.ceil(RUNS / ROUNDS), metadata.inputs.map(size), metadata.outputs.map(size)));
         execFileSync('clang-19', ['-std=c23', '-O2', `-march=${march}`, '-I', dir, join(dir, 'net.c'), join(dir, 'bench.c'), '-o', join(dir, 'bench'), '-lm', '-lpthread']);
         const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
-        const feeds = Object.fromEntries(metadata.inputs.map((i, k) => [i.name, new ort.Tensor('float32', inputs![k], i.shape)]));
+        const feeds = Object.fromEntries(metadata.inputs.map((i, k) => [i.name, new ort.Tensor(i.dtype === 'float16' ? 'float16' : 'float32', inputs![k], i.shape)]));
         const kiln: number[] = [];
         const ref: number[] = [];
         for (let r = 0; r < ROUNDS; r++) {

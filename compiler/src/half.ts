@@ -81,12 +81,20 @@ export function halfToFloat32(kind: Half, bits: Uint16Array): Float32Array {
 /**
  * The C conversions, portable to every target (no _Float16 or hardware instructions needed):
  * kiln_f16_to_f32 / kiln_f32_to_f16 and the bfloat16 pair, and kiln_round_<kind> (to the format
- * and back). `qualifier` prefixes each function (`static inline`, or with __host__ __device__).
+ * and back; float16's on the hardware's instructions where the target has them, which the
+ * rounding tests run on both ways). `qualifier` prefixes each function (`static inline`, or with
+ * __host__ __device__).
  */
 export function halfConversionsC(qualifier: string): string {
   return `/* float16 / bfloat16 <-> float32, round to nearest even. */
 ${qualifier} float kiln_bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 ${qualifier} uint32_t kiln_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+#if !defined(__CUDACC__) && (defined(__F16C__) || defined(__aarch64__))
+/* The hardware's conversions (x86 F16C, AArch64 FCVT): the same rounding, in vectors. */
+${qualifier} float kiln_f16_to_f32(uint16_t h) { _Float16 v; memcpy(&v, &h, 2); return (float)v; }
+${qualifier} uint16_t kiln_f32_to_f16(float f) { const _Float16 v = (_Float16)f; uint16_t h; memcpy(&h, &v, 2); return h; }
+${qualifier} float kiln_round_float16(float f) { return (float)(_Float16)f; }
+#else
 ${qualifier} float kiln_f16_to_f32(uint16_t h) {
   const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
   if (e == 0x1fu) return kiln_bits_f32(sign | 0x7f800000u | (m << 13));
@@ -113,13 +121,15 @@ ${qualifier} uint16_t kiln_f32_to_f16(float f) {
   if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h++;
   return (uint16_t)(sign | h);
 }
+${qualifier} float kiln_round_float16(float f) { return kiln_f16_to_f32(kiln_f32_to_f16(f)); }
+#endif
 ${qualifier} float kiln_bf16_to_f32(uint16_t h) { return kiln_bits_f32((uint32_t)h << 16); }
 ${qualifier} uint16_t kiln_f32_to_bf16(float f) {
   const uint32_t x = kiln_f32_bits(f);
   if ((x & 0x7f800000u) == 0x7f800000u && (x & 0x7fffffu)) return (uint16_t)((x >> 16) | 0x40u);
   return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
 }
-${qualifier} float kiln_round_float16(float f) { return kiln_f16_to_f32(kiln_f32_to_f16(f)); }
+
 ${qualifier} float kiln_round_bfloat16(float f) { return kiln_bf16_to_f32(kiln_f32_to_bf16(f)); }
 `;
 }

@@ -1,4 +1,4 @@
-import { ModelBuilder, randomWeights } from './builder';
+import { ModelBuilder, toHalfModel, randomWeights } from './builder';
 
 let seed = 1;
 const w = (b: ModelBuilder, name: string, shape: number[], fanIn: number) => b.weight(name, shape, randomWeights(seed++, shape.reduce((x, y) => x * y, 1), 1 / Math.sqrt(fanIn)));
@@ -171,6 +171,8 @@ export const BENCH_MODELS: { name: string; build: () => Uint8Array; inputShapes?
   { name: 'resnet block 56x56x64', build: () => resnetBasicBlock() },
   { name: 'encoder T128 d256 h4', build: () => encoderLayer() },
   { name: 'gemm 512x512x512', build: () => gemm512(), flops: 2 * 512 ** 3 },
+  { name: 'mlp 784-256-256-10 f16', build: () => toHalfModel(mlpMnist()), inputShapes: { x: [16, 784] } },
+  { name: 'resnet block f16', build: () => toHalfModel(resnetBasicBlock()) },
 ];
 
 export const TEST_MODELS: { name: string; build: () => Uint8Array; inputShapes?: Record<string, number[]> }[] = [
