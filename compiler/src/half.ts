@@ -89,7 +89,7 @@ export function halfConversionsC(qualifier: string): string {
   return `/* float16 / bfloat16 <-> float32, round to nearest even. */
 ${qualifier} float kiln_bits_f32(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
 ${qualifier} uint32_t kiln_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
-#if !defined(__CUDACC__) && (defined(__F16C__) || defined(__aarch64__))
+#if !defined(__CUDACC__) && (!defined(__cplusplus) || defined(__clang__)) && (defined(__F16C__) || defined(__aarch64__))
 /* The hardware's conversions (x86 F16C, AArch64 FCVT): the same rounding, in vectors. */
 ${qualifier} float kiln_f16_to_f32(uint16_t h) { _Float16 v; memcpy(&v, &h, 2); return (float)v; }
 ${qualifier} uint16_t kiln_f32_to_f16(float f) { const _Float16 v = (_Float16)f; uint16_t h; memcpy(&h, &v, 2); return h; }
