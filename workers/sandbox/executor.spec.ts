@@ -4,7 +4,7 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SandboxExecutor } from './executor';
+import { launcherPid, SandboxExecutor } from './executor';
 
 describe('SandboxExecutor (bubblewrap)', { skip: !existsSync('/usr/bin/bwrap') && 'bubblewrap is not installed' }, () => {
   const exec = new SandboxExecutor('bwrap');
@@ -70,5 +70,17 @@ describe('SandboxExecutor (bubblewrap)', { skip: !existsSync('/usr/bin/bwrap') &
     await writeFile(join(dir, 'x'), '');
     const r = await exec.run({ argv: ['/bin/cat'], cwd: '/work', mounts: mounts(), timeoutMs: 10_000, stdin: 'abc' });
     assert.equal(r.stdout, 'abc');
+  });
+
+  it('starts commands from its launcher, and a launcher that stops is started again', async () => {
+    const running = exec.run({ argv: ['/bin/sleep', '30'], cwd: '/work', mounts: mounts(), timeoutMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    const pid = launcherPid();
+    assert.ok(pid && pid !== process.pid);
+    process.kill(pid, 'SIGKILL');
+    await assert.rejects(running, /the sandbox launcher stopped/);
+    const r = await exec.run({ argv: ['/bin/echo', 'again'], cwd: '/work', mounts: mounts(), timeoutMs: 10_000 });
+    assert.equal(r.stdout, 'again\n');
+    assert.notEqual(launcherPid(), pid);
   });
 });

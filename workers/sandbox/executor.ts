@@ -1,4 +1,6 @@
-import { spawn } from 'node:child_process';
+import { ChildProcess, fork } from 'node:child_process';
+import { join } from 'node:path';
+import type { KillRequest, LaunchRequest, LaunchResult } from './launcher';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 
@@ -122,81 +124,121 @@ export class SandboxExecutor {
     const max = req.maxOutputBytes ?? 1024 * 1024;
     const started = performance.now();
     return new Promise((resolve, reject) => {
-      const child = spawn(cmd.file, cmd.args, {
-        cwd: this.mode === 'none' ? hostPathOf(req.cwd, req.mounts) : '/',
-        env: {},
-        uid: cmd.uid,
-        gid: cmd.gid,
-        detached: true, // its own process group, so a kill reaches every descendant
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      const out: Buffer[] = [];
-      const err: Buffer[] = [];
-      let outLen = 0;
-      let errLen = 0;
-      let truncated = false;
-      let timedOut = false;
       let canceled = false;
-      const collect = (chunks: Buffer[], len: number, chunk: Buffer): number => {
-        const room = max - len;
-        if (room <= 0) {
-          truncated = true;
-          return len;
-        }
-        if (chunk.length > room) {
-          truncated = true;
-          chunks.push(chunk.subarray(0, room));
-          return max;
-        }
-        chunks.push(chunk);
-        return len + chunk.length;
-      };
-      child.stdout.on('data', (c: Buffer) => (outLen = collect(out, outLen, c)));
-      child.stderr.on('data', (c: Buffer) => (errLen = collect(err, errLen, c)));
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(req.stdin ?? '');
-
-      const killTree = () => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      };
-      const timer = setTimeout(() => {
-        timedOut = true;
-        killTree();
-      }, req.timeoutMs);
+      const launched = launcher.run(
+        {
+          file: cmd.file,
+          args: cmd.args,
+          cwd: this.mode === 'none' ? hostPathOf(req.cwd, req.mounts) : '/',
+          uid: cmd.uid,
+          gid: cmd.gid,
+          stdin: req.stdin ?? '',
+          timeoutMs: req.timeoutMs,
+          maxOutputBytes: max,
+        },
+      );
       const onAbort = () => {
         canceled = true;
-        killTree();
+        launched.kill();
       };
       req.signal?.addEventListener('abort', onAbort, { once: true });
       if (req.signal?.aborted) onAbort();
-
-      child.on('error', (e) => {
-        clearTimeout(timer);
-        req.signal?.removeEventListener('abort', onAbort);
-        reject(e);
-      });
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        req.signal?.removeEventListener('abort', onAbort);
-        // bubblewrap reports a child killed by a signal as exit status 128 + the signal's number.
-        const viaBwrap = this.mode === 'bwrap' && signal === null && code !== null && code > 128 && code < 128 + 65;
-        resolve({
-          exitCode: code,
-          signal: viaBwrap ? signalName(code! - 128) : signal,
-          stdout: Buffer.concat(out).toString('utf8') + (truncated && outLen >= max ? '\n[output truncated]\n' : ''),
-          stderr: Buffer.concat(err).toString('utf8') + (truncated && errLen >= max ? '\n[output truncated]\n' : ''),
-          truncated,
-          timedOut,
-          canceled,
-          wallMs: performance.now() - started,
-        });
-      });
+      launched.result.then(
+        (r) => {
+          req.signal?.removeEventListener('abort', onAbort);
+          if (r.error !== undefined) return reject(new Error(r.error));
+          const code = r.exitCode;
+          // bubblewrap reports a child killed by a signal as exit status 128 + the signal's number.
+          const viaBwrap = this.mode === 'bwrap' && r.signal === null && code !== null && code > 128 && code < 128 + 65;
+          resolve({
+            exitCode: code,
+            signal: viaBwrap ? signalName(code! - 128) : r.signal,
+            stdout: Buffer.from(r.stdout).toString('utf8') + (r.stdoutTruncated ? '\n[output truncated]\n' : ''),
+            stderr: Buffer.from(r.stderr).toString('utf8') + (r.stderrTruncated ? '\n[output truncated]\n' : ''),
+            truncated: r.stdoutTruncated || r.stderrTruncated,
+            timedOut: r.timedOut,
+            canceled,
+            wallMs: performance.now() - started,
+          });
+        },
+        (e) => {
+          req.signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      );
     });
   }
+}
+
+/**
+ * The worker's end of the sandbox launcher (launcher.ts): one small process, started on first
+ * use and again if it ever stops, that starts every sandboxed command of this worker.
+ */
+class LauncherClient {
+  private child: ChildProcess | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, { resolve: (r: LaunchResult) => void; reject: (e: Error) => void }>();
+
+  run(req: Omit<LaunchRequest, 'type' | 'id'>): { result: Promise<LaunchResult>; kill: () => void } {
+    const id = this.nextId++;
+    const result = new Promise<LaunchResult>((resolve, reject) => {
+      const child = this.started();
+      this.pending.set(id, { resolve, reject });
+      this.hold();
+      child.send({ type: 'run', id, ...req } satisfies LaunchRequest, (e) => {
+        if (e) this.settle(id, (p) => p.reject(new Error(`the sandbox launcher did not take the command: ${e.message}`)));
+      });
+    });
+    const kill = () => {
+      if (this.pending.has(id)) this.child?.send({ type: 'kill', id } satisfies KillRequest, () => undefined);
+    };
+    return { result, kill };
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  private started(): ChildProcess {
+    if (this.child) return this.child;
+    // No flags or environment of the worker's: the launcher needs none.
+    const child = fork(join(__dirname, 'launcher.js'), [], { execArgv: [], env: {}, serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.on('message', (m: LaunchResult) => this.settle(m.id, (p) => p.resolve(m)));
+    child.on('exit', (code, signal) => {
+      if (this.child === child) this.child = null;
+      for (const id of [...this.pending.keys()]) this.settle(id, (p) => p.reject(new Error(`the sandbox launcher stopped (${signal ?? `exit status ${code}`}) while running a command`)));
+    });
+    child.on('error', () => undefined); // followed by 'exit', or by the send callback's error
+    this.child = child;
+    this.release();
+    return child;
+  }
+
+  private settle(id: number, how: (p: { resolve: (r: LaunchResult) => void; reject: (e: Error) => void }) => void): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    how(p);
+    if (this.pending.size === 0) this.release();
+  }
+
+  /** The launcher keeps this process alive only while a command runs. */
+  private hold(): void {
+    this.child?.ref();
+    (this.child?.channel as { ref?: () => void } | undefined)?.ref?.();
+  }
+
+  private release(): void {
+    this.child?.unref();
+    (this.child?.channel as { unref?: () => void } | undefined)?.unref?.();
+  }
+}
+
+const launcher = new LauncherClient();
+
+/** The launcher's process id while it runs (for operators and tests). */
+export function launcherPid(): number | undefined {
+  return launcher.pid;
 }
 
 function signalName(n: number): NodeJS.Signals | null {
