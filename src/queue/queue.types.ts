@@ -66,5 +66,7 @@ export function redisConnectionOptions(redisUrl: string) {
 export const redisKeys = {
   worker: (prefix: string, id: string) => `${prefix}:workers:${id}`,
   workerPattern: (prefix: string) => `${prefix}:workers:*`,
+  /** The live workers' ids, each scored with the time (ms) its announcement expires. */
+  workerIndex: (prefix: string) => `${prefix}:worker-index`,
   cancelChannel: (prefix: string) => `${prefix}:cancel`,
 };

@@ -35,26 +35,45 @@ export class WorkerRegistry {
   ) {}
 
   async announce(caps: WorkerCapabilities, ttlSeconds: number): Promise<void> {
-    await this.redis.set(redisKeys.worker(this.config.queuePrefix, caps.id), JSON.stringify(caps), 'EX', ttlSeconds);
+    const prefix = this.config.queuePrefix;
+    const expires = Date.now() + ttlSeconds * 1000;
+    await this.redis
+      .multi()
+      .set(redisKeys.worker(prefix, caps.id), JSON.stringify(caps), 'EX', ttlSeconds)
+      .zadd(redisKeys.workerIndex(prefix), expires, caps.id)
+      .zremrangebyscore(redisKeys.workerIndex(prefix), '-inf', Date.now())
+      .exec();
   }
 
   async withdraw(id: string): Promise<void> {
-    await this.redis.del(redisKeys.worker(this.config.queuePrefix, id));
+    const prefix = this.config.queuePrefix;
+    await this.redis.multi().del(redisKeys.worker(prefix, id)).zrem(redisKeys.workerIndex(prefix), id).exec();
   }
 
+  /**
+   * The live workers. Their ids come from the index (a sorted set by expiry), not from a SCAN
+   * of the whole keyspace, which holds BullMQ's jobs too (up to 10,000 finished ones per queue)
+   * and which the API's target catalog would walk every 500 ms under load. A worker's key
+   * still expires by itself, so one that died is gone from the listing either way.
+   */
   async list(): Promise<WorkerCapabilities[]> {
+    const prefix = this.config.queuePrefix;
+    const ids = await this.redis.zrangebyscore(redisKeys.workerIndex(prefix), Date.now(), '+inf');
+    const keys = ids.length ? ids.map((id) => redisKeys.worker(prefix, id)) : await this.scan();
+    if (keys.length === 0) return [];
+    const values = await this.redis.mget(keys);
+    return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as WorkerCapabilities);
+  }
+
+  /** Workers of a version from before the index announce only their key: found by a SCAN, while no worker is indexed. */
+  private async scan(): Promise<string[]> {
     const keys: string[] = [];
     let cursor = '0';
-    // SCAN walks the whole keyspace (BullMQ's jobs included) for the few worker keys: in large
-    // steps, so a listing (the API's target catalog, renewed every 500 ms under load) takes a
-    // few round trips rather than one per 200 keys.
     do {
       const [next, batch] = await this.redis.scan(cursor, 'MATCH', redisKeys.workerPattern(this.config.queuePrefix), 'COUNT', 2000);
       keys.push(...batch);
       cursor = next;
     } while (cursor !== '0');
-    if (keys.length === 0) return [];
-    const values = await this.redis.mget(keys);
-    return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as WorkerCapabilities);
+    return keys;
   }
 }
