@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface';
@@ -34,6 +35,8 @@ end
 return {hits, left, 0, 0}
 `;
 
+const INCREMENT_SHA1 = createHash('sha1').update(INCREMENT).digest('hex');
+
 /**
  * Throttler storage in Redis, so every API instance counts against the same numbers. (No
  * published Redis storage supports this NestJS version; this is the whole of what one does.)
@@ -56,7 +59,14 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
   async increment(key: string, ttl: number, limit: number, blockDuration: number, throttlerName: string): Promise<ThrottlerStorageRecord> {
     const base = this.base(key, throttlerName);
     try {
-      const [hits, left, blocked, blockLeft] = (await this.redis.eval(INCREMENT, 2, `${base}:hits`, `${base}:block`, Math.max(1, Math.round(ttl)), limit, Math.max(0, Math.round(blockDuration)))) as number[];
+      const args = [2, `${base}:hits`, `${base}:block`, Math.max(1, Math.round(ttl)), limit, Math.max(0, Math.round(blockDuration))] as const;
+      // By its digest: Redis keeps the script compiled, and the request does not carry it. Only
+      // a Redis that has not seen it yet (restarted, or new) gets the text.
+      const reply = await this.redis.evalsha(INCREMENT_SHA1, ...args).catch((e: Error) => {
+        if (!/NOSCRIPT/.test(e.message)) throw e;
+        return this.redis.eval(INCREMENT, ...args);
+      });
+      const [hits, left, blocked, blockLeft] = reply as number[];
       return { totalHits: hits, timeToExpire: Math.ceil(left / 1000), isBlocked: blocked === 1, timeToBlockExpire: Math.ceil(blockLeft / 1000) };
     } catch (e) {
       // Rate limiting protects the service; it must not take it down with Redis. Let the request through.
