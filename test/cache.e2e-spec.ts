@@ -50,9 +50,12 @@ describe('the build cache', () => {
   });
 
   it('copies the hits of a job that also has builds to make, and queues the rest', async () => {
-    const source = { language: 'c', files: [{ path: 'main.c', content: program() }], options: ['-O2'] };
+    const content = `/* größe */\n${program()}`;
+    const source = { language: 'c', files: [{ path: 'main.c', content }], options: ['-O2'] };
     const [first] = await builds((await post({ source, targets: ['x86_64-linux-gnu'] })).id);
-    const mixed = await post({ source, targets: ['x86_64-linux-gnu', 'aarch64-linux-gnu'] });
+    const mixed = (await post({ source, targets: ['x86_64-linux-gnu', 'aarch64-linux-gnu'] })) as unknown as { id: string; builds: CachedBuild[]; source: { files: { path: string; size: number }[] } };
+    // Answers give each file's size in bytes, not its text.
+    assert.deepEqual(mixed.source.files, [{ path: 'main.c', size: Buffer.byteLength(content) }]);
     assert.deepEqual([mixed.builds[0].status, mixed.builds[0].cache?.status], ['succeeded', 'hit']);
     assert.ok(['queued', 'compiling'].includes(mixed.builds[1].status), mixed.builds[1].status);
     assert.equal(mixed.builds[0].cache?.from, first.id);

@@ -58,7 +58,8 @@ export function toJobDto(job: Job, builds: Build[], artifacts: Artifact[], event
           language: job.source.language,
           files: job.source.files.map((f) => ({
             path: f.path,
-            size: f.content !== undefined ? Buffer.byteLength(f.content) : (fileSizes.get(f.uploadId!) ?? 0),
+            // Read back for an answer, an inline file comes with its size instead of its text.
+            size: f.content !== undefined ? Buffer.byteLength(f.content) : ((f as { contentBytes?: number }).contentBytes ?? fileSizes.get(f.uploadId!) ?? 0),
             ...(f.uploadId ? { uploadId: f.uploadId } : {}),
           })),
           archive: job.source.archive ?? null,

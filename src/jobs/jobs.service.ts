@@ -166,6 +166,14 @@ export function normalizeSource(dto: NonNullable<CreateJobDto['source']>, archiv
   };
 }
 
+/**
+ * A job's row (alias j) as JSON for the API's answers, with each inline file's text replaced by
+ * its size in bytes (contentBytes): an answer shows the sizes only, and the texts can be large.
+ */
+const JOB_JSON = `(to_jsonb(j) || jsonb_build_object('source', j.source || jsonb_build_object('files', (
+    SELECT COALESCE(jsonb_agg(CASE WHEN f ? 'content' THEN (f - 'content') || jsonb_build_object('contentBytes', octet_length(convert_to(f->>'content', 'UTF8'))) ELSE f END ORDER BY n), '[]'::jsonb)
+      FROM jsonb_array_elements(j.source->'files') WITH ORDINALITY AS x(f, n)))))`;
+
 /** The job, its builds and their first events in one statement. */
 const CREATE_JOB = prepared(
   `WITH j AS (
@@ -224,7 +232,7 @@ const CREATE_JOB_FROM_CACHE = prepared(
             FROM b JOIN artifacts a ON a.build_id = b.cached_from
           RETURNING *),
         hit AS (UPDATE build_cache SET hits = hits + 1, last_hit_at = now() WHERE build_id IN (SELECT cached_from FROM b))
-   SELECT (SELECT row_to_json(j) FROM j) AS job,
+   SELECT (SELECT ${JOB_JSON} FROM j) AS job,
           (SELECT json_agg(b ORDER BY b.position) FROM b) AS builds,
           COALESCE((SELECT json_agg(a ORDER BY a.kind, a.name) FROM art a), '[]') AS artifacts,
           (SELECT json_agg(e ORDER BY e.id) FROM e) AS events,
@@ -242,7 +250,7 @@ interface JobRow {
 
 /** A job and everything shown with it, in one round trip (every poll of a job comes here). */
 const READ_JOB = prepared(
-  `SELECT row_to_json(j) AS job,
+  `SELECT ${JOB_JSON} AS job,
           COALESCE((SELECT json_agg(b ORDER BY b.position) FROM builds b WHERE b.job_id = j.id), '[]') AS builds,
           COALESCE((SELECT json_agg(a ORDER BY a.kind, a.name) FROM artifacts a JOIN builds b ON b.id = a.build_id WHERE b.job_id = j.id), '[]') AS artifacts,
           COALESCE((SELECT json_agg(e ORDER BY e.id) FROM build_events e WHERE e.job_id = j.id), '[]') AS events,
