@@ -3,10 +3,6 @@ import { importOnnx, ImportOptions } from './import';
 import { kernelLibrary } from './kernels';
 import { LOWERED_OPS, lowerNode, lowerState } from './lower';
 import { Half, HALF_C, halfConversionsC, roundToHalf, VALUE_PRESERVING } from './half';
-
-function isHalf(d: IODType): d is Half {
-  return d === 'float16' || d === 'bfloat16';
-}
 import { C_TYPE, CompileError, Graph, ioType, IODType, MAX_TENSOR_ELEMENTS, Node, numel, Tensor } from './ir';
 import { CONV_OPS } from './ops/conv';
 import { LAYOUT_OPS } from './ops/layout';
@@ -21,6 +17,10 @@ import { SOFTMAX_OPS } from './ops/softmax';
 import { cString, STRING_OPS } from './ops/string';
 
 export const COMPILER_VERSION = '0.4.0';
+
+function isHalf(d: IODType): d is Half {
+  return d === 'float16' || d === 'bfloat16';
+}
 
 /** The operators that take or give string tensors. */
 const STRING_OP_NAMES: ReadonlySet<string> = new Set(STRING_OPS.map((o) => o.type));
@@ -113,7 +113,12 @@ export function inferShapes(graph: Graph): void {
       if (!('half' in t) && t.dtype === 'float32') half = node.inputs.map((n) => (n ? graph.tensors.get(n) : undefined)).find((x) => x?.dtype === 'float32' && x.half)?.half;
       const { half: _, ...rest } = t;
       if (half && t.dtype !== 'float32') throw new CompileError('invalid', `${node.op} ${node.name}: a ${half} output must be held as float32`);
-      if (half && rest.data) roundToHalf(half, rest.data as Float32Array);
+      if (half && rest.data) {
+        // Folding may hand back an input's own array (Identity, Reshape): round a copy unless that input is of this format already.
+        const shared = node.inputs.some((n) => n && graph.tensors.get(n)?.data === rest.data && graph.tensors.get(n)?.half !== half);
+        if (shared) rest.data = Float32Array.from(rest.data as Float32Array);
+        roundToHalf(half, rest.data as Float32Array);
+      }
       graph.tensors.set(name, { name, ...rest, ...(half ? { half } : {}) });
     },
   };
@@ -260,16 +265,17 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
 
   const body: string[] = [];
   const ops: Record<string, number> = {};
+  const used = new Set<string>([...graph.outputs, ...nodes.flatMap((n) => n.inputs), ...nodes.flatMap((n) => (n.fused?.residual ? [n.fused.residual] : []))]);
   for (const node of nodes) {
     const op = OPS.get(node.op)!;
     if (!op.emit) throw new CompileError('unsupported', `${node.op} ${node.name}: its value depends on inputs, which is not supported`);
     ops[node.op] = (ops[node.op] ?? 0) + 1;
     let code = op.emit(ctx, node);
-    // Half results are rounded to their format, as storing them as half would.
+    // Half results are rounded to their format, as storing them as half would (outputs nothing reads are left alone).
     if (!VALUE_PRESERVING.has(node.op)) {
       for (const o of node.outputs) {
         const t = o ? graph.tensors.get(o) : undefined;
-        if (!t?.half || t.data) continue;
+        if (!t?.half || t.data || !used.has(o)) continue;
         code += `${code ? '\n' : ''}for (long i = 0; i < ${numel(t.shape)}; i++) ${ref(o)}[i] = ${HALF_C[t.half].round}(${ref(o)}[i]);`;
       }
     }

@@ -716,7 +716,7 @@ a.y[i] = ${fin(count)};`);
     if (VALUE_PRESERVING.has(node.op) || ['MatMul', 'Gemm'].includes(node.op) || (node.op === 'Conv' && attrInt(node, 'group', 1) === 1)) continue;
     for (const o of node.outputs) {
       const h = o ? tensor(o).half : undefined;
-      if (!h || tensor(o).data) continue;
+      if (!h || tensor(o).data || !(outputIndex.has(o) || uses.has(o) || nodes.some((n) => n.fused?.residual === o))) continue;
       uses_.add('HALF');
       halfKernels.add(ROUND[h].kernel);
       body.push(`  { KilnArgs a = {}; a.y = ${ref(o)}; kiln_launch<${ROUND[h].kernel}>(${numel(tensor(o).shape)}, a); }`);
