@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { compareOutput } from '../../src/verification/compare';
 import { prng } from '../../src/verification/inputs';
 import { ModelBuilder, randomWeights, toHalfModel } from '../test/builder';
-import { mlp, TEST_MODELS } from '../test/models';
+import { mlp, mobilenetV2Block, TEST_MODELS } from '../test/models';
 import { compileModel, OPS } from './compile';
 import { onnx } from 'onnx-proto';
 import { compareCaseOutputs, harnessBytes } from './conformance';
@@ -68,6 +68,37 @@ describe('the ONNX compiler against ONNX Runtime', () => {
       });
     }
   }
+});
+
+describe('large intermediate buffers', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-compiler-huge-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  it('are advised onto huge pages on Linux, and the model still matches onnxruntime-node on x86_64 and aarch64; other systems build without it', async () => {
+    const bytes = mobilenetV2Block(16, 128, 4); // 64 x 128 x 128 intermediates: 4 MiB each
+    const { files, metadata } = compileModel(bytes, { name: 'net' });
+    const source = files['net.c'] as string;
+    assert.match(source, /static float t\d+\[1048576\] KILN_HUGE;/);
+    assert.match(source, /kiln_advise_huge\(t\d+, sizeof t\d+\);/);
+    assert.match(source, /madvise\(/);
+    const session = await ort.InferenceSession.create(bytes);
+    const rand = prng(5);
+    const inputs = metadata.inputs.map((t) => Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
+    const expected = await session.run(Object.fromEntries(metadata.inputs.map((t, i) => [t.name, new ort.Tensor('float32', inputs[i], t.shape)])));
+    for (const target of TARGETS) {
+      const [actual] = await runCompiled(dir, bytes, undefined, inputs, target);
+      const e = expected[actual.name].data as Float32Array;
+      const r = compareOutput(actual.name, 'float32', Buffer.from(e.buffer, e.byteOffset, e.byteLength), actual.bytes, { rtol: 1e-4, atol: 1e-5, maxUlp: null });
+      assert.ok(r.passed, `on ${target.triple}: ${r.mismatches} mismatches, worst ${JSON.stringify(r.worst)}`);
+    }
+    // Without Linux (WASI here), the buffers are plain aligned statics.
+    for (const triple of ['wasm32-wasi']) {
+      execFileSync('clang-19', [`--target=${triple}`, '-std=c23', '-O2', '-fsyntax-only', '-I', dir, join(dir, 'net.c')], { cwd: dir });
+    }
+  });
 });
 
 describe('half-precision models against ONNX Runtime', () => {
