@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +12,11 @@ import { prng } from '../src/verification/inputs';
 /**
  * Per benchmark model and thread count: the compiled model's median latency next to
  * onnxruntime-node's (CPU, graph optimisations on, intraOpNumThreads = the same thread count) on
- * the same inputs, measured in the same run, interleaved in rounds so that load from other work
- * on the machine hits both alike (each side warmed up for 50 ms in every round); the GEMM also in GFLOP/s against the core's FP32 peak. Then
+ * the same inputs, measured in the same run, interleaved in up to 25 rounds of a few runs a side
+ * so that load from other work on the machine (its speed drifts by a third over seconds on a
+ * shared VM) hits both alike: Kiln's timing harness stays running and takes its counts from
+ * standard input; each side is warmed up for 50 ms once and by one untimed run in every round;
+ * the GEMM also in GFLOP/s against the core's FP32 peak. Then
  * Kiln's compile times (ONNX to C, and clang per target); then, for aarch64 under qemu-user,
  * instructions per inference (KILN_BENCH_AARCH64=0 skips that).
  *   npm run bench:models -- [runs] [threads,...] [model name filter]
@@ -21,7 +24,8 @@ import { prng } from '../src/verification/inputs';
 const RUNS = Number(process.argv[2] ?? 60);
 const THREADS = (process.argv[3] ?? '1,2').split(',').map(Number);
 const FILTER = process.argv[4] ?? '';
-const ROUNDS = 4;
+/** Rounds of the interleaving: the machine's speed drifts over seconds, so each side runs a few times, then the other. */
+const ROUNDS = Math.max(1, Math.min(25, Math.floor(RUNS / 4)));
 const TARGETS = [
   ['x86_64-linux-gnu'],
   ['aarch64-linux-gnu'],
@@ -40,7 +44,7 @@ function readInputs(inBytes: number[], outBytes: number[]): string {
   for (int i = 0; i < NET_NUM_OUTPUTS; i++) out[i] = malloc(out_bytes[i]);`;
 }
 
-function timingHarness(runs: number, inBytes: number[], outBytes: number[]): string {
+function timingHarness(inBytes: number[], outBytes: number[]): string {
   return `#define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,10 +55,53 @@ int main(int argc, char **argv) {
 ${readInputs(inBytes, outBytes)}
   /* Warm up for 50 ms (at least twice): caches, and the system's placement of the pool's threads on cores. */
   for (double t0 = now(), n = 0; n < 2 || now() - t0 < 50; n++) net_run(in, out);
-  for (int r = 0; r < ${runs}; r++) { double a = now(); net_run(in, out); printf("%f\\n", now() - a); }
+  /* Then, for each count n read from standard input: one run to warm the caches again, n timed runs, "end". */
+  int n;
+  while (scanf("%d", &n) == 1) {
+    net_run(in, out);
+    for (int r = 0; r < n; r++) { double a = now(); net_run(in, out); printf("%f\\n", now() - a); }
+    printf("end\\n");
+    fflush(stdout);
+  }
   return 0;
 }
 `;
+}
+
+/** A timing harness kept running: times(n) has it run the model n times and returns the times. */
+function harnessProcess(exe: string, input: string): { times: (n: number) => Promise<number[]>; close: () => void } {
+  const child = spawn(exe, [input], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let buffered = '';
+  let waiting: ((lines: string[]) => void) | undefined;
+  let failed: Error | undefined;
+  const exited = (code: number | null) => (failed = new Error(`the timing harness exited (${code})`));
+  child.on('exit', exited);
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    buffered += chunk;
+    const end = buffered.indexOf('end\n');
+    if (end >= 0 && waiting) {
+      const lines = buffered.slice(0, end).trim().split('\n').filter(Boolean);
+      buffered = buffered.slice(end + 4);
+      const w = waiting;
+      waiting = undefined;
+      w(lines);
+    }
+  });
+  return {
+    times: (n) =>
+      new Promise((resolve, reject) => {
+        if (failed) return reject(failed);
+        child.once('exit', () => reject(failed));
+        waiting = (lines) => {
+          child.removeAllListeners('exit');
+          child.on('exit', exited);
+          resolve(lines.map(Number));
+        };
+        child.stdin.write(`${n}\n`);
+      }),
+    close: () => child.stdin.end(),
+  };
 }
 
 /** The host's x86-64 level, from /proc/cpuinfo's flags: the -march the benchmark builds Kiln's C for. */
@@ -235,23 +282,31 @@ async function main(): Promise<void> {
         }
         await writeFile(join(dir, 'in.bin'), Buffer.concat(inputs.map((a) => Buffer.from(a.buffer))));
         const size = (t: { shape: number[]; dtype: keyof typeof IO_BYTES }) => t.shape.reduce((a, b) => a * b, 1) * IO_BYTES[t.dtype];
-        await writeFile(join(dir, 'bench.c'), timingHarness(Math.ceil(RUNS / ROUNDS), metadata.inputs.map(size), metadata.outputs.map(size)));
+        await writeFile(join(dir, 'bench.c'), timingHarness(metadata.inputs.map(size), metadata.outputs.map(size)));
         execFileSync('clang-19', ['-std=c23', '-O2', `-march=${march}`, '-I', dir, join(dir, 'net.c'), join(dir, 'bench.c'), '-o', join(dir, 'bench'), '-lm', '-lpthread']);
         const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
         const feeds = Object.fromEntries(metadata.inputs.map((i, k) => [i.name, new ort.Tensor(i.dtype === 'float16' ? 'float16' : 'float32', inputs![k], i.shape)]));
         const kiln: number[] = [];
         const ref: number[] = [];
-        for (let r = 0; r < ROUNDS; r++) {
-          // ONNX Runtime's pool threads spin for a while after a run: let them settle before Kiln's run starts.
-          await new Promise((done) => setTimeout(done, 100));
-          kiln.push(...execFileSync(join(dir, 'bench'), [join(dir, 'in.bin')]).toString().trim().split('\n').map(Number));
-          // The same warm-up as Kiln's harness gets (50 ms, at least twice), then the timed runs.
+        const harness = harnessProcess(join(dir, 'bench'), join(dir, 'in.bin'));
+        try {
+          // ONNX Runtime gets the same warm-up as Kiln's harness (50 ms, at least twice).
           for (let t0 = performance.now(), n = 0; n < 2 || performance.now() - t0 < 50; n++) await session.run(feeds);
-          for (let i = 0; i < Math.ceil(RUNS / ROUNDS); i++) {
-            const a = performance.now();
+          const perRound = Math.ceil(RUNS / ROUNDS);
+          for (let r = 0; r < ROUNDS; r++) {
+            // ONNX Runtime's pool threads spin for a while after a run: let them settle before Kiln's runs.
+            if (threads > 1) await new Promise((done) => setTimeout(done, 100));
+            kiln.push(...(await harness.times(perRound)));
+            // One run to warm the caches again, as Kiln's harness does, then the timed runs.
             await session.run(feeds);
-            ref.push(performance.now() - a);
+            for (let i = 0; i < perRound; i++) {
+              const a = performance.now();
+              await session.run(feeds);
+              ref.push(performance.now() - a);
+            }
           }
+        } finally {
+          harness.close();
         }
         await session.release();
         const k = median(kiln);
