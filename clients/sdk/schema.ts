@@ -307,7 +307,7 @@ export interface components {
         BuildCacheDto: {
             /**
              * Format: uuid
-             * @description For a hit, the earlier build whose result was reused
+             * @description For a hit, the earlier build whose result was reused. That build may since have been deleted (DELETE ?purge=true): this copy of its result stands on its own
              */
             from?: string | null;
             /** @enum {string} */

@@ -154,7 +154,7 @@ export class BuildDto {
 
 export class BuildCacheDto {
   @ApiProperty({ enum: ['hit', 'miss', 'bypass'] }) status: string;
-  @ApiPropertyOptional({ nullable: true, format: 'uuid', type: String, description: 'For a hit, the earlier build whose result was reused' }) from: string | null;
+  @ApiPropertyOptional({ nullable: true, format: 'uuid', type: String, description: 'For a hit, the earlier build whose result was reused. That build may since have been deleted (DELETE ?purge=true): this copy of its result stands on its own' }) from: string | null;
 }
 
 export class JobSourceFileDto {
