@@ -18,9 +18,37 @@ import { WorkerModule } from '../../workers/worker.module';
 export const ADMIN_DATABASE_URL = process.env.KILN_TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.KILN_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** A database of its own for one test file, migrated; dropped at the end. */
+/** Whether a process with this id is running (on this machine). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Drops the test databases of processes that have exited without dropping theirs (a test run
+ * or load script killed midway): their names carry the process id that made them.
+ */
+async function dropAbandonedDatabases(adminUrl: string): Promise<void> {
+  const c = new Client({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname ~ '^kiln_test_[0-9]+_[0-9a-f]+$'`);
+    for (const { datname } of rows) {
+      if (!alive(Number(datname.split('_')[2]))) await c.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    }
+  } finally {
+    await c.end();
+  }
+}
+
+/** A database of its own for one test file, migrated; dropped at the end (or by a later run, if this process is killed first). */
 export async function createTestDatabase(adminUrl = ADMIN_DATABASE_URL): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `kiln_test_${randomBytes(6).toString('hex')}`;
+  await dropAbandonedDatabases(adminUrl);
+  const name = `kiln_test_${process.pid}_${randomBytes(6).toString('hex')}`;
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   await migrate(url.toString(), () => undefined);
