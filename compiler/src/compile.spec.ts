@@ -22,12 +22,12 @@ const TARGETS: { triple: string; run: (exe: string, args: string[]) => string[];
 ];
 
 /** Compiles a model to C, builds it with clang for a target, runs it, returns its outputs. */
-async function runCompiled(dir: string, bytes: Uint8Array, inputShapes: Record<string, number[]> | undefined, inputs: ArrayBufferView[], target: (typeof TARGETS)[number]) {
-  const { files, metadata } = compileModel(bytes, { name: 'net', inputShapes });
+async function runCompiled(dir: string, bytes: Uint8Array, inputShapes: Record<string, number[]> | undefined, inputs: ArrayBufferView[], target: (typeof TARGETS)[number], threads = 1) {
+  const { files, metadata } = compileModel(bytes, { name: 'net', inputShapes, threads });
   for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
   await writeFile(join(dir, 'harness.c'), modelHarness(metadata));
   const exe = join(dir, `net-${target.triple}`);
-  execFileSync('clang-19', [`--target=${target.triple}`, ...(target.flags ?? []), '-std=c23', '-O2', '-fuse-ld=lld', '-static', '-ffp-contract=off', '-I', dir, join(dir, 'net.c'), join(dir, 'harness.c'), '-o', exe, '-lm'], { cwd: dir });
+  execFileSync('clang-19', [`--target=${target.triple}`, ...(target.flags ?? []), '-std=c23', '-O2', '-fuse-ld=lld', '-static', '-ffp-contract=off', '-I', dir, join(dir, 'net.c'), join(dir, 'harness.c'), '-o', exe, '-lm', ...(threads > 1 ? ['-lpthread'] : [])], { cwd: dir });
   await writeFile(join(dir, 'inputs.bin'), Buffer.concat(inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
   const [cmd, ...args] = target.run(exe, [join(dir, 'inputs.bin'), join(dir, 'outputs.bin')]);
   execFileSync(cmd, args, { cwd: dir, timeout: 60_000 });
@@ -78,7 +78,12 @@ describe('large intermediate buffers', () => {
   after(async () => rm(dir, { recursive: true, force: true }));
 
   it('are advised onto huge pages on Linux, and the model still matches onnxruntime-node on x86_64 and aarch64; other systems build without it', async () => {
-    const bytes = mobilenetV2Block(16, 128, 4); // 64 x 128 x 128 intermediates: 4 MiB each
+    // 64 x 128 x 128 intermediates, 4 MiB each (a 1x1 convolution and HardSwish, which nothing fuses).
+    const m = new ModelBuilder();
+    const x = m.input('x', [1, 16, 128, 128]);
+    const h = m.op('HardSwish', [m.op('Conv', [x, m.weight('e', [64, 16, 1, 1], randomWeights(3, 1024, 0.25))])]);
+    m.output(m.op('Conv', [h, m.weight('p', [16, 64, 1, 1], randomWeights(4, 1024, 0.125))]));
+    const bytes = m.build('huge');
     const { files, metadata } = compileModel(bytes, { name: 'net' });
     const source = files['net.c'] as string;
     assert.match(source, /static float t\d+\[1048576\] KILN_HUGE;/);
@@ -99,6 +104,51 @@ describe('large intermediate buffers', () => {
       execFileSync('clang-19', [`--target=${triple}`, '-std=c23', '-O2', '-fsyntax-only', '-I', dir, join(dir, 'net.c')], { cwd: dir });
     }
   });
+});
+
+/** An inverted residual without batch norm: 1x1 expand + act, depthwise (stride, pads) + act, 1x1 project (+ the input, when it fits). */
+function invertedResidual(c: number, h: number, w: number, e: number, m: number, dw: { k: number; stride: number; pads: number[] }, batch = 1): Uint8Array {
+  const b = new ModelBuilder();
+  const x = b.input('x', [batch, c, h, w]);
+  const relu6 = (v: string) => b.op('Clip', [v, b.weight('lo', [], [0]), b.weight('hi', [], [6])]);
+  let t = relu6(b.op('Conv', [x, b.weight('we', [e, c, 1, 1], randomWeights(11, e * c, 1 / Math.sqrt(c))), b.weight('be', [e], randomWeights(12, e, 0.1))]));
+  t = b.op('Relu', [b.op('Conv', [t, b.weight('wd', [e, 1, dw.k, dw.k], randomWeights(13, e * dw.k * dw.k, 1 / dw.k)), b.weight('bd', [e], randomWeights(14, e, 0.1))], { group: e, strides: [dw.stride, dw.stride], pads: dw.pads })]);
+  t = b.op('Conv', [t, b.weight('wp', [m, e, 1, 1], randomWeights(15, m * e, 1 / Math.sqrt(e))), b.weight('bp', [m], randomWeights(16, m, 0.1))]);
+  b.output(dw.stride === 1 && m === c && dw.pads.every((p) => p === (dw.k - 1) / 2) ? b.op('Add', [t, x]) : t);
+  return b.build('inverted_residual');
+}
+
+describe('inverted residuals, run as one kernel a row at a time', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-compiler-ir-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  const cases = [
+    { name: 'stride 1 with the residual, rows of 16', bytes: () => mobilenetV2Block(16, 16, 4), threads: 1 },
+    { name: 'stride 2, 5x5, asymmetric pads, rows of 15, two images', bytes: () => invertedResidual(8, 15, 15, 24, 12, { k: 5, stride: 2, pads: [2, 1, 1, 2] }, 2), threads: 1 },
+    { name: 'stride 1, 3x3, rows of 20, on two threads', bytes: () => invertedResidual(12, 21, 20, 48, 12, { k: 3, stride: 1, pads: [1, 1, 1, 1] }), threads: 2 },
+  ];
+  for (const c of cases) {
+    for (const target of TARGETS) {
+      it(`${c.name} on ${target.triple} matches onnxruntime-node`, async () => {
+        const bytes = c.bytes();
+        const { files, metadata } = compileModel(bytes, { name: 'net', threads: c.threads });
+        assert.match(files['net.c'] as string, /kiln_ir\(&r\);/, 'the block runs as one kernel');
+        assert.doesNotMatch(files['net.c'] as string, /kiln_dwconv\(&d\);/);
+        const session = await ort.InferenceSession.create(bytes);
+        const rand = prng(9);
+        const inputs = metadata.inputs.map((t) => Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
+        const expected = await session.run(Object.fromEntries(metadata.inputs.map((t, i) => [t.name, new ort.Tensor('float32', inputs[i], t.shape)])));
+        const [actual] = await runCompiled(dir, bytes, undefined, inputs, target, c.threads);
+        const e = expected[actual.name].data as Float32Array;
+        const r = compareOutput(actual.name, 'float32', Buffer.from(e.buffer, e.byteOffset, e.byteLength), actual.bytes, { rtol: 1e-4, atol: 1e-5, maxUlp: null });
+        assert.ok(r.passed, `${r.mismatches} mismatches, worst ${JSON.stringify(r.worst)}, max abs ${r.maxAbsError}`);
+        assert.ok(e.some((v) => v !== 0));
+      });
+    }
+  }
 });
 
 describe('half-precision models against ONNX Runtime', () => {

@@ -4,7 +4,7 @@ import { kernelLibrary } from './kernels';
 import { LOWERED_OPS, lowerNode, lowerState } from './lower';
 import { Half, HALF_C, halfConversionsC, roundToHalf, VALUE_PRESERVING } from './half';
 import { C_TYPE, CompileError, DTYPE_BYTES, Graph, ioType, IODType, MAX_TENSOR_ELEMENTS, Node, numel, Tensor } from './ir';
-import { CONV_OPS } from './ops/conv';
+import { CONV_OPS, emitInvertedResidual, InvertedResidual, invertedResiduals } from './ops/conv';
 import { LAYOUT_OPS } from './ops/layout';
 import { ELEMENTWISE_OPS } from './ops/elementwise';
 import { MATMUL_OPS } from './ops/matmul';
@@ -16,7 +16,7 @@ import { SHAPE_OPS } from './ops/shape';
 import { SOFTMAX_OPS } from './ops/softmax';
 import { cString, STRING_OPS } from './ops/string';
 
-export const COMPILER_VERSION = '0.4.0';
+export const COMPILER_VERSION = '0.5.0';
 
 function isHalf(d: IODType): d is Half {
   return d === 'float16' || d === 'bfloat16';
@@ -300,11 +300,20 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
   const body: string[] = [];
   const ops: Record<string, number> = {};
   const used = new Set<string>([...graph.outputs, ...nodes.flatMap((n) => n.inputs), ...nodes.flatMap((n) => (n.fused?.residual ? [n.fused.residual] : []))]);
+  // Inverted residuals run as one kernel, where the last of their three convolutions was.
+  const fusedAt = new Map<Node, InvertedResidual>();
+  const fusedAway = new Set<Node>();
+  for (const ir of fast ? invertedResiduals(graph, nodes) : []) {
+    fusedAt.set(ir.project, ir);
+    fusedAway.add(ir.expand).add(ir.depthwise);
+  }
   for (const node of nodes) {
     const op = OPS.get(node.op)!;
     if (!op.emit) throw new CompileError('unsupported', `${node.op} ${node.name}: its value depends on inputs, which is not supported`);
     ops[node.op] = (ops[node.op] ?? 0) + 1;
-    let code = op.emit(ctx, node);
+    if (fusedAway.has(node)) continue;
+    const ir = fusedAt.get(node);
+    let code = ir ? emitInvertedResidual(ctx, ir) : op.emit(ctx, node);
     // Half results are rounded to their format, as storing them as half would (outputs nothing reads are left alone).
     if (!VALUE_PRESERVING.has(node.op)) {
       for (const o of node.outputs) {
@@ -313,8 +322,8 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
         code += `${code ? '\n' : ''}for (long i = 0; i < ${numel(t.shape)}; i++) ${ref(o)}[i] = ${HALF_C[t.half].round}(${ref(o)}[i]);`;
       }
     }
-    const fused = node.fused ? ` + ${node.fused.ops.join(' + ')}` : '';
-    if (code) body.push(`  /* ${comment(`${node.op} ${node.name}${fused}`)} */\n  {\n${code.replace(/^/gm, '    ')}\n  }`);
+    const fused = ir ? [ir.expand, ir.depthwise, ir.project].map((n) => `${n.op} ${n.name}${n.fused ? ` + ${n.fused.ops.join(' + ')}` : ''}`).join(', then ') : node.fused ? ` + ${node.fused.ops.join(' + ')}` : '';
+    if (code) body.push(`  /* ${comment(ir ? `inverted residual: ${fused}` : `${node.op} ${node.name}${fused}`)} */\n  {\n${code.replace(/^/gm, '    ')}\n  }`);
   }
   // Outputs that are constants or inputs, or that an alias left elsewhere, are copied out.
   graph.outputs.forEach((o, i) => {

@@ -669,6 +669,102 @@ static void kiln_dwconv(kiln_dw_args *d) {
 #endif
   kiln_dw_task(d, 0, 1);
 }
+/* ---- inverted residual (MobileNetV2): 1x1 expand, depthwise, 1x1 project, one row of output at a time ----
+   The expanded and depthwise tensors never go to memory in full: the expand's rows live in a ring of KH zero-padded
+   rows per channel (each input row is expanded once, when the first output row needs it), and the depthwise row
+   of every channel is what the project reads. */
+typedef struct {
+  const float *x;          /* one image [C][H][W] */
+  float *y;                /* [M][OH][OW] */
+  long C, H, W, E, M, OH, OW;
+  const float *wexp, *wdw, *wproj; /* expand [E][C], depthwise [E][KH][KW], project [M][E] */
+  int KH, KW, sh, sw, pt, pl;
+  long lead, wp;           /* a row of the ring: its W values from column lead (a multiple of 16), zeros around; wp floats (a multiple of 16) */
+  kiln_epi e1, ed, e2;     /* expand (bias_m, clamp), depthwise (bias_m per channel, clamp), project (bias_m, res: [M][OH][OW]) */
+  const long *koff2;       /* e * OW */
+  float *scratch;          /* per thread: E * KH * wp (the ring), E * OW (the depthwise row), then the GEMMs' */
+  long scratch_floats;
+  long chunk, next;        /* rows of output per piece; with threads, the next piece to take */
+} kiln_ir_args;
+
+/* One output row of one channel's depthwise convolution: rows[kh] + kw is where tap (kh, kw) of output column 0 reads. */
+KILN_INLINE void kiln_dw_row(const float *const *rows, const float *w, float bias, const kiln_epi *e, float *out, long OW, const int KH, const int KW, const int sw) {
+#pragma clang fp contract(fast)
+  for (long ow = 0; ow < OW; ow += 16) {
+    kiln_v acc = kiln_splat(bias);
+    for (int kh = 0; kh < KH; kh++) {
+      for (int kw = 0; kw < KW; kw++) {
+        const float *p = rows[kh] + ow * sw + kw;
+        kiln_v v;
+        if (sw == 1) v = kiln_load(p);
+        else if (sw == 2) v = __builtin_shufflevector(kiln_load(p), kiln_load(p + 16), 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        else for (int j = 0; j < 16; j++) v[j] = p[j * sw];
+        acc += w[kh * KW + kw] * v;
+      }
+    }
+    acc = kiln_act_v(e, acc);
+    const long n = KILN_MIN(16, OW - ow);
+    if (n == 16) kiln_store(out + ow, acc);
+    else for (long j = 0; j < n; j++) out[ow + j] = acc[j];
+  }
+}
+
+static void kiln_ir_rows(const kiln_ir_args *r, long oh0, long oh1, float *scratch) {
+  const long q = r->KH, wp = r->wp, plane = q * wp;
+  float *ring = scratch, *drow = ring + r->E * plane, *gs = drow + r->E * r->OW;
+  memset(ring, 0, r->E * plane * sizeof(float));
+  long have = -(1l << 40); /* the last input row in the ring */
+  for (long oh = oh0; oh < oh1; oh++) {
+    const long lo = oh * r->sh - r->pt;
+    /* The input rows this output row needs that the ring lacks: expanded (or zeros, outside the image). */
+    for (long ih = have + 1 > lo ? have + 1 : lo; ih < lo + q; ih++) {
+      const long slot = ((ih % q) + q) % q;
+      if (ih < 0 || ih >= r->H) {
+        for (long e = 0; e < r->E; e++) memset(ring + e * plane + slot * wp, 0, wp * sizeof(float));
+      } else {
+        /* B packed a panel at a time (the input's channels are a plane apart, and reading them in place would put them in a few L1 sets). */
+        kiln_gemm_args g = { .M = r->E, .N = r->W, .K = r->C, .a = r->wexp, .lda = r->C, .b = r->x + ih * r->W, .ldb = r->H * r->W, .sn = 1,
+          .c = ring + slot * wp + r->lead, .ldc = plane, .mc = r->E, .e = r->e1 };
+        kiln_gemm_block(&g, 0, r->E, r->wexp, r->C, 0, (r->W + 15) / 16, gs);
+      }
+    }
+    have = lo + q - 1;
+    /* The depthwise row of every channel (the common kernels with their sizes known to the compiler). */
+    for (long e = 0; e < r->E; e++) {
+      const float *rows[16];
+      for (int kh = 0; kh < r->KH; kh++) rows[kh] = ring + e * plane + (((lo + kh) % q + q) % q) * wp + r->lead - r->pl;
+      const float *w = r->wdw + e * r->KH * r->KW;
+      const float bias = r->ed.bias_m ? r->ed.bias_m[e] : 0.0f;
+      float *out = drow + e * r->OW;
+      if (r->KH == 3 && r->KW == 3 && r->sw == 1) kiln_dw_row(rows, w, bias, &r->ed, out, r->OW, 3, 3, 1);
+      else if (r->KH == 3 && r->KW == 3 && r->sw == 2) kiln_dw_row(rows, w, bias, &r->ed, out, r->OW, 3, 3, 2);
+      else if (r->KH == 5 && r->KW == 5 && r->sw == 1) kiln_dw_row(rows, w, bias, &r->ed, out, r->OW, 5, 5, 1);
+      else if (r->KH == 5 && r->KW == 5 && r->sw == 2) kiln_dw_row(rows, w, bias, &r->ed, out, r->OW, 5, 5, 2);
+      else kiln_dw_row(rows, w, bias, &r->ed, out, r->OW, r->KH, r->KW, r->sw);
+    }
+    /* The project: this row of every output channel (the residual at the same place). */
+    kiln_gemm_args g = { .M = r->M, .N = r->OW, .K = r->E, .a = r->wproj, .lda = r->E, .b = drow, .koff = r->koff2, .sn = 1,
+      .c = r->y + oh * r->OW, .ldc = r->OH * r->OW, .mc = r->M, .e = r->e2 };
+    if (g.e.res) g.e.res += oh * r->OW;
+    kiln_gemm_block(&g, 0, r->M, r->wproj, r->E, 0, (r->OW + 15) / 16, gs);
+  }
+}
+
+static void kiln_ir_task(void *arg, int tid, int nt) {
+  kiln_ir_args *r = (kiln_ir_args *)arg;
+  (void)nt;
+  for (;;) {
+    const long oh0 = __atomic_fetch_add(&r->next, r->chunk, __ATOMIC_RELAXED);
+    if (oh0 >= r->OH) break;
+    kiln_ir_rows(r, oh0, KILN_MIN(r->OH, oh0 + r->chunk), r->scratch + tid * r->scratch_floats);
+  }
+}
+
+static void kiln_ir(kiln_ir_args *r) {
+  r->next = 0;
+  if (KILN_THREADS > 1 && r->chunk < r->OH) kiln_parallel(kiln_ir_task, r);
+  else kiln_ir_task(r, 0, 1);
+}
 /* ---- end of the kernel library ---- */
 `;
 }

@@ -1,4 +1,4 @@
-import { CompileError, Node, Tensor } from '../ir';
+import { CompileError, Graph, Node, Tensor } from '../ir';
 import { gemmRowBlock, gemmScratch, gemmSharedA, KC, MAX_SHARED_A, NR } from '../kernels';
 import { attrInt, attrInts, attrString, EmitContext, epilogueInit, fusedEpilogueLoop, loops, OpDef, stridesOf } from './op';
 
@@ -319,3 +319,107 @@ for (long n = 0; n < ${N}; n++) {
 }
 
 export const CONV_OPS: OpDef[] = [conv];
+
+/**
+ * The convolutions whose input and output the fused kernels can take as they are: a depthwise
+ * convolution the depthwise kernel runs, or a 1x1 convolution (stride 1, no padding) run as one
+ * GEMM. Both with constant float weights. undefined for any other node.
+ */
+export function convKind(node: Node, tensor: (name: string) => Tensor | undefined): 'depthwise' | 'pointwise' | undefined {
+  if (node.op !== 'Conv') return undefined;
+  const x = tensor(node.inputs[0]);
+  const w = tensor(node.inputs[1]);
+  const b = node.inputs[2] ? tensor(node.inputs[2]) : undefined;
+  if (!x || !w || x.shape.length !== 4 || !(w.data instanceof Float32Array) || (node.inputs[2] && !(b?.data instanceof Float32Array))) return undefined;
+  const group = attrInt(node, 'group', 1);
+  const { kernel, strides, dilations, pads, out } = slidingWindow(node, x, attrInts(node, 'kernel_shape') ?? w.shape.slice(2));
+  if (pads.some((p) => p < 0)) return undefined;
+  const [, C, , W] = x.shape;
+  const M = w.shape[0];
+  if (group === C && group === M && w.shape[1] === 1 && C > 1) {
+    // As fastConv's depthwise path, with no dilation and at most 16 rows in the kernel.
+    const wp = Math.ceil(out[1] / NR) * NR * strides[1] + (kernel[1] - 1) + NR + 1;
+    return W + pads[1] > wp || dilations.some((d) => d !== 1) || kernel[0] > 16 ? undefined : 'depthwise';
+  }
+  if (group === 1 && kernel.every((k) => k === 1) && strides.every((s) => s === 1) && pads.every((p) => p === 0)) return 'pointwise';
+  return undefined;
+}
+
+/** A MobileNetV2 inverted residual: a 1x1 expand, a depthwise convolution and a 1x1 project, each the only reader of the one before. */
+export interface InvertedResidual {
+  expand: Node;
+  depthwise: Node;
+  project: Node;
+}
+
+/**
+ * The inverted residuals of a graph (after fusion), which the kernel library runs as one kernel
+ * (kiln_ir) a row of output at a time: the expanded and depthwise tensors, the largest of the
+ * block, never go to memory in full. The expand and depthwise take no residual (their
+ * epilogues are bias and clamp or GELU); the project may. Intermediates are float32 (not half)
+ * and not graph outputs.
+ */
+export function invertedResiduals(graph: Graph, nodes: Node[]): InvertedResidual[] {
+  const tensor = (n: string) => graph.tensors.get(n);
+  const readers = new Map<string, { node: Node; slot: number }[]>();
+  const read = (name: string, node: Node, slot: number) => readers.set(name, [...(readers.get(name) ?? []), { node, slot }]);
+  for (const node of nodes) {
+    node.inputs.forEach((n, i) => n && read(n, node, i));
+    if (node.fused?.residual) read(node.fused.residual, node, -1);
+  }
+  const outputs = new Set(graph.outputs);
+  /** The one node that reads an intermediate, as its data input; undefined if there is not exactly one. */
+  const onlyReader = (name: string): Node | undefined => {
+    const t = tensor(name);
+    const r = readers.get(name) ?? [];
+    if (!t || t.data || t.half || t.dtype !== 'float32' || outputs.has(name) || r.length !== 1 || r[0].slot !== 0) return undefined;
+    return r[0].node;
+  };
+  const found: InvertedResidual[] = [];
+  const taken = new Set<Node>();
+  for (const expand of nodes) {
+    if (taken.has(expand) || expand.fused?.residual || convKind(expand, tensor) !== 'pointwise') continue;
+    const depthwise = onlyReader(expand.outputs[0]);
+    if (!depthwise || depthwise.fused?.residual || convKind(depthwise, tensor) !== 'depthwise') continue;
+    const project = onlyReader(depthwise.outputs[0]);
+    if (!project || convKind(project, tensor) !== 'pointwise') continue;
+    found.push({ expand, depthwise, project });
+    for (const n of [expand, depthwise, project]) taken.add(n);
+  }
+  return found;
+}
+
+/** C for an inverted residual (see invertedResiduals), in place of its three convolutions. */
+export function emitInvertedResidual(ctx: EmitContext, ir: InvertedResidual): string {
+  const { expand, depthwise, project } = ir;
+  const [N, C, H, W] = ctx.tensor(expand.inputs[0]).shape;
+  const E = ctx.tensor(expand.inputs[1]).shape[0];
+  const M = ctx.tensor(project.inputs[1]).shape[0];
+  const wd = ctx.tensor(depthwise.inputs[1]);
+  const { kernel, strides, pads, out } = slidingWindow(depthwise, ctx.tensor(depthwise.inputs[0]), attrInts(depthwise, 'kernel_shape') ?? wd.shape.slice(2));
+  const [KH, KW] = kernel;
+  const [sh, sw] = strides;
+  const [OH, OW] = out;
+  const [pt, pl] = pads;
+  // A ring row: zeros, then W values from an aligned column, zeros; as wide as the depthwise kernel's vectors read.
+  const lead = Math.ceil(pl / NR) * NR;
+  const wp = Math.ceil(Math.max(lead + W, lead - pl + Math.ceil(OW / NR) * NR * sw + (KW - 1) + NR + 1) / NR) * NR;
+  const sc = ctx.scratch(E * KH * wp + E * OW + KC * NR + Math.max(E, M) * NR);
+  // With threads, pieces of rows: each starts its ring afresh (KH - 1 rows expanded again), so not too many.
+  const chunk = ctx.threads > 1 ? Math.max(1, Math.ceil(OH / (2 * ctx.threads))) : OH;
+  const bias = (n: Node) => (n.inputs[2] ? ctx.ref(n.inputs[2]) : undefined);
+  const res = project.fused?.residual ? ctx.ref(project.fused.residual) : undefined;
+  const X = ctx.ref(expand.inputs[0]);
+  const Y = ctx.ref(project.outputs[0]);
+  return `static const long koff2[${E}] = {${Array.from({ length: E }, (_, e) => e * OW).join(',')}};
+for (long n = 0; n < ${N}; n++) {
+  kiln_ir_args r = { .x = ${X} + n * ${C * H * W}, .y = ${Y} + n * ${M * OH * OW}, .C = ${C}, .H = ${H}, .W = ${W}, .E = ${E}, .M = ${M}, .OH = ${OH}, .OW = ${OW},
+    .wexp = ${ctx.ref(expand.inputs[1])}, .wdw = ${ctx.ref(depthwise.inputs[1])}, .wproj = ${ctx.ref(project.inputs[1])},
+    .KH = ${KH}, .KW = ${KW}, .sh = ${sh}, .sw = ${sw}, .pt = ${pt}, .pl = ${pl}, .lead = ${lead}, .wp = ${wp},
+    .e1 = ${epilogueInit(expand, { biasM: bias(expand) })},
+    .ed = ${epilogueInit(depthwise, { biasM: bias(depthwise) })},
+    .e2 = ${epilogueInit(project, { biasM: bias(project), res: res && `${res} + n * ${M * OH * OW}` })},
+    .koff2 = koff2, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride}, .chunk = ${chunk} };
+  kiln_ir(&r);
+}`;
+}
