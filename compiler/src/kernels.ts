@@ -713,7 +713,7 @@ static void kiln_ir_rows(const kiln_ir_args *r, long oh0, long oh1, float *scrat
   const long q = r->KH, wp = r->wp, plane = q * wp;
   float *ring = scratch, *drow = ring + r->E * plane, *gs = drow + r->E * r->OW;
   memset(ring, 0, r->E * plane * sizeof(float));
-  long have = -(1l << 40); /* the last input row in the ring */
+  long have = oh0 * r->sh - r->pt - 1; /* the last input row in the ring (none yet) */
   for (long oh = oh0; oh < oh1; oh++) {
     const long lo = oh * r->sh - r->pt;
     /* The input rows this output row needs that the ring lacks: expanded (or zeros, outside the image). */
