@@ -4,6 +4,7 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { ArtifactsController } from './artifacts/artifacts.controller';
 import { ApiKeyGuard } from './auth/api-key.guard';
+import { ApiKeyCache } from './auth/api-key-cache';
 import { AuthService } from './auth/auth.service';
 import { KeysController } from './auth/keys.controller';
 import { WhoAmIController } from './auth/whoami.controller';
@@ -11,6 +12,7 @@ import { KilnExceptionFilter } from './common/exception.filter';
 import type { KilnConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
+import { PgNotifications } from './database/notifications';
 import { HealthController } from './health/health.controller';
 import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
@@ -62,6 +64,8 @@ export class AppModule implements NestModule {
       ],
       controllers: [MetricsController, JobsController, UploadsController, ArtifactsController, TargetsController, KeysController, WhoAmIController, ModelsController, WebhookSecretController, JobWebhooksController, QuotasController, HealthController],
       providers: [
+        PgNotifications,
+        ApiKeyCache,
         AuthService,
         AuthFailureLimiter,
         JobsService,

@@ -3,9 +3,11 @@ import { after, before, describe, it } from 'node:test';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
+import { ApiKeyCache } from '../src/auth/api-key-cache';
 import { AuthService } from '../src/auth/auth.service';
 import type { Scope } from '../src/auth/scopes';
 import { createApi } from '../src/bootstrap';
+import { PgNotifications } from '../src/database/notifications';
 import { TenantAdmin } from '../scripts/tenant';
 import { Kiln, startKiln } from './support/harness';
 
@@ -265,5 +267,85 @@ describe('requests without a valid API key: limited per client address, shared b
     assert.equal((await kiln.http().get('/v1/whoami').set('X-Forwarded-For', '198.51.100.20')).status, 401);
     // Health checks need no key and are never limited.
     for (let i = 0; i < 10; i++) assert.equal((await kiln.http().get('/healthz')).status, 200);
+  });
+});
+
+describe('revoked API keys, which the API remembers for a moment: refused at once, on every instance', () => {
+  let kiln: Kiln;
+  let second: NestExpressApplication;
+  let secondUrl: string;
+  let db: DataSource;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const live = (app: NestExpressApplication) => app.get(PgNotifications).live;
+
+  before(async () => {
+    kiln = await startKiln({ storage: 'fs', worker: false });
+    second = await createApi(kiln.config);
+    await second.listen(0, '127.0.0.1');
+    secondUrl = `http://127.0.0.1:${(second.getHttpServer().address() as { port: number }).port}`;
+    db = kiln.api.get(DataSource);
+    while (!live(kiln.api) || !live(second)) await sleep(20);
+  });
+  after(async () => {
+    await second?.close();
+    await kiln?.close();
+  });
+
+  /** The statuses of whoami with the key on both instances. */
+  const statuses = async (secret: string) => [
+    (await kiln.http().get('/v1/whoami').set('Authorization', `Bearer ${secret}`)).status,
+    (await request(secondUrl).get('/v1/whoami').set('Authorization', `Bearer ${secret}`)).status,
+  ];
+  /** Waits (well under ApiKeyCache.TTL_MS) for both instances to refuse the key. */
+  const refusedSoon = async (secret: string) => {
+    const deadline = Date.now() + ApiKeyCache.TTL_MS / 5;
+    let seen = await statuses(secret);
+    while (seen.some((s) => s !== 401) && Date.now() < deadline) {
+      await sleep(20);
+      seen = await statuses(secret);
+    }
+    assert.deepEqual(seen, [401, 401]);
+  };
+
+  it('a key revoked on one instance: refused there at once, and on the other as soon as it hears', async () => {
+    const created = await kiln.http().post('/v1/keys').set(kiln.auth).send({ name: 'ci' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const secret: string = created.body.secret;
+    assert.deepEqual(await statuses(secret), [200, 200]);
+    assert.deepEqual(await statuses(secret), [200, 200], 'remembered now');
+    assert.equal((await kiln.http().delete(`/v1/keys/${created.body.id}`).set(kiln.auth)).status, 204);
+    assert.equal((await kiln.http().get('/v1/whoami').set('Authorization', `Bearer ${secret}`)).status, 401);
+    await refusedSoon(secret);
+  });
+
+  it('a key revoked, or its tenant deleted, by SQL (npm run tenant, an operator): refused on both', async () => {
+    const auth = kiln.api.get(AuthService);
+    const tenant = await auth.ensureTenant('revoked-by-sql');
+    const { key, secret } = await auth.createKey(tenant.id, 'a');
+    const { secret: other } = await auth.createKey(tenant.id, 'b');
+    assert.deepEqual(await statuses(secret), [200, 200]);
+    assert.deepEqual(await statuses(other), [200, 200]);
+    await db.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1`, [key.id]);
+    await refusedSoon(secret);
+    assert.deepEqual(await statuses(other), [200, 200]);
+    await db.query(`DELETE FROM tenants WHERE id = $1`, [tenant.id]);
+    await refusedSoon(other);
+  });
+
+  it('nothing is remembered while the listening connection is down, and keys are remembered again once it is back', async () => {
+    const auth = kiln.api.get(AuthService);
+    const { key, secret } = await auth.createKey((await auth.ensureTenant('default')).id, 'c');
+    assert.deepEqual(await statuses(secret), [200, 200]);
+    const killed = await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN %'`);
+    assert.equal(killed.length, 2);
+    while (live(kiln.api) || live(second)) await sleep(5);
+    // Revoked while nobody listens: no notification reaches the instances, yet the key is refused.
+    await db.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1`, [key.id]);
+    assert.deepEqual(await statuses(secret), [401, 401]);
+    while (!live(kiln.api) || !live(second)) await sleep(20);
+    const { key: next, secret: nextSecret } = await auth.createKey((await auth.ensureTenant('default')).id, 'd');
+    assert.deepEqual(await statuses(nextSecret), [200, 200]);
+    await db.query(`UPDATE api_keys SET revoked_at = now() WHERE id = $1`, [next.id]);
+    await refusedSoon(nextSecret);
   });
 });

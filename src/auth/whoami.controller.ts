@@ -1,7 +1,7 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, UnauthorizedException } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { IsNull, Repository } from 'typeorm';
 import { ApiKey } from '../database/entities';
 import { CurrentCaller } from './auth.decorators';
 import type { Caller } from './auth.service';
@@ -32,7 +32,10 @@ export class WhoAmIController {
   @Get()
   @ApiOkResponse({ type: WhoAmIDto, description: 'The caller: its tenant and the key it used' })
   async get(@CurrentCaller() caller: Caller): Promise<WhoAmIDto> {
-    const key = await this.keys.findOneByOrFail({ id: caller.keyId });
+    // A key revoked (or its tenant deleted) just after this request was let in is refused as
+    // the next request with it will be.
+    const key = await this.keys.findOneBy({ id: caller.keyId, revokedAt: IsNull() });
+    if (!key) throw new UnauthorizedException('the API key is not valid (unknown or revoked)');
     return { tenant: { id: caller.tenantId, name: caller.tenantName }, key: { id: key.id, name: key.name, prefix: key.prefix, scopes: key.scopes } };
   }
 }
