@@ -191,21 +191,30 @@ const CREATE_JOB = prepared(
 );
 
 /**
- * A job whose every build is answered from the cache, in one statement: as CREATE_JOB, with each
- * build a copy of its cached build as copyFromCache makes it (its result, artifacts and the event
- * that says where they came from), answered with what READ_JOB would read back (the job names
- * no uploads). The cached builds are locked FOR SHARE in id order, as a
- * deletion of their jobs locks them, before the artifacts' references are counted (the
- * statement's triggers, in key order, at its end). A cached build gone meanwhile leaves its copy
- * as CREATE_JOB records it, to be queued.
+ * A job whose every build is answered from the cache, in one statement, which also looks the
+ * builds up: each position's candidate cache keys ($9's "keys", as findCached takes them) are
+ * looked up, and only when every position has a hit is anything recorded: as CREATE_JOB, with
+ * each build a copy of its cached build as copyFromCache makes it (its result, artifacts and the
+ * event that says where they came from), answered with what READ_JOB would read back (the job
+ * names no uploads). The cached builds are locked FOR SHARE in id order, as a deletion of their
+ * jobs locks them, before the artifacts' references are counted (the statement's triggers, in key
+ * order, at its end); a cached build gone between the lookup and the lock leaves its copy as
+ * CREATE_JOB records it, to be queued. When some position has no hit, nothing is written or
+ * locked, and "hits" says what was found, by position, for the job to be made as usual.
  */
-const CREATE_JOB_FROM_CACHE = prepared(
+const CREATE_JOB_IF_CACHED = prepared(
   `WITH x AS (
-          SELECT * FROM jsonb_to_recordset($9::jsonb) AS x(position int, target_name text, target jsonb, pool text, verify_pool text, input_digest text, cache text, status text, status_reason text, cached_from uuid)),
-        src AS (SELECT * FROM builds WHERE id IN (SELECT cached_from FROM x) AND tenant_id = $1 AND status = 'succeeded' ORDER BY id FOR SHARE),
+          SELECT * FROM jsonb_to_recordset($9::jsonb) AS x(position int, target_name text, target jsonb, pool text, verify_pool text, input_digest text, cache text, status text, status_reason text, keys jsonb)),
+        found AS (
+          SELECT x.position, h.build_id AS hit FROM x LEFT JOIN LATERAL (
+            SELECT c.build_id FROM build_cache c JOIN builds b ON b.id = c.build_id
+             WHERE c.key IN (SELECT jsonb_array_elements_text(x.keys)) AND c.tenant_id = $1 AND b.tenant_id = $1 AND b.status = 'succeeded'
+             ORDER BY c.created_at DESC LIMIT 1) h ON true),
+        every AS (SELECT bool_and(hit IS NOT NULL) AS ok FROM found),
+        src AS (SELECT * FROM builds WHERE id IN (SELECT hit FROM found) AND tenant_id = $1 AND status = 'succeeded' AND (SELECT ok FROM every) ORDER BY id FOR SHARE),
         j AS (
           INSERT INTO jobs (tenant_id, source, model, outputs, verify, idempotency_key, request_sha256, callback_url)
-          VALUES ($1, $2::jsonb, $3::jsonb, $4, $5::jsonb, $6, $7, $8) RETURNING *),
+          SELECT $1, $2::jsonb, $3::jsonb, $4, $5::jsonb, $6, $7, $8 WHERE (SELECT ok FROM every) RETURNING *),
         b AS (
           INSERT INTO builds (job_id, tenant_id, position, target_name, target, pool, verify_pool, input_digest, cache, status, status_reason,
                               diagnostics, log, toolchain_key, toolchain_version, toolchain_ms, verification, verified_at, cached_from,
@@ -215,7 +224,7 @@ const CREATE_JOB_FROM_CACHE = prepared(
                  CASE WHEN s.id IS NULL THEN x.status_reason END, COALESCE(s.diagnostics, '[]'), s.log, s.toolchain_key, s.toolchain_version,
                  CASE WHEN s.id IS NOT NULL THEN 0 END, s.verification, CASE WHEN s.verification IS NOT NULL THEN now() END, s.id,
                  CASE WHEN s.id IS NOT NULL THEN now() END, CASE WHEN s.id IS NOT NULL THEN now() END, CASE WHEN s.id IS NOT NULL THEN now() END
-            FROM j, x LEFT JOIN src s ON s.id = x.cached_from
+            FROM j, x JOIN found f ON f.position = x.position LEFT JOIN src s ON s.id = f.hit
           RETURNING *),
         e AS (
           INSERT INTO build_events (build_id, job_id, from_status, to_status, message)
@@ -236,7 +245,8 @@ const CREATE_JOB_FROM_CACHE = prepared(
           (SELECT json_agg(b ORDER BY b.position) FROM b) AS builds,
           COALESCE((SELECT json_agg(a ORDER BY a.kind, a.name) FROM art a), '[]') AS artifacts,
           (SELECT json_agg(e ORDER BY e.id) FROM e) AS events,
-          '{}'::json AS upload_sizes`,
+          '{}'::json AS upload_sizes,
+          (SELECT json_agg(hit ORDER BY position) FROM found) AS hits`,
 );
 
 /** A job's row and its builds', artifacts' and events' rows, as JSON, and its uploads' sizes by id. */
@@ -394,14 +404,10 @@ export class JobsService {
     const uploadHashes = await this.uploadHashes(caller, source, model, verify);
     const digests = resolved.map((r) => inputDigest({ source, model, uploadHashes, target: r.target, outputs: finalOutputs, verify }));
     const bypass = dto.cache === 'bypass';
-    const hits = bypass ? resolved.map(() => null) : await Promise.all(resolved.map((r, i) => this.cacheLookup(caller.tenantId, digests[i], r.spec.name, source, availability)));
-
     const callbackUrl = await this.webhooks.callbackUrlFor(dto.callbackUrl);
-    // Builds answered from the cache store nothing new and run nothing: no quota to check.
-    const toBuild = hits.filter((h) => !h).length;
-    const limits = toBuild > 0 ? await this.quotas.checkStorageForJob(caller.tenantId) : undefined;
+    const named = jobUploadIds(source, model, verify);
 
-    const params = [
+    const common = [
       caller.tenantId,
       source === null ? null : JSON.stringify(source),
       model === null ? null : JSON.stringify(model),
@@ -410,43 +416,51 @@ export class JobsService {
       idempotencyKey,
       requestSha256,
       callbackUrl,
-      JSON.stringify(
-        resolved.map((r, position) => {
-          const served = availability.get(r.spec.name);
-          const servedAs = source ? servedLanguageKey(source.language, source.toolchain ?? languageSpecOf(source.language).toolchain, !source.toolchain) : null;
-          const live = (served?.available ?? false) && (!servedAs || served!.languages.includes(servedAs));
-          return {
-            position,
-            target_name: r.requested,
-            target: r.target,
-            pool: r.spec.pool,
-            verify_pool: verify ? verifyPoolOf(r.spec, r.target.cpu) : null,
-            input_digest: digests[position],
-            cache: bypass ? 'bypass' : null,
-            status: live ? 'queued' : 'waiting',
-            status_reason: live
-              ? null
-              : source && served?.available
-                ? `waiting for a worker with the ${source.toolchain ?? languageSpecOf(source.language).toolchain} toolchain for ${r.spec.name} (${source.language}); it starts when one connects`
-                : `waiting for a worker that serves pool "${r.spec.pool}" (${r.spec.name}); it starts when one connects`,
-            cached_from: hits[position]?.buildId ?? null,
-          };
-        }),
-      ),
     ];
-    const named = jobUploadIds(source, model, verify);
+    const rows = resolved.map((r, position) => {
+      const served = availability.get(r.spec.name);
+      const servedAs = source ? servedLanguageKey(source.language, source.toolchain ?? languageSpecOf(source.language).toolchain, !source.toolchain) : null;
+      const live = (served?.available ?? false) && (!servedAs || served!.languages.includes(servedAs));
+      return {
+        position,
+        target_name: r.requested,
+        target: r.target,
+        pool: r.spec.pool,
+        verify_pool: verify ? verifyPoolOf(r.spec, r.target.cpu) : null,
+        input_digest: digests[position],
+        cache: bypass ? 'bypass' : null,
+        status: live ? 'queued' : 'waiting',
+        status_reason: live
+          ? null
+          : source && served?.available
+            ? `waiting for a worker with the ${source.toolchain ?? languageSpecOf(source.language).toolchain} toolchain for ${r.spec.name} (${source.language}); it starts when one connects`
+            : `waiting for a worker that serves pool "${r.spec.pool}" (${r.spec.name}); it starts when one connects`,
+      };
+    });
 
     let job: { id: string };
     let builds: { id: string; pool: string; status: BuildStatus }[];
     let recorded: JobRow | null = null;
     try {
-      if (toBuild === 0 && named.length === 0) {
-        // Every build is answered from the cache, and nothing needs a lock before: the job and
-        // its copied builds in one statement, with no transaction around it.
-        [recorded] = await run<JobRow>(this.db, CREATE_JOB_FROM_CACHE, params);
+      // The build cache: for each build a succeeded build with the same input to reuse.
+      let hits: ({ buildId: string } | null)[];
+      if (bypass) hits = resolved.map(() => null);
+      else if (named.length === 0) {
+        // Nothing needs a lock before: the lookup, and when every build is answered from the
+        // cache the job and its copied builds, in one statement with no transaction around it.
+        const keys = resolved.map((r, i) => this.cacheKeys(caller.tenantId, digests[i], r.spec.name, source, availability));
+        const [row] = await run<JobRow & { hits: (string | null)[] }>(this.db, CREATE_JOB_IF_CACHED, [...common, JSON.stringify(rows.map((r, i) => ({ ...r, keys: keys[i] })))]);
+        if (row.job) recorded = row;
+        hits = (row.hits ?? []).map((id) => (id ? { buildId: id } : null));
+      } else hits = await Promise.all(resolved.map((r, i) => findCached(this.db, caller.tenantId, this.cacheKeys(caller.tenantId, digests[i], r.spec.name, source, availability))));
+
+      if (recorded) {
         job = { id: recorded.job.id as string };
         builds = recorded.builds.map((b) => ({ id: b.id as string, pool: b.pool as string, status: b.status as BuildStatus }));
       } else {
+        // Builds answered from the cache store nothing new and run nothing: no quota to check.
+        const toBuild = hits.filter((h) => !h).length;
+        const limits = toBuild > 0 ? await this.quotas.checkStorageForJob(caller.tenantId) : undefined;
         ({ job, builds } = await this.db.transaction(async (tx) => {
           if (toBuild > 0) await this.quotas.reserveBuilds(tx, caller.tenantId, toBuild, limits);
           // The uploads it names stay until the job is recorded: a deletion of one waits for this
@@ -456,9 +470,9 @@ export class JobsService {
             const gone = named.filter((u) => !held.some((h) => h.id === u));
             if (gone.length) throw new BadRequestException(`upload ${gone.join(', ')} was deleted while the job was being created; upload the file again`);
           }
-          const rows = await run<{ job_id: string; id: string; pool: string; status: BuildStatus }>(tx, CREATE_JOB, params);
-          const job = { id: rows[0].job_id };
-          const builds = rows.map((r) => ({ id: r.id, pool: r.pool, status: r.status }));
+          const created = await run<{ job_id: string; id: string; pool: string; status: BuildStatus }>(tx, CREATE_JOB, [...common, JSON.stringify(rows)]);
+          const job = { id: created[0].job_id };
+          const builds = created.map((r) => ({ id: r.id, pool: r.pool, status: r.status }));
           await lockCachedBuilds(tx, caller.tenantId, [...new Set(hits.filter((h) => h !== null).map((h) => h.buildId))]);
           for (const [i, b] of builds.entries()) {
             const hit = hits[i];
@@ -582,11 +596,11 @@ export class JobsService {
     return { ...verify, reference: { files: reference.files, options: reference.options, ...(verify.reference.language ? { language: verify.reference.language } : {}) } };
   }
 
-  /** A succeeded build of this tenant with the same input, built by a toolchain live workers run now. */
-  private async cacheLookup(tenantId: string, digest: string, target: string, source: SourceInput | null, availability: Map<string, TargetAvailability>) {
+  /** The cache keys of a build's input: one for each version of its toolchain that live workers run now. */
+  private cacheKeys(tenantId: string, digest: string, target: string, source: SourceInput | null, availability: Map<string, TargetAvailability>): string[] {
     const live = availability.get(target)?.toolchains ?? [];
     const identities = source ? live.filter((t) => t.key === (source.toolchain ?? languageSpecOf(source.language).toolchain)) : live.filter((t) => t.key === 'clang').map((t) => modelToolchain(t.version));
-    return findCached(this.db, tenantId, identities.map((t) => cacheKey(tenantId, digest, t)));
+    return identities.map((t) => cacheKey(tenantId, digest, t));
   }
 
   /** Reads an uploaded archive and lists its files, checking every entry (400 with why). */
