@@ -1,0 +1,118 @@
+import 'reflect-metadata';
+import { ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startKiln } from '../test/support/harness';
+import { freePort } from '../test/support/servers';
+
+/**
+ * The end-to-end latency of a cached build, alone: the API and a worker run as their own
+ * processes, configured as scripts/load.ts configures them (the defaults, with the tenant's
+ * rate limit raised but on); one build is made and waited for, then the same request is sent
+ * again N times in sequence (after 20 not timed), each POST (answered from the cache) followed
+ * by one GET of the job. Printed: median and p99 of the pair, and of the POST and the GET alone,
+ * and the CPU time per pair of the API process, PostgreSQL, Redis and this client. Light enough
+ * to run while other work goes on (one client, one request at a time; well under a minute).
+ *
+ *   npm run bench:cached -- [pairs=100]
+ *
+ * BENCH_API_NODE_ARGS passes node options to the API process (--cpu-prof, say).
+ */
+const PAIRS = Number(process.argv[2] ?? 100);
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] : NaN;
+}
+
+/** CPU time (user + system) of a process, in ms, from /proc (USER_HZ is 100 on every Linux ABI). */
+function cpuMs(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
+/** CPU time of every process with this name (PostgreSQL's backends, say). */
+function cpuOfCommMs(comm: string): number {
+  let ms = 0;
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (readFileSync(`/proc/${p}/comm`, 'utf8').trim() === comm) ms += cpuMs(Number(p));
+    } catch {
+      /* gone */
+    }
+  }
+  return ms;
+}
+
+async function main(): Promise<void> {
+  const kiln = await startKiln({ storage: 'fs', worker: false });
+  const port = await freePort();
+  const { KILN_HEARTBEAT_SECONDS: _h, KILN_AUTH_FAILURES_PER_MINUTE: _a, ...harnessEnv } = kiln.env;
+  const env = { ...process.env, ...harnessEnv, KILN_LOG_LEVEL: 'warn', KILN_RATE_LIMIT_PER_MINUTE: '10000000' };
+  const children: ChildProcess[] = [
+    spawn(process.execPath, [...(process.env.BENCH_API_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(__dirname, '../src/main.js')], { env: { ...env, KILN_PORT: String(port) }, stdio: ['ignore', 'inherit', 'inherit'] }),
+    spawn(process.execPath, [join(__dirname, '../workers/main.js')], { env: { ...env, KILN_POOLS: 'cpu', KILN_WORKER_CONCURRENCY: '1' }, stdio: ['ignore', 'inherit', 'inherit'] }),
+  ];
+  const base = `http://127.0.0.1:${port}`;
+  const headers = { Authorization: `Bearer ${kiln.apiKey}`, 'Content-Type': 'application/json' };
+  const call = async (method: string, path: string, body?: object) => {
+    const res = await fetch(base + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+    return { status: res.status, body: (await res.json()) as { id: string; status: string; builds?: { cache?: { status: string } | null }[] } };
+  };
+  try {
+    for (const deadline = Date.now() + 120_000; ; ) {
+      const r = (await fetch(`${base}/v1/targets`, { headers }).then((x) => x.json()).catch(() => null)) as { targets?: { name: string; available: boolean }[] } | null;
+      if (r?.targets?.some((t) => t.name === 'x86_64-linux-gnu' && t.available)) break;
+      if (Date.now() > deadline) throw new Error('Kiln did not come up within 120 s');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const body = {
+      source: { language: 'c', files: [{ path: 'saxpy.c', content: '#include <stddef.h>\nvoid saxpy(size_t n, float a, const float *x, float *y) {\n  for (size_t k = 0; k < n; k++) y[k] = a * x[k] + y[k];\n}\n' }], options: ['-O2'] },
+      targets: ['x86_64-linux-gnu'],
+    };
+    const first = await call('POST', '/v1/jobs', body);
+    if (first.status !== 202) throw new Error(`POST /v1/jobs: ${first.status} ${JSON.stringify(first.body)}`);
+    for (let s = first.body.status; !['succeeded', 'failed'].includes(s); s = (await call('GET', `/v1/jobs/${first.body.id}`)).body.status) await new Promise((r) => setTimeout(r, 50));
+    // Warm-up: connections, prepared statements, JIT.
+    for (let i = 0; i < 20; i++) await call('GET', `/v1/jobs/${(await call('POST', '/v1/jobs', body)).body.id}`);
+    const pair: number[] = [];
+    const post: number[] = [];
+    const get: number[] = [];
+    let notCached = 0;
+    const [api] = children;
+    const cpu = () => ({ api: cpuMs(api.pid!), postgres: cpuOfCommMs('postgres'), redis: cpuOfCommMs('redis-server'), client: cpuMs(process.pid) });
+    const cpu0 = cpu();
+    for (let i = 0; i < PAIRS; i++) {
+      const t0 = performance.now();
+      const r = await call('POST', '/v1/jobs', body);
+      const t1 = performance.now();
+      const g = await call('GET', `/v1/jobs/${r.body.id}`);
+      const t2 = performance.now();
+      if (r.status !== 202 || g.body.status !== 'succeeded' || g.body.builds?.[0]?.cache?.status !== 'hit') notCached++;
+      pair.push(t2 - t0);
+      post.push(t1 - t0);
+      get.push(t2 - t1);
+    }
+    const cpu1 = cpu();
+    const f = (xs: number[]) => `median ${quantile(xs, 0.5).toFixed(1)} ms   p99 ${quantile(xs, 0.99).toFixed(1)} ms`;
+    console.log(`cached build, ${PAIRS} sequential POST + GET pairs (not answered from the cache: ${notCached})`);
+    console.log(`  POST + GET   ${f(pair)}   goal: median under 15 ms`);
+    console.log(`  POST         ${f(post)}`);
+    console.log(`  GET          ${f(get)}`);
+    const per = (k: keyof typeof cpu0) => `${k} ${((cpu1[k] - cpu0[k]) / PAIRS).toFixed(1)} ms`;
+    console.log(`  CPU per pair ${per('api')}, ${per('postgres')} (all backends, other work on the machine included), ${per('redis')}, ${per('client')}`);
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
+    await kiln.close();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
