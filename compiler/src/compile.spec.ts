@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { compareOutput } from '../../src/verification/compare';
 import { prng } from '../../src/verification/inputs';
 import { ModelBuilder, randomWeights, toHalfModel } from '../test/builder';
-import { mlp, mobilenetV2Block, TEST_MODELS } from '../test/models';
+import { gemm512, mlp, mobilenetV2Block, resnetBasicBlock, TEST_MODELS } from '../test/models';
 import { compileModel, OPS } from './compile';
 import { onnx } from 'onnx-proto';
 import { compareCaseOutputs, harnessBytes } from './conformance';
@@ -327,6 +327,17 @@ describe('string tensors: StringNormalizer against ONNX Runtime', () => {
     const f = new ModelBuilder();
     f.output(f.op('StringNormalizer', [f.input('x', [3])]));
     assert.throws(() => compileModel(f.build()), (e: unknown) => e instanceof CompileError && /must be a string tensor, not float32/.test(e.message));
+  });
+});
+
+describe('embedded weights', () => {
+  it('hold a constant the kernels read packed (or transformed) once, not also as it came', () => {
+    // MatMul by a 512 x 512 constant: its 16-column panels only.
+    assert.equal(compileModel(gemm512(), { name: 'net' }).metadata.weightsBytes, 512 * 512 * 4);
+    // Two 3x3 convolutions run by Winograd: 16 transformed taps per weight pair, and the biases (BatchNormalization folded in), 64-byte aligned.
+    assert.equal(compileModel(resnetBasicBlock(), { name: 'net' }).metadata.weightsBytes, 2 * (16 * 64 * 64 * 4 + 256));
+    // The plain loops read every constant as it came.
+    assert.equal(compileModel(gemm512(), { name: 'net', kernels: false }).metadata.weightsBytes, 512 * 512 * 4);
   });
 });
 

@@ -114,11 +114,11 @@ const conv: OpDef = {
     const [OH, OW] = out;
     const cg = C / group;
     const mg = M / group;
+    const fast = fastConv(ctx, node, { N, C, H, W, M, group, KH, KW, OH, OW, strides, dilations, pads });
+    if (fast) return fast;
     const X = ctx.ref(node.inputs[0]);
     const Wt = ctx.ref(node.inputs[1]);
     const Y = ctx.ref(node.outputs[0]);
-    const fast = fastConv(ctx, node, { N, C, H, W, M, group, KH, KW, OH, OW, strides, dilations, pads });
-    if (fast) return fast;
     const bias = node.inputs[2] ? `${ctx.ref(node.inputs[2])}[m]` : '0.0f';
     return `for (long n = 0; n < ${N}; n++) for (long m = 0; m < ${M}; m++) {
   const long g = m / ${mg};

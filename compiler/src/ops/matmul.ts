@@ -59,7 +59,9 @@ const matmul: OpDef = {
     const sb = broadcastStrides(bs.slice(0, -2), batch).map((s) => s * K * N);
     const so = stridesOf(batch).map((s) => s * M * N);
     const A = ctx.ref(node.inputs[0]);
-    const B = ctx.ref(node.inputs[1]);
+    // A constant B is referred to only where it is not packed (its packed copy is what the kernels read).
+    let bRef: string | undefined;
+    const B = () => (bRef ??= ctx.ref(node.inputs[1]));
     const Y = ctx.ref(node.outputs[0]);
     if (ctx.fast && K > 0 && M > 0 && N > 0) {
       const f = node.fused;
@@ -73,7 +75,7 @@ const matmul: OpDef = {
         if (bConst) {
           if (!packed.has(bo)) packed.set(bo, ctx.constant(`${node.inputs[1]} (packed panels)`, packPanels(bConst, K, N, N, 1, bo)));
           bsrc = { bpacked: packed.get(bo) };
-        } else bsrc = { b: `${B} + ${offset(idx, sb)}`, ldb: N, sn: 1, koff: 'rows' };
+        } else bsrc = { b: `${B()} + ${offset(idx, sb)}`, ldb: N, sn: 1, koff: 'rows' };
         return gemmCall(ctx, node, { M, N, K, a: `${A} + ${offset(idx, sa)}`, c: `${Y} + ${offset(idx, so)}`, ...bsrc, biasN, res: res && `${res} + ${offset(idx, so)}` });
       };
       // A run-time B is read in place, row k at b + rows[k] (whole 16-column panels; the last one is packed).
@@ -95,7 +97,7 @@ const matmul: OpDef = {
       }
       if (!bConst && ctx.threads > 1 && numel(batch) > 1 && numel(batch) <= 256) {
         // With threads, the batch's products are shared out whole (each may be too small to split).
-        const init = (idx: string[]) => `gs[i++] = (kiln_gemm_args)${gemmInit(ctx, node, { M, N, K, a: `${A} + ${offset(idx, sa)}`, c: `${Y} + ${offset(idx, so)}`, b: `${B} + ${offset(idx, sb)}`, ldb: N, sn: 1, koff: 'rows', biasN, res: res && `${res} + ${offset(idx, so)}` })};`;
+        const init = (idx: string[]) => `gs[i++] = (kiln_gemm_args)${gemmInit(ctx, node, { M, N, K, a: `${A} + ${offset(idx, sa)}`, c: `${Y} + ${offset(idx, so)}`, b: `${B()} + ${offset(idx, sb)}`, ldb: N, sn: 1, koff: 'rows', biasN, res: res && `${res} + ${offset(idx, so)}` })};`;
         return `${table}kiln_gemm_args gs[${numel(batch)}];
 long i = 0;
 ${loops(batch, init, 'b')}
@@ -106,7 +108,7 @@ kiln_gemm_batch(gs, ${numel(batch)});`;
     // i-k-j order: the inner loop runs along rows of B and Y, which vectorises.
     const kernel = (idx: string[]) => `{
   const float *a = ${A} + ${offset(idx, sa)};
-  const float *b = ${B} + ${offset(idx, sb)};
+  const float *b = ${B()} + ${offset(idx, sb)};
   float *y = ${Y} + ${offset(idx, so)};
   for (long m = 0; m < ${M}; m++) {
     for (long n = 0; n < ${N}; n++) y[m * ${N} + n] = 0.0f;
@@ -147,13 +149,13 @@ const gemm: OpDef = {
     const K = ta ? a.shape[0] : a.shape[1];
     const alpha = attrFloat(node, 'alpha', 1);
     const beta = attrFloat(node, 'beta', 1);
+    const fast = fastGemm(ctx, node, { M, N, K, ta, tb, alpha, beta });
+    if (fast) return fast;
     const A = ctx.ref(node.inputs[0]);
     const B = ctx.ref(node.inputs[1]);
     const Y = ctx.ref(node.outputs[0]);
     const aAt = (m: string, k: string) => (ta ? `${A}[${k} * ${M} + ${m}]` : `${A}[${m} * ${K} + ${k}]`);
     const bAt = (k: string, n: string) => (tb ? `${B}[${n} * ${K} + ${k}]` : `${B}[${k} * ${N} + ${n}]`);
-    const fast = fastGemm(ctx, node, { M, N, K, ta, tb, alpha, beta });
-    if (fast) return fast;
     const tail = fusedEpilogueLoop(ctx, node, Y, [M, N]);
     let init = '0.0f';
     if (node.inputs[2]) {
@@ -194,8 +196,7 @@ function fastGemm(ctx: EmitContext, node: Node, s: { M: number; N: number; K: nu
     else if (c.shape.join() === `${M},${N}` && beta === 1 && !res) res = ctx.ref(node.inputs[2]);
     else return undefined;
   }
-  const B = ctx.ref(node.inputs[1]);
-  const bsrc = bConst ? { bpacked: ctx.constant(`${node.inputs[1]} (packed panels)`, packPanels(bConst, K, N, tb ? 1 : N, tb ? K : 1, 0, alpha)) } : { b: B, ldb: tb ? 1 : N, sn: tb ? K : 1 };
+  const bsrc = bConst ? { bpacked: ctx.constant(`${node.inputs[1]} (packed panels)`, packPanels(bConst, K, N, tb ? 1 : N, tb ? K : 1, 0, alpha)) } : { b: ctx.ref(node.inputs[1]), ldb: tb ? 1 : N, sn: tb ? K : 1 };
   return gemmCall(ctx, node, { M, N, K, a: ctx.ref(node.inputs[0]), c: ctx.ref(node.outputs[0]), ...bsrc, biasN, res });
 }
 
