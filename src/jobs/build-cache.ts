@@ -89,9 +89,17 @@ export function cacheKey(tenantId: string, digest: string, toolchain: { key: str
   return sha256(`${tenantId}\n${digest}\n${toolchain.key}@${toolchain.version}`);
 }
 
+/**
+ * Whether the build a cache entry (alias c) points to still succeeded and belongs to tenant $T:
+ * a scalar subquery by the build's primary key, which PostgreSQL runs as it is for each entry
+ * found by its key. (As a join, a table not yet analyzed made the planner start from every
+ * succeeded build instead, a walk that grew with the table.)
+ */
+export const CACHED_BUILD_OK = `SELECT b.tenant_id = $T AND b.status = 'succeeded' FROM builds b WHERE b.id = c.build_id`;
+
 const FIND_CACHED = prepared(
-  `SELECT c.key, c.build_id FROM build_cache c JOIN builds b ON b.id = c.build_id
-    WHERE c.key = ANY($1) AND c.tenant_id = $2 AND b.tenant_id = $2 AND b.status = 'succeeded'
+  `SELECT c.key, c.build_id FROM build_cache c
+    WHERE c.key = ANY($1) AND c.tenant_id = $2 AND (${CACHED_BUILD_OK.replace('$T', '$2')})
     ORDER BY c.created_at DESC LIMIT 1`,
 );
 

@@ -40,7 +40,7 @@ import { toJobDto } from './job.mapper';
 import { checkCompilerOption, checkDefine, checkSourcePath, isTranslationUnit, normalizeLanguage } from './source-rules';
 import { checkLanguageTarget, LANGUAGES, languageSpecOf, languageToolchain, servedLanguageKey, toolchainsFor } from './languages';
 import { ArchiveError, CMAKE_OUTPUTS, cmakeRoot, listArchive } from './archive';
-import { cacheKey, canonicalJson, copyFromCache, findCached, inputDigest, lockCachedBuilds, modelToolchain } from './build-cache';
+import { CACHED_BUILD_OK, cacheKey, canonicalJson, copyFromCache, findCached, inputDigest, lockCachedBuilds, modelToolchain } from './build-cache';
 import { MAX_FILES } from './source-rules';
 import { REDIS } from '../queue/redis.module';
 import type { Redis } from 'ioredis';
@@ -204,14 +204,15 @@ const CREATE_JOB = prepared(
  */
 const CREATE_JOB_IF_CACHED = prepared(
   `WITH x AS (
-          SELECT * FROM jsonb_to_recordset($9::jsonb) AS x(position int, target_name text, target jsonb, pool text, verify_pool text, input_digest text, cache text, status text, status_reason text, keys jsonb)),
+          SELECT * FROM jsonb_to_recordset($9::jsonb) AS x(position int, target_name text, target jsonb, pool text, verify_pool text, input_digest text, cache text, status text, status_reason text, keys text[])),
         found AS (
-          SELECT x.position, h.build_id AS hit FROM x LEFT JOIN LATERAL (
-            SELECT c.build_id FROM build_cache c JOIN builds b ON b.id = c.build_id
-             WHERE c.key IN (SELECT jsonb_array_elements_text(x.keys)) AND c.tenant_id = $1 AND b.tenant_id = $1 AND b.status = 'succeeded'
-             ORDER BY c.created_at DESC LIMIT 1) h ON true),
+          SELECT x.position, (
+            SELECT c.build_id FROM build_cache c
+             WHERE c.key = ANY(x.keys) AND c.tenant_id = $1 AND (${CACHED_BUILD_OK.replace('$T', '$1')})
+             ORDER BY c.created_at DESC LIMIT 1) AS hit
+            FROM x),
         every AS (SELECT bool_and(hit IS NOT NULL) AS ok FROM found),
-        src AS (SELECT * FROM builds WHERE id IN (SELECT hit FROM found) AND tenant_id = $1 AND status = 'succeeded' AND (SELECT ok FROM every) ORDER BY id FOR SHARE),
+        src AS (SELECT * FROM builds WHERE id = ANY(ARRAY(SELECT hit FROM found)) AND tenant_id = $1 AND status = 'succeeded' AND (SELECT ok FROM every) ORDER BY id FOR SHARE),
         j AS (
           INSERT INTO jobs (tenant_id, source, model, outputs, verify, idempotency_key, request_sha256, callback_url)
           SELECT $1, $2::jsonb, $3::jsonb, $4, $5::jsonb, $6, $7, $8 WHERE (SELECT ok FROM every) RETURNING *),
@@ -240,7 +241,7 @@ const CREATE_JOB_IF_CACHED = prepared(
           SELECT b.id, b.tenant_id, a.kind, a.name, a.size, a.sha256, a.storage_key, a.content_type
             FROM b JOIN artifacts a ON a.build_id = b.cached_from
           RETURNING *),
-        hit AS (UPDATE build_cache SET hits = hits + 1, last_hit_at = now() WHERE build_id IN (SELECT cached_from FROM b))
+        hit AS (UPDATE build_cache SET hits = hits + 1, last_hit_at = now() WHERE build_id = ANY(ARRAY(SELECT cached_from FROM b)))
    SELECT (SELECT ${JOB_JSON} FROM j) AS job,
           (SELECT json_agg(b ORDER BY b.position) FROM b) AS builds,
           COALESCE((SELECT json_agg(a ORDER BY a.kind, a.name) FROM art a), '[]') AS artifacts,
