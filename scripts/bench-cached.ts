@@ -8,7 +8,8 @@ import { freePort } from '../test/support/servers';
 /**
  * The end-to-end latency of a cached build, alone: the API and a worker run as their own
  * processes, configured as scripts/load.ts configures them (the defaults, with the tenant's
- * rate limit raised but on); one build is made and waited for, then the same request is sent
+ * rate limit raised but on); one build of load.ts's cached file (F functions) is made and
+ * waited for, then the same request is sent
  * again N times in sequence (after 20 not timed), each POST (answered from the cache) followed
  * by one GET of the job. Printed: median and p99 of the pair, and of the POST and the GET alone,
  * and the CPU time per pair of the API process, PostgreSQL, Redis and this client. Light enough
@@ -17,12 +18,24 @@ import { freePort } from '../test/support/servers';
  * With B builds of other inputs made first (4 clients at a time), the database holds about as
  * much as after scripts/load.ts's loaded part when the cached builds are timed.
  *
- *   npm run bench:cached -- [pairs=100] [builds-before=0]
+ *   npm run bench:cached -- [pairs=100] [builds-before=0] [functions=200]
  *
  * BENCH_API_NODE_ARGS passes node options to the API process (--cpu-prof, say).
  */
 const PAIRS = Number(process.argv[2] ?? 100);
 const BEFORE = Number(process.argv[3] ?? 0);
+const FUNCTIONS = Number(process.argv[4] ?? 200);
+
+/** The file scripts/load.ts times its cached builds with (its `functions` argument: 200 in the README's runs). */
+const cachedSource = () =>
+  `#include <stddef.h>\n` +
+  Array.from(
+    { length: FUNCTIONS },
+    (_, f) => `void saxpy_ref1_${f}(size_t n, float a, const float *x, float *y) {
+  for (size_t k = 0; k < n; k++) y[k] = a * x[k] + y[k] * ${f + 1}.0f;
+}
+`,
+  ).join('');
 
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -86,7 +99,7 @@ async function main(): Promise<void> {
       }),
     );
     const body = {
-      source: { language: 'c', files: [{ path: 'saxpy.c', content: '#include <stddef.h>\nvoid saxpy(size_t n, float a, const float *x, float *y) {\n  for (size_t k = 0; k < n; k++) y[k] = a * x[k] + y[k];\n}\n' }], options: ['-O2'] },
+      source: { language: 'c', files: [{ path: 'saxpy.c', content: cachedSource() }], options: ['-O2'] },
       targets: ['x86_64-linux-gnu'],
     };
     const first = await call('POST', '/v1/jobs', body);
@@ -114,7 +127,7 @@ async function main(): Promise<void> {
     }
     const cpu1 = cpu();
     const f = (xs: number[]) => `median ${quantile(xs, 0.5).toFixed(1)} ms   p99 ${quantile(xs, 0.99).toFixed(1)} ms`;
-    console.log(`cached build, ${PAIRS} sequential POST + GET pairs${BEFORE ? ` after ${BEFORE} other builds` : ''} (not answered from the cache: ${notCached})`);
+    console.log(`cached build of ${FUNCTIONS} function(s), ${PAIRS} sequential POST + GET pairs${BEFORE ? ` after ${BEFORE} other builds` : ''} (not answered from the cache: ${notCached})`);
     console.log(`  POST + GET   ${f(pair)}   goal: median under 15 ms`);
     console.log(`  POST         ${f(post)}`);
     console.log(`  GET          ${f(get)}`);
