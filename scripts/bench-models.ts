@@ -252,7 +252,7 @@ async function main(): Promise<void> {
     const { flops, why } = flopsPerCycle(flags, vendor);
     const probe = process.arch === 'x64' ? clockProbe(dir) : () => mhz / 1000;
     console.log(`Host: ${model}, ${cores} cores, /proc/cpuinfo ${(mhz / 1000).toFixed(2)} GHz; Kiln's C built with clang-19 -O2 -march=${march}`);
-    console.log(`${RUNS} runs per side, interleaved in ${ROUNDS} rounds, median; onnxruntime-node ${(require('onnxruntime-node/package.json') as { version: string }).version} (CPU, graph optimisations on)`);
+    console.log(`${RUNS} runs per side, interleaved in ${ROUNDS} rounds; latency: median; speed-up: the median over rounds of ONNX Runtime's median / Kiln's; onnxruntime-node ${(require('onnxruntime-node/package.json') as { version: string }).version} (CPU, graph optimisations on)`);
     console.log('');
     console.log('model                      threads  kiln          onnxruntime   speed-up (ort/kiln)');
     const compileRows: string[] = [];
@@ -288,11 +288,11 @@ async function main(): Promise<void> {
         const feeds = Object.fromEntries(metadata.inputs.map((i, k) => [i.name, new ort.Tensor(i.dtype === 'float16' ? 'float16' : 'float32', inputs![k], i.shape)]));
         const kiln: number[] = [];
         const ref: number[] = [];
+        const perRound = Math.ceil(RUNS / ROUNDS);
         const harness = harnessProcess(join(dir, 'bench'), join(dir, 'in.bin'));
         try {
           // ONNX Runtime gets the same warm-up as Kiln's harness (50 ms, at least twice).
           for (let t0 = performance.now(), n = 0; n < 2 || performance.now() - t0 < 50; n++) await session.run(feeds);
-          const perRound = Math.ceil(RUNS / ROUNDS);
           for (let r = 0; r < ROUNDS; r++) {
             // ONNX Runtime's pool threads spin for a while after a run: let them settle before Kiln's runs.
             if (threads > 1) await new Promise((done) => setTimeout(done, 100));
@@ -311,10 +311,13 @@ async function main(): Promise<void> {
         await session.release();
         const k = median(kiln);
         const o = median(ref);
+        // The speed-up is paired by round: both sides of a round ran within a few tens of milliseconds, under the
+        // same load from the rest of the machine, so the median of the rounds' ratios is not moved by that load.
+        const paired = median(Array.from({ length: ROUNDS }, (_, r) => median(ref.slice(r * perRound, (r + 1) * perRound)) / median(kiln.slice(r * perRound, (r + 1) * perRound))));
         const gf = (ms: number) => (m.flops ? ` ${(m.flops / ms / 1e6).toFixed(1)} GF/s` : '');
         const peak = probe() * flops * threads;
         const ms = (x: number) => `${x < 0.01 ? x.toFixed(5) : x.toFixed(3)} ms`;
-        console.log(`${m.name.padEnd(27)}${String(threads).padEnd(9)}${ms(k).padEnd(14)}${ms(o).padEnd(14)}${(o / k).toFixed(2)}x${m.flops ? `   kiln${gf(k)} = ${((m.flops / k / 1e6 / peak) * 100).toFixed(0)}% of peak ${peak.toFixed(0)}, ort${gf(o)}` : ''}`);
+        console.log(`${m.name.padEnd(27)}${String(threads).padEnd(9)}${ms(k).padEnd(14)}${ms(o).padEnd(14)}${paired.toFixed(2)}x${m.flops ? `   kiln${gf(k)} = ${((m.flops / k / 1e6 / peak) * 100).toFixed(0)}% of peak ${peak.toFixed(0)}, ort${gf(o)}` : ''}`);
       }
     }
     const ghz = probe();
