@@ -1,4 +1,5 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,8 @@ import { prng } from '../src/verification/inputs';
  * the same inputs, measured in the same run, interleaved in up to 25 rounds of a few runs a side
  * so that load from other work on the machine (its speed drifts by a third over seconds on a
  * shared VM) hits both alike: Kiln's timing harness stays running and takes its counts from
- * standard input; each side is warmed up for 50 ms once and for 5 ms in every round;
+ * standard input; each side is warmed up for 50 ms once and for 5 ms in every round; both sides
+ * run on the same CPUs (the first `threads`, see pinTo);
  * the GEMM also in GFLOP/s against the core's FP32 peak. Then
  * Kiln's compile times (ONNX to C, and clang per target); then, for aarch64 under qemu-user,
  * instructions per inference (KILN_BENCH_AARCH64=0 skips that).
@@ -66,6 +68,22 @@ ${readInputs(inBytes, outBytes)}
   return 0;
 }
 `;
+}
+
+/**
+ * Keeps this process (ONNX Runtime's threads among them) and the timing harnesses it starts on
+ * the first `threads` CPUs. The two sides never run at once, so with one thread both run on the
+ * same core: on a VM whose virtual CPUs are not equally fast (one shares its core with other
+ * work now and then), a side that ran on the other CPU would be timed on a different machine.
+ * Without taskset (not Linux), nothing changes.
+ */
+function pinTo(threads: number): void {
+  const cpus = Math.min(threads, Math.max(1, (readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm) ?? []).length));
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cpus > 1 ? `0-${cpus - 1}` : '0', String(process.pid)], { stdio: 'ignore' });
+  } catch {
+    // no taskset here: leave placement to the system
+  }
 }
 
 /** A timing harness kept running: times(n) has it run the model n times and returns the times. */
@@ -284,6 +302,7 @@ async function main(): Promise<void> {
         const size = (t: { shape: number[]; dtype: keyof typeof IO_BYTES }) => t.shape.reduce((a, b) => a * b, 1) * IO_BYTES[t.dtype];
         await writeFile(join(dir, 'bench.c'), timingHarness(metadata.inputs.map(size), metadata.outputs.map(size)));
         execFileSync('clang-19', ['-std=c23', '-O2', `-march=${march}`, '-I', dir, join(dir, 'net.c'), join(dir, 'bench.c'), '-o', join(dir, 'bench'), '-lm', '-lpthread']);
+        pinTo(threads);
         const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
         const feeds = Object.fromEntries(metadata.inputs.map((i, k) => [i.name, new ort.Tensor(i.dtype === 'float16' ? 'float16' : 'float32', inputs![k], i.shape)]));
         const kiln: number[] = [];
