@@ -118,6 +118,35 @@ function invertedResidual(c: number, h: number, w: number, e: number, m: number,
   return b.build('inverted_residual');
 }
 
+describe('large weights', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-compiler-weights-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  it('are copied into anonymous memory by the first run on Linux, and the model still matches onnxruntime-node on x86_64 and aarch64; in place elsewhere', async () => {
+    const bytes = gemm512(256); // 256 KiB of weights: read in place
+    assert.doesNotMatch(compileModel(bytes, { name: 'net' }).files['net.c'] as string, /kiln_copy_weights/);
+    const big = gemm512(384); // 576 KiB
+    const { files, metadata } = compileModel(big, { name: 'net' });
+    assert.match(files['net.c'] as string, /^    kiln_copy_weights\(\);$/m);
+    const session = await ort.InferenceSession.create(big);
+    const rand = prng(21);
+    const inputs = metadata.inputs.map((t) => Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
+    const expected = await session.run(Object.fromEntries(metadata.inputs.map((t, i) => [t.name, new ort.Tensor('float32', inputs[i], t.shape)])));
+    for (const target of TARGETS) {
+      const [actual] = await runCompiled(dir, big, undefined, inputs, target);
+      const e = expected[actual.name].data as Float32Array;
+      const r = compareOutput(actual.name, 'float32', Buffer.from(e.buffer, e.byteOffset, e.byteLength), actual.bytes, { rtol: 1e-4, atol: 1e-5, maxUlp: null });
+      assert.ok(r.passed, `on ${target.triple}: ${r.mismatches} mismatches, worst ${JSON.stringify(r.worst)}`);
+    }
+    // Kept in place when asked, and where there is no Linux.
+    execFileSync('clang-19', ['-std=c23', '-O2', '-DKILN_WEIGHTS_IN_PLACE', '-fsyntax-only', '-I', dir, join(dir, 'net.c')], { cwd: dir });
+    execFileSync('clang-19', ['--target=wasm32-wasi', '-std=c23', '-O2', '-Wall', '-Werror', '-fsyntax-only', '-I', dir, join(dir, 'net.c')], { cwd: dir });
+  });
+});
+
 describe('inverted residuals, run as one kernel a row at a time', () => {
   let dir: string;
   before(async () => {
