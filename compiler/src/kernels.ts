@@ -31,10 +31,15 @@ export function packPanels(data: ArrayLike<number>, K: number, N: number, rs: nu
   return out;
 }
 
-/** Rows of A per block of the GEMM: a block (rows x K) stays in L2. A multiple of every KILN_MR. */
+/**
+ * Rows of A per block of the GEMM: a block (rows x K) stays in L2. A multiple of every KILN_MR. At most 192 KiB,
+ * so that it stays there on a 512 KiB L2 next to B's panels and C's rows, and when another thread shares the core
+ * (B's panels are streamed once per block: from anonymous huge pages, see COPY_WEIGHTS_C, that costs less than
+ * an L2 that overflows).
+ */
 export function gemmRowBlock(M: number, K: number): number {
-  if (M * K <= 96 * 1024) return M;
-  return Math.min(M, 192, Math.max(24, Math.floor((96 * 1024) / K / 24) * 24));
+  if (M * K <= 48 * 1024) return M;
+  return Math.min(M, 192, Math.max(24, Math.floor((48 * 1024) / K / 24) * 24));
 }
 
 /** Scratch floats one thread of a GEMM call uses: packed B, a block of results, a block of A with padded rows (see kiln_gemm_panels). */
