@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { ChildProcess, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startKiln } from '../test/support/harness';
 import { freePort } from '../test/support/servers';
+import { cpuOfCommMs, processCpuMs, quantile } from './cpu-time';
 
 /**
  * The end-to-end latency of a cached build, alone: the API and a worker run as their own
@@ -37,33 +37,7 @@ const cachedSource = () =>
 `,
   ).join('');
 
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] : NaN;
-}
 
-/** CPU time (user + system) of a process, in ms, from /proc (USER_HZ is 100 on every Linux ABI). */
-function cpuMs(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
-  } catch {
-    return 0;
-  }
-}
-/** CPU time of every process with this name (PostgreSQL's backends, say). */
-function cpuOfCommMs(comm: string): number {
-  let ms = 0;
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (readFileSync(`/proc/${p}/comm`, 'utf8').trim() === comm) ms += cpuMs(Number(p));
-    } catch {
-      /* gone */
-    }
-  }
-  return ms;
-}
 
 async function main(): Promise<void> {
   const kiln = await startKiln({ storage: 'fs', worker: false });
@@ -112,7 +86,7 @@ async function main(): Promise<void> {
     const get: number[] = [];
     let notCached = 0;
     const [api] = children;
-    const cpu = () => ({ api: cpuMs(api.pid!), postgres: cpuOfCommMs('postgres'), redis: cpuOfCommMs('redis-server'), client: cpuMs(process.pid) });
+    const cpu = () => ({ api: processCpuMs(api.pid!), postgres: cpuOfCommMs('postgres'), redis: cpuOfCommMs('redis-server'), client: processCpuMs(process.pid) });
     const cpu0 = cpu();
     for (let i = 0; i < PAIRS; i++) {
       const t0 = performance.now();

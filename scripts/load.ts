@@ -1,12 +1,12 @@
 import 'reflect-metadata';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startKiln } from '../test/support/harness';
 import { freePort } from '../test/support/servers';
+import { busyMs, cpuOfCommMs, processCpuMs, quantile } from './cpu-time';
 
 /**
  * Load on loopback: the API and a worker run as their own processes, as deployed; C concurrent
@@ -37,39 +37,7 @@ const source = (i: number) =>
 `,
   ).join('');
 
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] : NaN;
-}
 
-/** Linux's CPU time counters (/proc), in milliseconds (USER_HZ is 100 on every Linux ABI). */
-const TICK_MS = 10;
-function processCpuMs(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) * TICK_MS; // utime + stime
-  } catch {
-    return 0;
-  }
-}
-/** CPU time of every process with this name (all of PostgreSQL's backends, say). */
-function cpuOfCommMs(comm: string): number {
-  let ms = 0;
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (readFileSync(`/proc/${p}/comm`, 'utf8').trim() === comm) ms += processCpuMs(Number(p));
-    } catch {
-      /* gone */
-    }
-  }
-  return ms;
-}
-/** Busy CPU time of the whole machine, all cores. */
-function busyMs(): number {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
-  return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) * TICK_MS; // user nice system irq softirq steal
-}
 
 /**
  * The raw compiler's throughput: PARALLEL loops of clang-19 -c started for the given time,
