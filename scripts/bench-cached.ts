@@ -3,7 +3,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { startKiln } from '../test/support/harness';
 import { freePort } from '../test/support/servers';
-import { cpuOfCommMs, processCpuMs, quantile } from './cpu-time';
+import { cpuOfCommMs, processCpuMs, quantile, waitForTarget } from './bench-support';
 
 /**
  * The end-to-end latency of a cached build, alone: the API and a worker run as their own
@@ -55,12 +55,7 @@ async function main(): Promise<void> {
     return { status: res.status, body: (await res.json()) as { id: string; status: string; builds?: { cache?: { status: string } | null }[] } };
   };
   try {
-    for (const deadline = Date.now() + 120_000; ; ) {
-      const r = (await fetch(`${base}/v1/targets`, { headers }).then((x) => x.json()).catch(() => null)) as { targets?: { name: string; available: boolean }[] } | null;
-      if (r?.targets?.some((t) => t.name === 'x86_64-linux-gnu' && t.available)) break;
-      if (Date.now() > deadline) throw new Error('Kiln did not come up within 120 s');
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitForTarget(base, headers);
     // As after scripts/load.ts's loaded part: builds of other inputs made first, 4 at a time.
     const fillBody = (i: number) => ({ source: { language: 'c', files: [{ path: 'fill.c', content: `int fill_${i}(int x) { return x + ${i}; }\n` }], options: ['-O2'] }, targets: ['x86_64-linux-gnu'] });
     let next = 0;

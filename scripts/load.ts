@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startKiln } from '../test/support/harness';
 import { freePort } from '../test/support/servers';
-import { busyMs, cpuOfCommMs, processCpuMs, quantile } from './cpu-time';
+import { busyMs, cpuOfCommMs, processCpuMs, quantile, waitForTarget } from './bench-support';
 
 /**
  * Load on loopback: the API and a worker run as their own processes, as deployed; C concurrent
@@ -92,12 +92,7 @@ async function main(): Promise<void> {
   };
   try {
     // Up when the worker announces the target.
-    for (const deadline = Date.now() + 120_000; ; ) {
-      const r = (await fetch(`${base}/v1/targets`, { headers }).then((x) => x.json()).catch(() => null)) as { targets?: { name: string; available: boolean }[] } | null;
-      if (r?.targets?.some((t) => t.name === 'x86_64-linux-gnu' && t.available)) break;
-      if (Date.now() > deadline) throw new Error('Kiln did not come up within 120 s');
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitForTarget(base, headers);
     // Half the time before Kiln's part, half after; at least 10 s each for a steady figure.
     const rawSeconds = Math.max(10, SECONDS / 2);
     const rawBefore = await rawThroughput(dir, rawSeconds);

@@ -38,3 +38,13 @@ export function busyMs(): number {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].split(/\s+/).slice(1).map(Number);
   return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) * TICK_MS; // user nice system irq softirq steal
 }
+
+/** Waits until Kiln at `base` lists the target as available (a worker has announced it), for up to 120 s. */
+export async function waitForTarget(base: string, headers: Record<string, string>, target = 'x86_64-linux-gnu'): Promise<void> {
+  for (const deadline = Date.now() + 120_000; ; ) {
+    const r = (await fetch(`${base}/v1/targets`, { headers }).then((x) => x.json()).catch(() => null)) as { targets?: { name: string; available: boolean }[] } | null;
+    if (r?.targets?.some((t) => t.name === target && t.available)) return;
+    if (Date.now() > deadline) throw new Error('Kiln did not come up within 120 s');
+    await new Promise((done) => setTimeout(done, 250));
+  }
+}
