@@ -41,6 +41,27 @@ async function runCompiled(dir: string, bytes: Uint8Array, inputShapes: Record<s
   });
 }
 
+/**
+ * Compiles a float32 model, runs it on a target on seeded inputs in [-1, 1), and checks every
+ * output against onnxruntime-node's on the same inputs (rtol 1e-4, atol 1e-5; a reference that is
+ * all zeros would prove nothing, so it is refused).
+ */
+async function assertMatchesOrt(dir: string, bytes: Uint8Array, target: (typeof TARGETS)[number], opts: { seed: number; inputShapes?: Record<string, number[]>; threads?: number; label?: string }): Promise<void> {
+  const { metadata } = compileModel(bytes, { name: 'net', inputShapes: opts.inputShapes });
+  const rand = prng(opts.seed);
+  const inputs = metadata.inputs.map((t) => Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
+  const session = await ort.InferenceSession.create(bytes);
+  const expected = await session.run(Object.fromEntries(metadata.inputs.map((t, i) => [t.name, new ort.Tensor('float32', inputs[i], t.shape)])));
+  await session.release();
+  const actual = await runCompiled(dir, bytes, opts.inputShapes, inputs, target, opts.threads);
+  for (const a of actual) {
+    const e = expected[a.name].data as Float32Array;
+    const r = compareOutput(a.name, 'float32', Buffer.from(e.buffer, e.byteOffset, e.byteLength), a.bytes, { rtol: 1e-4, atol: 1e-5, maxUlp: null });
+    assert.ok(r.passed, `${opts.label ?? 'model'}/${a.name} on ${target.triple}: ${r.mismatches} mismatches, worst ${JSON.stringify(r.worst)}, max abs ${r.maxAbsError}`);
+    assert.ok(e.some((v) => v !== 0), 'the reference output is not all zeros');
+  }
+}
+
 describe('the ONNX compiler against ONNX Runtime', () => {
   let dir: string;
   before(async () => {
@@ -51,20 +72,7 @@ describe('the ONNX compiler against ONNX Runtime', () => {
   for (const model of TEST_MODELS) {
     for (const target of TARGETS) {
       it(`${model.name} on ${target.triple} matches onnxruntime-node`, async () => {
-        const bytes = model.build();
-        const session = await ort.InferenceSession.create(bytes);
-        const rand = prng(42);
-        const { metadata } = compileModel(bytes, { name: 'net', inputShapes: model.inputShapes });
-        const inputs = metadata.inputs.map((t) => Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
-        const feeds = Object.fromEntries(metadata.inputs.map((t, i) => [t.name, new ort.Tensor('float32', inputs[i], t.shape)]));
-        const expected = await session.run(feeds);
-        const actual = await runCompiled(dir, bytes, model.inputShapes, inputs, target);
-        for (const a of actual) {
-          const e = expected[a.name].data as Float32Array;
-          const r = compareOutput(a.name, 'float32', Buffer.from(e.buffer, e.byteOffset, e.byteLength), a.bytes, { rtol: 1e-4, atol: 1e-5, maxUlp: null });
-          assert.ok(r.passed, `${model.name}/${a.name} on ${target.triple}: ${r.mismatches} mismatches, worst ${JSON.stringify(r.worst)}, max abs ${r.maxAbsError}`);
-          assert.ok(e.some((v) => v !== 0), 'the reference output is not all zeros');
-        }
+        await assertMatchesOrt(dir, model.build(), target, { seed: 42, inputShapes: model.inputShapes, label: model.name });
       });
     }
   }
@@ -84,25 +92,13 @@ describe('large intermediate buffers', () => {
     const h = m.op('HardSwish', [m.op('Conv', [x, m.weight('e', [64, 16, 1, 1], randomWeights(3, 1024, 0.25))])]);
     m.output(m.op('Conv', [h, m.weight('p', [16, 64, 1, 1], randomWeights(4, 1024, 0.125))]));
     const bytes = m.build('huge');
-    const { files, metadata } = compileModel(bytes, { name: 'net' });
-    const source = files['net.c'] as string;
+    const source = compileModel(bytes, { name: 'net' }).files['net.c'] as string;
     assert.match(source, /static float t\d+\[1048576\] KILN_HUGE;/);
     assert.match(source, /kiln_advise_huge\(t\d+, sizeof t\d+\);/);
     assert.match(source, /madvise\(/);
-    const session = await ort.InferenceSession.create(bytes);
-    const rand = prng(5);
-    const inputs = metadata.inputs.map((t) => Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
-    const expected = await session.run(Object.fromEntries(metadata.inputs.map((t, i) => [t.name, new ort.Tensor('float32', inputs[i], t.shape)])));
-    for (const target of TARGETS) {
-      const [actual] = await runCompiled(dir, bytes, undefined, inputs, target);
-      const e = expected[actual.name].data as Float32Array;
-      const r = compareOutput(actual.name, 'float32', Buffer.from(e.buffer, e.byteOffset, e.byteLength), actual.bytes, { rtol: 1e-4, atol: 1e-5, maxUlp: null });
-      assert.ok(r.passed, `on ${target.triple}: ${r.mismatches} mismatches, worst ${JSON.stringify(r.worst)}`);
-    }
+    for (const target of TARGETS) await assertMatchesOrt(dir, bytes, target, { seed: 5 });
     // Without Linux (WASI here), the buffers are plain aligned statics.
-    for (const triple of ['wasm32-wasi']) {
-      execFileSync('clang-19', [`--target=${triple}`, '-std=c23', '-O2', '-fsyntax-only', '-I', dir, join(dir, 'net.c')], { cwd: dir });
-    }
+    execFileSync('clang-19', ['--target=wasm32-wasi', '-std=c23', '-O2', '-Wall', '-Werror', '-fsyntax-only', '-I', dir, join(dir, 'net.c')], { cwd: dir });
   });
 });
 
@@ -129,18 +125,8 @@ describe('large weights', () => {
     const bytes = gemm512(256); // 256 KiB of weights: read in place
     assert.doesNotMatch(compileModel(bytes, { name: 'net' }).files['net.c'] as string, /kiln_copy_weights/);
     const big = gemm512(384); // 576 KiB
-    const { files, metadata } = compileModel(big, { name: 'net' });
-    assert.match(files['net.c'] as string, /^    kiln_copy_weights\(\);$/m);
-    const session = await ort.InferenceSession.create(big);
-    const rand = prng(21);
-    const inputs = metadata.inputs.map((t) => Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
-    const expected = await session.run(Object.fromEntries(metadata.inputs.map((t, i) => [t.name, new ort.Tensor('float32', inputs[i], t.shape)])));
-    for (const target of TARGETS) {
-      const [actual] = await runCompiled(dir, big, undefined, inputs, target);
-      const e = expected[actual.name].data as Float32Array;
-      const r = compareOutput(actual.name, 'float32', Buffer.from(e.buffer, e.byteOffset, e.byteLength), actual.bytes, { rtol: 1e-4, atol: 1e-5, maxUlp: null });
-      assert.ok(r.passed, `on ${target.triple}: ${r.mismatches} mismatches, worst ${JSON.stringify(r.worst)}`);
-    }
+    assert.match(compileModel(big, { name: 'net' }).files['net.c'] as string, /^    kiln_copy_weights\(\);$/m);
+    for (const target of TARGETS) await assertMatchesOrt(dir, big, target, { seed: 21 });
     // Kept in place when asked, and where there is no Linux.
     execFileSync('clang-19', ['-std=c23', '-O2', '-DKILN_WEIGHTS_IN_PLACE', '-fsyntax-only', '-I', dir, join(dir, 'net.c')], { cwd: dir });
     execFileSync('clang-19', ['--target=wasm32-wasi', '-std=c23', '-O2', '-Wall', '-Werror', '-fsyntax-only', '-I', dir, join(dir, 'net.c')], { cwd: dir });
@@ -163,18 +149,10 @@ describe('inverted residuals, run as one kernel a row at a time', () => {
     for (const target of TARGETS) {
       it(`${c.name} on ${target.triple} matches onnxruntime-node`, async () => {
         const bytes = c.bytes();
-        const { files, metadata } = compileModel(bytes, { name: 'net', threads: c.threads });
-        assert.match(files['net.c'] as string, /kiln_ir\(&r\);/, 'the block runs as one kernel');
-        assert.doesNotMatch(files['net.c'] as string, /kiln_dwconv\(&d\);/);
-        const session = await ort.InferenceSession.create(bytes);
-        const rand = prng(9);
-        const inputs = metadata.inputs.map((t) => Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
-        const expected = await session.run(Object.fromEntries(metadata.inputs.map((t, i) => [t.name, new ort.Tensor('float32', inputs[i], t.shape)])));
-        const [actual] = await runCompiled(dir, bytes, undefined, inputs, target, c.threads);
-        const e = expected[actual.name].data as Float32Array;
-        const r = compareOutput(actual.name, 'float32', Buffer.from(e.buffer, e.byteOffset, e.byteLength), actual.bytes, { rtol: 1e-4, atol: 1e-5, maxUlp: null });
-        assert.ok(r.passed, `${r.mismatches} mismatches, worst ${JSON.stringify(r.worst)}, max abs ${r.maxAbsError}`);
-        assert.ok(e.some((v) => v !== 0));
+        const source = compileModel(bytes, { name: 'net', threads: c.threads }).files['net.c'] as string;
+        assert.match(source, /kiln_ir\(&r\);/, 'the block runs as one kernel');
+        assert.doesNotMatch(source, /kiln_dwconv\(&d\);/);
+        await assertMatchesOrt(dir, bytes, target, { seed: 9, threads: c.threads });
       });
     }
   }

@@ -400,7 +400,9 @@ extern "C" {
 ${describe(inputs)}
  * Outputs:
 ${describe(outputs)}
- * Returns 0${strings ? ', or 1 when memory for the output strings could not be allocated' : ''}. Not reentrant: intermediate buffers are static.${strings ? `
+ * Returns 0${strings ? ', or 1 when memory for the output strings could not be allocated' : ''}. Not reentrant: intermediate buffers are static.${weightBytes >= COPY_WEIGHTS_BYTES ? `
+ * On Linux the first run copies the ${weightBytes} bytes of weights into memory it maps (huge pages where the
+ * system allows), kept for the life of the process; build with -DKILN_WEIGHTS_IN_PLACE to read them in place.` : ''}${strings ? `
  * A string output's elements point into memory the model owns, valid until the next run.` : ''}
  */
 int ${name}_run(const void *const inputs[], void *const outputs[]);
