@@ -78,11 +78,11 @@ ${readInputs(inBytes, outBytes)}
  * Without taskset (not Linux), nothing changes.
  */
 function pinTo(threads: number): void {
-  const cpus = Math.min(threads, Math.max(1, (readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm) ?? []).length));
   try {
+    const cpus = Math.min(threads, Math.max(1, (readFileSync('/proc/cpuinfo', 'utf8').match(/^processor\s*:/gm) ?? []).length));
     execFileSync('taskset', ['-a', '-p', '-c', cpus > 1 ? `0-${cpus - 1}` : '0', String(process.pid)], { stdio: 'ignore' });
   } catch {
-    // no taskset here: leave placement to the system
+    // no taskset or /proc here: leave placement to the system
   }
 }
 
