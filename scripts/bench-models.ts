@@ -141,9 +141,11 @@ function flopsPerCycle(flags: Set<string>, vendor: string): { flops: number; why
 }
 
 /**
- * The clock the core runs at: a chain of dependent adds retires one per cycle. The clock moves with
- * the load on the machine (boost), so the benchmark measures it before every model and keeps the
- * highest: the peak it states is the most the core reached, not a figure from a quiet moment.
+ * The clock the core runs at: a chain of dependent register-to-register adds retires one per cycle
+ * (an add of an immediate will not do: Intel's Golden Cove and later fold chains of those in the
+ * renamer and retire several a cycle). The clock moves with the load on the machine (boost), so
+ * the benchmark measures it before every model and keeps the highest: the peak it states is the most
+ * the core reached, not a figure from a quiet moment.
  */
 function clockProbe(dir: string): () => number {
   const src = join(dir, 'clock.c');
@@ -156,8 +158,8 @@ static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);
 int main(void) {
   long n = 100000000; double best = 1e9;
   for (int r = 0; r < 10; r++) {
-    double t = now(); long x = 0;
-    __asm__ volatile("mov %1, %%rcx\\n1:\\n add $1, %0\\n add $1, %0\\n add $1, %0\\n add $1, %0\\n sub $4, %%rcx\\n jnz 1b" : "+r"(x) : "r"(n) : "rcx");
+    double t = now(); long x = 0, one = 1;
+    __asm__ volatile("mov %2, %%rcx\\n1:\\n add %1, %0\\n add %1, %0\\n add %1, %0\\n add %1, %0\\n sub $4, %%rcx\\n jnz 1b" : "+r"(x) : "r"(one), "r"(n) : "rcx");
     double d = now() - t; if (d < best) best = d;
   }
   printf("%f\\n", n / best / 1e9);
