@@ -29,6 +29,7 @@ const BUILDS: { name: string; flags: string[]; run: (exe: string, args: string[]
     ? [{ name: 'x86-64-v4 (AVX-512)', flags: ['--target=x86_64-linux-gnu', '-march=x86-64-v4'], run: (exe: string, args: string[]) => [exe, ...args] }]
     : []),
   { name: 'x86_64 with 3 threads', flags: ['--target=x86_64-linux-gnu', '-DKILN_DW_THREADS'], run: (exe, args) => [exe, ...args], threads: 3 },
+  { name: 'x86_64 with 3 threads, two panels per microkernel call', flags: ['--target=x86_64-linux-gnu', '-DKILN_NP=2'], run: (exe, args) => [exe, ...args], threads: 3 },
   { name: 'aarch64 (NEON, qemu)', flags: ['--target=aarch64-linux-gnu'], run: (exe, args) => ['qemu-aarch64', '-cpu', 'max', exe, ...args] },
   { name: 'armv7 (hard-float NEON, qemu)', flags: ['--target=armv7-linux-gnueabihf', '-mfloat-abi=hard', '-mfpu=neon'], run: (exe, args) => ['qemu-arm', exe, ...args] },
   { name: 'riscv64 (rv64gc, qemu)', flags: ['--target=riscv64-linux-gnu'], run: (exe, args) => ['qemu-riscv64', exe, ...args] },

@@ -44,7 +44,7 @@ export function gemmRowBlock(M: number, K: number): number {
 
 /** Scratch floats one thread of a GEMM call uses: packed B, a block of results, a block of A with padded rows (see kiln_gemm_panels). */
 export function gemmScratch(mc: number, K: number): number {
-  return KC * NR + mc * NR + mc * (K + 16);
+  return 2 * KC * NR + 2 * mc * NR + mc * (K + 16);
 }
 
 /** The shared copy of A of a threaded GEMM call (when its rows need padding): every row, 16 floats longer. */
@@ -76,6 +76,16 @@ typedef float kiln_vu __attribute__((vector_size(64), aligned(4)));
 #define KILN_MR 3
 #else
 #define KILN_MR 1
+#endif
+/* Panels of B per microkernel call: two where there are 32 registers for 16-float vectors (AVX-512: 12 rows x 2
+   panels = 24 accumulators), so that each broadcast of A feeds two multiply-adds; one elsewhere. -DKILN_NP=2 forces
+   two on any target (the tests do, to take that path on every host). */
+#ifndef KILN_NP
+#if defined(__AVX512F__)
+#define KILN_NP 2
+#else
+#define KILN_NP 1
+#endif
 #endif
 #define KILN_MIN(a, b) ((a) < (b) ? (a) : (b))
 
@@ -320,41 +330,59 @@ typedef struct {
   long next;             /* with threads: the next panel to take */
 } kiln_gemm_args;
 
-/* The microkernel: mr rows of A (row r at a + r * lda) times one 16-column panel of B, kc steps, into t (rows
-   of 16). B is a packed panel (row k at bp + 16 k), or, with koff, read in place (row k at bp + koff[k]: an
-   implicit im2col, or the rows of a run-time matrix). */
-static inline __attribute__((always_inline)) void kiln_ukr(const int mr, long kc, const float *restrict a, long lda, const float *restrict bp, const long *restrict koff, float *restrict t, int accumulate) {
+/* The microkernel: mr rows of A (row r at a + r * lda) times np (1 or 2) 16-column panels of B, kc steps, into t
+   (rows of 16; the second panel's results at t + tp). B's panel row k is at bp + 16 k, or, with koff, read in place
+   at bp + koff[k] (an implicit im2col, or the rows of a run-time matrix); the second panel's row is bs floats on. */
+static inline __attribute__((always_inline)) void kiln_ukr(const int mr, const int np, long kc, const float *restrict a, long lda, const float *restrict bp, long bs, const long *restrict koff, float *restrict t, long tp, int accumulate) {
 #pragma clang fp contract(fast)
-  kiln_v acc[KILN_MR > 15 ? KILN_MR : 15];
+  kiln_v acc[KILN_MR > 15 ? KILN_MR : 15], acc2[KILN_NP > 1 ? KILN_MR : 1];
   for (int r = 0; r < mr; r++) acc[r] = accumulate ? *(const kiln_v *)(t + r * 16) : (kiln_v){0};
-  if (koff) {
-    for (long k = 0; k < kc; k++) {
-      const kiln_v b = kiln_load(bp + koff[k]);
-      for (int r = 0; r < mr; r++) acc[r] += a[r * lda + k] * b;
-    }
-  } else {
-    for (long k = 0; k < kc; k++) {
-      const kiln_v b = *(const kiln_v *)(bp + k * 16);
-      for (int r = 0; r < mr; r++) acc[r] += a[r * lda + k] * b;
-    }
-  }
+  if (np > 1) for (int r = 0; r < mr; r++) acc2[r] = accumulate ? *(const kiln_v *)(t + tp + r * 16) : (kiln_v){0};
+  /* One step: row is panel row k (the second panel's bs floats on); two loops, so that each is unrolled by itself. */
+#define KILN_UKR_STEP(row, load) do { \
+    const kiln_v b = load(row); \
+    if (np > 1) { \
+      const kiln_v b2 = load((row) + bs); \
+      _Pragma("clang loop unroll(full)") \
+      for (int r = 0; r < mr; r++) { const float x = a[r * lda + k]; acc[r] += x * b; acc2[r] += x * b2; } \
+    } else { \
+      _Pragma("clang loop unroll(full)") \
+      for (int r = 0; r < mr; r++) acc[r] += a[r * lda + k] * b; \
+    } \
+  } while (0)
+#define KILN_LOAD_ALIGNED(p) (*(const kiln_v *)(p))
+  if (koff) for (long k = 0; k < kc; k++) KILN_UKR_STEP(bp + koff[k], kiln_load);
+  else for (long k = 0; k < kc; k++) KILN_UKR_STEP(bp + k * 16, KILN_LOAD_ALIGNED);
+#undef KILN_UKR_STEP
+#undef KILN_LOAD_ALIGNED
   for (int r = 0; r < mr; r++) *(kiln_v *)(t + r * 16) = acc[r];
+  if (np > 1) for (int r = 0; r < mr; r++) *(kiln_v *)(t + tp + r * 16) = acc2[r];
 }
 
 /* All mc rows: KILN_MR at a time, then the remaining rows (mr < KILN_MR, a constant in each case). */
-static void kiln_ukr_all(long mc, long kc, const float *a, long lda, const float *bp, const long *koff, float *t, int accumulate) {
+KILN_INLINE void kiln_ukr_rows(const int np, long mc, long kc, const float *a, long lda, const float *bp, long bs, const long *koff, float *t, long tp, int accumulate) {
   long i = 0;
-  for (; i + KILN_MR <= mc; i += KILN_MR) kiln_ukr(KILN_MR, kc, a + i * lda, lda, bp, koff, t + i * 16, accumulate);
+  for (; i + KILN_MR <= mc; i += KILN_MR) kiln_ukr(KILN_MR, np, kc, a + i * lda, lda, bp, bs, koff, t + i * 16, tp, accumulate);
   if (i == mc) return;
   a += i * lda;
   t += i * 16;
   switch (mc - i) {
-#define KILN_CASE(n) case n: if (n < KILN_MR) kiln_ukr(n, kc, a, lda, bp, koff, t, accumulate); break;
+#define KILN_CASE(n) case n: if (n < KILN_MR) kiln_ukr(n, np, kc, a, lda, bp, bs, koff, t, tp, accumulate); break;
     KILN_CASE(1) KILN_CASE(2) KILN_CASE(3) KILN_CASE(4) KILN_CASE(5) KILN_CASE(6) KILN_CASE(7) KILN_CASE(8)
     KILN_CASE(9) KILN_CASE(10) KILN_CASE(11) KILN_CASE(12) KILN_CASE(13) KILN_CASE(14)
 #undef KILN_CASE
   }
 }
+
+static void kiln_ukr_all(long mc, long kc, const float *a, long lda, const float *bp, const long *koff, float *t, int accumulate) {
+  kiln_ukr_rows(1, mc, kc, a, lda, bp, 0, koff, t, 0, accumulate);
+}
+
+#if KILN_NP > 1
+static void kiln_ukr_all2(long mc, long kc, const float *a, long lda, const float *bp, long bs, const long *koff, float *t, long tp, int accumulate) {
+  kiln_ukr_rows(2, mc, kc, a, lda, bp, bs, koff, t, tp, accumulate);
+}
+#endif
 
 static void kiln_pack_b(const kiln_gemm_args *g, long j0, long k0, long kc, float *restrict dst) {
   const long nr = KILN_MIN(16, g->N - j0);
@@ -402,11 +430,30 @@ static void kiln_gemm_store(const kiln_gemm_args *g, const float *t, long i0, lo
   }
 }
 
-/* Rows [i0, i0 + mc) (packed in ap) times panels [p0, p1). Scratch: packed B (KILN_KC x 16), then results (mc x 16). */
+/* Rows [i0, i0 + mc) (packed in ap) times panels [p0, p1), two at a time where the microkernel takes two.
+   Scratch: packed B (KILN_KC x 16 per panel, room for two), then results (mc x 16 per panel, room for two). */
 static void kiln_gemm_block(const kiln_gemm_args *g, long i0, long mc, const float *ap, long alda, long p0, long p1, float *scratch) {
-  float *pack = scratch, *tile = scratch + KILN_KC * 16;
-  for (long p = p0; p < p1; p++) {
+  float *pack = scratch, *tile = scratch + 2 * KILN_KC * 16;
+  for (long p = p0; p < p1;) {
     const long j0 = p * 16;
+#if KILN_NP > 1
+    if (p + 1 < p1) {
+      for (long k0 = 0; k0 < g->K; k0 += KILN_KC) {
+        const long kc = KILN_MIN(KILN_KC, g->K - k0);
+        const float *bp;
+        const long *koff = 0;
+        long bs;
+        if (!g->bpacked && g->koff && g->sn == 1 && j0 + 32 <= g->N) { bp = g->b + j0; koff = g->koff + k0; bs = 16; }
+        else if (g->bpacked) { bp = g->bpacked + (p * g->K + k0) * 16; bs = g->K * 16; }
+        else { kiln_pack_b(g, j0, k0, kc, pack); kiln_pack_b(g, j0 + 16, k0, kc, pack + KILN_KC * 16); bp = pack; bs = KILN_KC * 16; }
+        kiln_ukr_all2(mc, kc, ap + k0, alda, bp, bs, koff, tile, mc * 16, k0 > 0);
+      }
+      kiln_gemm_store(g, tile, i0, mc, j0);
+      kiln_gemm_store(g, tile + mc * 16, i0, mc, j0 + 16);
+      p += 2;
+      continue;
+    }
+#endif
     for (long k0 = 0; k0 < g->K; k0 += KILN_KC) {
       const long kc = KILN_MIN(KILN_KC, g->K - k0);
       const float *bp = 0;
@@ -420,6 +467,7 @@ static void kiln_gemm_block(const kiln_gemm_args *g, long i0, long mc, const flo
       kiln_ukr_all(mc, kc, ap + k0, alda, bp, koff, tile, k0 > 0);
     }
     kiln_gemm_store(g, tile, i0, mc, j0);
+    p++;
   }
 }
 
@@ -433,7 +481,7 @@ static void kiln_copy_rows(const float *restrict a, long lda, long rows, long K,
 
 /* Panels [p0, p1) of every row block (A copied into this thread's scratch, after the block's results, when it must be). */
 static void kiln_gemm_panels(const kiln_gemm_args *g, long p0, long p1, float *scratch) {
-  float *ap = scratch + KILN_KC * 16 + g->mc * 16;
+  float *ap = scratch + 2 * KILN_KC * 16 + 2 * g->mc * 16;
   for (long i0 = 0; i0 < g->M; i0 += g->mc) {
     const long mc = KILN_MIN(g->mc, g->M - i0);
     if (KILN_PAD_A(g)) {
@@ -451,7 +499,8 @@ static void kiln_gemm_task(void *arg, int tid, int nt) {
   kiln_gemm_args *g = (kiln_gemm_args *)arg;
   const long panels = (g->N + 15) / 16;
   float *scratch = g->scratch + tid * g->scratch_floats;
-  const long chunk = panels / (nt * 16) > 1 ? panels / (nt * 16) : 1; /* small pieces: a held-up thread keeps at most one waiting */
+  /* Small pieces (a held-up thread keeps at most one waiting), each a whole number of the microkernel's panels. */
+  const long chunk = KILN_NP * (panels / (nt * 16 * KILN_NP) > 1 ? panels / (nt * 16 * KILN_NP) : 1);
   for (;;) {
     const long p0 = __atomic_fetch_add(&g->next, chunk, __ATOMIC_RELAXED);
     if (p0 >= panels) break;
@@ -503,7 +552,7 @@ typedef struct {
   float *xp;             /* [C][hp][wp], zero around the input (never written there) */
   const long *koff;      /* c * twp: rows of a transformed-input matrix */
   kiln_epi e;            /* bias_m, res (the output's layout), clamp/GELU */
-  float *scratch;        /* per thread: 16 * C * twp + 16 * M * twp + KILN_KC * 16 + M * 16 */
+  float *scratch;        /* per thread: 16 * C * twp + 16 * M * twp + 2 * KILN_KC * 16 + 2 * M * 16 */
   long scratch_floats;
   long next;
 } kiln_wino_args;

@@ -270,7 +270,7 @@ function fastConv(ctx: EmitContext, node: Node, s: ConvShape): string | undefine
     const wp = 2 * twp + 2 + 2 * NR;
     const u = winogradWeights(w.data, M, C);
     const xp = ctx.buffer(`${node.name}: zero-padded input`, C * hp * wp);
-    const wsc = ctx.scratch(16 * C * twp + 16 * M * twp + KC * NR + M * NR);
+    const wsc = ctx.scratch(16 * C * twp + 16 * M * twp + 2 * KC * NR + 2 * M * NR);
     return `static const long koff[${C}] = {${Array.from({ length: C }, (_, c) => c * twp).join(',')}};
 for (long n = 0; n < ${N}; n++) {
   kiln_wino_args w = { .x = ${X} + n * ${C * H * W}, .y = ${Y} + n * ${plane}, .u = ${ctx.constant(`${node.inputs[1]} (Winograd)`, u)}, .C = ${C}, .H = ${H}, .W = ${W}, .M = ${M}, .OH = ${OH}, .OW = ${OW},
@@ -404,7 +404,7 @@ export function emitInvertedResidual(ctx: EmitContext, ir: InvertedResidual): st
   // A ring row: zeros, then W values from an aligned column, zeros; as wide as the depthwise kernel's vectors read.
   const lead = Math.ceil(pl / NR) * NR;
   const wp = Math.ceil(Math.max(lead + W, lead - pl + Math.ceil(OW / NR) * NR * sw + (KW - 1) + NR + 1) / NR) * NR;
-  const sc = ctx.scratch(E * KH * wp + E * OW + KC * NR + Math.max(E, M) * NR);
+  const sc = ctx.scratch(E * KH * wp + E * OW + 2 * KC * NR + 2 * Math.max(E, M) * NR);
   // With threads, pieces of rows: each starts its ring afresh (KH - 1 rows expanded again), so not too many.
   const chunk = ctx.threads > 1 ? Math.max(1, Math.ceil(OH / (2 * ctx.threads))) : OH;
   const bias = (n: Node) => (n.inputs[2] ? ctx.ref(n.inputs[2]) : undefined);
