@@ -359,18 +359,24 @@ static inline __attribute__((always_inline)) void kiln_ukr(const int mr, const i
   if (np > 1) for (int r = 0; r < mr; r++) *(kiln_v *)(t + tp + r * 16) = acc2[r];
 }
 
-/* All mc rows: KILN_MR at a time, then the remaining rows (mr < KILN_MR, a constant in each case). */
+/* All mc rows: KILN_MR at a time, then the rest (a constant number in each case). A short rest is shared with the
+   last full block in two near halves (16 rows as 8 + 8, not 12 + 4: a few rows keep too few accumulators busy). */
 KILN_INLINE void kiln_ukr_rows(const int np, long mc, long kc, const float *a, long lda, const float *bp, long bs, const long *koff, float *t, long tp, int accumulate) {
+  const long rest = mc % KILN_MR;
+  const long full = mc - rest - (rest && rest < KILN_MR / 2 && mc > KILN_MR ? KILN_MR : 0);
   long i = 0;
-  for (; i + KILN_MR <= mc; i += KILN_MR) kiln_ukr(KILN_MR, np, kc, a + i * lda, lda, bp, bs, koff, t + i * 16, tp, accumulate);
-  if (i == mc) return;
-  a += i * lda;
-  t += i * 16;
-  switch (mc - i) {
-#define KILN_CASE(n) case n: if (n < KILN_MR) kiln_ukr(n, np, kc, a, lda, bp, bs, koff, t, tp, accumulate); break;
-    KILN_CASE(1) KILN_CASE(2) KILN_CASE(3) KILN_CASE(4) KILN_CASE(5) KILN_CASE(6) KILN_CASE(7) KILN_CASE(8)
-    KILN_CASE(9) KILN_CASE(10) KILN_CASE(11) KILN_CASE(12) KILN_CASE(13) KILN_CASE(14)
+  for (; i < full; i += KILN_MR) kiln_ukr(KILN_MR, np, kc, a + i * lda, lda, bp, bs, koff, t + i * 16, tp, accumulate);
+  while (i < mc) {
+    const long n = mc - i > KILN_MR ? (mc - i + 1) / 2 : mc - i;
+    const float *an = a + i * lda;
+    float *tn = t + i * 16;
+    switch (n) {
+#define KILN_CASE(m) case m: if (m <= KILN_MR) kiln_ukr(m, np, kc, an, lda, bp, bs, koff, tn, tp, accumulate); break;
+      KILN_CASE(1) KILN_CASE(2) KILN_CASE(3) KILN_CASE(4) KILN_CASE(5) KILN_CASE(6) KILN_CASE(7) KILN_CASE(8)
+      KILN_CASE(9) KILN_CASE(10) KILN_CASE(11) KILN_CASE(12) KILN_CASE(13) KILN_CASE(14)
 #undef KILN_CASE
+    }
+    i += n;
   }
 }
 
