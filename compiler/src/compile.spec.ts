@@ -78,6 +78,52 @@ describe('the ONNX compiler against ONNX Runtime', () => {
   }
 });
 
+describe('NaN, infinities and signed zeros', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-compiler-nan-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  for (const target of TARGETS) {
+    it(`Relu and Clip keep NaN and -0 as ONNX Runtime does, standalone and fused into the kernels' epilogues, on ${target.triple}`, async () => {
+      const b = new ModelBuilder();
+      const x = b.input('x', [1, 8, 6, 6]);
+      b.output(b.op('Relu', [x]));
+      b.output(b.op('Clip', [x, b.weight('lo', [], [-0.5]), b.weight('hi', [], [0.5])]));
+      // A 1x1 convolution (the GEMM kernel) with Relu, and a depthwise one with Clip (Relu6), both fused.
+      b.output(b.op('Relu', [b.op('Conv', [x, b.weight('w1', [16, 8, 1, 1], randomWeights(1, 128, 0.5))])]));
+      const dw = b.op('Conv', [x, b.weight('wd', [8, 1, 3, 3], randomWeights(2, 72, 0.5))], { group: 8, pads: [1, 1, 1, 1] });
+      b.output(b.op('Clip', [dw, b.weight('z', [], [0]), b.weight('six', [], [6])]));
+      const bytes = b.build('nan');
+      const rand = prng(5);
+      const input = Float32Array.from({ length: 8 * 36 }, () => rand() * 2 - 1);
+      [[0, NaN], [7, -0], [40, Infinity], [77, -Infinity], [150, NaN], [200, -0], [251, NaN]].forEach(([i, v]) => (input[i] = v));
+      const session = await ort.InferenceSession.create(bytes);
+      const expected = await session.run({ x: new ort.Tensor('float32', input, [1, 8, 6, 6]) });
+      await session.release();
+      const actual = await runCompiled(dir, bytes, undefined, [input], target);
+      let nans = 0;
+      for (const [k, a] of actual.entries()) {
+        const got = new Float32Array(a.bytes.buffer.slice(a.bytes.byteOffset, a.bytes.byteOffset + a.bytes.byteLength));
+        const want = expected[a.name].data as Float32Array;
+        assert.equal(got.length, want.length);
+        for (let i = 0; i < want.length; i++) {
+          const e = want[i];
+          const v = got[i];
+          const where = `output ${k} (${a.name}) [${i}]: ${v}, ONNX Runtime ${e}`;
+          if (Number.isNaN(e)) {
+            nans++;
+            assert.ok(Number.isNaN(v), where);
+          } else if (k < 2 || !Number.isFinite(e)) assert.ok(Object.is(v, e), where);
+          else assert.ok(Math.abs(v - e) <= 1e-5 + 1e-4 * Math.abs(e), where);
+        }
+      }
+      assert.ok(nans > 10, 'NaN reached the outputs of every path');
+    });
+  }
+});
+
 describe('large intermediate buffers', () => {
   let dir: string;
   before(async () => {

@@ -149,8 +149,18 @@ KILN_INLINE kiln_v kiln_epi_v(const kiln_epi *e, kiln_v v, long i, long j0) {
   return v;
 }
 
+/* v clamped to [lo, hi] as ONNX Runtime's Relu and Clip do: NaN stays NaN, -0 stays -0. Compare-and-select, which
+   on x86 is one maxps and one minps. */
+KILN_INLINE kiln_v kiln_clamp_v(kiln_v v, float lo, float hi) {
+  const kiln_v l = kiln_splat(lo), h = kiln_splat(hi);
+  kiln_vi m = v < l;
+  v = (kiln_v)((m & (kiln_vi)l) | (~m & (kiln_vi)v));
+  m = v > h;
+  return (kiln_v)((m & (kiln_vi)h) | (~m & (kiln_vi)v));
+}
+
 KILN_INLINE kiln_v kiln_act_v(const kiln_epi *e, kiln_v v) {
-  if (e->clamp) { v = __builtin_elementwise_max(v, kiln_splat(e->lo)); v = __builtin_elementwise_min(v, kiln_splat(e->hi)); }
+  if (e->clamp) v = kiln_clamp_v(v, e->lo, e->hi);
   if (e->gelu) v = kiln_gelu_v(v);
   return v;
 }

@@ -10,7 +10,7 @@ import { CUDA_RUNTIME } from './runtime';
 
 /** Float -> float functions of `x`, as CUDA C (the device math library has the same names as C's). */
 const UNARY: Record<string, (n: Node) => string> = {
-  Relu: () => 'x > 0.0f ? x : 0.0f',
+  Relu: () => 'x < 0.0f ? 0.0f : x', // NaN stays NaN, -0 stays -0 (as ONNX Runtime's)
   Sigmoid: () => '1.0f / (1.0f + expf(-x))',
   Tanh: () => 'tanhf(x)',
   Exp: () => 'expf(x)',

@@ -26,7 +26,8 @@ const erf = (x: number): number => {
 };
 
 const UNARY: Unary[] = [
-  { type: 'Relu', c: () => 'x > 0.0f ? x : 0.0f', js: () => (x) => (x > 0 ? x : 0) },
+  // NaN stays NaN and -0 stays -0, as in ONNX Runtime (and in the kernels' fused clamp).
+  { type: 'Relu', c: () => 'x < 0.0f ? 0.0f : x', js: () => (x) => (x < 0 ? 0 : x) },
   { type: 'Sigmoid', c: () => '1.0f / (1.0f + expf(-x))', js: () => (x) => 1 / (1 + Math.exp(-x)) },
   { type: 'Tanh', c: () => 'tanhf(x)', js: () => Math.tanh },
   { type: 'Exp', c: () => 'expf(x)', js: () => Math.exp },
