@@ -413,7 +413,10 @@ static void kiln_pack_b(const kiln_gemm_args *g, long j0, long k0, long kc, floa
 }
 
 static void kiln_gemm_store(const kiln_gemm_args *g, const float *t, long i0, long rows, long j0) {
-  const kiln_epi *e = &g->e;
+  /* Local copies: a store to C could otherwise alias them, and every row would load them again. */
+  const kiln_epi ev = g->e, *e = &ev;
+  float *const cb = g->c;
+  const long ldc = g->ldc;
   const long nr = KILN_MIN(16, g->N - j0);
   long col = j0;
   int contiguous = nr == 16;
@@ -425,8 +428,8 @@ static void kiln_gemm_store(const kiln_gemm_args *g, const float *t, long i0, lo
   if (contiguous) {
     for (long i = i0; i < i0 + rows; i++) {
       kiln_v v = kiln_epi_v(e, *(const kiln_v *)(t + (i - i0) * 16), i, j0);
-      if (e->res) v += kiln_load(e->res + i * g->ldc + col);
-      kiln_store(g->c + i * g->ldc + col, kiln_act_v(e, v));
+      if (e->res) v += kiln_load(e->res + i * ldc + col);
+      kiln_store(cb + i * ldc + col, kiln_act_v(e, v));
     }
     return;
   }
@@ -438,8 +441,8 @@ static void kiln_gemm_store(const kiln_gemm_args *g, const float *t, long i0, lo
   }
   for (long i = i0; i < i0 + rows; i++) {
     kiln_v v = kiln_epi_v(e, *(const kiln_v *)(t + (i - i0) * 16), i, j0);
-    float *c = g->c + i * g->ldc;
-    const float *res = e->res ? e->res + i * g->ldc : 0;
+    float *c = cb + i * ldc;
+    const float *res = e->res ? e->res + i * ldc : 0;
     if (res) for (int j = 0; j < 16; j++) v[j] += off[j] >= 0 ? res[off[j]] : 0.0f;
     v = kiln_act_v(e, v);
     for (int j = 0; j < 16; j++) if (off[j] >= 0) c[off[j]] = v[j];
