@@ -233,6 +233,9 @@ const CONVS = (() => {
   out('depthwise 3x3 stride 2', conv(input([1, 9, 20, 33]), [9, 1, 3, 3], { group: 9, strides: [2, 2], pads: [1, 0, 1, 1] }));
   const xd = input([1, 5, 6, 40]);
   out('depthwise 5x5 + residual', b.op('Add', [xd, conv(input([1, 5, 6, 40]), [5, 1, 5, 5], { group: 5, pads: [2, 2, 2, 2] })]));
+  // A kernel larger than 5x5 at stride 3 (sizes not known to the compiler), and a dilated one (the generic loop).
+  out('depthwise 7x7 stride 3 + Relu', b.op('Relu', [conv(input([1, 6, 25, 50]), [6, 1, 7, 7], { group: 6, strides: [3, 3], pads: [3, 3, 3, 3] })]));
+  out('depthwise 3x3 dilation 2', conv(input([1, 7, 13, 21]), [7, 1, 3, 3], { group: 7, dilations: [2, 2], pads: [2, 2, 2, 2] }));
   // Grouped (the plain loop) with a fused Relu.
   out('grouped', b.op('Relu', [conv(input([1, 6, 7, 7]), [4, 3, 3, 3], { group: 2, pads: [1, 1, 1, 1] })]));
   // MatMul + bias + GELU; MatMul / scale then Softmax; Gemm + Relu.

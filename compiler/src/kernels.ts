@@ -677,8 +677,60 @@ typedef struct {
 } kiln_dw_args;
 
 /* Channels [c0, c1), through xp: a zero-padded plane (zeroed by the caller; only its inside is written here). */
-static void kiln_dw_channels(const kiln_dw_args *d, long c0, long c1, float *xp) {
+/* One output row of one channel's depthwise convolution: rows[kh] + kw is where tap (kh, kw) of output column 0 reads. */
+KILN_INLINE void kiln_dw_row_w(const float *const *rows, const float *w, const kiln_v *wv, float bias, const kiln_epi *e, float *out, long OW, const int KH, const int KW, const int sw) {
 #pragma clang fp contract(fast)
+  for (long ow = 0; ow < OW; ow += 16) {
+    /* A sum per row of the kernel (up to 5), added at the end: shorter chains of dependent multiply-adds. */
+    kiln_v part[5];
+    for (int kh = 0; kh < KH; kh++) {
+      kiln_v acc = kh == 0 ? kiln_splat(bias) : (kiln_v){0};
+      for (int kw = 0; kw < KW; kw++) {
+        const float *p = rows[kh] + ow * sw + kw;
+        kiln_v v;
+        if (sw == 1) v = kiln_load(p);
+        else if (sw == 2) v = __builtin_shufflevector(kiln_load(p), kiln_load(p + 16), 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        else for (int j = 0; j < 16; j++) v[j] = p[j * sw];
+        acc += (wv ? wv[kh * KW + kw] : kiln_splat(w[kh * KW + kw])) * v;
+      }
+      if (kh < 5) part[kh] = acc;
+      else part[kh % 5] += acc;
+    }
+    kiln_v acc = part[0];
+    for (int kh = 1; kh < KILN_MIN(KH, 5); kh++) acc += part[kh];
+    acc = kiln_act_v(e, acc);
+    const long n = KILN_MIN(16, OW - ow);
+    if (n == 16) kiln_store(out + ow, acc);
+    else for (long j = 0; j < n; j++) out[ow + j] = acc[j];
+  }
+}
+
+/* The channel's weights (up to 5x5) are broadcast into registers once, and the epilogue copied: otherwise, since a
+   store to out could alias them, every 16 outputs would load them all again. */
+KILN_INLINE void kiln_dw_row(const float *const *rows, const float *w, float bias, const kiln_epi *e, float *out, long OW, const int KH, const int KW, const int sw) {
+  const kiln_epi ev = *e;
+  if (KH * KW <= 25) {
+    kiln_v wv[25];
+    for (int i = 0; i < KH * KW; i++) wv[i] = kiln_splat(w[i]);
+    kiln_dw_row_w(rows, w, wv, bias, &ev, out, OW, KH, KW, sw);
+  } else {
+    kiln_dw_row_w(rows, w, 0, bias, &ev, out, OW, KH, KW, sw);
+  }
+}
+
+/* One output row of one channel, the common kernels with their sizes known to the compiler. */
+static void kiln_dw_row_any(const float *const *rows, const float *w, float bias, const kiln_epi *e, float *out, long OW, int KH, int KW, int sw) {
+  if (KH == 3 && KW == 3 && sw == 1) kiln_dw_row(rows, w, bias, e, out, OW, 3, 3, 1);
+  else if (KH == 3 && KW == 3 && sw == 2) kiln_dw_row(rows, w, bias, e, out, OW, 3, 3, 2);
+  else if (KH == 5 && KW == 5 && sw == 1) kiln_dw_row(rows, w, bias, e, out, OW, 5, 5, 1);
+  else if (KH == 5 && KW == 5 && sw == 2) kiln_dw_row(rows, w, bias, e, out, OW, 5, 5, 2);
+  else kiln_dw_row(rows, w, bias, e, out, OW, KH, KW, sw);
+}
+
+static void kiln_dw_channels(const kiln_dw_args *dp, long c0, long c1, float *xp) {
+#pragma clang fp contract(fast)
+  /* A local copy: a store to the output could otherwise alias the arguments, and every vector would load them again. */
+  const kiln_dw_args dv = *dp, *d = &dv;
   for (long c = c0; c < c1; c++) {
     const float *x = d->x + c * d->H * d->W;
     for (long h = 0; h < d->H; h++) memcpy(xp + (h + d->pt) * d->wp + d->pl, x + h * d->W, d->W * sizeof(float));
@@ -686,6 +738,15 @@ static void kiln_dw_channels(const kiln_dw_args *d, long c0, long c1, float *xp)
     const float bias = d->e.bias_m ? d->e.bias_m[c] : 0.0f;
     float *y = d->y + c * d->OH * d->OW;
     const float *res = d->e.res ? d->e.res + c * d->OH * d->OW : 0;
+    if (d->dw == 1 && !res && d->KH <= 16) {
+      /* Undilated, no residual: a row at a time, as the inverted residual kernel does. */
+      for (long oh = 0; oh < d->OH; oh++) {
+        const float *rows[16];
+        for (int kh = 0; kh < d->KH; kh++) rows[kh] = xp + (oh * d->sh + kh * d->dh) * d->wp;
+        kiln_dw_row_any(rows, w, bias, &d->e, y + oh * d->OW, d->OW, d->KH, d->KW, d->sw);
+      }
+      continue;
+    }
     for (long oh = 0; oh < d->OH; oh++) {
       for (long ow = 0; ow < d->OW; ow += 16) {
         kiln_v acc = kiln_splat(bias);
@@ -760,28 +821,6 @@ typedef struct {
   long chunk, next;        /* rows of output per piece; with threads, the next piece to take */
 } kiln_ir_args;
 
-/* One output row of one channel's depthwise convolution: rows[kh] + kw is where tap (kh, kw) of output column 0 reads. */
-KILN_INLINE void kiln_dw_row(const float *const *rows, const float *w, float bias, const kiln_epi *e, float *out, long OW, const int KH, const int KW, const int sw) {
-#pragma clang fp contract(fast)
-  for (long ow = 0; ow < OW; ow += 16) {
-    kiln_v acc = kiln_splat(bias);
-    for (int kh = 0; kh < KH; kh++) {
-      for (int kw = 0; kw < KW; kw++) {
-        const float *p = rows[kh] + ow * sw + kw;
-        kiln_v v;
-        if (sw == 1) v = kiln_load(p);
-        else if (sw == 2) v = __builtin_shufflevector(kiln_load(p), kiln_load(p + 16), 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        else for (int j = 0; j < 16; j++) v[j] = p[j * sw];
-        acc += w[kh * KW + kw] * v;
-      }
-    }
-    acc = kiln_act_v(e, acc);
-    const long n = KILN_MIN(16, OW - ow);
-    if (n == 16) kiln_store(out + ow, acc);
-    else for (long j = 0; j < n; j++) out[ow + j] = acc[j];
-  }
-}
-
 static void kiln_ir_rows(const kiln_ir_args *r, long oh0, long oh1, float *scratch) {
   const long q = r->KH, wp = r->wp, plane = q * wp;
   float *ring = scratch, *drow = ring + r->E * plane, *gs = drow + r->E * r->OW;
@@ -802,18 +841,11 @@ static void kiln_ir_rows(const kiln_ir_args *r, long oh0, long oh1, float *scrat
       }
     }
     have = lo + q - 1;
-    /* The depthwise row of every channel (the common kernels with their sizes known to the compiler). */
+    /* The depthwise row of every channel. */
     for (long e = 0; e < r->E; e++) {
       const float *rows[16];
       for (int kh = 0; kh < r->KH; kh++) rows[kh] = ring + e * plane + (((lo + kh) % q + q) % q) * wp + r->lead - r->pl;
-      const float *w = r->wdw + e * r->KH * r->KW;
-      const float bias = r->ed.bias_m ? r->ed.bias_m[e] : 0.0f;
-      float *out = drow + e * r->OW;
-      if (r->KH == 3 && r->KW == 3 && r->sw == 1) kiln_dw_row(rows, w, bias, &r->ed, out, r->OW, 3, 3, 1);
-      else if (r->KH == 3 && r->KW == 3 && r->sw == 2) kiln_dw_row(rows, w, bias, &r->ed, out, r->OW, 3, 3, 2);
-      else if (r->KH == 5 && r->KW == 5 && r->sw == 1) kiln_dw_row(rows, w, bias, &r->ed, out, r->OW, 5, 5, 1);
-      else if (r->KH == 5 && r->KW == 5 && r->sw == 2) kiln_dw_row(rows, w, bias, &r->ed, out, r->OW, 5, 5, 2);
-      else kiln_dw_row(rows, w, bias, &r->ed, out, r->OW, r->KH, r->KW, r->sw);
+      kiln_dw_row_any(rows, r->wdw + e * r->KH * r->KW, r->ed.bias_m ? r->ed.bias_m[e] : 0.0f, &r->ed, drow + e * r->OW, r->OW, r->KH, r->KW, r->sw);
     }
     /* The project: this row of every output channel (the residual at the same place). */
     kiln_gemm_args g = { .M = r->M, .N = r->OW, .K = r->E, .a = r->wproj, .lda = r->E, .b = drow, .koff = r->koff2, .sn = 1,
