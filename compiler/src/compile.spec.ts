@@ -122,6 +122,35 @@ describe('NaN, infinities and signed zeros', () => {
       assert.ok(nans > 10, 'NaN reached the outputs of every path');
     });
   }
+
+  it('element-wise operators give NaN, infinities and -0 where ONNX Runtime does, and stay finite for large inputs', async () => {
+    const b = new ModelBuilder();
+    const x = b.input('x', [1, 10]);
+    const c0 = b.weight('c0', [10], new Array(10).fill(0));
+    const c1 = b.weight('c1', [10], [1, -1, 1, -1, 1, -1, 1, -1, 1, -1]);
+    const unary = ['Relu', 'HardSigmoid', 'HardSwish', 'Celu', 'LeakyRelu', 'Elu', 'Selu', 'Softplus', 'Softsign', 'ThresholdedRelu', 'Sigmoid', 'Tanh', 'Abs', 'Neg', 'Sqrt', 'Exp', 'Log', 'Floor', 'Ceil', 'Round', 'Sign', 'Erf', 'Reciprocal', 'Shrink'];
+    for (const op of unary) b.output(b.op(op, [x]));
+    for (const op of ['Max', 'Min', 'Sum', 'Mean']) b.output(b.op(op, [x, c0, c1]));
+    b.output(b.op('PRelu', [x, b.weight('slope', [10], new Array(10).fill(0.1))]));
+    b.output(b.op('Clip', [x, b.weight('lo', [], [-1]), b.weight('hi', [], [1])]));
+    const bytes = b.build('nan_elementwise');
+    const input = Float32Array.from([NaN, -0, Infinity, -Infinity, 0.5, -0.5, 0, 2, 100, -100]);
+    const session = await ort.InferenceSession.create(bytes);
+    const expected = await session.run({ x: new ort.Tensor('float32', input, [1, 10]) });
+    await session.release();
+    const ops = [...unary, 'Max', 'Min', 'Sum', 'Mean', 'PRelu', 'Clip'];
+    for (const target of TARGETS) {
+      const actual = await runCompiled(dir, bytes, undefined, [input], target);
+      for (const [k, a] of actual.entries()) {
+        const got = new Float32Array(a.bytes.buffer.slice(a.bytes.byteOffset, a.bytes.byteOffset + a.bytes.byteLength));
+        const want = expected[a.name].data as Float32Array;
+        for (let i = 0; i < want.length; i++) {
+          const same = Number.isNaN(want[i]) ? Number.isNaN(got[i]) : !Number.isFinite(want[i]) || want[i] === 0 ? Object.is(got[i], want[i]) : Math.abs(got[i] - want[i]) <= 1e-6 * Math.abs(want[i]);
+          assert.ok(same, `${ops[k]}(${input[i]}) on ${target.triple}: ${got[i]}, ONNX Runtime ${want[i]}`);
+        }
+      }
+    }
+  });
 });
 
 describe('large intermediate buffers', () => {

@@ -9,6 +9,7 @@ import { attrFloat, attrInt, attrInts, broadcast, broadcastStrides, flt, normAxi
 import { CUDA_RUNTIME } from './runtime';
 
 /** Float -> float functions of `x`, as CUDA C (the device math library has the same names as C's). */
+// As the C emitters (ops/elementwise.ts): NaN stays NaN where ONNX Runtime keeps it.
 const UNARY: Record<string, (n: Node) => string> = {
   Relu: () => 'x < 0.0f ? 0.0f : x', // NaN stays NaN, -0 stays -0 (as ONNX Runtime's)
   Sigmoid: () => '1.0f / (1.0f + expf(-x))',
@@ -22,15 +23,24 @@ const UNARY: Record<string, (n: Node) => string> = {
   Reciprocal: () => '1.0f / x',
   Floor: () => 'floorf(x)',
   Ceil: () => 'ceilf(x)',
-  Softplus: () => 'log1pf(expf(x))',
+  Softplus: () => 'x > 0.0f ? x + log1pf(expf(-x)) : log1pf(expf(x))',
+  Softsign: () => 'x / (1.0f + fabsf(x))',
+  Shrink: (n) => {
+    const l = flt(attrFloat(n, 'lambd', 0.5));
+    const b = flt(attrFloat(n, 'bias', 0));
+    return `x < -${l} ? x + ${b} : x > ${l} ? x - ${b} : 0.0f`;
+  },
   Cos: () => 'cosf(x)',
   Sin: () => 'sinf(x)',
   Tan: () => 'tanf(x)',
-  Sign: () => '(float)((x > 0.0f) - (x < 0.0f))',
+  Sign: () => 'x != x ? x : (float)((x > 0.0f) - (x < 0.0f))',
   Round: () => 'rintf(x)',
   Mish: () => 'x * tanhf(log1pf(expf(x)))',
   LeakyRelu: (n) => `x >= 0.0f ? x : ${flt(attrFloat(n, 'alpha', 0.01))} * x`,
-  HardSigmoid: (n) => `fmaxf(0.0f, fminf(1.0f, ${flt(attrFloat(n, 'alpha', 0.2))} * x + ${flt(attrFloat(n, 'beta', 0.5))}))`,
+  HardSigmoid: (n) => {
+    const y = `(${flt(attrFloat(n, 'alpha', 0.2))} * x + ${flt(attrFloat(n, 'beta', 0.5))})`;
+    return `${y} < 0.0f ? 0.0f : ${y} > 1.0f ? 1.0f : ${y}`;
+  },
   HardSwish: () => 'x * fmaxf(0.0f, fminf(1.0f, x / 6.0f + 0.5f))',
   Elu: (n) => `x >= 0.0f ? x : ${flt(attrFloat(n, 'alpha', 1))} * (expf(x) - 1.0f)`,
   Acos: () => 'acosf(x)',
@@ -47,7 +57,7 @@ const UNARY: Record<string, (n: Node) => string> = {
     return `x > 0.0f ? ${g} * x : ${g} * (${a} * expf(x) - ${a})`;
   },
   ThresholdedRelu: (n) => `x > ${flt(attrFloat(n, 'alpha', 1))} ? x : 0.0f`,
-  Celu: (n) => `fmaxf(0.0f, x) + fminf(0.0f, ${flt(attrFloat(n, 'alpha', 1))} * (expf(x / ${flt(attrFloat(n, 'alpha', 1))}) - 1.0f))`,
+  Celu: (n) => `x > 0.0f ? x : ${flt(attrFloat(n, 'alpha', 1))} * (expf(x / ${flt(attrFloat(n, 'alpha', 1))}) - 1.0f)`,
   Identity: () => 'x',
   Dropout: () => 'x',
   /* Between float formats only (other types are refused): a half result is rounded as it is stored. */
@@ -285,11 +295,11 @@ export function generateCuda(graph: Graph, name: string): CudaModel {
         lines.push(`float ${out}; { float x = ${x}; x = x < ${lo} ? ${lo} : x; ${out} = x > ${hi} ? ${hi} : x; }`);
       } else {
         const xs = node.inputs.map(value);
-        const combine = (a: string, b: string) => (node.op === 'Max' ? `fmaxf(${a}, ${b})` : node.op === 'Min' ? `fminf(${a}, ${b})` : `${a} + ${b}`);
-        let e = xs[0];
-        for (let k = 1; k < xs.length; k++) e = combine(e, xs[k]);
-        if (node.op === 'Mean') e = `(${e}) / ${xs.length}.0f`;
-        lines.push(`const float ${out} = ${e};`);
+        // Max and Min give NaN when an input is NaN, as ONNX Runtime's do (fmaxf and fminf would drop it).
+        const combine = (x: string) => (node.op === 'Max' ? `${out} = ${out} > ${x} || ${out} != ${out} ? ${out} : ${x};` : node.op === 'Min' ? `${out} = ${out} < ${x} || ${out} != ${out} ? ${out} : ${x};` : `${out} += ${x};`);
+        lines.push(`float ${out} = ${xs[0]};`);
+        for (let k = 1; k < xs.length; k++) lines.push(combine(xs[k]));
+        if (node.op === 'Mean') lines.push(`${out} /= ${xs.length}.0f;`);
       }
       return out;
     };

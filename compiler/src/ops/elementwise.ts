@@ -39,7 +39,9 @@ const UNARY: Unary[] = [
   { type: 'Reciprocal', c: () => '1.0f / x', js: () => (x) => 1 / x },
   { type: 'Floor', c: () => 'floorf(x)', js: () => Math.floor },
   { type: 'Ceil', c: () => 'ceilf(x)', js: () => Math.ceil },
-  { type: 'Softplus', c: () => 'log1pf(expf(x))', js: () => (x) => Math.log1p(Math.exp(x)) },
+  // log(1 + e^x), without overflow for large x.
+  { type: 'Softplus', c: () => 'x > 0.0f ? x + log1pf(expf(-x)) : log1pf(expf(x))', js: () => (x) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x))) },
+  { type: 'Softsign', c: () => 'x / (1.0f + fabsf(x))', js: () => (x) => x / (1 + Math.abs(x)) },
   { type: 'Cos', c: () => 'cosf(x)', js: () => Math.cos },
   { type: 'Sin', c: () => 'sinf(x)', js: () => Math.sin },
   { type: 'Tan', c: () => 'tanf(x)', js: () => Math.tan },
@@ -51,7 +53,7 @@ const UNARY: Unary[] = [
   { type: 'Asinh', c: () => 'asinhf(x)', js: () => Math.asinh },
   { type: 'Acosh', c: () => 'acoshf(x)', js: () => Math.acosh },
   { type: 'Atanh', c: () => 'atanhf(x)', js: () => Math.atanh },
-  { type: 'Sign', c: () => '(float)((x > 0.0f) - (x < 0.0f))', js: () => (x) => Math.sign(x) },
+  { type: 'Sign', c: () => 'x != x ? x : (float)((x > 0.0f) - (x < 0.0f))', js: () => (x) => Math.sign(x) },
   // Round half to even, as ONNX specifies (rintf in the default rounding mode).
   { type: 'Round', c: () => 'rintf(x)', js: () => (x) => (Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : Math.round(x)) },
   { type: 'Mish', c: () => 'x * tanhf(log1pf(expf(x)))', js: () => (x) => x * Math.tanh(Math.log1p(Math.exp(x))) },
@@ -71,7 +73,8 @@ const UNARY: Unary[] = [
   },
   {
     type: 'Celu',
-    c: (n) => `fmaxf(0.0f, x) + fminf(0.0f, ${flt(attrFloat(n, 'alpha', 1))} * (expf(x / ${flt(attrFloat(n, 'alpha', 1))}) - 1.0f))`,
+    // max(0, x) + min(0, alpha (e^(x / alpha) - 1)), written so that NaN stays NaN (fmaxf and fminf would drop it).
+    c: (n) => `x > 0.0f ? x : ${flt(attrFloat(n, 'alpha', 1))} * (expf(x / ${flt(attrFloat(n, 'alpha', 1))}) - 1.0f)`,
     js: (n) => (x) => Math.max(0, x) + Math.min(0, attrFloat(n, 'alpha', 1) * (Math.exp(x / attrFloat(n, 'alpha', 1)) - 1)),
   },
   {
@@ -94,7 +97,11 @@ const UNARY: Unary[] = [
   },
   {
     type: 'HardSigmoid',
-    c: (n) => `fmaxf(0.0f, fminf(1.0f, ${flt(attrFloat(n, 'alpha', 0.2))} * x + ${flt(attrFloat(n, 'beta', 0.5))}))`,
+    // NaN stays NaN, as in ONNX Runtime.
+    c: (n) => {
+      const y = `(${flt(attrFloat(n, 'alpha', 0.2))} * x + ${flt(attrFloat(n, 'beta', 0.5))})`;
+      return `${y} < 0.0f ? 0.0f : ${y} > 1.0f ? 1.0f : ${y}`;
+    },
     js: (n) => (x) => Math.max(0, Math.min(1, attrFloat(n, 'alpha', 0.2) * x + attrFloat(n, 'beta', 0.5))),
   },
   { type: 'HardSwish', c: () => 'x * fmaxf(0.0f, fminf(1.0f, x / 6.0f + 0.5f))', js: () => (x) => x * Math.max(0, Math.min(1, x / 6 + 0.5)) },
@@ -245,7 +252,8 @@ function binaryOp(b: Binary): OpDef {
 
 /** Max, Min, Sum and Mean over one or more inputs, broadcast. */
 function variadic(type: 'Max' | 'Min' | 'Sum' | 'Mean'): OpDef {
-  const combine = (a: string, b: string) => (type === 'Max' ? `fmaxf(${a}, ${b})` : type === 'Min' ? `fminf(${a}, ${b})` : `${a} + ${b}`);
+  // Max and Min give NaN when an input is NaN, as ONNX Runtime's do (fmaxf and fminf would drop it).
+  const combine = (x: string) => (type === 'Max' ? `t = ${x}; v = v > t || v != v ? v : t;` : type === 'Min' ? `t = ${x}; v = v < t || v != v ? v : t;` : `v += ${x};`);
   return {
     type,
     infer(ctx, node) {
@@ -259,10 +267,9 @@ function variadic(type: 'Max' | 'Min' | 'Sum' | 'Mean'): OpDef {
       const s = node.inputs.map((n) => broadcastStrides(ctx.tensor(n).shape, out.shape));
       const refs = node.inputs.map((n) => ctx.ref(n));
       return loops(out.shape, (idx) => {
-        let e = `${refs[0]}[${offset(idx, s[0])}]`;
-        for (let k = 1; k < refs.length; k++) e = combine(e, `${refs[k]}[${offset(idx, s[k])}]`);
-        if (type === 'Mean') e = `(${e}) / ${refs.length}.0f`;
-        return `${ctx.ref(node.outputs[0])}[${offset(idx, so)}] = ${e};`;
+        let body = `float v = ${refs[0]}[${offset(idx, s[0])}], t; (void)t;`;
+        for (let k = 1; k < refs.length; k++) body += ` ${combine(`${refs[k]}[${offset(idx, s[k])}]`)}`;
+        return `{ ${body} ${ctx.ref(node.outputs[0])}[${offset(idx, so)}] = ${type === 'Mean' ? `v / ${refs.length}.0f` : 'v'}; }`;
       });
     },
   };
