@@ -109,3 +109,13 @@ export function toHalfModel(bytes: Uint8Array, kind: 'float16' | 'bfloat16' = 'f
   }
   return onnx.ModelProto.encode(model).finish();
 }
+
+/**
+ * Whether a value matches ONNX Runtime's exactly where exactness is defined (NaN for NaN, the same
+ * infinity, the same signed zero) and within a relative tolerance elsewhere.
+ */
+export function sameAsReference(got: number, want: number, rtol = 1e-6): boolean {
+  if (Number.isNaN(want)) return Number.isNaN(got);
+  if (!Number.isFinite(want) || want === 0) return Object.is(got, want);
+  return Math.abs(got - want) <= rtol * Math.abs(want);
+}

@@ -5,7 +5,8 @@ type Kind = 'ReduceMean' | 'ReduceSum' | 'ReduceMax' | 'ReduceMin' | 'ReduceProd
 
 /**
  * Per kind: the start value, how an element joins the accumulator, and the final transform, in
- * C that both the C and the CUDA backends emit.
+ * C that both the C and the CUDA backends emit (as `float acc = <init>;`, so init may declare
+ * more floats after the first).
  */
 export const REDUCE_KINDS: Record<Kind, { init: string; acc: string; fin: (count: number) => string }> = {
   ReduceMean: { init: '0.0f', acc: 'acc += v;', fin: (n) => `acc / ${n}.0f` },
@@ -16,7 +17,13 @@ export const REDUCE_KINDS: Record<Kind, { init: string; acc: string; fin: (count
   ReduceL1: { init: '0.0f', acc: 'acc += fabsf(v);', fin: () => 'acc' },
   ReduceL2: { init: '0.0f', acc: 'acc += v * v;', fin: () => 'sqrtf(acc)' },
   ReduceLogSum: { init: '0.0f', acc: 'acc += v;', fin: () => 'logf(acc)' },
-  ReduceLogSumExp: { init: '0.0f', acc: 'acc += expf(v);', fin: () => 'logf(acc)' },
+  // m + log(sum of e^(v - m)), m the running maximum (the sum is rescaled when it grows): e^v alone overflows above
+  // about 88 and underflows below about -104.
+  ReduceLogSumExp: {
+    init: '0.0f, m = -INFINITY',
+    acc: 'if (v > m) { acc = acc * expf(m - v) + 1.0f; m = v; } else if (v == m) acc += 1.0f; else acc += expf(v - m);',
+    fin: () => 'm + logf(acc)',
+  },
   ReduceSumSquare: { init: '0.0f', acc: 'acc += v * v;', fin: () => 'acc' },
 };
 
