@@ -103,6 +103,10 @@ describe('model jobs: an uploaded ONNX model compiled for several targets and ve
     r = await post({ model: { uploadId }, targets: ['x86_64-linux-gnu'], outputs: ['ptx'] });
     assert.equal(r.status, 400);
     assert.match(r.body.message, /a model build for x86_64-linux-gnu gives object, shared, static, assembly, llvm-ir, not ptx/);
+    // A shared library for WebAssembly would export nothing that a WASI runtime can load: refused, as for source builds.
+    r = await post({ model: { uploadId }, targets: ['x86_64-linux-gnu', 'wasm32-wasi'], outputs: ['object', 'shared'] });
+    assert.equal(r.status, 400);
+    assert.match(r.body.message, /a model build for wasm32-wasi gives object, static, assembly, llvm-ir, not shared/);
     r = await post({ model: { uploadId }, targets: ['mi300'] });
     assert.equal(r.status, 400);
     assert.match(r.body.message, /AMD GPU code generation for models is not offered yet/);

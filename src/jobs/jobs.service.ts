@@ -356,7 +356,7 @@ export class JobsService {
       ({ model, cudaProblem } = await this.checkModel(caller, dto.model!.uploadId, dto.inputShapes ?? {}));
       if (dto.model!.threads && dto.model!.threads > 1) model.threads = dto.model!.threads;
       const bad = outputs.filter((o) => !MODEL_OUTPUTS.includes(o) && !GPU_MODEL_OUTPUTS.includes(o));
-      if (bad.length) throw new BadRequestException(`outputs: a model build gives ${MODEL_OUTPUTS.join(', ')} for CPU and WebAssembly targets, ${GPU_MODEL_OUTPUTS.join(', ')} for NVIDIA GPUs (and always its header, source and metadata), not ${bad.join(', ')}`);
+      if (bad.length) throw new BadRequestException(`outputs: a model build gives ${MODEL_OUTPUTS.join(', ')} for CPU and WebAssembly targets (no shared library for WebAssembly), ${GPU_MODEL_OUTPUTS.join(', ')} for NVIDIA GPUs (and always its header, source and metadata), not ${bad.join(', ')}`);
       outputs = [...new Set<ArtifactKind>([...outputs, 'header', 'c-source', 'metadata'])];
       try {
         verify = normalizeModelVerify(dto.verify);
@@ -392,8 +392,10 @@ export class JobsService {
       } else if (targetKind(r.spec.family) === 'gpu') {
         throw new BadRequestException(`targets: ${r.requested}: models compile to CPU, WebAssembly and NVIDIA GPU targets; AMD GPU code generation for models is not offered yet`);
       } else {
-        const other = outputs.filter((o) => !MODEL_OUTPUTS.includes(o) && !MODEL_SIDE_FILES.includes(o));
-        if (other.length) throw new BadRequestException(`outputs: a model build for ${r.requested} gives ${MODEL_OUTPUTS.join(', ')}, not ${other.join(', ')}`);
+        // WebAssembly has no shared libraries that WASI runtimes load (as for source builds).
+        const offered = r.spec.family === 'wasm' ? MODEL_OUTPUTS.filter((o) => o !== 'shared') : MODEL_OUTPUTS;
+        const other = outputs.filter((o) => !offered.includes(o) && !MODEL_SIDE_FILES.includes(o));
+        if (other.length) throw new BadRequestException(`outputs: a model build for ${r.requested} gives ${offered.join(', ')}, not ${other.join(', ')}`);
       }
       if (verify && verifyPoolOf(r.spec, r.target.cpu) === null) {
         throw new BadRequestException(`verify: ${r.requested} code can only be checked on a machine with that GPU, and Kiln has no runner for it yet; drop "verify" or this target`);
