@@ -85,6 +85,36 @@ describe('bad input gets a clear 4xx and leaves nothing behind', () => {
     });
   });
 
+  it('a JSON body sent without Content-Type: application/json: 415 that says to send it', async () => {
+    const json = JSON.stringify({ source: GOOD_SOURCE, targets: ['x86_64-linux-gnu'] });
+    await expectNothingLeft(async () => {
+      for (const type of ['application/x-www-form-urlencoded', 'text/plain;charset=UTF-8']) {
+        const res = await kiln.http().post('/v1/jobs').set(kiln.auth).set('Content-Type', type).send(json);
+        assert.equal(res.status, 415, `${type}: ${JSON.stringify(res.body)}`);
+        assert.match(res.body.message, /send the request body as JSON with Content-Type: application\/json \(it was sent as (application\/x-www-form-urlencoded|text\/plain)\)/);
+      }
+      // fetch with no type at all (a Blob without one), and another JSON endpoint.
+      const none = await fetch(`${kiln.baseUrl}/v1/jobs`, { method: 'POST', headers: kiln.auth, body: new Blob([json]) });
+      assert.equal(none.status, 415);
+      assert.match(((await none.json()) as { message: string }).message, /Content-Type: application\/json \(it was sent without a Content-Type\)/);
+      const inspect = await kiln.http().post('/v1/models/inspect').set(kiln.auth).set('Content-Type', 'text/plain').send('{"uploadId":"x"}');
+      assert.equal(inspect.status, 415);
+    });
+    // Requests without a body are not about the media type: a POST with none is refused for
+    // what it lacks, GET and DELETE go through; uploads keep taking raw bytes; no key is a 401.
+    const empty = await kiln.http().post('/v1/jobs').set(kiln.auth).set('Content-Type', 'text/plain');
+    assert.equal(empty.status, 400);
+    assert.equal((await kiln.http().get('/v1/jobs').set(kiln.auth).set('Content-Type', 'text/plain')).status, 200);
+    const upload = await kiln.http().post('/v1/uploads?filename=a.c').set(kiln.auth).set('Content-Type', 'text/x-c').send('int x;\n');
+    assert.equal(upload.status, 201, JSON.stringify(upload.body));
+    assert.equal((await kiln.http().delete(`/v1/uploads/${upload.body.id}`).set(kiln.auth)).status, 204);
+    assert.equal((await kiln.http().post('/v1/jobs').set('Content-Type', 'text/plain').send(json)).status, 401);
+    // And with the right type the same body is a job.
+    const ok = await kiln.http().post('/v1/jobs').set(kiln.auth).set('Content-Type', 'application/json; charset=utf-8').send(json);
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+    await waitForJob(kiln, ok.body.id);
+  });
+
   it('missing or empty files: 400', async () => {
     await postJob({ targets: ['x86_64-linux-gnu'] }, 400, /source/);
     await postJob({ source: { language: 'c', files: [] }, targets: ['x86_64-linux-gnu'] }, 400, /needs "files" \(at least one\), an "archive", or both/);
