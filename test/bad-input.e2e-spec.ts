@@ -77,6 +77,11 @@ describe('bad input gets a clear 4xx and leaves nothing behind', () => {
     await postJob({ source: GOOD_SOURCE, targets: [] }, 400, /at least one target/);
   });
 
+  it('a misspelt target descriptor field: 400 that names it and the fields there are', async () => {
+    await postJob({ source: GOOD_SOURCE, targets: [{ triple: 'x86_64-unknown-linux-gnu', fetaures: ['+avx2'] }] }, 400, /a target descriptor has no field "fetaures"; its fields are triple, cpu, features, abi, floatAbi, os, libc, gpu/);
+    await postJob({ source: GOOD_SOURCE, targets: [{ name: 'x86_64-linux-gnu' }] }, 400, /no field "name" \(a catalog name goes in "triple"/);
+  });
+
   it('malformed JSON: 400 that says so', async () => {
     await expectNothingLeft(async () => {
       const res = await kiln.http().post('/v1/jobs').set(kiln.auth).set('Content-Type', 'application/json').send('{"source": {"language": "c",');

@@ -494,6 +494,18 @@ export interface components {
             /** @description Elements where NaN or an infinity on one side is not matched on the other */
             nonFinite: number;
         };
+        GpuDescriptorDto: {
+            /**
+             * @description The GPU architecture, the same as "cpu"
+             * @example sm_90
+             */
+            arch?: string;
+            /**
+             * @description Implied by the triple; when given, must agree with it
+             * @enum {string}
+             */
+            vendor?: "nvidia" | "amd";
+        };
         GpuDto: {
             /** @example sm_90 */
             arch: string;
@@ -976,7 +988,10 @@ export interface components {
         };
         TargetDescriptorDto: {
             abi?: string | null;
-            /** @example cortex-a72 */
+            /**
+             * @description The CPU, or for a GPU target its architecture (sm_89, gfx942)
+             * @example cortex-a72
+             */
             cpu?: string | null;
             /**
              * @example [
@@ -986,7 +1001,22 @@ export interface components {
             features?: string[];
             /** @enum {string|null} */
             floatAbi?: "hard" | "soft" | "softfp" | null;
-            /** @example aarch64-unknown-linux-gnu */
+            /** @description For a GPU target: {"arch": "sm_90"} instead of "cpu" */
+            gpu?: components["schemas"]["GpuDescriptorDto"] | null;
+            /**
+             * @description Implied by the triple; when given, must agree with it
+             * @enum {string|null}
+             */
+            libc?: "glibc" | "wasi-libc" | null;
+            /**
+             * @description Implied by the triple; when given, must agree with it
+             * @enum {string|null}
+             */
+            os?: "linux" | "wasi" | "cuda" | "amdhsa" | null;
+            /**
+             * @description A triple or catalog name (GET /v1/targets), such as nvptx64-nvidia-cuda
+             * @example aarch64-unknown-linux-gnu
+             */
             triple: string;
         };
         TargetDto: {

@@ -68,6 +68,29 @@ describe('resolveTarget', () => {
     }
   });
 
+  it('refuses a descriptor field it does not know, naming it and the fields it has', () => {
+    assert.throws(
+      () => resolveTarget({ triple: 'x86_64-unknown-linux-gnu', fetaures: ['+avx2'] } as never),
+      /a target descriptor has no field "fetaures"; its fields are triple, cpu, features, abi, floatAbi, os, libc, gpu/,
+    );
+    assert.throws(() => resolveTarget({ name: 'nvptx64-nvidia-cuda', cpu: 'sm_89' } as never), /no field "name" \(a catalog name goes in "triple", or send the name alone as a string\)/);
+    assert.throws(() => resolveTarget({ triple: 'nvptx64-nvidia-cuda', gpu: { arch: 'sm_90', sm: 1 } } as never), /"gpu" is an object such as/);
+  });
+
+  it('takes the canonical descriptor of the design, whose implied fields must agree with the triple', () => {
+    const arm = resolveTarget({ triple: 'aarch64-unknown-linux-gnu', cpu: 'cortex-a72', features: ['+neon'], abi: null, floatAbi: null, os: 'linux', libc: 'glibc' });
+    assert.equal(arm.target.name, 'aarch64-linux-gnu');
+    assert.equal(arm.target.cpu, 'cortex-a72');
+    const gpu = resolveTarget({ triple: 'nvptx64-nvidia-cuda', gpu: { vendor: 'nvidia', arch: 'sm_90' } });
+    assert.deepEqual(gpu.target, resolveTarget('sm_90').target);
+    assert.equal(resolveTarget({ triple: 'nvptx64-nvidia-cuda', cpu: 'sm_89' }).target.gpu?.arch, 'sm_89');
+    assert.throws(() => resolveTarget({ triple: 'aarch64-linux-gnu', os: 'wasi' }), /aarch64-linux-gnu is for os linux, got "wasi"/);
+    assert.throws(() => resolveTarget({ triple: 'wasm32-wasi', libc: 'glibc' }), /links against libc wasi-libc/);
+    assert.throws(() => resolveTarget({ triple: 'nvptx64-nvidia-cuda', gpu: { vendor: 'amd', arch: 'sm_90' } }), /vendor "nvidia"/);
+    assert.throws(() => resolveTarget({ triple: 'nvptx64-nvidia-cuda', cpu: 'sm_80', gpu: { arch: 'sm_90' } }), /differ/);
+    assert.throws(() => resolveTarget({ triple: 'x86_64-linux-gnu', gpu: { arch: 'sm_90' } }), /not a GPU target/);
+  });
+
   it('checks features against the list the live toolchain knows', () => {
     const known = () => ['simd128', 'bulk-memory'];
     assert.deepEqual(resolveTarget({ triple: 'wasm32-wasi', features: ['+simd128'] }, undefined, known).target.features, ['+simd128']);

@@ -1,5 +1,5 @@
 import { PRESETS, TARGETS, TargetSpec } from './catalog';
-import type { CanonicalTarget, TargetInput } from './target';
+import type { CanonicalTarget, TargetDescriptorInput, TargetInput } from './target';
 
 export class TargetError extends Error {}
 
@@ -13,6 +13,8 @@ export interface ResolvedTarget {
 const CPU_RE = /^[a-z0-9][a-z0-9._+-]{0,63}$/i;
 const FEATURE_RE = /^[+-][a-z0-9][a-z0-9._-]{0,63}$/i;
 const VENDORS = new Set(['unknown', 'pc', 'none']);
+/** The fields a descriptor object may have: the canonical descriptor's, less the catalog name. */
+export const DESCRIPTOR_FIELDS: readonly (keyof TargetDescriptorInput)[] = ['triple', 'cpu', 'features', 'abi', 'floatAbi', 'os', 'libc', 'gpu'];
 
 export function supportedTargetNames(): string[] {
   return [...TARGETS.map((t) => t.name), ...PRESETS.map((p) => p.name)];
@@ -80,13 +82,34 @@ export function resolveTarget(
     return { requested: name, target: canonical(spec, null, []), spec };
   }
 
-  if (input === null || typeof input !== 'object' || typeof input.triple !== 'string') {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new TargetError('a target is a name (such as "aarch64-linux-gnu") or an object with a "triple"');
   }
+  // A misspelt field would otherwise be ignored, and the build made without what it asked for.
+  for (const key of Object.keys(input)) {
+    if (!DESCRIPTOR_FIELDS.includes(key as keyof TargetDescriptorInput)) {
+      const hint = key === 'name' ? ' (a catalog name goes in "triple", or send the name alone as a string)' : '';
+      throw new TargetError(`a target descriptor has no field "${key}"${hint}; its fields are ${DESCRIPTOR_FIELDS.join(', ')}`);
+    }
+  }
+  if (typeof input.triple !== 'string') throw new TargetError('a target is a name (such as "aarch64-linux-gnu") or an object with a "triple"');
   const spec = specForTriple(input.triple);
   if (!spec) throw unknown(`triple "${input.triple}"`);
 
-  const cpu = input.cpu ?? null;
+  let cpu = input.cpu ?? null;
+  if (input.gpu != null) {
+    const gpu = input.gpu as unknown;
+    if (!spec.gpu) throw new TargetError(`${spec.name} is not a GPU target; leave "gpu" out`);
+    if (typeof gpu !== 'object' || Array.isArray(gpu) || Object.keys(gpu as object).some((k) => k !== 'vendor' && k !== 'arch')) {
+      throw new TargetError('"gpu" is an object such as {"vendor": "nvidia", "arch": "sm_90"}');
+    }
+    const { vendor, arch } = gpu as { vendor?: unknown; arch?: unknown };
+    if (vendor != null && vendor !== spec.gpu.vendor) throw new TargetError(`${spec.name} is a GPU of vendor "${spec.gpu.vendor}", got "${String(vendor)}"`);
+    if (arch != null) {
+      if (cpu !== null && cpu !== arch) throw new TargetError(`"cpu" ("${String(cpu)}") and "gpu.arch" ("${String(arch)}") differ; give one of them`);
+      cpu = arch as string;
+    }
+  }
   if (cpu !== null) {
     if (typeof cpu !== 'string' || !CPU_RE.test(cpu)) throw new TargetError(`"${String(cpu)}" is not a valid cpu name`);
     const cpus = spec.gpu ? undefined : knownCpus?.(spec);
@@ -113,5 +136,7 @@ export function resolveTarget(
   if (input.floatAbi != null && input.floatAbi !== spec.floatAbi) {
     throw new TargetError(`${spec.name} supports floatAbi ${spec.floatAbi ?? 'null'} only, got "${input.floatAbi}"`);
   }
+  if (input.os != null && input.os !== spec.os) throw new TargetError(`${spec.name} is for os ${spec.os}, got "${String(input.os)}"`);
+  if (input.libc != null && input.libc !== spec.libc) throw new TargetError(`${spec.name} links against libc ${spec.libc ?? 'null'}, got "${String(input.libc)}"`);
   return { requested: spec.name, target: canonical(spec, cpu, features), spec };
 }

@@ -24,6 +24,11 @@ export interface TargetDescriptorInput {
   features?: string[];
   abi?: string | null;
   floatAbi?: 'hard' | 'soft' | 'softfp' | null;
+  /** Implied by the triple; when given, must agree with it. */
+  os?: CanonicalTarget['os'] | null;
+  libc?: CanonicalTarget['libc'];
+  /** A GPU target's architecture, the same as cpu (and its vendor, which the triple implies). */
+  gpu?: { vendor?: 'nvidia' | 'amd'; arch?: string } | null;
 }
 
 export type TargetInput = string | TargetDescriptorInput;

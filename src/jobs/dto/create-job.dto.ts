@@ -82,12 +82,21 @@ export class SourceDto {
   defines?: Record<string, string>;
 }
 
+export class GpuDescriptorDto {
+  @ApiPropertyOptional({ enum: ['nvidia', 'amd'], description: 'Implied by the triple; when given, must agree with it' }) vendor?: 'nvidia' | 'amd';
+  @ApiPropertyOptional({ example: 'sm_90', description: 'The GPU architecture, the same as "cpu"' }) arch?: string;
+}
+
+/** A target as an object; any other field is a 400 that names it. */
 export class TargetDescriptorDto {
-  @ApiProperty({ example: 'aarch64-unknown-linux-gnu' }) triple: string;
-  @ApiPropertyOptional({ nullable: true, type: String, example: 'cortex-a72' }) cpu?: string | null;
+  @ApiProperty({ example: 'aarch64-unknown-linux-gnu', description: 'A triple or catalog name (GET /v1/targets), such as nvptx64-nvidia-cuda' }) triple: string;
+  @ApiPropertyOptional({ nullable: true, type: String, example: 'cortex-a72', description: 'The CPU, or for a GPU target its architecture (sm_89, gfx942)' }) cpu?: string | null;
   @ApiPropertyOptional({ type: [String], example: ['+neon'] }) features?: string[];
   @ApiPropertyOptional({ nullable: true, type: String }) abi?: string | null;
   @ApiPropertyOptional({ nullable: true, enum: ['hard', 'soft', 'softfp'] }) floatAbi?: 'hard' | 'soft' | 'softfp' | null;
+  @ApiPropertyOptional({ nullable: true, enum: ['linux', 'wasi', 'cuda', 'amdhsa'], description: 'Implied by the triple; when given, must agree with it' }) os?: 'linux' | 'wasi' | 'cuda' | 'amdhsa' | null;
+  @ApiPropertyOptional({ nullable: true, enum: ['glibc', 'wasi-libc'], description: 'Implied by the triple; when given, must agree with it' }) libc?: 'glibc' | 'wasi-libc' | null;
+  @ApiPropertyOptional({ nullable: true, type: GpuDescriptorDto, description: 'For a GPU target: {"arch": "sm_90"} instead of "cpu"' }) gpu?: GpuDescriptorDto | null;
 }
 
 export class TensorUploadRefDto {
