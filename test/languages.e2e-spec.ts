@@ -304,6 +304,24 @@ describe('languages and GPU targets end to end', () => {
     assert.equal((await runProgram(await download(kiln, artifact(job.builds[0], 'executable').id), 'qemu-arm')).trim(), 'hello, zip');
   });
 
+  it('builds archives made on macOS, skipping the __MACOSX folder and AppleDouble ._ files', async () => {
+    const fork = '\0\u0005\u0016\u0007\0\u0002\0\0Mac OS X        \0\0\0\u0002';
+    const finder = await zipOf([
+      { name: 'proj/' },
+      { name: 'proj/a.c', body: 'int a(void) { return 1; }\n' },
+      { name: '__MACOSX/' },
+      { name: '__MACOSX/proj/' },
+      { name: '__MACOSX/proj/._a.c', body: fork },
+    ]);
+    const tar = tarOf([{ name: '._b.c', body: fork }, { name: 'b.c', body: 'int b(void) { return 2; }\n' }]);
+    for (const [name, bytes, files] of [['finder.zip', finder, ['proj/a.c']], ['mac.tar', tar, ['b.c']]] as const) {
+      const job = await submit({ source: { language: 'c', archive: { uploadId: await upload(name, bytes) } }, targets: ['x86_64-linux-gnu'] });
+      assert.equal(job.status, 'succeeded', JSON.stringify(job.builds.map((b) => [b.statusReason, b.diagnostics])));
+      const view = await kiln.http().get(`/v1/jobs/${job.id}`).set(kiln.auth);
+      assert.deepEqual(view.body.source.archive.files, files);
+    }
+  });
+
   it('refuses hostile or useless archives with the reason', async () => {
     const cases: [Buffer, RegExp][] = [
       [tarOf([{ name: 'main.c', body: 'int main(void){return 0;}' }, { name: 'passwd.h', type: '2', link: '/etc/passwd' }]), /source.archive \("bad.tar"\): entry "passwd.h" is a symbolic link; only plain files and folders are allowed/],

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { ArchiveError, archiveFormat, extractArchive, listArchive } from './archive';
+import { ArchiveError, archiveFormat, cmakeRoot, extractArchive, listArchive } from './archive';
 import { tarOf, zipOf } from '../../test/support/archives';
 
 describe('archives', () => {
@@ -77,5 +77,30 @@ describe('archives', () => {
     await assert.rejects(listArchive(bomb, { maxFiles: 10, maxBytes: 1 << 20 }), /expands to more than 1048576 bytes/);
     const zipBomb = await zipOf([{ name: 'zeros.c', body: '\0'.repeat(8 * 1024 * 1024) }]);
     await assert.rejects(listArchive(zipBomb, { maxFiles: 10, maxBytes: 1 << 20 }), /expands to more than/);
+  });
+
+  it("skips macOS metadata: Finder's __MACOSX folder and AppleDouble ._ files, which then do not hide a CMake project's one top folder", async () => {
+    // Both hold binary resource forks that would be compiled as C.
+    const fork = '\0\u0005\u0016\u0007\0\u0002\0\0Mac OS X        ';
+    const finder = await zipOf([
+      { name: 'proj/' },
+      { name: 'proj/CMakeLists.txt', body: 'project(p C)\nadd_executable(p a.c)\n' },
+      { name: 'proj/a.c', body: 'int main(void) { return 0; }\n' },
+      { name: '__MACOSX/' },
+      { name: '__MACOSX/._proj', body: fork },
+      { name: '__MACOSX/proj/' },
+      { name: '__MACOSX/proj/._a.c', body: fork },
+      { name: '__MACOSX/proj/._CMakeLists.txt', body: fork },
+      { name: '__MACOSX/CMakeLists.txt', body: fork },
+    ]);
+    const dest = join(dir, 'finder');
+    const files = await extractArchive(finder, dest);
+    assert.deepEqual(files.map((f) => f.path), ['proj/CMakeLists.txt', 'proj/a.c']);
+    assert.equal(existsSync(join(dest, '__MACOSX')), false);
+    assert.equal(cmakeRoot(files.map((f) => f.path)), 'proj');
+    const tar = gzipSync(tarOf([{ name: './._a.c', body: fork }, { name: './a.c', body: 'int a;' }, { name: 'src/', type: '5' }, { name: 'src/._b.c', body: fork }, { name: 'src/b.c', body: 'int b;' }]));
+    assert.deepEqual((await listArchive(tar)).map((f) => f.path), ['a.c', 'src/b.c']);
+    // An archive listed before metadata was skipped still finds its project.
+    assert.equal(cmakeRoot(['proj/CMakeLists.txt', '__MACOSX/CMakeLists.txt', 'proj/a.c']), 'proj');
   });
 });

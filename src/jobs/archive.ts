@@ -10,8 +10,9 @@ import * as yauzl from 'yauzl';
 /**
  * Multi-file projects arrive as one uploaded archive (tar, tar.gz or zip). Archives are hostile
  * input: every entry's path is checked, links, devices and other special entries are refused
- * rather than skipped, and the number of files and the bytes they expand to are capped by
- * counting what is really read (not what the headers claim), so a zip bomb stops at the cap.
+ * rather than skipped (only macOS metadata is skipped), and the number of files and the bytes
+ * they expand to are capped by counting what is really read (not what the headers claim), so a
+ * zip bomb stops at the cap.
  */
 export class ArchiveError extends Error {}
 
@@ -58,6 +59,16 @@ function normalize(raw: string): string {
   return p.endsWith('/') ? p.slice(0, -1) : p;
 }
 
+/**
+ * Whether an entry is macOS metadata rather than part of the project: Finder's zips put resource
+ * forks under a top `__MACOSX/` folder, and macOS tar writes an AppleDouble `._name` next to
+ * each file with extended attributes. `__MACOSX/proj/._a.c` would otherwise be compiled as C.
+ */
+export function isMacOSMetadata(path: string): boolean {
+  const parts = path.split('/');
+  return parts[0] === '__MACOSX' || parts[parts.length - 1].startsWith('._');
+}
+
 type OnFile = (path: string, content: Readable) => Promise<void>;
 
 /** Counts bytes through a stream and fails it at the cap. */
@@ -85,6 +96,8 @@ export async function readArchive(data: Buffer, limits: ArchiveLimits, onFile: O
   const accept = (raw: string, isDir: boolean): string | null => {
     const path = normalize(raw);
     if (isDir && path === '') return null;
+    // Skipped before any other check: it is neither read nor written.
+    if (isMacOSMetadata(path)) return null;
     const why = checkArchivePath(path);
     if (why) throw new ArchiveError(why);
     if (isDir) return null;
@@ -153,7 +166,8 @@ export async function readArchive(data: Buffer, limits: ArchiveLimits, onFile: O
         }
         // Extended headers are the parser's business; anything else but a file is refused.
         if (type !== 'File' && type !== 'OldFile' && type !== 'ContiguousFile') throw new ArchiveError(`entry "${entry.path}" is a ${type === 'SymbolicLink' ? 'symbolic link' : type === 'Link' ? 'hard link' : type}; only plain files and folders are allowed`);
-        const path = accept(entry.path, false)!;
+        const path = accept(entry.path, false);
+        if (!path) return entry.resume();
         const body = entry.pipe(counter(limits, total));
         let size = 0;
         body.on('data', (c: Buffer) => (size += c.length));
@@ -221,7 +235,8 @@ async function mkdirOpen(root: string, rel: string): Promise<void> {
 
 /** The folder of a project's top CMakeLists.txt: the archive's top, or its one top folder; else null. */
 export function cmakeRoot(paths: string[]): string | null {
-  const lists = paths.filter((p) => p === 'CMakeLists.txt' || /^[^/]+\/CMakeLists\.txt$/.test(p));
+  // Archives listed before macOS metadata was skipped may still name it.
+  const lists = paths.filter((p) => !isMacOSMetadata(p)).filter((p) => p === 'CMakeLists.txt' || /^[^/]+\/CMakeLists\.txt$/.test(p));
   if (lists.includes('CMakeLists.txt')) return '';
   return lists.length === 1 ? lists[0].slice(0, lists[0].lastIndexOf('/')) : null;
 }
