@@ -463,6 +463,25 @@ describe('compileModel refuses what it cannot compile, saying why', () => {
     assert.throws(() => compileModel(new Uint8Array(100), { maxBytes: 10 }), (e: unknown) => e instanceof CompileError && e.code === 'too-large');
   });
 
+  it('refuses shapes that break an operator\'s rules, naming the rule (ONNX Runtime refuses to load these models)', () => {
+    const cases: [string, (b: ModelBuilder, x: string) => string, RegExp][] = [
+      ['Concat', (b, x) => b.op('Concat', [x, b.input('y', [2, 1])], { axis: 0 }), /Concat .*inputs \[2,3\], \[2,1\] must have the same rank and agree on every axis but 0/],
+      ['Concat rank', (b, x) => b.op('Concat', [x, b.input('y', [2, 3, 1])], { axis: 0 }), /must have the same rank/],
+      ['Expand', (b, x) => b.op('Expand', [x, b.int64('s', [4, 4])]), /Expand .*\[2,3\] does not broadcast to \[4,4\]/],
+      ['Flatten', (b, x) => b.op('Flatten', [x], { axis: 3 }), /Flatten .*axis 3 is outside \[-2, 2\]/],
+      ['ConstantOfShape', (b, x) => b.op('Add', [x, b.op('ConstantOfShape', [b.int64('s', [-3])])]), /ConstantOfShape .*negative dimension/],
+      ['Range', (b, x) => b.op('Add', [x, b.op('Range', [b.weight('a', [], [0]), b.weight('l', [], [3]), b.weight('d', [], [0])])]), /Range .*delta is 0/],
+      ['Slice', (b, x) => b.op('Slice', [x, b.int64('st', [0]), b.int64('en', [2]), b.int64('ax', [1]), b.int64('sp', [0])]), /Slice .*a step of 0/],
+      ['Pad', (b, x) => b.op('Pad', [x, b.int64('p', [1, 1, 1])]), /Pad .*3 pads for 2 axes/],
+      ['Unsqueeze', (b, x) => b.op('Unsqueeze', [x, b.int64('ax', [0, 0])]), /Unsqueeze .*an axis is listed twice/],
+    ];
+    for (const [label, make, message] of cases) {
+      const b = new ModelBuilder();
+      b.output(make(b, b.input('x', [2, 3])));
+      assert.throws(() => compileModel(b.build()), (e: unknown) => e instanceof CompileError && e.code === 'invalid' && message.test(e.message), label);
+    }
+  });
+
   it('refuses tensors too large to allocate instead of trying', () => {
     const b = new ModelBuilder();
     const x = b.input('x', [1]);

@@ -61,6 +61,7 @@ function padParams(ctx: InferContext | EmitContext, node: Node, rank: number) {
   const raw = constInts(ctx, node, 1, 'pads') ?? attrInts(node, 'pads');
   if (!raw) throw new CompileError('invalid', `Pad ${node.name}: no pads`);
   const axes = (constInts(ctx, node, 3, 'axes') ?? [...Array(rank).keys()]).map((a) => normAxis(a, rank, node));
+  if (raw.length !== 2 * axes.length) throw new CompileError('invalid', `Pad ${node.name}: ${raw.length} pads for ${axes.length} axes (it takes two per axis)`);
   const begin = new Array(rank).fill(0);
   const end = new Array(rank).fill(0);
   axes.forEach((a, k) => {

@@ -43,7 +43,9 @@ const flatten: OpDef = {
   infer(ctx, node) {
     const x = ctx.required(node, 0);
     const axis = attrInt(node, 'axis', 1);
-    const a = axis < 0 ? axis + x.shape.length : axis;
+    const r = x.shape.length;
+    if (axis < -r || axis > r) throw new CompileError('invalid', `Flatten ${node.name}: axis ${axis} is outside [${-r}, ${r}] for an input of rank ${r}`);
+    const a = axis < 0 ? axis + r : axis;
     reshaped(ctx, node, x, [numel(x.shape.slice(0, a)), numel(x.shape.slice(a))]);
   },
   emit: view,
@@ -67,6 +69,7 @@ const unsqueeze: OpDef = {
     if (!raw) throw new CompileError('invalid', `Unsqueeze ${node.name}: no axes`);
     const rank = x.shape.length + raw.length;
     const axes = raw.map((a) => normAxis(a, rank, node));
+    if (new Set(axes).size !== axes.length) throw new CompileError('invalid', `Unsqueeze ${node.name}: an axis is listed twice`);
     const shape: number[] = [];
     let k = 0;
     for (let i = 0; i < rank; i++) shape.push(axes.includes(i) ? 1 : x.shape[k++]);
@@ -139,6 +142,11 @@ const concat: OpDef = {
   infer(ctx, node) {
     const xs = node.inputs.map((_, i) => ctx.required(node, i));
     const axis = normAxis(attrInt(node, 'axis', 0), xs[0].shape.length, node);
+    const shows = () => xs.map((x) => `[${x.shape.join(',')}]`).join(', ');
+    if (xs.some((x) => x.dtype !== xs[0].dtype)) throw new CompileError('invalid', `Concat ${node.name}: the inputs' types differ (${xs.map((x) => x.dtype).join(', ')})`);
+    if (xs.some((x) => x.shape.length !== xs[0].shape.length || x.shape.some((d, i) => i !== axis && d !== xs[0].shape[i]))) {
+      throw new CompileError('invalid', `Concat ${node.name}: inputs ${shows()} must have the same rank and agree on every axis but ${axis}`);
+    }
     const shape = [...xs[0].shape];
     shape[axis] = xs.reduce((s, x) => s + x.shape[axis], 0);
     let data: TypedArray | undefined;
@@ -234,6 +242,11 @@ function sliceParams(ctx: { lookup(n: string): Tensor | undefined }, node: Node,
   const ends = get(2, 'ends')!;
   const axes = (get(3, 'axes') ?? starts.map((_, i) => i)).map((a) => normAxis(a, shape.length, node));
   const steps = get(4, 'steps') ?? starts.map(() => 1);
+  if (ends.length !== starts.length || axes.length !== starts.length || steps.length !== starts.length) {
+    throw new CompileError('invalid', `Slice ${node.name}: starts, ends, axes and steps must have the same length (${starts.length}, ${ends.length}, ${axes.length}, ${steps.length})`);
+  }
+  if (steps.some((st) => st === 0)) throw new CompileError('invalid', `Slice ${node.name}: a step of 0`);
+  if (new Set(axes).size !== axes.length) throw new CompileError('invalid', `Slice ${node.name}: an axis is listed twice`);
   const begin = shape.map(() => 0);
   const step = shape.map(() => 1);
   const out = [...shape];
@@ -283,6 +296,7 @@ const constantOfShape: OpDef = {
   type: 'ConstantOfShape',
   infer(ctx, node) {
     const shape = constInput(ctx, node, 0, 'the shape')!;
+    if (shape.some((d) => d < 0)) throw new CompileError('invalid', `ConstantOfShape ${node.name}: shape [${shape.join(',')}] has a negative dimension`);
     const v = node.attrs.value as Tensor | undefined;
     const dtype = v?.dtype ?? 'float32';
     const data = makeArray(dtype, numel(shape));
@@ -295,6 +309,7 @@ const range: OpDef = {
   type: 'Range',
   infer(ctx, node) {
     const [start, limit, delta] = [0, 1, 2].map((i) => constInput(ctx, node, i, 'start, limit and delta')![0]);
+    if (delta === 0) throw new CompileError('invalid', `Range ${node.name}: delta is 0`);
     const n = Math.max(0, Math.ceil((limit - start) / delta));
     const dtype = ctx.required(node, 0).dtype;
     const data = makeArray(dtype, n);
@@ -312,6 +327,7 @@ const expand: OpDef = {
     const shape = Array.from({ length: rank }, (_, i) => {
       const a = x.shape[x.shape.length - rank + i] ?? 1;
       const b = target[target.length - rank + i] ?? 1;
+      if (a !== 1 && b !== 1 && a !== b) throw new CompileError('invalid', `Expand ${node.name}: [${x.shape.join(',')}] does not broadcast to [${target.join(',')}]`);
       return a === 1 ? b : a;
     });
     ctx.output(node, 0, { dtype: x.dtype, shape });
