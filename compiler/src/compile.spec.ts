@@ -454,8 +454,14 @@ describe('compileModel refuses what it cannot compile, saying why', () => {
     assert.throws(() => compileModel(b.build()), (e: unknown) => e instanceof CompileError && e.code === 'unsupported' && /unsupported operators: Hardmax, NonMaxSuppression/.test(e.message));
   });
 
-  it('names symbolic dimensions the request did not bind', async () => {
+  it('names symbolic dimensions the request did not bind, and takes a whole shape for an input that declares none', async () => {
     assert.throws(() => compileModel(mlp()), (e: unknown) => e instanceof CompileError && e.code === 'symbolic-dimension' && /x\[batch\]/.test(e.message));
+    const b = new ModelBuilder();
+    b.output(b.op('Relu', [b.input('x', null)]));
+    const bytes = b.build();
+    assert.throws(() => compileModel(bytes), (e: unknown) => e instanceof CompileError && e.code === 'symbolic-dimension' && /x\[\*\] \(\[\*\]: the model declares no shape/.test(e.message));
+    assert.deepEqual(compileModel(bytes, { inputShapes: { x: [2, 3] } }).metadata.inputs[0].shape, [2, 3]);
+    assert.deepEqual(compileModel(bytes, { inputShapes: { x: [5] } }).metadata.outputs[0].shape, [5]);
   });
 
   it('refuses malformed bytes and oversized models', () => {

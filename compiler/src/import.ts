@@ -161,13 +161,18 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
     if (!tt) throw new CompileError('unsupported', `input ${name} is not a tensor`);
     const { dtype, half } = dtypeOf(tt.elemType ?? 0, `input ${name}`);
     const given = opts.inputShapes?.[name];
+    // No shape at all (not even a rank) is unknown, not a scalar: inputShapes must give it, of any rank.
+    const declared = tt.shape != null;
     const dims = tt.shape?.dim ?? [];
     let shape: number[];
     if (given) {
-      if (given.length !== dims.length || given.some((d, i) => dims[i].dimValue != null && long(dims[i].dimValue as number) > 0 && long(dims[i].dimValue as number) !== d)) {
+      if (declared && (given.length !== dims.length || given.some((d, i) => dims[i].dimValue != null && long(dims[i].dimValue as number) > 0 && long(dims[i].dimValue as number) !== d))) {
         throw new CompileError('invalid', `inputShapes.${name} = [${given.join(', ')}] does not fit the model's shape [${dims.map((d) => d.dimParam || long(d.dimValue as number)).join(', ')}]`);
       }
       shape = given;
+    } else if (!declared) {
+      unbound.push(`${name}[*]`);
+      shape = [];
     } else {
       shape = dims.map((d) => {
         const v = long(d.dimValue as number);
@@ -180,7 +185,8 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
     inputs.push(name);
   }
   if (unbound.length) {
-    throw new CompileError('symbolic-dimension', `the model has symbolic input dimensions: ${unbound.join(', ')}; bind them with inputShapes (for example {"${unbound[0].split('[')[0]}": [1, ...]})`, unbound);
+    const whole = unbound.some((u) => u.endsWith('[*]')) ? ' ([*]: the model declares no shape for that input, so give all of it)' : '';
+    throw new CompileError('symbolic-dimension', `the model has symbolic input dimensions: ${unbound.join(', ')}${whole}; bind them with inputShapes (for example {"${unbound[0].split('[')[0]}": [1, ...]})`, unbound);
   }
   const nodes: Node[] = (g.node ?? []).map((n, i) => {
     const training = n.domain === 'ai.onnx.preview.training' && n.opType === 'Gradient';

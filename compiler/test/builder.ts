@@ -17,7 +17,8 @@ export class ModelBuilder {
     return { name, type: { tensorType: { elemType, ...(shape ? { shape: { dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } : {}) } } };
   }
 
-  input(name: string, shape: (number | string)[], elemType = onnx.TensorProto.DataType.FLOAT): string {
+  /** An input; a null shape declares none at all (not even a rank). */
+  input(name: string, shape: (number | string)[] | null, elemType = onnx.TensorProto.DataType.FLOAT): string {
     this.inputs.push(this.vi(name, shape, elemType));
     return name;
   }
