@@ -7,6 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { WASI } from 'node:wasi';
 import { gzipSync } from 'node:zlib';
+import { Queue } from 'bullmq';
+import { JobName, queueName, redisConnectionOptions, verifyJobId } from '../src/queue/queue.types';
 import { tarOf, zipOf } from './support/archives';
 import { download, ELF_MACHINE, elfMachine, JobView, Kiln, startKiln, waitForJob } from './support/harness';
 
@@ -147,7 +149,21 @@ describe('languages and GPU targets end to end', () => {
     assert.equal(inputs.length, 2 * 4 * n);
     assert.equal(expected.length, 4 * n);
     for (let i = 0; i < n; i++) assert.equal(expected.readFloatLE(4 * i), Math.fround(Math.fround(2.5 * inputs.readFloatLE(4 * i)) + inputs.readFloatLE(4 * (n + i))));
-    assert.equal((await kiln.http().delete(`/v1/jobs/${res.body.id}`).set(kiln.auth)).status, 200);
+    // Canceled, it leaves the verify queue too (else it would wait there, and show in /metrics, for good).
+    const queue = new Queue(queueName('verify-cuda-sm_90'), { connection: redisConnectionOptions(kiln.config.redisUrl), prefix: kiln.config.queuePrefix });
+    try {
+      assert.equal(await (await queue.getJob(verifyJobId(build.id)))?.getState(), 'waiting');
+      const canceled = await kiln.http().delete(`/v1/jobs/${res.body.id}`).set(kiln.auth);
+      assert.equal(canceled.status, 200);
+      assert.equal(canceled.body.builds[0].status, 'canceled');
+      assert.equal(await queue.getJob(verifyJobId(build.id)), undefined, 'the verify queue entry is gone');
+      // An entry that a cancel of old left behind goes when the job is deleted.
+      await queue.add(JobName.VerifyBuild, { buildId: build.id, jobId: res.body.id, tenantId: 'x' }, { jobId: verifyJobId(build.id) });
+      assert.equal((await kiln.http().delete(`/v1/jobs/${res.body.id}?purge=true`).set(kiln.auth)).status, 204);
+      assert.equal(await queue.getJob(verifyJobId(build.id)), undefined, 'purge removes the verify queue entry');
+    } finally {
+      await queue.close();
+    }
 
     // What a CUDA check must say, since nothing runs it on this host.
     const post = (verify: object) => kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'cuda', files: [{ path: 'saxpy.cu', content: SAXPY_CU }] }, targets: ['sm_90'], verify });

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
 import { KILN_CONFIG, KilnConfig } from '../src/config/config';
 import { EnqueueService } from '../src/queue/enqueue.service';
-import { JobName } from '../src/queue/queue.types';
+import { JobName, verifyJobId } from '../src/queue/queue.types';
 import { REDIS } from '../src/queue/redis.module';
 import { POOLS } from '../src/targets/catalog';
 
@@ -52,7 +52,7 @@ export class SweeperService implements OnApplicationBootstrap, OnApplicationShut
       const verify = b.status === 'compiled';
       const pool = verify ? b.verify_pool! : b.pool;
       if (!POOLS.includes(pool)) continue;
-      const jobId = verify ? `verify-${b.id}` : b.id;
+      const jobId = verify ? verifyJobId(b.id) : b.id;
       const queue = this.enqueuer.queue(pool);
       const existing = await queue.getJob(jobId);
       const state = existing ? await existing.getState() : 'missing';

@@ -16,7 +16,7 @@ import type { Caller } from '../auth/auth.service';
 import { Artifact, Build, BuildEvent, Job, Upload } from '../database/entities';
 import type { ArtifactKind, ModelInput, SourceInput } from '../database/entities/job.entity';
 import { EnqueueService } from '../queue/enqueue.service';
-import { JobName, redisKeys } from '../queue/queue.types';
+import { JobName, redisKeys, verifyJobId } from '../queue/queue.types';
 import { TargetError } from '../targets/resolve';
 import { targetKind, verifyPoolOf, verifyWaitReason } from '../targets/catalog';
 import { TargetAvailability, TargetsService } from '../targets/targets.service';
@@ -809,14 +809,14 @@ export class JobsService {
    */
   async purge(caller: Caller, id: string): Promise<void> {
     if (!UUID_RE.test(id)) throw new NotFoundException(`no job with id ${id}`);
-    const keys = await this.db.transaction(async (tx) => {
+    const { keys, verifying } = await this.db.transaction(async (tx) => {
       const [job]: { id: string }[] = await tx.query(`SELECT id FROM jobs WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [id, caller.tenantId]);
       if (!job) throw new NotFoundException(`no job with id ${id}`);
       // In id order, as a job creation copying cache hits locks them (lockCachedBuilds); a
       // copy of one of them that is being made finishes first, and one started later finds
       // nothing to copy.
-      const builds: { id: string; position: number; target_name: string; status: BuildStatus }[] = await tx.query(
-        `SELECT id, position, target_name, status FROM builds WHERE job_id = $1 ORDER BY id FOR UPDATE`,
+      const builds: { id: string; position: number; target_name: string; status: BuildStatus; verify_pool: string | null }[] = await tx.query(
+        `SELECT id, position, target_name, status, verify_pool FROM builds WHERE job_id = $1 ORDER BY id FOR UPDATE`,
         [id],
       );
       const unfinished = builds.filter((b) => !isTerminal(b.status)).sort((x, y) => x.position - y.position);
@@ -828,8 +828,11 @@ export class JobsService {
       const artifacts = await returning<{ storage_key: string }>(tx, `DELETE FROM artifacts WHERE build_id = ANY($1) RETURNING storage_key`, [builds.map((b) => b.id)]);
       // Builds, build events, build-cache entries and webhook deliveries go with the job.
       await tx.query(`DELETE FROM jobs WHERE id = $1`, [id]);
-      return artifacts.map((a) => a.storage_key);
+      return { keys: artifacts.map((a) => a.storage_key), verifying: builds.filter((b) => b.verify_pool !== null) };
     });
+    // A verification entry left behind (a build canceled while it waited for a runner, before
+    // cancel took it off) would wait for a build that no longer exists.
+    for (const b of verifying) await this.enqueuer.removeIfWaiting(b.verify_pool!, verifyJobId(b.id));
     // After the commit: what a failure here leaves in the store, the garbage collector takes.
     await deleteUnreferenced(this.db, this.store, keys).catch((e) => this.logger.warn(`job ${id}: some stored objects were not deleted (${(e as Error).message}); npm run gc will`));
   }
@@ -837,24 +840,26 @@ export class JobsService {
   /** Cancels every build of the job that has not finished. Finished builds keep their result. */
   async cancel(caller: Caller, id: string): Promise<JobDto> {
     await this.get(caller, id); // 404 for unknown ids and other tenants' jobs
-    const canceled: { id: string; pool: string; status: BuildStatus }[] = await this.db.transaction(async (tx) => {
-      const rows = await returning<{ id: string; pool: string; prev: BuildStatus }>(tx, 
+    const canceled: { id: string; pool: string; verifyPool: string | null; status: BuildStatus }[] = await this.db.transaction(async (tx) => {
+      const rows = await returning<{ id: string; pool: string; verify_pool: string | null; prev: BuildStatus }>(tx, 
         `UPDATE builds b SET status = 'canceled', status_reason = 'canceled by the client', finished_at = now(), updated_at = now()
            FROM (SELECT id, status AS prev FROM builds WHERE job_id = $1 AND status NOT IN ('succeeded','failed','canceled') FOR UPDATE) old
           WHERE b.id = old.id
-          RETURNING b.id, b.pool, old.prev`,
+          RETURNING b.id, b.pool, b.verify_pool, old.prev`,
         [id],
       );
       if (rows.length) {
         await tx.getRepository(BuildEvent).insert(rows.map((r) => ({ buildId: r.id, jobId: id, fromStatus: r.prev, toStatus: 'canceled' as const, message: 'canceled by the client' })));
       }
-      return rows.map((r) => ({ id: r.id, pool: r.pool, status: r.prev }));
+      return rows.map((r) => ({ id: r.id, pool: r.pool, verifyPool: r.verify_pool, status: r.prev }));
     });
     for (const b of canceled) {
       if (isTerminal(b.status)) continue;
-      // A queued build is simply taken off its queue; a running one is told to stop.
+      // A queued build is simply taken off its queue, and a compiled one off its verify pool's
+      // (where it may wait for a device for good); a running one is told to stop.
       const removed = await this.enqueuer.removeIfWaiting(b.pool, b.id);
-      if (!removed) await this.redis.publish(redisKeys.cancelChannel(this.config.queuePrefix), b.id).catch(() => undefined);
+      const removedVerify = b.verifyPool !== null && (await this.enqueuer.removeIfWaiting(b.verifyPool, verifyJobId(b.id)));
+      if (!removed && !removedVerify) await this.redis.publish(redisKeys.cancelChannel(this.config.queuePrefix), b.id).catch(() => undefined);
     }
     return this.get(caller, id);
   }

@@ -34,6 +34,11 @@ export function queueName(pool: string): string {
   return isVerifyPool(pool) ? pool : `compile-${pool}`;
 }
 
+/** The queue entry's id of a build's verification, on its verify pool (its compile entry's id is the build's). */
+export function verifyJobId(buildId: string): string {
+  return `verify-${buildId}`;
+}
+
 /** Which job names may be put on a pool's queue. */
 export function jobNamesForPool(pool: string): JobName[] {
   return isVerifyPool(pool) ? [JobName.VerifyBuild] : [JobName.CompileBuild];

@@ -28,7 +28,7 @@ import { REDIS } from '../../src/queue/redis.module';
 import type { CompileResult } from '../toolchains/toolchain';
 import { CancelRegistry } from './cancel-registry';
 import { EnqueueService } from '../../src/queue/enqueue.service';
-import { JobName } from '../../src/queue/queue.types';
+import { JobName, verifyJobId } from '../../src/queue/queue.types';
 import { WorkerRegistry } from '../../src/targets/worker-registry';
 import { verifyUploadIds, type VerifySpec } from '../../src/verification/spec';
 import { verifyDataFile } from '../../src/verification/inputs';
@@ -391,7 +391,7 @@ export class CompileService {
   }
 
   private async enqueueVerification(buildId: string, jobId: string, tenantId: string, pool: string): Promise<void> {
-    await this.enqueuer.enqueue([{ pool, name: JobName.VerifyBuild, jobId: `verify-${buildId}`, data: { buildId, jobId, tenantId } }]);
+    await this.enqueuer.enqueue([{ pool, name: JobName.VerifyBuild, jobId: verifyJobId(buildId), data: { buildId, jobId, tenantId } }]);
   }
 
   /** Says what a compiled build waits for when no live worker can run its code yet. */
