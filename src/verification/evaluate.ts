@@ -68,6 +68,37 @@ export function evaluateKernel(m: BundleManifest, run: RunOutcome, expected: Buf
   return report('failed', summary, comparisons);
 }
 
+const SHOWN_LINE = 120;
+
+/**
+ * Where a program's output first differs from the expected output, as a person reads it: the
+ * whole line on both sides (expected "41", got "42"), not the rest from the first differing
+ * character ("1\n" against "2\n"), with its line and column.
+ */
+export function stdoutDifference(expected: string, actual: string): string {
+  let i = 0;
+  while (i < actual.length && i < expected.length && actual[i] === expected[i]) i++;
+  // Both sides agree up to i, so the line holding it starts at the same place in both.
+  const start = expected.lastIndexOf('\n', i - 1) + 1;
+  const line = expected.slice(0, start).split('\n').length;
+  const column = i - start + 1;
+  const show = (text: string): string => {
+    if (start >= text.length) return 'the end of the output';
+    const end = text.indexOf('\n', start);
+    const whole = text.slice(start, end < 0 ? text.length : end);
+    if (whole.length <= SHOWN_LINE) return JSON.stringify(whole);
+    const from = Math.max(0, Math.min(column - 1 - SHOWN_LINE / 2, whole.length - SHOWN_LINE));
+    return `${from > 0 ? '...' : ''}${JSON.stringify(whole.slice(from, from + SHOWN_LINE))}${from + SHOWN_LINE < whole.length ? '...' : ''}`;
+  };
+  const e = show(expected);
+  const a = show(actual);
+  if (e === a) {
+    // The line is the same; only what follows it differs (a missing or extra newline).
+    return `standard output differs at the end of line ${line} (column ${column}): expected ${JSON.stringify(expected.slice(i, i + 40))} after it, got ${JSON.stringify(actual.slice(i, i + 40))}`;
+  }
+  return `standard output differs at line ${line}, column ${column}: expected ${e}, got ${a}`;
+}
+
 /** Judges a whole program like an online judge: its standard output and its exit code. */
 export function evaluateProgram(m: BundleManifest, run: RunOutcome, base: Pick<VerificationReport, 'runner' | 'worker'>): VerificationReport {
   const expect = m.expect ?? { stdout: null, exitCode: null };
@@ -77,14 +108,7 @@ export function evaluateProgram(m: BundleManifest, run: RunOutcome, base: Pick<V
   else {
     if (run.truncated) problems.push('the program printed more than the output limit');
     if (expect.exitCode !== null && run.exitCode !== expect.exitCode) problems.push(`exit code ${run.exitCode}, expected ${expect.exitCode}`);
-    if (expect.stdout !== null && run.stdout !== expect.stdout) {
-      const a = run.stdout;
-      const e = expect.stdout;
-      let i = 0;
-      while (i < a.length && i < e.length && a[i] === e[i]) i++;
-      const line = e.slice(0, i).split('\n').length;
-      problems.push(`standard output differs at line ${line} (byte ${i}): expected ${JSON.stringify(e.slice(i, i + 40))}, got ${JSON.stringify(a.slice(i, i + 40))}`);
-    }
+    if (expect.stdout !== null && run.stdout !== expect.stdout) problems.push(stdoutDifference(expect.stdout, run.stdout));
   }
   return {
     status: problems.length ? 'failed' : 'passed',
