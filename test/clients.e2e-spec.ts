@@ -110,6 +110,35 @@ describe('the kiln CLI and the GitHub Action against a running Kiln', () => {
     assert.match(down.stderr, /cannot reach Kiln at http:\/\/127\.0\.0\.1:\d+: ECONNREFUSED/);
   });
 
+  it('compiles every language from its files and folders: Rust and a Go module guessed, a mixed folder named with --language', async () => {
+    await mkdir(join(dir, 'rs'));
+    await writeFile(join(dir, 'rs/main.rs'), 'fn main() {\n    println!("{}", 6 * 7);\n}\n');
+    let r = await run(CLI, ['--json', 'compile', join(dir, 'rs'), '-t', 'x86_64-linux-gnu', '-o', 'executable', '--wait'], env);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    let job = JSON.parse(r.stdout);
+    assert.equal(job.status, 'succeeded');
+    assert.equal(job.source.language, 'rust');
+    await mkdir(join(dir, 'gomod'));
+    await writeFile(join(dir, 'gomod/go.mod'), 'module example.com/hello\n\ngo 1.19\n');
+    await writeFile(join(dir, 'gomod/main.go'), 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println(42) }\n');
+    r = await run(CLI, ['--json', 'compile', join(dir, 'gomod'), '-t', 'x86_64-linux-gnu', '-o', 'executable', '--wait'], env);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    job = JSON.parse(r.stdout);
+    assert.equal(job.status, 'succeeded');
+    assert.deepEqual(job.source.files.map((f: { path: string }) => f.path), ['go.mod', 'main.go']);
+    // A folder with C and Rust in it: the language must be named, and only its files go.
+    await writeFile(join(dir, 'rs/helper.c'), 'int helper(void) { return 1; }\n');
+    r = await run(CLI, ['compile', join(dir, 'rs'), '-t', 'x86_64-linux-gnu'], env);
+    assert.equal(r.code, 2, r.stderr + r.stdout);
+    assert.match(r.stderr, /files of several languages \(c, rust\): name one with --language/);
+    r = await run(CLI, ['--json', 'compile', join(dir, 'rs'), '-l', 'rs', '-t', 'x86_64-linux-gnu', '-o', 'executable', '--wait'], env);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.deepEqual(JSON.parse(r.stdout).source.files.map((f: { path: string }) => f.path), ['main.rs']);
+    r = await run(CLI, ['compile', join(dir, 'rs/helper.c'), '-l', 'rust', '-t', 'x86_64-linux-gnu'], env);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /helper\.c is not a rust source or header file/);
+  });
+
   it('compiles an ONNX model with --shape and --verify', async () => {
     const modelPath = join(dir, 'cli-mlp.onnx');
     await writeFile(modelPath, mlp());

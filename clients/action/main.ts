@@ -84,7 +84,7 @@ export async function runAction(): Promise<void> {
   } else {
     const files = await (await glob.create(patterns.join('\n'), { matchDirectories: false })).glob();
     if (files.length === 0) throw new UsageError(`no files match ${patterns.join(', ')}`);
-    const collected = await collectSource(kiln, files);
+    const collected = await collectSource(kiln, files, { language: core.getInput('language') || undefined });
     base = collected.base;
     const { base: _b, ...source } = collected;
     body = { source, targets, ...(outputs.length ? { outputs: outputs as CreateJob['outputs'] } : {}) };

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { clearLine, cursorTo, moveCursor } from 'node:readline';
 import { Command, CommanderError, Option } from 'commander';
 import { CreateJob, Job, KilnClient, KilnError } from '../sdk';
-import { collectSource, downloadArtifacts, outcomeOf, parseShapes, parseTolerance, uploadModel, UsageError } from '../sdk/project';
+import { collectSource, downloadArtifacts, outcomeOf, parseShapes, parseTolerance, SOURCE_LANGUAGES, uploadModel, UsageError } from '../sdk/project';
 
 /** Exit codes, so a script can tell what happened without parsing output. */
 export const EXIT = {
@@ -150,11 +150,11 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
   program
     .command('compile')
     .description('compile files or folders for one or more targets')
-    .argument('<paths...>', 'C/C++ files or folders, or one ONNX model (.onnx)')
+    .argument('<paths...>', 'source files or folders (C, C++, Fortran, Go, Rust, LLVM IR, CUDA, HIP), or one ONNX model (.onnx)')
     .option('--shape <input=d0,d1,...>', 'a model input\'s shape, binding symbolic dimensions (repeat)', (v: string, p: string[] = []) => [...p, v])
     .requiredOption('-t, --target <target>', 'a target or preset (repeat, or separate with commas); see `kiln targets`', collect)
-    .option('-l, --language <language>', 'c or c++ (default: from the file extensions)')
-    .option('-o, --output <kind>', 'object, executable, shared, assembly, llvm-ir (repeat or comma-separate; default object)', collect)
+    .option('-l, --language <language>', `${Object.keys(SOURCE_LANGUAGES).join(', ')} (default: from the file extensions)`)
+    .option('-o, --output <kind>', 'object, executable, shared, static, assembly, llvm-ir (repeat or comma-separate; default object)', collect)
     .option('--option <option>', 'a compiler option such as -O3 (repeat)', (v: string, p: string[] = []) => [...p, v])
     .option('-D, --define <NAME=value>', 'a preprocessor macro (repeat)', (v: string, p: string[] = []) => [...p, v])
     .option('--verify', 'run each build on its target and compare with a reference (the program\'s main, no input)')

@@ -4,12 +4,24 @@ import type { CreateJob, Job, KilnClient } from './index';
 
 export class UsageError extends Error {}
 
-const C_UNITS = ['.c'];
-const CXX_UNITS = ['.cc', '.cpp', '.cxx', '.c++', '.C'];
-const HEADERS = ['.h', '.hh', '.hpp', '.hxx', '.h++', '.inc', '.def', '.ipp', '.tpp'];
+const C_HEADERS = ['.h', '.hh', '.hpp', '.hxx', '.h++', '.inc', '.def', '.ipp', '.tpp'];
+/**
+ * The files of each language the service builds (as its language table has them): units compiled
+ * on their own, headers, and whole file names (go.mod). Aliases are other names for --language.
+ */
+export const SOURCE_LANGUAGES: Record<string, { units: string[]; headers: string[]; files: string[]; aliases: string[] }> = {
+  c: { units: ['.c'], headers: C_HEADERS, files: [], aliases: [] },
+  'c++': { units: ['.cc', '.cpp', '.cxx', '.c++', '.C'], headers: C_HEADERS, files: [], aliases: ['cpp', 'cxx'] },
+  'llvm-ir': { units: ['.ll', '.bc'], headers: [], files: [], aliases: ['ll', 'llvm'] },
+  fortran: { units: ['.f90', '.f95', '.f03', '.f08', '.f', '.for', '.F90', '.F95', '.F03', '.F08', '.F'], headers: ['.inc', '.h'], files: [], aliases: ['f90', 'f95', 'f2008', 'f2018'] },
+  go: { units: ['.go'], headers: ['.s'], files: ['go.mod', 'go.sum'], aliases: ['golang'] },
+  rust: { units: ['.rs'], headers: [], files: [], aliases: ['rs'] },
+  cuda: { units: ['.cu'], headers: ['.cuh', ...C_HEADERS], files: [], aliases: ['cu'] },
+  hip: { units: ['.hip'], headers: C_HEADERS, files: [], aliases: [] },
+};
 /** Files larger than this go as uploads rather than inline text. */
 const INLINE_LIMIT = 256 * 1024;
-const SKIP_DIRS = new Set(['.git', 'node_modules', 'build', 'dist', '.cache']);
+const SKIP_DIRS = new Set(['.git', 'node_modules', 'build', 'dist', '.cache', 'target']);
 
 function ext(path: string): string {
   const base = path.slice(path.lastIndexOf('/') + 1);
@@ -17,12 +29,20 @@ function ext(path: string): string {
   return dot > 0 ? base.slice(dot) : '';
 }
 
+function belongs(lang: string, path: string): boolean {
+  const l = SOURCE_LANGUAGES[lang];
+  const e = ext(path);
+  // A C++ job takes C files too, as before.
+  return l.units.includes(e) || l.headers.includes(e) || l.files.includes(path.slice(path.lastIndexOf(sep) + 1)) || (lang === 'c++' && e === '.c');
+}
+
+/** Every file under dir that some language's build takes. */
 async function walk(dir: string, out: string[]): Promise<void> {
   for (const e of await readdir(dir, { withFileTypes: true })) {
     if (e.name.startsWith('.') || SKIP_DIRS.has(e.name)) continue;
     const p = join(dir, e.name);
     if (e.isDirectory()) await walk(p, out);
-    else if (e.isFile() && [...C_UNITS, ...CXX_UNITS, ...HEADERS].includes(ext(e.name))) out.push(p);
+    else if (e.isFile() && Object.keys(SOURCE_LANGUAGES).some((l) => belongs(l, p))) out.push(p);
   }
 }
 
@@ -32,28 +52,49 @@ function commonBase(paths: string[]): string {
   return base;
 }
 
+/** The language a set of files is written in, from their compiled units (C++ wins over C); a mix is an error. */
+function guessLanguage(files: string[], inputs: string[]): string {
+  const found = Object.keys(SOURCE_LANGUAGES).filter((l) => files.some((f) => SOURCE_LANGUAGES[l].units.includes(ext(f))));
+  const langs = found.includes('c++') ? found.filter((l) => l !== 'c') : found;
+  if (langs.length === 1) return langs[0];
+  if (langs.length === 0) throw new UsageError(`no source files to compile in ${inputs.join(', ')} (only headers?); name the language with --language`);
+  throw new UsageError(`${inputs.join(', ')} hold files of several languages (${langs.join(', ')}): name one with --language`);
+}
+
 /**
  * The source of a job from files and folders on disk: paths relative to their common folder,
- * the language from the extensions, small files inline and large ones as uploads.
+ * the language from --language or the extensions (a folder keeps that language's files), small
+ * files inline and large ones as uploads.
  */
 export async function collectSource(client: KilnClient, inputs: string[], opts: { language?: string; cwd?: string } = {}): Promise<NonNullable<CreateJob['source']> & { base: string }> {
   if (inputs.length === 0) throw new UsageError('name at least one source file or folder');
-  const files: string[] = [];
+  let language: string | undefined;
+  if (opts.language) {
+    const l = opts.language.toLowerCase();
+    language = Object.keys(SOURCE_LANGUAGES).find((k) => k === l || SOURCE_LANGUAGES[k].aliases.includes(l));
+    if (!language) throw new UsageError(`--language ${opts.language}: Kiln builds ${Object.keys(SOURCE_LANGUAGES).join(', ')}`);
+  }
+  const named: string[] = [];
+  const found: string[] = [];
   for (const input of inputs) {
     const p = resolve(opts.cwd ?? process.cwd(), input);
     if (ext(p).toLowerCase() === '.onnx') throw new UsageError(`${input}: an ONNX model is compiled on its own (kiln compile model.onnx), not with sources`);
     const st = await stat(p).catch(() => null);
     if (!st) throw new UsageError(`${input}: no such file or folder`);
-    if (st.isDirectory()) await walk(p, files);
-    else files.push(p);
+    if (st.isDirectory()) await walk(p, found);
+    else named.push(p);
   }
-  if (files.length === 0) throw new UsageError(`no C or C++ files in ${inputs.join(', ')}`);
+  language ??= guessLanguage([...named, ...found], inputs);
+  const lang = language;
+  const stray = named.find((f) => !belongs(lang, f));
+  if (stray) throw new UsageError(`${relative(opts.cwd ?? process.cwd(), stray)} is not a ${lang} source or header file (${lang} takes ${[...SOURCE_LANGUAGES[lang].units, ...SOURCE_LANGUAGES[lang].headers, ...SOURCE_LANGUAGES[lang].files].join(' ')})`);
+  const files = [...named, ...found.filter((f) => belongs(lang, f))];
+  if (files.length === 0) throw new UsageError(`no ${lang} files in ${inputs.join(', ')}`);
   const unique = [...new Set(files)].sort();
   const base = unique.length === 1 ? dirname(unique[0]) : commonBase(unique);
-  const language = opts.language ?? (unique.some((f) => CXX_UNITS.includes(ext(f))) ? 'c++' : 'c');
   // base: the folder the paths are relative to, so diagnostics can be mapped back to disk.
   const files_: NonNullable<NonNullable<CreateJob['source']>['files']> = [];
-  const source: NonNullable<CreateJob['source']> & { base: string } = { language: language as NonNullable<CreateJob['source']>['language'], files: files_, base };
+  const source: NonNullable<CreateJob['source']> & { base: string } = { language: lang as NonNullable<CreateJob['source']>['language'], files: files_, base };
   for (const f of unique) {
     const path = relative(base, f).split(sep).join('/');
     const bytes = await readFile(f);

@@ -22729,22 +22729,35 @@ var import_promises = require("node:fs/promises");
 var import_node_path = require("node:path");
 var UsageError = class extends Error {
 };
-var C_UNITS = [".c"];
-var CXX_UNITS = [".cc", ".cpp", ".cxx", ".c++", ".C"];
-var HEADERS = [".h", ".hh", ".hpp", ".hxx", ".h++", ".inc", ".def", ".ipp", ".tpp"];
+var C_HEADERS = [".h", ".hh", ".hpp", ".hxx", ".h++", ".inc", ".def", ".ipp", ".tpp"];
+var SOURCE_LANGUAGES = {
+  c: { units: [".c"], headers: C_HEADERS, files: [], aliases: [] },
+  "c++": { units: [".cc", ".cpp", ".cxx", ".c++", ".C"], headers: C_HEADERS, files: [], aliases: ["cpp", "cxx"] },
+  "llvm-ir": { units: [".ll", ".bc"], headers: [], files: [], aliases: ["ll", "llvm"] },
+  fortran: { units: [".f90", ".f95", ".f03", ".f08", ".f", ".for", ".F90", ".F95", ".F03", ".F08", ".F"], headers: [".inc", ".h"], files: [], aliases: ["f90", "f95", "f2008", "f2018"] },
+  go: { units: [".go"], headers: [".s"], files: ["go.mod", "go.sum"], aliases: ["golang"] },
+  rust: { units: [".rs"], headers: [], files: [], aliases: ["rs"] },
+  cuda: { units: [".cu"], headers: [".cuh", ...C_HEADERS], files: [], aliases: ["cu"] },
+  hip: { units: [".hip"], headers: C_HEADERS, files: [], aliases: [] }
+};
 var INLINE_LIMIT = 256 * 1024;
-var SKIP_DIRS = /* @__PURE__ */ new Set([".git", "node_modules", "build", "dist", ".cache"]);
+var SKIP_DIRS = /* @__PURE__ */ new Set([".git", "node_modules", "build", "dist", ".cache", "target"]);
 function ext(path) {
   const base = path.slice(path.lastIndexOf("/") + 1);
   const dot = base.lastIndexOf(".");
   return dot > 0 ? base.slice(dot) : "";
+}
+function belongs(lang, path) {
+  const l = SOURCE_LANGUAGES[lang];
+  const e = ext(path);
+  return l.units.includes(e) || l.headers.includes(e) || l.files.includes(path.slice(path.lastIndexOf(import_node_path.sep) + 1)) || lang === "c++" && e === ".c";
 }
 async function walk(dir, out) {
   for (const e of await (0, import_promises.readdir)(dir, { withFileTypes: true })) {
     if (e.name.startsWith(".") || SKIP_DIRS.has(e.name)) continue;
     const p = (0, import_node_path.join)(dir, e.name);
     if (e.isDirectory()) await walk(p, out);
-    else if (e.isFile() && [...C_UNITS, ...CXX_UNITS, ...HEADERS].includes(ext(e.name))) out.push(p);
+    else if (e.isFile() && Object.keys(SOURCE_LANGUAGES).some((l) => belongs(l, p))) out.push(p);
   }
 }
 function commonBase(paths) {
@@ -22752,23 +22765,41 @@ function commonBase(paths) {
   while (!paths.every((p) => p === base || p.startsWith(base + import_node_path.sep))) base = (0, import_node_path.dirname)(base);
   return base;
 }
+function guessLanguage(files, inputs) {
+  const found = Object.keys(SOURCE_LANGUAGES).filter((l) => files.some((f) => SOURCE_LANGUAGES[l].units.includes(ext(f))));
+  const langs = found.includes("c++") ? found.filter((l) => l !== "c") : found;
+  if (langs.length === 1) return langs[0];
+  if (langs.length === 0) throw new UsageError(`no source files to compile in ${inputs.join(", ")} (only headers?); name the language with --language`);
+  throw new UsageError(`${inputs.join(", ")} hold files of several languages (${langs.join(", ")}): name one with --language`);
+}
 async function collectSource(client, inputs, opts = {}) {
   if (inputs.length === 0) throw new UsageError("name at least one source file or folder");
-  const files = [];
+  let language;
+  if (opts.language) {
+    const l = opts.language.toLowerCase();
+    language = Object.keys(SOURCE_LANGUAGES).find((k) => k === l || SOURCE_LANGUAGES[k].aliases.includes(l));
+    if (!language) throw new UsageError(`--language ${opts.language}: Kiln builds ${Object.keys(SOURCE_LANGUAGES).join(", ")}`);
+  }
+  const named = [];
+  const found = [];
   for (const input of inputs) {
     const p = (0, import_node_path.resolve)(opts.cwd ?? process.cwd(), input);
     if (ext(p).toLowerCase() === ".onnx") throw new UsageError(`${input}: an ONNX model is compiled on its own (kiln compile model.onnx), not with sources`);
     const st = await (0, import_promises.stat)(p).catch(() => null);
     if (!st) throw new UsageError(`${input}: no such file or folder`);
-    if (st.isDirectory()) await walk(p, files);
-    else files.push(p);
+    if (st.isDirectory()) await walk(p, found);
+    else named.push(p);
   }
-  if (files.length === 0) throw new UsageError(`no C or C++ files in ${inputs.join(", ")}`);
+  language ??= guessLanguage([...named, ...found], inputs);
+  const lang = language;
+  const stray = named.find((f) => !belongs(lang, f));
+  if (stray) throw new UsageError(`${(0, import_node_path.relative)(opts.cwd ?? process.cwd(), stray)} is not a ${lang} source or header file (${lang} takes ${[...SOURCE_LANGUAGES[lang].units, ...SOURCE_LANGUAGES[lang].headers, ...SOURCE_LANGUAGES[lang].files].join(" ")})`);
+  const files = [...named, ...found.filter((f) => belongs(lang, f))];
+  if (files.length === 0) throw new UsageError(`no ${lang} files in ${inputs.join(", ")}`);
   const unique = [...new Set(files)].sort();
   const base = unique.length === 1 ? (0, import_node_path.dirname)(unique[0]) : commonBase(unique);
-  const language = opts.language ?? (unique.some((f) => CXX_UNITS.includes(ext(f))) ? "c++" : "c");
   const files_ = [];
-  const source = { language, files: files_, base };
+  const source = { language: lang, files: files_, base };
   for (const f of unique) {
     const path = (0, import_node_path.relative)(base, f).split(import_node_path.sep).join("/");
     const bytes = await (0, import_promises.readFile)(f);
@@ -22890,7 +22921,7 @@ async function runAction() {
   } else {
     const files = await (await glob.create(patterns.join("\n"), { matchDirectories: false })).glob();
     if (files.length === 0) throw new UsageError(`no files match ${patterns.join(", ")}`);
-    const collected = await collectSource(kiln, files);
+    const collected = await collectSource(kiln, files, { language: core.getInput("language") || void 0 });
     base = collected.base;
     const { base: _b, ...source } = collected;
     body = { source, targets, ...outputs.length ? { outputs } : {} };
