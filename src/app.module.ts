@@ -9,6 +9,7 @@ import { AuthService } from './auth/auth.service';
 import { KeysController } from './auth/keys.controller';
 import { WhoAmIController } from './auth/whoami.controller';
 import { KilnExceptionFilter } from './common/exception.filter';
+import { JsonBodyGuard } from './common/json-body.guard';
 import type { KilnConfig } from './config/config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
@@ -78,6 +79,8 @@ export class AppModule implements NestModule {
         WebhooksService,
         MetricsService,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
+        // Only JSON bodies are parsed; another body sent where JSON is expected is a 415, not a {}.
+        { provide: APP_GUARD, useClass: JsonBodyGuard },
         ...rateLimit.guards,
         { provide: APP_FILTER, useClass: KilnExceptionFilter },
       ],

@@ -9,7 +9,6 @@ import helmet from 'helmet';
 import type { NextFunction, Request, Response } from 'express';
 import { serveConsole } from './console/console.static';
 import { DASHBOARD_PATH, mountQueueDashboard } from './admin/queue-dashboard';
-import { JsonBodyInterceptor } from './common/json-body.interceptor';
 
 export const API_TITLE = 'Kiln';
 export const API_VERSION = '1';
@@ -49,8 +48,6 @@ export function configureApp(app: NestExpressApplication, config: KilnConfig): O
       maxAge: 600,
     });
   }
-  // Only JSON bodies are parsed; another body sent where JSON is expected is a 415, not a {}.
-  app.useGlobalInterceptors(new JsonBodyInterceptor());
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.enableShutdownHooks();
   app.set('trust proxy', 'loopback');

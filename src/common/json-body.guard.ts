@@ -1,8 +1,7 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor, UnsupportedMediaTypeException } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, UnsupportedMediaTypeException } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Observable } from 'rxjs';
 
 /** Whether a handler reads its request body as JSON (has a `@Body()` parameter). */
 export function takesJsonBody(controller: object, handler: string | symbol): boolean {
@@ -27,13 +26,15 @@ export function isJsonMediaType(contentType: string | undefined): boolean {
  * would reach the handler as `{}` and be refused for what it seemed to lack (curl -d sends
  * form-urlencoded, fetch with a string sends text/plain). Say what is wrong instead. Endpoints
  * that read the raw body (uploads) have no `@Body()` and are left alone, and so are requests
- * without a body. Runs after the guards, so a request without a valid key is still a 401.
+ * without a body. A guard registered after the API key's, so a request without a valid key is
+ * still a 401 (and not an interceptor: with any global interceptor, an event stream's handler runs
+ * after its 200 and headers are sent, so its 404 could not be one).
  */
 @Injectable()
-export class JsonBodyInterceptor implements NestInterceptor {
+export class JsonBodyGuard implements CanActivate {
   private readonly takesJson = new WeakMap<object, boolean>();
 
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+  canActivate(context: ExecutionContext): boolean {
     if (context.getType() === 'http') {
       const handler = context.getHandler();
       let json = this.takesJson.get(handler);
@@ -47,6 +48,6 @@ export class JsonBodyInterceptor implements NestInterceptor {
         throw new UnsupportedMediaTypeException(`send the request body as JSON with Content-Type: application/json (${sent})`);
       }
     }
-    return next.handle();
+    return true;
   }
 }
