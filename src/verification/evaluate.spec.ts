@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { stdoutDifference } from './evaluate';
+import { evaluateKernel, stdoutDifference } from './evaluate';
 
 describe('stdoutDifference', () => {
   it('shows the whole differing line on both sides, with its line and column', () => {
@@ -21,5 +21,17 @@ describe('stdoutDifference', () => {
     const a = `${'x'.repeat(300)}B${'y'.repeat(300)}\n`;
     const message = stdoutDifference(e, a);
     assert.match(message, /^standard output differs at line 1, column 301: expected \.\.\."x{60}Ay{59}"\.\.\., got \.\.\."x{60}By{59}"\.\.\.$/);
+  });
+});
+
+describe('evaluateKernel', () => {
+  it('says how many elements are NaN or infinite where the reference is not, before the errors of the rest', () => {
+    const manifest = { version: 1 as const, kind: 'kernel' as const, target: 'x86_64-linux-gnu', program: 'program', timeoutMs: 1000, reference: 'onnxruntime-node', outputs: [{ name: 'y', dtype: 'float32' as const, count: 4 }], tolerance: { rtol: 1e-3, atol: 1e-5, maxUlp: null } };
+    const run = { exitCode: 0, signal: null, timedOut: false, truncated: false, stdout: '', stderr: '', wallMs: 1 };
+    const expected = Buffer.from(Float32Array.of(104.5, 1, 2, 3).buffer);
+    const actual = Buffer.from(Float32Array.of(Infinity, 1, 2, 3).buffer);
+    const r = evaluateKernel(manifest, run, expected, actual, { runner: 'native', worker: 'w' });
+    assert.equal(r.status, 'failed');
+    assert.match(r.summary, /1 of 4 elements differ .*worst y\[0\]: expected 104\.5, got Infinity \(1 NaN or infinite where the reference is not, or the other way round; among the rest, max abs error 0,/);
   });
 });

@@ -64,7 +64,10 @@ export function evaluateKernel(m: BundleManifest, run: RunOutcome, expected: Buf
   const summary =
     `output ${c.name}: ${c.mismatches} of ${c.count} elements differ from the reference on ${base.runner}; ` +
     `worst ${c.name}[${c.worst!.index}]: expected ${fmt(c.worst!.expected)}, got ${fmt(c.worst!.actual)} ` +
-    `(max abs error ${fmt(c.maxAbsError)}, max rel error ${fmt(c.maxRelError)}, max ${c.maxUlp} ulp; tolerance rtol ${t.rtol}, atol ${t.atol}${t.maxUlp !== null ? `, maxUlp ${t.maxUlp}` : ''})`;
+    // Errors are measured over the elements that are finite on both sides: say first how many are not, or a build
+    // that gave Infinity everywhere would read as nearly exact.
+    `(${c.nanInfMismatches ? `${c.nanInfMismatches} NaN or infinite where the reference is not, or the other way round; among the rest, ` : ''}` +
+    `max abs error ${fmt(c.maxAbsError)}, max rel error ${fmt(c.maxRelError)}, max ${c.maxUlp} ulp; tolerance rtol ${t.rtol}, atol ${t.atol}${t.maxUlp !== null ? `, maxUlp ${t.maxUlp}` : ''})`;
   return report('failed', summary, comparisons);
 }
 
