@@ -124,11 +124,24 @@ export function parseShapes(specs: string[]): Record<string, number[]> {
   return out;
 }
 
-/** Writes every artifact of a job under dir/<target>/<artifact name>; returns the files written. */
+/**
+ * The folder of each build's files: the target as the request named it, and where two builds share
+ * that name (two descriptors on one triple), their CPU and features after it, or their position.
+ */
+export function buildFolders(job: Job): string[] {
+  const safe = (s: string) => s.replace(/[^A-Za-z0-9._+@,-]/g, '_');
+  const named = job.builds.map((b) => b.target.requested);
+  const shared = (i: number, names: string[]) => names.filter((n) => n === names[i]).length > 1;
+  const detailed = named.map((n, i) => (shared(i, named) ? `${n}@${[job.builds[i].target.cpu ?? 'generic', ...job.builds[i].target.features].join(',')}` : n));
+  return detailed.map((n, i) => safe(shared(i, detailed) ? `${n}#${i + 1}` : n));
+}
+
+/** Writes every artifact of a job under dir/<target>/<artifact name> (see buildFolders); returns the files written. */
 export async function downloadArtifacts(client: KilnClient, job: Job, dir: string): Promise<{ target: string; path: string; size: number }[]> {
   const written: { target: string; path: string; size: number }[] = [];
-  for (const build of job.builds) {
-    const targetDir = join(dir, build.target.requested.replace(/[^A-Za-z0-9._-]/g, '_'));
+  const folders = buildFolders(job);
+  for (const [b, build] of job.builds.entries()) {
+    const targetDir = join(dir, folders[b]);
     for (const a of build.artifacts) {
       const path = join(targetDir, ...a.name.split('/'));
       if (!resolve(path).startsWith(resolve(targetDir) + sep)) continue;

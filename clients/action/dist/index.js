@@ -22824,10 +22824,18 @@ function parseShapes(specs) {
   }
   return out;
 }
+function buildFolders(job) {
+  const safe = (s) => s.replace(/[^A-Za-z0-9._+@,-]/g, "_");
+  const named = job.builds.map((b) => b.target.requested);
+  const shared = (i, names) => names.filter((n) => n === names[i]).length > 1;
+  const detailed = named.map((n, i) => shared(i, named) ? `${n}@${[job.builds[i].target.cpu ?? "generic", ...job.builds[i].target.features].join(",")}` : n);
+  return detailed.map((n, i) => safe(shared(i, detailed) ? `${n}#${i + 1}` : n));
+}
 async function downloadArtifacts(client, job, dir) {
   const written = [];
-  for (const build of job.builds) {
-    const targetDir = (0, import_node_path.join)(dir, build.target.requested.replace(/[^A-Za-z0-9._-]/g, "_"));
+  const folders = buildFolders(job);
+  for (const [b, build] of job.builds.entries()) {
+    const targetDir = (0, import_node_path.join)(dir, folders[b]);
     for (const a of build.artifacts) {
       const path = (0, import_node_path.join)(targetDir, ...a.name.split("/"));
       if (!(0, import_node_path.resolve)(path).startsWith((0, import_node_path.resolve)(targetDir) + import_node_path.sep)) continue;
