@@ -320,6 +320,22 @@ describe('languages and GPU targets end to end', () => {
     assert.equal((await runProgram(await download(kiln, artifact(job.builds[0], 'executable').id), 'qemu-arm')).trim(), 'hello, zip');
   });
 
+  it('builds a Go module whose main package is in a folder under it (cmd/hello), and says so when there are several', async () => {
+    const files = [
+      { path: 'go.mod', content: 'module example.com/hello\n\ngo 1.19\n' },
+      { path: 'cmd/hello/main.go', content: 'package main\n\nimport (\n\t"fmt"\n\t"example.com/hello/internal/greet"\n)\n\nfunc main() { fmt.Println(greet.Hello("cmd")) }\n' },
+      { path: 'internal/greet/greet.go', content: 'package greet\n\nfunc Hello(n string) string { return "hello, " + n }\n' },
+    ];
+    const job = await submit({ source: { language: 'go', files }, targets: ['x86_64-linux-gnu'] });
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.builds.map((b) => [b.statusReason, b.diagnostics])));
+    const exe = artifact(job.builds[0], 'executable');
+    assert.equal(exe.name, 'hello');
+    assert.equal((await runProgram(await download(kiln, exe.id))).trim(), 'hello, cmd');
+    const two = await submit({ source: { language: 'go', files: [...files, { path: 'cmd/other/main.go', content: 'package main\n\nfunc main() {}\n' }] }, targets: ['x86_64-linux-gnu'] });
+    assert.equal(two.status, 'failed');
+    assert.match(two.builds[0].statusReason ?? '', /several main packages \(cmd\/hello, cmd\/other\)/);
+  });
+
   it('builds archives made on macOS, skipping the __MACOSX folder and AppleDouble ._ files', async () => {
     const fork = '\0\u0005\u0016\u0007\0\u0002\0\0Mac OS X        \0\0\0\u0002';
     const finder = await zipOf([

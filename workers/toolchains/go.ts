@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { languageSpecOf } from '../../src/jobs/languages';
 import type { CanonicalTarget } from '../../src/targets/target';
 import type { SandboxExecutor } from '../sandbox/executor';
@@ -67,9 +68,19 @@ export class GoToolchain implements Toolchain {
     const units = source.files.map((f) => f.path).filter((p) => p.endsWith('.go') && !p.endsWith('_test.go'));
     const root = units.filter((p) => !p.includes('/'));
     if (!modules && root.length === 0) return run.failed('a Go program needs its .go files in the project\'s top folder (or a go.mod for packages in folders)');
-    const program = programName(root.length ? root : units);
-    // Without go.mod, the top folder's files are the program; with it, the module's main package.
-    const r = await run.step(['build', '-trimpath', ...source.options, '-o', `../out/bin/${program}`, ...(modules ? ['.'] : root)]);
+    // Without go.mod, the top folder's files are the program; with it, the module's main package: at its top folder,
+    // or the one folder under it that holds one (cmd/hello).
+    let pkg = '.';
+    let program = programName(root.length ? root : units);
+    if (modules && root.length === 0) {
+      const isMain = async (p: string) => /^\s*package\s+main\b/m.test(await readFile(join(req.workdir, 'src', p), 'utf8'));
+      const mains = [...new Set((await Promise.all(units.map(async (p) => ((await isMain(p)) ? dirname(p) : null)))).filter((d): d is string => d !== null))].sort();
+      if (mains.length === 0) return run.failed('the module has no main package: Kiln builds a program (package main) at the module\'s top folder or in one folder under it');
+      if (mains.length > 1) return run.failed(`the module has several main packages (${mains.join(', ')}); a job builds one program: keep one of them, or put it in the module's top folder`);
+      pkg = `./${mains[0]}`;
+      program = basename(mains[0]); // as go build names it
+    }
+    const r = await run.step(['build', '-trimpath', ...source.options, '-o', `../out/bin/${program}`, ...(modules ? [pkg] : root)]);
     if (r.exitCode !== 0) return run.fail(r, 'go build');
     return run.ok([{ kind: 'executable', name: program, hostPath: join(req.workdir, 'out/bin', program), contentType: CONTENT_TYPES.executable }]);
   }
