@@ -10,7 +10,7 @@ import { compareOutput } from '../../src/verification/compare';
 import { prng } from '../../src/verification/inputs';
 import { MODEL_TOLERANCE } from '../../src/verification/spec';
 import { ModelBuilder, randomWeights, sameAsReference, toHalfModel } from '../test/builder';
-import { encoderLayer, TEST_MODELS } from '../test/models';
+import { encoderLayer, specialValuesModel, TEST_MODELS } from '../test/models';
 import { listCases, ONNX_TESTDATA } from './conformance';
 import { hgemmBench, hgemmModel, nvccBenchArgs, nvccModelArgs, PROBE, sgemmBench, sgemmModel } from './cuda/check';
 import { runCudaCase } from './cuda/conformance';
@@ -169,22 +169,9 @@ int main(void) {
   });
 
   it('element-wise operators give NaN, infinities and -0 where ONNX Runtime does, and stay finite for large inputs', async () => {
-    const b = new ModelBuilder();
-    const x = b.input('x', [1, 10]);
-    const c0 = b.weight('c0', [10], new Array(10).fill(0));
-    const c1 = b.weight('c1', [10], [1, -1, 1, -1, 1, -1, 1, -1, 1, -1]);
-    const unary = ['Relu', 'HardSigmoid', 'HardSwish', 'Celu', 'LeakyRelu', 'Elu', 'Selu', 'Softplus', 'Softsign', 'ThresholdedRelu', 'Sigmoid', 'Tanh', 'Abs', 'Neg', 'Sqrt', 'Exp', 'Log', 'Floor', 'Ceil', 'Round', 'Sign', 'Erf', 'Reciprocal', 'Shrink'];
-    for (const op of unary) b.output(b.op(op, [x]));
-    for (const op of ['Max', 'Min', 'Sum', 'Mean']) b.output(b.op(op, [x, c0, c1]));
-    b.output(b.op('PRelu', [x, b.weight('slope', [10], new Array(10).fill(0.1))]));
-    b.output(b.op('Clip', [x, b.weight('lo', [], [-1]), b.weight('hi', [], [1])]));
-    // LogSumExp over pairs of the inputs: large, very negative, infinite and NaN sums.
-    b.output(b.op('ReduceLogSumExp', [b.op('Reshape', [x, b.int64('pairs', [5, 2])])], { axes: [1], keepdims: 0 }));
-    const bytes = b.build('nan_elementwise');
-    const ops = [...unary, 'Max', 'Min', 'Sum', 'Mean', 'PRelu', 'Clip', 'ReduceLogSumExp'];
-    const input = Float32Array.from([NaN, -0, Infinity, -Infinity, 0.5, -0.5, -150, -200, 100, 90]);
+    const { bytes, ops, input, shape } = specialValuesModel();
     const session = await ort.InferenceSession.create(bytes);
-    const expected = await session.run({ x: new ort.Tensor('float32', input, [1, 10]) });
+    const expected = await session.run({ x: new ort.Tensor('float32', input, shape) });
     await session.release();
     const model = compileModelCuda(bytes, { name: 'net' });
     const actual = await runEmulated(await writeModel(root, 'nan', model), model, [input]);

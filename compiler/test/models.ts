@@ -182,3 +182,28 @@ export const TEST_MODELS: { name: string; build: () => Uint8Array; inputShapes?:
   { name: 'resnet_block', build: resnetBlock },
   { name: 'transformer_layer', build: transformerLayer },
 ];
+
+/**
+ * Thirty element-wise operators and a LogSumExp, each an output, on one input that holds NaN, -0,
+ * both infinities and large values: for checking a backend's special values against ONNX Runtime.
+ * `ops` names each output's operator.
+ */
+export function specialValuesModel(): { bytes: Uint8Array; ops: string[]; input: Float32Array; shape: number[] } {
+  const b = new ModelBuilder();
+  const x = b.input('x', [1, 10]);
+  const c0 = b.weight('c0', [10], new Array(10).fill(0));
+  const c1 = b.weight('c1', [10], [1, -1, 1, -1, 1, -1, 1, -1, 1, -1]);
+  const unary = ['Relu', 'HardSigmoid', 'HardSwish', 'Celu', 'LeakyRelu', 'Elu', 'Selu', 'Softplus', 'Softsign', 'ThresholdedRelu', 'Sigmoid', 'Tanh', 'Abs', 'Neg', 'Sqrt', 'Exp', 'Log', 'Floor', 'Ceil', 'Round', 'Sign', 'Erf', 'Reciprocal', 'Shrink'];
+  for (const op of unary) b.output(b.op(op, [x]));
+  for (const op of ['Max', 'Min', 'Sum', 'Mean']) b.output(b.op(op, [x, c0, c1]));
+  b.output(b.op('PRelu', [x, b.weight('slope', [10], new Array(10).fill(0.1))]));
+  b.output(b.op('Clip', [x, b.weight('lo', [], [-1]), b.weight('hi', [], [1])]));
+  // LogSumExp over pairs of the inputs: large, very negative, infinite and NaN sums.
+  b.output(b.op('ReduceLogSumExp', [b.op('Reshape', [x, b.int64('pairs', [5, 2])])], { axes: [1], keepdims: 0 }));
+  return {
+    bytes: b.build('special_values'),
+    ops: [...unary, 'Max', 'Min', 'Sum', 'Mean', 'PRelu', 'Clip', 'ReduceLogSumExp'],
+    input: Float32Array.from([NaN, -0, Infinity, -Infinity, 0.5, -0.5, -150, -200, 100, 90]),
+    shape: [1, 10],
+  };
+}
