@@ -206,8 +206,9 @@ describe('languages and GPU targets end to end', () => {
       { path: 'main.f90', content: 'program main\n  use stats\n  print \'(a,f6.2)\', "mean ", mean([1.0, 2.0, 3.0, 6.0])\nend program main\n' },
       { path: 'stats.f90', content: 'module stats\ncontains\n  real function mean(x)\n    real, intent(in) :: x(:)\n    mean = sum(x) / size(x)\n  end function mean\nend module stats\n' },
     ];
-    const job = await submit({ source: { language: 'fortran', files, options: ['-O2'] }, targets: ['x86_64-linux-gnu'], outputs: ['executable', 'object'] });
+    const job = await submit({ source: { language: 'fortran', files, options: ['-O2'] }, targets: ['x86_64-linux-gnu'], outputs: ['executable', 'object', 'shared'] });
     assert.equal(job.status, 'succeeded', JSON.stringify(job.builds[0]));
+    assert.deepEqual(job.builds[0].diagnostics, [], 'a clean program links without warnings of Kiln\'s own flags');
     assert.equal(job.builds[0].toolchain?.key, 'flang');
     assert.equal((await runProgram(await download(kiln, artifact(job.builds[0], 'executable').id))).trim(), 'mean   3.00');
     const arm = await submit({ source: { language: 'fortran', files }, targets: ['aarch64-linux-gnu'], outputs: ['object', 'assembly'] });

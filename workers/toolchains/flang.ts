@@ -72,6 +72,8 @@ export class FlangToolchain implements Toolchain {
     await mkdirOpen(req.workdir, 'out/mod');
     const targetArgs = targetFlags(target, spec).map((f) => (f === '-Xclang' ? '-Xflang' : f));
     const common = [...targetArgs, '-module-dir', '../out/mod', '-I', '../out/mod', ...(outputs.includes('shared') ? ['-fPIC'] : []), ...Object.entries(source.defines).map(([k, v]) => `-D${k}=${v}`), ...source.options];
+    // Linking takes no module folder, include path or macros (flang warns of each as unused).
+    const link = [...targetArgs, ...(outputs.includes('shared') ? ['-fPIC'] : []), ...source.options];
     const artifacts: ProducedArtifact[] = [];
     const objects: string[] = [];
     const needObjects = outputs.some((o) => o === 'object' || o === 'executable' || o === 'shared' || o === 'static');
@@ -92,7 +94,7 @@ export class FlangToolchain implements Toolchain {
     }
     const program = programName(units.map((u) => stem(u)));
     if (outputs.includes('executable')) {
-      const r = await run.step([...common, '-fuse-ld=lld', ...objects, '-o', `../out/bin/${program}`]);
+      const r = await run.step([...link, '-fuse-ld=lld', ...objects, '-o', `../out/bin/${program}`]);
       if (r.exitCode !== 0) return run.fail(r, 'linking');
       artifacts.push({ kind: 'executable', name: program, hostPath: join(req.workdir, 'out/bin', program), contentType: CONTENT_TYPES.executable });
     }
@@ -102,7 +104,7 @@ export class FlangToolchain implements Toolchain {
       artifacts.push({ kind: 'static', name: `lib${program}.a`, hostPath: join(req.workdir, 'out/lib', `lib${program}.a`), contentType: CONTENT_TYPES.static });
     }
     if (outputs.includes('shared')) {
-      const r = await run.step([...common, '-fuse-ld=lld', '-shared', ...objects, '-o', `../out/lib/lib${program}.so`]);
+      const r = await run.step([...link, '-fuse-ld=lld', '-shared', ...objects, '-o', `../out/lib/lib${program}.so`]);
       if (r.exitCode !== 0) return run.fail(r, 'linking the shared library');
       artifacts.push({ kind: 'shared', name: `lib${program}.so`, hostPath: join(req.workdir, 'out/lib', `lib${program}.so`), contentType: CONTENT_TYPES.shared });
     }
