@@ -238,6 +238,7 @@ describe('languages and GPU targets end to end', () => {
     const job = await submit({ source: { language: 'c', toolchain: 'gcc', files: [{ path: 'main.c', content: '#include <stdio.h>\nint main(void) { printf("gcc %d\\n", __GNUC__); return 0; }\n' }], options: ['-O2'] }, targets: ['rpi4', 'riscv64-linux-gnu'], outputs: ['executable', 'assembly'] });
     assert.equal(job.status, 'succeeded', JSON.stringify(job.builds.map((b) => [b.statusReason, b.diagnostics])));
     assert.equal(job.builds[0].toolchain?.key, 'gcc');
+    assert.equal((job as unknown as { source: { toolchain: string | null } }).source.toolchain, 'gcc', 'the job says which toolchain was asked for');
     assert.match(job.builds[0].toolchain?.version ?? '', /^12\./);
     assert.equal((await runProgram(await download(kiln, artifact(job.builds[0], 'executable').id), 'qemu-aarch64', '/usr/aarch64-linux-gnu')).trim(), 'gcc 12');
     assert.equal((await runProgram(await download(kiln, artifact(job.builds[1], 'executable').id), 'qemu-riscv64', '/usr/riscv64-linux-gnu')).trim(), 'gcc 12');

@@ -620,6 +620,11 @@ export interface components {
             /** @enum {string} */
             language: "c" | "c++" | "llvm-ir" | "fortran" | "go" | "rust" | "cuda" | "hip";
             options: string[];
+            /**
+             * @description The toolchain the request asked for instead of the language's own; null for the default
+             * @example gcc
+             */
+            toolchain?: string | null;
         };
         JobSourceFileDto: {
             path: string;

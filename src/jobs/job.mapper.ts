@@ -56,6 +56,7 @@ export function toJobDto(job: Job, builds: Build[], artifacts: Artifact[], event
     source: job.source
       ? {
           language: job.source.language,
+          toolchain: job.source.toolchain ?? null,
           files: job.source.files.map((f) => ({
             path: f.path,
             // Read back for an answer, an inline file comes with its size instead of its text.

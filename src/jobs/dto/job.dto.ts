@@ -172,6 +172,7 @@ export class JobArchiveDto {
 
 export class JobSourceDto {
   @ApiProperty({ enum: LANGUAGES }) language: string;
+  @ApiPropertyOptional({ nullable: true, type: String, example: 'gcc', description: 'The toolchain the request asked for instead of the language\'s own; null for the default' }) toolchain: string | null;
   @ApiProperty({ type: [JobSourceFileDto] }) files: JobSourceFileDto[];
   @ApiPropertyOptional({ nullable: true, type: JobArchiveDto, description: 'The project archive, when one was given' }) archive: JobArchiveDto | null;
   @ApiProperty({ type: [String] }) options: string[];
