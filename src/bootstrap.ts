@@ -22,7 +22,17 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .setVersion(API_VERSION)
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key' })
     .build();
-  return SwaggerModule.createDocument(app, config, { operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}` });
+  const document = SwaggerModule.createDocument(app, config, { operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}` });
+  // Every operation that takes a JSON body answers 415 to a body of another type (JsonBodyGuard).
+  for (const item of Object.values(document.paths)) {
+    for (const op of [item.post, item.put, item.patch, item.delete]) {
+      const body = op?.requestBody;
+      if (op && body && 'content' in body && body.content['application/json']) {
+        op.responses['415'] ??= { description: 'The body was not sent with Content-Type: application/json' };
+      }
+    }
+  }
+  return document;
 }
 
 /** Everything that makes an app the Kiln API, shared by main.ts, the tests and the spec script. */

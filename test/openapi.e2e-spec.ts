@@ -20,6 +20,8 @@ describe('the committed OpenAPI spec', () => {
       assert.ok(spec.paths[path], `${path} is documented`);
     }
     assert.ok(spec.paths['/v1/jobs'].post.responses['400']);
+    assert.ok(spec.paths['/v1/jobs'].post.responses['415'], 'a JSON body of another type is a 415');
+    assert.equal(spec.paths['/v1/uploads'].post.responses['415'], undefined, 'uploads take any bytes');
     assert.ok(spec.components.securitySchemes.bearer);
   });
 });

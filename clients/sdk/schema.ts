@@ -1422,6 +1422,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The body was not sent with Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description The Idempotency-Key was already used for a different request */
             422: {
                 headers: {
@@ -1628,6 +1635,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The body was not sent with Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     Keys_revoke: {
@@ -1708,6 +1722,13 @@ export interface operations {
             };
             /** @description No such upload for this tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The body was not sent with Content-Type: application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
