@@ -38,6 +38,7 @@ describe('resolveTarget', () => {
     assert.throws(() => resolveTarget({ triple: 'x86_64-linux-gnu', cpu: 'haswell; rm -rf /' }), TargetError);
     assert.throws(() => resolveTarget({ triple: 'x86_64-linux-gnu', features: ['avx2'] }), /leading \+ or -/);
     assert.throws(() => resolveTarget({ triple: 'armv7-linux-gnueabihf', floatAbi: 'soft' }), /hard only/);
+    assert.throws(() => resolveTarget({ triple: 'x86_64-linux-gnu', features: ['+avx2', '+fma', '-avx2'] }), /features turn "avx2" both on and off; keep one of \+avx2 and -avx2/);
   });
 
   it('checks cpus against the list the toolchain knows, when there is one', () => {

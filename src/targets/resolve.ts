@@ -124,6 +124,8 @@ export function resolveTarget(
       throw new TargetError(`feature "${String(f)}" must be a name with a leading + or - (for example "+v")`);
     }
   }
+  const both = [...new Set(features.filter((f) => f.startsWith('+') && features.includes(`-${f.slice(1)}`)).map((f) => f.slice(1)))];
+  if (both.length) throw new TargetError(`features turn ${both.map((f) => `"${f}"`).join(', ')} both on and off; keep one of +${both[0]} and -${both[0]}`);
   const known = knownFeatures?.(spec);
   if (known && known.length > 0) {
     const unknownFeatures = features.filter((f) => !known.includes(f.slice(1)));
