@@ -58,8 +58,10 @@ describe('parseDiagnostics', () => {
     assert.deepEqual(parseDiagnostics(rust), [
       { file: 'src/main.rs', line: 2, column: 13, severity: 'error', message: 'cannot find value `x` in this scope', option: 'E0425' },
       { file: 'src/main.rs', line: 3, column: 9, severity: 'warning', message: 'unused variable: `y`' },
-      { file: null, line: null, column: null, severity: 'error', message: 'aborting due to previous error' },
     ]);
+    // flang names files with ./ and closes with a summary, which is not an error of its own.
+    const flang = ["./m.f90:3:2: error: No explicit type declared for 'x'", 'error: Semantic errors in ./m.f90'].join('\n');
+    assert.deepEqual(parseDiagnostics(flang), [{ file: 'm.f90', line: 3, column: 2, severity: 'error', message: "No explicit type declared for 'x'" }]);
     assert.deepEqual(parseDiagnostics('# command-line-arguments\n./main.go:5:2: undefined: x'), [{ file: 'main.go', line: 5, column: 2, severity: 'error', message: 'undefined: x' }]);
   });
 });

@@ -17,6 +17,10 @@ const RUST_AT = /^\s*--> ([^\s:][^:\n]*):(\d+):(\d+)$/;
 // ./main.go:5:2: undefined: x   (go: no severity, always an error)
 const GO = /^(?:\.\/)?([^\s:][^:\n]*\.go):(\d+):(\d+): (.*)$/;
 
+// Closing summaries that repeat what the located messages said: rustc's "aborting due to previous error",
+// flang's "Semantic errors in ./m.f90". Counting them would say a build failed with one error more.
+const SUMMARY = /^(?:aborting due to (?:previous error|\d+ previous errors)|Semantic errors in )/;
+
 function severity(s: string): DiagnosticSeverity {
   return s === 'fatal error' ? 'fatal' : (s as DiagnosticSeverity);
 }
@@ -42,7 +46,7 @@ export function parseDiagnostics(output: string): Diagnostic[] {
       d = { file: m[1], line: Number(m[2]), column: Number(m[3]), severity: 'error', message: m[4] };
     } else if ((m = LOCATED.exec(line))) {
       d = {
-        file: m[1],
+        file: m[1].replace(/^\.\//, ''),
         line: Number(m[2]),
         column: m[3] ? Number(m[3]) : null,
         severity: severity(m[4]),
@@ -56,7 +60,7 @@ export function parseDiagnostics(output: string): Diagnostic[] {
     } else if ((m = BARE.exec(line))) {
       d = { file: null, line: null, column: null, severity: severity(m[1]), message: m[2] };
     }
-    if (!d) continue;
+    if (!d || (d.file === null && SUMMARY.test(d.message))) continue;
     const key = JSON.stringify(d);
     if (seen.has(key)) continue;
     seen.add(key);
