@@ -75,6 +75,15 @@ describe('the kiln CLI and the GitHub Action against a running Kiln', () => {
     assert.equal(job.builds[0].target.triple, 'riscv64-unknown-linux-gnu');
     const list = await run(CLI, ['--json', 'jobs', '--limit', '1'], env);
     assert.equal(JSON.parse(list.stdout).items[0].id, job.id);
+    // A newer job, then the page after it, with the cursor the first page printed: the older one.
+    const newer = JSON.parse((await run(CLI, ['--json', 'compile', join(dir, 'src/hello.c'), '-t', 'riscv64-linux-gnu'], env)).stdout);
+    const page = await run(CLI, ['jobs', '--limit', '1'], env);
+    assert.match(page.stdout, new RegExp(`^${newer.id} `));
+    const next = /\(more: kiln jobs --cursor (\S+) --limit 1\)/.exec(page.stdout);
+    assert.ok(next, page.stdout);
+    const second = await run(CLI, ['--json', 'jobs', '--limit', '1', '--cursor', next[1]], env);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(JSON.parse(second.stdout).items[0].id, job.id);
     const targets = await run(CLI, ['--json', 'targets'], env);
     assert.ok(JSON.parse(targets.stdout).targets.some((t: { name: string; available: boolean }) => t.name === 'wasm32-wasi' && t.available));
   });

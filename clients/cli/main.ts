@@ -222,11 +222,12 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
     .description('list jobs, newest first')
     .addOption(new Option('--status <status>').choices(['queued', 'running', 'succeeded', 'failed', 'canceled']))
     .option('--limit <n>', 'how many (1 to 100)', (v) => Number(v), 20)
-    .action(async (o: { status?: 'queued'; limit: number }) => {
-      const list = await client().listJobs({ status: o.status, limit: o.limit });
+    .option('--cursor <cursor>', 'the next page: the cursor the previous page printed')
+    .action(async (o: { status?: 'queued'; limit: number; cursor?: string }) => {
+      const list = await client().listJobs({ status: o.status, limit: o.limit, ...(o.cursor ? { cursor: o.cursor } : {}) });
       print(list, () => {
         for (const j of list.items) io.stdout.write(`${j.id}  ${j.status.padEnd(9)}  ${j.createdAt}  ${j.language}  ${j.builds.map((b) => `${b.target}:${b.status}`).join(' ')}\n`);
-        if (list.nextCursor) io.stdout.write('(more: use the API with ?cursor=)\n');
+        if (list.nextCursor) io.stdout.write(`(more: kiln jobs --cursor ${list.nextCursor}${o.status ? ` --status ${o.status}` : ''}${o.limit !== 20 ? ` --limit ${o.limit}` : ''})\n`);
       });
     });
 
