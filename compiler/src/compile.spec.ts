@@ -467,6 +467,7 @@ describe('compileModel refuses what it cannot compile, saying why', () => {
       ['Slice', (b, x) => b.op('Slice', [x, b.int64('st', [0]), b.int64('en', [2]), b.int64('ax', [1]), b.int64('sp', [0])]), /Slice .*a step of 0/],
       ['Pad', (b, x) => b.op('Pad', [x, b.int64('p', [1, 1, 1])]), /Pad .*3 pads for 2 axes/],
       ['Unsqueeze', (b, x) => b.op('Unsqueeze', [x, b.int64('ax', [0, 0])]), /Unsqueeze .*an axis is listed twice/],
+      ['ReduceMean', (b, x) => b.op('ReduceMean', [x, b.int64('ax', [1])]), /ReduceMean .*axes is an input from opset 18; at opset 17 it is the "axes" attribute/],
     ];
     for (const [label, make, message] of cases) {
       const b = new ModelBuilder();

@@ -42,6 +42,8 @@ function reduce(type: Kind): OpDef {
       const x = ctx.required(node, 0);
       if (x.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: only float32 is supported, not ${x.dtype}`);
       const axesT = ctx.input(node, 1);
+      const axesInputFrom = type === 'ReduceSum' ? 13 : 18;
+      if (axesT && ctx.opset < axesInputFrom) throw new CompileError('invalid', `${type} ${node.name}: axes is an input from opset ${axesInputFrom}; at opset ${ctx.opset} it is the "axes" attribute`);
       if (axesT && !axesT.data) throw new CompileError('unsupported', `${type} ${node.name}: axes must be a constant`);
       const axes = axesOf((n) => ctx.graph.tensors.get(n)!, node, x.shape.length);
       const keep = attrInt(node, 'keepdims', 1) === 1;
