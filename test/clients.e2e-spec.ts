@@ -173,6 +173,30 @@ describe('the kiln CLI and the GitHub Action against a running Kiln', () => {
     assert.match(again.stderr, /not found|no upload/i);
   });
 
+  it('says to run kiln cancel first when a job to delete has not finished', async () => {
+    // A CUDA kernel with verification waits for a GPU runner, which this machine lacks: its build does not finish.
+    const cu = '__global__ void twice(int n, float *y) { int i = blockIdx.x * blockDim.x + threadIdx.x; if (i < n) y[i] *= 2.0f; }\n';
+    const created = await kiln.http().post('/v1/jobs').set(kiln.auth).send({
+      source: { language: 'cuda', files: [{ path: 'twice.cu', content: cu }] },
+      targets: ['h100'],
+      verify: {
+        entry: 'twice',
+        args: [{ name: 'n', type: 'int32', value: 64 }, { name: 'y', type: 'float32*', shape: [64], dir: 'inout' }],
+        launch: { grid: [1], block: [64] },
+        reference: { language: 'c', files: [{ path: 'ref.c', content: 'void twice(int n, float *y) { for (int i = 0; i < n; i++) y[i] *= 2.0f; }\n' }] },
+      },
+    });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const id = created.body.id as string;
+    const del = await run(CLI, ['delete', id], env);
+    assert.equal(del.code, 4, del.stderr + del.stdout);
+    assert.match(del.stderr, new RegExp(`has not finished .*; run \`kiln cancel ${id}\` first, then delete it`));
+    assert.doesNotMatch(del.stderr, /DELETE \/v1\/jobs/);
+    assert.equal((await run(CLI, ['cancel', id], env)).code, 0);
+    const after = await run(CLI, ['delete', id], env);
+    assert.equal(after.code, 0, after.stderr);
+  });
+
   it('returns the same job for a repeated idempotency key', async () => {
     const args = ['--json', 'compile', join(dir, 'src/hello.c'), '-t', 'x86_64-linux-gnu', '--idempotency-key', 'ci-run-42'];
     const a = await run(CLI, args, env);

@@ -255,7 +255,13 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
     .description('delete a finished job with its builds, artifacts and reports (cancel it first if it runs)')
     .argument('<id>')
     .action(async (id: string) => {
-      await client().deleteJob(id);
+      try {
+        await client().deleteJob(id);
+      } catch (e) {
+        // The API's answer names its own endpoint; here the way is a command.
+        if (e instanceof KilnError && e.status === 409) throw new KilnError(`${e.message.replace(/; cancel the job first .*$/, '')}; run \`kiln cancel ${id}\` first, then delete it`, e.kind, e.status, e.body);
+        throw e;
+      }
       print({ deleted: id }, () => io.stdout.write(`deleted job ${id}\n`));
     });
 
