@@ -41,6 +41,7 @@ describe('checkCompilerOption', () => {
   it('sends target choices to the descriptor', () => {
     assert.match(checkCompilerOption('c', '-march=native')!, /target descriptor/);
     assert.match(checkCompilerOption('c', '-mavx2')!, /features/);
+    assert.match(checkCompilerOption('c', '-mllvm')!, /passes options straight to LLVM's code generator/);
   });
   it('checks language standards per language', () => {
     assert.match(checkCompilerOption('c', '-std=c++17')!, /not a c language standard/);

@@ -175,6 +175,7 @@ function checkClangOption(language: Language, opt: string): string | null {
   if (/^-m(arch|cpu|tune|float-abi|fpu|abi)=/.test(opt) || opt === '-march' || opt === '-mcpu') {
     return `"${opt}" is set by the target descriptor: use its "cpu", "features" or "floatAbi" fields instead`;
   }
+  if (opt === '-mllvm') return `"${opt}" is not allowed: it passes options straight to LLVM's code generator`;
   if (/^-m/.test(opt)) return `"${opt}": target features are set by the target descriptor's "features" (for example "+avx2")`;
   if (/^-(o|c|S|E|M|MM|MD|MMD|MF|MT|MQ|shared|static|emit-llvm|x)$/.test(opt) || /^-(o|MF|MT|MQ|x)./.test(opt)) {
     return `"${opt}" controls outputs, which are chosen with the "outputs" field`;
