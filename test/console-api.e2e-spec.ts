@@ -42,6 +42,8 @@ describe('what the console needs from the API: the caller, model inspection, ope
     assert.match(res.body.problem, /symbolic input dimensions: x\[batch\]/);
     assert.deepEqual(res.body.ops, { Gemm: 2, Relu: 1, Softmax: 1 });
     assert.deepEqual(res.body.unsupportedOps, []);
+    // The output declares no shape, and none can be inferred yet: unknown, not a scalar.
+    assert.deepEqual(res.body.outputs.map((t: { shape: unknown }) => t.shape), [['*']]);
 
     res = await kiln.http().post('/v1/models/inspect').set(kiln.auth).send({ uploadId, inputShapes: { x: [4, 16] } });
     assert.equal(res.status, 200);
@@ -60,6 +62,19 @@ describe('what the console needs from the API: the caller, model inspection, ope
     res = await kiln.http().post('/v1/models/inspect').set(kiln.auth).send({ uploadId, inputShapes: { x: [0] } });
     assert.equal(res.status, 400);
     assert.match(res.body.message, /inputShapes.x must be a list of positive whole numbers/);
+
+    // An input that declares no shape at all: unknown until inputShapes gives all of it, of any rank.
+    const b = new ModelBuilder();
+    b.output(b.op('Relu', [b.input('x', null)]));
+    const shapeless = await upload(b.build(), 'shapeless.onnx');
+    res = await kiln.http().post('/v1/models/inspect').set(kiln.auth).send({ uploadId: shapeless });
+    assert.deepEqual(res.body.inputs, [{ name: 'x', dtype: 'float32', shape: ['*'] }]);
+    assert.deepEqual(res.body.unboundDimensions, ['x[*]']);
+    assert.match(res.body.problem, /x\[\*\] \(\[\*\]: the model declares no shape for that input/);
+    res = await kiln.http().post('/v1/models/inspect').set(kiln.auth).send({ uploadId: shapeless, inputShapes: { x: [2, 3, 5] } });
+    assert.equal(res.body.problem, null);
+    assert.deepEqual(res.body.inputs[0].shape, [2, 3, 5]);
+    assert.deepEqual(res.body.outputs[0].shape, [2, 3, 5]);
   });
 
   it('names unsupported operators, refuses what is not a model, and hides other uploads', async () => {

@@ -518,7 +518,7 @@ export interface components {
             /** @example x */
             name: string;
             /**
-             * @description Whole numbers, or the name of a symbolic dimension that inputShapes has not bound
+             * @description Whole numbers, or the name of a symbolic dimension that inputShapes has not bound; ["*"] alone: the model declares no shape at all (give the whole shape in inputShapes)
              * @example [
              *       "batch",
              *       3,

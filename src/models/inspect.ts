@@ -42,10 +42,12 @@ function declared(vi: onnx.IValueInfoProto, shapes: Record<string, number[]>): I
   const name = vi.name ?? '';
   const given = shapes[name];
   const dims = tt?.shape?.dim ?? [];
+  // No shape at all is unknown (not a scalar, which is a shape of no dimensions): ['*'].
+  const unknown = tt != null && tt.shape == null;
   return {
     name,
     dtype: DTYPE_NAMES[tt?.elemType ?? 0] ?? (tt ? String(DT[tt.elemType ?? 0] ?? tt.elemType).toLowerCase() : 'not a tensor'),
-    shape: given && given.length === dims.length ? [...given] : dims.map((d) => (d.dimParam ? d.dimParam : num(d.dimValue) > 0 ? num(d.dimValue) : '?')),
+    shape: given && (unknown || given.length === dims.length) ? [...given] : unknown ? ['*'] : dims.map((d) => (d.dimParam ? d.dimParam : num(d.dimValue) > 0 ? num(d.dimValue) : '?')),
   };
 }
 

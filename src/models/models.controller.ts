@@ -26,7 +26,7 @@ export class InspectModelDto {
 export class InspectedTensorDto {
   @ApiProperty({ example: 'x' }) name: string;
   @ApiProperty({ example: 'float32' }) dtype: string;
-  @ApiProperty({ type: 'array', items: { oneOf: [{ type: 'integer' }, { type: 'string' }] }, example: ['batch', 3, 224, 224], description: 'Whole numbers, or the name of a symbolic dimension that inputShapes has not bound' })
+  @ApiProperty({ type: 'array', items: { oneOf: [{ type: 'integer' }, { type: 'string' }] }, example: ['batch', 3, 224, 224], description: 'Whole numbers, or the name of a symbolic dimension that inputShapes has not bound; ["*"] alone: the model declares no shape at all (give the whole shape in inputShapes)' })
   shape: (number | string)[];
 }
 
