@@ -19,6 +19,7 @@ import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
 import { BuildEventListener } from './jobs/build-event-listener';
 import { ModelsController } from './models/models.controller';
+import { ModelCheckService } from './models/model-check.service';
 import { EnqueueService } from './queue/enqueue.service';
 import { bullRootOptions } from './queue/bull';
 import { queueName } from './queue/queue.types';
@@ -78,6 +79,7 @@ export class AppModule implements NestModule {
         QuotasService,
         WebhooksService,
         MetricsService,
+        ModelCheckService,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         // Only JSON bodies are parsed; another body sent where JSON is expected is a 415, not a {}.
         { provide: APP_GUARD, useClass: JsonBodyGuard },

@@ -1429,14 +1429,14 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The Idempotency-Key was already used for a different request */
+            /** @description The Idempotency-Key was already used for a different request, or the model could not be read within the time or memory the API gives one model (KILN_MODEL_CHECK_TIMEOUT_MS, KILN_MODEL_CHECK_MEMORY_MB) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            /** @description The queue is unavailable; nothing was created */
+            /** @description The queue is unavailable, or every thread that reads models is busy; nothing was created */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1713,7 +1713,7 @@ export interface operations {
                     "application/json": components["schemas"]["ModelInspectionDto"];
                 };
             };
-            /** @description The upload is not a readable ONNX model, or inputShapes is malformed */
+            /** @description The upload is not a readable ONNX model, claims more than it holds (a tensor of more dimensions or elements than its data, more nodes than KILN_MODEL_MAX_NODES), or inputShapes is malformed */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1729,6 +1729,20 @@ export interface operations {
             };
             /** @description The body was not sent with Content-Type: application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The model could not be read within the time or memory the API gives one model (KILN_MODEL_CHECK_TIMEOUT_MS, KILN_MODEL_CHECK_MEMORY_MB) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Every thread that reads models is busy and too many requests wait; try again after Retry-After */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

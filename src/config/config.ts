@@ -31,7 +31,20 @@ export interface KilnConfig {
   rateLimitPerMinute: number;
   /** Requests without a valid API key per minute per client address (through Redis); 0: no limit. */
   authFailuresPerMinute: number;
+  models: ModelCheckConfig;
   worker: WorkerConfig;
+}
+
+/** How the API reads uploaded models (inspection, job creation): off its event loop, within a budget. */
+export interface ModelCheckConfig {
+  /** Worker threads that read models at once. */
+  checkThreads: number;
+  /** How long reading one model may take; past it, a 422. */
+  checkTimeoutMs: number;
+  /** The heap of each model-reading thread in MB; a model that needs more is a 422. */
+  checkMemoryMb: number;
+  /** Nodes a model may have, its subgraphs and functions included; more is a 400. */
+  maxNodes: number;
 }
 
 export interface WebhookConfig {
@@ -224,6 +237,12 @@ export function loadConfig(env: Env = process.env): KilnConfig {
     },
     rateLimitPerMinute: int(env, 'KILN_RATE_LIMIT_PER_MINUTE', 1200, 0, 10_000_000),
     authFailuresPerMinute: int(env, 'KILN_AUTH_FAILURES_PER_MINUTE', 30, 0, 10_000_000),
+    models: {
+      checkThreads: int(env, 'KILN_MODEL_CHECK_THREADS', 2, 1, 64),
+      checkTimeoutMs: int(env, 'KILN_MODEL_CHECK_TIMEOUT_MS', 10_000, 100, 600_000),
+      checkMemoryMb: int(env, 'KILN_MODEL_CHECK_MEMORY_MB', 512, 64, 65_536),
+      maxNodes: int(env, 'KILN_MODEL_MAX_NODES', 100_000, 1, 10_000_000),
+    },
     worker: {
       id: str(env, 'KILN_WORKER_ID', `${hostname()}-${process.pid}`),
       pools,

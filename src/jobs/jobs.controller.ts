@@ -69,8 +69,8 @@ export class JobsController {
   @ApiAcceptedResponse({ type: JobDto, description: 'The job is accepted; one build per target is queued' })
   @ApiOkResponse({ type: JobDto, description: 'A job with this Idempotency-Key already exists; it is returned' })
   @ApiBadRequestResponse({ description: 'The request names an unknown target, has a bad path or option, or is empty; the message says which' })
-  @ApiUnprocessableEntityResponse({ description: 'The Idempotency-Key was already used for a different request' })
-  @ApiServiceUnavailableResponse({ description: 'The queue is unavailable; nothing was created' })
+  @ApiUnprocessableEntityResponse({ description: 'The Idempotency-Key was already used for a different request, or the model could not be read within the time or memory the API gives one model (KILN_MODEL_CHECK_TIMEOUT_MS, KILN_MODEL_CHECK_MEMORY_MB)' })
+  @ApiServiceUnavailableResponse({ description: 'The queue is unavailable, or every thread that reads models is busy; nothing was created' })
   async create(
     @Body() body: CreateJobDto,
     @CurrentCaller() caller: Caller,

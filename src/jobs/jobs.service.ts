@@ -23,11 +23,8 @@ import { TargetAvailability, TargetsService } from '../targets/targets.service';
 import { normalizeModelVerify, normalizeVerify, VerifySpec, VerifySpecError, verifyUploadIds } from '../verification/spec';
 import { bufferBytes, elementCount } from '../verification/inputs';
 import { DTYPE_SIZE } from '../verification/dtype';
-import { checkSupported, inferShapes, modelJobProblem } from '../../compiler/src/compile';
-import { checkCudaSupported } from '../../compiler/src/cuda/generate';
-import { fuse } from '../../compiler/src/fuse';
-import { importOnnx } from '../../compiler/src/import';
-import { CompileError, ioType } from '../../compiler/src/ir';
+import { checkInputShapes, ModelRefusal } from '../models/inspect';
+import { ModelCheckService } from '../models/model-check.service';
 import { OBJECT_STORE, ObjectStore } from '../storage/object-store';
 import { deleteUnreferenced } from '../storage/references';
 import { DEFAULT_OUTPUTS, GPU_MODEL_OUTPUTS, MODEL_OUTPUTS, MODEL_SIDE_FILES } from './artifact-kinds';
@@ -305,6 +302,7 @@ export class JobsService {
     private readonly quotas: QuotasService,
     private readonly webhooks: WebhooksService,
     private readonly eventListener: BuildEventListener,
+    private readonly models: ModelCheckService,
   ) {}
 
   /** Creates a job and its builds, and queues them. Returns the job and whether it is new. */
@@ -621,43 +619,24 @@ export class JobsService {
     }
   }
 
-  /** Reads and checks an uploaded model; also says why the CUDA generator would refuse it (null: it would not). */
+  /**
+   * Reads and checks an uploaded model, on a worker thread within the model budget (never on
+   * the event loop); also says why the CUDA generator would refuse it (null: it would not).
+   */
   private async checkModel(caller: Caller, uploadId: string, inputShapes: Record<string, number[]>): Promise<{ model: ModelInput; cudaProblem: string | null }> {
-    for (const [k, v] of Object.entries(inputShapes)) {
-      if (!Array.isArray(v) || v.length > 8 || v.some((d) => !Number.isInteger(d) || d < 1 || d > 1 << 20)) {
-        throw new BadRequestException(`inputShapes.${k} must be a list of positive whole numbers`);
-      }
+    try {
+      checkInputShapes(inputShapes);
+    } catch (e) {
+      if (e instanceof ModelRefusal) throw new BadRequestException(e.message);
+      throw e;
     }
     const upload = await this.uploads.findOneBy({ id: uploadId, tenantId: caller.tenantId });
     if (!upload) throw new BadRequestException(`model: no upload with id ${uploadId}`);
+    if (Number(upload.size) > this.config.maxUploadBytes) throw new BadRequestException(`model: the model is ${upload.size} bytes; the limit is ${this.config.maxUploadBytes}`);
     const chunks: Buffer[] = [];
     for await (const c of await this.store.get(upload.storageKey)) chunks.push(c as Buffer);
-    const bytes = Buffer.concat(chunks);
-    try {
-      const graph = importOnnx(bytes, { inputShapes, maxBytes: this.config.maxUploadBytes });
-      checkSupported(graph);
-      inferShapes(graph);
-      const info = (n: string) => ({ name: n, dtype: ioType(graph.tensors.get(n)!), shape: graph.tensors.get(n)!.shape });
-      const problem = modelJobProblem({ inputs: graph.inputs.map(info), outputs: graph.outputs.map((n) => ({ ...info(n), dynamic: graph.tensors.get(n)!.dynamic })) });
-      if (problem) throw new BadRequestException(`model: ${problem}`);
-      const ops: Record<string, number> = {};
-      for (const n of graph.nodes) ops[n.op] = (ops[n.op] ?? 0) + 1;
-      const unknown = Object.keys(inputShapes).filter((k) => !graph.inputs.includes(k));
-      if (unknown.length) throw new BadRequestException(`inputShapes: the model has no input ${unknown.join(', ')} (its inputs: ${graph.inputs.join(', ')})`);
-      const model = { uploadId, filename: upload.filename, inputShapes, summary: { inputs: graph.inputs.map(info), outputs: graph.outputs.map(info), ops } };
-      let cudaProblem: string | null = null;
-      try {
-        fuse(graph);
-        checkCudaSupported(graph);
-      } catch (e) {
-        if (!(e instanceof CompileError)) throw e;
-        cudaProblem = e.message;
-      }
-      return { model, cudaProblem };
-    } catch (e) {
-      if (e instanceof CompileError) throw new BadRequestException(`model: ${e.message}`);
-      throw e;
-    }
+    const { summary, cudaProblem } = await this.models.checkForJob(Buffer.concat(chunks), inputShapes);
+    return { model: { uploadId, filename: upload.filename, inputShapes, summary }, cudaProblem };
   }
 
   /**

@@ -1,5 +1,5 @@
-import { Body, Controller, Get, HttpCode, Inject, Post } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { BadRequestException, Body, Controller, Get, HttpCode, Inject, Post } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiServiceUnavailableResponse, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { IsObject, IsOptional, IsUUID } from 'class-validator';
 import { CurrentCaller } from '../auth/auth.decorators';
 import { RequireScope } from '../auth/scopes';
@@ -10,7 +10,8 @@ import { UploadsService } from '../uploads/uploads.service';
 import { COMPILER_VERSION, OPS } from '../../compiler/src/compile';
 import { CUDA_OPS } from '../../compiler/src/cuda/generate';
 import { LOWERED_OPS } from '../../compiler/src/lower';
-import { inspectModel, MODEL_TARGET_KINDS } from './inspect';
+import { checkInputShapes, MODEL_TARGET_KINDS, ModelRefusal } from './inspect';
+import { ModelCheckService } from './model-check.service';
 
 export class InspectModelDto {
   @ApiProperty({ format: 'uuid', description: 'An upload holding the .onnx file' })
@@ -64,6 +65,7 @@ export class ModelsController {
     private readonly uploads: UploadsService,
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     @Inject(KILN_CONFIG) private readonly config: KilnConfig,
+    private readonly models: ModelCheckService,
   ) {}
 
   @Get('compilers')
@@ -82,13 +84,24 @@ export class ModelsController {
   @HttpCode(200)
   @RequireScope('read') // reads an upload; changes nothing
   @ApiOkResponse({ type: ModelInspectionDto, description: 'What the model takes and gives, its operators, and whether a job with it would be accepted' })
-  @ApiBadRequestResponse({ description: 'The upload is not a readable ONNX model, or inputShapes is malformed' })
+  @ApiBadRequestResponse({ description: 'The upload is not a readable ONNX model, claims more than it holds (a tensor of more dimensions or elements than its data, more nodes than KILN_MODEL_MAX_NODES), or inputShapes is malformed' })
   @ApiNotFoundResponse({ description: 'No such upload for this tenant' })
+  @ApiUnprocessableEntityResponse({ description: 'The model could not be read within the time or memory the API gives one model (KILN_MODEL_CHECK_TIMEOUT_MS, KILN_MODEL_CHECK_MEMORY_MB)' })
+  @ApiServiceUnavailableResponse({ description: 'Every thread that reads models is busy and too many requests wait; try again after Retry-After' })
   async inspect(@CurrentCaller() caller: Caller, @Body() body: InspectModelDto): Promise<ModelInspectionDto> {
+    const inputShapes = body.inputShapes ?? {};
+    try {
+      checkInputShapes(inputShapes);
+    } catch (e) {
+      if (e instanceof ModelRefusal) throw new BadRequestException(e.message);
+      throw e;
+    }
     const upload = await this.uploads.get(caller, body.uploadId);
+    if (upload.size > this.config.maxUploadBytes) throw new BadRequestException(`model: the model is ${upload.size} bytes; the limit is ${this.config.maxUploadBytes}`);
     const chunks: Buffer[] = [];
     for await (const c of await this.store.get(upload.storageKey)) chunks.push(c as Buffer);
-    const result = inspectModel(Buffer.concat(chunks), body.inputShapes ?? {}, this.config.maxUploadBytes);
+    // Read on a worker thread, within the model budget: never on this event loop.
+    const result = await this.models.inspect(Buffer.concat(chunks), inputShapes);
     return { uploadId: upload.id, filename: upload.filename, size: upload.size, ...result };
   }
 }
