@@ -1,6 +1,6 @@
 import { INestApplication, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestExpressApplication, NestExpressBodyParserOptionsFor } from '@nestjs/platform-express';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import type { KilnConfig } from './config/config';
@@ -8,6 +8,7 @@ import { createLogger } from './common/logger';
 import helmet from 'helmet';
 import type { NextFunction, Request, Response } from 'express';
 import { serveConsole } from './console/console.static';
+import { refuseUnstorableText, verifyJsonDepth } from './common/json-body-limits';
 import { DASHBOARD_PATH, mountQueueDashboard } from './admin/queue-dashboard';
 
 export const API_TITLE = 'Kiln';
@@ -37,7 +38,11 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 
 /** Everything that makes an app the Kiln API, shared by main.ts, the tests and the spec script. */
 export function configureApp(app: NestExpressApplication, config: KilnConfig): OpenAPIObject {
-  app.useBodyParser('json', { limit: config.maxRequestBytes });
+  // A body nested deeper than any request needs is refused before it is parsed, and one with
+  // text PostgreSQL cannot store right after: both 400s that say why (json-body-limits.ts).
+  // (Nest reserves `verify` for rawBody: true, which this app does not use, and passes it on.)
+  app.useBodyParser('json', { limit: config.maxRequestBytes, verify: verifyJsonDepth } as NestExpressBodyParserOptionsFor<'json'>);
+  app.use(refuseUnstorableText);
   // Security headers. Scripts come only from this origin (the console's bundle has no inline
   // script); Swagger UI at /docs alone needs inline scripts.
   const headers = (scriptSrc: string[]) =>

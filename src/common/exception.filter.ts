@@ -11,6 +11,8 @@ function bodyParserMessage(cause: unknown): string | null {
   const e = cause as BodyParserError | undefined;
   if (!e || typeof e !== 'object') return null;
   if (e.type === 'entity.parse.failed' || cause instanceof SyntaxError) return `the request body is not valid JSON: ${e.message}`;
+  // A body refused by a check of the body parser's (json-body-limits.ts): its message says why.
+  if (e.type === 'entity.verify.failed' && e.message) return e.message;
   if (e.type === 'entity.too.large') return 'the request body is larger than the limit (KILN_MAX_REQUEST_BYTES); send large files as uploads';
   return null;
 }
