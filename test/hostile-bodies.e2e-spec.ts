@@ -11,7 +11,7 @@ describe('hostile request bodies are 4xx', () => {
   let jsonRoutes: { method: 'post' | 'put' | 'patch'; path: string }[];
 
   before(async () => {
-    kiln = await startKiln({ worker: false, env: { KILN_MAX_REQUEST_BYTES: String(4 * 1024 * 1024) } });
+    kiln = await startKiln({ worker: false, env: { KILN_MAX_REQUEST_BYTES: String(4 * 1024 * 1024), KILN_WEBHOOK_ALLOW_PRIVATE: 'false' } });
     const spec = (await kiln.http().get('/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: { content?: Record<string, unknown> } }>> };
     jsonRoutes = [];
     for (const [path, item] of Object.entries(spec.paths)) {
@@ -74,5 +74,22 @@ describe('hostile request bodies are 4xx', () => {
     // Nothing was stored: the tenant has no jobs.
     const list = await kiln.http().get('/v1/jobs').set(kiln.auth);
     assert.deepEqual(list.body.items, []);
+  });
+
+  it('callback URLs in the IPv6 forms of loopback and private addresses: 400', async () => {
+    const forms = [
+      'http://[::127.0.0.1]/', // IPv4-compatible
+      'http://[::ffff:0:127.0.0.1]/', // IPv4-translated
+      'http://[2002:7f00:1::1]/', // 6to4 of 127.0.0.1
+      'http://[2002:a00:1::1]:8080/hook', // 6to4 of 10.0.0.1
+      'http://[::ffff:169.254.169.254]/latest/meta-data', // IPv4-mapped metadata service
+      'http://[64:ff9b::192.168.1.1]/', // NAT64
+      'http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/', // Teredo of 127.0.0.1
+    ];
+    for (const callbackUrl of forms) {
+      const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: PROGRAM, targets: ['x86_64-linux-gnu'], callbackUrl });
+      assert.equal(res.status, 400, `${callbackUrl}: ${JSON.stringify(res.body)}`);
+      assert.match(res.body.message, /is a loopback, private, link-local or reserved address, which webhooks may not reach/, callbackUrl);
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
 /**
  * Addresses a webhook may not be sent to unless KILN_WEBHOOK_ALLOW_PRIVATE is set: loopback,
@@ -14,23 +15,55 @@ for (const [net, prefix] of [
 ] as const) BLOCKED.addSubnet(net, prefix, 'ipv4');
 for (const [net, prefix] of [
   ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23], ['2001:db8::', 32],
-  ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
+  ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['5f00::', 16], ['3fff::', 20],
 ] as const) BLOCKED.addSubnet(net, prefix, 'ipv6');
 
-/** Whether an IP address is one that webhooks may not reach (by default). */
+/** An IPv4 address that webhooks may not reach: one of the ranges above, or any that is not plain unicast. */
+function isPrivateIPv4(a: ipaddr.IPv4): boolean {
+  return BLOCKED.check(a.toString(), 'ipv4') || a.range() !== 'unicast';
+}
+
+function ipv4Of(hi: number, lo: number): ipaddr.IPv4 {
+  return new ipaddr.IPv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
+}
+
+/**
+ * The IPv4 addresses an IPv6 address carries, in the forms that reach them: IPv4-mapped
+ * (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), IPv4-translated (::ffff:0:a.b.c.d), 6to4
+ * (2002:aabb:ccdd::/48), NAT64 (64:ff9b::a.b.c.d) and Teredo (2001:0::/32, its server and its
+ * client, the latter stored inverted). `whole`: the form is the IPv4 address and nothing else,
+ * so the IPv4 address alone decides.
+ */
+export function embeddedIPv4(a: ipaddr.IPv6): { addresses: ipaddr.IPv4[]; whole: boolean } {
+  const p = a.parts;
+  const zero = (from: number, to: number) => p.slice(from, to).every((x) => x === 0);
+  if (zero(0, 5) && (p[5] === 0xffff || p[5] === 0)) return { addresses: [ipv4Of(p[6], p[7])], whole: true };
+  if (zero(0, 4) && p[4] === 0xffff && p[5] === 0) return { addresses: [ipv4Of(p[6], p[7])], whole: true };
+  if (p[0] === 0x2002) return { addresses: [ipv4Of(p[1], p[2])], whole: true };
+  if (p[0] === 0x64 && p[1] === 0xff9b) return { addresses: [ipv4Of(p[6], p[7])], whole: false };
+  if (p[0] === 0x2001 && p[1] === 0) return { addresses: [ipv4Of(p[2], p[3]), ipv4Of(p[6] ^ 0xffff, p[7] ^ 0xffff)], whole: false };
+  return { addresses: [], whole: false };
+}
+
+/**
+ * Whether an IP address is one that webhooks may not reach (by default). An IPv6 address that
+ * carries an IPv4 one (::ffff:127.0.0.1, ::127.0.0.1, ::ffff:0:127.0.0.1, 2002:7f00:1::1) is
+ * judged by the IPv4 address, since that is where it leads; anything that does not parse is refused.
+ */
 export function isPrivateAddress(address: string): boolean {
-  const family = isIP(address);
-  if (family === 4) return BLOCKED.check(address, 'ipv4');
-  if (family === 6) {
-    // IPv4-mapped and IPv4-compatible forms (::ffff:10.0.0.1) are the IPv4 address in disguise.
-    const mapped = /^(?:0{0,4}:){0,5}(?:ffff:)?(\d+\.\d+\.\d+\.\d+)$/i.exec(address) ?? /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
-    if (mapped) {
-      const v4 = mapped.length === 2 ? mapped[1] : [parseInt(mapped[1], 16) >> 8, parseInt(mapped[1], 16) & 255, parseInt(mapped[2], 16) >> 8, parseInt(mapped[2], 16) & 255].join('.');
-      return BLOCKED.check(v4, 'ipv4');
-    }
-    return BLOCKED.check(address, 'ipv6');
+  if (!isIP(address)) return true; // not an address at all: refuse
+  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    parsed = ipaddr.parse(address);
+  } catch {
+    return true;
   }
-  return true; // not an address at all: refuse
+  if (parsed.kind() === 'ipv4') return isPrivateIPv4(parsed as ipaddr.IPv4);
+  const v6 = parsed as ipaddr.IPv6;
+  const embedded = embeddedIPv4(v6);
+  if (embedded.addresses.some(isPrivateIPv4)) return true;
+  if (embedded.whole) return false;
+  return BLOCKED.check(v6.toNormalizedString(), 'ipv6') || v6.range() !== 'unicast';
 }
 
 export class CallbackUrlError extends Error {}

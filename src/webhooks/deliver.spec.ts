@@ -48,7 +48,8 @@ describe('deliverWebhook against a real local receiver', () => {
 
   it('refuses private addresses at delivery time unless allowed, by name or by literal address', async () => {
     seen = [];
-    for (const url of [`http://127.0.0.1:${port}/h`, `http://localhost:${port}/h`, `http://[::ffff:127.0.0.1]:${port}/h`]) {
+    const disguised = ['::127.0.0.1', '::ffff:0:127.0.0.1', '2002:7f00:1::1'].map((a) => `http://[${a}]:${port}/h`);
+    for (const url of [`http://127.0.0.1:${port}/h`, `http://localhost:${port}/h`, `http://[::ffff:127.0.0.1]:${port}/h`, ...disguised]) {
       const r = await deliverWebhook({ ...base, url, allowPrivate: false });
       assert.equal(r.ok, false, url);
       assert.equal(r.statusCode, null, url);
