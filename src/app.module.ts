@@ -18,6 +18,7 @@ import { HealthController } from './health/health.controller';
 import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
 import { BuildEventListener } from './jobs/build-event-listener';
+import { EventStreamSlots } from './jobs/event-stream-slots';
 import { ModelsController } from './models/models.controller';
 import { ModelCheckService } from './models/model-check.service';
 import { EnqueueService } from './queue/enqueue.service';
@@ -72,6 +73,7 @@ export class AppModule implements NestModule {
         AuthFailureLimiter,
         JobsService,
         BuildEventListener,
+        EventStreamSlots,
         UploadsService,
         TargetsService,
         WorkerRegistry,

@@ -1549,6 +1549,13 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description The tenant holds as many event streams open as it may (KILN_MAX_EVENT_STREAMS_PER_TENANT); close one, or poll the job. Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     JobWebhooks_list: {

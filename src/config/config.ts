@@ -32,6 +32,8 @@ export interface KilnConfig {
   /** Requests without a valid API key per minute per client address (through Redis); 0: no limit. */
   authFailuresPerMinute: number;
   models: ModelCheckConfig;
+  /** Event streams (GET /v1/jobs/{id}/events) a tenant may hold open at once, across API instances; 0: no limit. */
+  maxEventStreamsPerTenant: number;
   worker: WorkerConfig;
 }
 
@@ -243,6 +245,7 @@ export function loadConfig(env: Env = process.env): KilnConfig {
       checkMemoryMb: int(env, 'KILN_MODEL_CHECK_MEMORY_MB', 512, 64, 65_536),
       maxNodes: int(env, 'KILN_MODEL_MAX_NODES', 100_000, 1, 10_000_000),
     },
+    maxEventStreamsPerTenant: int(env, 'KILN_MAX_EVENT_STREAMS_PER_TENANT', 20, 0, 1_000_000),
     worker: {
       id: str(env, 'KILN_WORKER_ID', `${hostname()}-${process.pid}`),
       pools,

@@ -12,6 +12,7 @@ import {
   ApiProduces,
   ApiPropertyOptional,
   ApiServiceUnavailableResponse,
+  ApiTooManyRequestsResponse,
   ApiUnprocessableEntityResponse,
   ApiTags,
 } from '@nestjs/swagger';
@@ -24,6 +25,7 @@ import { JOB_STATUSES, JobStatus } from './build-status';
 import { CreateJobDto } from './dto/create-job.dto';
 import { JobDto, JobListDto } from './dto/job.dto';
 import { JobsService } from './jobs.service';
+import { EventStreamSlots } from './event-stream-slots';
 
 export class ListJobsQuery {
   @ApiPropertyOptional({ enum: JOB_STATUSES })
@@ -61,7 +63,10 @@ export class DeleteJobQuery {
 @ApiBearerAuth()
 @Controller('v1/jobs')
 export class JobsController {
-  constructor(private readonly jobs: JobsService) {}
+  constructor(
+    private readonly jobs: JobsService,
+    private readonly streams: EventStreamSlots,
+  ) {}
 
   @Post()
   @HttpCode(202)
@@ -105,11 +110,13 @@ export class JobsController {
     content: { 'text/event-stream': { schema: { type: 'string' } } },
   })
   @ApiNotFoundResponse({ description: 'No such job for this tenant' })
+  @ApiTooManyRequestsResponse({ description: 'The tenant holds as many event streams open as it may (KILN_MAX_EVENT_STREAMS_PER_TENANT); close one, or poll the job. Retry-After says when to try again' })
   async events(@CurrentCaller() caller: Caller, @Param('id') id: string, @Req() req: Request): Promise<Observable<MessageEvent>> {
     await this.jobs.assertExists(caller, id); // a 404 before the stream starts
     // Read from the request (not @Headers) so the spec shows the one optional header above.
     const lastEventId = req.headers['last-event-id'];
-    return this.jobs.eventStream(id, typeof lastEventId === 'string' ? lastEventId : null);
+    // A 429 when the tenant holds its limit of open streams; the slot is held while this one is open.
+    return this.streams.hold(caller.tenantId, () => this.jobs.eventStream(id, typeof lastEventId === 'string' ? lastEventId : null));
   }
 
   @Delete(':id')
