@@ -20,6 +20,16 @@ describe('loadConfig', () => {
     assert.equal(c.authFailuresPerMinute, 30);
   });
 
+  it('has a budget for reading models and a cap on event streams, and reads them', () => {
+    const c = loadConfig({});
+    assert.deepEqual(c.models, { checkThreads: 2, checkTimeoutMs: 10_000, checkMemoryMb: 512, maxNodes: 100_000 });
+    assert.equal(c.maxEventStreamsPerTenant, 20);
+    const set = loadConfig({ KILN_MODEL_CHECK_THREADS: '4', KILN_MODEL_CHECK_TIMEOUT_MS: '2500', KILN_MODEL_CHECK_MEMORY_MB: '1024', KILN_MODEL_MAX_NODES: '5000', KILN_MAX_EVENT_STREAMS_PER_TENANT: '0' });
+    assert.deepEqual(set.models, { checkThreads: 4, checkTimeoutMs: 2500, checkMemoryMb: 1024, maxNodes: 5000 });
+    assert.equal(set.maxEventStreamsPerTenant, 0);
+    assert.throws(() => loadConfig({ KILN_MODEL_CHECK_MEMORY_MB: '16' }), (e: unknown) => e instanceof ConfigError && e.variable === 'KILN_MODEL_CHECK_MEMORY_MB');
+  });
+
   it('reads the S3 settings', () => {
     const c = loadConfig({ KILN_STORAGE: 's3', KILN_S3_ENDPOINT: 'https://minio.internal:9443', KILN_S3_ACCESS_KEY: 'a', KILN_S3_SECRET_KEY: 'b', KILN_S3_BUCKET: 'artifacts' });
     assert.deepEqual(c.storage, { driver: 's3', endPoint: 'minio.internal', port: 9443, useSSL: true, accessKey: 'a', secretKey: 'b', bucket: 'artifacts', region: 'us-east-1', pathStyle: true, publicEndpoint: null });
