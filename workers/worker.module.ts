@@ -17,6 +17,7 @@ import { CompileService, SANDBOX } from './compile/compile.service';
 import { HeartbeatService } from './heartbeat.service';
 import { SweeperService } from './sweeper.service';
 import { SandboxExecutor } from './sandbox/executor';
+import { HOST, WorkerHost } from './sandbox/host';
 import { CAPABILITIES, probeCapabilities } from './toolchains/capabilities';
 import { createToolchainRegistry } from './toolchains/registry';
 import { WebhookWorkerModule } from './webhooks/webhook-worker.module';
@@ -39,19 +40,21 @@ export class WorkerModule {
         WebhookWorkerModule.register(config),
       ],
       providers: [
+        { provide: HOST, useFactory: () => WorkerHost.prepare(config.worker) },
         {
           provide: SANDBOX,
-          useFactory: () => {
+          inject: [HOST],
+          useFactory: (host: WorkerHost) => {
             const missing = SandboxExecutor.available(config.worker.sandbox);
             if (missing) throw new Error(`the sandbox is not available: ${missing}`);
-            return new SandboxExecutor(config.worker.sandbox);
+            return new SandboxExecutor(config.worker.sandbox, host.tree);
           },
         },
         {
           // Resolved before any processor exists, so no job is taken before the probe is done.
           provide: CAPABILITIES,
-          inject: [SANDBOX],
-          useFactory: (exec: SandboxExecutor) => probeCapabilities(pools, createToolchainRegistry(), exec, config.worker.workRoot, config.worker.optionalPools),
+          inject: [SANDBOX, HOST],
+          useFactory: (exec: SandboxExecutor, host: WorkerHost) => probeCapabilities(pools, createToolchainRegistry(), exec, host.layout.scratchRoot, config.worker.optionalPools),
         },
         CompileService,
         VerifyService,

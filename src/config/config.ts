@@ -88,6 +88,23 @@ export interface WorkerConfig {
   sandbox: 'bwrap' | 'none';
   workRoot: string;
   heartbeatSeconds: number;
+  /**
+   * The user a worker started as root runs as: it keeps a small privileged helper for what
+   * needs root (the build folders' mounts, the cgroup folders) and drops root itself before it
+   * touches a tenant's file. Null: run as started.
+   */
+  user: string | null;
+  /** Limits of each build and verification run as a whole (all its processes and files). */
+  limits: BuildLimitsConfig;
+}
+
+export interface BuildLimitsConfig {
+  /** auto: where the host allows (root, or delegated cgroups); required: refuse to start without; off. */
+  mode: 'auto' | 'required' | 'off';
+  memoryBytes: number;
+  processes: number;
+  cpus: number;
+  diskBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -111,6 +128,15 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function num(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+(\.\d+)?$/.test(raw)) throw new ConfigError(name, `expected a number, got "${raw}"`);
   const n = Number(raw);
   if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
   return n;
@@ -258,6 +284,14 @@ export function loadConfig(env: Env = process.env): KilnConfig {
       sandbox: oneOf(env, 'KILN_SANDBOX', 'bwrap', ['bwrap', 'none'] as const),
       // Under the system temp folder by default: the sandbox user must be able to reach it.
       workRoot: resolve(str(env, 'KILN_WORK_DIR', join(tmpdir(), 'kiln-work'))),
+      user: str(env, 'KILN_WORKER_USER', '') || null,
+      limits: {
+        mode: oneOf(env, 'KILN_BUILD_LIMITS', 'auto', ['auto', 'required', 'off'] as const),
+        memoryBytes: int(env, 'KILN_BUILD_MEMORY_BYTES', 4 * 1024 ** 3, 16 * 1024 ** 2, 2 ** 44),
+        processes: int(env, 'KILN_BUILD_PROCESSES', 256, 8, 100_000),
+        cpus: num(env, 'KILN_BUILD_CPUS', 2, 0.05, 1024),
+        diskBytes: int(env, 'KILN_BUILD_DISK_BYTES', 4 * 1024 ** 3, 16 * 1024 ** 2, 2 ** 44),
+      },
       heartbeatSeconds: int(env, 'KILN_HEARTBEAT_SECONDS', 5, 1, 300),
     },
   };

@@ -14,6 +14,8 @@ export interface RunOutcome {
   wallMs: number;
   /** Peak resident set size of the run, in kB, where it was measured. */
   peakMemoryKb?: number | null;
+  /** Set when the run's processes together reached its memory limit (bytes) and were killed for it. */
+  memoryLimitBytes?: number | null;
 }
 
 function fmt(v: number | string): string {
@@ -21,6 +23,7 @@ function fmt(v: number | string): string {
 }
 
 function runFailure(run: RunOutcome, what: string, timeoutMs: number, runner: string): string | null {
+  if (run.memoryLimitBytes) return `${what} ran out of memory on ${runner}: its processes together reached the run's limit of ${Math.round(run.memoryLimitBytes / 1024 ** 2)} MiB`;
   if (run.timedOut) return `${what} did not finish within ${timeoutMs} ms on ${runner}`;
   if (run.signal) return `${what} was killed by ${run.signal} on ${runner}${run.stderr.trim() ? `: ${run.stderr.trim().split('\n').pop()}` : ''}`;
   return null;

@@ -3,14 +3,14 @@ import { languageToolchain, servedLanguageKey } from '../../src/jobs/languages';
 import { prepared, PreparedStatement, returning, run } from '../../src/database/sql';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, In } from 'typeorm';
 import { KILN_CONFIG, KilnConfig } from '../../src/config/config';
 import { BuildEvent, Upload } from '../../src/database/entities';
-import { assertProducedFile, ProducedFileError } from '../sandbox/files';
+import { copyProduced, ProducedFileError } from '../sandbox/files';
 import type { ArtifactKind, ModelInput, SourceInput } from '../../src/database/entities/job.entity';
 import { compileModelBuild, MODEL_FILE } from '../toolchains/onnx';
 import { cacheKey, copyFromCache, findCached, modelToolchain, rememberSql } from '../../src/jobs/build-cache';
@@ -21,6 +21,7 @@ import { OBJECT_STORE, ObjectStore } from '../../src/storage/object-store';
 import { type LocalObject, recordReferences } from '../../src/storage/references';
 import { targetSpec, verifyWaitReason } from '../../src/targets/catalog';
 import { SandboxExecutor } from '../sandbox/executor';
+import { HOST, WorkerHost } from '../sandbox/host';
 import { CAPABILITIES, Capabilities, ServedTarget } from '../toolchains/capabilities';
 import type { Toolchain } from '../toolchains/toolchain';
 import type { Redis } from 'ioredis';
@@ -39,11 +40,6 @@ export const SANDBOX = Symbol('SANDBOX');
 /** The largest single artifact a build may store. */
 export const MAX_ARTIFACT_BYTES = 256 * 1024 * 1024;
 
-/** The build folder of an output path (its out/ or verify/ parent's parent). */
-function workdirOf(hostPath: string): string {
-  const i = hostPath.lastIndexOf('/out/');
-  return i > 0 ? hostPath.slice(0, i) : dirname(hostPath);
-}
 
 /**
  * A compiled build's result, its events, its artifacts and (when it succeeded) its build-cache
@@ -108,6 +104,7 @@ export class CompileService {
     private readonly enqueuer: EnqueueService,
     private readonly registry: WorkerRegistry,
     @Inject(REDIS) private readonly redis: Redis,
+    @Inject(HOST) private readonly host: WorkerHost,
   ) {}
 
   private get workerId(): string {
@@ -207,7 +204,14 @@ export class CompileService {
 
   private async compileAndRecord(build: ClaimedBuild, served: ServedTarget, builder: { toolchain: Toolchain; version: string } | undefined): Promise<CompileOutcome> {
     const buildId = build.id;
-    const workdir = mkdtempSync(join(this.config.worker.workRoot, 'build-'));
+    // The build folder holds work/ (the sandbox's /work, where the toolchain runs) and stage/
+    // (the worker's own: artifacts copied out of work/ as data, the verification bundle, and the
+    // folders of reference runs). Nothing under work/ is trusted once a sandboxed step has run.
+    const folder = await this.host.acquire('build');
+    const buildDir = folder.dir;
+    const workdir = join(buildDir, 'work');
+    const stage = join(buildDir, 'stage');
+    mkdirSync(stage, { mode: 0o711 });
     const controller = new AbortController();
     this.cancels.register(buildId, controller);
     try {
@@ -227,6 +231,7 @@ export class CompileService {
           spec: targetSpec(build.target.name),
           outputs: build.outputs,
           workdir,
+          stage,
           timeoutMs: this.config.worker.compileTimeoutMs,
           signal: controller.signal,
           verify: build.verify,
@@ -235,7 +240,7 @@ export class CompileService {
       if (result.canceled) return 'canceled';
       const toolchain = build.model ? modelToolchain(served.version) : { key: builder!.toolchain.key, version: builder!.version };
       try {
-        return await this.finish(build, toolchain, result);
+        return await this.finish(build, toolchain, result, workdir, stage);
       } catch (e) {
         // An output that is a link, missing or oversized is the build's doing: it fails, with why.
         if (!(e instanceof ProducedFileError)) throw e;
@@ -243,7 +248,7 @@ export class CompileService {
       }
     } finally {
       this.cancels.unregister(buildId);
-      rmSync(workdir, { recursive: true, force: true });
+      await folder.release();
     }
   }
 
@@ -329,18 +334,24 @@ export class CompileService {
    * Stores artifacts, then records the result, its events, its artifacts and (when it
    * succeeded) its build-cache entry in one statement.
    */
-  private async finish(build: ClaimedBuild, toolchain: { key: string; version: string } | null, result: CompileResult): Promise<CompileOutcome> {
+  private async finish(build: ClaimedBuild, toolchain: { key: string; version: string } | null, result: CompileResult, workdir?: string, stage?: string): Promise<CompileOutcome> {
     const stored: { storage_key: string; sha256: string; size: number; kind: string; name: string; content_type: string }[] = [];
     const objects: LocalObject[] = [];
     if (result.ok) {
-      for (const a of result.artifacts) {
-        await assertProducedFile(a.hostPath, workdirOf(a.hostPath), MAX_ARTIFACT_BYTES);
-        const put = await this.content.putFile(a.hostPath, a.contentType);
+      if (result.artifacts.length) mkdirSync(join(stage!, 'artifacts'), { mode: 0o700 });
+      for (const [i, a] of result.artifacts.entries()) {
+        // Copied out of the work folder as data (a regular file reached through real folders),
+        // and stored from the copy: the worker never opens a path the build could redirect.
+        const rel = relative(workdir!, a.hostPath);
+        if (rel.startsWith('..') || isAbsolute(rel)) throw new Error(`artifact ${a.name} is outside the work folder`);
+        const copy = join(stage!, 'artifacts', String(i));
+        await copyProduced(workdir!, rel, copy, MAX_ARTIFACT_BYTES);
+        const put = await this.content.putFile(copy, a.contentType);
         stored.push({ storage_key: put.key, sha256: put.sha256, size: put.size, kind: a.kind, name: a.name, content_type: a.contentType });
-        objects.push({ key: put.key, localPath: a.hostPath, contentType: a.contentType, size: put.size });
+        objects.push({ key: put.key, localPath: copy, contentType: a.contentType, size: put.size });
       }
+      // The bundle was put together in the stage, which no sandboxed step can write.
       for (const f of result.bundle?.files ?? []) {
-        await assertProducedFile(f.hostPath, result.bundle!.dir, MAX_ARTIFACT_BYTES);
         const type = f.name.endsWith('.json') ? 'application/json' : 'application/octet-stream';
         const put = await this.content.putFile(f.hostPath, type);
         stored.push({ storage_key: put.key, sha256: put.sha256, size: put.size, kind: 'bundle', name: `verify/${f.name}`, content_type: type });

@@ -1,6 +1,6 @@
 import { ChildProcess, fork } from 'node:child_process';
 import { join } from 'node:path';
-import type { KillRequest, LaunchRequest, LaunchResult } from './launcher';
+import type { KillRequest, LaunchRequest, LaunchResult, RunCgroup } from './launcher';
 import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 
@@ -47,6 +47,18 @@ export interface ExecResult {
   timedOut: boolean;
   canceled: boolean;
   wallMs: number;
+  /** Set when the run's whole process tree reached its memory limit (bytes): a process was killed for it. */
+  memoryLimitBytes?: number;
+  /** Its peak memory, processes and page cache together, when measured by a cgroup. */
+  peakMemoryBytes?: number;
+}
+
+/** Limits for the whole process tree of each run (cgroups), besides the per-process ones. */
+export interface TreeLimits {
+  parents: RunCgroup['parents'];
+  memoryBytes: number;
+  processes: number;
+  cpus: number;
 }
 
 export const DEFAULT_LIMITS: ResourceLimits = {
@@ -68,7 +80,11 @@ const SANDBOX_UID = 65534;
  * via prlimit, and a wall-clock kill of the whole process tree.
  */
 export class SandboxExecutor {
-  constructor(readonly mode: 'bwrap' | 'none') {}
+  constructor(
+    readonly mode: 'bwrap' | 'none',
+    /** cgroups for each run's process tree; without them, only the per-process limits hold. */
+    readonly tree: TreeLimits | null = null,
+  ) {}
 
   static available(mode: 'bwrap' | 'none'): string | null {
     if (mode === 'none') return null;
@@ -86,14 +102,22 @@ export class SandboxExecutor {
       `--as=${limits.memoryBytes}`,
       `--fsize=${limits.fileBytes}`,
       `--nofile=${limits.openFiles}`,
-      `--nproc=${limits.processes}`,
+      // RLIMIT_NPROC counts every process of the user, across runs: with a cgroup per run, its
+      // pids limit (this run's tree only) takes its place.
+      ...(this.tree ? [] : [`--nproc=${limits.processes}`]),
       `--cpu=${limits.cpuSeconds}`,
       `--core=0`,
       '--',
     ];
     const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
     if (this.mode === 'none') {
-      return { file: prlimit[0], args: [...prlimit.slice(1), '/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...req.argv] };
+      // Unsandboxed (development only): the mounts do not exist, so arguments that name a path
+      // inside one (or an option's value that does: --output=/in/x) name the host path instead.
+      const argv = req.argv.map((a) => {
+        const m = /^(--?[A-Za-z0-9-]+=)?(\/.*)$/.exec(a);
+        return m ? (m[1] ?? '') + hostPathOf(m[2], req.mounts, m[2]) : a;
+      });
+      return { file: prlimit[0], args: [...prlimit.slice(1), '/usr/bin/env', '-i', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...argv] };
     }
     const args = [
       '--unshare-all',
@@ -135,6 +159,7 @@ export class SandboxExecutor {
           stdin: req.stdin ?? '',
           timeoutMs: req.timeoutMs,
           maxOutputBytes: max,
+          ...(this.tree ? { cgroup: { parents: this.tree.parents, memoryBytes: this.tree.memoryBytes, processes: Math.min(this.tree.processes, req.limits?.processes ?? this.tree.processes), cpus: this.tree.cpus } } : {}),
         },
       );
       const onAbort = () => {
@@ -159,6 +184,8 @@ export class SandboxExecutor {
             timedOut: r.timedOut,
             canceled,
             wallMs: performance.now() - started,
+            ...(r.memoryLimitHit ? { memoryLimitBytes: this.tree!.memoryBytes } : {}),
+            ...(r.peakMemoryBytes !== undefined ? { peakMemoryBytes: r.peakMemoryBytes } : {}),
           });
         },
         (e) => {
@@ -246,10 +273,10 @@ function signalName(n: number): NodeJS.Signals | null {
   return entry ? (entry[0] as NodeJS.Signals) : null;
 }
 
-function hostPathOf(sandboxPath: string, mounts: Mount[]): string {
+function hostPathOf(sandboxPath: string, mounts: Mount[], otherwise = '/'): string {
   const sorted = [...mounts].sort((a, b) => b.sandbox.length - a.sandbox.length);
   for (const m of sorted) {
     if (sandboxPath === m.sandbox || sandboxPath.startsWith(m.sandbox + '/')) return m.host + sandboxPath.slice(m.sandbox.length);
   }
-  return '/';
+  return otherwise;
 }

@@ -1,5 +1,5 @@
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import type { ArtifactKind } from '../../src/database/entities/job.entity';
 import type { Diagnostic } from '../../src/jobs/diagnostic';
@@ -8,6 +8,7 @@ import { languageSpecOf } from '../../src/jobs/languages';
 import { TARGETS, TargetSpec } from '../../src/targets/catalog';
 import type { CanonicalTarget } from '../../src/targets/target';
 import type { ExecResult, Mount, SandboxExecutor } from '../sandbox/executor';
+import { copyProduced, mkdirBeneath, ProducedFileError, readProduced, writeBeneath } from '../sandbox/files';
 import { parseDiagnostics } from './diagnostics';
 import { buildCMake, cmakeRoot } from './cmake';
 import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
@@ -215,7 +216,7 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
   const host = hostTarget();
   await mkdirOpen(req.workdir, 'verify/ref');
   await mkdirOpen(req.workdir, 'harness');
-  const files: { name: string }[] = [];
+  const stage = new BundleStage(req);
   const isWasm = spec.family === 'wasm';
   const programName = isWasm ? 'program.wasm' : 'program';
   // Static on Linux, so the bundle runs under qemu-user or on a bare board without a sysroot.
@@ -233,12 +234,13 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
   if (verify.kind === 'kernel') {
     if (source.language !== 'c' && source.language !== 'c++') throw new Error(`kernel verification of ${source.language} is not offered`);
     const linkage = verify.linkage ?? source.language;
-    const harnessPath = join(req.workdir, 'harness', parts.cxx ? 'kiln_harness.cpp' : 'kiln_harness.c');
-    await writeFile(harnessPath, generateHarness(verify, source.language, linkage));
+    const harnessFile = parts.cxx ? 'kiln_harness.cpp' : 'kiln_harness.c';
+    writeBeneath(req.workdir, `harness/${harnessFile}`, generateHarness(verify, source.language, linkage));
     const uploaded = await readUploadedTensors(req.workdir, verify);
     if (typeof uploaded === 'string') return { failed: run.failed(uploaded) };
-    await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.inputs), generateInputs(verify, uploaded.inputs));
-    const harnessSrc = `../harness/${parts.cxx ? 'kiln_harness.cpp' : 'kiln_harness.c'}`;
+    const inputs = generateInputs(verify, uploaded.inputs);
+    stage.write(BUNDLE_FILES.inputs, inputs);
+    const harnessSrc = `../harness/${harnessFile}`;
     // The target side: the harness linked with the build's own objects.
     let r = await run.step([...parts.common.filter((o) => !/^-O/.test(o)), '-O1', '-c', harnessSrc, '-o', '../verify/harness.o']);
     if (r.exitCode !== 0) return { failed: run.fail(r, 'compiling the verification harness') };
@@ -246,17 +248,17 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
     if (r.exitCode !== 0) return { failed: run.fail(r, `linking the verification harness (does ${verify.entry} have the declared signature?)`) };
     if (uploaded.expected) {
       // Every output's expected values were uploaded: no reference build is needed.
-      await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.expected), uploaded.expected);
+      stage.write(BUNDLE_FILES.expected, uploaded.expected);
       reference = 'the expected outputs uploaded by the client';
     } else {
       const refFailed = await buildReference(run, refParts, hostCommon, [harnessSrc], refWhat);
       if (refFailed) return { failed: refFailed };
-      const ref = await run.execute(['./ref/program', BUNDLE_FILES.inputs, `ref/${BUNDLE_FILES.expected}`], '/work/verify', verify.timeoutMs, '');
-      if (ref.exitCode !== 0) return { failed: run.failRun(ref, `the reference run on ${host.name}`, verify.timeoutMs) };
-      await copyFile(join(req.workdir, 'verify/ref', BUNDLE_FILES.expected), join(req.workdir, 'verify', BUNDLE_FILES.expected));
+      const ref = await run.runReference({ program: 'verify/ref/program', inputs, args: [`/in/${BUNDLE_FILES.inputs}`, BUNDLE_FILES.expected], stdin: '', timeoutMs: verify.timeoutMs, output: { name: BUNDLE_FILES.expected, bytes: outputBytes(verify) } });
+      if (typeof ref.output === 'string') return { failed: run.failed(`the reference run on ${host.name}: ${ref.output}`) };
+      if (ref.result.exitCode !== 0) return { failed: run.failRun(ref.result, `the reference run on ${host.name}`, verify.timeoutMs) };
+      stage.write(BUNDLE_FILES.expected, ref.output!);
       reference = refDescription;
     }
-    files.push({ name: BUNDLE_FILES.inputs }, { name: BUNDLE_FILES.expected });
     const manifest: BundleManifest = {
       version: 1,
       kind: 'kernel',
@@ -269,16 +271,18 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
       seed: verify.seed,
       reference,
     };
-    await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.manifest), JSON.stringify(manifest, null, 2));
+    stage.write(BUNDLE_FILES.manifest, JSON.stringify(manifest, null, 2));
   } else if (verify.kind === 'program') {
-    let r = await run.step(link([...parts.objects, '-o', `../verify/${programName}`]));
+    const r = await run.step(link([...parts.objects, '-o', `../verify/${programName}`]));
     if (r.exitCode !== 0) return { failed: run.fail(r, 'linking the program to verify') };
     let expect = verify.expect;
     reference = 'the expected output given in the request';
     if (!expect) {
       const refFailed = await buildReference(run, refParts, hostCommon, [], refWhat);
       if (refFailed) return { failed: refFailed };
-      const ref = await run.execute(['./ref/program', ...verify.args], '/work/verify', verify.timeoutMs, verify.stdin);
+      const refRun = await run.runReference({ program: 'verify/ref/program', inputs: null, args: verify.args, stdin: verify.stdin, timeoutMs: verify.timeoutMs });
+      if (typeof refRun.output === 'string') return { failed: run.failed(`the reference run on ${host.name}: ${refRun.output}`) };
+      const ref = refRun.result;
       if (ref.timedOut || ref.signal || ref.truncated) return { failed: run.failRun(ref, `the reference run on ${host.name}`, verify.timeoutMs) };
       expect = { stdout: ref.stdout, exitCode: ref.exitCode };
       reference = separate ? refDescription : `a reference build on ${host.name} (${referenceOptions(source.options).join(' ')})`;
@@ -294,13 +298,59 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
       expect,
       reference,
     };
-    await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.manifest), JSON.stringify(manifest, null, 2));
+    stage.write(BUNDLE_FILES.manifest, JSON.stringify(manifest, null, 2));
   } else {
     throw new Error('a model is verified by the model toolchain');
   }
-  files.unshift({ name: BUNDLE_FILES.manifest }, { name: programName });
-  return { dir: join(req.workdir, 'verify'), files: files.map((f) => ({ name: f.name, hostPath: join(req.workdir, 'verify', f.name) })) };
+  const taken = await stage.takeProgram(`verify/${programName}`, programName);
+  if (taken) return { failed: run.failed(taken) };
+  return stage.bundle();
 }
+
+/** The bytes a kernel check's outputs take, in the order the harness writes them. */
+export function outputBytes(verify: KernelVerifySpec): number {
+  return outputArgs(verify).reduce((n, a) => n + bufferBytes(a), 0);
+}
+
+/**
+ * A verification bundle as it is put together: in the stage (the worker's own folder, which no
+ * sandboxed step can write), from bytes the worker made and from the program the toolchain
+ * linked, copied out of the work folder without following links.
+ */
+export class BundleStage {
+  readonly dir: string;
+  private readonly files: string[] = [];
+
+  constructor(private readonly req: Pick<CompileRequest, 'workdir' | 'stage'>) {
+    this.dir = join(req.stage, 'bundle');
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  write(name: string, data: string | Uint8Array): void {
+    writeFileSync(join(this.dir, name), data, { flag: 'wx' });
+    this.files.push(name);
+  }
+
+  /** Copies the linked program (a path in the work folder) into the bundle; a string says why it could not be. */
+  async takeProgram(rel: string, name: string): Promise<string | null> {
+    try {
+      await copyProduced(this.req.workdir, rel, join(this.dir, name), MAX_PROGRAM_BYTES);
+    } catch (e) {
+      if (e instanceof ProducedFileError) return `the program to verify was refused: ${e.message}`;
+      throw e;
+    }
+    this.files.unshift(name);
+    return null;
+  }
+
+  bundle(): CompiledBundle {
+    const order = [BUNDLE_FILES.manifest, ...this.files.filter((f) => f !== BUNDLE_FILES.manifest)];
+    return { dir: this.dir, files: order.filter((f) => this.files.includes(f)).map((name) => ({ name, hostPath: join(this.dir, name) })) };
+  }
+}
+
+/** The largest program a bundle takes (a model's program carries its weights). */
+const MAX_PROGRAM_BYTES = 1024 ** 3;
 
 const CLANG_VERSION_HINT = '19';
 
@@ -333,7 +383,8 @@ export async function readUploadedTensors(workdir: string, verify: KernelVerifyS
     if (a.kind !== 'buffer') continue;
     for (const role of ['input', 'expected'] as const) {
       if (!a[role]) continue;
-      const bytes = await readFile(join(workdir, verifyDataFile(role, a.name)));
+      const bytes = await readProduced(workdir, verifyDataFile(role, a.name), bufferBytes(a) + 1).catch((e: Error) => e);
+      if (bytes instanceof Error) return `verification: the uploaded ${role === 'input' ? 'input' : 'expected output'} of "${a.name}" could not be read: ${bytes.message}`;
       if (bytes.length !== bufferBytes(a)) return `verification: the uploaded ${role === 'input' ? 'input' : 'expected output'} of "${a.name}" holds ${bytes.length} bytes; ${a.dtype} ${JSON.stringify(a.shape)} needs ${bufferBytes(a)}`;
       if (role === 'input') inputs.set(a.name, bytes);
       else expected.push(bytes);
@@ -364,9 +415,10 @@ export class ClangRun {
   private readonly diagnostics: Diagnostic[] = [];
   private readonly seen = new Set<string>();
   private readonly mounts: Mount[];
+  private references = 0;
 
   constructor(
-    private readonly req: Pick<CompileRequest, 'workdir' | 'timeoutMs' | 'signal'>,
+    private readonly req: Pick<CompileRequest, 'workdir' | 'stage' | 'timeoutMs' | 'signal'>,
     private readonly exec: SandboxExecutor,
     private readonly driver: string,
     private readonly opts: { env?: Record<string, string>; mounts?: Mount[]; parse?: (output: string) => Diagnostic[] } = {},
@@ -392,11 +444,43 @@ export class ClangRun {
     return r;
   }
 
-  /** Runs a built program (the reference) in the sandbox, with its own time limit. */
-  async execute(argv: string[], cwd: string, timeoutMs: number, stdin: string): Promise<ExecResult> {
-    const r = await this.exec.run({ argv, cwd, mounts: this.mounts, timeoutMs, signal: this.req.signal, stdin, maxOutputBytes: 1024 * 1024, limits: { processes: 64, memoryBytes: 2 * 1024 ** 3 } });
+  /**
+   * Runs a reference program (a path in the work folder) in a sandbox of its own: the program and
+   * its inputs are copied into a fresh folder of the stage and mounted read-only at /in, and it
+   * runs in another fresh folder (/work, its only writable one), from which the worker takes the
+   * named output as data (a regular file, not a link, of exactly the bytes expected). It never
+   * shares a writable folder with the build or with the program under test.
+   */
+  async runReference(opts: { program: string; inputs: Buffer | null; args: string[]; stdin: string; timeoutMs: number; output?: { name: string; bytes: number } }): Promise<{ result: ExecResult; output?: Buffer | string }> {
+    const root = join(this.req.stage, `ref-${++this.references}`);
+    const input = join(root, 'in');
+    const work = join(root, 'work');
+    mkdirSync(input, { recursive: true, mode: 0o755 });
+    mkdirSync(work, { mode: 0o777 });
+    // mkdir's mode is masked by the umask; the sandbox user (another uid under a root worker) needs these.
+    await chmod(root, 0o711);
+    await chmod(input, 0o755);
+    await chmod(work, 0o777);
+    try {
+      await copyProduced(this.req.workdir, opts.program, join(input, 'program'), 1024 ** 3);
+    } catch (e) {
+      if (!(e instanceof ProducedFileError)) throw e;
+      return { result: { exitCode: null, signal: null, stdout: '', stderr: '', truncated: false, timedOut: false, canceled: false, wallMs: 0 }, output: `the reference program was refused: ${e.message}` };
+    }
+    await chmod(join(input, 'program'), 0o755);
+    if (opts.inputs) writeFileSync(join(input, BUNDLE_FILES.inputs), opts.inputs, { mode: 0o644 });
+    const argv = ['/in/program', ...opts.args];
+    const r = await this.exec.run({ argv, cwd: '/work', mounts: [{ host: input, sandbox: '/in' }, { host: work, sandbox: '/work', writable: true }], timeoutMs: opts.timeoutMs, signal: this.req.signal, stdin: opts.stdin, maxOutputBytes: 1024 * 1024, limits: { processes: 64, memoryBytes: 2 * 1024 ** 3 } });
     if (r.stderr.trim() && this.log.length < MAX_LOG) this.log += `$ ${argv.join(' ')}\n${r.stderr.slice(0, 4096)}`;
-    return r;
+    if (!opts.output || r.exitCode !== 0) return { result: r };
+    try {
+      const bytes = await readProduced(work, opts.output.name, opts.output.bytes);
+      if (bytes.length !== opts.output.bytes) return { result: r, output: `it wrote ${bytes.length} bytes of outputs; the check's outputs take ${opts.output.bytes}` };
+      return { result: r, output: bytes };
+    } catch (e) {
+      if (!(e instanceof ProducedFileError)) throw e;
+      return { result: r, output: `its outputs were refused: ${e.message}` };
+    }
   }
 
   ok(artifacts: ProducedArtifact[], bundle?: CompiledBundle): CompileResult {
@@ -410,7 +494,9 @@ export class ClangRun {
       ? 'canceled'
       : r.timedOut
         ? `${what} timed out after ${Math.round(this.req.timeoutMs / 1000)} s`
-        : r.signal
+        : r.memoryLimitBytes
+          ? `${what} ran out of memory: its processes together reached the build's limit of ${Math.round(r.memoryLimitBytes / 1024 ** 2)} MiB`
+          : r.signal
           ? `${what} was killed by ${r.signal} (a resource limit was reached)`
           : `${what} failed${errors ? ` with ${errors} error${errors > 1 ? 's' : ''}` : ` (exit code ${r.exitCode}): ${lastLine(r.stderr || r.stdout)}`}`;
     return this.failed(reason, r.canceled);
@@ -419,7 +505,9 @@ export class ClangRun {
   failRun(r: ExecResult, what: string, timeoutMs: number): CompileResult {
     const reason = r.canceled
       ? 'canceled'
-      : r.timedOut
+      : r.memoryLimitBytes
+        ? `${what} ran out of memory: its processes together reached the limit of ${Math.round(r.memoryLimitBytes / 1024 ** 2)} MiB`
+        : r.timedOut
         ? `${what} did not finish within ${timeoutMs} ms`
         : r.signal
           ? `${what} was killed by ${r.signal}`
@@ -439,16 +527,14 @@ function linkLibraries(options: string[]): string[] {
   return options.filter((o) => o.startsWith('-l'));
 }
 
-/** Creates folders below root that the sandbox user (another uid) may write into. */
+/**
+ * Creates folders below root that the sandbox user (another uid) may write into, never following
+ * a link that an earlier sandboxed step left where a folder should be.
+ */
 export async function mkdirOpen(root: string, rel: string): Promise<void> {
   // Synchronously: a few tiny calls, each of which would otherwise be a round trip through the
   // thread pool (see CompileService.writeSources).
-  let path = root;
-  for (const part of rel.split('/').filter((p) => p && p !== '.')) {
-    path = join(path, part);
-    mkdirSync(path, { recursive: true });
-    chmodSync(path, 0o777);
-  }
+  mkdirBeneath(root, rel, 0o777);
 }
 
 function lastLine(text: string): string {

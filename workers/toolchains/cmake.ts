@@ -1,4 +1,5 @@
-import { lstat, readdir, writeFile } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
+import { writeBeneath } from '../sandbox/files';
 import { join, posix, relative } from 'node:path';
 import type { ArtifactKind } from '../../src/database/entities/job.entity';
 import type { SandboxExecutor } from '../sandbox/executor';
@@ -48,7 +49,7 @@ export async function buildCMake(req: CompileRequest, exec: SandboxExecutor, roo
     '',
   ].join('\n');
   await mkdirOpen(req.workdir, 'out/cmake');
-  await writeFile(join(req.workdir, 'out/toolchain.cmake'), toolchainFile);
+  writeBeneath(req.workdir, 'out/toolchain.cmake', toolchainFile);
   const projectDir = root ? `/work/src/${root}` : '/work/src';
   const configure = await run.step(['-S', projectDir, '-B', '/work/out/cmake', '-G', 'Ninja', '-DCMAKE_TOOLCHAIN_FILE=/work/out/toolchain.cmake', '-DCMAKE_BUILD_TYPE=Release', '-DBUILD_TESTING=OFF', '-Wno-dev']);
   if (configure.exitCode !== 0) return run.fail(configure, 'configuring the CMake project');

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readProduced } from '../sandbox/files';
 import { join } from 'node:path';
 import { languageSpecOf } from '../../src/jobs/languages';
 import { isTranslationUnit } from '../../src/jobs/source-rules';
@@ -68,7 +68,7 @@ export class FlangToolchain implements Toolchain {
     const { source, target, spec, outputs } = req;
     const run = new ClangRun(req, exec, FLANG);
     const unitPaths = source.files.map((f) => f.path).filter((p) => isTranslationUnit('fortran', p));
-    const units = fortranOrder(await Promise.all(unitPaths.map(async (path) => ({ path, text: await readFile(join(req.workdir, 'src', path), 'latin1') }))));
+    const units = fortranOrder(await Promise.all(unitPaths.map(async (path) => ({ path, text: (await readProduced(req.workdir, `src/${path}`)).toString('latin1') }))));
     await mkdirOpen(req.workdir, 'out/mod');
     const targetArgs = targetFlags(target, spec).map((f) => (f === '-Xclang' ? '-Xflang' : f));
     const common = [...targetArgs, '-module-dir', '../out/mod', '-I', '../out/mod', ...(outputs.includes('shared') ? ['-fPIC'] : []), ...Object.entries(source.defines).map(([k, v]) => `-D${k}=${v}`), ...source.options];

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readProduced } from '../sandbox/files';
 import { basename, dirname, join } from 'node:path';
 import { languageSpecOf } from '../../src/jobs/languages';
 import type { CanonicalTarget } from '../../src/targets/target';
@@ -73,7 +73,7 @@ export class GoToolchain implements Toolchain {
     let pkg = '.';
     let program = programName(root.length ? root : units);
     if (modules && root.length === 0) {
-      const isMain = async (p: string) => /^\s*package\s+main\b/m.test(await readFile(join(req.workdir, 'src', p), 'utf8'));
+      const isMain = async (p: string) => /^\s*package\s+main\b/m.test((await readProduced(req.workdir, `src/${p}`)).toString('utf8'));
       const mains = [...new Set((await Promise.all(units.map(async (p) => ((await isMain(p)) ? dirname(p) : null)))).filter((d): d is string => d !== null))].sort();
       if (mains.length === 0) return run.failed('the module has no main package: Kiln builds a program (package main) at the module\'s top folder or in one folder under it');
       if (mains.length > 1) return run.failed(`the module has several main packages (${mains.join(', ')}); a job builds one program: keep one of them, or put it in the module's top folder`);

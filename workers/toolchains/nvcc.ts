@@ -4,12 +4,12 @@ import type { ArtifactKind } from '../../src/database/entities/job.entity';
 import { isTranslationUnit } from '../../src/jobs/source-rules';
 import { targetSpec } from '../../src/targets/catalog';
 import type { SandboxExecutor } from '../sandbox/executor';
-import { copyFile, writeFile } from 'node:fs/promises';
+import { writeBeneath } from '../sandbox/files';
 import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
 import { elementCount, generateInputs, outputArgs } from '../../src/verification/inputs';
 import { generateCudaHarness } from '../verify/cuda-harness';
 import { generateHarness } from '../verify/harness';
-import { baseFlags, buildReference, CLANG, ClangRun, CLANGXX, CONTENT_TYPES, hostTarget, mkdirOpen, readUploadedTensors, referenceOptions, referenceParts } from './clang';
+import { baseFlags, buildReference, BundleStage, CLANG, ClangRun, CLANGXX, CONTENT_TYPES, hostTarget, mkdirOpen, outputBytes, readUploadedTensors, referenceOptions, referenceParts } from './clang';
 import { firstLines, probeRun, withProbeDir } from './common';
 import type { CompiledBundle, CompileRequest, CompileResult, ProducedArtifact, Toolchain, ToolchainProbe } from './toolchain';
 
@@ -103,23 +103,24 @@ async function cudaBundle(run: ClangRun, req: CompileRequest, exec: SandboxExecu
   const gencode = ['-gencode', `arch=${virtual},code=[${arch},${virtual}]`];
   await mkdirOpen(req.workdir, 'verify/ref');
   await mkdirOpen(req.workdir, 'harness');
+  const stage = new BundleStage(req);
   const manifest = { version: 1 as const, target: req.spec.name, device: arch, program: 'program', timeoutMs: verify.timeoutMs };
-  const files = [BUNDLE_FILES.manifest, 'program'];
   if (verify.kind === 'program') {
     const r = await run.step([...common, ...gencode, ...units, '-o', '../verify/program']);
     if (r.exitCode !== 0) return { failed: run.fail(r, 'linking the program to verify') };
     const full: BundleManifest = { ...manifest, kind: 'program', args: verify.args, stdin: verify.stdin, expect: verify.expect!, reference: 'the expected output given in the request' };
-    await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.manifest), JSON.stringify(full, null, 2));
+    stage.write(BUNDLE_FILES.manifest, JSON.stringify(full, null, 2));
   } else if (verify.kind === 'kernel') {
-    await writeFile(join(req.workdir, 'harness/kiln_harness.cu'), generateCudaHarness(verify));
+    writeBeneath(req.workdir, 'harness/kiln_harness.cu', generateCudaHarness(verify));
     const uploaded = await readUploadedTensors(req.workdir, verify);
     if (typeof uploaded === 'string') return { failed: run.failed(uploaded) };
-    await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.inputs), generateInputs(verify, uploaded.inputs));
+    const inputs = generateInputs(verify, uploaded.inputs);
+    stage.write(BUNDLE_FILES.inputs, inputs);
     const r = await run.step([...common, '-rdc=true', ...gencode, ...units, '../harness/kiln_harness.cu', '-o', '../verify/program']);
     if (r.exitCode !== 0) return { failed: run.fail(r, `linking the verification harness (is ${verify.entry} a __global__ function with the declared signature${verify.linkage === 'c' ? ' and extern "C"' : ''}?)`) };
     let reference: string;
     if (uploaded.expected) {
-      await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.expected), uploaded.expected);
+      stage.write(BUNDLE_FILES.expected, uploaded.expected);
       reference = 'the expected outputs uploaded by the client';
     } else {
       // The reference: the check's C or C++ host function, built for this host and run here.
@@ -129,14 +130,15 @@ async function cudaBundle(run: ClangRun, req: CompileRequest, exec: SandboxExecu
       const host = hostTarget();
       const refRun = new ClangRun(req, exec, cxx ? CLANGXX : CLANG);
       const harness = cxx ? 'kiln_ref_harness.cpp' : 'kiln_ref_harness.c';
-      await writeFile(join(req.workdir, 'harness', harness), generateHarness(verify, language, language));
+      writeBeneath(req.workdir, `harness/${harness}`, generateHarness(verify, language, language));
       const hostCommon = [`--target=${host.clangTriple}`, ...baseFlags(cxx, host), ...referenceOptions(ref.options)];
       const what = `the reference source (${ref.files.map((f) => f.path).join(', ')})`;
       const failed = await buildReference(refRun, referenceParts(language, ref), hostCommon, [`../harness/${harness}`], what);
       if (failed) return { failed };
-      const out = await refRun.execute(['./ref/program', BUNDLE_FILES.inputs, `ref/${BUNDLE_FILES.expected}`], '/work/verify', verify.timeoutMs, '');
-      if (out.exitCode !== 0) return { failed: refRun.failRun(out, `the reference run on ${host.name}`, verify.timeoutMs) };
-      await copyFile(join(req.workdir, 'verify/ref', BUNDLE_FILES.expected), join(req.workdir, 'verify', BUNDLE_FILES.expected));
+      const out = await refRun.runReference({ program: 'verify/ref/program', inputs, args: [`/in/${BUNDLE_FILES.inputs}`, BUNDLE_FILES.expected], stdin: '', timeoutMs: verify.timeoutMs, output: { name: BUNDLE_FILES.expected, bytes: outputBytes(verify) } });
+      if (typeof out.output === 'string') return { failed: refRun.failed(`the reference run on ${host.name}: ${out.output}`) };
+      if (out.result.exitCode !== 0) return { failed: refRun.failRun(out.result, `the reference run on ${host.name}`, verify.timeoutMs) };
+      stage.write(BUNDLE_FILES.expected, out.output!);
       reference = `${what} built for ${host.name} (clang 19, ${referenceOptions(ref.options).join(' ')})`;
     }
     const full: BundleManifest = {
@@ -148,10 +150,11 @@ async function cudaBundle(run: ClangRun, req: CompileRequest, exec: SandboxExecu
       seed: verify.seed,
       reference,
     };
-    await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.manifest), JSON.stringify(full, null, 2));
-    files.push(BUNDLE_FILES.inputs, BUNDLE_FILES.expected);
+    stage.write(BUNDLE_FILES.manifest, JSON.stringify(full, null, 2));
   } else {
     throw new Error('a model is verified by the model toolchain');
   }
-  return { dir: join(req.workdir, 'verify'), files: files.map((name) => ({ name, hostPath: join(req.workdir, 'verify', name) })) };
+  const taken = await stage.takeProgram('verify/program', 'program');
+  if (taken) return { failed: run.failed(taken) };
+  return stage.bundle();
 }

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { writeBeneath } from '../sandbox/files';
 import { join } from 'node:path';
 import { compileModelCuda } from '../../compiler/src/cuda/generate';
 import { modelHarness } from '../../compiler/src/harness';
@@ -30,7 +30,7 @@ export async function compileCudaModelBuild(req: CompileRequest, bytes: Uint8Arr
     if (e instanceof CompileError) return run.failed(`compiling the model for CUDA failed: ${e.message}`);
     throw e;
   }
-  for (const [name, content] of Object.entries(compiled.files)) await writeFile(join(req.workdir, 'src', name), content);
+  for (const [name, content] of Object.entries(compiled.files)) writeBeneath(req.workdir, `src/${name}`, content);
   const virtual = arch.replace(/^sm_/, 'compute_');
   const host = ['-std=c++17', '-O3', '-gencode', `arch=${virtual},code=[${arch},${virtual}]`, '-Xcompiler', '-fPIC'];
   const artifacts: ProducedArtifact[] = [
@@ -71,7 +71,7 @@ export async function compileCudaModelBuild(req: CompileRequest, bytes: Uint8Arr
   const verify = req.verify as ModelVerifySpec;
   const meta = compiled.metadata;
   await mkdirOpen(req.workdir, 'verify');
-  await writeFile(join(req.workdir, 'src/kiln_harness.c'), modelHarness(meta));
+  writeBeneath(req.workdir, 'src/kiln_harness.c', modelHarness(meta));
   const r = await run.step([...host, '--cudart', 'static', 'model.cu', 'kiln_harness.c', '-o', '../verify/program']);
   if (r.exitCode !== 0) return run.fail(r, 'linking the verification harness');
   return finishModelBundle(run, req, artifacts, bytes, meta, verify, 'program', arch);

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readProduced, writeBeneath } from '../sandbox/files';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { compileModel, COMPILER_VERSION, ModelMetadata, modelJobProblem } from '../../compiler/src/compile';
@@ -11,7 +11,7 @@ import type { DType as VerifyDType } from '../../src/verification/dtype';
 import { prng } from '../../src/verification/inputs';
 import type { ModelVerifySpec } from '../../src/verification/spec';
 import type { SandboxExecutor } from '../sandbox/executor';
-import { baseFlags, CLANG, ClangRun, CONTENT_TYPES, LLVM_AR, mkdirOpen, targetFlags } from './clang';
+import { baseFlags, BundleStage, CLANG, ClangRun, CONTENT_TYPES, LLVM_AR, mkdirOpen, targetFlags } from './clang';
 import { compileCudaModelBuild } from './onnx-cuda';
 import type { CompileRequest, CompileResult, ProducedArtifact } from './toolchain';
 
@@ -83,7 +83,7 @@ export async function referenceOutputs(model: Uint8Array, meta: ModelMetadata, i
  * ONNX Runtime computes on them.
  */
 export async function compileModelBuild(req: CompileRequest, exec: SandboxExecutor): Promise<CompileResult> {
-  const bytes = await readFile(join(req.workdir, MODEL_FILE));
+  const bytes = await readProduced(req.workdir, MODEL_FILE, Number.MAX_SAFE_INTEGER);
   if (req.spec.family === 'nvptx') return compileCudaModelBuild(req, bytes, exec);
   const run = new ClangRun(req, exec, CLANG);
   let compiled;
@@ -95,7 +95,7 @@ export async function compileModelBuild(req: CompileRequest, exec: SandboxExecut
   }
   const why = modelJobProblem(compiled.metadata);
   if (why) return run.failed(why);
-  for (const [name, content] of Object.entries(compiled.files)) await writeFile(join(req.workdir, 'src', name), content);
+  for (const [name, content] of Object.entries(compiled.files)) writeBeneath(req.workdir, `src/${name}`, content);
   const { spec, target, outputs } = req;
   const common = [...targetFlags(target, spec), ...baseFlags(false, spec), '-std=c23', '-O2', ...(outputs.includes('shared') ? ['-fPIC'] : [])];
   const artifacts: ProducedArtifact[] = [
@@ -132,7 +132,7 @@ export async function compileModelBuild(req: CompileRequest, exec: SandboxExecut
   const verify = req.verify as ModelVerifySpec;
   const meta = compiled.metadata;
   await mkdirOpen(req.workdir, 'verify');
-  await writeFile(join(req.workdir, 'src/kiln_harness.c'), modelHarness(meta));
+  writeBeneath(req.workdir, 'src/kiln_harness.c', modelHarness(meta));
   const wasm = spec.family === 'wasm';
   const program = wasm ? 'program.wasm' : 'program';
   r = await run.step([...common, '-fuse-ld=lld', ...(wasm ? [] : ['-static']), 'kiln_harness.c', '../out/obj/model.o', '-o', `../verify/${program}`, '-lm']);
@@ -146,14 +146,15 @@ export async function compileModelBuild(req: CompileRequest, exec: SandboxExecut
  */
 export async function finishModelBundle(run: ClangRun, req: CompileRequest, artifacts: ProducedArtifact[], bytes: Uint8Array, meta: ModelMetadata, verify: ModelVerifySpec, program: string, device?: string): Promise<CompileResult> {
   const inputs = modelInputs(meta, verify.seed);
-  await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.inputs), Buffer.concat(inputs));
+  const stage = new BundleStage(req);
+  stage.write(BUNDLE_FILES.inputs, Buffer.concat(inputs));
   let expected: Buffer;
   try {
     expected = await referenceOutputs(bytes, meta, inputs);
   } catch (e) {
     return run.failed(`ONNX Runtime could not run the model for the reference: ${(e as Error).message.split('\n')[0]}`);
   }
-  await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.expected), expected);
+  stage.write(BUNDLE_FILES.expected, expected);
   const manifest: BundleManifest = {
     version: 1,
     kind: 'kernel',
@@ -170,9 +171,10 @@ export async function finishModelBundle(run: ClangRun, req: CompileRequest, arti
     seed: verify.seed,
     reference: `onnxruntime-node ${ORT_VERSION} (CPU) on the same inputs`,
   };
-  await writeFile(join(req.workdir, 'verify', BUNDLE_FILES.manifest), JSON.stringify(manifest, null, 2));
-  const names = [BUNDLE_FILES.manifest, program, BUNDLE_FILES.inputs, BUNDLE_FILES.expected];
-  return run.ok(artifacts, { dir: join(req.workdir, 'verify'), files: names.map((name) => ({ name, hostPath: join(req.workdir, 'verify', name) })) });
+  stage.write(BUNDLE_FILES.manifest, JSON.stringify(manifest, null, 2));
+  const taken = await stage.takeProgram(`verify/${program}`, program);
+  if (taken) return run.failed(taken);
+  return run.ok(artifacts, stage.bundle());
 }
 
 export { MODEL_TOOLCHAIN_KEY } from '../../src/jobs/build-cache';

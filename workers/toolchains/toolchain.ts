@@ -28,15 +28,20 @@ export interface CompileRequest {
   target: CanonicalTarget;
   spec: TargetSpec;
   outputs: ArtifactKind[];
-  /** Host folder holding src/ (the sources, as the client named them) and out/. */
+  /** Host folder holding src/ (the sources, as the client named them) and out/: the sandbox's /work. */
   workdir: string;
+  /**
+   * Host folder of the worker's own that no sandboxed step can write: the verification bundle is
+   * put together here, and reference runs get fresh folders below it.
+   */
+  stage: string;
   timeoutMs: number;
   signal?: AbortSignal;
   /** When set, the build also produces a verification bundle. */
   verify: VerifySpec | null;
 }
 
-/** The files of a verification bundle, in a folder of the work directory. */
+/** The files of a verification bundle, in a folder of the stage (never in the work folder). */
 export interface CompiledBundle {
   dir: string;
   files: { name: string; hostPath: string }[];

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TARGETS } from '../../src/targets/catalog';
 import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
@@ -39,7 +40,15 @@ export async function verifyBundle(dir: string, opts: { sandbox: 'bwrap' | 'none
 }
 
 async function finish(dir: string, manifest: BundleManifest, runner: Runner, opts: { sandbox: 'bwrap' | 'none' }): Promise<VerificationReport> {
-  const { run, outputs } = await runBundle(dir, manifest, runner, new SandboxExecutor(opts.sandbox));
+  const scratch = await mkdtemp(join(tmpdir(), 'kiln-verify-'));
+  let result;
+  try {
+    await chmod(scratch, 0o711);
+    result = await runBundle(dir, manifest, runner, new SandboxExecutor(opts.sandbox), { scratch });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+  const { run, outputs } = result;
   const base = { runner: runner.name, worker: `kiln-verify@${process.pid}` };
   const report =
     manifest.kind === 'kernel' ? evaluateKernel(manifest, run, await readFile(join(dir, BUNDLE_FILES.expected)), outputs, base) : evaluateProgram(manifest, run, base);

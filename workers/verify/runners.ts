@@ -14,7 +14,7 @@ export interface Runner {
   /** Extra read-only mounts the runner needs inside the sandbox. */
   mounts: Mount[];
   limits: Partial<ResourceLimits>;
-  /** Files to place in the bundle folder before the run (the WASI launcher). */
+  /** Files the run needs besides the bundle (the WASI launcher), bound read-only at /in/NAME. */
   files: Record<string, string>;
 }
 
@@ -29,14 +29,14 @@ const QEMU: Record<string, { bin: string; cpu: string }> = {
 };
 
 /**
- * Runs a WASI command module with Node's WASI: the bundle folder is the only directory it
- * sees, argv and exit code pass through, and nothing of the host environment leaks in.
+ * Runs a WASI command module with Node's WASI: the run's folder and its read-only inputs (/in)
+ * are the only directories it sees, argv and exit code pass through, and nothing of the host environment leaks in.
  */
 export const WASI_LAUNCHER = `'use strict';
 const { readFileSync } = require('node:fs');
 const { WASI } = require('node:wasi');
 const [file, ...args] = process.argv.slice(2);
-const wasi = new WASI({ version: 'preview1', args: [file, ...args], env: {}, preopens: { '.': '.' }, returnOnExit: true });
+const wasi = new WASI({ version: 'preview1', args: [file, ...args], env: {}, preopens: { '.': '.', '/in': '/in' }, returnOnExit: true });
 WebAssembly.instantiate(readFileSync(file), wasi.getImportObject()).then(({ instance }) => {
   process.exitCode = wasi.start(instance);
 }, (e) => { console.error('wasm: ' + e.message); process.exitCode = 134; });
@@ -51,7 +51,7 @@ function wasmRunner(): Runner | null {
     arch: 'wasm32',
     // --single-threaded: Node 20 with V8's background threads crashes (SIGSEGV) now and then
     // while exiting after a module grew its memory past about 32 MiB, failing a correct program.
-    argv: (program, args) => [node, '--no-warnings', '--single-threaded', '--max-old-space-size=512', 'kiln-wasi-launcher.cjs', program, ...args],
+    argv: (program, args) => [node, '--no-warnings', '--single-threaded', '--max-old-space-size=512', '/in/kiln-wasi-launcher.cjs', program, ...args],
     // Node may live outside /usr (nvm, /opt): make its folder visible, read-only.
     mounts: nodeDir.startsWith('/usr') ? [] : [{ host: nodeDir, sandbox: nodeDir }],
     // V8 reserves large guard regions for wasm memories: address space is not a memory measure here.

@@ -1,5 +1,5 @@
 import { rememberSucceeded } from '../../src/jobs/build-cache';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createWriteStream, existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
@@ -16,10 +16,12 @@ import { evaluateKernel, evaluateProgram, RunOutcome } from '../../src/verificat
 import type { VerificationReport } from '../../src/verification/report';
 import { CancelRegistry } from '../compile/cancel-registry';
 import { SANDBOX } from '../compile/compile.service';
-import { SandboxExecutor } from '../sandbox/executor';
+import { Mount, SandboxExecutor } from '../sandbox/executor';
+import { HOST, WorkerHost } from '../sandbox/host';
 import { CAPABILITIES, Capabilities } from '../toolchains/capabilities';
 import type { Runner } from './runners';
-import { assertProducedFile } from '../sandbox/files';
+import { readProduced, removeTree } from '../sandbox/files';
+import { DTYPE_SIZE } from '../../src/verification/dtype';
 
 export type VerifyOutcome = 'succeeded' | 'failed' | 'canceled' | 'skipped';
 
@@ -31,46 +33,81 @@ export type VerifyOutcome = 'succeeded' | 'failed' | 'canceled' | 'skipped';
  */
 export const GNU_TIME = '/usr/bin/time';
 
-/** Runs a bundle's program with a runner in the sandbox. Shared by the worker and the CLI. */
-export async function runBundle(dir: string, manifest: BundleManifest, runner: Runner, exec: SandboxExecutor, signal?: AbortSignal): Promise<{ run: RunOutcome; outputs: Buffer | null }> {
-  for (const [name, text] of Object.entries(runner.files)) await writeFile(join(dir, name), text);
-  await chmod(join(dir, manifest.program), 0o755);
+/**
+ * Runs a bundle's program with a runner in the sandbox. Shared by the worker and the CLI.
+ *
+ * The program under test never reaches its judge: the bundle folder is not mounted. The program,
+ * its inputs and the runner's own files are bound read-only at /in, expected.bin is not in the
+ * sandbox at all, and the run's only writable folder is a fresh one (/work, made under `scratch`),
+ * from which the outputs are taken as data (a regular file, never a link). The comparison and
+ * the report happen afterwards, outside.
+ */
+export async function runBundle(dir: string, manifest: BundleManifest, runner: Runner, exec: SandboxExecutor, opts: { scratch: string; signal?: AbortSignal }): Promise<{ run: RunOutcome; outputs: Buffer | null }> {
   const kernel = manifest.kind === 'kernel';
-  // A whole program's peak memory is part of its report; a machine without GNU time reports none.
-  const measure = !kernel && existsSync(GNU_TIME);
-  const peakPath = join(dir, BUNDLE_FILES.peakMemory);
-  await rm(peakPath, { force: true });
-  const argv = runner.argv(`./${manifest.program}`, kernel ? [BUNDLE_FILES.inputs, BUNDLE_FILES.outputs] : (manifest.args ?? []));
-  const r = await exec.run({
-    argv: measure ? [GNU_TIME, '--quiet', '--format=%M', `--output=${BUNDLE_FILES.peakMemory}`, ...argv] : argv,
-    cwd: '/work',
-    mounts: [{ host: dir, sandbox: '/work', writable: true }, ...runner.mounts],
-    timeoutMs: manifest.timeoutMs,
-    stdin: kernel ? '' : (manifest.stdin ?? ''),
-    limits: runner.limits,
-    maxOutputBytes: 1024 * 1024,
-    signal,
-  });
-  // The program may have left a link where its outputs should be: only a regular file counts.
-  const outputsPath = join(dir, BUNDLE_FILES.outputs);
-  const outputs = kernel && (await assertProducedFile(outputsPath, dir, 1024 ** 3).then(() => true, () => false)) ? await readFile(outputsPath) : null;
-  let peakMemoryKb: number | null = null;
-  let exitSignal = r.signal;
-  if (measure && !r.timedOut && !r.canceled) {
-    peakMemoryKb = await readPeakMemory(peakPath, dir);
-    // GNU time exits with 128 + the signal that killed the program; bubblewrap already says so.
-    if (exec.mode === 'none' && r.signal === null && r.exitCode !== null && r.exitCode > 128 && r.exitCode < 128 + 65) exitSignal = signalName(r.exitCode - 128);
+  if (!/^[A-Za-z0-9._-]+$/.test(manifest.program) || manifest.program.startsWith('.')) throw new Error(`the bundle's program name ${JSON.stringify(manifest.program)} is not a plain file name`);
+  const root = await mkdtemp(join(opts.scratch, 'run-'));
+  try {
+    await chmod(root, 0o711);
+    const own = join(root, 'in');
+    const work = join(root, 'work');
+    await mkdir(own, { mode: 0o755 });
+    await chmod(own, 0o755);
+    await mkdir(work, { mode: 0o777 });
+    await chmod(work, 0o777); // the sandbox user may be another uid (a worker running as root)
+    for (const [name, text] of Object.entries(runner.files)) await writeFile(join(own, name), text, { mode: 0o644 });
+    await chmod(join(dir, manifest.program), 0o755);
+    const mounts: Mount[] = [
+      { host: work, sandbox: '/work', writable: true },
+      ...Object.keys(runner.files).map((name) => ({ host: join(own, name), sandbox: `/in/${name}` })),
+      { host: join(dir, manifest.program), sandbox: `/in/${manifest.program}` },
+      ...(kernel ? [{ host: join(dir, BUNDLE_FILES.inputs), sandbox: `/in/${BUNDLE_FILES.inputs}` }] : []),
+      ...runner.mounts,
+    ];
+    // A whole program's peak memory is part of its report; a machine without GNU time reports none.
+    const measure = !kernel && existsSync(GNU_TIME);
+    const argv = runner.argv(`/in/${manifest.program}`, kernel ? [`/in/${BUNDLE_FILES.inputs}`, BUNDLE_FILES.outputs] : (manifest.args ?? []));
+    const r = await exec.run({
+      argv: measure ? [GNU_TIME, '--quiet', '--format=%M', `--output=/in-time/${BUNDLE_FILES.peakMemory}`, ...argv] : argv,
+      cwd: '/work',
+      mounts: measure ? [...mounts, { host: await timeFolder(root), sandbox: '/in-time', writable: true }] : mounts,
+      timeoutMs: manifest.timeoutMs,
+      stdin: kernel ? '' : (manifest.stdin ?? ''),
+      limits: runner.limits,
+      maxOutputBytes: 1024 * 1024,
+      signal: opts.signal,
+    });
+    // The program may have left a link where its outputs should be: only a regular file counts.
+    const expectedBytes = kernel ? (manifest.outputs ?? []).reduce((n, o) => n + o.count * DTYPE_SIZE[o.dtype], 0) : 0;
+    const outputs = kernel ? await readProduced(work, BUNDLE_FILES.outputs, Math.max(expectedBytes, 1) * 2 + 4096).catch(() => null) : null;
+    let peakMemoryKb: number | null = null;
+    let exitSignal = r.signal;
+    if (measure && !r.timedOut && !r.canceled) {
+      peakMemoryKb = await readPeakMemory(join(root, 'time'));
+      // GNU time exits with 128 + the signal that killed the program; bubblewrap already says so.
+      if (exec.mode === 'none' && r.signal === null && r.exitCode !== null && r.exitCode > 128 && r.exitCode < 128 + 65) exitSignal = signalName(r.exitCode - 128);
+    }
+    return {
+      run: { exitCode: r.exitCode, signal: exitSignal, timedOut: r.timedOut, truncated: r.truncated, stdout: r.stdout, stderr: r.stderr, wallMs: r.wallMs, peakMemoryKb, memoryLimitBytes: r.memoryLimitBytes ?? null },
+      outputs,
+    };
+  } finally {
+    removeTree(root);
   }
-  return {
-    run: { exitCode: r.exitCode, signal: exitSignal, timedOut: r.timedOut, truncated: r.truncated, stdout: r.stdout, stderr: r.stderr, wallMs: r.wallMs, peakMemoryKb },
-    outputs,
-  };
 }
 
-/** The kB GNU time wrote, from a regular file in the bundle folder only (the program could have put a link there). */
-async function readPeakMemory(path: string, dir: string): Promise<number | null> {
-  if (!(await assertProducedFile(path, dir, 4096).then(() => true, () => false))) return null;
-  const lines = (await readFile(path, 'utf8')).trim().split('\n');
+/** A folder for GNU time's figure (written by time itself, after the program has exited). */
+async function timeFolder(root: string): Promise<string> {
+  const dir = join(root, 'time');
+  await mkdir(dir, { mode: 0o777 });
+  await chmod(dir, 0o777);
+  return dir;
+}
+
+/** The kB GNU time wrote, from a regular file only (the program could have put a link there). */
+async function readPeakMemory(dir: string): Promise<number | null> {
+  const bytes = await readProduced(dir, BUNDLE_FILES.peakMemory, 4096).catch(() => null);
+  if (!bytes) return null;
+  const lines = bytes.toString('utf8').trim().split('\n');
   const kb = Number(lines[lines.length - 1]);
   return Number.isSafeInteger(kb) && kb > 0 ? kb : null;
 }
@@ -95,6 +132,7 @@ export class VerifyService {
     @Inject(CAPABILITIES) private readonly caps: Capabilities,
     @Inject(SANDBOX) private readonly sandbox: SandboxExecutor,
     private readonly cancels: CancelRegistry,
+    @Inject(HOST) private readonly host: WorkerHost,
   ) {}
 
   async run(buildId: string, attempt: number): Promise<VerifyOutcome> {
@@ -113,28 +151,35 @@ export class VerifyService {
     const runner = this.caps.runners.get(build.verify_pool);
     if (!runner) throw new Error(`this worker has no runner for pool ${build.verify_pool}`);
 
-    const dir = await mkdtemp(join(this.config.worker.workRoot, 'verify-'));
+    // verify-X/bundle: the bundle as stored, never mounted writable; runBundle makes the run's
+    // folders beside it. The report is written to verify-X itself.
+    const folder = await this.host.acquire('verify');
+    const root = folder.dir;
+    const dir = join(root, 'bundle');
     const controller = new AbortController();
     this.cancels.register(buildId, controller);
     try {
-      await chmod(dir, 0o777);
+      await mkdir(dir, { mode: 0o711 });
+      await chmod(dir, 0o711);
       const files: { name: string; storage_key: string }[] = await this.db.query(`SELECT name, storage_key FROM artifacts WHERE build_id = $1 AND kind = 'bundle'`, [buildId]);
       for (const f of files) {
-        const local = join(dir, f.name.replace(/^verify\//, ''));
+        const name = f.name.replace(/^verify\//, '');
+        if (!/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith('.')) throw new Error(`bundle file ${JSON.stringify(f.name)} is not a plain file name`);
+        const local = join(dir, name);
         await pipeline(await this.store.get(f.storage_key), createWriteStream(local));
       }
       const manifest = JSON.parse(await readFile(join(dir, BUNDLE_FILES.manifest), 'utf8')) as BundleManifest;
-      const { run, outputs } = await runBundle(dir, manifest, runner, this.sandbox, controller.signal);
+      const { run, outputs } = await runBundle(dir, manifest, runner, this.sandbox, { scratch: root, signal: controller.signal });
       if (controller.signal.aborted) return 'canceled';
       const base = { runner: runner.name, worker };
       const report =
         manifest.kind === 'kernel'
           ? evaluateKernel(manifest, run, await readFile(join(dir, BUNDLE_FILES.expected)), outputs, base)
           : evaluateProgram(manifest, run, base);
-      return await this.record(build.id, report, dir);
+      return await this.record(build.id, report, root);
     } finally {
       this.cancels.unregister(buildId);
-      await rm(dir, { recursive: true, force: true });
+      await folder.release();
     }
   }
 
