@@ -35,9 +35,13 @@ COPY --from=build /app/dist dist
 COPY --from=build /app/console/dist console/dist
 COPY package.json ./
 COPY openapi openapi
-# Neither the API nor the worker needs root: bubblewrap makes its sandbox with user namespaces.
+# Neither the API nor the worker handles tenants' files as root: bubblewrap makes its sandbox with
+# user namespaces. The worker's container starts as root (docker-compose.yml) only so that its
+# privileged helper can mount each build's size-limited folder and make cgroup folders; the
+# worker drops to KILN_WORKER_USER before anything else.
+ENV KILN_WORKER_USER=node
 RUN mkdir -p /var/lib/kiln/objects /var/lib/kiln/work \
- && chown -R node:node /var/lib/kiln && chmod 0711 /var/lib/kiln/work
+ && chown -R node:node /var/lib/kiln/objects && chmod 0711 /var/lib/kiln/work
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1

@@ -22,6 +22,22 @@ fi
 
 node dist/scripts/migrate.js
 
+# Least privilege: neither the API nor the worker handles tenants' files as root. The API runs as
+# the user kiln; the worker starts as root only to keep a small helper for what needs root (each
+# build's size-limited folder, the cgroups of its runs) and runs as kiln from then on.
+api=(node dist/src/main.js)
+if [ "$(id -u)" -eq 0 ]; then
+  id -u kiln >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin kiln
+  if ! setpriv --reuid=kiln --regid=kiln --init-groups test -r dist/workers/main.js; then
+    echo "start: the user kiln cannot read $PWD (a folder above it is closed to other users); put Kiln where others can read it" >&2
+    exit 1
+  fi
+  mkdir -p "${KILN_STORAGE_DIR:-data/objects}"
+  chown -R kiln:kiln data "${KILN_STORAGE_DIR:-data/objects}"
+  api=(setpriv --reuid=kiln --regid=kiln --init-groups node dist/src/main.js)
+  export KILN_WORKER_USER="${KILN_WORKER_USER:-kiln}"
+fi
+
 pids=()
 cleanup() {
   trap - INT TERM EXIT
@@ -30,7 +46,7 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-node dist/src/main.js &
+"${api[@]}" &
 pids+=($!)
 node dist/workers/main.js &
 pids+=($!)
