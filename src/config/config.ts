@@ -1,5 +1,6 @@
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DEFAULT_MAX_NODES } from '../models/onnx-prescan';
 import type { S3Options } from '../storage/s3-object-store';
 
 /**
@@ -269,7 +270,7 @@ export function loadConfig(env: Env = process.env): KilnConfig {
       checkThreads: int(env, 'KILN_MODEL_CHECK_THREADS', 2, 1, 64),
       checkTimeoutMs: int(env, 'KILN_MODEL_CHECK_TIMEOUT_MS', 10_000, 100, 600_000),
       checkMemoryMb: int(env, 'KILN_MODEL_CHECK_MEMORY_MB', 512, 64, 65_536),
-      maxNodes: int(env, 'KILN_MODEL_MAX_NODES', 100_000, 1, 10_000_000),
+      maxNodes: int(env, 'KILN_MODEL_MAX_NODES', DEFAULT_MAX_NODES, 1, 10_000_000),
     },
     maxEventStreamsPerTenant: int(env, 'KILN_MAX_EVENT_STREAMS_PER_TENANT', 20, 0, 1_000_000),
     worker: {

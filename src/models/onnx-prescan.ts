@@ -13,6 +13,9 @@ export class ModelClaimError extends Error {
   override readonly name = 'ModelClaimError';
 }
 
+/** KILN_MODEL_MAX_NODES's default. */
+export const DEFAULT_MAX_NODES = 100_000;
+
 export interface PrescanLimits {
   /** Nodes in the model, its subgraphs (If, Loop, Scan bodies) and functions together. */
   maxNodes: number;

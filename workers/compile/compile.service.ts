@@ -227,6 +227,7 @@ export class CompileService {
           // The toolchains see an archive's files as part of the project.
           source: source.archive ? { ...source, files: [...source.files, ...source.archive.files.map((path) => ({ path }))] } : source,
           model: build.model,
+          modelMaxNodes: this.config.models.maxNodes,
           target: build.target,
           spec: targetSpec(build.target.name),
           outputs: build.outputs,

@@ -1,6 +1,7 @@
 import { readProduced, writeBeneath } from '../sandbox/files';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { DEFAULT_MAX_NODES, ModelClaimError, prescanOnnx } from '../../src/models/onnx-prescan';
 import { compileModel, COMPILER_VERSION, ModelMetadata, modelJobProblem } from '../../compiler/src/compile';
 import { modelHarness } from '../../compiler/src/harness';
 import { halfBits } from '../../compiler/src/half';
@@ -84,8 +85,16 @@ export async function referenceOutputs(model: Uint8Array, meta: ModelMetadata, i
  */
 export async function compileModelBuild(req: CompileRequest, exec: SandboxExecutor): Promise<CompileResult> {
   const bytes = await readProduced(req.workdir, MODEL_FILE, Number.MAX_SAFE_INTEGER);
-  if (req.spec.family === 'nvptx') return compileCudaModelBuild(req, bytes, exec);
   const run = new ClangRun(req, exec, CLANG);
+  // The API checked the upload's claims before it took the job; checked again here, so that a
+  // model that reached storage some other way cannot make the worker decode millions of dims.
+  try {
+    prescanOnnx(bytes, { maxNodes: req.modelMaxNodes ?? DEFAULT_MAX_NODES });
+  } catch (e) {
+    if (e instanceof ModelClaimError) return run.failed(`the model was refused: ${e.message}`);
+    throw e;
+  }
+  if (req.spec.family === 'nvptx') return compileCudaModelBuild(req, bytes, exec);
   let compiled;
   try {
     compiled = compileModel(bytes, { name: 'model', inputShapes: req.model!.inputShapes, threads: req.model!.threads ?? 1 });

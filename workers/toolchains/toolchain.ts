@@ -25,6 +25,8 @@ export interface CompileRequest {
   source: SourceInput;
   /** Set for a model build: the compiler turns the model into C first. */
   model?: ModelInput | null;
+  /** For a model build: the most nodes a model may hold (KILN_MODEL_MAX_NODES), checked again before it is decoded. */
+  modelMaxNodes?: number;
   target: CanonicalTarget;
   spec: TargetSpec;
   outputs: ArtifactKind[];
