@@ -310,6 +310,24 @@ const OPERATOR_MODELS: { name: string; build: () => Uint8Array }[] = [
     },
   },
   {
+    name: 'AveragePool counting pads in ceil mode, with dilations (1-D, 2-D, 3-D): taps past the end pad are not counted',
+    build() {
+      // Opset 19 gives AveragePool dilations. The last window of each axis reaches past the end pad only because of ceil_mode.
+      const b = new ModelBuilder(19);
+      const pool = (x: string, attrs: Record<string, number | number[]>) => b.output(b.op('AveragePool', [x], { ceil_mode: 1, count_include_pad: 1, ...attrs }));
+      const x1 = b.input('x1', [2, 3, 32]);
+      pool(x1, { kernel_shape: [5], strides: [3], dilations: [2] });
+      pool(x1, { kernel_shape: [3], strides: [2], pads: [1, 0] });
+      const x2 = b.input('x2', [1, 2, 17, 16]);
+      pool(x2, { kernel_shape: [3, 2], strides: [3, 2], dilations: [2, 3], pads: [1, 0, 0, 1] });
+      pool(x2, { kernel_shape: [2, 2], strides: [2, 3], pads: [0, 1, 1, 0] });
+      const x3 = b.input('x3', [1, 2, 16, 11, 13]);
+      pool(x3, { kernel_shape: [5, 5, 5], strides: [3, 3, 3], dilations: [2, 2, 2] });
+      pool(x3, { kernel_shape: [2, 3, 2], strides: [2, 2, 3], dilations: [2, 1, 3], pads: [1, 1, 0, 0, 1, 1] });
+      return b.build('averagepool_ceil');
+    },
+  },
+  {
     name: 'sequences lowered at compile time, and Shrink',
     build() {
       const b = new ModelBuilder();

@@ -150,6 +150,16 @@ int main(void) {
     assert.ok(model.launches.some((l) => l.kernel === 'implicit-gemm') && model.launches.some((l) => l.kernel === 'direct'));
   });
 
+  it('AveragePool counting pads in ceil mode, with dilations (1-D, 2-D): taps past the end pad are not counted', async () => {
+    const b = new ModelBuilder(19);
+    const x1 = b.input('x1', [2, 3, 32]);
+    b.output(b.op('AveragePool', [x1], { kernel_shape: [5], strides: [3], dilations: [2], ceil_mode: 1, count_include_pad: 1 }));
+    const x2 = b.input('x2', [1, 2, 17, 16]);
+    b.output(b.op('AveragePool', [x2], { kernel_shape: [3, 2], strides: [3, 2], dilations: [2, 3], pads: [1, 0, 0, 1], ceil_mode: 1, count_include_pad: 1 }));
+    b.output(b.op('AveragePool', [x2], { kernel_shape: [2, 2], strides: [2, 3], pads: [0, 1, 1, 0], ceil_mode: 1, count_include_pad: 1 }));
+    await checkAgainstOrt(root, 'averagepool-ceil', b.build());
+  });
+
   it('softmax along an inner axis and over long rows, layer norm, reductions, transpose, concat, broadcasting element-wise chains', async () => {
     const b = new ModelBuilder();
     const x = b.input('x', [3, 70, 4]);

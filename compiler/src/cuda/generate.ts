@@ -5,6 +5,7 @@ import { importOnnx, ImportOptions } from '../import';
 import { Half, VALUE_PRESERVING } from '../half';
 import { CompileError, Graph, ioType, IO_BYTES, Node, numel, Tensor, toNumbers } from '../ir';
 import { as2d, slidingWindow } from '../ops/conv';
+import { padTaps } from '../ops/pool';
 import { attrFloat, attrInt, attrInts, broadcast, broadcastStrides, flt, normAxis, stridesOf } from '../ops/op';
 import { CUDA_RUNTIME } from './runtime';
 
@@ -643,10 +644,8 @@ a.y[i] = a.x[0][(o * ${x.shape[axis]} + tab[j]) * ${inner} + r];`);
     const [KH, KW] = kernel;
     const [OH, OW] = out;
     const includePad = attrInt(node, 'count_include_pad', 0) === 1;
-    const padH = `(oh * ${strides[0]} - ${pads[0]})`;
-    const padW = `(ow * ${strides[1]} - ${pads[1]})`;
     const divisor = includePad
-      ? `(float)((( ${padH} + ${KH} < ${H + pads[2]} ? ${padH} + ${KH} : ${H + pads[2]}) - (${padH} > -${pads[0]} ? ${padH} : -${pads[0]})) * ((${padW} + ${KW} < ${W + pads[3]} ? ${padW} + ${KW} : ${W + pads[3]}) - (${padW} > -${pads[1]} ? ${padW} : -${pads[1]})))`
+      ? `(float)(${padTaps('oh', strides[0], pads[0], KH, dilations[0], H + pads[2])} * ${padTaps('ow', strides[1], pads[1], KW, dilations[1], W + pads[3])})`
       : '(float)count';
     pointwise(node, 'direct', numel(tensor(node.outputs[0]).shape), ref(node.outputs[0]), [ref(node.inputs[0])], `const long ow = i % ${OW}, oh = i / ${OW} % ${OH}, nc = i / ${OH * OW};
 const float *xc = a.x[0] + nc * ${H * W};

@@ -2,6 +2,18 @@ import { CompileError, Node } from '../ir';
 import { as2d, slidingWindow, Window, windowLoops } from './conv';
 import { attrInt, attrInts, EmitContext, OpDef } from './op';
 
+/**
+ * With count_include_pad, the divisor along one axis as a C expression: the window's taps (k
+ * of them, `dilation` apart) that fall on the input or its explicit pads, so not those that lie
+ * past the end pad, which only ceil_mode makes (ONNX Runtime and the ONNX reference count them
+ * so). `o` is the output index; `limit` is the input's size plus the end pad. A window starts at
+ * or after the begin pad, so only its end is cut.
+ */
+export function padTaps(o: string, stride: number, padBegin: number, k: number, dilation: number, limit: number): string {
+  const room = `(${limit} - (${o} * ${stride} - ${padBegin}))`;
+  return dilation === 1 ? `(${room} < ${k} ? ${room} : ${k})` : `(${room} < ${(k - 1) * dilation + 1} ? (${room} + ${dilation - 1}) / ${dilation} : ${k})`;
+}
+
 function pool(type: 'MaxPool' | 'AveragePool'): OpDef {
   return {
     type,
@@ -27,11 +39,8 @@ function pool(type: 'MaxPool' | 'AveragePool'): OpDef {
       const X = ctx.ref(node.inputs[0]);
       const Y = ctx.ref(node.outputs[0]);
       const max = type === 'MaxPool';
-      // With count_include_pad, the divisor counts the pads but not what lies past them (ceil_mode).
-      const padH = `(oh * ${strides[0]} - ${pads[0]})`;
-      const padW = `(ow * ${strides[1]} - ${pads[1]})`;
       const divisor = includePad
-        ? `(float)((( ${padH} + ${KH} < ${H + pads[2]} ? ${padH} + ${KH} : ${H + pads[2]}) - (${padH} > -${pads[0]} ? ${padH} : -${pads[0]})) * ((${padW} + ${KW} < ${W + pads[3]} ? ${padW} + ${KW} : ${W + pads[3]}) - (${padW} > -${pads[1]} ? ${padW} : -${pads[1]})))`
+        ? `(float)(${padTaps('oh', strides[0], pads[0], KH, dilations[0], H + pads[2])} * ${padTaps('ow', strides[1], pads[1], KW, dilations[1], W + pads[3])})`
         : '(float)count';
       return `for (long nc = 0; nc < ${N * C}; nc++) {
   const float *xc = ${X} + nc * ${H * W};
@@ -65,12 +74,7 @@ function poolND(ctx: EmitContext, node: Node, win: Window, max: boolean, include
   const d = spatial.length;
   const inPlane = spatial.reduce((a, b) => a * b, 1);
   const outPlane = win.out.reduce((a, b) => a * b, 1);
-  // With count_include_pad, the divisor counts the pads but not what lies past them (ceil_mode).
-  const extent = (j: number) => {
-    const start = `(o${j} * ${win.strides[j]} - ${win.pads[j]})`;
-    return `((${start} + ${win.kernel[j]} < ${spatial[j] + win.pads[j + d]} ? ${start} + ${win.kernel[j]} : ${spatial[j] + win.pads[j + d]}) - (${start} > -${win.pads[j]} ? ${start} : -${win.pads[j]}))`;
-  };
-  const divisor = includePad ? `(float)(${spatial.map((_, j) => extent(j)).join(' * ')})` : '(float)count';
+  const divisor = includePad ? `(float)(${spatial.map((_, j) => padTaps(`o${j}`, win.strides[j], win.pads[j], win.kernel[j], win.dilations[j], spatial[j] + win.pads[j + d])).join(' * ')})` : '(float)count';
   return `for (long nc = 0; nc < ${x.shape[0] * x.shape[1]}; nc++) {
   const float *xc = ${ctx.ref(node.inputs[0])} + nc * ${inPlane};
   float *yc = ${ctx.ref(node.outputs[0])} + nc * ${outPlane};
