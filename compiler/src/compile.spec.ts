@@ -22,8 +22,8 @@ const TARGETS: { triple: string; run: (exe: string, args: string[]) => string[];
 ];
 
 /** Compiles a model to C, builds it with clang for a target, runs it, returns its outputs. */
-async function runCompiled(dir: string, bytes: Uint8Array, inputShapes: Record<string, number[]> | undefined, inputs: ArrayBufferView[], target: (typeof TARGETS)[number], threads = 1) {
-  const { files, metadata } = compileModel(bytes, { name: 'net', inputShapes, threads });
+async function runCompiled(dir: string, bytes: Uint8Array, inputShapes: Record<string, number[]> | undefined, inputs: ArrayBufferView[], target: (typeof TARGETS)[number], threads = 1, kernels = true) {
+  const { files, metadata } = compileModel(bytes, { name: 'net', inputShapes, threads, kernels });
   for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
   await writeFile(join(dir, 'harness.c'), modelHarness(metadata));
   const exe = join(dir, `net-${target.triple}`);
@@ -140,6 +140,46 @@ describe('NaN, infinities and signed zeros', () => {
       }
     }
   });
+});
+
+describe('Softmax and LogSoftmax on large numbers', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-compiler-softmax-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  for (const target of TARGETS) {
+    it(`are within a few ulp of ONNX Runtime, with the kernel library and the plain loops, on ${target.triple}`, async () => {
+      // ONNX's test_logsoftmax_large_number, rows of 37 (16-float vectors and a tail) around 1e4 and -5e3, and along an outer axis.
+      const b = new ModelBuilder(13);
+      const a = b.input('a', [2, 4]);
+      const w = b.input('w', [3, 37]);
+      const t = b.input('t', [37, 3]);
+      for (const op of ['LogSoftmax', 'Softmax']) {
+        b.output(b.op(op, [a]));
+        b.output(b.op(op, [w]));
+        b.output(b.op(op, [t], { axis: 0 }));
+      }
+      const bytes = b.build('softmax_large');
+      const rand = prng(3);
+      const inputs = [
+        Float32Array.from([0, 1, 2, 3, 10000, 10001, 10002, 10003]),
+        Float32Array.from({ length: 111 }, (_, i) => (i < 37 ? rand() * 4 : i < 74 ? 10000 + rand() * 8 : -5000 + rand() * 20)),
+        Float32Array.from({ length: 111 }, (_, i) => (i % 3 === 0 ? rand() * 4 : i % 3 === 1 ? 10000 + rand() * 8 : -5000 + rand() * 20)),
+      ];
+      const session = await ort.InferenceSession.create(bytes);
+      const expected = await session.run({ a: new ort.Tensor('float32', inputs[0], [2, 4]), w: new ort.Tensor('float32', inputs[1], [3, 37]), t: new ort.Tensor('float32', inputs[2], [37, 3]) });
+      await session.release();
+      for (const kernels of [true, false]) {
+        for (const o of await runCompiled(dir, bytes, undefined, inputs, target, 1, kernels)) {
+          const e = expected[o.name].data as Float32Array;
+          const r = compareOutput(o.name, 'float32', Buffer.from(e.buffer, e.byteOffset, e.byteLength), o.bytes, { rtol: 0, atol: 0, maxUlp: 4 });
+          assert.ok(r.passed, `${o.name}${kernels ? '' : ' (plain loops)'}: ${r.mismatches} mismatches, max ${r.maxUlp} ulp, worst ${JSON.stringify(r.worst)}`);
+        }
+      }
+    });
+  }
 });
 
 describe('large intermediate buffers', () => {

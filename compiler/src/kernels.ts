@@ -196,7 +196,8 @@ static void kiln_layernorm_rows(const float *x, float *y, long rows, long n, con
   }
 }
 
-/* Softmax (or log-softmax) of each of the given number of contiguous rows of n floats. */
+/* Softmax (or log-softmax) of each of the given number of contiguous rows of n floats. Log-softmax is
+   (x - max) - log(sum(exp(x - max))), as ONNX Runtime computes it, exact for large x. */
 static void kiln_softmax_rows(const float *x, float *y, long rows, long n, int logsm) {
   for (long r = 0; r < rows; r++, x += n, y += n) {
     kiln_v vm = kiln_splat(-INFINITY);
@@ -219,8 +220,10 @@ static void kiln_softmax_rows(const float *x, float *y, long rows, long n, int l
       s += e;
     }
     if (logsm) {
-      const float d = m + logf(s);
-      for (j = 0; j < n; j++) y[j] = x[j] - d;
+      /* (x - m) - log(s), in that order: m + log(s) first would round away the low bits of a large m. */
+      const float ls = logf(s);
+      for (j = 0; j + 16 <= n; j += 16) kiln_store(y + j, (kiln_load(x + j) - m) - ls);
+      for (; j < n; j++) y[j] = (x[j] - m) - ls;
     } else {
       const float inv = 1.0f / s;
       for (j = 0; j + 16 <= n; j += 16) kiln_store(y + j, kiln_load(y + j) * inv);

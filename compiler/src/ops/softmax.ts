@@ -29,13 +29,15 @@ function softmax(type: 'Softmax' | 'LogSoftmax'): OpDef {
         return `kiln_softmax_rows(${X}, ${Y}, ${outer}, ${len}, ${type === 'LogSoftmax' ? 1 : 0});`;
       }
       const at = (v: string) => `(o * ${len * inner} + ${v} * ${inner} + in)`;
-      const finish = type === 'Softmax' ? `${Y}[${at('j')}] = e[j] / s;` : `${Y}[${at('j')}] = ${X}[${at('j')}] - m - logf(s);`;
+      // The sum in double, then (x - max) - log(sum) for LogSoftmax: exact for large x, and within a few ulp of ONNX Runtime.
+      const finish = type === 'Softmax' ? `${Y}[${at('j')}] = (float)(e[j] / s);` : `${Y}[${at('j')}] = (${X}[${at('j')}] - m) - ls;`;
       return `for (long o = 0; o < ${outer}; o++) for (long in = 0; in < ${inner}; in++) {
   static float e[${len}];
-  float m = -INFINITY, s = 0.0f;
+  float m = -INFINITY;
+  double s = 0.0;
   for (long j = 0; j < ${len}; j++) { const float v = ${X}[${at('j')}]; m = v > m ? v : m; }
   for (long j = 0; j < ${len}; j++) { e[j] = expf(${X}[${at('j')}] - m); s += e[j]; }
-  for (long j = 0; j < ${len}; j++) ${finish}
+  ${type === 'Softmax' ? '' : 'const float ls = (float)log(s);\n  '}for (long j = 0; j < ${len}; j++) ${finish}
 }`;
     },
   };
