@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { ModelBuilder, randomWeights, sameAsReference, toHalfModel } from '../te
 import { gemm512, mlp, mobilenetV2Block, resnetBasicBlock, specialValuesModel, TEST_MODELS } from '../test/models';
 import { compileModel, OPS } from './compile';
 import { onnx } from 'onnx-proto';
-import { compareCaseOutputs, harnessBytes } from './conformance';
+import { compareCaseOutputs, harnessBytes, VERIFY_DTYPE } from './conformance';
 import { modelHarness } from './harness';
 import { CompileError, IO_BYTES as DTYPE_BYTES } from './ir';
 import { f16Bits, halfBits, halfValue } from './half';
@@ -456,6 +456,174 @@ describe('string tensors: StringNormalizer against ONNX Runtime', () => {
     const f = new ModelBuilder();
     f.output(f.op('StringNormalizer', [f.input('x', [3])]));
     assert.throws(() => compileModel(f.build()), (e: unknown) => e instanceof CompileError && /must be a string tensor, not float32/.test(e.message));
+  });
+});
+
+describe('indices known only at run time: Gather, GatherElements, GatherND', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-compiler-gather-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  const DT = onnx.TensorProto.DataType;
+  // armv7: a 32-bit long, so indices are checked as int64 before they become offsets.
+  const ARMV7 = { triple: 'armv7-linux-gnueabihf', run: (exe: string, args: string[]) => ['qemu-arm', exe, ...args] };
+  const ERROR = "kiln harness: the model's entry point returned 2: an index was out of range";
+
+  /** Builds a model with the harness for a target, runs it on raw inputs: the exit status, stderr, and the outputs' bytes. */
+  async function runRaw(bytes: Uint8Array, inputs: ArrayBufferView[], target: { triple: string; run: (exe: string, args: string[]) => string[] }) {
+    const { files, metadata } = compileModel(bytes, { name: 'net' });
+    for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+    await writeFile(join(dir, 'harness.c'), modelHarness(metadata));
+    const exe = join(dir, `gather-${target.triple}`);
+    execFileSync('clang-19', [`--target=${target.triple}`, '-std=c23', '-O2', '-fuse-ld=lld', '-static', '-Wall', '-Werror', '-Wno-unused-function', '-I', dir, join(dir, 'net.c'), join(dir, 'harness.c'), '-o', exe, '-lm'], { cwd: dir });
+    await writeFile(join(dir, 'inputs.bin'), Buffer.concat(inputs.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
+    await rm(join(dir, 'outputs.bin'), { force: true });
+    const [cmd, ...args] = target.run(exe, [join(dir, 'inputs.bin'), join(dir, 'outputs.bin')]);
+    const r = spawnSync(cmd, args, { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    const out = r.status === 0 ? await readFile(join(dir, 'outputs.bin')) : Buffer.alloc(0);
+    let o = 0;
+    const outputs = metadata.outputs.map((t) => {
+      const n = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
+      o += n;
+      return Buffer.from(out.subarray(o - n, o));
+    });
+    return { status: r.status, stderr: r.stderr, outputs, metadata, header: files['net.h'] as string };
+  }
+
+  /** Runs the model here and in ONNX Runtime on the same inputs; every output must match (floats to 1e-5, integers exactly). */
+  async function assertSameAsOrt(bytes: Uint8Array, feeds: Record<string, ort.Tensor>, target: { triple: string; run: (exe: string, args: string[]) => string[] }) {
+    const session = await ort.InferenceSession.create(bytes);
+    const expected = await session.run(feeds);
+    await session.release();
+    const r = await runRaw(bytes, Object.values(feeds).map((t) => t.data as ArrayBufferView), target);
+    assert.equal(r.status, 0, r.stderr);
+    r.metadata.outputs.forEach((t, i) => {
+      const e = expected[t.name];
+      assert.deepEqual(t.shape, [...e.dims], t.name);
+      const data = e.data as ArrayBufferView;
+      const tol = t.dtype === 'float32' ? { rtol: 1e-5, atol: 1e-6, maxUlp: null } : { rtol: 0, atol: 0, maxUlp: null };
+      const c = compareOutput(t.name, VERIFY_DTYPE[t.dtype as 'float32'], Buffer.from(data.buffer, data.byteOffset, data.byteLength), r.outputs[i], tol);
+      assert.ok(c.passed, `${t.name} on ${target.triple}: ${c.mismatches} mismatches, worst ${JSON.stringify(c.worst)}`);
+    });
+    return r;
+  }
+
+  /** Token ids (int64) -> embedding table -> + positions -> MatMul: what a text transformer's first layer does. */
+  function embedding(vocab: number, seq: number, hidden: number): Uint8Array {
+    const b = new ModelBuilder();
+    const ids = b.input('ids', [2, seq], DT.INT64);
+    const emb = b.op('Gather', [b.weight('table', [vocab, hidden], randomWeights(31, vocab * hidden, 1)), ids]);
+    const h = b.op('Add', [emb, b.weight('positions', [seq, hidden], randomWeights(32, seq * hidden, 0.1))]);
+    b.output(b.op('MatMul', [h, b.weight('proj', [hidden, 8], randomWeights(33, hidden * 8, 0.3))]));
+    b.output(emb);
+    return b.build('embedding');
+  }
+
+  for (const target of [...TARGETS, ARMV7]) {
+    it(`an embedding lookup on int64 token ids matches onnxruntime-node on ${target.triple}, negative ids counted from the end`, async () => {
+      const rand = prng(17);
+      const ids = BigInt64Array.from({ length: 14 }, () => BigInt(Math.floor(rand() * 100) - 50));
+      ids[0] = 49n;
+      ids[1] = -50n;
+      await assertSameAsOrt(embedding(50, 7, 24), { ids: new ort.Tensor('int64', ids, [2, 7]) }, target);
+    });
+  }
+
+  it('int32 indices along an inner axis, int64 data along the last, GatherElements and GatherND (batch_dims 0 and 1) match onnxruntime-node', async () => {
+    const b = new ModelBuilder(13);
+    const x = b.input('x', [3, 10, 4]);
+    const i32 = b.input('i32', [2, 3], DT.INT32);
+    b.output(b.op('Gather', [x, i32], { axis: 1 }));
+    const table = b.op('Reshape', [b.int64('values', Array.from({ length: 24 }, (_, i) => i * 1000 - 7)), b.int64('tshape', [4, 6])]);
+    b.output(b.op('Gather', [table, b.input('i64', [5], DT.INT64)], { axis: -1 }), DT.INT64);
+    const e = b.input('e', [4, 5]);
+    b.output(b.op('GatherElements', [e, b.input('ei', [4, 3], DT.INT64)], { axis: 1 }));
+    b.output(b.op('GatherElements', [e, b.input('ej', [2, 5], DT.INT32)], { axis: 0 }));
+    const n = b.input('n', [2, 3, 4]);
+    b.output(b.op('GatherND', [n, b.input('ni', [2, 2, 2], DT.INT64)]));
+    b.output(b.op('GatherND', [n, b.input('nb', [2, 3, 1], DT.INT64)], { batch_dims: 1 }));
+    b.output(b.op('GatherND', [n, b.input('nf', [1, 3], DT.INT64)]));
+    const bytes = b.build('gathers');
+    const rand = prng(23);
+    const floats = (k: number) => Float32Array.from({ length: k }, () => rand() * 2 - 1);
+    const ints = (k: number, lo: number, hi: number) => Array.from({ length: k }, () => lo + Math.floor(rand() * (hi - lo)));
+    const big = (k: number, lo: number, hi: number) => BigInt64Array.from(ints(k, lo, hi), BigInt);
+    const feeds = {
+      x: new ort.Tensor('float32', floats(120), [3, 10, 4]),
+      i32: new ort.Tensor('int32', Int32Array.from(ints(6, -10, 10)), [2, 3]),
+      i64: new ort.Tensor('int64', big(5, -6, 6), [5]),
+      e: new ort.Tensor('float32', floats(20), [4, 5]),
+      ei: new ort.Tensor('int64', big(12, -5, 5), [4, 3]),
+      ej: new ort.Tensor('int32', Int32Array.from(ints(10, -4, 4)), [2, 5]),
+      n: new ort.Tensor('float32', floats(24), [2, 3, 4]),
+      ni: new ort.Tensor('int64', BigInt64Array.from([1n, 2n, -2n, 0n, 0n, -1n, 1n, 1n]), [2, 2, 2]),
+      nb: new ort.Tensor('int64', BigInt64Array.from([2n, 0n, -1n, 1n, 1n, -3n]), [2, 3, 1]),
+      nf: new ort.Tensor('int64', BigInt64Array.from([1n, -1n, 3n]), [1, 3]),
+    };
+    for (const target of TARGETS) await assertSameAsOrt(bytes, feeds, target);
+  });
+
+  it('an index out of range (past either end, or beyond 32 bits) makes net_run return 2, which the header documents and the harness reports', async () => {
+    const cases: { label: string; bytes: () => Uint8Array; inputs: (bad: bigint) => ArrayBufferView[]; bad: bigint[] }[] = [
+      { label: 'Gather', bytes: () => embedding(50, 7, 24), inputs: (bad) => [BigInt64Array.from([0n, 1n, 2n, bad, 4n, 5n, 6n, 7n, 8n, 9n, 10n, 11n, 12n, 13n])], bad: [50n, -51n, 1n << 32n, (1n << 32n) + 1n, -(1n << 62n)] },
+      {
+        label: 'GatherElements',
+        bytes() {
+          const b = new ModelBuilder();
+          b.output(b.op('GatherElements', [b.input('e', [4, 5]), b.input('ei', [4, 3], DT.INT64)], { axis: 1 }));
+          return b.build('gather_elements');
+        },
+        inputs: (bad) => [new Float32Array(20), BigInt64Array.from({ length: 12 }, (_, i) => (i === 7 ? bad : 1n))],
+        bad: [5n, -6n, 1n << 32n],
+      },
+      {
+        label: 'GatherND',
+        bytes() {
+          const b = new ModelBuilder();
+          b.output(b.op('GatherND', [b.input('n', [2, 3, 4]), b.input('ni', [2, 2], DT.INT64)]));
+          return b.build('gather_nd');
+        },
+        inputs: (bad) => [new Float32Array(24), BigInt64Array.from([1n, 2n, 0n, bad])],
+        bad: [3n, -4n, (1n << 32n) + 2n],
+      },
+    ];
+    for (const c of cases) {
+      const bytes = c.bytes();
+      for (const target of [TARGETS[0], ARMV7]) {
+        for (const bad of c.bad) {
+          const r = await runRaw(bytes, c.inputs(bad), target);
+          assert.equal(r.status, 107, `${c.label} with ${bad} on ${target.triple}: exit ${r.status}, ${r.stderr}`);
+          assert.equal(r.stderr.trim(), ERROR, c.label);
+          assert.deepEqual(r.metadata.errors, { '2': 'an index was out of range' });
+          assert.match(r.header, /Returns 0,\n \* or 2 when an index the model reads at run time \(Gather, GatherElements, GatherND\) is out of\n \* range/);
+        }
+      }
+    }
+    // Without run-time indices, the entry point only returns 0, and says so.
+    const plain = compileModel(TEST_MODELS[0].build(), { name: 'net', inputShapes: TEST_MODELS[0].inputShapes });
+    assert.equal(plain.metadata.errors, undefined);
+    assert.match(plain.files['net.h'] as string, / \* Returns 0\. Not reentrant/);
+  });
+
+  it('keeps constant indices folded, and refuses constant ones out of range at compile time', () => {
+    const b = new ModelBuilder();
+    const x = b.input('x', [4, 3]);
+    b.output(b.op('Gather', [x, b.int64('i', [3, -4, 1])]));
+    const source = compileModel(b.build(), { name: 'net' }).files['net.c'] as string;
+    assert.match(source, /static const long idx\[3\] = \{ 3, 0, 1 \};/);
+    assert.doesNotMatch(source, /return 2;/);
+    const bad: [string, (m: ModelBuilder, x: string) => string, RegExp][] = [
+      ['Gather', (m, v) => m.op('Gather', [v, m.int64('i', [4])]), /Gather .*an index is out of range/],
+      ['GatherElements', (m, v) => m.op('GatherElements', [v, m.op('Reshape', [m.int64('i', [0, 1, -5, 2]), m.int64('s', [2, 2])])]), /GatherElements .*index -5 is out of range for an axis of 4/],
+      ['GatherND', (m, v) => m.op('GatherND', [v, m.op('Reshape', [m.int64('i', [1, 3]), m.int64('s', [1, 2])])]), /GatherND .*index 3 is out of range for an axis of 3/],
+    ];
+    for (const [label, make, message] of bad) {
+      const m = new ModelBuilder();
+      m.output(make(m, m.input('x', [4, 3])));
+      assert.throws(() => compileModel(m.build()), (e: unknown) => e instanceof CompileError && e.code === 'invalid' && message.test(e.message), label);
+    }
   });
 });
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
+import { onnx } from 'onnx-proto';
 import { compareOutput } from '../../src/verification/compare';
 import { prng } from '../../src/verification/inputs';
 import { MODEL_TOLERANCE } from '../../src/verification/spec';
@@ -293,6 +294,18 @@ describe('CUDA generator refuses what it cannot emit, naming the operators', () 
     const x = b.input('x', [1, 3, 4, 4]);
     b.output(b.op('Relu', [b.op('Resize', [x, '', b.weight('scales', [4], [1, 1, 2, 2])], { mode: 'nearest' })]));
     assert.throws(() => compileModelCuda(b.build()), (e: unknown) => e instanceof CompileError && e.code === 'unsupported' && /CUDA backend does not support these operators: Resize/.test(e.message));
+  });
+
+  it('Gather with indices read at run time (token ids), GatherElements and GatherND are refused as unsupported, saying so', () => {
+    const DT = onnx.TensorProto.DataType;
+    const g = new ModelBuilder();
+    g.output(g.op('Gather', [g.weight('table', [10, 4], randomWeights(1, 40, 1)), g.input('ids', [3], DT.INT64)]));
+    assert.throws(() => compileModelCuda(g.build()), (e: unknown) => e instanceof CompileError && e.code === 'unsupported' && /supports Gather with constant indices only: Gather_\d+ reads its indices from ids at run time/.test(e.message));
+    for (const op of ['GatherElements', 'GatherND']) {
+      const b = new ModelBuilder();
+      b.output(b.op(op, [b.input('x', [3, 4]), b.input('i', [3, 1], DT.INT64)]));
+      assert.throws(() => compileModelCuda(b.build()), (e: unknown) => e instanceof CompileError && e.code === 'unsupported' && new RegExp(`does not support these operators: ${op}`).test(e.message), op);
+    }
   });
 
   it('non-float tensors fail generation, naming the node', () => {

@@ -1,12 +1,19 @@
 import { IO_BYTES as DTYPE_BYTES, numel } from './ir';
 import type { ModelMetadata } from './compile';
 
+/** Text for a C string literal: printable ASCII only, quotes and backslashes escaped. */
+function cText(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').replace(/[\\"]/g, (c) => `\\${c}`);
+}
+
 /**
  * A C program that reads every input from one file (concatenated, in order), runs the model
  * once, and writes every output to another: what a verification runner executes. Numeric
  * tensors are their raw little-endian elements; a string tensor is each element as a uint32
  * byte length and its UTF-8 bytes; an output whose shape depends on the values is preceded by
- * its actual dims (int64 each) and holds only its actual elements.
+ * its actual dims (int64 each) and holds only its actual elements. When the model's entry point
+ * returns non-zero, the harness says so on stderr ("kiln harness: the model's entry point
+ * returned 2: an index was out of range") and exits 107 without writing outputs.
  */
 export function modelHarness(meta: ModelMetadata): string {
   const bytes = (t: { dtype: keyof typeof DTYPE_BYTES; shape: number[] }) => numel(t.shape) * DTYPE_BYTES[t.dtype];
@@ -38,7 +45,14 @@ export function modelHarness(meta: ModelMetadata): string {
   });
   lines.push('  fclose(in);');
   meta.outputs.forEach((t, i) => lines.push(`  outputs[${i}] = calloc(${Math.max(1, numel(t.shape))}, ${t.dtype === 'string' ? 'sizeof(char *)' : DTYPE_BYTES[t.dtype]});`));
-  lines.push(`  if (${meta.entry}(inputs, outputs) != 0) return 107;`);
+  // A failed run is reported on stderr, by its code and, where the model lists it, its meaning; the harness then exits 107.
+  const known = Object.entries(meta.errors ?? {}).filter(([c]) => /^[0-9]+$/.test(c));
+  lines.push(`  { const int kiln_status = ${meta.entry}(inputs, outputs);
+    if (kiln_status != 0) {
+      const char *why = ${known.map(([c, why]) => `kiln_status == ${c} ? ": ${cText(why)}" : `).join('')}"";
+      fprintf(stderr, "kiln harness: the model's entry point returned %d%s\\n", kiln_status, why);
+      return 107;
+    } }`);
   lines.push('  FILE *out = fopen(argv[2], "wb");');
   lines.push('  if (!out) { perror(argv[2]); return 104; }');
   meta.outputs.forEach((t, i) => {

@@ -124,6 +124,10 @@ export function checkCudaSupported(graph: Graph): void {
     if (['Conv', 'MaxPool', 'AveragePool'].includes(n.op) && x && x.shape.length > 4) {
       throw new CompileError('unsupported', `the CUDA backend supports 1-D and 2-D ${n.op} only: ${n.name} has ${x.shape.length - 2} spatial dimensions`, [n.op]);
     }
+    const ind = n.op === 'Gather' ? graph.tensors.get(n.inputs[1]) : undefined;
+    if (ind && !ind.data) {
+      throw new CompileError('unsupported', `the CUDA backend supports Gather with constant indices only: ${n.name} reads its indices from ${n.inputs[1]} at run time (the C backend supports that)`, [n.op]);
+    }
     for (const t of [...n.inputs, ...n.outputs]) {
       if (!t) continue;
       const tt = graph.tensors.get(t);
@@ -551,7 +555,7 @@ a.y[i] = a.x[0][i] * k + d;`);
       const x = tensor(node.inputs[0]);
       const ind = tensor(node.inputs[1]);
       const axis = normAxis(attrInt(node, 'axis', 0), x.shape.length, node);
-      if (!ind.data) throw new CompileError('unsupported', `Gather ${node.name}: the CUDA backend needs constant indices`);
+      if (!ind.data) throw new CompileError('unsupported', `Gather ${node.name}: the CUDA backend supports constant indices only`);
       const idx = toNumbers(ind).map((v) => (v < 0 ? v + x.shape[axis] : v));
       if (idx.length > 4096) throw new CompileError('unsupported', `Gather ${node.name}: more than 4096 indices in one CUDA kernel`);
       const inner = numel(x.shape.slice(axis + 1));

@@ -263,7 +263,23 @@ long lo${k} = (long)floorf(c${k}); long hi${k} = lo${k} + 1 < ${x.shape[k]} ? lo
 
 export const LAYOUT_OPS: OpDef[] = [split, pad, convTranspose, resize];
 
-/** GatherElements: out[i] = data[i with axis replaced by indices[i]]. */
+/** Indices known at compile time, normalised (negative ones counted from the end); out of range is an error. */
+function checkConstIndices(node: Node, values: number[], dims: (j: number) => number): void {
+  values.forEach((v, j) => {
+    const d = dims(j);
+    if (v < -d || v >= d) throw new CompileError('invalid', `${node.op} ${node.name}: index ${v} is out of range for an axis of ${d}`);
+  });
+}
+
+/** The C that reads index `v` (any integer type), counts a negative one from the end of an axis of `d`, and fails the run if it is still out of range. */
+function runtimeIndex(ctx: EmitContext, k: string, v: string, d: number): string {
+  return `int64_t ${k} = (int64_t)${v}; if (${k} < 0) ${k} += ${d}; if (${k} < 0 || ${k} >= ${d}) ${ctx.indexOutOfRange()}`;
+}
+
+/**
+ * GatherElements: out[i] = data[i with axis replaced by indices[i]]. Indices known only at run
+ * time are checked as the model runs: one out of range makes the entry point fail (RUN_ERRORS).
+ */
 const gatherElements: OpDef = {
   type: 'GatherElements',
   infer(ctx, node) {
@@ -271,7 +287,9 @@ const gatherElements: OpDef = {
     const ind = ctx.required(node, 1);
     if (ind.dtype !== 'int64' && ind.dtype !== 'int32') throw new CompileError('invalid', `GatherElements ${node.name}: indices must be integers`);
     if (ind.shape.length !== x.shape.length) throw new CompileError('invalid', `GatherElements ${node.name}: ranks differ`);
-    normAxis(attrInt(node, 'axis', 0), x.shape.length, node);
+    const axis = normAxis(attrInt(node, 'axis', 0), x.shape.length, node);
+    if (ind.shape.some((d, k) => k !== axis && d > x.shape[k])) throw new CompileError('invalid', `GatherElements ${node.name}: indices [${ind.shape}] are larger than the data [${x.shape}] on an axis other than ${axis}`);
+    if (ind.data) checkConstIndices(node, toNumbers(ind), () => x.shape[axis]);
     ctx.output(node, 0, { dtype: x.dtype, shape: [...ind.shape] });
   },
   emit(ctx, node) {
@@ -281,11 +299,56 @@ const gatherElements: OpDef = {
     const xs = stridesOf(x.shape);
     const is = stridesOf(ind.shape);
     return loops(ind.shape, (idx) => {
-      const src = idx.map((v, k) => (k === axis ? 'j' : v));
-      return `long j = (long)${ctx.ref(node.inputs[1])}[${offset(idx, is)}]; if (j < 0) j += ${x.shape[axis]};
-if (j < 0 || j >= ${x.shape[axis]}) j = 0; /* out of range: ONNX leaves it undefined */
+      const src = idx.map((v, k) => (k === axis ? '(long)j' : v));
+      return `${runtimeIndex(ctx, 'j', `${ctx.ref(node.inputs[1])}[${offset(idx, is)}]`, x.shape[axis])}
 ${ctx.ref(node.outputs[0])}[${offset(idx, is)}] = ${ctx.ref(node.inputs[0])}[${offset(src, xs)}];`;
     });
+  },
+};
+
+/** GatherND's shapes: batch dims b, index tuples of m, and the output. */
+function gatherNDShape(node: Node, data: number[], ind: number[]): { b: number; m: number; out: number[] } {
+  const b = attrInt(node, 'batch_dims', 0);
+  const q = ind.length;
+  if (q < 1 || data.length < 1) throw new CompileError('invalid', `GatherND ${node.name}: data and indices must have rank 1 or more`);
+  if (b < 0 || b >= Math.min(q, data.length)) throw new CompileError('invalid', `GatherND ${node.name}: batch_dims ${b} must be less than the ranks of data (${data.length}) and indices (${q})`);
+  if (ind.slice(0, b).some((d, k) => d !== data[k])) throw new CompileError('invalid', `GatherND ${node.name}: the first ${b} dims of data [${data}] and indices [${ind}] must agree`);
+  const m = ind[q - 1];
+  if (m < 1 || m > data.length - b) throw new CompileError('invalid', `GatherND ${node.name}: index tuples of ${m} for data of rank ${data.length} with ${b} batch dims`);
+  return { b, m, out: [...ind.slice(0, q - 1), ...data.slice(b + m)] };
+}
+
+/**
+ * GatherND: each tuple of the last axis of indices picks a slice of data (after batch_dims
+ * leading axes both share). Indices known only at run time are checked as the model runs.
+ */
+const gatherND: OpDef = {
+  type: 'GatherND',
+  infer(ctx, node) {
+    const x = ctx.required(node, 0);
+    const ind = ctx.required(node, 1);
+    if (ind.dtype !== 'int64') throw new CompileError('invalid', `GatherND ${node.name}: indices must be int64, not ${ind.dtype}`);
+    const { b, m, out } = gatherNDShape(node, x.shape, ind.shape);
+    if (ind.data) checkConstIndices(node, toNumbers(ind), (j) => x.shape[b + (j % m)]);
+    ctx.output(node, 0, { dtype: x.dtype, shape: out });
+  },
+  emit(ctx, node) {
+    const x = ctx.tensor(node.inputs[0]);
+    const ind = ctx.tensor(node.inputs[1]);
+    const { b, m } = gatherNDShape(node, x.shape, ind.shape);
+    const batches = numel(x.shape.slice(0, b));
+    const tuples = numel(ind.shape.slice(b, -1));
+    const slice = numel(x.shape.slice(b + m));
+    const xs = stridesOf(x.shape);
+    const I = ctx.ref(node.inputs[1]);
+    const Y = ctx.ref(node.outputs[0]);
+    const picks = Array.from({ length: m }, (_, j) => `  ${runtimeIndex(ctx, `k${j}`, `ix[${j}]`, x.shape[b + j])}\n  off += (long)k${j} * ${xs[b + j]};`).join('\n');
+    return `for (long bt = 0; bt < ${batches * tuples}; bt++) {
+  const int64_t *ix = ${I} + bt * ${m};
+  long off = bt / ${Math.max(1, tuples)} * ${b ? xs[b - 1] : 0};
+${picks}
+  memcpy(${Y} + bt * ${slice}, ${ctx.ref(node.inputs[0])} + off, sizeof(*${Y}) * ${slice});
+}`;
   },
 };
 
@@ -362,4 +425,4 @@ const mod: OpDef = {
   },
 };
 
-LAYOUT_OPS.push(gatherElements, trilu, logical('And'), logical('Or'), logical('Xor'), not, mod);
+LAYOUT_OPS.push(gatherElements, gatherND, trilu, logical('And'), logical('Or'), logical('Xor'), not, mod);

@@ -42,7 +42,25 @@ export interface EmitContext {
   outputShape(name: string): string | undefined;
   /** A static `char *` private to one call site that holds malloc'd memory from run to run: its C name. */
   arena(label: string): string;
+  /**
+   * The C statement that ends the run because an index read at run time is out of range: the
+   * entry point returns RUN_ERRORS.indexOutOfRange, and the model's header says so.
+   */
+  indexOutOfRange(): string;
 }
+
+/** The non-zero values a generated <name>_run returns, and what each means (see ModelMetadata.errors). */
+export const RUN_ERRORS = {
+  /** Memory for the output strings could not be allocated. */
+  outOfMemory: 1,
+  /** An index the model read at run time (Gather, GatherElements, GatherND) was out of range; no memory outside a tensor was read. */
+  indexOutOfRange: 2,
+} as const;
+
+export const RUN_ERROR_MEANINGS: Record<number, string> = {
+  [RUN_ERRORS.outOfMemory]: 'memory for the output strings could not be allocated',
+  [RUN_ERRORS.indexOutOfRange]: 'an index was out of range',
+};
 
 export interface OpDef {
   type: string;

@@ -194,15 +194,23 @@ const transpose: OpDef = {
   },
 };
 
-/** Gather along an axis with constant indices (negative ones counted from the end). */
+/**
+ * Gather along an axis (negative indices counted from the end). Constant indices are checked and,
+ * with constant data, folded at compile time; indices known only at run time (token ids, say) are
+ * checked as the model runs: one out of range makes the entry point fail (RUN_ERRORS).
+ */
 const gather: OpDef = {
   type: 'Gather',
   infer(ctx, node) {
     const x = ctx.required(node, 0);
     const ind = ctx.required(node, 1);
-    if (!ind.data) throw new CompileError('unsupported', `Gather ${node.name}: indices must be known at compile time`);
+    if (ind.dtype !== 'int64' && ind.dtype !== 'int32') throw new CompileError('invalid', `Gather ${node.name}: indices must be int64 or int32, not ${ind.dtype}`);
     const axis = normAxis(attrInt(node, 'axis', 0), x.shape.length, node);
     const shape = [...x.shape.slice(0, axis), ...ind.shape, ...x.shape.slice(axis + 1)];
+    if (!ind.data) {
+      ctx.output(node, 0, { dtype: x.dtype, shape });
+      return;
+    }
     const idx = toNumbers(ind).map((i) => (i < 0 ? i + x.shape[axis] : i));
     if (idx.some((i) => i < 0 || i >= x.shape[axis])) throw new CompileError('invalid', `Gather ${node.name}: an index is out of range`);
     let data: TypedArray | undefined;
@@ -217,13 +225,27 @@ const gather: OpDef = {
   },
   emit(ctx, node) {
     const x = ctx.tensor(node.inputs[0]);
+    const ind = ctx.tensor(node.inputs[1]);
     const axis = normAxis(attrInt(node, 'axis', 0), x.shape.length, node);
-    const idx = toNumbers(ctx.tensor(node.inputs[1])).map((i) => (i < 0 ? i + x.shape[axis] : i));
     const outer = numel(x.shape.slice(0, axis));
     const inner = numel(x.shape.slice(axis + 1));
+    const D = x.shape[axis];
+    const Y = ctx.ref(node.outputs[0]);
+    const X = ctx.ref(node.inputs[0]);
+    if (!ind.data) {
+      // Each index is checked (as int64, whatever the width of long) before the row it names is read.
+      const n = numel(ind.shape);
+      return `for (long j = 0; j < ${n}; j++) {
+  int64_t k = (int64_t)${ctx.ref(node.inputs[1])}[j];
+  if (k < 0) k += ${D};
+  if (k < 0 || k >= ${D}) ${ctx.indexOutOfRange()}
+  for (long a = 0; a < ${outer}; a++) memcpy(${Y} + (a * ${n} + j) * ${inner}, ${X} + (a * ${D} + (long)k) * ${inner}, sizeof(*${Y}) * ${inner});
+}`;
+    }
+    const idx = toNumbers(ind).map((i) => (i < 0 ? i + D : i));
     return `{ static const long idx[${idx.length}] = { ${idx.join(', ')} };
 for (long a = 0; a < ${outer}; a++) for (long j = 0; j < ${idx.length}; j++)
-  memcpy(${ctx.ref(node.outputs[0])} + (a * ${idx.length} + j) * ${inner}, ${ctx.ref(node.inputs[0])} + (a * ${x.shape[axis]} + idx[j]) * ${inner}, sizeof(*${ctx.ref(node.outputs[0])}) * ${inner}); }`;
+  memcpy(${Y} + (a * ${idx.length} + j) * ${inner}, ${X} + (a * ${D} + idx[j]) * ${inner}, sizeof(*${Y}) * ${inner}); }`;
   },
 };
 

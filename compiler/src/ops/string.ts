@@ -1,5 +1,5 @@
 import { CompileError, numel } from '../ir';
-import { attrInt, attrString, OpDef } from './op';
+import { attrInt, attrString, OpDef, RUN_ERRORS } from './op';
 
 /** A C string literal of UTF-8 text. */
 export function cString(text: string): string {
@@ -47,7 +47,7 @@ size_t total = 1;
 for (long i = 0; i < ${n}; i++) total += strlen(${X}[i]) + 1;
 free(${arena});
 ${arena} = (char *)malloc(total);
-if (!${arena}) return 1;
+if (!${arena}) return ${RUN_ERRORS.outOfMemory};
 char *p = ${arena};
 long kept = 0;
 for (long i = 0; i < ${n}; i++) {
