@@ -819,14 +819,15 @@ typedef struct {
   long lead, wp;           /* a row of the ring: its W values from column lead (a multiple of 16), zeros around; wp floats (a multiple of 16) */
   kiln_epi e1, ed, e2;     /* expand (bias_m, clamp), depthwise (bias_m per channel, clamp), project (bias_m, res: [M][OH][OW]) */
   const long *koff2;       /* e * OW */
-  float *scratch;          /* per thread: E * KH * wp (the ring), E * OW (the depthwise row), then the GEMMs' */
+  float *scratch;          /* per thread: E * KH * wp (the ring), E * OW rounded up to 16 (the depthwise row), then the GEMMs' */
   long scratch_floats;
   long chunk, next;        /* rows of output per piece; with threads, the next piece to take */
 } kiln_ir_args;
 
 static void kiln_ir_rows(const kiln_ir_args *r, long oh0, long oh1, float *scratch) {
   const long q = r->KH, wp = r->wp, plane = q * wp;
-  float *ring = scratch, *drow = ring + r->E * plane, *gs = drow + r->E * r->OW;
+  /* gs starts on a 64-byte boundary: the GEMM's packed panels are read with aligned vector loads. */
+  float *ring = scratch, *drow = ring + r->E * plane, *gs = drow + ((r->E * r->OW + 15) & ~15L);
   memset(ring, 0, r->E * plane * sizeof(float));
   long have = oh0 * r->sh - r->pt - 1; /* the last input row in the ring (none yet) */
   for (long oh = oh0; oh < oh1; oh++) {

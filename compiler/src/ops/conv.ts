@@ -404,7 +404,7 @@ export function emitInvertedResidual(ctx: EmitContext, ir: InvertedResidual): st
   // A ring row: zeros, then W values from an aligned column, zeros; as wide as the depthwise kernel's vectors read.
   const lead = Math.ceil(pl / NR) * NR;
   const wp = Math.ceil(Math.max(lead + W, lead - pl + Math.ceil(OW / NR) * NR * sw + (KW - 1) + NR + 1) / NR) * NR;
-  const sc = ctx.scratch(E * KH * wp + E * OW + 2 * KC * NR + 2 * Math.max(E, M) * NR);
+  const sc = ctx.scratch(E * KH * wp + Math.ceil((E * OW) / NR) * NR + 2 * KC * NR + 2 * Math.max(E, M) * NR);
   // With threads, pieces of rows: each starts its ring afresh (KH - 1 rows expanded again), so not too many.
   const chunk = ctx.threads > 1 ? Math.max(1, Math.ceil(OH / (2 * ctx.threads))) : OH;
   const bias = (n: Node) => (n.inputs[2] ? ctx.ref(n.inputs[2]) : undefined);

@@ -1,0 +1,99 @@
+import { strict as assert } from 'node:assert';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import { compareOutput } from '../../src/verification/compare';
+import { prng } from '../../src/verification/inputs';
+import { ModelBuilder, randomWeights } from '../test/builder';
+import { compileModel } from './compile';
+import { modelHarness } from './harness';
+
+/**
+ * Shapes of graphs that real exported networks have and small test blocks did not: each case
+ * compiles a block the way torchvision exports it, builds it for x86_64 at every ISA level this
+ * CPU runs (the kernels specialise per level), and compares every output with ONNX Runtime.
+ */
+const cpu = readFileSync('/proc/cpuinfo', 'utf8');
+const LEVELS = ['x86-64', ...(/\bavx2\b/.test(cpu) ? ['x86-64-v3'] : []), ...(/\bavx512f\b/.test(cpu) && /\bavx512bw\b/.test(cpu) ? ['x86-64-v4'] : [])];
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kiln-patterns-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+let seed = 1;
+function conv(b: ModelBuilder, x: string, cin: number, cout: number, k: number, attrs: Record<string, number | number[]> = {}): string {
+  const group = (attrs.group as number | undefined) ?? 1;
+  const s = seed++;
+  const w = b.weight(`w${s}`, [cout, cin / group, k, k], randomWeights(s, (cout * cin * k * k) / group, Math.sqrt(2 / ((cin / group) * k * k))));
+  const bias = b.weight(`b${s}`, [cout], randomWeights(s + 1000, cout, 0.1));
+  return b.op('Conv', [x, w, bias], { kernel_shape: [k, k], pads: [(k - 1) >> 1, (k - 1) >> 1, (k - 1) >> 1, (k - 1) >> 1], ...attrs });
+}
+
+async function assertMatches(bytes: Uint8Array, label: string): Promise<void> {
+  const { files, metadata } = compileModel(bytes, { name: 'net' });
+  for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+  await writeFile(join(dir, 'harness.c'), modelHarness(metadata));
+  const rand = prng(42);
+  const inputs = metadata.inputs.map((t) => Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
+  await writeFile(join(dir, 'inputs.bin'), Buffer.concat(inputs.map((a) => Buffer.from(a.buffer))));
+  const session = await ort.InferenceSession.create(bytes);
+  const expected = await session.run(Object.fromEntries(metadata.inputs.map((t, i) => [t.name, new ort.Tensor('float32', inputs[i], t.shape)])));
+  await session.release();
+  for (const level of LEVELS) {
+    const exe = join(dir, `net-${level}`);
+    execFileSync('clang-19', [`-march=${level}`, '-std=c23', '-O2', '-I', dir, join(dir, 'net.c'), join(dir, 'harness.c'), '-o', exe, '-lm']);
+    execFileSync(exe, [join(dir, 'inputs.bin'), join(dir, 'outputs.bin')], { timeout: 60_000 });
+    const out = await readFile(join(dir, 'outputs.bin'));
+    let o = 0;
+    for (const t of metadata.outputs) {
+      const e = expected[t.name].data as Float32Array;
+      const n = e.byteLength;
+      const r = compareOutput(t.name, 'float32', Buffer.from(e.buffer, e.byteOffset, n), out.subarray(o, o + n), { rtol: 1e-4, atol: 1e-5, maxUlp: null });
+      o += n;
+      assert.ok(r.passed, `${label} at ${level}: ${r.mismatches} of ${r.count} differ, max abs ${r.maxAbsError}`);
+    }
+    assert.equal(o, out.length, `${label} at ${level}: the output file has ${out.length - o} bytes too many`);
+  }
+}
+
+describe('patterns of real networks, at every ISA level', () => {
+  it('sums two branches when the one computed first is the one added into the other (RegNet, RepVGG)', async () => {
+    // x = proj(x) + f(x): the exporter writes the projection first, so the Add is fused into the
+    // last convolution of f, and the projection's result must still be computed.
+    const b = new ModelBuilder();
+    const x = b.input('x', [1, 16, 20, 20]);
+    const proj = conv(b, x, 16, 32, 1, { strides: [2, 2], pads: [0, 0, 0, 0] });
+    let f = b.op('Relu', [conv(b, x, 16, 32, 1)]);
+    f = b.op('Relu', [conv(b, f, 32, 32, 3, { strides: [2, 2], group: 2 })]);
+    f = conv(b, f, 32, 32, 1);
+    b.output(b.op('Relu', [b.op('Add', [proj, f])]));
+    await assertMatches(b.build('regnet_block'), 'RegNet block');
+  });
+
+  it('runs an inverted residual whose width is not a multiple of the vector length, with a stride-2 depthwise convolution (ShuffleNetV2)', async () => {
+    for (const [c, e, m, hw] of [
+      [24, 58, 58, 56],
+      [58, 58, 58, 28],
+      [116, 116, 116, 14],
+      [8, 17, 33, 9],
+    ]) {
+      for (const stride of [1, 2]) {
+        const b = new ModelBuilder();
+        const x = b.input('x', [1, c, hw, hw]);
+        let h = b.op('Relu', [conv(b, x, c, e, 1)]);
+        h = conv(b, h, e, e, 3, { strides: [stride, stride], group: e });
+        h = b.op('Relu', [conv(b, h, e, m, 1)]);
+        b.output(h);
+        await assertMatches(b.build('shufflenet_branch'), `inverted residual ${c}->${e}->${m} at ${hw}x${hw}, stride ${stride}`);
+      }
+    }
+  });
+});

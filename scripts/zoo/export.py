@@ -1,0 +1,203 @@
+"""Exports Kiln's model zoo: real architectures from torchvision, timm and transformers, with
+fixed seeds, as their users export them (torch.onnx.export, opset 17).
+
+Batch norms get realistic statistics before export: their scales and shifts are drawn at random
+and a few random batches run in training mode, so that no batch norm is the identity and deep
+networks' outputs keep their magnitude (with fresh statistics they shrink towards 1e-9, and a
+tolerance of 1e-4 proves nothing).
+
+    python export.py OUT_DIR [--set public|extra|all] [--only NAME,...] [--force]
+
+Writes OUT_DIR/NAME.onnx for each model (skipping those already there unless --force) and
+OUT_DIR/zoo.json, which lists every model of the set: its name, source and set.
+"""
+
+import argparse
+import json
+import os
+import sys
+import types
+import warnings
+
+# torchvision's compiled operators (nms, roi_align) may not match the installed torch; the
+# architectures need none of them, so their registrations are skipped.
+sys.modules.setdefault("torchvision._meta_registrations", types.ModuleType("torchvision._meta_registrations"))
+
+import torch  # noqa: E402
+
+warnings.filterwarnings("ignore")
+OPSET = 17
+
+
+def tv(name, **kw):
+    def make():
+        import torchvision
+
+        return getattr(torchvision.models, name)(weights=None, **kw), [("input", (1, 3, 224, 224))]
+
+    return make
+
+
+def timm_model(name, size=224):
+    def make():
+        import timm
+
+        return timm.create_model(name, pretrained=False), [("input", (1, 3, size, size))]
+
+    return make
+
+
+class Logits(torch.nn.Module):
+    """A transformers model's first output only (its logits or last hidden state)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, *args):
+        out = self.inner(*args, return_dict=False)
+        return out[0]
+
+
+class CausalLM(torch.nn.Module):
+    """A decoder's logits for one sequence of token ids, every token attended (mask of ones)."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, input_ids):
+        return self.inner(input_ids, attention_mask=torch.ones_like(input_ids), return_dict=False)[0]
+
+
+def bert():
+    from transformers import BertConfig, BertModel
+
+    cfg = BertConfig(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024, attn_implementation="eager")
+    return Logits(BertModel(cfg)), [("input_ids", (1, 128), torch.int64)]
+
+
+def gpt2():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    cfg = GPT2Config(n_embd=256, n_layer=4, n_head=4, n_positions=64, vocab_size=8000, bos_token_id=0, eos_token_id=0, use_cache=False, attn_implementation="eager")
+    return CausalLM(GPT2LMHeadModel(cfg)), [("input_ids", (1, 64), torch.int64)]
+
+
+def whisper_encoder():
+    from transformers import WhisperConfig, WhisperModel
+
+    cfg = WhisperConfig(d_model=384, encoder_layers=4, decoder_layers=4, encoder_attention_heads=6, decoder_attention_heads=6,
+                        encoder_ffn_dim=1536, decoder_ffn_dim=1536, num_mel_bins=80, attn_implementation="eager")
+    return Logits(WhisperModel(cfg).get_encoder()), [("input_features", (1, 80, 3000))]
+
+
+# The public zoo (its figures are in docs/model-zoo.md) and more architectures of the same
+# families, which find what the public set misses.
+MODELS = {
+    "public": {
+        "resnet18": tv("resnet18"),
+        "resnet50": tv("resnet50"),
+        "mobilenet_v2": tv("mobilenet_v2"),
+        "mobilenet_v3_large": tv("mobilenet_v3_large"),
+        "efficientnet_b0": tv("efficientnet_b0"),
+        "squeezenet1_1": tv("squeezenet1_1"),
+        "densenet121": tv("densenet121"),
+        "googlenet": tv("googlenet", aux_logits=False, init_weights=True),
+        "convnext_tiny": tv("convnext_tiny"),
+        "swin_t": tv("swin_t"),
+        "vit_tiny_patch16_224": timm_model("vit_tiny_patch16_224"),
+        "bert_4l_256": bert,
+        "gpt2_4l_256": gpt2,
+        "whisper_tiny_encoder": whisper_encoder,
+    },
+    "extra": {
+        "regnet_y_400mf": tv("regnet_y_400mf"),
+        "regnet_x_400mf": tv("regnet_x_400mf"),
+        "shufflenet_v2_x1_0": tv("shufflenet_v2_x1_0"),
+        "mnasnet1_0": tv("mnasnet1_0"),
+        "mobilenet_v3_small": tv("mobilenet_v3_small"),
+        "resnext50_32x4d": tv("resnext50_32x4d"),
+        "efficientnet_v2_s": tv("efficientnet_v2_s"),
+        "inception_v3": lambda: (tv("inception_v3", aux_logits=False, init_weights=True)()[0], [("input", (1, 3, 299, 299))]),
+        "deit_tiny_patch16_224": timm_model("deit_tiny_patch16_224"),
+        "edgenext_xx_small": timm_model("edgenext_xx_small", 256),
+        "mixer_s16_224": timm_model("mixer_s16_224"),
+        "ghostnet_100": timm_model("ghostnet_100"),
+        "dla34": timm_model("dla34"),
+        "repvgg_a0": timm_model("repvgg_a0"),
+    },
+}
+
+
+def realistic_batch_norms(model, shapes):
+    """Random BN scales and shifts, then running statistics from a few random batches."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    with torch.no_grad():
+        for m in bns:
+            if m.affine:
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0.0, 0.2)
+            m.momentum = None  # a cumulative average over the batches below
+            m.reset_running_stats()
+        model.train()
+        for _ in range(3):
+            batch = [torch.randn((4,) + tuple(s[1])[1:]) for s in shapes]
+            model(*batch)
+    model.eval()
+
+
+def export(name, make, out_dir, force):
+    path = os.path.join(out_dir, name + ".onnx")
+    if os.path.exists(path) and not force:
+        return "cached"
+    torch.manual_seed(0)
+    model, shapes = make()
+    model.eval()
+    if all(len(s) == 2 for s in shapes):
+        realistic_batch_norms(model, shapes)
+    args = tuple(
+        torch.randint(0, 100, s[1], dtype=s[2]) if len(s) > 2 else torch.randn(s[1]) for s in shapes
+    )
+    tmp = path + ".tmp"
+    with torch.no_grad():
+        torch.onnx.export(model, args, tmp, opset_version=OPSET, input_names=[s[0] for s in shapes],
+                          output_names=["output"], dynamo=False, do_constant_folding=True)
+    os.replace(tmp, path)
+    return "exported"
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("out")
+    p.add_argument("--set", default="public", choices=["public", "extra", "all"])
+    p.add_argument("--only", default="")
+    p.add_argument("--force", action="store_true")
+    a = p.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    sets = ["public", "extra"] if a.set == "all" else [a.set]
+    only = [n for n in a.only.split(",") if n]
+    listed = []
+    failed = 0
+    for s in sets:
+        for name, make in MODELS[s].items():
+            if only and name not in only:
+                continue
+            try:
+                how = export(name, make, a.out, a.force)
+                print(f"{name}: {how}", flush=True)
+            except Exception as e:  # noqa: BLE001 - one model's failure is reported, the rest go on
+                failed += 1
+                print(f"{name}: export failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", flush=True)
+    # Every model of the sets that is on disk, whatever --only chose this time.
+    for s in sets:
+        listed += [{"name": n, "set": s, "file": n + ".onnx"} for n in MODELS[s] if os.path.exists(os.path.join(a.out, n + ".onnx"))]
+    with open(os.path.join(a.out, "zoo.json"), "w") as f:
+        json.dump({"opset": OPSET, "torch": torch.__version__, "models": listed}, f, indent=2)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
