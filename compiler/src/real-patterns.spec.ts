@@ -96,4 +96,20 @@ describe('patterns of real networks, at every ISA level', () => {
       }
     }
   });
+
+  it('expands a class token to a shape the exporter computes from the input through Shape, Gather, Concat, Equal and Where (ViT, DeiT, BERT)', async () => {
+    // cls_token.expand(B, -1, -1), as torch.onnx.export writes it: the -1s become 1s through
+    // Where(Equal(shape, -1), ones, shape), all of it foldable once the input shape is bound.
+    const b = new ModelBuilder();
+    const D = 24;
+    const x = b.input('x', [2, 5, D]);
+    const cls = b.weight('cls', [1, 1, D], randomWeights(7, D, 1));
+    const batch = b.op('Gather', [b.op('Shape', [x]), b.int64('zero', [0])], { axis: 0 });
+    const shape = b.op('Concat', [batch, b.int64('minus', [-1, -1])], { axis: 0 });
+    const ones = b.op('ConstantOfShape', [b.int64('three', [3])], { value: { tensor: { dims: [1], dataType: 7, int64Data: [1] } } });
+    const isMinus = b.op('Equal', [shape, b.op('Mul', [ones, b.int64('m1', [-1])])]);
+    const target = b.op('Where', [isMinus, ones, shape]);
+    b.output(b.op('Concat', [b.op('Expand', [cls, target]), x], { axis: 1 }));
+    await assertMatches(b.build('class_token'), 'class token');
+  });
 });

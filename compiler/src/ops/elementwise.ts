@@ -282,7 +282,28 @@ const where: OpDef = {
     const c = ctx.required(node, 0);
     const x = ctx.required(node, 1);
     const y = ctx.required(node, 2);
-    ctx.output(node, 0, { dtype: x.dtype, shape: broadcast([c.shape, x.shape, y.shape], node) });
+    const shape = broadcast([c.shape, x.shape, y.shape], node);
+    let data: TypedArray | undefined;
+    // Constant operands (shape arithmetic that exporters write, once input shapes are bound): folded.
+    if (c.data && x.data && y.data && numel(shape) <= 1 << 20) {
+      data = makeArray(x.dtype, numel(shape));
+      const [sc, sx, sy] = [c, x, y].map((t) => broadcastStrides(t.shape, shape));
+      for (let i = 0; i < data.length; i++) {
+        let r = i;
+        let oc = 0;
+        let ox = 0;
+        let oy = 0;
+        for (let k = shape.length - 1; k >= 0; k--) {
+          const d = r % shape[k];
+          r = Math.floor(r / shape[k]);
+          oc += d * sc[k];
+          ox += d * sx[k];
+          oy += d * sy[k];
+        }
+        (data as Float32Array)[i] = (c.data[oc] ? x.data[ox] : y.data[oy]) as number;
+      }
+    }
+    ctx.output(node, 0, { dtype: x.dtype, shape, data });
   },
   emit(ctx, node) {
     const out = ctx.tensor(node.outputs[0]);
