@@ -16,6 +16,8 @@ import { REDUCE_OPS } from './ops/reduce';
 import { SHAPE_OPS } from './ops/shape';
 import { SOFTMAX_OPS } from './ops/softmax';
 import { cString, STRING_OPS } from './ops/string';
+import { TILE_OPS } from './ops/tile';
+import { foldConstant } from './fold';
 
 export const COMPILER_VERSION = '0.5.0';
 
@@ -29,7 +31,7 @@ const STRING_OP_NAMES: ReadonlySet<string> = new Set(STRING_OPS.map((o) => o.typ
 /** Every operator, by its ONNX name. A duplicate is a programming error caught at load. */
 export const OPS: ReadonlyMap<string, OpDef> = (() => {
   const m = new Map<string, OpDef>();
-  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS]) {
+  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS, ...TILE_OPS]) {
     if (m.has(op.type)) throw new Error(`operator ${op.type} is defined twice`);
     m.set(op.type, op);
   }
@@ -132,7 +134,7 @@ export function inferShapes(graph: Graph): void {
       if (dynamic) throw new CompileError('unsupported', `${n.op} ${n.name}: ${dynamic}'s shape depends on the input values, which only a graph output may`);
       const strings = () => new CompileError('unsupported', `${n.op} ${n.name}: string tensors are supported by ${[...STRING_OP_NAMES].join(', ')} only`, [n.op]);
       if (!STRING_OP_NAMES.has(n.op) && n.inputs.some((i) => i && graph.tensors.get(i)?.dtype === 'string')) throw strings();
-      OPS.get(n.op)!.infer(ctx, n);
+      inferOrFold(ctx, n);
       if (!STRING_OP_NAMES.has(n.op) && n.outputs.some((o) => o && graph.tensors.get(o)?.dtype === 'string')) throw strings();
       state.done.push(n);
     }
@@ -151,6 +153,27 @@ export function inferShapes(graph: Graph): void {
       } else graph.tensors.set(o, { ...t, half });
     }
   }
+}
+
+/**
+ * An operator's own inference; then, for a node whose inputs are all constants that it left
+ * unfolded or whose types its kernel does not take (integer shape arithmetic), the value from
+ * the compile-time evaluator (fold.ts).
+ */
+function inferOrFold(ctx: InferContext, n: Node): void {
+  const inputs = n.inputs.map((i) => (i ? ctx.graph.tensors.get(i) : undefined));
+  const constant = inputs.some(Boolean) && inputs.every((t, k) => !n.inputs[k] || t?.data);
+  try {
+    OPS.get(n.op)!.infer(ctx, n);
+  } catch (e) {
+    const folded = constant && e instanceof CompileError && e.code === 'unsupported' ? foldConstant(n, inputs, ctx.opset) : undefined;
+    if (!folded) throw e;
+    folded.forEach((t, i) => ctx.output(n, i, t));
+    return;
+  }
+  if (!constant || n.outputs.every((o) => !o || ctx.graph.tensors.get(o)?.data)) return;
+  const folded = foldConstant(n, inputs, ctx.opset);
+  if (folded) folded.forEach((t, i) => ctx.output(n, i, t));
 }
 
 /** The nodes that must run: those feeding a graph output whose value is not already known. */

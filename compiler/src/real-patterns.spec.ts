@@ -112,4 +112,12 @@ describe('patterns of real networks, at every ISA level', () => {
     b.output(b.op('Concat', [b.op('Expand', [cls, target]), x], { axis: 1 }));
     await assertMatches(b.build('class_token'), 'class token');
   });
+
+  it('tiles a tensor known only at run time (position embeddings, repeated masks)', async () => {
+    const b = new ModelBuilder();
+    const x = b.input('x', [2, 3, 5]);
+    b.output(b.op('Tile', [x, b.int64('reps', [2, 1, 3])]));
+    b.output(b.op('Tile', [b.op('Relu', [x]), b.int64('reps1', [1, 4, 1])]));
+    await assertMatches(b.build('tile'), 'Tile');
+  });
 });
