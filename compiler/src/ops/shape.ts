@@ -299,9 +299,21 @@ const slice: OpDef = {
     const x = ctx.required(node, 0);
     const { begin, step, out } = sliceParams({ lookup: (n) => ctx.graph.tensors.get(n) }, node, x.shape);
     let data: TypedArray | undefined;
-    if (x.data && out.length === 1) {
-      data = makeArray(x.dtype, out[0]);
-      for (let i = 0; i < out[0]; i++) (data as Float32Array)[i] = (x.data as Float32Array)[begin[0] + i * step[0]];
+    if (x.data && numel(out) <= 1 << 20) {
+      // Any rank (exporters slice reshaped pad lists backwards: Swin's window padding).
+      const n = numel(out);
+      data = makeArray(x.dtype, n);
+      const xs = stridesOf(x.shape);
+      const base = begin.reduce((a, b, k) => a + b * xs[k], 0);
+      for (let i = 0; i < n; i++) {
+        let r = i;
+        let o = base;
+        for (let k = out.length - 1; k >= 0; k--) {
+          o += (r % out[k]) * xs[k] * step[k];
+          r = Math.floor(r / out[k]);
+        }
+        (data as Float32Array)[i] = (x.data as Float32Array)[o];
+      }
     }
     ctx.output(node, 0, { dtype: x.dtype, shape: out, data });
   },
