@@ -1,8 +1,10 @@
 """Exports Kiln's model zoo: real architectures from torchvision, timm and transformers, with
 fixed seeds, as their users export them (torch.onnx.export, opset 17).
 
-Batch norms get realistic statistics before export: their scales and shifts are drawn at random
-and a few random batches run in training mode, so that no batch norm is the identity and deep
+Parameters get values like a trained network's before export: those that initialisation leaves
+at one value everywhere (zero heads, layer scales of 1e-6, norms' ones and zeros) are drawn at
+random, and batch norms get realistic statistics (random scales and shifts, then a few random
+batches in training mode), so that no batch norm is the identity, no branch vanishes, and deep
 networks' outputs keep their magnitude (with fresh statistics they shrink towards 1e-9, and a
 tolerance of 1e-4 proves nothing).
 
@@ -130,6 +132,25 @@ MODELS = {
 }
 
 
+def realistic_parameters(model):
+    """Parameters that initialisation leaves at one value everywhere (a zero classifier head, a
+    layer scale of 1e-6, LayerNorm's ones and zeros) are drawn at random, as training would leave
+    them: otherwise a branch contributes nothing or an output is all zeros, and the check proves
+    nothing about the operators behind it."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.numel() < 2 or not p.is_floating_point() or float(p.std()) > 0:
+                continue
+            value = float(p.flatten()[0])
+            if p.dim() >= 2:
+                fan_in = p[0].numel()
+                p.normal_(0.0, fan_in ** -0.5)
+            elif value == 0.0:
+                p.normal_(0.0, 0.1)
+            else:
+                p.uniform_(0.5, 1.5).mul_(max(abs(value), 0.1))
+
+
 def realistic_batch_norms(model, shapes):
     """Random BN scales and shifts, then running statistics from a few random batches."""
     bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
@@ -156,6 +177,7 @@ def export(name, make, out_dir, force):
     torch.manual_seed(0)
     model, shapes = make()
     model.eval()
+    realistic_parameters(model)
     if all(len(s) == 2 for s in shapes):
         realistic_batch_norms(model, shapes)
     args = tuple(
