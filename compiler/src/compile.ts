@@ -15,6 +15,7 @@ import { POOL_OPS } from './ops/pool';
 import { REDUCE_OPS } from './ops/reduce';
 import { SHAPE_OPS } from './ops/shape';
 import { SOFTMAX_OPS } from './ops/softmax';
+import { SCATTER_OPS } from './ops/scatter';
 import { cString, STRING_OPS } from './ops/string';
 import { TILE_OPS } from './ops/tile';
 import { foldConstant } from './fold';
@@ -31,7 +32,7 @@ const STRING_OP_NAMES: ReadonlySet<string> = new Set(STRING_OPS.map((o) => o.typ
 /** Every operator, by its ONNX name. A duplicate is a programming error caught at load. */
 export const OPS: ReadonlyMap<string, OpDef> = (() => {
   const m = new Map<string, OpDef>();
-  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS, ...TILE_OPS]) {
+  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS, ...TILE_OPS, ...SCATTER_OPS]) {
     if (m.has(op.type)) throw new Error(`operator ${op.type} is defined twice`);
     m.set(op.type, op);
   }
@@ -260,9 +261,9 @@ static void kiln_copy_weights(void) {
 /** When the entry point returns each non-zero code, as its header says. */
 const RETURNS_WHEN: Record<number, string> = {
   [RUN_ERRORS.outOfMemory]: 'when memory for the output strings could not be allocated',
-  [RUN_ERRORS.indexOutOfRange]: `when an index the model reads at run time (Gather, GatherElements, GatherND) is out of
- * range for its axis; each index is checked before it is used, so nothing outside a tensor is
- * read, and the outputs are then incomplete`,
+  [RUN_ERRORS.indexOutOfRange]: `when an index the model reads at run time (Gather, GatherElements, GatherND,
+ * ScatterElements, ScatterND) is out of range for its axis; each index is checked before it is
+ * used, so nothing outside a tensor is read or written, and the outputs are then incomplete`,
 };
 
 /** Generates dependency-free C: one entry point, weights embedded as binary data. */
