@@ -16,7 +16,7 @@ import { modelHarness } from './harness';
 import { CompileError, IO_BYTES } from './ir';
 
 /*
- * ScatterND and ScatterElements: compiled, built with clang for
+ * ScatterND, ScatterElements, CumSum and TopK: compiled, built with clang for
  * x86_64 and aarch64 (under qemu), run on seeded inputs and compared with ONNX Runtime, with
  * indices read at run time where ONNX allows them, negative ones, and awkward sizes (1, 3, 17).
  */
@@ -70,7 +70,7 @@ function source(seed: number) {
   };
 }
 
-describe('ScatterND and ScatterElements against ONNX Runtime', () => {
+describe('ScatterND, ScatterElements, CumSum and TopK against ONNX Runtime', () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kiln-ops-'));
@@ -246,8 +246,103 @@ describe('ScatterND and ScatterElements against ONNX Runtime', () => {
     }
   });
 
+  it('CumSum: inclusive and exclusive, forwards and in reverse, on any axis (int64 or int32, scalar or one element, negative), for float32, float64, int32 and int64', async () => {
+    const b = new ModelBuilder(14);
+    const x = b.input('x', [3, 17]);
+    const axis1 = constant(b, 'int64', [], [1]);
+    for (const exclusive of [0, 1]) for (const reverse of [0, 1]) b.output(b.op('CumSum', [x, axis1], { exclusive, reverse }));
+    b.output(b.op('CumSum', [x, constant(b, 'int32', [1], [-2])], { reverse: 1 }));
+    b.output(b.op('CumSum', [b.input('d', [17], DT.DOUBLE), constant(b, 'int64', [1], [0])], { exclusive: 1 }), DT.DOUBLE);
+    b.output(b.op('CumSum', [b.input('i', [4, 3], DT.INT32), constant(b, 'int32', [], [0])]), DT.INT32);
+    b.output(b.op('CumSum', [b.input('l', [1, 3, 1], DT.INT64), constant(b, 'int64', [], [-2])], { exclusive: 1, reverse: 1 }), DT.INT64);
+    b.output(b.op('CumSum', [b.input('l2', [2, 1, 3], DT.INT64), constant(b, 'int64', [], [1])]), DT.INT64);
+    const s = source(303);
+    await assertSameAsOrt(b.build('cumsum'), {
+      x: s.floats([3, 17]),
+      d: s.floats([17], 'float64'),
+      i: s.ints([4, 3], -1000, 1000, 'int32'),
+      l: s.ints([1, 3, 1], -(2 ** 40), 2 ** 40),
+      l2: s.ints([2, 1, 3], -1000, 1000),
+    });
+  });
+
+  it('CumSum of a constant folds at compile time', async () => {
+    const b = new ModelBuilder(14);
+    const c = b.op('CumSum', [b.weight('w', [2, 3], [1, 2, 3, 4, 5, 6]), constant(b, 'int64', [], [1])], { exclusive: 1, reverse: 1 });
+    b.output(b.op('Add', [c, b.input('x', [2, 3])]));
+    const r = await assertSameAsOrt(b.build('cumsum_folded'), { x: source(4).floats([2, 3]) }, [X86]);
+    assert.doesNotMatch(r.source, /\/\* CumSum/);
+  });
+
+  it('TopK: largest and smallest, k of 1, 3 and the whole axis, any axis, ties broken by the lower index, for float32, float64 and int64', async () => {
+    const b = new ModelBuilder(11);
+    const x = b.input('x', [3, 17]);
+    let kn = 0;
+    const k = (v: number) => b.int64(`k${kn++}`, [v]);
+    const both = (inputs: string[], attrs: Record<string, number>, type = DT.FLOAT) => {
+      const [v, i] = b.node('TopK', inputs, attrs, 2);
+      b.output(v, type);
+      b.output(i, DT.INT64);
+    };
+    both([x, k(3)], {});
+    both([x, k(3)], { largest: 0 });
+    both([x, k(17)], {});
+    both([x, k(17)], { largest: 0 });
+    both([x, k(1)], { axis: 1 });
+    both([x, k(2)], { axis: 0, largest: 0 });
+    // Ties: a few distinct values, so that equal ones must come in the order of their indices.
+    const t = b.input('t', [4, 17]);
+    both([t, k(5)], {});
+    both([t, k(5)], { largest: 0 });
+    both([t, k(17)], { axis: -1 });
+    both([t, k(17)], { largest: 0 });
+    both([t, k(4)], { axis: 0 });
+    both([b.input('d', [2, 17], DT.DOUBLE), k(4)], { largest: 0 }, DT.DOUBLE);
+    both([b.input('l', [2, 17], DT.INT64), k(6)], {}, DT.INT64);
+    both([b.input('l1', [2, 17], DT.INT64), k(17)], { largest: 0 }, DT.INT64);
+    both([b.input('one', [5, 1]), k(1)], {});
+    const s = source(404);
+    await assertSameAsOrt(b.build('topk'), {
+      x: s.floats([3, 17]),
+      t: new ort.Tensor('float32', Float32Array.from(s.values([4, 17], -2, 2)), [4, 17]),
+      d: s.floats([2, 17], 'float64'),
+      l: s.ints([2, 17], -3, 3),
+      l1: s.ints([2, 17], -3, 3),
+      one: s.floats([5, 1]),
+    });
+  });
+
+  it('TopK with sorted=0 gives the same elements as ONNX Runtime, and a constant input folds', async () => {
+    const b = new ModelBuilder(11);
+    const [v, i] = b.node('TopK', [b.input('x', [3, 17]), b.int64('k', [5])], { sorted: 0 }, 2);
+    b.output(v);
+    b.output(i, DT.INT64);
+    const [cv] = b.node('TopK', [b.weight('w', [1, 6], [3, -1, 4, 1, -5, 9]), b.int64('k2', [3])], { largest: 0 }, 2);
+    b.output(b.op('Add', [cv, b.input('y', [1, 3])]));
+    const bytes = b.build('topk_unsorted');
+    const feeds = { x: source(5).floats([3, 17]), y: source(6).floats([1, 3]) };
+    const session = await ort.InferenceSession.create(bytes);
+    const expected = await session.run(feeds);
+    await session.release();
+    const r = await runRaw(bytes, Object.values(feeds).map((t) => t.data as ArrayBufferView), X86);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.source.match(/\/\* TopK /g)?.length, 1, 'the constant TopK is folded, the other runs');
+    const got = new BigInt64Array(r.outputs[1].buffer.slice(r.outputs[1].byteOffset, r.outputs[1].byteOffset + r.outputs[1].byteLength));
+    const want = expected[r.metadata.outputs[1].name].data as BigInt64Array;
+    for (let row = 0; row < 3; row++) {
+      const set = (a: BigInt64Array) => [...a.slice(row * 5, row * 5 + 5)].sort((p, q) => Number(p - q));
+      assert.deepEqual(set(got), set(want), `row ${row}`);
+    }
+    const sum = new Float32Array(r.outputs[2].buffer.slice(r.outputs[2].byteOffset, r.outputs[2].byteOffset + 12));
+    const y = feeds.y.data as Float32Array;
+    assert.deepEqual([...sum], [-5 + y[0], -1 + y[1], 1 + y[2]].map(Math.fround));
+  });
+
   it('refuses what it cannot compile, naming the node and why', () => {
     const cases: [string, (b: ModelBuilder) => void, string, RegExp][] = [
+      ['CumSum with its axis read at run time', (b) => b.output(b.op('CumSum', [b.input('x', [3]), b.input('a', [], DT.INT64)])), 'unsupported', /CumSum CumSum_\d+: the axis \(a\) must be known at compile time/],
+      ['TopK with K read at run time', (b) => b.output(b.node('TopK', [b.input('x', [3]), b.input('k', [1], DT.INT64)], {}, 2)[0]), 'unsupported', /TopK TopK_\d+: K \(k\) must be known at compile time/],
+      ['TopK with K past the axis', (b) => b.output(b.node('TopK', [b.input('x', [3]), b.int64('k', [4])], {}, 2)[0]), 'invalid', /TopK TopK_\d+: K 4 is outside \[0, 3\]/],
       ['ScatterND with reduction max before opset 18', (b) => b.output(b.op('ScatterND', [b.input('x', [3]), b.input('i', [1, 1], DT.INT64), b.input('u', [1])], { reduction: 'max' })), 'invalid', /ScatterND ScatterND_\d+: reduction 'max' is defined from opset 18, and the model's opset is 17/],
       ['ScatterElements with updates of another shape', (b) => b.output(b.op('ScatterElements', [b.input('x', [3]), b.input('i', [2], DT.INT64), b.input('u', [1])])), 'invalid', /ScatterElements ScatterElements_\d+: updates \[1\] and indices \[2\] differ in shape/],
     ];
@@ -262,6 +357,8 @@ describe('ScatterND and ScatterElements against ONNX Runtime', () => {
     const models: [string, (b: ModelBuilder) => void][] = [
       ['ScatterND', (b) => b.output(b.op('ScatterND', [b.input('x', [4, 3]), b.op('Reshape', [b.int64('i', [1]), b.int64('s', [1, 1])]), b.input('u', [1, 3])]))],
       ['ScatterElements', (b) => b.output(b.op('ScatterElements', [b.input('x', [4, 3]), b.input('i', [1, 3], DT.INT64), b.input('u', [1, 3])]))],
+      ['CumSum', (b) => b.output(b.op('CumSum', [b.input('x', [4, 3]), b.int64('a', [1])]))],
+      ['TopK', (b) => b.output(b.node('TopK', [b.input('x', [4, 3]), b.int64('k', [2])], {}, 2)[0])],
     ];
     for (const [op, make] of models) {
       const b = new ModelBuilder(17);
