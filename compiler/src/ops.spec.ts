@@ -16,7 +16,7 @@ import { modelHarness } from './harness';
 import { CompileError, IO_BYTES } from './ir';
 
 /*
- * ScatterND, ScatterElements, CumSum and TopK: compiled, built with clang for
+ * ScatterND, ScatterElements, CumSum, TopK and Einsum: compiled, built with clang for
  * x86_64 and aarch64 (under qemu), run on seeded inputs and compared with ONNX Runtime, with
  * indices read at run time where ONNX allows them, negative ones, and awkward sizes (1, 3, 17).
  */
@@ -70,7 +70,7 @@ function source(seed: number) {
   };
 }
 
-describe('ScatterND, ScatterElements, CumSum and TopK against ONNX Runtime', () => {
+describe('ScatterND, ScatterElements, CumSum, TopK and Einsum against ONNX Runtime', () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kiln-ops-'));
@@ -338,11 +338,74 @@ describe('ScatterND, ScatterElements, CumSum and TopK against ONNX Runtime', () 
     assert.deepEqual([...sum], [-5 + y[0], -1 + y[1], 1 + y[2]].map(Math.fround));
   });
 
+  it('Einsum: batched matrix products, transposes, sums, outer products, diagonals, ellipses and three operands, on the GEMM kernel and the plain loops', async () => {
+    const cases: [string, number[][]][] = [
+      ['bhid,bhjd->bhij', [[2, 3, 5, 17], [2, 3, 4, 17]]],
+      ['bhid,bhjd->bhij', [[1, 2, 33, 20], [1, 2, 40, 20]]],
+      ['bhij,bhjd->bhid', [[1, 3, 5, 4], [1, 3, 4, 17]]],
+      ['bhij,bhjd->bhid', [[1, 2, 33, 40], [1, 2, 40, 20]]],
+      ['bij,bjk->bik', [[3, 4, 17], [3, 17, 5]]],
+      ['bhqd,bkhd->bhqk', [[2, 3, 4, 8], [2, 5, 3, 8]]],
+      ['bid,jd->bij', [[2, 3, 4], [17, 4]]],
+      ['nchw,oc->nohw', [[1, 3, 2, 4], [5, 3]]],
+      ['ij->ji', [[3, 17]]],
+      ['ij->i', [[3, 17]]],
+      ['ij->', [[3, 17]]],
+      ['i,j->ij', [[3], [17]]],
+      ['i,i->', [[17], [17]]],
+      ['ii->i', [[5, 5]]],
+      ['bii->bi', [[2, 3, 3]]],
+      ['ij,jk', [[3, 4], [4, 5]]],
+      ['ba,ca', [[3, 17], [4, 17]]],
+      ['...ij,...jk->...ik', [[2, 3, 4], [2, 4, 5]]],
+      ['...ij,...jk->...ik', [[3, 1, 3, 4], [1, 2, 4, 5]]],
+      ['...ij,jk->...ik', [[2, 1, 3, 4], [4, 1]]],
+      ['b...d,b...d->b...', [[2, 3, 17], [2, 1, 17]]],
+      ['...i', [[2, 3, 4]]],
+      ['ij,jk,kl->il', [[3, 4], [4, 5], [5, 1]]],
+      ['i j , j k -> i k', [[2, 3], [3, 2]]],
+    ];
+    const b = new ModelBuilder(12);
+    const feeds: Record<string, ort.Tensor> = {};
+    const s = source(505);
+    cases.forEach(([equation, shapes], c) => {
+      const ins = shapes.map((shape, k) => {
+        const name = `e${c}_${k}`;
+        feeds[name] = s.floats(shape);
+        return b.input(name, shape);
+      });
+      b.output(b.op('Einsum', ins, { equation }));
+    });
+    feeds.l = s.ints([3, 4], -100, 100);
+    feeds.m = s.ints([4, 2], -100, 100);
+    b.output(b.op('Einsum', [b.input('l', [3, 4], DT.INT64), b.input('m', [4, 2], DT.INT64)], { equation: 'ij,jk->ik' }), DT.INT64);
+    feeds.d = s.floats([2, 17], 'float64');
+    b.output(b.op('Einsum', [b.input('d', [2, 17], DT.DOUBLE)], { equation: 'ij->j' }), DT.DOUBLE);
+    const bytes = b.build('einsum');
+    const tol = { rtol: 1e-5, atol: 1e-5 };
+    const r = await assertSameAsOrt(bytes, feeds, TARGETS, tol);
+    // The matrix products run on the GEMM kernel (the first eight cases, and more).
+    assert.ok((r.source.match(/kiln_gemm\(&g\)/g)?.length ?? 0) >= 8, 'the matrix products run on the GEMM kernel');
+    await assertSameAsOrt(bytes, feeds, [X86], tol, { kernels: false });
+    await assertSameAsOrt(bytes, feeds, [X86], tol, { threads: 4 });
+  });
+
+  it('Einsum of constants folds at compile time', async () => {
+    const b = new ModelBuilder(12);
+    const e = b.op('Einsum', [b.weight('a', [2, 3], [1, 2, 3, 4, 5, 6]), b.weight('c', [3, 2], [0.5, -1, 2, 0.25, -3, 1])], { equation: 'ij,jk->ki' });
+    b.output(b.op('Add', [e, b.input('x', [2, 2])]));
+    const r = await assertSameAsOrt(b.build('einsum_folded'), { x: source(7).floats([2, 2]) }, [X86]);
+    assert.doesNotMatch(r.source, /\/\* Einsum/);
+  });
+
   it('refuses what it cannot compile, naming the node and why', () => {
     const cases: [string, (b: ModelBuilder) => void, string, RegExp][] = [
       ['CumSum with its axis read at run time', (b) => b.output(b.op('CumSum', [b.input('x', [3]), b.input('a', [], DT.INT64)])), 'unsupported', /CumSum CumSum_\d+: the axis \(a\) must be known at compile time/],
       ['TopK with K read at run time', (b) => b.output(b.node('TopK', [b.input('x', [3]), b.input('k', [1], DT.INT64)], {}, 2)[0]), 'unsupported', /TopK TopK_\d+: K \(k\) must be known at compile time/],
       ['TopK with K past the axis', (b) => b.output(b.node('TopK', [b.input('x', [3]), b.int64('k', [4])], {}, 2)[0]), 'invalid', /TopK TopK_\d+: K 4 is outside \[0, 3\]/],
+      ['Einsum summing over an ellipsis', (b) => b.output(b.op('Einsum', [b.input('x', [2, 3, 4])], { equation: '...ij->ij' })), 'unsupported', /Einsum Einsum_\d+: equation '...ij->ij' sums over the dimensions of an ellipsis/],
+      ['Einsum with sizes that differ', (b) => b.output(b.op('Einsum', [b.input('x', [2, 3]), b.input('y', [4, 2])], { equation: 'ij,jk->ik' })), 'invalid', /Einsum Einsum_\d+: equation 'ij,jk->ik' gives 'j' sizes 3 and 4/],
+      ['Einsum with ellipses that do not broadcast', (b) => b.output(b.op('Einsum', [b.input('x', [2, 3, 4]), b.input('y', [3, 4, 5])], { equation: '...ij,...jk->...ik' })), 'invalid', /Einsum Einsum_\d+: equation '...ij,...jk->...ik' gives '...' sizes 2 and 3/],
       ['ScatterND with reduction max before opset 18', (b) => b.output(b.op('ScatterND', [b.input('x', [3]), b.input('i', [1, 1], DT.INT64), b.input('u', [1])], { reduction: 'max' })), 'invalid', /ScatterND ScatterND_\d+: reduction 'max' is defined from opset 18, and the model's opset is 17/],
       ['ScatterElements with updates of another shape', (b) => b.output(b.op('ScatterElements', [b.input('x', [3]), b.input('i', [2], DT.INT64), b.input('u', [1])])), 'invalid', /ScatterElements ScatterElements_\d+: updates \[1\] and indices \[2\] differ in shape/],
     ];
@@ -359,6 +422,7 @@ describe('ScatterND, ScatterElements, CumSum and TopK against ONNX Runtime', () 
       ['ScatterElements', (b) => b.output(b.op('ScatterElements', [b.input('x', [4, 3]), b.input('i', [1, 3], DT.INT64), b.input('u', [1, 3])]))],
       ['CumSum', (b) => b.output(b.op('CumSum', [b.input('x', [4, 3]), b.int64('a', [1])]))],
       ['TopK', (b) => b.output(b.node('TopK', [b.input('x', [4, 3]), b.int64('k', [2])], {}, 2)[0])],
+      ['Einsum', (b) => b.output(b.op('Einsum', [b.input('x', [4, 3]), b.input('y', [3, 2])], { equation: 'ij,jk->ik' }))],
     ];
     for (const [op, make] of models) {
       const b = new ModelBuilder(17);

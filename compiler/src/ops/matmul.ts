@@ -23,7 +23,7 @@ function gemmInit(ctx: EmitContext, node: Node, d: { M: number; N: number; K: nu
     .e = ${epilogueInit(node, { biasN: d.biasN, res: d.res })}, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride}${shared} }`;
 }
 
-function gemmCall(ctx: EmitContext, node: Node, d: Parameters<typeof gemmInit>[2]): string {
+export function gemmCall(ctx: EmitContext, node: Node, d: Parameters<typeof gemmInit>[2]): string {
   return `{
   kiln_gemm_args g = ${gemmInit(ctx, node, d)};
   kiln_gemm(&g);
