@@ -16,7 +16,7 @@ import { modelHarness } from './harness';
 import { CompileError, IO_BYTES } from './ir';
 
 /*
- * ScatterND, ScatterElements, CumSum, TopK and Einsum: compiled, built with clang for
+ * ScatterND, ScatterElements, CumSum, TopK, Einsum, Mod and Trilu: compiled, built with clang for
  * x86_64 and aarch64 (under qemu), run on seeded inputs and compared with ONNX Runtime, with
  * indices read at run time where ONNX allows them, negative ones, and awkward sizes (1, 3, 17).
  */
@@ -70,7 +70,7 @@ function source(seed: number) {
   };
 }
 
-describe('ScatterND, ScatterElements, CumSum, TopK and Einsum against ONNX Runtime', () => {
+describe('ScatterND, ScatterElements, CumSum, TopK, Einsum, Mod and Trilu against ONNX Runtime', () => {
   let dir: string;
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'kiln-ops-'));
@@ -398,14 +398,71 @@ describe('ScatterND, ScatterElements, CumSum, TopK and Einsum against ONNX Runti
     assert.doesNotMatch(r.source, /\/\* Einsum/);
   });
 
+  it('Mod: integers with fmod=0 take the divisor\'s sign (as numpy) and with fmod=1 the dividend\'s, broadcast; floats with fmod=1', async () => {
+    const b = new ModelBuilder(13);
+    const feeds: Record<string, ort.Tensor> = {};
+    const s = source(606);
+    const nonzero = (shape: number[], lo: number, hi: number, kind: Kind) => new ort.Tensor(kind, typed(kind, s.values(shape, lo, hi).map((v) => (v === 0 ? hi - 1 : v))) as Int32Array, shape);
+    const pair = (kind: Kind, type: number, a: number[], bs: number[], lo: number, hi: number) => {
+      const tag = `${kind}_${Object.keys(feeds).length}`;
+      feeds[`a_${tag}`] = new ort.Tensor(kind, typed(kind, s.values(a, lo * 5, hi * 5)) as Int32Array, a);
+      feeds[`b_${tag}`] = nonzero(bs, lo, hi, kind);
+      const ia = b.input(`a_${tag}`, a, type);
+      const ib = b.input(`b_${tag}`, bs, type);
+      for (const fmod of [0, 1]) b.output(b.op('Mod', [ia, ib], { fmod }), type);
+    };
+    pair('int32', DT.INT32, [3, 17], [3, 17], -9, 9);
+    pair('int64', DT.INT64, [3, 1], [17], -9, 9);
+    pair('int8', DT.INT8, [17], [1], -9, 9);
+    pair('uint8', DT.UINT8, [3, 17], [17], 1, 40);
+    feeds.f = s.floats([3, 17]);
+    feeds.g = s.floats([17]);
+    b.output(b.op('Mod', [b.op('Mul', [b.input('f', [3, 17]), b.weight('ten', [], [10])]), b.input('g', [17])], { fmod: 1 }));
+    feeds.h = s.floats([17], 'float64');
+    feeds.k = s.floats([1], 'float64');
+    b.output(b.op('Mod', [b.input('h', [17], DT.DOUBLE), b.input('k', [1], DT.DOUBLE)], { fmod: 1 }), DT.DOUBLE);
+    await assertSameAsOrt(b.build('mod'), feeds);
+  });
+
+  it('Mod of an integer by 0 gives 0, and by -1 gives 0 even for the most negative integer, with no trap', async () => {
+    const b = new ModelBuilder(13);
+    const a = b.input('a', [4], DT.INT32);
+    const d = b.input('d', [4], DT.INT32);
+    b.output(b.op('Mod', [a, d]), DT.INT32);
+    b.output(b.op('Mod', [a, d], { fmod: 1 }), DT.INT32);
+    const r = await runRaw(b.build('mod_zero'), [Int32Array.from([7, -7, -(2 ** 31), 5]), Int32Array.from([0, -1, -1, -3])], X86);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual([...new Int32Array(r.outputs[0].buffer, r.outputs[0].byteOffset, 4)], [0, 0, 0, -1]);
+    assert.deepEqual([...new Int32Array(r.outputs[1].buffer, r.outputs[1].byteOffset, 4)], [0, 0, 0, 2]);
+  });
+
+  it('Trilu: upper and lower, k absent, negative, positive and past the matrix, on floats and integers; a constant input folds', async () => {
+    const b = new ModelBuilder(14);
+    const x = b.input('x', [2, 3, 17]);
+    b.output(b.op('Trilu', [x]));
+    b.output(b.op('Trilu', [x], { upper: 0 }));
+    b.output(b.op('Trilu', [x, constant(b, 'int64', [], [-1])]));
+    b.output(b.op('Trilu', [x, constant(b, 'int64', [], [2])], { upper: 0 }));
+    b.output(b.op('Trilu', [x, constant(b, 'int64', [], [2 ** 40])], { upper: 0 }));
+    b.output(b.op('Trilu', [x, constant(b, 'int64', [], [-(2 ** 40)])]));
+    b.output(b.op('Trilu', [b.input('l', [17, 1], DT.INT64), constant(b, 'int64', [], [-3])], { upper: 0 }), DT.INT64);
+    const folded = b.op('Trilu', [b.weight('w', [3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9]), constant(b, 'int64', [], [1])]);
+    b.output(b.op('Add', [folded, b.input('y', [3, 3])]));
+    const s = source(707);
+    const r = await assertSameAsOrt(b.build('trilu'), { x: s.floats([2, 3, 17]), l: s.ints([17, 1], -100, 100), y: s.floats([3, 3]) });
+    assert.equal(r.source.match(/\/\* Trilu /g)?.length, 7, 'the constant Trilu is folded, the others run');
+  });
+
   it('refuses what it cannot compile, naming the node and why', () => {
     const cases: [string, (b: ModelBuilder) => void, string, RegExp][] = [
       ['CumSum with its axis read at run time', (b) => b.output(b.op('CumSum', [b.input('x', [3]), b.input('a', [], DT.INT64)])), 'unsupported', /CumSum CumSum_\d+: the axis \(a\) must be known at compile time/],
       ['TopK with K read at run time', (b) => b.output(b.node('TopK', [b.input('x', [3]), b.input('k', [1], DT.INT64)], {}, 2)[0]), 'unsupported', /TopK TopK_\d+: K \(k\) must be known at compile time/],
       ['TopK with K past the axis', (b) => b.output(b.node('TopK', [b.input('x', [3]), b.int64('k', [4])], {}, 2)[0]), 'invalid', /TopK TopK_\d+: K 4 is outside \[0, 3\]/],
+      ['Trilu with k read at run time', (b) => b.output(b.op('Trilu', [b.input('x', [3, 3]), b.input('k', [], DT.INT64)])), 'unsupported', /Trilu Trilu_\d+: k \(k\) must be known at compile time/],
       ['Einsum summing over an ellipsis', (b) => b.output(b.op('Einsum', [b.input('x', [2, 3, 4])], { equation: '...ij->ij' })), 'unsupported', /Einsum Einsum_\d+: equation '...ij->ij' sums over the dimensions of an ellipsis/],
       ['Einsum with sizes that differ', (b) => b.output(b.op('Einsum', [b.input('x', [2, 3]), b.input('y', [4, 2])], { equation: 'ij,jk->ik' })), 'invalid', /Einsum Einsum_\d+: equation 'ij,jk->ik' gives 'j' sizes 3 and 4/],
       ['Einsum with ellipses that do not broadcast', (b) => b.output(b.op('Einsum', [b.input('x', [2, 3, 4]), b.input('y', [3, 4, 5])], { equation: '...ij,...jk->...ik' })), 'invalid', /Einsum Einsum_\d+: equation '...ij,...jk->...ik' gives '...' sizes 2 and 3/],
+      ['Mod of floats with fmod=0', (b) => b.output(b.op('Mod', [b.input('x', [3]), b.input('y', [3])])), 'invalid', /Mod Mod_\d+: float32 inputs require fmod=1/],
       ['ScatterND with reduction max before opset 18', (b) => b.output(b.op('ScatterND', [b.input('x', [3]), b.input('i', [1, 1], DT.INT64), b.input('u', [1])], { reduction: 'max' })), 'invalid', /ScatterND ScatterND_\d+: reduction 'max' is defined from opset 18, and the model's opset is 17/],
       ['ScatterElements with updates of another shape', (b) => b.output(b.op('ScatterElements', [b.input('x', [3]), b.input('i', [2], DT.INT64), b.input('u', [1])])), 'invalid', /ScatterElements ScatterElements_\d+: updates \[1\] and indices \[2\] differ in shape/],
     ];
@@ -423,6 +480,8 @@ describe('ScatterND, ScatterElements, CumSum, TopK and Einsum against ONNX Runti
       ['CumSum', (b) => b.output(b.op('CumSum', [b.input('x', [4, 3]), b.int64('a', [1])]))],
       ['TopK', (b) => b.output(b.node('TopK', [b.input('x', [4, 3]), b.int64('k', [2])], {}, 2)[0])],
       ['Einsum', (b) => b.output(b.op('Einsum', [b.input('x', [4, 3]), b.input('y', [3, 2])], { equation: 'ij,jk->ik' }))],
+      ['Mod', (b) => b.output(b.op('Mod', [b.input('x', [4, 3]), b.input('y', [4, 3])], { fmod: 1 }))],
+      ['Trilu', (b) => b.output(b.op('Trilu', [b.input('x', [4, 3])]))],
     ];
     for (const [op, make] of models) {
       const b = new ModelBuilder(17);

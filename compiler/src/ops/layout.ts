@@ -1,5 +1,5 @@
-import { CompileError, Node, numel, toNumbers } from '../ir';
-import { attrFloat, attrInt, attrInts, attrString, broadcastStrides, EmitContext, flt, InferContext, loops, normAxis, offset, OpDef, stridesOf } from './op';
+import { C_TYPE, CompileError, makeArray, Node, numel, toNumbers, TypedArray } from '../ir';
+import { attrFloat, attrInt, attrInts, attrString, broadcast, broadcastStrides, EmitContext, flt, InferContext, loops, normAxis, offset, OpDef, stridesOf } from './op';
 
 function constInts(ctx: InferContext | EmitContext, node: Node, i: number, what: string): number[] | undefined {
   const name = node.inputs[i];
@@ -352,20 +352,46 @@ ${picks}
   },
 };
 
-/** Trilu: keep the upper (or lower) triangle of the last two dimensions, offset by k. */
+/** Trilu's k: an int64 input holding one value, known at compile time (0 when absent). */
+function triluK(ctx: InferContext | EmitContext, node: Node): number {
+  const name = node.inputs[1];
+  const t = name ? ('graph' in ctx ? ctx.graph.tensors.get(name) : ctx.tensor(name)) : undefined;
+  if (!t) return 0;
+  if (t.dtype !== 'int64') throw new CompileError('invalid', `Trilu ${node.name}: k must be int64, not ${t.dtype}`);
+  if (!t.data) throw new CompileError('unsupported', `Trilu ${node.name}: k (${t.name}) must be known at compile time`);
+  if (t.data.length !== 1) throw new CompileError('invalid', `Trilu ${node.name}: k must hold one value, not ${t.data.length}`);
+  return toNumbers(t)[0];
+}
+
+/**
+ * Trilu: keeps the upper triangle of the last two dimensions (column - row >= k), or with
+ * upper=0 the lower one (column - row <= k), and zeroes the rest; folded when the input is a constant.
+ */
 const trilu: OpDef = {
   type: 'Trilu',
   infer(ctx, node) {
     const x = ctx.required(node, 0);
     if (x.shape.length < 2) throw new CompileError('invalid', `Trilu ${node.name}: rank must be at least 2`);
-    constInts(ctx, node, 1, 'k');
-    ctx.output(node, 0, { dtype: x.dtype, shape: [...x.shape] });
+    const k = triluK(ctx, node);
+    const upper = attrInt(node, 'upper', 1) === 1;
+    let data: TypedArray | undefined;
+    if (x.data) {
+      const [R, C] = x.shape.slice(-2);
+      data = makeArray(x.dtype, x.data.length);
+      for (let i = 0; i < x.data.length; i++) {
+        const c = i % C;
+        const r = Math.floor(i / C) % R;
+        if (upper ? c - r >= k : c - r <= k) (data as Float32Array)[i] = (x.data as Float32Array)[i];
+      }
+    }
+    ctx.output(node, 0, { dtype: x.dtype, shape: [...x.shape], data });
   },
   emit(ctx, node) {
     const x = ctx.tensor(node.inputs[0]);
-    const k = constInts(ctx, node, 1, 'k')?.[0] ?? 0;
-    const upper = attrInt(node, 'upper', 1) === 1;
+    // k beyond the matrix keeps all or none: clamped, so that it is a small C literal on every target.
     const [R, C] = x.shape.slice(-2);
+    const k = Math.max(-R - 1, Math.min(C + 1, triluK(ctx, node)));
+    const upper = attrInt(node, 'upper', 1) === 1;
     const batch = numel(x.shape.slice(0, -2));
     const keep = upper ? `c - r >= ${k}` : `c - r <= ${k}`;
     return `for (long b = 0; b < ${batch}; b++) for (long r = 0; r < ${R}; r++) for (long c = 0; c < ${C}; c++) {
@@ -407,22 +433,72 @@ const not: OpDef = {
   emit: (ctx, node) => `for (long i = 0; i < ${numel(ctx.tensor(node.inputs[0]).shape)}; i++) ${ctx.ref(node.outputs[0])}[i] = !${ctx.ref(node.inputs[0])}[i];`,
 };
 
-/** Mod on float32 with fmod=1 (the sign of the dividend), broadcast. */
+/**
+ * Mod, broadcast, on numbers of one type. fmod=1: the remainder of truncated division (the sign
+ * of the dividend), C's fmod for floats. fmod=0, for integers only: the sign of the divisor, as
+ * numpy's mod. An integer divided by 0 gives 0 (as numpy), never a trap.
+ */
 const mod: OpDef = {
   type: 'Mod',
   infer(ctx, node) {
     const a = ctx.required(node, 0);
     const b = ctx.required(node, 1);
-    if (a.dtype !== 'float32' || b.dtype !== 'float32' || attrInt(node, 'fmod', 0) !== 1) throw new CompileError('unsupported', `Mod ${node.name}: only float32 with fmod=1 is supported`);
-    const rank = Math.max(a.shape.length, b.shape.length);
-    ctx.output(node, 0, { dtype: 'float32', shape: Array.from({ length: rank }, (_, i) => Math.max(a.shape[a.shape.length - rank + i] ?? 1, b.shape[b.shape.length - rank + i] ?? 1)) });
+    const fmod = attrInt(node, 'fmod', 0);
+    if (a.dtype !== b.dtype) throw new CompileError('invalid', `Mod ${node.name}: the inputs' types differ (${a.dtype}, ${b.dtype})`);
+    if (!['float32', 'float64', 'int64', 'int32', 'int8', 'uint8'].includes(a.dtype)) throw new CompileError('unsupported', `Mod ${node.name}: ${a.dtype} tensors are not supported`);
+    if (fmod !== 0 && fmod !== 1) throw new CompileError('invalid', `Mod ${node.name}: fmod must be 0 or 1, not ${fmod}`);
+    const float = a.dtype === 'float32' || a.dtype === 'float64';
+    if (float && fmod !== 1) throw new CompileError('invalid', `Mod ${node.name}: ${a.dtype} inputs require fmod=1 (ONNX defines fmod=0 for integers only)`);
+    const shape = broadcast([a.shape, b.shape], node);
+    let data: TypedArray | undefined;
+    if (a.data && b.data) {
+      data = makeArray(a.dtype, numel(shape));
+      const [sa, sb] = [a, b].map((t) => broadcastStrides(t.shape, shape));
+      const os = stridesOf(shape);
+      const av = a.data as unknown as ArrayLike<number | bigint>;
+      const bv = b.data as unknown as ArrayLike<number | bigint>;
+      for (let i = 0; i < data.length; i++) {
+        let ia = 0;
+        let ib = 0;
+        for (let k = 0; k < shape.length; k++) {
+          const d = Math.floor(i / os[k]) % shape[k];
+          ia += d * sa[k];
+          ib += d * sb[k];
+        }
+        (data as unknown as (number | bigint)[])[i] = modValue(av[ia], bv[ib], fmod === 1, float);
+      }
+    }
+    ctx.output(node, 0, { dtype: a.dtype, shape, data });
   },
   emit(ctx, node) {
     const out = ctx.tensor(node.outputs[0]);
+    const t = out.dtype;
     const bs = (n: string) => broadcastStrides(ctx.tensor(n).shape, out.shape);
     const [A, B] = node.inputs;
-    return loops(out.shape, (idx) => `${ctx.ref(node.outputs[0])}[${offset(idx, stridesOf(out.shape))}] = fmodf(${ctx.ref(A)}[${offset(idx, bs(A))}], ${ctx.ref(B)}[${offset(idx, bs(B))}]);`);
+    const T = C_TYPE[t];
+    const expr =
+      t === 'float32' ? 'fmodf(a, b)'
+      : t === 'float64' ? 'fmod(a, b)'
+      : attrInt(node, 'fmod', 0) === 1 || t === 'uint8' ? `b == 0${t === 'uint8' ? '' : ' || b == -1'} ? 0 : a % b`
+      : 'b == 0 || b == -1 ? 0 : (a % b != 0 && ((a % b < 0) != (b < 0))) ? a % b + b : a % b';
+    return loops(out.shape, (idx) => `const ${T} a = ${ctx.ref(A)}[${offset(idx, bs(A))}], b = ${ctx.ref(B)}[${offset(idx, bs(B))}];
+${ctx.ref(node.outputs[0])}[${offset(idx, stridesOf(out.shape))}] = (${T})(${expr});`);
   },
 };
+
+/** One Mod, as the C computes it. */
+function modValue(a: number | bigint, b: number | bigint, fmod: boolean, float: boolean): number | bigint {
+  if (float) return (a as number) % (b as number);
+  if (typeof a === 'bigint') {
+    const d = b as bigint;
+    if (d === 0n || d === -1n) return 0n;
+    const r = a % d;
+    return !fmod && r !== 0n && r < 0n !== d < 0n ? r + d : r;
+  }
+  const d = b as number;
+  if (d === 0 || d === -1) return 0;
+  const r = a % d;
+  return !fmod && r !== 0 && r < 0 !== d < 0 ? r + d : r;
+}
 
 LAYOUT_OPS.push(gatherElements, gatherND, trilu, logical('And'), logical('Or'), logical('Xor'), not, mod);
