@@ -35,6 +35,7 @@ const CASES: { name: string; out?: number; build: (b: ModelBuilder, shape: strin
   { name: 'Split', build: (b, s) => b.node('Split', [b.op('Concat', [s, s], { axis: 0 }), b.int64('sizes', [2, 4])], { axis: 0 }, 2)[1] },
   { name: 'Clip (int64)', build: (b, s) => b.op('Clip', [s, b.op('Squeeze', [b.int64('lo', [3])]), b.op('Squeeze', [b.int64('hi', [3])])]) },
   { name: 'Slice backwards over a 2-D constant (Swin\'s window padding)', build: (b, s) => b.op('Reshape', [b.op('Transpose', [b.op('Slice', [b.op('Reshape', [b.op('Concat', [s, s, b.int64('two', [0, 1])], { axis: 0 }), b.int64('r', [4, 2])]), b.int64('st', [-1]), b.int64('en', [-1000000]), b.int64('ax', [0]), b.int64('step', [-1])])], { perm: [1, 0] }), b.int64('flat', [-1])]) },
+  { name: 'Cast of -inf to int64 (T5\'s log of a zero distance)', build: (b, s) => b.op('Cast', [b.op('Log', [b.op('Cast', [b.op('Sub', [s, s])], { to: 1 })])], { to: 7 }) },
   { name: 'ArgMax', build: (b, s) => b.op('ArgMax', [s], { axis: 0, keepdims: 1 }) },
   { name: 'Mod (int64, the divisor\'s sign)', build: (b, s) => b.op('Mod', [b.op('Neg', [s]), b.int64('m', [3])]) },
 ];

@@ -8,7 +8,7 @@ batches in training mode), so that no batch norm is the identity, no branch vani
 networks' outputs keep their magnitude (with fresh statistics they shrink towards 1e-9, and a
 tolerance of 1e-4 proves nothing).
 
-    python export.py OUT_DIR [--set public|extra|all] [--only NAME,...] [--force]
+    python export.py OUT_DIR [--set public|extra|wide|all] [--only NAME,...] [--force]
 
 Writes OUT_DIR/NAME.onnx for each model (skipping those already there unless --force) and
 OUT_DIR/zoo.json, which lists every model of the set: its name, source and set.
@@ -40,13 +40,64 @@ def tv(name, **kw):
     return make
 
 
-def timm_model(name, size=224):
+def timm_model(name, size=None):
     def make():
         import timm
 
-        return timm.create_model(name, pretrained=False), [("input", (1, 3, size, size))]
+        model = timm.create_model(name, pretrained=False)
+        c, h, w = model.pretrained_cfg.get("input_size", (3, 224, 224))
+        return model, [("input", (1, c, size or h, size or w))]
 
     return make
+
+
+def hf_encoder(kind, seq=64, **cfg):
+    """A transformers encoder from its config (no download): token ids in, hidden states out."""
+
+    def make():
+        import transformers
+
+        config = getattr(transformers, kind + "Config")(attn_implementation="eager", **cfg)
+        return Logits(getattr(transformers, kind + "Model")(config)), [("input_ids", (1, seq), torch.int64)]
+
+    return make
+
+
+def hf_decoder(kind, seq=64, **cfg):
+    """A decoder-only language model from its config: token ids in, logits out."""
+
+    def make():
+        import transformers
+
+        config = getattr(transformers, kind + "Config")(attn_implementation="eager", use_cache=False, **cfg)
+        return CausalLM(getattr(transformers, kind + "ForCausalLM")(config)), [("input_ids", (1, seq), torch.int64)]
+
+    return make
+
+
+def hf_vision(kind, size=224, **cfg):
+    def make():
+        import transformers
+
+        config = getattr(transformers, kind + "Config")(attn_implementation="eager", **cfg) if kind != "Segformer" else transformers.SegformerConfig(**cfg)
+        model = getattr(transformers, kind + "Model")(config)
+        return Logits(model), [("pixel_values", (1, 3, size, size))]
+
+    return make
+
+
+def t5_encoder():
+    from transformers import T5Config, T5EncoderModel
+
+    cfg = T5Config(vocab_size=8000, d_model=256, num_layers=4, num_heads=4, d_ff=1024, d_kv=64, attn_implementation="eager")
+    return Logits(T5EncoderModel(cfg)), [("input_ids", (1, 64), torch.int64)]
+
+
+def wav2vec2():
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+
+    cfg = Wav2Vec2Config(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024, attn_implementation="eager")
+    return Logits(Wav2Vec2Model(cfg)), [("input_values", (1, 16000))]
 
 
 class Logits(torch.nn.Module):
@@ -129,6 +180,30 @@ MODELS = {
         "dla34": timm_model("dla34"),
         "repvgg_a0": timm_model("repvgg_a0"),
     },
+    # Wider still: more families, for finding what a class of network needs (not run by default).
+    "wide": {
+        **{n: timm_model(n) for n in [
+            "levit_128s", "poolformer_s12", "mobilevit_xxs", "pvt_v2_b0", "resmlp_12_224", "efficientformer_l1",
+            "cait_xxs24_224", "hrnet_w18_small", "res2net50_26w_4s", "rexnet_100", "lcnet_050", "coat_lite_tiny",
+            "crossvit_tiny_240", "xcit_nano_12_p16_224", "gcvit_xxtiny", "fastvit_t8", "efficientvit_b0",
+            "mobilenetv4_conv_small", "inception_next_tiny", "repvit_m0_9", "tiny_vit_5m_224", "hgnetv2_b0",
+            "starnet_s1", "convnextv2_atto", "efficientvit_m0", "ese_vovnet19b_dw", "dpn68", "skresnet18",
+            "resnest14d", "mixnet_s", "tf_efficientnet_lite0", "fbnetc_100",
+            "deit3_small_patch16_224", "botnet26t_256", "davit_tiny", "focalnet_tiny_srf",
+        ]},
+        "roberta_4l": hf_encoder("Roberta", hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024),
+        "distilbert_4l": hf_encoder("DistilBert", dim=256, n_layers=4, n_heads=4, hidden_dim=1024),
+        "albert_4l": hf_encoder("Albert", hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024, embedding_size=128),
+        "electra_small": hf_encoder("Electra", hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024, embedding_size=128),
+        "t5_encoder_4l": t5_encoder,
+        "llama_4l": hf_decoder("Llama", vocab_size=8000, hidden_size=256, intermediate_size=688, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128),
+        "qwen2_4l": hf_decoder("Qwen2", vocab_size=8000, hidden_size=256, intermediate_size=688, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128),
+        "gpt_neox_4l": hf_decoder("GPTNeoX", vocab_size=8000, hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4, max_position_embeddings=128),
+        "opt_4l": hf_decoder("OPT", vocab_size=8000, hidden_size=256, ffn_dim=1024, num_hidden_layers=4, num_attention_heads=4, max_position_embeddings=128, word_embed_proj_dim=256),
+        "clip_vision": hf_vision("CLIPVision", hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4, image_size=224, patch_size=32),
+        "segformer_b0": hf_vision("Segformer"),
+        "wav2vec2_4l": wav2vec2,
+    },
 }
 
 
@@ -194,12 +269,12 @@ def export(name, make, out_dir, force):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("out")
-    p.add_argument("--set", default="public", choices=["public", "extra", "all"])
+    p.add_argument("--set", default="public", choices=["public", "extra", "wide", "all"])
     p.add_argument("--only", default="")
     p.add_argument("--force", action="store_true")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
-    sets = ["public", "extra"] if a.set == "all" else [a.set]
+    sets = ["public", "extra", "wide"] if a.set == "all" else [a.set]
     only = [n for n in a.only.split(",") if n]
     listed = []
     failed = 0

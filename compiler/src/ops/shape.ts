@@ -124,13 +124,24 @@ const cast: OpDef = {
   },
 };
 
+/**
+ * A float as int64, truncated; what has no int64 value saturates (NaN is 0), as Arm's conversion
+ * does. Exporters compute such values and then discard them (T5's log of a zero distance).
+ */
+function floatToInt64(v: number): bigint {
+  if (Number.isNaN(v)) return 0n;
+  if (v >= 2 ** 63) return 2n ** 63n - 1n;
+  if (v < -(2 ** 63)) return -(2n ** 63n);
+  return BigInt(Math.trunc(v));
+}
+
 function castTo(ctx: InferContext, node: Node, x: Tensor, to: DType, half: Half | undefined): void {
   let data: TypedArray | undefined;
   if (x.data) {
     data = makeArray(to, x.data.length);
     for (let i = 0; i < x.data.length; i++) {
       const v = x.data[i];
-      if (data instanceof BigInt64Array) data[i] = typeof v === 'bigint' ? v : BigInt(Math.trunc(v));
+      if (data instanceof BigInt64Array) data[i] = typeof v === 'bigint' ? v : floatToInt64(v);
       else (data as Float32Array)[i] = to === 'bool' ? (Number(v) ? 1 : 0) : Number(v);
     }
   }
