@@ -27,7 +27,7 @@ import { modelInputs, referenceOutputs } from '../workers/toolchains/onnx';
  * Exits non-zero when any model is refused, wrong or crashes.
  */
 
-const ZOO = process.env.KILN_ZOO_DIR ?? join(homedir(), '.cache', 'kiln', 'zoo');
+export const ZOO = process.env.KILN_ZOO_DIR ?? join(homedir(), '.cache', 'kiln', 'zoo');
 const TOLERANCE = { rtol: 1e-3, atol: 1e-4, maxUlp: null };
 const SEED = 7;
 /** A model whose reference is this small everywhere is checked against nothing: its atol covers any answer. */
@@ -44,7 +44,7 @@ interface BuildResult {
   ms?: number;
 }
 
-interface ModelRow {
+export interface ModelRow {
   name: string;
   set: string;
   status: Status;
@@ -81,7 +81,7 @@ function run(file: string, args: string[], timeoutMs: number): Promise<{ code: n
   });
 }
 
-function hostLevels(): string[] {
+export function hostLevels(): string[] {
   const flags = readFileSync('/proc/cpuinfo', 'utf8');
   const levels = ['x86-64'];
   if (/\bavx2\b/.test(flags) && /\bfma\b/.test(flags)) levels.push('x86-64-v3');
@@ -138,7 +138,7 @@ async function runBuild(meta: ModelMetadata, expected: Buffer, dir: string, targ
   return { target, status: c.ok ? 'pass' : 'wrong', detail: c.detail, maxAbsError: c.maxAbs, maxRelError: c.maxRel, ms: r.ms };
 }
 
-async function zooModel(name: string, set: string, levels: string[], aarch64: boolean): Promise<ModelRow> {
+export async function zooModel(name: string, set: string, levels: string[], aarch64: boolean): Promise<ModelRow> {
   const bytes = await readFile(join(ZOO, 'models', `${name}.onnx`));
   const row: ModelRow = { name, set, status: 'pass', builds: [] };
   const t0 = performance.now();
@@ -235,7 +235,9 @@ async function main(): Promise<void> {
   if (rows.some((r) => r.status !== 'pass')) process.exitCode = 1;
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(2);
-});
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(2);
+  });
+}
