@@ -20,6 +20,7 @@ import { CUMSUM_OPS } from './ops/cumsum';
 import { TOPK_OPS } from './ops/topk';
 import { EINSUM_OPS } from './ops/einsum';
 import { RESIZE_OPS } from './ops/resize';
+import { ATTENTION_OPS } from './ops/attention';
 import { cString, STRING_OPS } from './ops/string';
 import { TILE_OPS } from './ops/tile';
 import { foldConstant } from './fold';
@@ -36,7 +37,7 @@ const STRING_OP_NAMES: ReadonlySet<string> = new Set(STRING_OPS.map((o) => o.typ
 /** Every operator, by its ONNX name. A duplicate is a programming error caught at load. */
 export const OPS: ReadonlyMap<string, OpDef> = (() => {
   const m = new Map<string, OpDef>();
-  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS, ...TILE_OPS, ...SCATTER_OPS, ...CUMSUM_OPS, ...TOPK_OPS, ...EINSUM_OPS, ...RESIZE_OPS]) {
+  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS, ...TILE_OPS, ...SCATTER_OPS, ...CUMSUM_OPS, ...TOPK_OPS, ...EINSUM_OPS, ...RESIZE_OPS, ...ATTENTION_OPS]) {
     if (m.has(op.type)) throw new Error(`operator ${op.type} is defined twice`);
     m.set(op.type, op);
   }
@@ -266,7 +267,7 @@ static void kiln_copy_weights(void) {
 const RETURNS_WHEN: Record<number, string> = {
   [RUN_ERRORS.outOfMemory]: 'when memory for the output strings could not be allocated',
   [RUN_ERRORS.indexOutOfRange]: `when an index the model reads at run time (Gather, GatherElements, GatherND,
- * ScatterElements, ScatterND) is out of range for its axis; each index is checked before it is
+ * ScatterElements, ScatterND, RotaryEmbedding) is out of range for its axis; each index is checked before it is
  * used, so nothing outside a tensor is read or written, and the outputs are then incomplete`,
 };
 

@@ -38,6 +38,7 @@ export interface RunResult {
   outputs: Buffer[];
   metadata: ReturnType<typeof compileModel>['metadata'];
   source: string;
+  header: string;
 }
 
 /** A scratch directory for builds, made before the suite's tests and removed after. */
@@ -71,7 +72,7 @@ export class OrtHarness {
       o += n;
       return Buffer.from(out.subarray(o - n, o));
     });
-    return { status: r.status, stderr: r.stderr, outputs, metadata, source: files['net.c'] as string };
+    return { status: r.status, stderr: r.stderr, outputs, metadata, source: files['net.c'] as string, header: files['net.h'] as string };
   }
 
   /** The name of a model's output i. */

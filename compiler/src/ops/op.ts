@@ -53,7 +53,7 @@ export interface EmitContext {
 export const RUN_ERRORS = {
   /** Memory for the output strings could not be allocated. */
   outOfMemory: 1,
-  /** An index the model read at run time (Gather, GatherElements, GatherND, ScatterElements, ScatterND) was out of range; no memory outside a tensor was read or written. */
+  /** An index the model read at run time (Gather, GatherElements, GatherND, ScatterElements, ScatterND, RotaryEmbedding's position_ids) was out of range; no memory outside a tensor was read or written. */
   indexOutOfRange: 2,
 } as const;
 
