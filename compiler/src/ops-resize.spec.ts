@@ -153,7 +153,7 @@ describe('Resize against ONNX Runtime', () => {
     await h.assertSameAsOrt(c.b.build('resize_axes'), c.feeds, TARGETS, { rtol: 1e-4, atol: 1e-5 });
   });
 
-  it('opset 10 (scales as input 1, asymmetric coordinates) and opset 11; a resize to the same shape copies', async () => {
+  it('opset 10 (scales as input 1, asymmetric coordinates) and opset 11 (tf_half_pixel_for_nn); a resize to the same shape copies', async () => {
     for (const opset of [10, 11]) {
       const b = new ModelBuilder(opset);
       const f = floats(opset);
@@ -164,6 +164,8 @@ describe('Resize against ONNX Runtime', () => {
         b.output(b.op('Resize', [...pre, b.weight(`down_${mode}`, [4], [1, 1, 0.4, 2])], { mode }));
       }
       b.output(b.op('Resize', [...pre, b.weight('same', [4], [1, 1, 1, 1])], { mode: 'linear' }));
+      // tf_half_pixel_for_nn, defined in opsets 11 and 12.
+      if (opset === 11) for (const nearest_mode of ['round_prefer_floor', 'floor']) b.output(b.op('Resize', [...pre, b.weight(`tf_${nearest_mode}`, [4], [1, 1, 3, 0.5])], { mode: 'nearest', nearest_mode, coordinate_transformation_mode: 'tf_half_pixel_for_nn' }));
       const r = await h.assertSameAsOrt(b.build(`resize${opset}`), { x: f([1, 2, 5, 17]) });
       assert.match(r.source, /memcpy\(out4, in0, sizeof\(float\) \* 170\);/);
     }
