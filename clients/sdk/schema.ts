@@ -1201,7 +1201,10 @@ export interface components {
              * @example 7
              */
             seed?: number;
-            /** @example 20000 */
+            /**
+             * @description How long one run of the check may take, ms. Kernel and program checks: 100 to 120000, default 20000. Model checks: 100 to 3600000; by default it follows the work, 20000 plus the model's FLOPs at the runner's speed (natively, under qemu, as WebAssembly)
+             * @example 20000
+             */
             timeoutMs?: number;
             tolerance?: components["schemas"]["ToleranceDto"];
         };

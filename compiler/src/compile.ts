@@ -24,6 +24,7 @@ import { ATTENTION_OPS } from './ops/attention';
 import { cString, STRING_OPS } from './ops/string';
 import { TILE_OPS } from './ops/tile';
 import { foldConstant } from './fold';
+import { graphFlops } from './flops';
 
 export const COMPILER_VERSION = '0.5.0';
 
@@ -63,6 +64,8 @@ export interface ModelMetadata {
   compiler: { name: 'kiln'; version: string };
   ops: Record<string, number>;
   weightsBytes: number;
+  /** Floating-point operations of one run, estimated (flops.ts): what sizes a verification's time limit. */
+  flops: number;
   /** The non-zero values the entry point may return, and what each means (absent: it only returns 0). */
   errors?: Record<string, string>;
 }
@@ -531,6 +534,7 @@ ${body.join('\n')}
     compiler: { name: 'kiln', version: COMPILER_VERSION },
     ops,
     weightsBytes: weightBytes,
+    flops: graphFlops(graph, nodes),
     ...(codes.length ? { errors: Object.fromEntries(codes.map((c) => [String(c), RUN_ERROR_MEANINGS[c]])) } : {}),
   };
   return {

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { generateInputs } from './inputs';
-import { KernelVerifySpec, normalizeVerify, ProgramVerifySpec, verifyUploadIds } from './spec';
+import { DEFAULT_VERIFY_TIMEOUT_MS, KernelVerifySpec, MAX_MODEL_VERIFY_TIMEOUT_MS, modelVerifyTimeoutMs, normalizeModelVerify, normalizeVerify, ProgramVerifySpec, verifyUploadIds } from './spec';
 
 const U1 = '11111111-1111-4111-8111-111111111111';
 const U2 = '22222222-2222-4222-8222-222222222222';
@@ -90,5 +90,25 @@ describe('verify specs with uploaded tensors and a reference source', () => {
     assert.throws(() => normalizeVerify(saxpy({}, {}, { reference: { ...ref, language: 'c' } }), [], 'c'), /reference has no field "language"/);
     assert.throws(() => normalizeVerify({ program: {} }, [], 'cuda'), /give program.expect/);
     assert.equal((normalizeVerify({ program: { expect: { stdout: 'ok\n' } } }, [], 'cuda') as ProgramVerifySpec).expect?.stdout, 'ok\n');
+  });
+});
+
+describe('a model check\'s time limit', () => {
+  it('follows the work unless the job sets one: the model\'s FLOPs at the runner\'s speed, from 20 s up to an hour', () => {
+    assert.deepEqual(normalizeModelVerify(true), { kind: 'model', tolerance: { rtol: 1e-3, atol: 1e-5, maxUlp: null }, seed: 1 });
+    assert.equal(normalizeModelVerify({ seed: 3 })!.timeoutMs, undefined);
+    // ResNet-50, 8.2 GFLOP: seconds natively, minutes under an emulator, most under qemu-riscv64.
+    const flops = 8.2e9;
+    assert.equal(modelVerifyTimeoutMs(flops, 'native'), 20_000 + 8_200);
+    assert.equal(modelVerifyTimeoutMs(flops, 'qemu-aarch64'), 20_000 + 102_500);
+    assert.ok(modelVerifyTimeoutMs(flops, 'qemu-riscv64') > 15 * 60_000);
+    assert.equal(modelVerifyTimeoutMs(0, 'wasm'), DEFAULT_VERIFY_TIMEOUT_MS);
+    assert.equal(modelVerifyTimeoutMs(1e15, 'qemu-riscv64'), MAX_MODEL_VERIFY_TIMEOUT_MS);
+  });
+
+  it('takes a model\'s own limit up to an hour, and a kernel\'s up to 2 minutes', () => {
+    assert.equal(normalizeModelVerify({ timeoutMs: 900_000 })!.timeoutMs, 900_000);
+    assert.throws(() => normalizeModelVerify({ timeoutMs: MAX_MODEL_VERIFY_TIMEOUT_MS + 1 }), /timeoutMs must be a whole number from 100 to 3600000/);
+    assert.throws(() => normalizeVerify({ entry: 'f', args: [{ name: 'y', type: 'float32*', shape: [4], dir: 'inout' }], timeoutMs: 900_000 }), /timeoutMs must be a whole number from 100 to 120000/);
   });
 });

@@ -68,7 +68,8 @@ export interface ModelVerifySpec {
   kind: 'model';
   tolerance: Tolerance;
   seed: number;
-  timeoutMs: number;
+  /** Absent: the limit follows the work (the model's FLOPs and the runner's speed, see modelVerifyTimeoutMs). */
+  timeoutMs?: number;
 }
 
 export type VerifySpec = KernelVerifySpec | ProgramVerifySpec | ModelVerifySpec;
@@ -79,7 +80,7 @@ export const MODEL_TOLERANCE: Tolerance = { rtol: 1e-3, atol: 1e-5, maxUlp: null
 /** The "verify" of a model job: true, or { tolerance, seed, timeoutMs }. */
 export function normalizeModelVerify(raw: unknown): ModelVerifySpec | null {
   if (raw === undefined || raw === null || raw === false) return null;
-  if (raw === true) return { kind: 'model', tolerance: { ...MODEL_TOLERANCE }, seed: 1, timeoutMs: DEFAULT_VERIFY_TIMEOUT_MS };
+  if (raw === true) return { kind: 'model', tolerance: { ...MODEL_TOLERANCE }, seed: 1 };
   if (typeof raw !== 'object' || Array.isArray(raw)) fail('for a model, verify is true or { "tolerance": ..., "seed": ..., "timeoutMs": ... }');
   const v = raw as Record<string, unknown>;
   for (const k of Object.keys(v)) if (!['tolerance', 'seed', 'timeoutMs'].includes(k)) fail(`"${k}" does not apply to a model (use tolerance, seed, timeoutMs)`);
@@ -88,7 +89,7 @@ export function normalizeModelVerify(raw: unknown): ModelVerifySpec | null {
   const t = v.tolerance === undefined ? { ...MODEL_TOLERANCE } : toleranceFor(v.tolerance, ['float32']);
   if (v.tolerance !== undefined && (v.tolerance as Record<string, unknown>).rtol === undefined) t.rtol = MODEL_TOLERANCE.rtol;
   if (v.tolerance !== undefined && (v.tolerance as Record<string, unknown>).atol === undefined) t.atol = MODEL_TOLERANCE.atol;
-  return { kind: 'model', tolerance: t, seed: seed as number, timeoutMs: timeout(v.timeoutMs) };
+  return { kind: 'model', tolerance: t, seed: seed as number, ...(v.timeoutMs === undefined || v.timeoutMs === null ? {} : { timeoutMs: timeout(v.timeoutMs, MAX_MODEL_VERIFY_TIMEOUT_MS) }) };
 }
 
 export class VerifySpecError extends Error {}
@@ -100,6 +101,28 @@ const C_KEYWORDS = new Set(['int', 'float', 'double', 'char', 'void', 'return', 
 export const MAX_BUFFER_BYTES = 64 * 1024 * 1024;
 export const MAX_VERIFY_TIMEOUT_MS = 120_000;
 export const DEFAULT_VERIFY_TIMEOUT_MS = 20_000;
+/** A large model under an emulator runs for many minutes (the Whisper-tiny encoder under qemu-riscv64: about 26). */
+export const MAX_MODEL_VERIFY_TIMEOUT_MS = 3_600_000;
+
+/**
+ * How fast each runner computes a compiled model, in FLOP/s, taken at about a third of what was
+ * measured (ResNet-18, 3.6 GFLOP, on a loaded 2-core x86_64 host: 0.1 to 0.35 s natively, 0.8 s
+ * as wasm32 with SIMD under Node, 11 s under qemu-aarch64, 35 s under qemu-arm with NEON, 150 s
+ * under qemu-riscv64 with RVV), so that a run is stopped when something is wrong, not because
+ * the machine was busy.
+ */
+export const RUNNER_FLOPS_PER_SECOND = { native: 1e9, wasm: 0.3e9, 'qemu-x86_64': 0.08e9, 'qemu-aarch64': 0.08e9, 'qemu-arm': 0.03e9, 'qemu-riscv64': 0.008e9 } as const;
+
+export type RunnerSpeed = keyof typeof RUNNER_FLOPS_PER_SECOND;
+
+/**
+ * A model run's time limit when the job sets none: the default, plus the time its FLOPs take on
+ * the runner at RUNNER_FLOPS_PER_SECOND, up to MAX_MODEL_VERIFY_TIMEOUT_MS.
+ */
+export function modelVerifyTimeoutMs(flops: number, runner: RunnerSpeed): number {
+  const ms = DEFAULT_VERIFY_TIMEOUT_MS + Math.ceil((flops / RUNNER_FLOPS_PER_SECOND[runner]) * 1000);
+  return Math.min(MAX_MODEL_VERIFY_TIMEOUT_MS, Math.max(DEFAULT_VERIFY_TIMEOUT_MS, ms));
+}
 
 function fail(msg: string): never {
   throw new VerifySpecError(`verify: ${msg}`);
@@ -121,9 +144,9 @@ function toleranceFor(raw: unknown, dtypes: DType[]): Tolerance {
   return { rtol: num('rtol', base.rtol)!, atol: num('atol', base.atol)!, maxUlp: num('maxUlp', null) };
 }
 
-function timeout(raw: unknown): number {
+function timeout(raw: unknown, max = MAX_VERIFY_TIMEOUT_MS): number {
   if (raw === undefined || raw === null) return DEFAULT_VERIFY_TIMEOUT_MS;
-  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 100 || raw > MAX_VERIFY_TIMEOUT_MS) fail(`timeoutMs must be a whole number from 100 to ${MAX_VERIFY_TIMEOUT_MS}`);
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 100 || raw > max) fail(`timeoutMs must be a whole number from 100 to ${max}`);
   return raw;
 }
 

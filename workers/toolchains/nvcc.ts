@@ -6,6 +6,7 @@ import { targetSpec } from '../../src/targets/catalog';
 import type { SandboxExecutor } from '../sandbox/executor';
 import { writeBeneath } from '../sandbox/files';
 import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
+import { DEFAULT_VERIFY_TIMEOUT_MS } from '../../src/verification/spec';
 import { elementCount, generateInputs, outputArgs } from '../../src/verification/inputs';
 import { generateCudaHarness } from '../verify/cuda-harness';
 import { generateHarness } from '../verify/harness';
@@ -104,7 +105,7 @@ async function cudaBundle(run: ClangRun, req: CompileRequest, exec: SandboxExecu
   await mkdirOpen(req.workdir, 'verify/ref');
   await mkdirOpen(req.workdir, 'harness');
   const stage = new BundleStage(req);
-  const manifest = { version: 1 as const, target: req.spec.name, device: arch, program: 'program', timeoutMs: verify.timeoutMs };
+  const manifest = { version: 1 as const, target: req.spec.name, device: arch, program: 'program', timeoutMs: verify.timeoutMs ?? DEFAULT_VERIFY_TIMEOUT_MS };
   if (verify.kind === 'program') {
     const r = await run.step([...common, ...gencode, ...units, '-o', '../verify/program']);
     if (r.exitCode !== 0) return { failed: run.fail(r, 'linking the program to verify') };

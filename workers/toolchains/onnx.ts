@@ -10,9 +10,10 @@ import { HALF_TOLERANCE, Tolerance } from '../../src/verification/compare';
 import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
 import type { DType as VerifyDType } from '../../src/verification/dtype';
 import { prng } from '../../src/verification/inputs';
-import type { ModelVerifySpec } from '../../src/verification/spec';
+import { modelVerifyTimeoutMs, type ModelVerifySpec, type RunnerSpeed } from '../../src/verification/spec';
+import type { TargetSpec } from '../../src/targets/catalog';
 import type { SandboxExecutor } from '../sandbox/executor';
-import { baseFlags, BundleStage, CLANG, ClangRun, CONTENT_TYPES, LLVM_AR, mkdirOpen, targetFlags } from './clang';
+import { baseFlags, BundleStage, CLANG, ClangRun, CONTENT_TYPES, hostTarget, LLVM_AR, mkdirOpen, targetFlags } from './clang';
 import { compileCudaModelBuild } from './onnx-cuda';
 import type { CompileRequest, CompileResult, ProducedArtifact } from './toolchain';
 
@@ -149,6 +150,14 @@ export async function compileModelBuild(req: CompileRequest, exec: SandboxExecut
   return finishModelBundle(run, req, artifacts, bytes, meta, verify, program);
 }
 
+/** How a build for this target is run to verify it: natively on a host of its architecture, in Node's WASI, or under qemu. */
+function runnerSpeed(spec: TargetSpec): RunnerSpeed {
+  if (spec.family === 'wasm') return 'wasm';
+  if (spec.family === hostTarget().family) return 'native';
+  const arch = spec.name.split('-')[0];
+  return arch === 'aarch64' ? 'qemu-aarch64' : arch === 'riscv64' ? 'qemu-riscv64' : arch === 'x86_64' ? 'qemu-x86_64' : 'qemu-arm';
+}
+
 /**
  * Completes a model build's verification bundle once its program is linked into verify/: seeded
  * inputs, ONNX Runtime's outputs on them, and the manifest. Shared by the CPU and GPU builds.
@@ -170,7 +179,7 @@ export async function finishModelBundle(run: ClangRun, req: CompileRequest, arti
     target: req.spec.name,
     ...(device ? { device } : {}),
     program,
-    timeoutMs: verify.timeoutMs,
+    timeoutMs: verify.timeoutMs ?? modelVerifyTimeoutMs(meta.flops ?? 0, device ? 'native' : runnerSpeed(req.spec)),
     entry: meta.entry,
     outputs: meta.outputs.map((t) => {
       const tolerance = outputTolerance(t.dtype, verify.tolerance);

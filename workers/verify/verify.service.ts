@@ -72,7 +72,8 @@ export async function runBundle(dir: string, manifest: BundleManifest, runner: R
       mounts: measure ? [...mounts, { host: await timeFolder(root), sandbox: '/in-time', writable: true }] : mounts,
       timeoutMs: manifest.timeoutMs,
       stdin: kernel ? '' : (manifest.stdin ?? ''),
-      limits: runner.limits,
+      // A large model under an emulator computes for minutes: the time limit, not a CPU limit, ends it.
+      limits: { ...runner.limits, cpuSeconds: Math.max(runner.limits.cpuSeconds ?? 0, Math.ceil(manifest.timeoutMs / 1000) + 10) },
       maxOutputBytes: 1024 * 1024,
       signal: opts.signal,
     });

@@ -1,4 +1,5 @@
 import { checkSupported, COMPILER_VERSION, inferShapes, liveNodes, ModelMetadata, TensorInfo } from '../compile';
+import { graphFlops } from '../flops';
 import { REDUCE_KINDS } from '../ops/reduce';
 import { fuse } from '../fuse';
 import { importOnnx, ImportOptions } from '../import';
@@ -935,6 +936,7 @@ extern "C" void ${name}_release(void) {
     compiler: { name: 'kiln', version: COMPILER_VERSION },
     ops,
     weightsBytes: weightBytes,
+    flops: graphFlops(graph, nodes),
   };
   return { files: { [`${name}.cu`]: source, [`${name}.h`]: header, [`${name}.weights.bin`]: weights, [`${name}.json`]: JSON.stringify({ ...metadata, backend: 'cuda', launches, memory }, null, 2) + '\n' }, metadata, launches, memory };
 }

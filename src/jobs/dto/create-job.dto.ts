@@ -154,7 +154,7 @@ export class VerifyDto {
   @ApiPropertyOptional({ type: [KernelArgDto], description: 'The entry\'s arguments, in order' }) args?: KernelArgDto[];
   @ApiPropertyOptional({ type: ToleranceDto }) tolerance?: ToleranceDto;
   @ApiPropertyOptional({ example: 7, description: 'Seed of the random inputs; stored, so a check can be repeated bit for bit' }) seed?: number;
-  @ApiPropertyOptional({ example: 20000 }) timeoutMs?: number;
+  @ApiPropertyOptional({ example: 20000, description: 'How long one run of the check may take, ms. Kernel and program checks: 100 to 120000, default 20000. Model checks: 100 to 3600000; by default it follows the work, 20000 plus the model\'s FLOPs at the runner\'s speed (natively, under qemu, as WebAssembly)' }) timeoutMs?: number;
   @ApiPropertyOptional({ type: ProgramCheckDto, description: 'A whole-program check instead of a kernel check' }) program?: ProgramCheckDto;
   @ApiPropertyOptional({ type: ReferenceSourceDto, description: 'A separate reference source, built for the worker\'s host with the same harness (and the job\'s defines) instead of the job\'s own sources. Not with uploaded expected outputs or program.expect.' }) reference?: ReferenceSourceDto;
 }
