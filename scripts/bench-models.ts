@@ -1,7 +1,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { compileModel } from '../compiler/src/compile';
@@ -21,11 +21,27 @@ import { prng } from '../src/verification/inputs';
  * the GEMM also in GFLOP/s against the core's FP32 peak. Then
  * Kiln's compile times (ONNX to C, and clang per target); then, for aarch64 under qemu-user,
  * instructions per inference (KILN_BENCH_AARCH64=0 skips that).
- *   npm run bench:models -- [runs] [threads,...] [model name filter]
+ *   npm run bench:models -- [runs] [threads,...] [model name filter] [--zoo public|extra|NAME,...]
  */
-const RUNS = Number(process.argv[2] ?? 60);
-const THREADS = (process.argv[3] ?? '1,2').split(',').map(Number);
-const FILTER = process.argv[4] ?? '';
+/** --zoo NAME,... (or --zoo public): real networks from the model zoo (npm run zoo exports them) instead of the benchmark blocks. */
+const ZOO_AT = process.argv.indexOf('--zoo');
+const ZOO_NAMES = ZOO_AT >= 0 ? (process.argv[ZOO_AT + 1] ?? 'public').split(',') : null;
+const ARGS = ZOO_AT >= 0 ? [...process.argv.slice(0, ZOO_AT), ...process.argv.slice(ZOO_AT + 2)] : process.argv;
+const RUNS = Number(ARGS[2] ?? 60);
+const THREADS = (ARGS[3] ?? '1,2').split(',').map(Number);
+const FILTER = ARGS[4] ?? '';
+
+/** The models to measure: the benchmark blocks, or the zoo's exported networks with their FLOPs. */
+function benchModels(): { name: string; build: () => Uint8Array; inputShapes?: Record<string, number[]>; flops?: number }[] {
+  if (!ZOO_NAMES) return BENCH_MODELS;
+  const dir = join(process.env.KILN_ZOO_DIR ?? join(homedir(), '.cache', 'kiln', 'zoo'), 'models');
+  const list = JSON.parse(readFileSync(join(dir, 'zoo.json'), 'utf8')) as { models: { name: string; set: string }[] };
+  const names = ZOO_NAMES.flatMap((n) => (list.models.some((m) => m.set === n) ? list.models.filter((m) => m.set === n).map((m) => m.name) : [n]));
+  return names.map((name) => {
+    const bytes = new Uint8Array(readFileSync(join(dir, `${name}.onnx`)));
+    return { name, build: () => bytes, flops: compileModel(bytes, { name: 'net' }).metadata.flops };
+  });
+}
 /** Rounds of the interleaving: the machine's speed drifts over seconds, so each side runs a few times, then the other. */
 const ROUNDS = Math.max(1, Math.min(25, Math.floor(RUNS / 4)));
 const TARGETS = [
@@ -276,18 +292,22 @@ async function main(): Promise<void> {
     console.log('');
     console.log('model                      threads  kiln          onnxruntime   speed-up (ort/kiln)');
     const compileRows: string[] = [];
-    for (const m of BENCH_MODELS.filter((x) => x.name.includes(FILTER))) {
+    const speedups: number[] = [];
+    for (const m of benchModels().filter((x) => x.name.includes(FILTER))) {
       probe();
       const bytes = m.build();
       const rand = prng(7);
-      let inputs: (Float32Array | Uint16Array)[] | undefined;
+      let inputs: (Float32Array | Uint16Array | BigInt64Array)[] | undefined;
       for (const threads of THREADS) {
         const t0 = performance.now();
         const { files, metadata } = compileModel(bytes, { name: 'net', inputShapes: m.inputShapes, threads });
         const toC = performance.now() - t0;
         // float16 models take 16-bit inputs, the same values on both sides.
+        // Token ids (int64) in [0, 10), as a model job's seeded inputs.
         inputs ??= metadata.inputs.map((i) => {
-          const v = Float32Array.from({ length: i.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1);
+          const n = i.shape.reduce((a, b) => a * b, 1);
+          if (i.dtype === 'int64') return BigInt64Array.from({ length: n }, () => BigInt(Math.floor(rand() * 10)));
+          const v = Float32Array.from({ length: n }, () => rand() * 2 - 1);
           return i.dtype === 'float16' ? Uint16Array.from(v, f16Bits) : v;
         });
         for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
@@ -306,7 +326,7 @@ async function main(): Promise<void> {
         execFileSync('clang-19', ['-std=c23', '-O2', `-march=${march}`, '-I', dir, join(dir, 'net.c'), join(dir, 'bench.c'), '-o', join(dir, 'bench'), '-lm', '-lpthread']);
         pinTo(threads);
         const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
-        const feeds = Object.fromEntries(metadata.inputs.map((i, k) => [i.name, new ort.Tensor(i.dtype === 'float16' ? 'float16' : 'float32', inputs![k], i.shape)]));
+        const feeds = Object.fromEntries(metadata.inputs.map((i, k) => [i.name, new ort.Tensor(i.dtype === 'float16' ? 'float16' : i.dtype === 'int64' ? 'int64' : 'float32', inputs![k] as Float32Array, i.shape)]));
         const kiln: number[] = [];
         const ref: number[] = [];
         const perRound = Math.ceil(RUNS / ROUNDS);
@@ -338,9 +358,11 @@ async function main(): Promise<void> {
         const gf = (ms: number) => (m.flops ? ` ${(m.flops / ms / 1e6).toFixed(1)} GF/s` : '');
         const peak = probe() * flops * threads;
         const ms = (x: number) => `${x < 0.01 ? x.toFixed(5) : x.toFixed(3)} ms`;
+        if (threads === THREADS[0]) speedups.push(paired);
         console.log(`${m.name.padEnd(27)}${String(threads).padEnd(9)}${ms(k).padEnd(14)}${ms(o).padEnd(14)}${paired.toFixed(2)}x${m.flops ? `   kiln${gf(k)} = ${((m.flops / k / 1e6 / peak) * 100).toFixed(0)}% of peak ${peak.toFixed(0)}, ort${gf(o)}` : ''}`);
       }
     }
+    if (speedups.length > 1) console.log(`geometric mean of the speed-ups at ${THREADS[0]} thread${THREADS[0] > 1 ? 's' : ''} over ${speedups.length} models: ${Math.exp(speedups.reduce((a, x) => a + Math.log(x), 0) / speedups.length).toFixed(2)}x`);
     const ghz = probe();
     console.log('');
     console.log(`FP32 peak = cores x GHz x FLOPs/cycle: per core ${ghz.toFixed(2)} GHz (the highest clock measured during the run, dependent adds) x ${flops} (${why}) = ${(ghz * flops).toFixed(1)} GFLOP/s; ${((mhz / 1000) * flops).toFixed(1)} at /proc/cpuinfo's ${(mhz / 1000).toFixed(2)} GHz`);
