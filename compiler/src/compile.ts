@@ -25,6 +25,7 @@ import { cString, STRING_OPS } from './ops/string';
 import { TILE_OPS } from './ops/tile';
 import { foldConstant } from './fold';
 import { graphFlops } from './flops';
+import { concatsInPlace } from './concat';
 
 export const COMPILER_VERSION = '0.5.0';
 
@@ -381,6 +382,9 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
 
   const body: string[] = [];
   const ops: Record<string, number> = {};
+  // Concats whose inputs are written in place, straight into their parts of the output (concat.ts).
+  const inPlace = concatsInPlace(graph, nodes);
+  for (const [name, p] of inPlace.parts) refs.set(name, `(${ref(p.output)} + ${p.offset})`);
   const used = new Set<string>([...graph.outputs, ...nodes.flatMap((n) => n.inputs), ...nodes.flatMap((n) => (n.fused?.residual ? [n.fused.residual] : []))]);
   // Inverted residuals run as one kernel, where the last of their three convolutions was.
   const fusedAt = new Map<Node, InvertedResidual>();
@@ -393,7 +397,7 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
     const op = OPS.get(node.op)!;
     if (!op.emit) throw new CompileError('unsupported', `${node.op} ${node.name}: its value depends on inputs, which is not supported`);
     ops[node.op] = (ops[node.op] ?? 0) + 1;
-    if (fusedAway.has(node)) continue;
+    if (fusedAway.has(node) || inPlace.elided.has(node)) continue;
     const ir = fusedAt.get(node);
     let code = ir ? emitInvertedResidual(ctx, ir) : op.emit(ctx, node);
     // Half results are rounded to their format, as storing them as half would (outputs nothing reads are left alone).

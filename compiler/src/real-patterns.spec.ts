@@ -120,4 +120,19 @@ describe('patterns of real networks, at every ISA level', () => {
     b.output(b.op('Tile', [b.op('Relu', [x]), b.int64('reps1', [1, 4, 1])]));
     await assertMatches(b.build('tile'), 'Tile');
   });
+
+  it('writes the branches of a Concat straight into its output (SqueezeNet, GoogLeNet), nested, as a graph output, and where a part would start off a 64-byte boundary', async () => {
+    const b = new ModelBuilder();
+    const x = b.input('x', [1, 8, 6, 6]);
+    // Parts of 16 x 36 floats: in place. Then a Concat of that with another branch (nested).
+    const inner = b.op('Concat', [b.op('Relu', [conv(b, x, 8, 16, 1)]), conv(b, x, 8, 16, 3)], { axis: 1 });
+    const outer = b.op('Concat', [inner, conv(b, x, 8, 4, 1)], { axis: 1 });
+    b.output(b.op('Relu', [outer]));
+    // Parts of 3 x 36 floats: the second would start off a 64-byte boundary, so this one copies.
+    b.output(b.op('Concat', [conv(b, x, 8, 3, 1), conv(b, x, 8, 5, 1)], { axis: 1 }));
+    const bytes = b.build('concat_in_place');
+    const c = compileModel(bytes, { name: 'net' }).files['net.c'] as string;
+    assert.equal((c.match(/\/\* Concat /g) ?? []).length, 2, 'the outer Concat is elided (the inner one copies into its part of it) and the misaligned one copies');
+    await assertMatches(bytes, 'Concat in place');
+  });
 });
