@@ -12,6 +12,9 @@ import { attrInt, normAxis } from './ops/op';
  * the inputs nor the output may be a graph input, a constant, a half-precision tensor or inside
  * an If branch or Loop body.
  */
+/** Whether a node runs inside an If branch or a Loop body (control.ts gives such nodes a scope). */
+const scoped = (n: Node) => (n as { scope?: unknown }).scope !== undefined;
+
 export function concatsInPlace(graph: Graph, nodes: Node[]): { parts: Map<string, { output: string; offset: number }>; elided: Set<Node> } {
   const parts = new Map<string, { output: string; offset: number }>();
   const elided = new Set<Node>();
@@ -26,7 +29,7 @@ export function concatsInPlace(graph: Graph, nodes: Node[]): { parts: Map<string
   const outputs = new Set(graph.outputs);
   const inputs = new Set(graph.inputs);
   for (const node of nodes) {
-    if (node.op !== 'Concat' || node.scope || node.inputs.length < 2) continue;
+    if (node.op !== 'Concat' || scoped(node) || node.inputs.length < 2) continue;
     const out = graph.tensors.get(node.outputs[0]);
     if (!out || out.data || out.half || out.dtype !== 'float32') continue;
     const axis = normAxis(attrInt(node, 'axis', 0), out.shape.length, node);
@@ -40,7 +43,7 @@ export function concatsInPlace(graph: Graph, nodes: Node[]): { parts: Map<string
     for (const name of names) {
       const t = graph.tensors.get(name);
       const p = producers.get(name);
-      if (!t || t.data || t.half || t.dtype !== 'float32' || inputs.has(name) || outputs.has(name) || parts.has(name) || readers.get(name) !== 1 || !p || p.scope || p.outputs.length !== 1 || offset % 16 !== 0) {
+      if (!t || t.data || t.half || t.dtype !== 'float32' || inputs.has(name) || outputs.has(name) || parts.has(name) || readers.get(name) !== 1 || !p || scoped(p) || p.outputs.length !== 1 || offset % 16 !== 0) {
         ok = false;
         break;
       }
