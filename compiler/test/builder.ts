@@ -1,7 +1,7 @@
 import { onnx } from 'onnx-proto';
 import { halfBits } from '../src/half';
 
-type Attr = number | number[] | string | { floats: number[] } | { strings: string[] } | { tensor: onnx.ITensorProto };
+type Attr = number | number[] | string | { floats: number[] } | { strings: string[] } | { tensor: onnx.ITensorProto } | { graph: onnx.IGraphProto };
 
 /** Builds small ONNX models in code, for tests and benchmarks: no downloads, no Python. */
 export class ModelBuilder {
@@ -11,7 +11,11 @@ export class ModelBuilder {
   private readonly outputs: onnx.IValueInfoProto[] = [];
   private n = 0;
 
-  constructor(private readonly opset = 17) {}
+  /** `prefix` begins every name the builder makes (a subgraph's, so that they differ from the outer graph's). */
+  constructor(
+    private readonly opset = 17,
+    private readonly prefix = '',
+  ) {}
 
   private vi(name: string, shape: (number | string)[] | null, elemType = onnx.TensorProto.DataType.FLOAT): onnx.IValueInfoProto {
     return { name, type: { tensorType: { elemType, ...(shape ? { shape: { dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } : {}) } } };
@@ -40,7 +44,7 @@ export class ModelBuilder {
   }
 
   node(op: string, inputs: string[], attrs: Record<string, Attr> = {}, outputs = 1): string[] {
-    const outs = Array.from({ length: outputs }, () => `${op.toLowerCase()}_${this.n++}`);
+    const outs = Array.from({ length: outputs }, () => `${this.prefix}${op.toLowerCase()}_${this.n++}`);
     const T = onnx.AttributeProto.AttributeType;
     const attribute = Object.entries(attrs).map(([name, v]): onnx.IAttributeProto => {
       if (typeof v === 'number') return Number.isInteger(v) && !name.match(/alpha|beta|epsilon|min|max|value/) ? { name, type: T.INT, i: v } : { name, type: T.FLOAT, f: v };
@@ -48,14 +52,20 @@ export class ModelBuilder {
       if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
       if ('floats' in v) return { name, type: T.FLOATS, floats: v.floats };
       if ('strings' in v) return { name, type: T.STRINGS, strings: v.strings.map((x) => new TextEncoder().encode(x)) };
+      if ('graph' in v) return { name, type: T.GRAPH, g: v.graph };
       return { name, type: T.TENSOR, t: v.tensor };
     });
-    this.nodes.push({ opType: op, name: `${op}_${this.n}`, input: inputs, output: outs, attribute });
+    this.nodes.push({ opType: op, name: `${this.prefix}${op}_${this.n}`, input: inputs, output: outs, attribute });
     return outs;
   }
 
   op(op: string, inputs: string[], attrs: Record<string, Attr> = {}): string {
     return this.node(op, inputs, attrs)[0];
+  }
+
+  /** The graph alone, as a subgraph attribute takes it (If's branches, the body of Loop and Scan). */
+  graph(name = 'body'): onnx.IGraphProto {
+    return { name, node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs };
   }
 
   build(name = 'test'): Uint8Array {
