@@ -24,6 +24,7 @@ import { ATTENTION_OPS } from './ops/attention';
 import { cString, STRING_OPS } from './ops/string';
 import { TILE_OPS } from './ops/tile';
 import { foldConstant } from './fold';
+import { RNN_OPS } from './ops/rnn';
 import { graphFlops } from './flops';
 import { concatsInPlace } from './concat';
 
@@ -39,7 +40,7 @@ const STRING_OP_NAMES: ReadonlySet<string> = new Set(STRING_OPS.map((o) => o.typ
 /** Every operator, by its ONNX name. A duplicate is a programming error caught at load. */
 export const OPS: ReadonlyMap<string, OpDef> = (() => {
   const m = new Map<string, OpDef>();
-  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS, ...TILE_OPS, ...SCATTER_OPS, ...CUMSUM_OPS, ...TOPK_OPS, ...EINSUM_OPS, ...RESIZE_OPS, ...ATTENTION_OPS]) {
+  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS, ...TILE_OPS, ...SCATTER_OPS, ...CUMSUM_OPS, ...TOPK_OPS, ...EINSUM_OPS, ...RESIZE_OPS, ...RNN_OPS, ...ATTENTION_OPS]) {
     if (m.has(op.type)) throw new Error(`operator ${op.type} is defined twice`);
     m.set(op.type, op);
   }

@@ -37,6 +37,16 @@ export function nodeFlops(graph: Graph, node: Node): number {
     }
     case 'Einsum':
       return 2 * outN * 8;
+    case 'LSTM':
+    case 'GRU':
+    case 'RNN': {
+      // Every step multiplies the input and the hidden state by each direction's weights, then applies the gates.
+      const x = shape(node.inputs[0]);
+      const r = shape(node.inputs[2]);
+      if (!x || !r) return 0;
+      const [D, GH, H] = r;
+      return x[0] * x[1] * D * GH * (2 * (x[2] + H) + 8);
+    }
     default:
       return 2 * Math.max(outN, ...node.inputs.map((i) => numel(shape(i) ?? [0])));
   }
