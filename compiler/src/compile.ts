@@ -3,7 +3,7 @@ import { importOnnx, ImportOptions } from './import';
 import { kernelLibrary } from './kernels';
 import { LOWERED_OPS, lowerNode, lowerState } from './lower';
 import { Half, HALF_C, halfConversionsC, roundToHalf, VALUE_PRESERVING } from './half';
-import { C_TYPE, CompileError, DTYPE_BYTES, Graph, ioType, IODType, MAX_TENSOR_ELEMENTS, Node, numel, Tensor } from './ir';
+import { C_TYPE, CompileError, DTYPE_BYTES, Graph, ioType, IODType, MAX_TENSOR_ELEMENTS, Node, numel, Scope, Tensor } from './ir';
 import { CONV_OPS, emitInvertedResidual, InvertedResidual, invertedResiduals } from './ops/conv';
 import { LAYOUT_OPS } from './ops/layout';
 import { ELEMENTWISE_OPS } from './ops/elementwise';
@@ -24,6 +24,7 @@ import { ATTENTION_OPS } from './ops/attention';
 import { cString, STRING_OPS } from './ops/string';
 import { TILE_OPS } from './ops/tile';
 import { foldConstant } from './fold';
+import { CONTROL_OPS, controlState, hasSubgraphs, lowerControl, subgraphOps } from './control';
 import { RNN_OPS } from './ops/rnn';
 import { graphFlops } from './flops';
 import { concatsInPlace } from './concat';
@@ -40,7 +41,7 @@ const STRING_OP_NAMES: ReadonlySet<string> = new Set(STRING_OPS.map((o) => o.typ
 /** Every operator, by its ONNX name. A duplicate is a programming error caught at load. */
 export const OPS: ReadonlyMap<string, OpDef> = (() => {
   const m = new Map<string, OpDef>();
-  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS, ...TILE_OPS, ...SCATTER_OPS, ...CUMSUM_OPS, ...TOPK_OPS, ...EINSUM_OPS, ...RESIZE_OPS, ...RNN_OPS, ...ATTENTION_OPS]) {
+  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS, ...TILE_OPS, ...SCATTER_OPS, ...CUMSUM_OPS, ...TOPK_OPS, ...EINSUM_OPS, ...RESIZE_OPS, ...RNN_OPS, ...CONTROL_OPS, ...ATTENTION_OPS]) {
     if (m.has(op.type)) throw new Error(`operator ${op.type} is defined twice`);
     m.set(op.type, op);
   }
@@ -94,7 +95,7 @@ export interface CompileOptions extends ImportOptions {
 
 /** Lists the operators the compiler cannot handle, by name, before doing any work. */
 export function checkSupported(graph: Graph): void {
-  const missing = [...new Set(graph.nodes.map((n) => n.op).filter((op) => !OPS.has(op) && !LOWERED_OPS.has(op)))].sort();
+  const missing = [...new Set([...graph.nodes.map((n) => n.op), ...subgraphOps(graph.nodes)].filter((op) => !OPS.has(op) && !LOWERED_OPS.has(op)))].sort();
   if (missing.length) {
     throw new CompileError('unsupported', `unsupported operators: ${missing.join(', ')}`, missing);
   }
@@ -139,8 +140,12 @@ export function inferShapes(graph: Graph): void {
     },
   };
   const state = lowerState();
-  for (const node of graph.nodes) {
+  const control = controlState(graph);
+  // If, Loop and Scan are inlined, each node of theirs inferred in turn (their subgraphs may hold more).
+  const visit = (node: Node): void => {
+    if (hasSubgraphs(node)) return lowerControl(graph, node, control).forEach(visit);
     for (const n of LOWERED_OPS.has(node.op) ? lowerNode(graph, node, state) : [node]) {
+      if (node.scope) n.scope ??= node.scope;
       const dynamic = n.inputs.find((i) => i && graph.tensors.get(i)?.dynamic);
       if (dynamic) throw new CompileError('unsupported', `${n.op} ${n.name}: ${dynamic}'s shape depends on the input values, which only a graph output may`);
       const strings = () => new CompileError('unsupported', `${n.op} ${n.name}: string tensors are supported by ${[...STRING_OP_NAMES].join(', ')} only`, [n.op]);
@@ -149,7 +154,8 @@ export function inferShapes(graph: Graph): void {
       if (!STRING_OP_NAMES.has(n.op) && n.outputs.some((o) => o && graph.tensors.get(o)?.dtype === 'string')) throw strings();
       state.done.push(n);
     }
-  }
+  };
+  graph.nodes.forEach(visit);
   graph.nodes = state.done;
   for (const o of graph.outputs) if (state.sequences.has(o)) throw new CompileError('unsupported', `graph output ${o} is a sequence; only tensor outputs are supported`);
   for (const o of graph.outputs) if (!graph.tensors.has(o)) throw new CompileError('invalid', `graph output ${o} is never produced`);
@@ -394,11 +400,24 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
     fusedAt.set(ir.project, ir);
     fusedAway.add(ir.expand).add(ir.depthwise);
   }
+  // The nodes of an If's branch or a Loop's body run in its C block (see control.ts), entered before the first and left after the last.
+  const open: Scope[] = [];
+  const indent = (text: string) => text.replace(/^/gm, '  '.repeat(open.length));
+  const enter = (want: Scope[]) => {
+    let k = 0;
+    while (k < open.length && k < want.length && open[k] === want[k]) k++;
+    while (open.length > k) body.push(indent(`  ${open.pop()!.close.replace(/\n/g, '\n  ')}`));
+    for (const s of want.slice(k)) {
+      body.push(indent(`  ${s.open(ref).replace(/\n/g, '\n  ')}`));
+      open.push(s);
+    }
+  };
   for (const node of nodes) {
     const op = OPS.get(node.op)!;
     if (!op.emit) throw new CompileError('unsupported', `${node.op} ${node.name}: its value depends on inputs, which is not supported`);
     ops[node.op] = (ops[node.op] ?? 0) + 1;
     if (fusedAway.has(node) || inPlace.elided.has(node)) continue;
+    enter(node.scope ?? []);
     const ir = fusedAt.get(node);
     let code = ir ? emitInvertedResidual(ctx, ir) : op.emit(ctx, node);
     // Half results are rounded to their format, as storing them as half would (outputs nothing reads are left alone).
@@ -410,8 +429,9 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
       }
     }
     const fused = ir ? [ir.expand, ir.depthwise, ir.project].map((n) => `${n.op} ${n.name}${n.fused ? ` + ${n.fused.ops.join(' + ')}` : ''}`).join(', then ') : node.fused ? ` + ${node.fused.ops.join(' + ')}` : '';
-    if (code) body.push(`  /* ${comment(ir ? `inverted residual: ${fused}` : `${node.op} ${node.name}${fused}`)} */\n  {\n${code.replace(/^/gm, '    ')}\n  }`);
+    if (code) body.push(indent(`  /* ${comment(ir ? `inverted residual: ${fused}` : `${node.op} ${node.name}${fused}`)} */\n  {\n${code.replace(/^/gm, '    ')}\n  }`));
   }
+  enter([]);
   // Outputs that are constants or inputs, or that an alias left elsewhere, are copied out.
   graph.outputs.forEach((o, i) => {
     const r = ref(o);

@@ -52,7 +52,8 @@ export function nodeFlops(graph: Graph, node: Node): number {
   }
 }
 
-/** The model's estimate: the sum over the nodes that run (not those folded at compile time). */
+/** The model's estimate: the sum over the nodes that run (not those folded at compile time), a loop's body once per iteration where the trip count is known. */
 export function graphFlops(graph: Graph, nodes: Node[]): number {
-  return Math.round(nodes.reduce((s, n) => s + (n.outputs.some((o) => o && !graph.tensors.get(o)?.data) ? nodeFlops(graph, n) : 0), 0));
+  const repeats = (n: Node) => (n.scope ?? []).reduce((r, s) => r * (s.repeats ?? 1), 1);
+  return Math.round(nodes.reduce((s, n) => s + (n.outputs.some((o) => o && !graph.tensors.get(o)?.data) ? nodeFlops(graph, n) * repeats(n) : 0), 0));
 }

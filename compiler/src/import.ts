@@ -1,6 +1,6 @@
 import { onnx } from 'onnx-proto';
 import { Half, halfToFloat32 } from './half';
-import { CompileError, DType, DTYPE_BYTES, Graph, makeArray, MAX_TENSOR_ELEMENTS, MAX_FOLDED_ELEMENTS, Node, Tensor, TypedArray } from './ir';
+import { CompileError, DType, DTYPE_BYTES, Graph, makeArray, MAX_TENSOR_ELEMENTS, MAX_FOLDED_ELEMENTS, Node, Subgraph, Tensor, TypedArray } from './ir';
 
 export interface ImportOptions {
   /** Values for symbolic input dimensions, or whole input shapes, by input name. */
@@ -121,9 +121,29 @@ function attrValue(a: onnx.IAttributeProto, node: string): Node['attrs'][string]
       return (a.ints ?? []).map((v) => long(v as number));
     case T.STRINGS:
       return (a.strings ?? []).map((s) => Buffer.from(s).toString('utf8'));
+    case T.GRAPH:
+      return subgraphFromProto(a.g ?? {}, `${node}.${a.name}`);
     default:
       throw new CompileError('unsupported', `node ${node}: attribute ${a.name} has a type (${T[a.type ?? 0]}) that is not supported`);
   }
+}
+
+/** A node of a graph or subgraph: operators of other domains are refused. */
+function nodeFromProto(n: onnx.INodeProto, i: number): Node {
+  const training = n.domain === 'ai.onnx.preview.training' && n.opType === 'Gradient';
+  if (n.domain && n.domain !== 'ai.onnx' && !training) throw new CompileError('unsupported', `node ${n.name || i} uses the operator domain "${n.domain}", which is not supported`);
+  const name = n.name || `${n.opType}_${i}`;
+  const attrs: Node['attrs'] = {};
+  for (const a of n.attribute ?? []) attrs[a.name ?? ''] = attrValue(a, name);
+  return { op: n.opType ?? '', name, inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], attrs };
+}
+
+/** A graph attribute (If's branches, Loop's and Scan's body): its nodes, initializers, inputs and outputs. */
+function subgraphFromProto(g: onnx.IGraphProto, what: string): Subgraph {
+  const initializers = (g.initializer ?? []).map((t) => tensorFromProto(t));
+  const inputs = (g.input ?? []).map((vi) => vi.name ?? '');
+  if ((g.sparseInitializer ?? []).length) throw new CompileError('unsupported', `${what}: sparse initializers are not supported`);
+  return { kind: 'subgraph', name: g.name || what, nodes: (g.node ?? []).map(nodeFromProto), initializers, inputs, outputs: (g.output ?? []).map((o) => o.name ?? '') };
 }
 
 /**
@@ -188,14 +208,7 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
     const whole = unbound.some((u) => u.endsWith('[*]')) ? ' ([*]: the model declares no shape for that input, so give all of it)' : '';
     throw new CompileError('symbolic-dimension', `the model has symbolic input dimensions: ${unbound.join(', ')}${whole}; bind them with inputShapes (for example {"${unbound[0].split('[')[0]}": [1, ...]})`, unbound);
   }
-  const nodes: Node[] = (g.node ?? []).map((n, i) => {
-    const training = n.domain === 'ai.onnx.preview.training' && n.opType === 'Gradient';
-    if (n.domain && n.domain !== 'ai.onnx' && !training) throw new CompileError('unsupported', `node ${n.name || i} uses the operator domain "${n.domain}", which is not supported`);
-    const name = n.name || `${n.opType}_${i}`;
-    const attrs: Node['attrs'] = {};
-    for (const a of n.attribute ?? []) attrs[a.name ?? ''] = attrValue(a, name);
-    return { op: n.opType ?? '', name, inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], attrs };
-  });
+  const nodes: Node[] = (g.node ?? []).map(nodeFromProto);
   const outputHalf: Record<string, Half> = {};
   for (const o of g.output ?? []) {
     const half = HALVES[o.type?.tensorType?.elemType ?? 0];

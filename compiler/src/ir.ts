@@ -32,7 +32,35 @@ export interface Tensor {
   half?: Half;
 }
 
-export type AttrValue = number | bigint | string | number[] | bigint[] | string[] | Tensor;
+export type AttrValue = number | bigint | string | number[] | bigint[] | string[] | Tensor | Subgraph;
+
+/**
+ * A graph attribute (If's branches, the body of Loop and Scan) as imported. Names it does not
+ * define are the enclosing graphs'; shape inference inlines it into the graph around it.
+ */
+export interface Subgraph {
+  kind: 'subgraph';
+  name: string;
+  nodes: Node[];
+  /** Its own initializers. */
+  initializers: Tensor[];
+  /** Its formal inputs' names (a Loop's or Scan's body has them; their types are the values bound to them). */
+  inputs: string[];
+  outputs: string[];
+}
+
+/**
+ * A block of the generated C that a node runs in, where control flow was inlined: a branch of an
+ * If (run when the condition has a value) or the body of a Loop or Scan (run once per iteration).
+ * Nodes of one block are consecutive; `open` enters it (given each tensor's C expression) and
+ * `close` leaves it.
+ */
+export interface Scope {
+  open(ref: (tensor: string) => string): string;
+  close: string;
+  /** How many times the block runs per run of the block around it, where known (a constant trip count): for estimates. */
+  readonly repeats?: number;
+}
 
 export interface Node {
   op: string;
@@ -42,6 +70,8 @@ export interface Node {
   attrs: Record<string, AttrValue>;
   /** Set by the fusion pass: what the kernel applies to its result before storing it. */
   fused?: Fusion;
+  /** The blocks the node runs in, outermost first (absent: it runs once per run). */
+  scope?: Scope[];
 }
 
 /**
