@@ -21,6 +21,7 @@ import { TOPK_OPS } from './ops/topk';
 import { EINSUM_OPS } from './ops/einsum';
 import { RESIZE_OPS } from './ops/resize';
 import { ATTENTION_OPS } from './ops/attention';
+import { QUANT_OPS } from './ops/quant';
 import { cString, STRING_OPS } from './ops/string';
 import { TILE_OPS } from './ops/tile';
 import { foldConstant } from './fold';
@@ -41,7 +42,7 @@ const STRING_OP_NAMES: ReadonlySet<string> = new Set(STRING_OPS.map((o) => o.typ
 /** Every operator, by its ONNX name. A duplicate is a programming error caught at load. */
 export const OPS: ReadonlyMap<string, OpDef> = (() => {
   const m = new Map<string, OpDef>();
-  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS, ...TILE_OPS, ...SCATTER_OPS, ...CUMSUM_OPS, ...TOPK_OPS, ...EINSUM_OPS, ...RESIZE_OPS, ...RNN_OPS, ...CONTROL_OPS, ...ATTENTION_OPS]) {
+  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS, ...TILE_OPS, ...SCATTER_OPS, ...CUMSUM_OPS, ...TOPK_OPS, ...EINSUM_OPS, ...RESIZE_OPS, ...RNN_OPS, ...CONTROL_OPS, ...ATTENTION_OPS, ...QUANT_OPS]) {
     if (m.has(op.type)) throw new Error(`operator ${op.type} is defined twice`);
     m.set(op.type, op);
   }
@@ -331,6 +332,8 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
     return r;
   };
   const statics: string[] = [];
+  /** File-scope C that call sites share, by key (see EmitContext.helper). */
+  const helpers = new Map<string, string>();
   /** The non-zero codes the entry point may return. */
   const errorCodes = new Set<number>();
   let scratchFloats = 0;
@@ -341,7 +344,11 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
     threads,
     fast,
     constant(label, data) {
-      return constRef({ name: label, dtype: 'float32', shape: [data.length], data });
+      const dtype = data instanceof Int8Array ? 'int8' : data instanceof Uint8Array ? 'uint8' : data instanceof Int32Array ? 'int32' : 'float32';
+      return constRef({ name: label, dtype, shape: [data.length], data });
+    },
+    helper(key, code) {
+      if (!helpers.has(key)) helpers.set(key, code);
     },
     buffer(label, floats) {
       const b = `kiln_buf${statics.length}`;
@@ -523,7 +530,7 @@ ${statics.join('\n')}
 ${useKernels ? `${kernelLibrary(threads)}
 #define KILN_SCRATCH_FLOATS ${Math.max(16, scratchFloats)}
 ${scratchDecl}
-${sharedDecl}` : ''}
+${sharedDecl}` : ''}${helpers.size ? `\n${[...helpers.values()].join('\n')}` : ''}
 static int64_t kiln_shape[${Math.max(1, outputs.length)}][${rank}] = { ${outputs.map((t) => `{ ${t.shape.join(', ') || '0'} }`).join(', ') || '{ 0 }'} };
 
 const int64_t *${name}_output_shape(int index) {

@@ -28,8 +28,10 @@ export interface EmitContext {
   threads: number;
   /** Whether to use the kernel library for the hot operators (false: the plain loops, as a reference). */
   fast: boolean;
-  /** A float constant computed at compile time (packed weights), embedded with the weights: its C pointer. */
-  constant(label: string, data: Float32Array): string;
+  /** A constant computed at compile time (packed weights), embedded with the weights: its C pointer (of the array's element type). */
+  constant(label: string, data: Float32Array | Int8Array | Uint8Array | Int32Array): string;
+  /** C at file scope (types, helper functions) that call sites share: emitted once per key, before the entry point. */
+  helper(key: string, code: string): void;
   /** A zero-initialised static float buffer private to one call site: its C name. */
   buffer(label: string, floats: number): string;
   /** Kernel-library scratch of `floats` per thread (the library is included): thread 0's pointer and the per-thread stride, as C. */
