@@ -81,7 +81,21 @@ export const CONFORMANCE_TOLERANCE: Record<'float32' | 'float64' | 'float16' | '
   bfloat16: HALF_TOLERANCE.bfloat16,
 };
 
-export const VERIFY_DTYPE: Record<Exclude<IODType, 'string'>, VDType> = { float16: 'float16', bfloat16: 'bfloat16', float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'uint8', uint8: 'uint8', int8: 'int8' };
+export const VERIFY_DTYPE: Record<Exclude<IODType, 'string'>, VDType> = {
+  float16: 'float16',
+  bfloat16: 'bfloat16',
+  float32: 'float32',
+  float64: 'float64',
+  int64: 'int64',
+  uint64: 'uint64',
+  int32: 'int32',
+  uint32: 'uint32',
+  int16: 'int16',
+  uint16: 'uint16',
+  bool: 'uint8',
+  uint8: 'uint8',
+  int8: 'int8',
+};
 
 export const TARGET_RUNNERS: Record<string, (exe: string) => string[]> = {
   'x86_64-linux-gnu': (exe) => [exe],

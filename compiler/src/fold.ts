@@ -1,4 +1,5 @@
-import { CompileError, DType, makeArray, Node, numel, Tensor, toNumbers, TypedArray } from './ir';
+import { CompileError, DType, intRange, isBig, isInteger, makeArray, Node, numel, Tensor, toNumbers, TypedArray } from './ir';
+import { jsArith } from './ops/arith';
 import { attrInt, attrInts, broadcast, broadcastStrides, normAxis, stridesOf } from './ops/op';
 
 /**
@@ -24,7 +25,8 @@ function make(dtype: DType, shape: number[], values: (i: number) => Value): Type
   const out = makeArray(dtype, n);
   for (let i = 0; i < n; i++) {
     const v = values(i);
-    if (out instanceof BigInt64Array) out[i] = typeof v === 'bigint' ? v : BigInt(Math.trunc(v));
+    if (out instanceof BigInt64Array || out instanceof BigUint64Array) out[i] = typeof v === 'bigint' ? v : BigInt(Math.trunc(v));
+    else if (typeof v === 'bigint') (out as Float32Array)[i] = Number(v);
     else (out as Float32Array)[i] = Number(v);
   }
   return out;
@@ -45,15 +47,14 @@ function broadcastIndex(inputs: Tensor[], shape: number[]): (i: number) => numbe
   };
 }
 
-const isBig = (d: DType) => d === 'int64';
-const isInt = (d: DType) => d === 'int64' || d === 'int32' || d === 'int8' || d === 'uint8' || d === 'bool';
+const isInt = (d: DType) => isInteger(d) || d === 'bool';
 const cmp = (a: Value, b: Value) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** N-ary element-wise operators with numpy broadcasting. */
 const ELEMENTWISE: Record<string, { out?: DType; f: (v: Value[], dtype: DType) => Value }> = {
   Max: { f: (v) => v.reduce((a, b) => (b > a || Number.isNaN(b as number) ? b : a)) },
   Min: { f: (v) => v.reduce((a, b) => (b < a || Number.isNaN(b as number) ? b : a)) },
-  Sum: { f: (v, d) => (isBig(d) ? (v as bigint[]).reduce((a, b) => a + b) : (v as number[]).reduce((a, b) => a + b)) },
+  Sum: { f: (v, d) => (isInteger(d) ? v.reduce(jsArith(d, '+')) : (v as number[]).reduce((a, b) => a + b)) },
   Mean: { f: (v) => (v as number[]).reduce((a, b) => a + b) / v.length },
   And: { out: 'bool', f: (v) => (v[0] && v[1] ? 1 : 0) },
   Or: { out: 'bool', f: (v) => (v[0] || v[1] ? 1 : 0) },
@@ -84,12 +85,14 @@ function reduceAxes(node: Node, x: Tensor, inputs: Tensor[], opset: number): num
   return axes.map((a) => normAxis(a, x.shape.length, node));
 }
 
-const REDUCE: Record<string, { init: (d: DType) => Value; step: (a: Value, v: Value) => Value; end?: (a: Value, n: number) => Value }> = {
-  ReduceSum: { init: (d) => (isBig(d) ? 0n : 0), step: (a, v) => (typeof a === 'bigint' ? a + (v as bigint) : (a as number) + (v as number)) },
-  ReduceProd: { init: (d) => (isBig(d) ? 1n : 1), step: (a, v) => (typeof a === 'bigint' ? a * (v as bigint) : (a as number) * (v as number)) },
-  ReduceMax: { init: (d) => (isBig(d) ? -(2n ** 63n) : -Infinity), step: (a, v) => (v > a ? v : a) },
-  ReduceMin: { init: (d) => (isBig(d) ? 2n ** 63n - 1n : Infinity), step: (a, v) => (v < a ? v : a) },
-  ReduceMean: { init: (d) => (isBig(d) ? 0n : 0), step: (a, v) => (typeof a === 'bigint' ? a + (v as bigint) : (a as number) + (v as number)), end: (a, n) => (typeof a === 'bigint' ? a / BigInt(n) : a / n) },
+/** Integers wrap as the C does (jsArith); an empty Max or Min of integers is the type's smallest or largest value. */
+const add = (d: DType) => (isInteger(d) ? jsArith(d, '+') : (a: Value, v: Value) => (a as number) + (v as number));
+const REDUCE: Record<string, { init: (d: DType) => Value; step: (d: DType) => (a: Value, v: Value) => Value; end?: (a: Value, n: number) => Value }> = {
+  ReduceSum: { init: (d) => (isBig(d) ? 0n : 0), step: add },
+  ReduceProd: { init: (d) => (isBig(d) ? 1n : 1), step: (d) => (isInteger(d) ? jsArith(d, '*') : (a, v) => (a as number) * (v as number)) },
+  ReduceMax: { init: (d) => (d === 'bool' ? 0 : isInteger(d) ? (isBig(d) ? intRange(d)[0] : Number(intRange(d)[0])) : -Infinity), step: () => (a, v) => (v > a ? v : a) },
+  ReduceMin: { init: (d) => (d === 'bool' ? 1 : isInteger(d) ? (isBig(d) ? intRange(d)[1] : Number(intRange(d)[1])) : Infinity), step: () => (a, v) => (v < a ? v : a) },
+  ReduceMean: { init: (d) => (isBig(d) ? 0n : 0), step: add, end: (a, n) => (typeof a === 'bigint' ? (n ? a / BigInt(n) : 0n) : a / n) },
 };
 
 export function foldConstant(node: Node, inputs: (Tensor | undefined)[], opset: number): Folded | undefined {
@@ -208,6 +211,7 @@ export function foldConstant(node: Node, inputs: (Tensor | undefined)[], opset: 
     const shape = keep ? x.shape.map((d, k) => (axes.includes(k) ? 1 : d)) : x.shape.filter((_, k) => !axes.includes(k));
     const full = x.shape.map((d, k) => (axes.includes(k) ? 1 : d));
     const acc: Value[] = new Array(numel(full)).fill(red.init(x.dtype));
+    const step = red.step(x.dtype);
     const fs = stridesOf(full);
     const n = numel(x.shape);
     for (let i = 0; i < n; i++) {
@@ -218,7 +222,7 @@ export function foldConstant(node: Node, inputs: (Tensor | undefined)[], opset: 
         r = Math.floor(r / x.shape[k]);
         if (!axes.includes(k)) o += d * fs[k];
       }
-      acc[o] = red.step(acc[o], get(x, i));
+      acc[o] = step(acc[o], get(x, i));
     }
     const count = n / Math.max(1, numel(full));
     return [{ dtype: x.dtype, shape, data: make(x.dtype, shape, (i) => (red.end ? red.end(acc[i], count) : acc[i])) }];

@@ -1,6 +1,6 @@
 import { onnx } from 'onnx-proto';
 import { Half, halfToFloat32 } from './half';
-import { CompileError, DType, DTYPE_BYTES, Graph, makeArray, MAX_TENSOR_ELEMENTS, MAX_FOLDED_ELEMENTS, Node, Subgraph, Tensor, TypedArray } from './ir';
+import { arrayView, CompileError, DType, DTYPE_BYTES, Graph, makeArray, MAX_TENSOR_ELEMENTS, MAX_FOLDED_ELEMENTS, Node, Subgraph, Tensor, TypedArray } from './ir';
 
 export interface ImportOptions {
   /** Values for symbolic input dimensions, or whole input shapes, by input name. */
@@ -23,6 +23,10 @@ const DTYPES: Partial<Record<number, DType>> = {
   [DT.BOOL]: 'bool',
   [DT.UINT8]: 'uint8',
   [DT.INT8]: 'int8',
+  [DT.INT16]: 'int16',
+  [DT.UINT16]: 'uint16',
+  [DT.UINT32]: 'uint32',
+  [DT.UINT64]: 'uint64',
   [DT.STRING]: 'string',
 };
 
@@ -38,7 +42,7 @@ export function elementType(code: number): { dtype: DType; half?: Half } | undef
 
 function dtypeOf(code: number, what: string): { dtype: DType; half?: Half } {
   const d = elementType(code);
-  if (!d) throw new CompileError('unsupported', `${what} has element type ${DT[code] ?? code}, which is not supported (float32, float16, bfloat16, float64, int64, int32, int8, uint8, bool, string are)`);
+  if (!d) throw new CompileError('unsupported', `${what} has element type ${DT[code] ?? code}, which is not supported (float32, float16, bfloat16, float64, int64, uint64, int32, uint32, int16, uint16, int8, uint8, bool, string are)`);
   return d;
 }
 
@@ -88,17 +92,19 @@ export function tensorFromProto(t: onnx.ITensorProto, fallbackName = ''): Tensor
     const bytesPer = DTYPE_BYTES[dtype];
     if (copy.length !== n * bytesPer) throw new CompileError('malformed', `initializer ${name}: ${copy.length} bytes of data for ${n} elements of ${dtype}`);
     const b = copy.buffer;
-    data = dtype === 'float32' ? new Float32Array(b) : dtype === 'float64' ? new Float64Array(b) : dtype === 'int64' ? new BigInt64Array(b) : dtype === 'int32' ? new Int32Array(b) : dtype === 'int8' ? new Int8Array(b) : new Uint8Array(b);
+    data = arrayView(dtype, b);
   } else {
-    const given = (dtype === 'float32' ? t.floatData : dtype === 'float64' ? t.doubleData : dtype === 'int64' ? t.int64Data : t.int32Data)?.length ?? 0;
-    if (given !== n) throw new CompileError('malformed', `initializer ${name}: ${given} values for shape [${shape.join(', ')}]`);
-    data = makeArray(dtype, n);
+    // Without raw_data: float, double and int64 have their own fields; uint32 and uint64 are in uint64_data; the narrower integers and bool in int32_data.
     const src: ArrayLike<number | { toString(): string }> =
-      dtype === 'float32' ? (t.floatData ?? []) : dtype === 'float64' ? (t.doubleData ?? []) : dtype === 'int64' ? (t.int64Data ?? []) : (t.int32Data ?? []);
+      dtype === 'float32' ? (t.floatData ?? []) : dtype === 'float64' ? (t.doubleData ?? []) : dtype === 'int64' ? (t.int64Data ?? []) : dtype === 'uint32' || dtype === 'uint64' ? (t.uint64Data ?? []) : (t.int32Data ?? []);
     if (src.length !== n) throw new CompileError('malformed', `initializer ${name}: ${src.length} values for shape [${shape.join(', ')}]`);
+    data = makeArray(dtype, n);
     for (let i = 0; i < n; i++) {
-      if (data instanceof BigInt64Array) data[i] = bigOf(src[i]);
-      else (data as Float32Array)[i] = Number(src[i]);
+      if (data instanceof BigInt64Array || data instanceof BigUint64Array) data[i] = bigOf(src[i]);
+      else {
+        const v = src[i];
+        (data as Float32Array)[i] = typeof v === 'number' ? v : Number(bigOf(v));
+      }
     }
   }
   return { name, dtype, shape, data };

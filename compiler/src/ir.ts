@@ -5,12 +5,12 @@ import type { Half } from './half';
  * Strings (UTF-8, NUL-terminated `const char *` elements in C) exist for the string operators at a
  * graph's edges; numeric operators refuse them.
  */
-export type DType = 'float32' | 'int64' | 'int32' | 'bool' | 'float64' | 'uint8' | 'int8' | 'string';
+export type DType = 'float32' | 'int64' | 'int32' | 'bool' | 'float64' | 'uint8' | 'int8' | 'int16' | 'uint16' | 'uint32' | 'uint64' | 'string';
 
 /** Element types at a model's edges: the IR's, and the half formats (held as float32 inside, see half.ts). */
 export type IODType = DType | Half;
 
-export type TypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Int8Array;
+export type TypedArray = Float32Array | Float64Array | BigInt64Array | BigUint64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Uint8Array | Int8Array;
 
 export interface Tensor {
   name: string;
@@ -126,11 +126,47 @@ export const C_TYPE: Record<DType, string> = {
   bool: 'uint8_t',
   uint8: 'uint8_t',
   int8: 'int8_t',
+  int16: 'int16_t',
+  uint16: 'uint16_t',
+  uint32: 'uint32_t',
+  uint64: 'uint64_t',
   string: 'const char *',
 };
 
 /** Bytes per element in memory (a string element is a pointer on 64-bit hosts; in files strings are length-prefixed). */
-export const DTYPE_BYTES: Record<DType, number> = { float32: 4, float64: 8, int64: 8, int32: 4, bool: 1, uint8: 1, int8: 1, string: 8 };
+export const DTYPE_BYTES: Record<DType, number> = { float32: 4, float64: 8, int64: 8, int32: 4, bool: 1, uint8: 1, int8: 1, int16: 2, uint16: 2, uint32: 4, uint64: 8, string: 8 };
+
+/** The integer element types (bool is not one: it is its own type, held as uint8_t). */
+export const INTEGER_DTYPES: readonly DType[] = ['int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64'];
+
+export function isInteger(dtype: DType): boolean {
+  return INTEGER_DTYPES.includes(dtype);
+}
+
+export function isUnsigned(dtype: DType): boolean {
+  return dtype === 'uint8' || dtype === 'uint16' || dtype === 'uint32' || dtype === 'uint64';
+}
+
+/** Whether constants of this type hold bigints (BigInt64Array, BigUint64Array) rather than numbers. */
+export function isBig(dtype: DType): boolean {
+  return dtype === 'int64' || dtype === 'uint64';
+}
+
+/** The smallest and largest value of an integer type, as bigints. */
+export function intRange(dtype: DType): [bigint, bigint] {
+  const bits = BigInt(DTYPE_BYTES[dtype] * 8);
+  return isUnsigned(dtype) ? [0n, (1n << bits) - 1n] : [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n];
+}
+
+/** An integer constant as a C literal of its type (the smallest int64 cannot be written as one literal). */
+export function cInt(dtype: DType, v: bigint | number): string {
+  const b = BigInt(v);
+  if (dtype === 'int64' && b === -(1n << 63n)) return 'INT64_MIN';
+  if (dtype === 'uint64') return `${b}ull`;
+  if (dtype === 'int64') return `${b}ll`;
+  if (dtype === 'uint32') return `${b}u`;
+  return dtype === 'int32' && b === -(1n << 31n) ? 'INT32_MIN' : `${b}`;
+}
 
 /** Bytes per element at the graph's edges (in files and entry-point buffers). */
 export const IO_BYTES: Record<IODType, number> = { ...DTYPE_BYTES, float16: 2, bfloat16: 2 };
@@ -160,9 +196,36 @@ export function makeArray(dtype: DType, n: number): TypedArray {
       return new Int32Array(n);
     case 'int8':
       return new Int8Array(n);
+    case 'int16':
+      return new Int16Array(n);
+    case 'uint16':
+      return new Uint16Array(n);
+    case 'uint32':
+      return new Uint32Array(n);
+    case 'uint64':
+      return new BigUint64Array(n);
     default:
       return new Uint8Array(n);
   }
+}
+
+/** The elements of a buffer (little-endian, as raw data and harness files hold them) as an array of the type's. */
+export function arrayView(dtype: DType, buffer: ArrayBuffer): TypedArray {
+  const Make: Record<Exclude<DType, 'string'>, new (b: ArrayBuffer) => TypedArray> = {
+    float32: Float32Array,
+    float64: Float64Array,
+    int64: BigInt64Array,
+    uint64: BigUint64Array,
+    int32: Int32Array,
+    uint32: Uint32Array,
+    int16: Int16Array,
+    uint16: Uint16Array,
+    int8: Int8Array,
+    uint8: Uint8Array,
+    bool: Uint8Array,
+  };
+  if (dtype === 'string') throw new CompileError('invalid', 'string tensors have no raw elements');
+  return new Make[dtype](buffer);
 }
 
 /** A constant's values as plain numbers (for shapes, axes and other small integer tensors). */

@@ -5,10 +5,10 @@ import { DEFAULT_MAX_NODES, ModelClaimError, prescanOnnx } from '../../src/model
 import { compileModel, COMPILER_VERSION, ModelMetadata, modelJobProblem } from '../../compiler/src/compile';
 import { modelHarness } from '../../compiler/src/harness';
 import { halfBits } from '../../compiler/src/half';
-import { CompileError, IODType, IO_BYTES, numel } from '../../compiler/src/ir';
+import { arrayView, CompileError, IODType, IO_BYTES, numel } from '../../compiler/src/ir';
 import { HALF_TOLERANCE, Tolerance } from '../../src/verification/compare';
 import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
-import type { DType as VerifyDType } from '../../src/verification/dtype';
+import { writeElement, type DType as VerifyDType } from '../../src/verification/dtype';
 import { prng } from '../../src/verification/inputs';
 import { modelVerifyTimeoutMs, type ModelVerifySpec, type RunnerSpeed } from '../../src/verification/spec';
 import type { TargetSpec } from '../../src/targets/catalog';
@@ -21,8 +21,34 @@ export const MODEL_FILE = 'model/model.onnx';
 const ORT_VERSION = (require('onnxruntime-node/package.json') as { version: string }).version;
 
 type NumericDType = Exclude<IODType, 'string' | 'bfloat16'>;
-const VERIFY_DTYPE: Record<NumericDType, VerifyDType> = { float16: 'float16', float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'uint8', uint8: 'uint8', int8: 'int8' };
-const ORT_TYPE: Record<NumericDType, ort.Tensor.Type> = { float16: 'float16', float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'uint8', int8: 'int8' };
+const VERIFY_DTYPE: Record<NumericDType, VerifyDType> = {
+  float16: 'float16',
+  float32: 'float32',
+  float64: 'float64',
+  int64: 'int64',
+  uint64: 'uint64',
+  int32: 'int32',
+  uint32: 'uint32',
+  int16: 'int16',
+  uint16: 'uint16',
+  bool: 'uint8',
+  uint8: 'uint8',
+  int8: 'int8',
+};
+const ORT_TYPE: Record<NumericDType, ort.Tensor.Type> = {
+  float16: 'float16',
+  float32: 'float32',
+  float64: 'float64',
+  int64: 'int64',
+  uint64: 'uint64',
+  int32: 'int32',
+  uint32: 'uint32',
+  int16: 'int16',
+  uint16: 'uint16',
+  bool: 'bool',
+  uint8: 'uint8',
+  int8: 'int8',
+};
 
 /** A half-precision output is compared at no less than its format's precision allows. */
 function outputTolerance(dtype: IODType, given: Tolerance): Tolerance | undefined {
@@ -42,9 +68,8 @@ export function modelInputs(meta: ModelMetadata, seed: number): Buffer[] {
       if (t.dtype === 'float16' || t.dtype === 'bfloat16') buf.writeUInt16LE(halfBits(t.dtype, u * 2 - 1), i * 2);
       else if (t.dtype === 'float32') buf.writeFloatLE(u * 2 - 1, i * 4);
       else if (t.dtype === 'float64') buf.writeDoubleLE(u * 2 - 1, i * 8);
-      else if (t.dtype === 'int64') buf.writeBigInt64LE(BigInt(Math.floor(u * 10)), i * 8);
-      else if (t.dtype === 'int32') buf.writeInt32LE(Math.floor(u * 10), i * 4);
-      else buf.writeUInt8(t.dtype === 'bool' ? (u < 0.5 ? 0 : 1) : Math.floor(u * 10), i);
+      else if (t.dtype === 'bool') buf.writeUInt8(u < 0.5 ? 0 : 1, i);
+      else writeElement(buf, VERIFY_DTYPE[t.dtype as NumericDType], i, Math.floor(u * 10));
     }
     return buf;
   });
@@ -57,14 +82,9 @@ export async function referenceOutputs(model: Uint8Array, meta: ModelMetadata, i
     const feeds: Record<string, ort.Tensor> = {};
     meta.inputs.forEach((t, i) => {
       const b = inputs[i];
-      const data =
-        t.dtype === 'float32' ? new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
-        : t.dtype === 'float64' ? new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
-        : t.dtype === 'int64' ? new BigInt64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
-        : t.dtype === 'int32' ? new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
-        : t.dtype === 'int8' ? new Int8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
-        : t.dtype === 'float16' ? new Uint16Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length))
-        : new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+      // A float16 tensor is its 16-bit patterns; bool is one byte per element.
+      const copy = b.buffer.slice(b.byteOffset, b.byteOffset + b.length) as ArrayBuffer;
+      const data = t.dtype === 'float16' ? new Uint16Array(copy) : arrayView(t.dtype as Exclude<NumericDType, 'float16'>, copy);
       feeds[t.name] = new ort.Tensor(ORT_TYPE[t.dtype as NumericDType], data as never, t.shape);
     });
     const out = await session.run(feeds);

@@ -1,4 +1,4 @@
-import { CompileError, DType, Node, TypedArray } from '../ir';
+import { C_TYPE, CompileError, DType, DTYPE_BYTES, isBig, isInteger, isUnsigned, Node, TypedArray } from '../ir';
 import { attrString, EmitContext } from './op';
 
 /**
@@ -15,24 +15,65 @@ export function values(a: TypedArray): { [i: number]: Value; length: number } {
   return a as unknown as { [i: number]: Value; length: number };
 }
 
-export const NUMERIC: ReadonlySet<DType> = new Set(['float32', 'float64', 'int64', 'int32', 'int8', 'uint8']);
+export const NUMERIC: ReadonlySet<DType> = new Set(['float32', 'float64', 'int64', 'uint64', 'int32', 'uint32', 'int16', 'uint16', 'int8', 'uint8']);
 
 export function isFloat(dtype: DType): boolean {
   return dtype === 'float32' || dtype === 'float64';
 }
 
-/** C for `a op b` in a tensor's element type. */
-export function cArith(dtype: DType, op: '+' | '*', a: string, b: string): string {
-  if (dtype === 'int64') return `(int64_t)((uint64_t)(${a}) ${op} (uint64_t)(${b}))`;
-  if (dtype === 'int32') return `(int32_t)((uint32_t)(${a}) ${op} (uint32_t)(${b}))`;
+/** The unsigned C type integer arithmetic of a type is done in (at least 32 bits, so that nothing is promoted to int). */
+function cUnsigned(dtype: DType): string {
+  return DTYPE_BYTES[dtype] === 8 ? 'uint64_t' : 'uint32_t';
+}
+
+/** C for `a op b` in a tensor's element type; integers wrap (in unsigned arithmetic, so an overflow is never undefined behaviour). */
+export function cArith(dtype: DType, op: '+' | '-' | '*', a: string, b: string): string {
+  if (isInteger(dtype)) return `(${C_TYPE[dtype]})((${cUnsigned(dtype)})(${a}) ${op} (${cUnsigned(dtype)})(${b}))`;
   return `(${a}) ${op} (${b})`;
 }
 
-/** JavaScript for `a op b` in a tensor's element type (the typed array it is stored in rounds or wraps the rest). */
-export function jsArith(dtype: DType, op: '+' | '*'): (a: Value, b: Value) => Value {
-  if (dtype === 'int64') return op === '+' ? (a, b) => BigInt.asIntN(64, (a as bigint) + (b as bigint)) : (a, b) => BigInt.asIntN(64, (a as bigint) * (b as bigint));
-  if (dtype === 'int32') return op === '+' ? (a, b) => ((a as number) + (b as number)) | 0 : (a, b) => Math.imul(a as number, b as number);
-  return op === '+' ? (a, b) => (a as number) + (b as number) : (a, b) => (a as number) * (b as number);
+/**
+ * C for an integer `a / b`, truncated: a division by zero gives 0 (as numpy does, where C would
+ * trap), and the smallest signed value divided by -1 wraps to itself.
+ */
+export function cIntDiv(dtype: DType, a: string, b: string): string {
+  if (isUnsigned(dtype)) return `(${b}) == 0 ? 0 : (${C_TYPE[dtype]})((${a}) / (${b}))`;
+  return `(${b}) == 0 ? 0 : (${b}) == -1 ? ${cArith(dtype, '-', '0', a)} : (${C_TYPE[dtype]})((${a}) / (${b}))`;
+}
+
+/** A value wrapped to an integer type's range, as storing it in that type does in C (exact for bigints and safe integers). */
+export function wrapInt(dtype: DType, v: Value): Value {
+  const bits = DTYPE_BYTES[dtype] * 8;
+  const b = typeof v === 'bigint' ? v : BigInt(v);
+  const w = isUnsigned(dtype) ? BigInt.asUintN(bits, b) : BigInt.asIntN(bits, b);
+  return isBig(dtype) ? w : Number(w);
+}
+
+/** JavaScript for `a op b` in a tensor's element type (a float result is rounded by the typed array it is stored in). */
+export function jsArith(dtype: DType, op: '+' | '-' | '*'): (a: Value, b: Value) => Value {
+  if (isBig(dtype)) {
+    const f = op === '+' ? (a: bigint, b: bigint) => a + b : op === '-' ? (a: bigint, b: bigint) => a - b : (a: bigint, b: bigint) => a * b;
+    return (a, b) => wrapInt(dtype, f(a as bigint, b as bigint));
+  }
+  if (isInteger(dtype)) {
+    // Math.imul keeps the low 32 bits of the product exactly, where a float product would round them.
+    if (op === '*') return (a, b) => wrapInt(dtype, Math.imul(a as number, b as number));
+    return op === '+' ? (a, b) => wrapInt(dtype, (a as number) + (b as number)) : (a, b) => wrapInt(dtype, (a as number) - (b as number));
+  }
+  return op === '+' ? (a, b) => (a as number) + (b as number) : op === '-' ? (a, b) => (a as number) - (b as number) : (a, b) => (a as number) * (b as number);
+}
+
+/** JavaScript for the integer division cIntDiv makes. */
+export function jsIntDiv(dtype: DType): (a: Value, b: Value) => Value {
+  return (a, b) => {
+    if (typeof a === 'bigint') return b === 0n ? 0n : wrapInt(dtype, a / (b as bigint));
+    return b === 0 ? 0 : wrapInt(dtype, Math.trunc(a / (b as number)));
+  };
+}
+
+/** Zero of a type, as its constants hold it. */
+export function zeroOf(dtype: DType): Value {
+  return isBig(dtype) ? 0n : 0;
 }
 
 export type Reduction = 'none' | 'add' | 'mul' | 'max' | 'min';

@@ -1,5 +1,5 @@
 import { CompileError, makeArray, Node, numel, Tensor, toNumbers } from '../ir';
-import { cArith, jsArith, NUMERIC, values } from './arith';
+import { cArith, jsArith, NUMERIC, values, zeroOf } from './arith';
 import { attrInt, normAxis, OpDef } from './op';
 
 /** CumSum's axis: an input (int32 or int64, one value) that must be known at compile time. */
@@ -33,7 +33,7 @@ const cumsum: OpDef = {
       const y = values(data);
       const v = values(x.data);
       const add = jsArith(x.dtype, '+');
-      const zero = x.dtype === 'int64' ? 0n : 0;
+      const zero = zeroOf(x.dtype);
       for (let o = 0; o < outer; o++) {
         for (let i = 0; i < inner; i++) {
           let prev = -1;

@@ -1,5 +1,5 @@
 import { C_TYPE, CompileError, DType, makeArray, Node, numel } from '../ir';
-import { cArith, isFloat, jsArith, NUMERIC, Value, values } from './arith';
+import { cArith, isFloat, jsArith, NUMERIC, Value, values, zeroOf } from './arith';
 import { gemmCall } from './matmul';
 import { attrString, EmitContext, loops, OpDef, stridesOf } from './op';
 
@@ -225,7 +225,6 @@ function emitGemm(ctx: EmitContext, node: Node, plan: EinsumPlan, g: GemmPlan): 
 function foldEinsum(plan: EinsumPlan, dtype: DType, xs: { [i: number]: Value }[], shape: number[]) {
   const data = makeArray(dtype, numel(shape));
   const y = values(data);
-  const big = dtype === 'int64';
   const mul = jsArith(dtype, '*');
   const add = jsArith(dtype, '+');
   const sumShape = plan.sum.map((c) => plan.size.get(c)!);
@@ -235,7 +234,7 @@ function foldEinsum(plan: EinsumPlan, dtype: DType, xs: { [i: number]: Value }[]
   const at = new Map<string, number>();
   for (let i = 0; i < y.length; i++) {
     plan.out.forEach((c, k) => at.set(c, Math.floor(i / os[k]) % shape[k]));
-    let acc: Value = big ? 0n : 0;
+    let acc: Value = zeroOf(dtype);
     for (let j = 0; j < nSum; j++) {
       plan.sum.forEach((c, k) => at.set(c, Math.floor(j / ss[k]) % sumShape[k]));
       let p: Value | undefined;

@@ -1,4 +1,5 @@
-import { CompileError, makeArray, Node, numel, TypedArray } from '../ir';
+import { C_TYPE, cInt, CompileError, DType, isInteger, isUnsigned, makeArray, Node, numel, TypedArray } from '../ir';
+import { cArith, cIntDiv, isFloat, jsArith, jsIntDiv, NUMERIC, Value, values } from './arith';
 import { attrFloat, broadcast, broadcastStrides, EmitContext, flt, InferContext, loops, offset, OpDef } from './op';
 
 /** A float -> float function, as C (of `x`) and as JS for folding constants. */
@@ -7,6 +8,18 @@ interface Unary {
   c: (node: Node) => string;
   js: (node: Node) => (x: number) => number;
 }
+
+/**
+ * The unary operators ONNX defines on integers too (Neg, Relu and Sign on signed ones, Abs and Sign
+ * on all): C of `x` in the element type, wrapping as two's complement (the negation of the
+ * smallest value is itself, as in ONNX Runtime).
+ */
+const INTEGER_UNARY: Record<string, { signed?: boolean; c: (dtype: DType) => string }> = {
+  Neg: { signed: true, c: (d) => cArith(d, '-', '0', 'x') },
+  Abs: { c: (d) => (isUnsigned(d) ? 'x' : `x < 0 ? ${cArith(d, '-', '0', 'x')} : x`) },
+  Sign: { c: (d) => (isUnsigned(d) ? `(${C_TYPE[d]})(x > 0)` : `(${C_TYPE[d]})((x > 0) - (x < 0))`) },
+  Relu: { signed: true, c: () => 'x < 0 ? 0 : x' },
+};
 
 const erf = (x: number): number => {
   // Abramowitz-Stegun 7.1.26 is too coarse for folding; use a series/continued fraction split.
@@ -117,7 +130,13 @@ function unaryOp(u: Unary): OpDef {
     type: u.type,
     infer(ctx: InferContext, node: Node) {
       const x = ctx.required(node, 0);
-      if (x.dtype !== 'float32') throw new CompileError('unsupported', `${u.type} ${node.name}: only float32 is supported, got ${x.dtype}`);
+      const int = INTEGER_UNARY[u.type];
+      if (int && isInteger(x.dtype) && !(int.signed && isUnsigned(x.dtype))) {
+        // Constants are folded by fold.ts.
+        ctx.output(node, 0, { dtype: x.dtype, shape: [...x.shape] });
+        return;
+      }
+      if (x.dtype !== 'float32') throw new CompileError('unsupported', `${u.type} ${node.name}: only float32${int ? ` and ${int.signed ? 'signed ' : ''}integers are` : ' is'} supported, got ${x.dtype}`);
       let data: TypedArray | undefined;
       if (x.data) {
         const f = u.js(node);
@@ -126,33 +145,54 @@ function unaryOp(u: Unary): OpDef {
       ctx.output(node, 0, { dtype: 'float32', shape: [...x.shape], data });
     },
     emit(ctx: EmitContext, node: Node) {
-      const n = numel(ctx.tensor(node.outputs[0]).shape);
-      return `for (long i = 0; i < ${n}; i++) { const float x = ${ctx.ref(node.inputs[0])}[i]; ${ctx.ref(node.outputs[0])}[i] = ${u.c(node)}; }`;
+      const out = ctx.tensor(node.outputs[0]);
+      const n = numel(out.shape);
+      const int = isInteger(out.dtype);
+      const T = int ? C_TYPE[out.dtype] : 'float';
+      return `for (long i = 0; i < ${n}; i++) { const ${T} x = ${ctx.ref(node.inputs[0])}[i]; ${ctx.ref(node.outputs[0])}[i] = ${int ? INTEGER_UNARY[u.type].c(out.dtype) : u.c(node)}; }`;
     },
   };
 }
 
-/** Clip: min and max are inputs since opset 11, attributes before. */
+/** A constant of an element type as a C literal. */
+function literal(dtype: DType, v: Value): string {
+  if (isInteger(dtype)) return cInt(dtype, typeof v === 'bigint' ? v : BigInt(Math.trunc(v)));
+  if (dtype === 'float64') return Number.isFinite(v) ? `${Number(v).toPrecision(17)}` : Number.isNaN(Number(v)) ? 'NAN' : Number(v) > 0 ? 'INFINITY' : '-INFINITY';
+  return flt(Number(v));
+}
+
+/**
+ * Clip: min and max are inputs since opset 11 (scalars, either absent, known at compile time or
+ * read at run time), attributes before; any numeric type since opset 12. As ONNX Runtime, min
+ * is applied first, so min above max gives max everywhere; NaN stays NaN.
+ */
 const clip: OpDef = {
   type: 'Clip',
   infer(ctx, node) {
     const x = ctx.required(node, 0);
+    if (!NUMERIC.has(x.dtype)) throw new CompileError('unsupported', `Clip ${node.name}: ${x.dtype} tensors are not supported`);
+    if (x.dtype !== 'float32' && ctx.opset < 12) throw new CompileError('invalid', `Clip ${node.name}: ${x.dtype} is defined from opset 12`);
     for (const i of [1, 2]) {
       const t = ctx.input(node, i);
-      if (t && !t.data) throw new CompileError('unsupported', `Clip ${node.name}: min/max must be constants`);
+      if (t && t.dtype !== x.dtype) throw new CompileError('invalid', `Clip ${node.name}: ${i === 1 ? 'min' : 'max'} is ${t.dtype}, the input ${x.dtype}`);
+      if (t && numel(t.shape) !== 1) throw new CompileError('invalid', `Clip ${node.name}: ${i === 1 ? 'min' : 'max'} must be a scalar, not [${t.shape}]`);
     }
     ctx.output(node, 0, { dtype: x.dtype, shape: [...x.shape] });
   },
   emit(ctx, node) {
+    const out = ctx.tensor(node.outputs[0]);
+    const T = C_TYPE[out.dtype];
     const bound = (i: number, attr: string, d: number) => {
       const name = node.inputs[i];
-      if (name) return flt(Number((ctx.tensor(name).data as Float32Array)[0]));
-      return flt(attrFloat(node, attr, d));
+      if (!name) return node.attrs[attr] === undefined && isInteger(out.dtype) ? undefined : literal(out.dtype, attrFloat(node, attr, d));
+      const t = ctx.tensor(name);
+      return t.data ? literal(out.dtype, values(t.data)[0]) : `${ctx.ref(name)}[0]`;
     };
     const lo = bound(1, 'min', -Infinity);
     const hi = bound(2, 'max', Infinity);
-    const n = numel(ctx.tensor(node.outputs[0]).shape);
-    return `for (long i = 0; i < ${n}; i++) { float x = ${ctx.ref(node.inputs[0])}[i]; x = x < ${lo} ? ${lo} : x; ${ctx.ref(node.outputs[0])}[i] = x > ${hi} ? ${hi} : x; }`;
+    const n = numel(out.shape);
+    const clamp = [lo ? `x = x < lo ? lo : x;` : '', hi ? `x = x > hi ? hi : x;` : ''].filter(Boolean).join(' ');
+    return `{ ${lo ? `const ${T} lo = ${lo}; ` : ''}${hi ? `const ${T} hi = ${hi}; ` : ''}for (long i = 0; i < ${n}; i++) { ${T} x = ${ctx.ref(node.inputs[0])}[i]; ${clamp} ${ctx.ref(node.outputs[0])}[i] = x; } }`;
   },
 };
 
@@ -175,27 +215,37 @@ function passThrough(type: string): OpDef {
 
 interface Binary {
   type: string;
+  /** C on floats (and, for comparisons, on any type). */
   c: (a: string, b: string) => string;
-  js: (a: number, b: number) => number;
-  jsBig?: (a: bigint, b: bigint) => bigint;
-  /** Output dtype when it is not the inputs'. */
+  /** JavaScript on floats (and, for comparisons, on numbers and bigints alike). */
+  js: (a: Value, b: Value) => Value;
+  /** Arithmetic on integers, where it differs: C and JavaScript that wrap as two's complement. */
+  int?: { c: (dtype: DType, a: string, b: string) => string; js: (dtype: DType) => (a: Value, b: Value) => Value };
+  /** The result is bool (a comparison). */
   bool?: boolean;
 }
 
+const num = (f: (a: number, b: number) => number) => (a: Value, b: Value) => f(a as number, b as number);
+
 const BINARY: Binary[] = [
-  { type: 'Add', c: (a, b) => `${a} + ${b}`, js: (a, b) => a + b, jsBig: (a, b) => a + b },
-  { type: 'Sub', c: (a, b) => `${a} - ${b}`, js: (a, b) => a - b, jsBig: (a, b) => a - b },
-  { type: 'Mul', c: (a, b) => `${a} * ${b}`, js: (a, b) => a * b, jsBig: (a, b) => a * b },
-  { type: 'Div', c: (a, b) => `${a} / ${b}`, js: (a, b) => a / b, jsBig: (a, b) => a / b },
-  { type: 'Pow', c: (a, b) => `powf(${a}, ${b})`, js: (a, b) => Math.pow(a, b) },
-  { type: 'PRelu', c: (a, b) => `${a} >= 0.0f ? ${a} : ${b} * ${a}`, js: (a, b) => (a >= 0 ? a : b * a) },
-  { type: 'LessOrEqual', c: (a, b) => `${a} <= ${b}`, js: (a, b) => (a <= b ? 1 : 0), jsBig: (a, b) => (a <= b ? 1n : 0n), bool: true },
-  { type: 'GreaterOrEqual', c: (a, b) => `${a} >= ${b}`, js: (a, b) => (a >= b ? 1 : 0), jsBig: (a, b) => (a >= b ? 1n : 0n), bool: true },
-  { type: 'Equal', c: (a, b) => `${a} == ${b}`, js: (a, b) => (a === b ? 1 : 0), jsBig: (a, b) => (a === b ? 1n : 0n), bool: true },
-  { type: 'Less', c: (a, b) => `${a} < ${b}`, js: (a, b) => (a < b ? 1 : 0), jsBig: (a, b) => (a < b ? 1n : 0n), bool: true },
-  { type: 'Greater', c: (a, b) => `${a} > ${b}`, js: (a, b) => (a > b ? 1 : 0), jsBig: (a, b) => (a > b ? 1n : 0n), bool: true },
+  { type: 'Add', c: (a, b) => `${a} + ${b}`, js: num((a, b) => a + b), int: { c: (d, a, b) => cArith(d, '+', a, b), js: (d) => jsArith(d, '+') } },
+  { type: 'Sub', c: (a, b) => `${a} - ${b}`, js: num((a, b) => a - b), int: { c: (d, a, b) => cArith(d, '-', a, b), js: (d) => jsArith(d, '-') } },
+  { type: 'Mul', c: (a, b) => `${a} * ${b}`, js: num((a, b) => a * b), int: { c: (d, a, b) => cArith(d, '*', a, b), js: (d) => jsArith(d, '*') } },
+  { type: 'Div', c: (a, b) => `${a} / ${b}`, js: num((a, b) => a / b), int: { c: cIntDiv, js: jsIntDiv } },
+  { type: 'Pow', c: (a, b) => `powf(${a}, ${b})`, js: num((a, b) => Math.pow(a, b)) },
+  { type: 'PRelu', c: (a, b) => `${a} >= 0.0f ? ${a} : ${b} * ${a}`, js: num((a, b) => (a >= 0 ? a : b * a)) },
+  { type: 'LessOrEqual', c: (a, b) => `${a} <= ${b}`, js: (a, b) => (a <= b ? 1 : 0), bool: true },
+  { type: 'GreaterOrEqual', c: (a, b) => `${a} >= ${b}`, js: (a, b) => (a >= b ? 1 : 0), bool: true },
+  { type: 'Equal', c: (a, b) => `${a} == ${b}`, js: (a, b) => (a === b ? 1 : 0), bool: true },
+  { type: 'Less', c: (a, b) => `${a} < ${b}`, js: (a, b) => (a < b ? 1 : 0), bool: true },
+  { type: 'Greater', c: (a, b) => `${a} > ${b}`, js: (a, b) => (a > b ? 1 : 0), bool: true },
 ];
 
+/**
+ * Add, Sub, Mul, Div and the comparisons on float32, float64 and every integer type (Equal on
+ * bool too), broadcast; Pow and PRelu on float32. Integers wrap as two's complement; an integer
+ * division truncates, and by zero gives 0 (see cIntDiv).
+ */
 function binaryOp(b: Binary): OpDef {
   return {
     type: b.type,
@@ -203,19 +253,20 @@ function binaryOp(b: Binary): OpDef {
       const x = ctx.required(node, 0);
       const y = ctx.required(node, 1);
       if (x.dtype !== y.dtype) throw new CompileError('unsupported', `${b.type} ${node.name}: mixed input types (${x.dtype} and ${y.dtype}) are not supported`);
-      if (x.dtype !== 'float32' && x.dtype !== 'int64' && x.dtype !== 'int32') throw new CompileError('unsupported', `${b.type} ${node.name}: ${x.dtype} is not supported`);
       if (b.type === 'PRelu' || b.type === 'Pow') {
         if (x.dtype !== 'float32') throw new CompileError('unsupported', `${b.type} ${node.name}: only float32 is supported`);
-      }
+      } else if (!NUMERIC.has(x.dtype) && !(b.type === 'Equal' && x.dtype === 'bool')) throw new CompileError('unsupported', `${b.type} ${node.name}: ${x.dtype} is not supported`);
       const shape = broadcast([x.shape, y.shape], node);
       const dtype = b.bool ? 'bool' : x.dtype;
       let data: TypedArray | undefined;
       if (x.data && y.data && numel(shape) <= 1 << 20) {
         data = makeArray(dtype, numel(shape));
+        const f = b.int && isInteger(x.dtype) ? b.int.js(x.dtype) : b.js;
+        const [xv, yv, out] = [values(x.data), values(y.data), values(data)];
         const sx = broadcastStrides(x.shape, shape);
         const sy = broadcastStrides(y.shape, shape);
         const dims = shape.length;
-        for (let i = 0; i < data.length; i++) {
+        for (let i = 0; i < out.length; i++) {
           let r = i;
           let ox = 0;
           let oy = 0;
@@ -225,51 +276,59 @@ function binaryOp(b: Binary): OpDef {
             ox += c * sx[k];
             oy += c * sy[k];
           }
-          const av = x.data[ox];
-          const bv = y.data[oy];
-          if (typeof av === 'bigint') {
-            if (!b.jsBig) throw new CompileError('unsupported', `${b.type} ${node.name}: not for integers`);
-            const v = b.jsBig(av, bv as bigint);
-            (data as BigInt64Array | Uint8Array)[i] = (dtype === 'bool' ? Number(v) : v) as never;
-          } else (data as Float32Array)[i] = b.js(av as number, bv as number);
+          out[i] = f(xv[ox], yv[oy]);
         }
       }
       ctx.output(node, 0, { dtype, shape, data });
     },
     emit(ctx, node) {
       const out = ctx.tensor(node.outputs[0]);
+      const dtype = ctx.tensor(node.inputs[0]).dtype;
       const sa = broadcastStrides(ctx.tensor(node.inputs[0]).shape, out.shape);
       const sb = broadcastStrides(ctx.tensor(node.inputs[1]).shape, out.shape);
       const so = broadcastStrides(out.shape, out.shape);
       const a = ctx.ref(node.inputs[0]);
       const bb = ctx.ref(node.inputs[1]);
       const o = ctx.ref(node.outputs[0]);
-      if (out.shape.length === 0) return `${o}[0] = ${b.c(`${a}[0]`, `${bb}[0]`)};`;
-      return loops(out.shape, (idx) => `${o}[${offset(idx, so)}] = ${b.c(`${a}[${offset(idx, sa)}]`, `${bb}[${offset(idx, sb)}]`)};`);
+      const expr = (x: string, y: string) => (b.int && isInteger(dtype) ? b.int.c(dtype, x, y) : b.c(x, y));
+      if (out.shape.length === 0) return `${o}[0] = ${expr(`${a}[0]`, `${bb}[0]`)};`;
+      return loops(out.shape, (idx) => `${o}[${offset(idx, so)}] = ${expr(`${a}[${offset(idx, sa)}]`, `${bb}[${offset(idx, sb)}]`)};`);
     },
   };
 }
 
-/** Max, Min, Sum and Mean over one or more inputs, broadcast. */
+/**
+ * Max and Min over one or more inputs of any numeric type, Sum and Mean over floats, broadcast.
+ * Max and Min give NaN when an input is NaN, as ONNX Runtime's do (fmaxf and fminf would drop it).
+ */
 function variadic(type: 'Max' | 'Min' | 'Sum' | 'Mean'): OpDef {
-  // Max and Min give NaN when an input is NaN, as ONNX Runtime's do (fmaxf and fminf would drop it).
-  const combine = (x: string) => (type === 'Max' ? `t = ${x}; v = v > t || v != v ? v : t;` : type === 'Min' ? `t = ${x}; v = v < t || v != v ? v : t;` : `v += ${x};`);
+  const combine = (x: string, float: boolean) => {
+    const nan = float ? ' || v != v' : '';
+    return type === 'Max' ? `t = ${x}; v = v > t${nan} ? v : t;` : type === 'Min' ? `t = ${x}; v = v < t${nan} ? v : t;` : `v += ${x};`;
+  };
   return {
     type,
     infer(ctx, node) {
       const xs = node.inputs.map((_, i) => ctx.required(node, i));
-      if (xs.some((x) => x.dtype !== 'float32')) throw new CompileError('unsupported', `${type} ${node.name}: only float32 is supported`);
-      ctx.output(node, 0, { dtype: 'float32', shape: broadcast(xs.map((x) => x.shape), node) });
+      const dtype = xs[0].dtype;
+      if (xs.some((x) => x.dtype !== dtype)) throw new CompileError('invalid', `${type} ${node.name}: the inputs' types differ (${xs.map((x) => x.dtype).join(', ')})`);
+      const ok = type === 'Max' || type === 'Min' ? NUMERIC.has(dtype) : isFloat(dtype);
+      if (!ok) throw new CompileError('unsupported', `${type} ${node.name}: ${dtype} is not supported`);
+      // Constants are folded by fold.ts.
+      ctx.output(node, 0, { dtype, shape: broadcast(xs.map((x) => x.shape), node) });
     },
     emit(ctx, node) {
       const out = ctx.tensor(node.outputs[0]);
+      const T = C_TYPE[out.dtype];
+      const float = isFloat(out.dtype);
       const so = broadcastStrides(out.shape, out.shape);
       const s = node.inputs.map((n) => broadcastStrides(ctx.tensor(n).shape, out.shape));
       const refs = node.inputs.map((n) => ctx.ref(n));
+      const mean = out.dtype === 'float64' ? `v / ${refs.length}.0` : `v / ${refs.length}.0f`;
       return loops(out.shape, (idx) => {
-        let body = `float v = ${refs[0]}[${offset(idx, s[0])}], t; (void)t;`;
-        for (let k = 1; k < refs.length; k++) body += ` ${combine(`${refs[k]}[${offset(idx, s[k])}]`)}`;
-        return `{ ${body} ${ctx.ref(node.outputs[0])}[${offset(idx, so)}] = ${type === 'Mean' ? `v / ${refs.length}.0f` : 'v'}; }`;
+        let body = `${T} v = ${refs[0]}[${offset(idx, s[0])}], t; (void)t;`;
+        for (let k = 1; k < refs.length; k++) body += ` ${combine(`${refs[k]}[${offset(idx, s[k])}]`, float)}`;
+        return `{ ${body} ${ctx.ref(node.outputs[0])}[${offset(idx, so)}] = ${type === 'Mean' ? mean : 'v'}; }`;
       });
     },
   };
@@ -282,6 +341,8 @@ const where: OpDef = {
     const c = ctx.required(node, 0);
     const x = ctx.required(node, 1);
     const y = ctx.required(node, 2);
+    if (c.dtype !== 'bool') throw new CompileError('invalid', `Where ${node.name}: the condition is ${c.dtype}, not bool`);
+    if (x.dtype !== y.dtype) throw new CompileError('invalid', `Where ${node.name}: the inputs' types differ (${x.dtype}, ${y.dtype})`);
     const shape = broadcast([c.shape, x.shape, y.shape], node);
     let data: TypedArray | undefined;
     // Constant operands (shape arithmetic that exporters write, once input shapes are bound): folded.

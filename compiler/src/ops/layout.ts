@@ -1,4 +1,5 @@
-import { C_TYPE, CompileError, makeArray, Node, numel, toNumbers, TypedArray } from '../ir';
+import { C_TYPE, CompileError, isUnsigned, makeArray, Node, numel, toNumbers, TypedArray } from '../ir';
+import { NUMERIC } from './arith';
 import { attrFloat, attrInt, attrInts, attrString, broadcast, broadcastStrides, EmitContext, flt, InferContext, loops, normAxis, offset, OpDef, stridesOf } from './op';
 
 function constInts(ctx: InferContext | EmitContext, node: Node, i: number, what: string): number[] | undefined {
@@ -356,7 +357,7 @@ const mod: OpDef = {
     const b = ctx.required(node, 1);
     const fmod = attrInt(node, 'fmod', 0);
     if (a.dtype !== b.dtype) throw new CompileError('invalid', `Mod ${node.name}: the inputs' types differ (${a.dtype}, ${b.dtype})`);
-    if (!['float32', 'float64', 'int64', 'int32', 'int8', 'uint8'].includes(a.dtype)) throw new CompileError('unsupported', `Mod ${node.name}: ${a.dtype} tensors are not supported`);
+    if (!NUMERIC.has(a.dtype)) throw new CompileError('unsupported', `Mod ${node.name}: ${a.dtype} tensors are not supported`);
     if (fmod !== 0 && fmod !== 1) throw new CompileError('invalid', `Mod ${node.name}: fmod must be 0 or 1, not ${fmod}`);
     const float = a.dtype === 'float32' || a.dtype === 'float64';
     if (float && fmod !== 1) throw new CompileError('invalid', `Mod ${node.name}: ${a.dtype} inputs require fmod=1 (ONNX defines fmod=0 for integers only)`);
@@ -387,10 +388,12 @@ const mod: OpDef = {
     const bs = (n: string) => broadcastStrides(ctx.tensor(n).shape, out.shape);
     const [A, B] = node.inputs;
     const T = C_TYPE[t];
+    // b == -1 is left out for unsigned types, where it would be their largest value.
     const expr =
       t === 'float32' ? 'fmodf(a, b)'
       : t === 'float64' ? 'fmod(a, b)'
-      : attrInt(node, 'fmod', 0) === 1 || t === 'uint8' ? `b == 0${t === 'uint8' ? '' : ' || b == -1'} ? 0 : a % b`
+      : isUnsigned(t) ? 'b == 0 ? 0 : a % b'
+      : attrInt(node, 'fmod', 0) === 1 ? 'b == 0 || b == -1 ? 0 : a % b'
       : 'b == 0 || b == -1 ? 0 : (a % b != 0 && ((a % b < 0) != (b < 0))) ? a % b + b : a % b';
     return loops(out.shape, (idx) => `const ${T} a = ${ctx.ref(A)}[${offset(idx, bs(A))}], b = ${ctx.ref(B)}[${offset(idx, bs(B))}];
 ${ctx.ref(node.outputs[0])}[${offset(idx, stridesOf(out.shape))}] = (${T})(${expr});`);

@@ -1,4 +1,5 @@
-import { CompileError, Node, numel, Tensor, toNumbers } from '../ir';
+import { C_TYPE, cInt, CompileError, DType, intRange, isInteger, isUnsigned, Node, numel, Tensor, toNumbers } from '../ir';
+import { cArith, NUMERIC } from './arith';
 import { attrInt, attrInts, loops, normAxis, offset, OpDef, stridesOf } from './op';
 
 type Kind = 'ReduceMean' | 'ReduceSum' | 'ReduceMax' | 'ReduceMin' | 'ReduceProd' | 'ReduceL1' | 'ReduceL2' | 'ReduceLogSum' | 'ReduceLogSumExp' | 'ReduceSumSquare';
@@ -27,6 +28,21 @@ export const REDUCE_KINDS: Record<Kind, { init: string; acc: string; fin: (count
   ReduceSumSquare: { init: '0.0f', acc: 'acc += v * v;', fin: () => 'acc' },
 };
 
+/**
+ * The reductions ONNX defines on integers, in the element type: sums and products wrap as two's
+ * complement; an empty Max gives the type's smallest value and an empty Min its largest; Mean
+ * divides the sum by the count, truncating (as ONNX Runtime). bool takes Max and Min (any, all).
+ */
+const INTEGER_KINDS: Partial<Record<Kind, { init: (d: DType) => string; acc: (d: DType) => string; fin?: (n: number) => string }>> = {
+  ReduceSum: { init: () => '0', acc: (d) => `acc = ${cArith(d, '+', 'acc', 'v')};` },
+  ReduceMean: { init: () => '0', acc: (d) => `acc = ${cArith(d, '+', 'acc', 'v')};`, fin: (n) => (n ? `acc / ${n}` : '0') },
+  ReduceProd: { init: () => '1', acc: (d) => `acc = ${cArith(d, '*', 'acc', 'v')};` },
+  ReduceSumSquare: { init: () => '0', acc: (d) => `acc = ${cArith(d, '+', 'acc', cArith(d, '*', 'v', 'v'))};` },
+  ReduceL1: { init: () => '0', acc: (d) => `acc = ${cArith(d, '+', 'acc', isUnsigned(d) ? 'v' : `v < 0 ? ${cArith(d, '-', '0', 'v')} : v`)};` },
+  ReduceMax: { init: (d) => (d === 'bool' ? '0' : cInt(d, intRange(d)[0])), acc: () => 'acc = v > acc ? v : acc;' },
+  ReduceMin: { init: (d) => (d === 'bool' ? '1' : cInt(d, intRange(d)[1])), acc: () => 'acc = v < acc ? v : acc;' },
+};
+
 /** Axes from the attribute (older opsets) or the second input (ReduceSum 13+, the rest 18+). */
 function axesOf(lookup: (name: string) => Tensor, node: Node, rank: number): number[] {
   const fromInput = node.inputs[1] ? toNumbers(lookup(node.inputs[1])) : undefined;
@@ -40,7 +56,10 @@ function reduce(type: Kind): OpDef {
     type,
     infer(ctx, node) {
       const x = ctx.required(node, 0);
-      if (x.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: only float32 is supported, not ${x.dtype}`);
+      const int = INTEGER_KINDS[type];
+      const takes = x.dtype === 'float32' || (int && (isInteger(x.dtype) || (x.dtype === 'bool' && (type === 'ReduceMax' || type === 'ReduceMin') && ctx.opset >= 20)));
+      const kinds = ['float32', ...(int ? ['the integer types'] : []), ...(type === 'ReduceMax' || type === 'ReduceMin' ? ['from opset 20, bool'] : [])];
+      if (!takes) throw new CompileError('unsupported', `${node.op} ${node.name}: ${x.dtype} is not supported (it takes ${kinds.join(', ')})`);
       const axesT = ctx.input(node, 1);
       const axesInputFrom = type === 'ReduceSum' ? 13 : 18;
       if (axesT && ctx.opset < axesInputFrom) throw new CompileError('invalid', `${type} ${node.name}: axes is an input from opset ${axesInputFrom}; at opset ${ctx.opset} it is the "axes" attribute`);
@@ -48,7 +67,7 @@ function reduce(type: Kind): OpDef {
       const axes = axesOf((n) => ctx.graph.tensors.get(n)!, node, x.shape.length);
       const keep = attrInt(node, 'keepdims', 1) === 1;
       const shape = x.shape.flatMap((d, i) => (axes.includes(i) ? (keep ? [1] : []) : [d]));
-      ctx.output(node, 0, { dtype: 'float32', shape });
+      ctx.output(node, 0, { dtype: x.dtype, shape });
     },
     emit(ctx, node) {
       const x = ctx.tensor(node.inputs[0]);
@@ -60,11 +79,14 @@ function reduce(type: Kind): OpDef {
       const count = numel(reduced);
       const X = ctx.ref(node.inputs[0]);
       const Y = ctx.ref(node.outputs[0]);
-      const { init, acc } = REDUCE_KINDS[type];
-      const fin = REDUCE_KINDS[type].fin(count);
+      const int = x.dtype !== 'float32' ? INTEGER_KINDS[type]! : undefined;
+      const T = int ? C_TYPE[x.dtype] : 'float';
+      const init = int ? int.init(x.dtype) : REDUCE_KINDS[type].init;
+      const acc = int ? int.acc(x.dtype) : REDUCE_KINDS[type].acc;
+      const fin = int ? (int.fin?.(count) ?? 'acc') : REDUCE_KINDS[type].fin(count);
       return loops(kept, (o) => {
-        const inner = loops(reduced, (r) => `const float v = ${X}[${offset(o.map((v, k) => (axes.includes(k) ? r[k] : v)), xs)}]; ${acc}`, 'r');
-        return `float acc = ${init};\n${inner}\n${Y}[${offset(o, ks)}] = ${fin};`;
+        const inner = loops(reduced, (r) => `const ${T} v = ${X}[${offset(o.map((v, k) => (axes.includes(k) ? r[k] : v)), xs)}]; ${acc}`, 'r');
+        return `${T} acc = ${init};\n${inner}\n${Y}[${offset(o, ks)}] = ${fin};`;
       });
     },
   };
@@ -76,7 +98,7 @@ function arg(type: 'ArgMax' | 'ArgMin'): OpDef {
     type,
     infer(ctx, node) {
       const x = ctx.required(node, 0);
-      if (x.dtype !== 'float32') throw new CompileError('unsupported', `${type} ${node.name}: only float32 is supported`);
+      if (!NUMERIC.has(x.dtype)) throw new CompileError('unsupported', `${type} ${node.name}: ${x.dtype} is not supported`);
       const axis = normAxis(attrInt(node, 'axis', 0), x.shape.length, node);
       const keep = attrInt(node, 'keepdims', 1) === 1;
       ctx.output(node, 0, { dtype: 'int64', shape: x.shape.flatMap((d, i) => (i === axis ? (keep ? [1] : []) : [d])) });
@@ -90,7 +112,7 @@ function arg(type: 'ArgMax' | 'ArgMin'): OpDef {
       const last = attrInt(node, 'select_last_index', 0) === 1;
       const better = type === 'ArgMax' ? (last ? '>=' : '>') : last ? '<=' : '<';
       return `for (long o = 0; o < ${outer}; o++) for (long in = 0; in < ${inner}; in++) {
-  const float *p = ${ctx.ref(node.inputs[0])} + o * ${len * inner} + in;
+  const ${C_TYPE[x.dtype]} *p = ${ctx.ref(node.inputs[0])} + o * ${len * inner} + in;
   long best = 0;
   for (long j = 1; j < ${len}; j++) if (p[j * ${inner}] ${better} p[best * ${inner}]) best = j;
   ${ctx.ref(node.outputs[0])}[o * ${inner} + in] = best;

@@ -1,4 +1,6 @@
-import { CompileError, DType, makeArray, Node, numel, Tensor, toNumbers, TypedArray } from '../ir';
+import { C_TYPE, CompileError, DType, makeArray, Node, numel, Tensor, toNumbers, TypedArray } from '../ir';
+import { values } from './arith';
+import { castValue, cCast } from './convert';
 import type { Half } from '../half';
 import { elementType } from '../import';
 import { attrInt, attrInts, EmitContext, InferContext, loops, normAxis, offset, OpDef, stridesOf } from './op';
@@ -116,34 +118,26 @@ const cast: OpDef = {
     castTo(ctx, node, x, type.dtype, type.half);
   },
   emit(ctx, node) {
+    const from = ctx.tensor(node.inputs[0]).dtype;
     const n = numel(ctx.tensor(node.outputs[0]).shape);
     const to = ctx.tensor(node.outputs[0]).dtype;
-    const conv = to === 'bool' ? '(x != 0)' : `(${to === 'float32' ? 'float' : to === 'float64' ? 'double' : to === 'int64' ? 'int64_t' : to === 'int32' ? 'int32_t' : to === 'int8' ? 'int8_t' : 'uint8_t'})x`;
     // A half result is rounded after every node that makes one (see generateC).
-    return `for (long i = 0; i < ${n}; i++) { const double x = (double)${ctx.ref(node.inputs[0])}[i]; ${ctx.ref(node.outputs[0])}[i] = ${conv}; }`;
+    return `for (long i = 0; i < ${n}; i++) { const ${C_TYPE[from]} x = ${ctx.ref(node.inputs[0])}[i]; ${ctx.ref(node.outputs[0])}[i] = ${cCast(from, to, 'x')}; }`;
   },
 };
 
 /**
- * A float as int64, truncated; what has no int64 value saturates (NaN is 0), as Arm's conversion
- * does. Exporters compute such values and then discard them (T5's log of a zero distance).
+ * Cast's value, folded when the input is a constant (conversions as convert.ts defines them: a
+ * float out of an integer type's range saturates to int64 first, NaN is 0; exporters compute
+ * such values and then discard them, as T5's log of a zero distance).
  */
-function floatToInt64(v: number): bigint {
-  if (Number.isNaN(v)) return 0n;
-  if (v >= 2 ** 63) return 2n ** 63n - 1n;
-  if (v < -(2 ** 63)) return -(2n ** 63n);
-  return BigInt(Math.trunc(v));
-}
-
 function castTo(ctx: InferContext, node: Node, x: Tensor, to: DType, half: Half | undefined): void {
   let data: TypedArray | undefined;
   if (x.data) {
     data = makeArray(to, x.data.length);
-    for (let i = 0; i < x.data.length; i++) {
-      const v = x.data[i];
-      if (data instanceof BigInt64Array) data[i] = typeof v === 'bigint' ? v : floatToInt64(v);
-      else (data as Float32Array)[i] = to === 'bool' ? (Number(v) ? 1 : 0) : Number(v);
-    }
+    const src = values(x.data);
+    const dst = values(data);
+    for (let i = 0; i < x.data.length; i++) dst[i] = castValue(src[i], x.dtype, to);
   }
   ctx.output(node, 0, { dtype: to, shape: [...x.shape], data, half });
 }
