@@ -508,3 +508,102 @@ describe('quantization operators against ONNX Runtime', () => {
     assert.throws(() => compileModelCuda(b.build('cuda'), { name: 'net' }), (e: unknown) => e instanceof CompileError && e.code === 'unsupported' && /MatMulInteger/.test(e.message));
   });
 });
+
+describe('GridSample against ONNX Runtime', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kiln-gridsample-'));
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  async function assertSameAsOrt(bytes: Uint8Array, feeds: Record<string, ort.Tensor>, targets: Build[]) {
+    const session = await ort.InferenceSession.create(bytes);
+    const expected = (await session.run(feeds)) as unknown as Expected;
+    await session.release();
+    const { files, metadata } = compileModel(bytes, { name: 'net' });
+    for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
+    await writeFile(join(dir, 'harness.c'), modelHarness(metadata));
+    await writeFile(join(dir, 'inputs.bin'), Buffer.concat(Object.values(feeds).map((t) => Buffer.from((t.data as Float32Array).buffer))));
+    for (const b of targets) {
+      const exe = join(dir, `net-${b.triple}`);
+      execFileSync('clang-19', [`--target=${b.triple}`, ...b.flags, '-std=c23', '-O2', '-ffp-contract=off', '-Wall', '-Werror', '-Wno-unused-function', '-fuse-ld=lld', '-static', '-I', dir, join(dir, 'net.c'), join(dir, 'harness.c'), '-o', exe, '-lm'], { cwd: dir });
+      await rm(join(dir, 'outputs.bin'), { force: true });
+      const [cmd, ...args] = b.run(exe, [join(dir, 'inputs.bin'), join(dir, 'outputs.bin')]);
+      const r = spawnSync(cmd, args, { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+      assert.equal(r.status, 0, r.stderr);
+      const out = await readFile(join(dir, 'outputs.bin'));
+      let o = 0;
+      for (const t of metadata.outputs) {
+        const want = expected[t.name];
+        assert.deepEqual(t.shape, [...want.dims], t.name);
+        const n = t.shape.reduce((a, c) => a * c, 1);
+        const got = new Float32Array(out.buffer.slice(out.byteOffset + o, out.byteOffset + o + n * 4));
+        o += n * 4;
+        const w = want.data as Float32Array;
+        for (let k = 0; k < n; k++) assert.ok(Math.abs(got[k] - w[k]) <= 1e-5 + 1e-5 * Math.abs(w[k]), `${t.name}[${k}] on ${b.name}: ${got[k]}, ONNX Runtime ${w[k]}`);
+      }
+      assert.equal(o, out.length);
+    }
+  }
+
+  /**
+   * Grid coordinates: random ones reaching past the image on every side, a few far outside, and
+   * some on exact half-pixel points with align_corners 0 (nearest's ties; sizes a power of 2 make them exact).
+   */
+  function gridValues(s: ReturnType<typeof source>, shape: number[], sizes: number[]): number[] {
+    const r = sizes.length;
+    const v = s.floats(shape, -1.4, 1.4);
+    for (let i = 0; i < v.length; i += 5) {
+      const size = sizes[i % r];
+      const k = Math.floor(s.floats([1], -1, size)[0]);
+      v[i] = ((2 * k + 2) / size) - 1;
+    }
+    v[1] = 3.7;
+    v[2] = -5.2;
+    return v;
+  }
+
+  it('opset 16: bilinear, nearest and bicubic with zeros, border and reflection padding, align_corners 0 and 1, the grid read at run time', async () => {
+    const b = new ModelBuilder(16);
+    const x = b.input('x', [2, 3, 4, 8]);
+    const grid = b.input('grid', [2, 4, 6, 2]);
+    for (const mode of ['bilinear', 'nearest', 'bicubic']) {
+      for (const padding_mode of ['zeros', 'border', 'reflection']) {
+        for (const align_corners of [0, 1]) b.output(b.op('GridSample', [x, grid], { mode, padding_mode, align_corners }));
+      }
+    }
+    b.output(b.op('GridSample', [x, grid]));
+    const s = source(31);
+    await assertSameAsOrt(b.build('gridsample16'), { x: s.f([2, 3, 4, 8]), grid: tensor('float32', [2, 4, 6, 2], gridValues(s, [2, 4, 6, 2], [8, 4])) }, TWO);
+  });
+
+  it('opset 20: linear and nearest on 5-D volumes, cubic on 4-D, every padding mode', async () => {
+    const b = new ModelBuilder(20);
+    const x = b.input('x', [1, 2, 3, 4, 5]);
+    const grid = b.input('grid', [1, 2, 3, 4, 3]);
+    for (const mode of ['linear', 'nearest']) {
+      for (const padding_mode of ['zeros', 'border', 'reflection']) {
+        for (const align_corners of [0, 1]) b.output(b.op('GridSample', [x, grid], { mode, padding_mode, align_corners }));
+      }
+    }
+    const x2 = b.input('x2', [1, 2, 6, 4]);
+    const grid2 = b.input('grid2', [1, 3, 5, 2]);
+    for (const padding_mode of ['zeros', 'border', 'reflection']) b.output(b.op('GridSample', [x2, grid2], { mode: 'cubic', padding_mode, align_corners: 1 }));
+    const s = source(32);
+    await assertSameAsOrt(b.build('gridsample20'), {
+      x: s.f([1, 2, 3, 4, 5]),
+      grid: tensor('float32', [1, 2, 3, 4, 3], gridValues(s, [1, 2, 3, 4, 3], [5, 4, 3])),
+      x2: s.f([1, 2, 6, 4]),
+      grid2: tensor('float32', [1, 3, 5, 2], gridValues(s, [1, 3, 5, 2], [4, 6])),
+    }, TWO);
+  });
+
+  it('is refused by the CUDA backend by name, and refuses cubic on 5-D input', () => {
+    const b = new ModelBuilder(20);
+    b.output(b.op('GridSample', [b.input('x', [1, 1, 4, 4]), b.input('g', [1, 2, 2, 2])]));
+    assert.throws(() => compileModelCuda(b.build('cuda'), { name: 'net' }), (e: unknown) => e instanceof CompileError && /GridSample/.test(e.message));
+    const c = new ModelBuilder(20);
+    c.output(c.op('GridSample', [c.input('x', [1, 1, 2, 4, 4]), c.input('g', [1, 2, 2, 2, 3])], { mode: 'cubic' }));
+    assert.throws(() => compileModel(c.build('cubic5d'), { name: 'net' }), (e: unknown) => e instanceof CompileError && e.code === 'unsupported' && /cubic/.test(e.message));
+  });
+});
