@@ -428,6 +428,26 @@ describe('quantization operators against ONNX Runtime', () => {
     await assertSame(bytes, feeds, expected, TWO.slice(0, 1), { kernels: false });
   });
 
+  it('QLinearMatMul large enough for threads to share the integer GEMM (two and three threads)', async () => {
+    const b = new ModelBuilder(10);
+    const s = source(21);
+    b.output(b.op('QLinearMatMul', [b.input('a', [100, 300], DT.UINT8), 'as', 'az', 'b', 'bs', 'bz', 'ys', 'yz']), DT.UINT8);
+    const bytes = withInits(b.build('qlinear_matmul_threads'), [
+      { name: 'as', kind: 'float32', shape: [], values: [0.02] },
+      { name: 'az', kind: 'uint8', shape: [], values: [120] },
+      { name: 'b', kind: 'int8', shape: [300, 50], values: s.ints([300, 50], -128, 127) },
+      { name: 'bs', kind: 'float32', shape: [50], values: s.floats([50], 0.001, 0.01) },
+      { name: 'bz', kind: 'int8', shape: [50], values: new Array(50).fill(0) },
+      { name: 'ys', kind: 'float32', shape: [], values: [0.15] },
+      { name: 'yz', kind: 'uint8', shape: [], values: [128] },
+    ]);
+    const feeds = { a: s.q('uint8', [100, 300]) };
+    const expected = await ortRun(bytes, feeds);
+    const r = await assertSame(bytes, feeds, expected, BUILDS.slice(-1), { threads: 2 });
+    assert.match(r.source, /kiln_parallel\(kiln_qgemm_task/);
+    await assertSame(bytes, feeds, expected, TWO, { threads: 3 });
+  });
+
   it('ConvInteger: uint8 input, uint8 and int8 weights, zero points, pads, strides, dilations and groups, 1-D and 2-D, constant and run-time weights', async () => {
     const b = new ModelBuilder(10);
     const s = source(18);

@@ -245,18 +245,41 @@ static inline void kiln_qg_big(const uint8_t *a, long kp, const int8_t *b, int32
 }
 #endif
 
-/* D (rows x 16 panels, row stride ldc) = A (rows x kp, rows a multiple of 4) times the panels of B. */
-static void kiln_qgemm(long rows, long panels, long kp, const uint8_t *a, const int8_t *b, int32_t *c, long ldc) {
-  for (long p = 0; p < panels; p++) {
-    long m = 0;
+/* D for rows r0 .. r1 - 1 (a multiple of 4 apart) of one panel. */
+static void kiln_qgemm_tile(long r0, long r1, long p, long kp, const uint8_t *a, const int8_t *b, int32_t *c, long ldc) {
+  long m = r0;
+  const int8_t *bp = b + p * kp * 16;
 #ifdef KILN_QG_BIG
-    /* As many big blocks as leave a multiple of 4 rows. */
-    long big = rows / KILN_QG_BIG;
-    while (big > 0 && (rows - big * KILN_QG_BIG) % 4) big--;
-    for (; m < big * KILN_QG_BIG; m += KILN_QG_BIG) kiln_qg_big(a + m * kp, kp, b + p * kp * 16, c + m * ldc + p * 16, ldc);
+  /* As many big blocks as leave a multiple of 4 rows. */
+  long big = (r1 - r0) / KILN_QG_BIG;
+  while (big > 0 && (r1 - r0 - big * KILN_QG_BIG) % 4) big--;
+  for (; m < r0 + big * KILN_QG_BIG; m += KILN_QG_BIG) kiln_qg_big(a + m * kp, kp, bp, c + m * ldc + p * 16, ldc);
 #endif
-    for (; m < rows; m += 4) kiln_qg_4x16(a + m * kp, kp, b + p * kp * 16, c + m * ldc + p * 16, ldc);
+  for (; m < r1; m += 4) kiln_qg_4x16(a + m * kp, kp, bp, c + m * ldc + p * 16, ldc);
+}
+
+/* Threads share out tiles of 48 rows of one panel, each claiming the next. */
+#define KILN_QG_ROWS 48
+typedef struct { long rows, panels, kp, ldc, next; const uint8_t *a; const int8_t *b; int32_t *c; } kiln_qgemm_args;
+static void kiln_qgemm_task(void *arg, int tid, int nt) {
+  kiln_qgemm_args *g = (kiln_qgemm_args *)arg;
+  (void)tid; (void)nt;
+  const long chunks = (g->rows + KILN_QG_ROWS - 1) / KILN_QG_ROWS, units = chunks * g->panels;
+  for (long u; (u = __atomic_fetch_add(&g->next, 1, __ATOMIC_RELAXED)) < units;) {
+    const long r0 = u / g->panels * KILN_QG_ROWS, r1 = r0 + KILN_QG_ROWS < g->rows ? r0 + KILN_QG_ROWS : g->rows;
+    kiln_qgemm_tile(r0, r1, u % g->panels, g->kp, g->a, g->b, g->c, g->ldc);
   }
+}
+
+/* D (rows x 16 panels, row stride ldc) = A (rows x kp, rows a multiple of 4) times the panels of B; with threads
+   when there is enough work (a million multiply-adds). */
+static void kiln_qgemm(long rows, long panels, long kp, const uint8_t *a, const int8_t *b, int32_t *c, long ldc) {
+  if (KILN_THREADS > 1 && rows * panels * kp * 16 >= (1l << 20) && (rows > KILN_QG_ROWS || panels > 1)) {
+    kiln_qgemm_args g = { rows, panels, kp, ldc, 0, a, b, c };
+    kiln_parallel(kiln_qgemm_task, &g);
+    return;
+  }
+  for (long p = 0; p < panels; p++) kiln_qgemm_tile(0, rows, p, kp, a, b, c, ldc);
 }
 `;
 

@@ -618,10 +618,8 @@ for (long qn = 0; qn < ${N}; qn++) for (long oc = 0; oc < ${M}; oc++) {
   const prepare = (xt: string) => `const uint8_t qflip = (uint8_t)KILN_QG_FLIP(${x.dtype === 'int8' ? 1 : 0});
 uint8_t *qxt = ${xt};
 const uint8_t qpad = (uint8_t)((uint8_t)zx ^ qflip);
-for (long c = 0; c < ${cg}; c++) {
-  const uint8_t *src = (const uint8_t *)(${X} + (qn * ${C} + qg * ${cg} + c) * ${plane});
-  for (long i = 0; i < ${plane}; i++) qxt[i * ${cg} + c] = (uint8_t)(src[i] ^ qflip);
-}`;
+const uint8_t *qsrc = (const uint8_t *)(${X} + (qn * ${C} + qg * ${cg}) * ${plane});
+for (long i = 0; i < ${plane}; i++) for (long c = 0; c < ${cg}; c++) qxt[i * ${cg} + c] = (uint8_t)(qsrc[c * ${plane} + i] ^ qflip);`;
   const window = (j: number, at: string): string => {
     const inner = numel(win.kernel.slice(j + 1)) * cg;
     const tapOffset = `${at}i${j} * ${xs[j] * cg}`;
