@@ -27,6 +27,29 @@ function scalar(b: ModelBuilder, type: 'int64' | 'bool' | 'float', v: number | b
 const bool = (v: boolean) => new ort.Tensor('bool', Uint8Array.from([v ? 1 : 0]), []);
 const int64 = (v: number) => new ort.Tensor('int64', BigInt64Array.from([BigInt(v)]), []);
 
+/**
+ * An If on an int64 scalar input, as Silero VAD's on the sample rate, whose branches are each
+ * written for one length of the input x [1, length]: then_branch (n == 12) reshapes it to [3, 4],
+ * else_branch to [3, 2] (6 samples), each reducing to [3]. `elseOp` adds an operator to else_branch;
+ * `elseReads` makes it read a name nothing defines.
+ */
+function lengthIfModel(length: number, opts: { elseOp?: string; elseReads?: string } = {}): Uint8Array {
+  const b = new ModelBuilder(17);
+  const x = b.input('x', [1, length]);
+  const n = b.input('n', [], DT.INT64);
+  const is12 = b.op('Equal', [n, scalar(b, 'int64', 12)]);
+  const then = new ModelBuilder(17, 'l12_');
+  then.output(then.op('ReduceSum', [then.op('Reshape', [x, then.int64('l12_shape', [3, 4])]), then.int64('l12_axes', [1])], { keepdims: 0 }));
+  const els = new ModelBuilder(17, 'l6_');
+  let r = els.op('Reshape', [opts.elseReads ?? x, els.int64('l6_shape', [3, 2])]);
+  if (opts.elseOp) r = els.op(opts.elseOp, [r]);
+  els.output(els.op('ReduceMax', [r], { axes: [1], keepdims: 0 }));
+  const [y] = b.node('If', [is12], { then_branch: { graph: then.graph('l12') }, else_branch: { graph: els.graph('l6') } });
+  b.output(b.op('Relu', [y]));
+  b.output(b.op('Neg', [x]));
+  return b.build();
+}
+
 /** An If whose branches read the outer graph's x and weight w: two outputs, of the same shapes. */
 function ifModel(opts: { thenShape?: number[] } = {}): Uint8Array {
   const b = new ModelBuilder(17);
@@ -80,6 +103,28 @@ describe('If, Loop and Scan against ONNX Runtime', () => {
       frozen.metadata.inputs.map((t) => t.name),
       ['audio'],
     );
+  });
+
+  it('If: a branch written for other input shapes than those bound compiles to a return of 3 when taken; the other runs', async () => {
+    const bytes = lengthIfModel(12);
+    const x = floats(13)([1, 12]);
+    const r = await h.assertSameAsOrt(bytes, { x, n: int64(12) }, TARGETS, TOL);
+    // Only then_branch is compiled; the If's output has its shape.
+    assert.equal(r.metadata.ops.ReduceMax, undefined);
+    assert.deepEqual(r.metadata.outputs.map((t) => t.shape), [[3], [1, 12]]);
+    const meaning = 'the model took a branch of an If that does not fit the input shapes it was compiled for: the else_branch of If If_3';
+    assert.deepEqual(r.metadata.errors, { '3': meaning });
+    assert.match(r.header, /or 3 when the model takes a branch of an If that does not fit the input shapes it was compiled for:\n \*   the else_branch of If If_3 \(Reshape If_3\/else\/l6_Reshape_\d+: .*\)/);
+    for (const target of TARGETS) {
+      const taken = await h.runRaw(bytes, [x.data as Float32Array, BigInt64Array.from([6n])], target);
+      assert.equal(taken.status, 107, `${target.triple}: ${taken.stderr}`);
+      assert.equal(taken.stderr.trim(), `kiln harness: the model's entry point returned 3: ${meaning}`);
+    }
+    // Bound to 6 samples, it is then_branch that does not fit.
+    const six = lengthIfModel(6);
+    const r6 = await h.assertSameAsOrt(six, { x: floats(14)([1, 6]), n: int64(6) }, [X86], TOL);
+    assert.deepEqual(r6.metadata.errors, { '3': meaning.replace('else_branch', 'then_branch') });
+    assert.equal((await h.runRaw(six, [new Float32Array(6), BigInt64Array.from([12n])], X86)).status, 107);
   });
 
   it('If nested in a branch of another, and in a Loop body', async () => {
@@ -278,6 +323,38 @@ describe('If, Loop and Scan against ONNX Runtime', () => {
     assert.throws(
       () => compileModel(u.build()),
       (e: unknown) => e instanceof CompileError && e.code === 'unsupported' && /unsupported operators: FancyOp/.test(e.message),
+    );
+  });
+
+  it('refuses an If whose branches both do not fit the bound shapes, or one that does not fit for a reason other shapes would not change', () => {
+    // Neither branch takes 5 samples: then_branch's error.
+    assert.throws(
+      () => compileModel(lengthIfModel(5)),
+      (e: unknown) => e instanceof CompileError && e.code === 'invalid' && /Reshape If_\d+\/then\/l12_Reshape_\d+: cannot reshape \[1,5\]/.test(e.message),
+    );
+    // An operator the compiler lacks, in the branch that does not fit.
+    assert.throws(
+      () => compileModel(lengthIfModel(12, { elseOp: 'FancyOp' })),
+      (e: unknown) => e instanceof CompileError && e.code === 'unsupported' && /unsupported operators: FancyOp/.test(e.message),
+    );
+    // A form the compiler lacks, in a branch that otherwise fits: an RNN with an activation it does not have.
+    const rnn = new ModelBuilder(17);
+    const x = rnn.input('x', [1, 12]);
+    const then = new ModelBuilder(17, 't_');
+    then.output(then.op('ReduceSum', [x]));
+    const els = new ModelBuilder(17, 'e_');
+    const w = els.weight('e_w', [1, 1, 1], [0.5]);
+    const [, yh] = els.node('RNN', [els.op('Reshape', [x, els.int64('e_shape', [12, 1, 1])]), w, w], { hidden_size: 1, activations: { strings: ['NoSuchActivation'] } }, 2);
+    els.output(els.op('Reshape', [yh, els.int64('e_back', [1, 1])]));
+    rnn.output(rnn.node('If', [rnn.input('c', [], DT.BOOL)], { then_branch: { graph: then.graph('t') }, else_branch: { graph: els.graph('e') } })[0]);
+    assert.throws(
+      () => compileModel(rnn.build()),
+      (e: unknown) => e instanceof CompileError && e.code === 'unsupported' && /RNN If_\d+\/else\/.*NoSuchActivation/.test(e.message),
+    );
+    // A branch that reads a name nothing defines.
+    assert.throws(
+      () => compileModel(lengthIfModel(12, { elseReads: 'nowhere' })),
+      (e: unknown) => e instanceof CompileError && e.code === 'invalid' && /nowhere is not produced/.test(e.message),
     );
   });
 

@@ -11,6 +11,12 @@ import { attrInt, attrInts, normAxis, OpDef } from './ops/op';
  * results to the next and storing its scan outputs. A constant condition folds to the taken
  * branch alone. Every tensor has a static shape: what would not (branches of different shapes,
  * scan outputs of a length only known at run time) is refused.
+ *
+ * A model may write each branch of an If for other input shapes than the other's (Silero VAD
+ * branches on the sample rate, each branch for its own number of samples). Where the condition is
+ * read at run time and one branch's shapes cannot be inferred for the input shapes bound, that
+ * branch is compiled as nothing but a return of RUN_ERRORS.unfitBranch, and the If's outputs take
+ * the other branch's shapes (see `unfit` for the errors this covers).
  */
 
 export function isSubgraph(v: AttrValue | undefined): v is Subgraph {
@@ -206,21 +212,67 @@ class LoopScope implements Scope {
   }
 }
 
-/** Replaces a node with subgraphs (If, Loop, Scan) by the nodes it runs, given the shapes of what came before it. */
-export function lowerControl(graph: Graph, node: Node, state: ControlState): Node[] {
+/** Shape inference as it takes the nodes inlined here (compile.ts's). */
+export interface Inference {
+  /** Infers a node, after the ones before it (a node with subgraphs is lowered on the way). */
+  visit(node: Node): void;
+  /** Runs `infer` (which visits nodes); where it throws, undoes everything it did and gives back what it threw, else undefined. */
+  attempt(infer: () => void): unknown;
+  /** Whether a name is a value known here (a tensor or a sequence). */
+  known(name: string): boolean;
+}
+
+/** Replaces a node with subgraphs (If, Loop, Scan) by the nodes it runs, given the shapes of what came before it, inferring each. */
+export function lowerControl(graph: Graph, node: Node, state: ControlState, inference: Inference): void {
   switch (node.op) {
     case 'If':
-      return lowerIf(graph, node, state);
+      return lowerIf(graph, node, state, inference);
     case 'Loop':
-      return lowerLoop(graph, node, state);
+      return lowerLoop(graph, node, state).forEach((n) => inference.visit(n));
     case 'Scan':
-      return lowerScan(graph, node, state);
+      return lowerScan(graph, node, state).forEach((n) => inference.visit(n));
     default:
       throw new CompileError('unsupported', `${node.op} ${node.name}: graph attributes are supported by If, Loop and Scan only`, [node.op]);
   }
 }
 
-function lowerIf(graph: Graph, node: Node, state: ControlState): Node[] {
+/** The names a subgraph reads from around it: what its nodes (nested subgraphs' too) and outputs read that it does not define. */
+function freeNames(sub: Subgraph): string[] {
+  const own = new Set<string>();
+  const read: string[] = [];
+  const walk = (g: Subgraph) => {
+    definedIn(g).forEach((n) => own.add(n));
+    for (const n of g.nodes) {
+      read.push(...n.inputs);
+      for (const v of Object.values(n.attrs)) if (isSubgraph(v)) walk(v);
+    }
+    read.push(...g.outputs);
+  };
+  walk(sub);
+  return [...new Set(read.filter((n) => n && !own.has(n)))];
+}
+
+/**
+ * Whether what inferring a branch threw means only that the branch does not fit the input shapes
+ * bound, so that other shapes could make it compile: a CompileError of the 'invalid' kind (an
+ * operator given shapes, ranks or values it rejects: a Reshape to a size that differs, an LSTM
+ * input of the wrong rank, shapes that do not broadcast) or 'too-large' (a tensor grown past the
+ * limits by the shapes), anywhere in the branch, its nested subgraphs included, while everything
+ * the branch reads from around it exists. What no binding changes still refuses the model: an
+ * operator, attribute or form the compiler lacks ('unsupported'), a branch that reads a name
+ * nothing defines, the If's own structure, and any other error.
+ */
+function unfit(e: unknown, branch: Subgraph, inference: Inference): e is CompileError {
+  if (!(e instanceof CompileError) || (e.code !== 'invalid' && e.code !== 'too-large')) return false;
+  return freeNames(branch).every((n) => inference.known(n));
+}
+
+/** The Ifs with a branch compiled as a return of RUN_ERRORS.unfitBranch: which branch (0: then, 1: else), and why it does not fit. */
+const UNFIT = new WeakMap<Node, { branch: 0 | 1; why: string }>();
+
+const BRANCH_NAMES = ['then_branch', 'else_branch'] as const;
+
+function lowerIf(graph: Graph, node: Node, state: ControlState, inference: Inference): void {
   const branches = [subgraphAttr(node, 'then_branch'), subgraphAttr(node, 'else_branch')];
   for (const b of branches) {
     if (b.inputs.length) throw new CompileError('invalid', `If ${node.name}: a branch must have no inputs`);
@@ -236,14 +288,32 @@ function lowerIf(graph: Graph, node: Node, state: ControlState): Node[] {
     node.outputs.forEach((o, i) => o && produced.has(branch.outputs[i]) && !bind.has(branch.outputs[i]) && bind.set(branch.outputs[i], o));
     const { nodes, outputs } = inline(graph, state, branch, node, taken ? 'else' : 'then', bind, node.scope);
     const pass = node.outputs.flatMap((o, i): Node[] => (o && outputs[i] !== o ? [{ op: 'Identity', name: `${node.name}/${o}`, inputs: [outputs[i]], outputs: [o], attrs: {}, ...(node.scope ? { scope: node.scope } : {}) }] : []));
-    return [...nodes, ...pass];
+    return [...nodes, ...pass].forEach((n) => inference.visit(n));
   }
+  // Each branch is inferred in turn; one that does not fit the bound input shapes is undone, and running it ends the run.
   const outer = node.scope ?? [];
-  const then = inline(graph, state, branches[0], node, 'then', new Map(), [...outer, new BranchScope(node.inputs[0], true, `If ${node.name}: then_branch`)]);
-  const els = inline(graph, state, branches[1], node, 'else', new Map(), [...outer, new BranchScope(node.inputs[0], false, `If ${node.name}: else_branch`)]);
   const n = node.outputs.length;
-  const pick: Node = { op: 'If', name: node.name, inputs: [node.inputs[0], ...then.outputs.slice(0, n), ...els.outputs.slice(0, n)], outputs: [...node.outputs], attrs: {}, ...(node.scope ? { scope: node.scope } : {}) };
-  return [...then.nodes, ...els.nodes, pick];
+  const results: string[][] = [];
+  const failed: (CompileError | undefined)[] = [];
+  branches.forEach((branch, k) => {
+    const what = k ? 'else' : 'then';
+    let outputs: string[] = [];
+    const e = inference.attempt(() => {
+      const inlined = inline(graph, state, branch, node, what, new Map(), [...outer, new BranchScope(node.inputs[0], !k, `If ${node.name}: ${BRANCH_NAMES[k]}`)]);
+      inlined.nodes.forEach((m) => inference.visit(m));
+      outputs = inlined.outputs.slice(0, n);
+    });
+    if (e === undefined) return void results.push(outputs);
+    if (!unfit(e, branch, inference)) throw e;
+    failed[k] = e;
+    results.push(new Array<string>(n).fill(''));
+  });
+  // Neither fits: the model cannot run on these shapes at all.
+  if (failed[0] && failed[1]) throw failed[0];
+  const pick: Node = { op: 'If', name: node.name, inputs: [node.inputs[0], ...results[0], ...results[1]], outputs: [...node.outputs], attrs: {}, ...(node.scope ? { scope: node.scope } : {}) };
+  const k = failed.findIndex(Boolean);
+  if (k >= 0) UNFIT.set(pick, { branch: k as 0 | 1, why: failed[k]!.message });
+  inference.visit(pick);
 }
 
 /** The plan of a Loop's or Scan's last node, by the node. */
@@ -371,11 +441,16 @@ function plan(node: Node): LoopPlan {
 
 const sameShape = (a: number[], b: number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
-/** If, as inlined: picks the taken branch's results (inputs: the condition, then_branch's results, else_branch's). */
+/**
+ * If, as inlined: picks the taken branch's results (inputs: the condition, then_branch's results,
+ * else_branch's). Where one branch does not fit the input shapes (UNFIT), its results are absent:
+ * taking it ends the run, and the outputs are the other's.
+ */
 const ifPick: OpDef = {
   type: 'If',
   infer(ctx, node) {
     const n = node.outputs.length;
+    const unfitBranch = UNFIT.get(node)?.branch;
     // A branch's result that is no tensor here (a sequence, say) cannot be picked at run time.
     const branchOutput = (k: number, which: string) => {
       const t = ctx.graph.tensors.get(node.inputs[k]);
@@ -383,6 +458,10 @@ const ifPick: OpDef = {
       return t;
     };
     node.outputs.forEach((o, i) => {
+      if (unfitBranch !== undefined) {
+        const t = branchOutput(1 + (1 - unfitBranch) * n + i, BRANCH_NAMES[1 - unfitBranch]);
+        return ctx.output(node, i, { dtype: t.dtype, shape: [...t.shape], half: t.half });
+      }
       const a = branchOutput(1 + i, 'then_branch');
       const b = branchOutput(1 + n + i, 'else_branch');
       if (a.dtype !== b.dtype) throw new CompileError('invalid', `If ${node.name}: the branches' output types differ: output ${i} (${o}) is ${a.dtype} in then_branch and ${b.dtype} in else_branch`);
@@ -394,6 +473,13 @@ const ifPick: OpDef = {
     const n = node.outputs.length;
     const c = ctx.ref(node.inputs[0]);
     const copy = (to: string, from: string, count: number) => (to === from ? ';' : `memcpy(${to}, ${from}, sizeof(*${to}) * ${count});`);
+    const u = UNFIT.get(node);
+    if (u) {
+      // The branch that does not fit ends the run; the other's results are the outputs.
+      const end = `if (${u.branch ? '!' : ''}${c}[0]) ${ctx.unfitBranch(`the ${BRANCH_NAMES[u.branch]} of If ${node.name}`, u.why)}`;
+      const copies = node.outputs.map((o, i) => (o && numel(ctx.tensor(o).shape) ? copy(ctx.ref(o), ctx.ref(node.inputs[1 + (1 - u.branch) * n + i]), numel(ctx.tensor(o).shape)) : ''));
+      return [end, ...copies].filter(Boolean).join('\n');
+    }
     return node.outputs
       .map((o, i) => {
         const count = o ? numel(ctx.tensor(o).shape) : 0;

@@ -12,8 +12,9 @@ function cText(text: string): string {
  * tensors are their raw little-endian elements; a string tensor is each element as a uint32
  * byte length and its UTF-8 bytes; an output whose shape depends on the values is preceded by
  * its actual dims (int64 each) and holds only its actual elements. When the model's entry point
- * returns non-zero, the harness says so on stderr ("kiln harness: the model's entry point
- * returned 2: an index was out of range") and exits 107 without writing outputs.
+ * returns non-zero, the harness says so on stderr with the meaning model.json gives the code
+ * ("kiln harness: the model's entry point returned 2: an index was out of range"; 3 names the
+ * branches of If that do not fit the input shapes) and exits 107 without writing outputs.
  */
 export function modelHarness(meta: ModelMetadata): string {
   const bytes = (t: { dtype: keyof typeof DTYPE_BYTES; shape: number[] }) => numel(t.shape) * DTYPE_BYTES[t.dtype];

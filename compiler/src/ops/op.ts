@@ -49,6 +49,12 @@ export interface EmitContext {
    * entry point returns RUN_ERRORS.indexOutOfRange, and the model's header says so.
    */
   indexOutOfRange(): string;
+  /**
+   * The C statement that ends the run because it took a branch that does not fit the input shapes
+   * the model was compiled for (`branch`, as "the else_branch of If If_0"; `why`, the error that
+   * inferring it gave): the entry point returns RUN_ERRORS.unfitBranch, and the model's header says so.
+   */
+  unfitBranch(branch: string, why: string): string;
 }
 
 /** The non-zero values a generated <name>_run returns, and what each means (see ModelMetadata.errors). */
@@ -57,11 +63,17 @@ export const RUN_ERRORS = {
   outOfMemory: 1,
   /** An index the model read at run time (Gather, GatherElements, GatherND, ScatterElements, ScatterND, RotaryEmbedding's position_ids) was out of range; no memory outside a tensor was read or written. */
   indexOutOfRange: 2,
+  /**
+   * The model took a branch of an If (its condition read at run time) whose shapes do not fit the
+   * input shapes it was compiled for, so that the branch could not be compiled; the outputs are then incomplete.
+   */
+  unfitBranch: 3,
 } as const;
 
 export const RUN_ERROR_MEANINGS: Record<number, string> = {
   [RUN_ERRORS.outOfMemory]: 'memory for the output strings could not be allocated',
   [RUN_ERRORS.indexOutOfRange]: 'an index was out of range',
+  [RUN_ERRORS.unfitBranch]: 'the model took a branch of an If that does not fit the input shapes it was compiled for',
 };
 
 export interface OpDef {
