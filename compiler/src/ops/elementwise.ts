@@ -1,5 +1,6 @@
 import { C_TYPE, cInt, CompileError, DType, isInteger, isUnsigned, makeArray, Node, numel, TypedArray } from '../ir';
 import { cArith, cIntDiv, isFloat, jsArith, jsIntDiv, NUMERIC, Value, values } from './arith';
+import { BITWISE_OPS } from './bitwise';
 import { attrFloat, broadcast, broadcastStrides, EmitContext, flt, InferContext, loops, offset, OpDef } from './op';
 
 /** A float -> float function, as C (of `x`) and as JS for folding constants. */
@@ -393,4 +394,5 @@ export const ELEMENTWISE_OPS: OpDef[] = [
   where,
   passThrough('Identity'),
   dropout,
+  ...BITWISE_OPS,
 ];
