@@ -314,9 +314,9 @@ export interface QGemmCall {
 }
 
 /**
- * The C of one call on the packed kernel. Its buffers (A's rows, their sums, the results of a
- * block, and a run-time B's panels) are carved from the kernel library's scratch (the first
- * thread's: the call runs on one).
+ * The C of one call on the packed kernel. Its buffers (a block of A's rows, the block's results, a
+ * run-time B's panels) are carved from the buffer the kernel library shares between the threads of
+ * a call (one, sized for the largest call); the rows' sums are in the first thread's scratch.
  */
 export function qgemmCode(ctx: EmitContext, g: QGemmCall): string {
   ctx.helper('qgemm', QGEMM_C);
@@ -333,7 +333,9 @@ export function qgemmCode(ctx: EmitContext, g: QGemmCall): string {
   const bpFloats = runtimeB ? up(P * kp * 16) : 0;
   const cbFloats = runtimeB ? up(ldc * 4) : 0;
   const exFloats = up(g.extraBytes ?? 0);
-  const sh = ctx.scratch(aFloats + raFloats + accFloats + bpFloats + cbFloats + exFloats).ptr;
+  // The row sums in the kernel library's scratch (the first thread's), the rest in the buffer the threads of a call share.
+  const ra = ctx.scratch(raFloats).ptr;
+  const sh = ctx.shared(aFloats + accFloats + bpFloats + cbFloats + exFloats);
   let o = 0;
   const part = (n: number) => {
     const at = o;
@@ -341,7 +343,6 @@ export function qgemmCode(ctx: EmitContext, g: QGemmCall): string {
     return `${sh} + ${at}`;
   };
   const ap = part(aFloats);
-  const ra = part(raFloats);
   const acc = part(accFloats);
   let bp: string;
   let cb: string;
