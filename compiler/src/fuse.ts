@@ -1,6 +1,6 @@
 import { Half, roundToHalf } from './half';
 import { Fusion, Graph, Node, numel, Tensor } from './ir';
-import { attrFloat } from './ops/op';
+import { attrFloat, attrInt } from './ops/op';
 
 /**
  * Fusion, after shape inference: folds an inference-mode BatchNormalization into the Conv before
@@ -139,7 +139,7 @@ function tryFuse(ctx: FuseContext, anchor: Node, f: Fusion, next: Node, t: Tenso
   const outT = graph.tensors.get(next.outputs[0]);
   if (!outT || outT.dtype !== 'float32' || outT.shape.join() !== t.shape.join() || next.outputs.filter(Boolean).length !== 1) return false;
   const nothingYet = !f.biasN && !f.residual && !f.clamp && !f.gelu && f.scale === undefined;
-  if (next.op === 'BatchNormalization' && anchor.op === 'Conv' && nothingYet && next.inputs[0] === out) {
+  if (next.op === 'BatchNormalization' && anchor.op === 'Conv' && nothingYet && next.inputs[0] === out && attrInt(next, 'training_mode', 0) === 0) {
     const w = graph.tensors.get(anchor.inputs[1]);
     const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => constValues(graph, next.inputs[i]));
     if (!w?.data || !(w.data instanceof Float32Array) || !scale || !bias || !mean || !variance) return false;

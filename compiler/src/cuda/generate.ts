@@ -520,6 +520,7 @@ a.y[i] = v;`);
       pointwise(node, 'direct', x.shape[0] * x.shape[1], ref(node.outputs[0]), [ref(node.inputs[0])], `float s = 0.0f;\nfor (long j = 0; j < ${hw}; j++) s += a.x[0][i * ${hw} + j];\na.y[i] = s / ${hw}.0f;`);
     },
     BatchNormalization(node) {
+      if (attrInt(node, 'training_mode', 0) === 1) throw new CompileError('unsupported', `BatchNormalization ${node.name}: the CUDA backend supports inference mode only`, [node.op]);
       const x = tensor(node.inputs[0]);
       const C = x.shape[1];
       const inner = numel(x.shape.slice(2));
@@ -530,6 +531,7 @@ const float d = a.x[2][c] - a.x[3][c] * k;
 a.y[i] = a.x[0][i] * k + d;`);
     },
     LayerNormalization(node) {
+      if (node.outputs.slice(1).some(Boolean)) throw new CompileError('unsupported', `LayerNormalization ${node.name}: the CUDA backend does not give the Mean and InvStdDev outputs`, [node.op]);
       const x = tensor(node.inputs[0]);
       const axis = normAxis(attrInt(node, 'axis', -1), x.shape.length, node);
       const sn = numel(tensor(node.inputs[1]).shape);

@@ -1,15 +1,23 @@
 import { CompileError, Node, numel } from '../ir';
 import { attrFloat, attrInt, broadcastStrides, flt, normAxis, OpDef, stridesOf } from './op';
 
-/** Inference-time batch normalization over the channel axis (1). */
+/**
+ * BatchNormalization over the channel axis (1): with the given mean and variance, or, with
+ * training_mode=1 (opset 14), with the batch's own (over every axis but the channel, in double),
+ * when the optional outputs are the running mean and variance, the inputs' moved toward the
+ * batch's by 1 - momentum. The older training outputs (before opset 14) are refused.
+ */
 const batchNorm: OpDef = {
   type: 'BatchNormalization',
   infer(ctx, node) {
     const x = ctx.required(node, 0);
     if (x.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: only float32 is supported, not ${x.dtype}`);
-    if (node.outputs.slice(1).some(Boolean)) throw new CompileError('unsupported', `BatchNormalization ${node.name}: training-mode outputs are not supported`);
+    const training = attrInt(node, 'training_mode', 0) === 1;
+    if (!training && node.outputs.slice(1).some(Boolean)) throw new CompileError('unsupported', `BatchNormalization ${node.name}: training-mode outputs are supported from opset 14 (training_mode=1), not these`);
+    if (x.shape.length < 2) throw new CompileError('invalid', `BatchNormalization ${node.name}: the input must have rank 2 or more (N, C, ...), not ${x.shape.length}`);
     for (let i = 1; i < 5; i++) if (ctx.required(node, i).shape.join() !== String(x.shape[1])) throw new CompileError('invalid', `BatchNormalization ${node.name}: input ${i} must have ${x.shape[1]} elements`);
     ctx.output(node, 0, { dtype: 'float32', shape: [...x.shape] });
+    for (const i of [1, 2]) if (node.outputs[i]) ctx.output(node, i, { dtype: 'float32', shape: [x.shape[1]] });
   },
   emit(ctx, node) {
     const x = ctx.tensor(node.inputs[0]);
@@ -18,25 +26,54 @@ const batchNorm: OpDef = {
     const outer = x.shape[0];
     const [X, S, B, M, V] = node.inputs.map((n) => ctx.ref(n));
     const eps = flt(attrFloat(node, 'epsilon', 1e-5));
+    const Y = ctx.ref(node.outputs[0]);
+    if (attrInt(node, 'training_mode', 0) === 1) {
+      const momentum = attrFloat(node, 'momentum', 0.9);
+      const count = outer * inner;
+      const running = [1, 2].map((i) => (node.outputs[i] ? ctx.ref(node.outputs[i]) : undefined));
+      if (!count) return '';
+      return `for (long c = 0; c < ${C}; c++) {
+  double mean = 0.0, var = 0.0;
+  for (long n = 0; n < ${outer}; n++) { const float *xc = ${X} + (n * ${C} + c) * ${inner}; for (long i = 0; i < ${inner}; i++) mean += xc[i]; }
+  mean /= ${count}.0;
+  for (long n = 0; n < ${outer}; n++) { const float *xc = ${X} + (n * ${C} + c) * ${inner}; for (long i = 0; i < ${inner}; i++) { const double d = xc[i] - mean; var += d * d; } }
+  var /= ${count}.0;
+  const double k = ${S}[c] / sqrt(var + (double)${eps});
+  for (long n = 0; n < ${outer}; n++) {
+    const float *xc = ${X} + (n * ${C} + c) * ${inner};
+    float *yc = ${Y} + (n * ${C} + c) * ${inner};
+    for (long i = 0; i < ${inner}; i++) yc[i] = (float)((xc[i] - mean) * k + ${B}[c]);
+  }${running[0] ? `
+  ${running[0]}[c] = (float)(${M}[c] * ${momentum} + mean * (1.0 - ${momentum}));` : ''}${running[1] ? `
+  ${running[1]}[c] = (float)(${V}[c] * ${momentum} + var * (1.0 - ${momentum}));` : ''}
+}`;
+    }
     return `for (long n = 0; n < ${outer}; n++) for (long c = 0; c < ${C}; c++) {
   const float k = ${S}[c] / sqrtf(${V}[c] + ${eps});
   const float d = ${B}[c] - ${M}[c] * k;
   const float *xc = ${X} + (n * ${C} + c) * ${inner};
-  float *yc = ${ctx.ref(node.outputs[0])} + (n * ${C} + c) * ${inner};
+  float *yc = ${Y} + (n * ${C} + c) * ${inner};
   for (long i = 0; i < ${inner}; i++) yc[i] = xc[i] * k + d;
 }`;
   },
 };
 
-/** LayerNormalization over the trailing axes from `axis` (opset 17). */
+/**
+ * LayerNormalization over the trailing axes from `axis` (opset 17), with the optional Mean and
+ * InvStdDev outputs (float32, of X's leading dims then ones), taken in double when asked for.
+ * stash_type 1 (float) only.
+ */
 const layerNorm: OpDef = {
   type: 'LayerNormalization',
   infer(ctx, node) {
     const x = ctx.required(node, 0);
-    if (x.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: only float32 is supported, not ${x.dtype}`);
-    if (node.outputs.slice(1).some(Boolean)) throw new CompileError('unsupported', `LayerNormalization ${node.name}: the Mean and InvStdDev outputs are not supported`);
-    normAxis(attrInt(node, 'axis', -1), x.shape.length, node);
+    if (x.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: only float32 (float16 and bfloat16 held as float32) is supported, not ${x.dtype}`);
+    const stash = attrInt(node, 'stash_type', 1);
+    if (stash !== 1) throw new CompileError('unsupported', `LayerNormalization ${node.name}: stash_type ${stash} is not supported (1, float, is)`);
+    const axis = normAxis(attrInt(node, 'axis', -1), x.shape.length, node);
     ctx.output(node, 0, { dtype: 'float32', shape: [...x.shape] });
+    // Mean and InvStdDev are float (stash_type 1) whatever X's format.
+    for (const i of [1, 2]) if (node.outputs[i]) ctx.output(node, i, { dtype: 'float32', shape: x.shape.map((d, k) => (k < axis ? d : 1)), half: undefined });
   },
   emit(ctx, node) {
     const x = ctx.tensor(node.inputs[0]);
@@ -50,6 +87,19 @@ const layerNorm: OpDef = {
     const X = ctx.ref(node.inputs[0]);
     const Y = ctx.ref(node.outputs[0]);
     const eps = flt(attrFloat(node, 'epsilon', 1e-5));
+    const [meanOut, invOut] = [1, 2].map((i) => (node.outputs[i] ? ctx.ref(node.outputs[i]) : undefined));
+    if (meanOut || invOut) {
+      if (!inner) return '';
+      return `for (long o = 0; o < ${outer}; o++) {
+  const float *x = ${X} + o * ${inner};
+  float *y = ${Y} + o * ${inner};
+${momentsC('x', inner).replace(/^/gm, '  ')}
+  const double inv = 1.0 / sqrt(var + (double)${eps});${meanOut ? `
+  ${meanOut}[o] = (float)mean;` : ''}${invOut ? `
+  ${invOut}[o] = (float)inv;` : ''}
+  for (long i = 0; i < ${inner}; i++) y[i] = (float)((x[i] - mean) * inv) * ${ctx.ref(node.inputs[1])}[i % ${sn}]${bias ? ` + ${bias}[i % ${bn}]` : ''};
+}`;
+    }
     if (ctx.fast && inner > 0) {
       ctx.kernels();
       return `kiln_layernorm_rows(${X}, ${Y}, ${outer}, ${inner}, ${ctx.ref(node.inputs[1])}, ${sn}, ${bias ?? '0'}, ${bn}, ${eps});`;
