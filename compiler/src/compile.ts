@@ -26,6 +26,7 @@ import { GRIDSAMPLE_OPS } from './ops/gridsample';
 import { cString, STRING_OPS } from './ops/string';
 import { TILE_OPS } from './ops/tile';
 import { foldConstant } from './fold';
+import { isFloat8, Packed, PACKED, packedConversionsC, packedHeld, packedLoadC, packedStoreC } from './packed';
 import { CONTROL_OPS, controlState, hasSubgraphs, Inference, lowerControl, subgraphOps } from './control';
 import { RNN_OPS } from './ops/rnn';
 import { graphFlops } from './flops';
@@ -171,8 +172,10 @@ export function inferShapes(graph: Graph): void {
       if (dynamic) throw new CompileError('unsupported', `${n.op} ${n.name}: ${dynamic}'s shape depends on the input values, which only a graph output may`);
       const strings = () => new CompileError('unsupported', `${n.op} ${n.name}: string tensors are supported by ${[...STRING_OP_NAMES].join(', ')} only`, [n.op]);
       if (!STRING_OP_NAMES.has(n.op) && n.inputs.some((i) => i && graph.tensors.get(i)?.dtype === 'string')) throw strings();
+      checkPacked(graph, n, n.inputs);
       inferOrFold(ctx, n);
       if (!STRING_OP_NAMES.has(n.op) && n.outputs.some((o) => o && graph.tensors.get(o)?.dtype === 'string')) throw strings();
+      checkPacked(graph, n, n.outputs);
       state.done.push(n);
     }
   };
@@ -180,6 +183,10 @@ export function inferShapes(graph: Graph): void {
   graph.nodes = state.done;
   for (const o of graph.outputs) if (state.sequences.has(o)) throw new CompileError('unsupported', `graph output ${o} is a sequence; only tensor outputs are supported`);
   for (const o of graph.outputs) if (!graph.tensors.has(o)) throw new CompileError('invalid', `graph output ${o} is never produced`);
+  for (const [o, packed] of Object.entries(graph.outputPacked ?? {})) {
+    const t = graph.tensors.get(o);
+    if (t && t.packed !== packed) throw new CompileError('unsupported', `graph output ${o} is declared ${packed}, and only Cast and CastLike make ${packed} tensors (it is ${ioType(t)})`);
+  }
   // An output the model declares half is half at the edge even where inference did not carry it there.
   for (const [o, half] of Object.entries(graph.outputHalf ?? {})) {
     const t = graph.tensors.get(o);
@@ -191,6 +198,14 @@ export function inferShapes(graph: Graph): void {
       } else graph.tensors.set(o, { ...t, half });
     }
   }
+}
+
+/** The operators that take and give float8, int4 and uint4 tensors (see packed.ts). */
+const PACKED_OPS: ReadonlySet<string> = new Set(['Cast', 'CastLike', 'Constant']);
+
+function checkPacked(graph: Graph, n: Node, names: string[]): void {
+  const t = names.map((x) => (x ? graph.tensors.get(x) : undefined)).find((x) => x?.packed);
+  if (t && !PACKED_OPS.has(n.op)) throw new CompileError('unsupported', `${n.op} ${n.name}: ${t.packed} tensors are supported by Cast and CastLike only`, [n.op]);
 }
 
 /**
@@ -490,10 +505,25 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
   const halfBuffers = [...inputs.map((t, i) => ({ t, v: `kiln_in${i}` })), ...outputs.map((t, i) => ({ t, v: `kiln_out${i}` }))]
     .filter(({ t }) => isHalf(t.dtype))
     .map(({ t, v }) => `static float ${v}[${Math.max(1, numel(t.shape))}] ${align(numel(t.shape) * 4, v)}; /* ${comment(t.name)}, as float32 */`);
+  // float8, int4 and uint4 at the edges: converted from their bytes first, to them at the end, held in these.
+  const packedOf = (t: TensorInfo) => (PACKED.includes(t.dtype as Packed) ? (t.dtype as Packed) : undefined);
+  const packedBuffers = [...inputs.map((t, i) => ({ t, v: `kiln_in${i}` })), ...outputs.map((t, i) => ({ t, v: `kiln_out${i}` }))]
+    .filter(({ t }) => packedOf(t))
+    .map(({ t, v }) => `static ${packedHeld(packedOf(t)!)} ${v}[${Math.max(1, numel(t.shape))}] ${align(numel(t.shape) * 4, v)}; /* ${comment(t.name)}, as ${packedHeld(packedOf(t)!)} */`);
+  graph.outputs.forEach((o, i) => {
+    const p = graph.tensors.get(o)!.packed;
+    if (p) body.push(`  ${packedStoreC(p, `out${i}`, `(uint8_t *)outputs[${i}]`, numel(graph.tensors.get(o)!.shape))}`);
+  });
+  const float8 = [...graph.tensors.values()].flatMap((t) => (t.packed && isFloat8(t.packed) ? [t.packed] : []));
   const scratchDecl = useKernels ? `static float kiln_scratch[KILN_THREADS * KILN_SCRATCH_FLOATS] ${align(threads * Math.max(16, scratchFloats) * 4, 'kiln_scratch')};` : '';
   const sharedDecl = sharedFloats ? `static float kiln_shared[${sharedFloats}] ${align(sharedFloats * 4, 'kiln_shared')};` : '';
-  const cDecl = (t: TensorInfo) => (t.dtype === 'string' ? 'const char *' : isHalf(t.dtype) ? 'uint16_t' : C_TYPE[t.dtype as keyof typeof C_TYPE]);
-  const describe = (ts: TensorInfo[]) => ts.map((t, i) => ` *   [${i}] ${comment(t.name)}: ${t.dtype === 'string' ? 'string (const char *, UTF-8)' : isHalf(t.dtype) ? `${t.dtype} (uint16_t, the format's bits)` : t.dtype} [${t.shape.join(', ')}]${t.dynamic ? ' at most; the actual shape depends on the values' : ''}`).join('\n');
+  const cDecl = (t: TensorInfo) => (t.dtype === 'string' ? 'const char *' : isHalf(t.dtype) ? 'uint16_t' : packedOf(t) ? 'uint8_t' : C_TYPE[t.dtype as keyof typeof C_TYPE]);
+  const edgeType = (t: TensorInfo) => {
+    const p = packedOf(t);
+    if (p) return isFloat8(p) ? `${p} (uint8_t, the format's bits)` : `${p} (two to a uint8_t, the first in its low four bits)`;
+    return t.dtype === 'string' ? 'string (const char *, UTF-8)' : isHalf(t.dtype) ? `${t.dtype} (uint16_t, the format's bits)` : t.dtype;
+  };
+  const describe = (ts: TensorInfo[]) => ts.map((t, i) => ` *   [${i}] ${comment(t.name)}: ${edgeType(t)} [${t.shape.join(', ')}]${t.dynamic ? ' at most; the actual shape depends on the values' : ''}`).join('\n');
   const rank = Math.max(1, ...outputs.map((t) => t.shape.length));
   const strings = [...inputs, ...outputs].some((t) => t.dtype === 'string');
   const codes = [...errorCodes].sort((a, b) => a - b);
@@ -557,8 +587,10 @@ ${weightDefs.join('\n')}` : weightDefs.length ? `static const unsigned char kiln
 ${weightDefs.join('\n')}` : ''}
 
 ${halves ? halfConversionsC('static inline') : ''}
+${packedConversionsC(float8)}
 ${buffers.join('\n')}
 ${halfBuffers.join('\n')}
+${packedBuffers.join('\n')}
 ${statics.join('\n')}
 ${useKernels ? `${kernelLibrary(threads)}
 #define KILN_SCRATCH_FLOATS ${Math.max(16, scratchFloats)}
@@ -577,8 +609,9 @@ ${firstRun.length ? `  static int advised;
 ${firstRun.map((s) => `    ${s}`).join('\n')}
   }
 ` : ''}${inputs.map((t, i) => (t.dtype === 'string' ? `  const char *const *in${i} = (const char *const *)inputs[${i}];` : isHalf(t.dtype) ? `  const float *in${i} = kiln_in${i};
-  { const uint16_t *h = (const uint16_t *)inputs[${i}]; for (long i = 0; i < ${numel(t.shape)}; i++) kiln_in${i}[i] = ${HALF_C[t.dtype].toFloat}(h[i]); }` : `  const ${cDecl(t)} *in${i} = (const ${cDecl(t)} *)inputs[${i}];`)).join('\n')}
-${outputs.map((t, i) => (isHalf(t.dtype) ? `  float *out${i} = kiln_out${i};` : `  ${cDecl(t)} *out${i} = (${cDecl(t)} *)outputs[${i}];`)).join('\n')}
+  { const uint16_t *h = (const uint16_t *)inputs[${i}]; for (long i = 0; i < ${numel(t.shape)}; i++) kiln_in${i}[i] = ${HALF_C[t.dtype].toFloat}(h[i]); }` : packedOf(t) ? `  const ${packedHeld(packedOf(t)!)} *in${i} = kiln_in${i};
+  ${packedLoadC(packedOf(t)!, `(const uint8_t *)inputs[${i}]`, `kiln_in${i}`, numel(t.shape))}` : `  const ${cDecl(t)} *in${i} = (const ${cDecl(t)} *)inputs[${i}];`)).join('\n')}
+${outputs.map((t, i) => (isHalf(t.dtype) ? `  float *out${i} = kiln_out${i};` : packedOf(t) ? `  ${packedHeld(packedOf(t)!)} *out${i} = kiln_out${i};` : `  ${cDecl(t)} *out${i} = (${cDecl(t)} *)outputs[${i}];`)).join('\n')}
 ${body.join('\n')}
   return 0;
 }
@@ -634,5 +667,7 @@ export function modelJobProblem(meta: { inputs: Pick<TensorInfo, 'name' | 'dtype
   if (dynamic.length) return `outputs whose shape depends on the values (${dynamic.join(', ')}) are compiled by the compiler library and CLI, not by model jobs`;
   const bf16 = [...meta.inputs, ...meta.outputs].filter((t) => t.dtype === 'bfloat16').map((t) => t.name);
   if (bf16.length) return `bfloat16 inputs and outputs (${bf16.join(', ')}) are compiled by the compiler library and CLI, not by model jobs: the ONNX Runtime reference takes no bfloat16 tensors from JavaScript`;
+  const packed = [...meta.inputs, ...meta.outputs].filter((t) => PACKED.includes(t.dtype as Packed)).map((t) => `${t.name} (${t.dtype})`);
+  if (packed.length) return `float8, int4 and uint4 inputs and outputs (${packed.join(', ')}) are compiled by the compiler library and CLI, not by model jobs`;
   return null;
 }

@@ -12,6 +12,7 @@ import { modelHarness } from './harness';
 import { tensorFromProto } from './import';
 import { halfBits } from './half';
 import { CompileError, ioType, IODType, Tensor } from './ir';
+import { pack, Packed } from './packed';
 
 const run = promisify(execFile);
 
@@ -95,6 +96,13 @@ export const VERIFY_DTYPE: Record<Exclude<IODType, 'string'>, VDType> = {
   bool: 'uint8',
   uint8: 'uint8',
   int8: 'int8',
+  // Compared as their bytes, exactly.
+  float8e4m3fn: 'uint8',
+  float8e4m3fnuz: 'uint8',
+  float8e5m2: 'uint8',
+  float8e5m2fnuz: 'uint8',
+  int4: 'uint8',
+  uint4: 'uint8',
 };
 
 export const TARGET_RUNNERS: Record<string, (exe: string) => string[]> = {
@@ -260,7 +268,7 @@ function lastLine(text?: string): string {
  */
 export function compareOutputs(
   produced: { name: string; shape: number[]; dtype: string; dynamic?: boolean }[],
-  expected: { shape: number[]; dtype: string; half?: 'float16' | 'bfloat16'; data?: ArrayBufferView | null; strings?: string[]; expectName?: string }[],
+  expected: { shape: number[]; dtype: string; half?: 'float16' | 'bfloat16'; packed?: Packed; data?: ArrayBufferView | null; strings?: string[]; expectName?: string }[],
   out: Buffer,
 ): { status: 'pass' | 'wrong'; detail: string } {
   const wrong = (detail: string) => ({ status: 'wrong' as const, detail });
@@ -305,7 +313,9 @@ export function compareOutputs(
 }
 
 /** A tensor as the harness reads it: raw elements, or each string as a uint32 length and its UTF-8 bytes. */
-export function harnessBytes(t: { dtype: string; half?: 'float16' | 'bfloat16'; data?: ArrayBufferView | null; strings?: string[] }): Buffer {
+export function harnessBytes(t: { dtype: string; half?: 'float16' | 'bfloat16'; packed?: Packed; data?: ArrayBufferView | null; strings?: string[] }): Buffer {
+  // float8 as their bytes, int4 and uint4 two to a byte.
+  if (t.packed) return Buffer.from(pack(t.packed, t.data as unknown as ArrayLike<number>));
   if (t.half) {
     // A half tensor is held as float32 values; the harness reads its 16-bit elements.
     const kind = t.half;

@@ -1,5 +1,6 @@
 import { onnx } from 'onnx-proto';
 import { Half, halfToFloat32 } from './half';
+import { isFloat8, Packed, packedBytes, unpack } from './packed';
 import { arrayView, CompileError, DType, DTYPE_BYTES, Graph, makeArray, MAX_TENSOR_ELEMENTS, MAX_FOLDED_ELEMENTS, Node, Subgraph, Tensor, TypedArray } from './ir';
 
 export interface ImportOptions {
@@ -32,17 +33,24 @@ const DTYPES: Partial<Record<number, DType>> = {
 
 const HALVES: Partial<Record<number, Half>> = { [DT.FLOAT16]: 'float16', [DT.BFLOAT16]: 'bfloat16' };
 
-/** An ONNX element type as the IR holds it: half formats are float32 tensors marked `half`. */
-export function elementType(code: number): { dtype: DType; half?: Half } | undefined {
+/** The float8 formats, int4 and uint4, by their ONNX codes (newer than the protobuf definitions this reads with). */
+const PACKED_CODES: Partial<Record<number, Packed>> = { 17: 'float8e4m3fn', 18: 'float8e4m3fnuz', 19: 'float8e5m2', 20: 'float8e5m2fnuz', 21: 'uint4', 22: 'int4' };
+/** Names of the element types that no version of the compiler takes, for its messages. */
+const OTHER_NAMES: Partial<Record<number, string>> = { 23: 'FLOAT4E2M1', 24: 'FLOAT8E8M0', 25: 'UINT2', 26: 'INT2', 27: 'FLOAT6E2M3', 28: 'FLOAT6E3M2' };
+
+/** An ONNX element type as the IR holds it: half formats are float32 tensors marked `half`; float8 float32, int4 int8 and uint4 uint8, marked `packed`. */
+export function elementType(code: number): { dtype: DType; half?: Half; packed?: Packed } | undefined {
   const half = HALVES[code];
   if (half) return { dtype: 'float32', half };
+  const packed = PACKED_CODES[code];
+  if (packed) return { dtype: isFloat8(packed) ? 'float32' : packed === 'int4' ? 'int8' : 'uint8', packed };
   const d = DTYPES[code];
   return d ? { dtype: d } : undefined;
 }
 
-function dtypeOf(code: number, what: string): { dtype: DType; half?: Half } {
+function dtypeOf(code: number, what: string): { dtype: DType; half?: Half; packed?: Packed } {
   const d = elementType(code);
-  if (!d) throw new CompileError('unsupported', `${what} has element type ${DT[code] ?? code}, which is not supported (float32, float16, bfloat16, float64, int64, uint64, int32, uint32, int16, uint16, int8, uint8, bool, string are)`);
+  if (!d) throw new CompileError('unsupported', `${what} has element type ${DT[code] ?? OTHER_NAMES[code] ?? code}, which is not supported (float32, float16, bfloat16, float64, int64, uint64, int32, uint32, int16, uint16, int8, uint8, bool, string are; float8, int4 and uint4 by Cast and CastLike)`);
   return d;
 }
 
@@ -61,9 +69,17 @@ export function tensorFromProto(t: onnx.ITensorProto, fallbackName = ''): Tensor
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || (t.externalData && t.externalData.length)) {
     throw new CompileError('external-data', `initializer ${name} keeps its data in an external file, which is not accepted: embed the weights in the model`);
   }
-  const { dtype, half } = dtypeOf(t.dataType ?? 0, `initializer ${name}`);
+  const { dtype, half, packed } = dtypeOf(t.dataType ?? 0, `initializer ${name}`);
   const shape = (t.dims ?? []).map(long);
   const n = shape.reduce((a, b) => a * b, 1);
+  if (packed) {
+    // A byte per float8 element, two int4 elements to a byte: in raw_data, or a byte per int32_data entry.
+    if (!Number.isSafeInteger(n) || n > MAX_FOLDED_ELEMENTS) throw new CompileError('too-large', `initializer ${name} has more than ${MAX_FOLDED_ELEMENTS} elements`);
+    const want = packedBytes(packed, n);
+    const bytes = t.rawData && t.rawData.length ? Uint8Array.from(t.rawData) : Uint8Array.from(t.int32Data ?? [], (v) => Number(v) & 0xff);
+    if (bytes.length !== want) throw new CompileError('malformed', `initializer ${name}: ${bytes.length} bytes of data for ${n} elements of ${packed}`);
+    return { name, dtype, shape, data: unpack(packed, bytes, n), packed };
+  }
   if (half) {
     // 16-bit elements: in raw_data, or one per int32_data entry (the low 16 bits).
     if (!Number.isSafeInteger(n) || n > MAX_FOLDED_ELEMENTS) throw new CompileError('too-large', `initializer ${name} has more than ${MAX_FOLDED_ELEMENTS} elements`);
@@ -185,7 +201,7 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
     }
     const tt = vi.type?.tensorType;
     if (!tt) throw new CompileError('unsupported', `input ${name} is not a tensor`);
-    const { dtype, half } = dtypeOf(tt.elemType ?? 0, `input ${name}`);
+    const { dtype, half, packed } = dtypeOf(tt.elemType ?? 0, `input ${name}`);
     const given = opts.inputShapes?.[name];
     // No shape at all (not even a rank) is unknown, not a scalar: inputShapes must give it, of any rank.
     const declared = tt.shape != null;
@@ -207,7 +223,7 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
       });
     }
     if (shape.reduce((a, b) => a * b, 1) > MAX_TENSOR_ELEMENTS) throw new CompileError('too-large', `input ${name} [${shape.join(', ')}] has more than ${MAX_TENSOR_ELEMENTS} elements`);
-    tensors.set(name, { name, dtype, shape, ...(half ? { half } : {}) });
+    tensors.set(name, { name, dtype, shape, ...(half ? { half } : {}), ...(packed ? { packed } : {}) });
     inputs.push(name);
   }
   if (unbound.length) {
@@ -216,9 +232,12 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
   }
   const nodes: Node[] = (g.node ?? []).map(nodeFromProto);
   const outputHalf: Record<string, Half> = {};
+  const outputPacked: Record<string, Packed> = {};
   for (const o of g.output ?? []) {
     const half = HALVES[o.type?.tensorType?.elemType ?? 0];
     if (half && o.name) outputHalf[o.name] = half;
+    const packed = PACKED_CODES[o.type?.tensorType?.elemType ?? 0];
+    if (packed && o.name) outputPacked[o.name] = packed;
   }
-  return { name: g.name || 'model', opset, nodes, tensors, inputs, outputs: (g.output ?? []).map((o) => o.name ?? ''), producer: model.producerName ?? '', outputHalf };
+  return { name: g.name || 'model', opset, nodes, tensors, inputs, outputs: (g.output ?? []).map((o) => o.name ?? ''), producer: model.producerName ?? '', outputHalf, outputPacked };
 }

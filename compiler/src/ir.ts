@@ -1,4 +1,5 @@
 import type { Half } from './half';
+import { packedBytes, type Packed } from './packed';
 
 /**
  * The model compiler's graph IR: static shapes, a handful of dtypes, constants held as typed arrays.
@@ -7,8 +8,11 @@ import type { Half } from './half';
  */
 export type DType = 'float32' | 'int64' | 'int32' | 'bool' | 'float64' | 'uint8' | 'int8' | 'int16' | 'uint16' | 'uint32' | 'uint64' | 'string';
 
-/** Element types at a model's edges: the IR's, and the half formats (held as float32 inside, see half.ts). */
-export type IODType = DType | Half;
+/**
+ * Element types at a model's edges: the IR's, the half formats (held as float32 inside, see
+ * half.ts), and the float8 formats, int4 and uint4 (held as float32, int8 and uint8, see packed.ts).
+ */
+export type IODType = DType | Half | Packed;
 
 export type TypedArray = Float32Array | Float64Array | BigInt64Array | BigUint64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Uint8Array | Int8Array;
 
@@ -30,6 +34,8 @@ export interface Tensor {
    * that format, and at the graph's edges it is 16-bit.
    */
   half?: Half;
+  /** A float8, int4 or uint4 tensor (held as float32, int8 or uint8): Cast and CastLike take it, and the graph's edges. */
+  packed?: Packed;
 }
 
 export type AttrValue = number | bigint | string | number[] | bigint[] | string[] | Tensor | Subgraph;
@@ -101,6 +107,8 @@ export interface Graph {
   producer: string;
   /** Graph outputs the model declares float16 or bfloat16. */
   outputHalf?: Record<string, Half>;
+  /** Graph outputs the model declares float8, int4 or uint4. */
+  outputPacked?: Record<string, Packed>;
 }
 
 export class CompileError extends Error {
@@ -168,12 +176,27 @@ export function cInt(dtype: DType, v: bigint | number): string {
   return dtype === 'int32' && b === -(1n << 31n) ? 'INT32_MIN' : `${b}`;
 }
 
-/** Bytes per element at the graph's edges (in files and entry-point buffers). */
-export const IO_BYTES: Record<IODType, number> = { ...DTYPE_BYTES, float16: 2, bfloat16: 2 };
+/** Bytes per element at the graph's edges (in files and entry-point buffers); int4 and uint4 are half a byte, so count them with ioBytes. */
+export const IO_BYTES: Record<IODType, number> = {
+  ...DTYPE_BYTES,
+  float16: 2,
+  bfloat16: 2,
+  float8e4m3fn: 1,
+  float8e4m3fnuz: 1,
+  float8e5m2: 1,
+  float8e5m2fnuz: 1,
+  int4: 0.5,
+  uint4: 0.5,
+};
+
+/** The bytes `count` elements of a type take at the graph's edges (int4 and uint4 two to a byte, rounded up). */
+export function ioBytes(dtype: IODType, count: number): number {
+  return dtype === 'int4' || dtype === 'uint4' ? packedBytes(dtype, count) : count * IO_BYTES[dtype];
+}
 
 /** The element type a tensor has at the graph's edges. */
-export function ioType(t: Pick<Tensor, 'dtype' | 'half'>): IODType {
-  return t.half ?? t.dtype;
+export function ioType(t: Pick<Tensor, 'dtype' | 'half' | 'packed'>): IODType {
+  return t.half ?? t.packed ?? t.dtype;
 }
 
 /** The largest tensor a model may have (elements), and the largest constant folded at compile time. */

@@ -10,7 +10,7 @@ import { prng } from '../../src/verification/inputs';
 import { compileModel } from '../src/compile';
 import { VERIFY_DTYPE } from '../src/conformance';
 import { modelHarness } from '../src/harness';
-import { IO_BYTES } from '../src/ir';
+import { ioBytes } from '../src/ir';
 
 /*
  * Compiles a model, builds it with clang for a target (x86_64 natively, aarch64 under qemu), runs
@@ -68,7 +68,7 @@ export class OrtHarness {
     const out = r.status === 0 ? await readFile(join(dir, 'outputs.bin')) : Buffer.alloc(0);
     let o = 0;
     const outputs = metadata.outputs.map((t) => {
-      const n = t.shape.reduce((a, b) => a * b, 1) * IO_BYTES[t.dtype];
+      const n = ioBytes(t.dtype, t.shape.reduce((a, b) => a * b, 1));
       o += n;
       return Buffer.from(out.subarray(o - n, o));
     });

@@ -6,6 +6,7 @@ import { compileModel, COMPILER_VERSION, ModelMetadata, modelJobProblem } from '
 import { modelHarness } from '../../compiler/src/harness';
 import { halfBits } from '../../compiler/src/half';
 import { arrayView, CompileError, IODType, IO_BYTES, numel } from '../../compiler/src/ir';
+import type { Packed } from '../../compiler/src/packed';
 import { HALF_TOLERANCE, Tolerance } from '../../src/verification/compare';
 import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
 import { writeElement, type DType as VerifyDType } from '../../src/verification/dtype';
@@ -20,7 +21,8 @@ import type { CompileRequest, CompileResult, ProducedArtifact } from './toolchai
 export const MODEL_FILE = 'model/model.onnx';
 const ORT_VERSION = (require('onnxruntime-node/package.json') as { version: string }).version;
 
-type NumericDType = Exclude<IODType, 'string' | 'bfloat16'>;
+/** What model jobs take at the edges (modelJobProblem refuses the rest). */
+type NumericDType = Exclude<IODType, 'string' | 'bfloat16' | Packed>;
 const VERIFY_DTYPE: Record<NumericDType, VerifyDType> = {
   float16: 'float16',
   float32: 'float32',

@@ -1,4 +1,5 @@
 import type { Half } from '../half';
+import type { Packed } from '../packed';
 import { AttrValue, CompileError, DType, Graph, Node, Tensor, TypedArray } from '../ir';
 
 /** What an operator sees while shapes are inferred: its inputs, and where to put its outputs. */
@@ -13,7 +14,7 @@ export interface InferContext {
    * Sets output i. A float32 output takes the half format of the node's first half input unless
    * `half` is given (even as undefined: the operator decides, as Cast does); constants are rounded to it.
    */
-  output(node: Node, i: number, t: { dtype: DType; shape: number[]; data?: TypedArray; half?: Half }): void;
+  output(node: Node, i: number, t: { dtype: DType; shape: number[]; data?: TypedArray; half?: Half; packed?: Packed }): void;
 }
 
 /** What an operator sees while C is generated. */

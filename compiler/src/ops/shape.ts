@@ -1,6 +1,7 @@
 import { C_TYPE, CompileError, DType, makeArray, Node, numel, Tensor, toNumbers, TypedArray } from '../ir';
 import { values } from './arith';
 import { castValue, cCast } from './convert';
+import { float8C, isFloat8, Packed, roundFloat8 } from '../packed';
 import type { Half } from '../half';
 import { elementType } from '../import';
 import { attrInt, attrInts, EmitContext, InferContext, loops, normAxis, offset, OpDef, stridesOf } from './op';
@@ -96,10 +97,10 @@ const constant: OpDef = {
   type: 'Constant',
   infer(ctx, node) {
     const a = node.attrs;
-    let t: { dtype: DType; shape: number[]; data: TypedArray };
+    let t: { dtype: DType; shape: number[]; data: TypedArray; packed?: Packed };
     if (a.value) {
       const v = a.value as Tensor;
-      t = { dtype: v.dtype, shape: v.shape, data: v.data! };
+      t = { dtype: v.dtype, shape: v.shape, data: v.data!, ...(v.packed ? { packed: v.packed } : {}) };
     } else if (a.value_float !== undefined) t = { dtype: 'float32', shape: [], data: Float32Array.of(Number(a.value_float)) };
     else if (a.value_floats) t = { dtype: 'float32', shape: [(a.value_floats as number[]).length], data: Float32Array.from(a.value_floats as number[]) };
     else if (a.value_int !== undefined) t = { dtype: 'int64', shape: [], data: BigInt64Array.of(BigInt(a.value_int as number)) };
@@ -115,31 +116,51 @@ const cast: OpDef = {
     const x = ctx.required(node, 0);
     const type = elementType(attrInt(node, 'to', 1));
     if (!type || type.dtype === 'string') throw new CompileError('unsupported', `Cast ${node.name}: target type ${attrInt(node, 'to', 0)} is not supported`);
-    castTo(ctx, node, x, type.dtype, type.half);
+    castTo(ctx, node, x, type);
   },
   emit(ctx, node) {
     const from = ctx.tensor(node.inputs[0]).dtype;
-    const n = numel(ctx.tensor(node.outputs[0]).shape);
-    const to = ctx.tensor(node.outputs[0]).dtype;
-    // A half result is rounded after every node that makes one (see generateC).
-    return `for (long i = 0; i < ${n}; i++) { const ${C_TYPE[from]} x = ${ctx.ref(node.inputs[0])}[i]; ${ctx.ref(node.outputs[0])}[i] = ${cCast(from, to, 'x')}; }`;
+    const out = ctx.tensor(node.outputs[0]);
+    const n = numel(out.shape);
+    // A half result is rounded after every node that makes one (see generateC); a float8, int4 or uint4 one here.
+    const value = packedCast(out.packed, cCast(from, out.dtype, 'x'), attrInt(node, 'saturate', 1) === 1);
+    return `for (long i = 0; i < ${n}; i++) { const ${C_TYPE[from]} x = ${ctx.ref(node.inputs[0])}[i]; ${ctx.ref(node.outputs[0])}[i] = ${value}; }`;
   },
 };
+
+/** C that takes a value of the held type to one the packed type has (float8 rounded, saturating or not; int4 and uint4 the low four bits). */
+function packedCast(p: Packed | undefined, v: string, saturate: boolean): string {
+  if (!p) return v;
+  if (isFloat8(p)) return `${float8C(p).round}(${v}, ${saturate ? 1 : 0})`;
+  return p === 'uint4' ? `(uint8_t)((${v}) & 15)` : `(int8_t)((((${v}) & 15) ^ 8) - 8)`;
+}
+
+/** The same in JavaScript, for folding. */
+function packedValue(p: Packed | undefined, v: number, saturate: boolean): number {
+  if (!p) return v;
+  if (isFloat8(p)) return roundFloat8(p, v, saturate);
+  return p === 'uint4' ? v & 15 : ((v & 15) ^ 8) - 8;
+}
 
 /**
  * Cast's value, folded when the input is a constant (conversions as convert.ts defines them: a
  * float out of an integer type's range saturates to int64 first, NaN is 0; exporters compute
  * such values and then discard them, as T5's log of a zero distance).
  */
-function castTo(ctx: InferContext, node: Node, x: Tensor, to: DType, half: Half | undefined): void {
+function castTo(ctx: InferContext, node: Node, x: Tensor, type: { dtype: DType; half?: Half; packed?: Packed }): void {
+  const to = type.dtype;
+  const saturate = attrInt(node, 'saturate', 1) === 1;
   let data: TypedArray | undefined;
   if (x.data) {
     data = makeArray(to, x.data.length);
     const src = values(x.data);
     const dst = values(data);
-    for (let i = 0; i < x.data.length; i++) dst[i] = castValue(src[i], x.dtype, to);
+    for (let i = 0; i < x.data.length; i++) {
+      const v = castValue(src[i], x.dtype, to);
+      dst[i] = type.packed ? packedValue(type.packed, v as number, saturate) : v;
+    }
   }
-  ctx.output(node, 0, { dtype: to, shape: [...x.shape], data, half });
+  ctx.output(node, 0, { dtype: to, shape: [...x.shape], data, half: type.half, ...(type.packed ? { packed: type.packed } : {}) });
 }
 
 const concat: OpDef = {
@@ -393,7 +414,7 @@ const castLike: OpDef = {
   infer(ctx, node) {
     const like = ctx.required(node, 1);
     if (like.dtype === 'string') throw new CompileError('unsupported', `CastLike ${node.name}: casting to strings is not supported`);
-    castTo(ctx, { ...node, inputs: [node.inputs[0]] }, ctx.required(node, 0), like.dtype, like.half);
+    castTo(ctx, { ...node, inputs: [node.inputs[0]] }, ctx.required(node, 0), like);
   },
   emit: (ctx, node) => cast.emit!(ctx, { ...node, inputs: [node.inputs[0]] }),
 };
