@@ -26,7 +26,7 @@ import { GRIDSAMPLE_OPS } from './ops/gridsample';
 import { cString, STRING_OPS } from './ops/string';
 import { TILE_OPS } from './ops/tile';
 import { foldConstant } from './fold';
-import { isFloat8, Packed, PACKED, packedConversionsC, packedHeld, packedLoadC, packedStoreC } from './packed';
+import { isPackedFloat, Packed, PACKED, packedBits, packedConversionsC, packedHeld, packedLoadC, packedStoreC } from './packed';
 import { CONTROL_OPS, controlState, hasSubgraphs, Inference, lowerControl, subgraphOps } from './control';
 import { RNN_OPS } from './ops/rnn';
 import { graphFlops } from './flops';
@@ -200,7 +200,7 @@ export function inferShapes(graph: Graph): void {
   }
 }
 
-/** The operators that take and give float8, int4 and uint4 tensors (see packed.ts). */
+/** The operators that take and give float8, float4, int4, uint4, int2 and uint2 tensors (see packed.ts). */
 const PACKED_OPS: ReadonlySet<string> = new Set(['Cast', 'CastLike', 'Constant']);
 
 function checkPacked(graph: Graph, n: Node, names: string[]): void {
@@ -505,7 +505,7 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
   const halfBuffers = [...inputs.map((t, i) => ({ t, v: `kiln_in${i}` })), ...outputs.map((t, i) => ({ t, v: `kiln_out${i}` }))]
     .filter(({ t }) => isHalf(t.dtype))
     .map(({ t, v }) => `static float ${v}[${Math.max(1, numel(t.shape))}] ${align(numel(t.shape) * 4, v)}; /* ${comment(t.name)}, as float32 */`);
-  // float8, int4 and uint4 at the edges: converted from their bytes first, to them at the end, held in these.
+  // float8, float4, int4, uint4, int2 and uint2 at the edges: converted from their bytes first, to them at the end, held in these.
   const packedOf = (t: TensorInfo) => (PACKED.includes(t.dtype as Packed) ? (t.dtype as Packed) : undefined);
   const packedBuffers = [...inputs.map((t, i) => ({ t, v: `kiln_in${i}` })), ...outputs.map((t, i) => ({ t, v: `kiln_out${i}` }))]
     .filter(({ t }) => packedOf(t))
@@ -514,13 +514,13 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
     const p = graph.tensors.get(o)!.packed;
     if (p) body.push(`  ${packedStoreC(p, `out${i}`, `(uint8_t *)outputs[${i}]`, numel(graph.tensors.get(o)!.shape))}`);
   });
-  const float8 = [...graph.tensors.values()].flatMap((t) => (t.packed && isFloat8(t.packed) ? [t.packed] : []));
+  const minifloats = [...graph.tensors.values()].flatMap((t) => (t.packed && isPackedFloat(t.packed) ? [t.packed] : []));
   const scratchDecl = useKernels ? `static float kiln_scratch[KILN_THREADS * KILN_SCRATCH_FLOATS] ${align(threads * Math.max(16, scratchFloats) * 4, 'kiln_scratch')};` : '';
   const sharedDecl = sharedFloats ? `static float kiln_shared[${sharedFloats}] ${align(sharedFloats * 4, 'kiln_shared')};` : '';
   const cDecl = (t: TensorInfo) => (t.dtype === 'string' ? 'const char *' : isHalf(t.dtype) ? 'uint16_t' : packedOf(t) ? 'uint8_t' : C_TYPE[t.dtype as keyof typeof C_TYPE]);
   const edgeType = (t: TensorInfo) => {
     const p = packedOf(t);
-    if (p) return isFloat8(p) ? `${p} (uint8_t, the format's bits)` : `${p} (two to a uint8_t, the first in its low four bits)`;
+    if (p) return packedBits(p) === 8 ? `${p} (uint8_t, the format's bits)` : `${p} (${8 / packedBits(p) === 2 ? 'two' : 'four'} to a uint8_t, the first in its low ${packedBits(p) === 4 ? 'four' : 'two'} bits)`;
     return t.dtype === 'string' ? 'string (const char *, UTF-8)' : isHalf(t.dtype) ? `${t.dtype} (uint16_t, the format's bits)` : t.dtype;
   };
   const describe = (ts: TensorInfo[]) => ts.map((t, i) => ` *   [${i}] ${comment(t.name)}: ${edgeType(t)} [${t.shape.join(', ')}]${t.dynamic ? ' at most; the actual shape depends on the values' : ''}`).join('\n');
@@ -587,7 +587,7 @@ ${weightDefs.join('\n')}` : weightDefs.length ? `static const unsigned char kiln
 ${weightDefs.join('\n')}` : ''}
 
 ${halves ? halfConversionsC('static inline') : ''}
-${packedConversionsC(float8)}
+${packedConversionsC(minifloats)}
 ${buffers.join('\n')}
 ${halfBuffers.join('\n')}
 ${packedBuffers.join('\n')}
@@ -668,6 +668,6 @@ export function modelJobProblem(meta: { inputs: Pick<TensorInfo, 'name' | 'dtype
   const bf16 = [...meta.inputs, ...meta.outputs].filter((t) => t.dtype === 'bfloat16').map((t) => t.name);
   if (bf16.length) return `bfloat16 inputs and outputs (${bf16.join(', ')}) are compiled by the compiler library and CLI, not by model jobs: the ONNX Runtime reference takes no bfloat16 tensors from JavaScript`;
   const packed = [...meta.inputs, ...meta.outputs].filter((t) => PACKED.includes(t.dtype as Packed)).map((t) => `${t.name} (${t.dtype})`);
-  if (packed.length) return `float8, int4 and uint4 inputs and outputs (${packed.join(', ')}) are compiled by the compiler library and CLI, not by model jobs`;
+  if (packed.length) return `float8, float4, int4, uint4, int2 and uint2 inputs and outputs (${packed.join(', ')}) are compiled by the compiler library and CLI, not by model jobs`;
   return null;
 }

@@ -101,8 +101,11 @@ export const VERIFY_DTYPE: Record<Exclude<IODType, 'string'>, VDType> = {
   float8e4m3fnuz: 'uint8',
   float8e5m2: 'uint8',
   float8e5m2fnuz: 'uint8',
+  float4e2m1: 'uint8',
   int4: 'uint8',
   uint4: 'uint8',
+  int2: 'uint8',
+  uint2: 'uint8',
 };
 
 export const TARGET_RUNNERS: Record<string, (exe: string) => string[]> = {
@@ -314,7 +317,7 @@ export function compareOutputs(
 
 /** A tensor as the harness reads it: raw elements, or each string as a uint32 length and its UTF-8 bytes. */
 export function harnessBytes(t: { dtype: string; half?: 'float16' | 'bfloat16'; packed?: Packed; data?: ArrayBufferView | null; strings?: string[] }): Buffer {
-  // float8 as their bytes, int4 and uint4 two to a byte.
+  // float8 as their bytes, the 4-bit and 2-bit types packed.
   if (t.packed) return Buffer.from(pack(t.packed, t.data as unknown as ArrayLike<number>));
   if (t.half) {
     // A half tensor is held as float32 values; the harness reads its 16-bit elements.

@@ -45,8 +45,8 @@ export function modelHarness(meta: ModelMetadata): string {
     } else lines.push(`  { void *p = malloc(${Math.max(1, n)}); if (!p || fread(p, 1, ${n}, in) != ${n}) ${short} inputs[${i}] = p; }`);
   });
   lines.push('  fclose(in);');
-  // int4 and uint4 are two elements to a byte: counted in bytes.
-  const nibbles = (t: { dtype: string }) => t.dtype === 'int4' || t.dtype === 'uint4';
+  // The 4-bit and 2-bit types are several elements to a byte: counted in bytes.
+  const nibbles = (t: { dtype: keyof typeof DTYPE_BYTES }) => t.dtype !== 'string' && DTYPE_BYTES[t.dtype] < 1;
   meta.outputs.forEach((t, i) => lines.push(`  outputs[${i}] = calloc(${nibbles(t) ? `${Math.max(1, bytes(t))}, 1` : `${Math.max(1, numel(t.shape))}, ${t.dtype === 'string' ? 'sizeof(char *)' : DTYPE_BYTES[t.dtype]}`});`));
   // A failed run is reported on stderr, by its code and, where the model lists it, its meaning; the harness then exits 107.
   const known = Object.entries(meta.errors ?? {}).filter(([c]) => /^[0-9]+$/.test(c));

@@ -1,6 +1,6 @@
 import { onnx } from 'onnx-proto';
 import { Half, halfToFloat32 } from './half';
-import { isFloat8, Packed, packedBytes, unpack } from './packed';
+import { Packed, packedBytes, packedHeldType, unpack } from './packed';
 import { arrayView, CompileError, DType, DTYPE_BYTES, Graph, makeArray, MAX_TENSOR_ELEMENTS, MAX_FOLDED_ELEMENTS, Node, Subgraph, Tensor, TypedArray } from './ir';
 
 export interface ImportOptions {
@@ -33,24 +33,24 @@ const DTYPES: Partial<Record<number, DType>> = {
 
 const HALVES: Partial<Record<number, Half>> = { [DT.FLOAT16]: 'float16', [DT.BFLOAT16]: 'bfloat16' };
 
-/** The float8 formats, int4 and uint4, by their ONNX codes (newer than the protobuf definitions this reads with). */
-const PACKED_CODES: Partial<Record<number, Packed>> = { 17: 'float8e4m3fn', 18: 'float8e4m3fnuz', 19: 'float8e5m2', 20: 'float8e5m2fnuz', 21: 'uint4', 22: 'int4' };
-/** Names of the element types that no version of the compiler takes, for its messages. */
-const OTHER_NAMES: Partial<Record<number, string>> = { 23: 'FLOAT4E2M1', 24: 'FLOAT8E8M0', 25: 'UINT2', 26: 'INT2', 27: 'FLOAT6E2M3', 28: 'FLOAT6E3M2' };
+/** The float8 and float4 formats, int4, uint4, int2 and uint2, by their ONNX codes (newer than the protobuf definitions this reads with). */
+const PACKED_CODES: Partial<Record<number, Packed>> = { 17: 'float8e4m3fn', 18: 'float8e4m3fnuz', 19: 'float8e5m2', 20: 'float8e5m2fnuz', 21: 'uint4', 22: 'int4', 23: 'float4e2m1', 25: 'uint2', 26: 'int2' };
+/** Names of the element types the compiler does not take, for its messages. */
+const OTHER_NAMES: Partial<Record<number, string>> = { 24: 'FLOAT8E8M0', 27: 'FLOAT6E2M3', 28: 'FLOAT6E3M2' };
 
-/** An ONNX element type as the IR holds it: half formats are float32 tensors marked `half`; float8 float32, int4 int8 and uint4 uint8, marked `packed`. */
+/** An ONNX element type as the IR holds it: half formats are float32 tensors marked `half`; float8 and float4 float32, int4 and int2 int8, uint4 and uint2 uint8, marked `packed` (packed.ts). */
 export function elementType(code: number): { dtype: DType; half?: Half; packed?: Packed } | undefined {
   const half = HALVES[code];
   if (half) return { dtype: 'float32', half };
   const packed = PACKED_CODES[code];
-  if (packed) return { dtype: isFloat8(packed) ? 'float32' : packed === 'int4' ? 'int8' : 'uint8', packed };
+  if (packed) return { dtype: packedHeldType(packed), packed };
   const d = DTYPES[code];
   return d ? { dtype: d } : undefined;
 }
 
 function dtypeOf(code: number, what: string): { dtype: DType; half?: Half; packed?: Packed } {
   const d = elementType(code);
-  if (!d) throw new CompileError('unsupported', `${what} has element type ${DT[code] ?? OTHER_NAMES[code] ?? code}, which is not supported (float32, float16, bfloat16, float64, int64, uint64, int32, uint32, int16, uint16, int8, uint8, bool, string are; float8, int4 and uint4 by Cast and CastLike)`);
+  if (!d) throw new CompileError('unsupported', `${what} has element type ${DT[code] ?? OTHER_NAMES[code] ?? code}, which is not supported (float32, float16, bfloat16, float64, int64, uint64, int32, uint32, int16, uint16, int8, uint8, bool, string are; float8, float4, int4, uint4, int2 and uint2 by Cast and CastLike)`);
   return d;
 }
 
@@ -73,7 +73,7 @@ export function tensorFromProto(t: onnx.ITensorProto, fallbackName = ''): Tensor
   const shape = (t.dims ?? []).map(long);
   const n = shape.reduce((a, b) => a * b, 1);
   if (packed) {
-    // A byte per float8 element, two int4 elements to a byte: in raw_data, or a byte per int32_data entry.
+    // A byte per float8 element, two 4-bit or four 2-bit elements to a byte: in raw_data, or a byte per int32_data entry.
     if (!Number.isSafeInteger(n) || n > MAX_FOLDED_ELEMENTS) throw new CompileError('too-large', `initializer ${name} has more than ${MAX_FOLDED_ELEMENTS} elements`);
     const want = packedBytes(packed, n);
     const bytes = t.rawData && t.rawData.length ? Uint8Array.from(t.rawData) : Uint8Array.from(t.int32Data ?? [], (v) => Number(v) & 0xff);

@@ -10,7 +10,7 @@ export type DType = 'float32' | 'int64' | 'int32' | 'bool' | 'float64' | 'uint8'
 
 /**
  * Element types at a model's edges: the IR's, the half formats (held as float32 inside, see
- * half.ts), and the float8 formats, int4 and uint4 (held as float32, int8 and uint8, see packed.ts).
+ * half.ts), and the float8 and float4 formats, int4, uint4, int2 and uint2 (see packed.ts).
  */
 export type IODType = DType | Half | Packed;
 
@@ -34,7 +34,7 @@ export interface Tensor {
    * that format, and at the graph's edges it is 16-bit.
    */
   half?: Half;
-  /** A float8, int4 or uint4 tensor (held as float32, int8 or uint8): Cast and CastLike take it, and the graph's edges. */
+  /** A float8, float4, int4, uint4, int2 or uint2 tensor (held as float32, int8 or uint8, see packed.ts): Cast and CastLike take it, and the graph's edges. */
   packed?: Packed;
 }
 
@@ -107,7 +107,7 @@ export interface Graph {
   producer: string;
   /** Graph outputs the model declares float16 or bfloat16. */
   outputHalf?: Record<string, Half>;
-  /** Graph outputs the model declares float8, int4 or uint4. */
+  /** Graph outputs the model declares float8, float4, int4, uint4, int2 or uint2. */
   outputPacked?: Record<string, Packed>;
 }
 
@@ -176,7 +176,7 @@ export function cInt(dtype: DType, v: bigint | number): string {
   return dtype === 'int32' && b === -(1n << 31n) ? 'INT32_MIN' : `${b}`;
 }
 
-/** Bytes per element at the graph's edges (in files and entry-point buffers); int4 and uint4 are half a byte, so count them with ioBytes. */
+/** Bytes per element at the graph's edges (in files and entry-point buffers); the 4-bit and 2-bit types are less than a byte, so count them with ioBytes. */
 export const IO_BYTES: Record<IODType, number> = {
   ...DTYPE_BYTES,
   float16: 2,
@@ -185,13 +185,16 @@ export const IO_BYTES: Record<IODType, number> = {
   float8e4m3fnuz: 1,
   float8e5m2: 1,
   float8e5m2fnuz: 1,
+  float4e2m1: 0.5,
   int4: 0.5,
   uint4: 0.5,
+  int2: 0.25,
+  uint2: 0.25,
 };
 
-/** The bytes `count` elements of a type take at the graph's edges (int4 and uint4 two to a byte, rounded up). */
+/** The bytes `count` elements of a type take at the graph's edges (the 4-bit and 2-bit types packed, rounded up). */
 export function ioBytes(dtype: IODType, count: number): number {
-  return dtype === 'int4' || dtype === 'uint4' ? packedBytes(dtype, count) : count * IO_BYTES[dtype];
+  return IO_BYTES[dtype] < 1 ? packedBytes(dtype as Packed, count) : count * IO_BYTES[dtype];
 }
 
 /** The element type a tensor has at the graph's edges. */

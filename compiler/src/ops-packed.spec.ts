@@ -5,17 +5,19 @@ import { onnx } from 'onnx-proto';
 import { ModelBuilder } from '../test/builder';
 import { OrtHarness, TARGETS, X86 } from '../test/ort-harness';
 import { compileModel, modelJobProblem } from './compile';
-import { Float8, float8Bits, float8Value, roundFloat8 } from './packed';
+import { Float8, minifloatBits as float8Bits, minifloatValue as float8Value, roundMinifloat as roundFloat8 } from './packed';
 
 /*
- * float8 (e4m3fn, e4m3fnuz, e5m2, e5m2fnuz), int4 and uint4 at a graph's edges and through Cast
- * and CastLike: compiled, built with clang for x86_64 and aarch64 (under qemu), run and compared
- * with ONNX Runtime, which takes int4 and uint4 tensors from JavaScript but not float8 ones (its
- * float8 Cast is compared through float32, and the bytes with the definitions in packed.ts).
+ * float8 (e4m3fn, e4m3fnuz, e5m2, e5m2fnuz), float4e2m1, int4, uint4, int2 and uint2 at a graph's
+ * edges and through Cast and CastLike: compiled, built with clang for x86_64 and aarch64 (under
+ * qemu), run and compared with ONNX Runtime, which takes none of them from JavaScript (its float8
+ * and int4 Casts are compared through float32 and int8, the bytes with the definitions in
+ * packed.ts), and, for float4e2m1 and the 2-bit types it lacks, with the values ONNX's reference
+ * implementation (numpy with ml_dtypes) gives.
  */
 
 const DT = onnx.TensorProto.DataType;
-const CODE: Record<Float8 | 'int4' | 'uint4', number> = { float8e4m3fn: 17, float8e4m3fnuz: 18, float8e5m2: 19, float8e5m2fnuz: 20, uint4: 21, int4: 22 };
+const CODE: Record<Float8 | 'float4e2m1' | 'int4' | 'uint4' | 'int2' | 'uint2', number> = { float8e4m3fn: 17, float8e4m3fnuz: 18, float8e5m2: 19, float8e5m2fnuz: 20, uint4: 21, int4: 22, float4e2m1: 23, uint2: 25, int2: 26 };
 const FLOAT8: Float8[] = ['float8e4m3fn', 'float8e4m3fnuz', 'float8e5m2', 'float8e5m2fnuz'];
 
 /** Values that exercise rounding: ties either way, subnormals, the largest finite values and just past them, infinities, NaN, zeros. */
@@ -166,6 +168,46 @@ describe('float8, int4 and uint4 through Cast and CastLike, against ONNX Runtime
     }
   });
 
+  it('float4e2m1, int2 and uint2 at the edges and through Cast, as ONNX\'s reference gives them (rounded to even and saturated; the low two bits of the truncated value)', async () => {
+    // Values and what numpy with ml_dtypes 0.6 (ONNX's reference) makes of them.
+    const x = [0.48, 0.25, 1.05, -3.5, -8, 9, 1e6, 1e-7, NaN, Infinity, -Infinity, -4, 0.01, 0, -0, 0.75, 1.25, 1.75, 2.5, 3.5, 5, 7, -0.25, -0.26, 0.26, 5.0001, 4.9999];
+    const f4 = [1, 0, 2, 14, 15, 7, 7, 0, 8, 7, 15, 14, 0, 0, 8, 2, 2, 4, 4, 6, 6, 7, 8, 9, 1, 7, 6];
+    const f4Values = [0, 0.5, 1, 1.5, 2, 3, 4, 6, -0, -0.5, -1, -1.5, -2, -3, -4, -6];
+    const y = [-5, -3, -2, -1, 0, 1, 2, 3, 4, 5, 1.5, -1.5, 2.9];
+    const i2 = [-1, 1, -2, -1, 0, 1, -2, -1, 0, 1, 1, -1, -2];
+    const u2 = [3, 1, 2, 3, 0, 1, 2, 3, 0, 1, 1, 3, 2];
+    const pack = (v: number[], bits: number) => {
+      const out = new Uint8Array(Math.ceil((v.length * bits) / 8));
+      v.forEach((e, i) => (out[Math.floor((i * bits) / 8)] |= (e & ((1 << bits) - 1)) << ((i * bits) % 8)));
+      return out;
+    };
+    for (const constant of [false, true]) {
+      const b = new ModelBuilder(23);
+      const xs = constant ? b.op('Constant', [], { value: { tensor: { dims: [x.length], dataType: DT.FLOAT, rawData: new Uint8Array(Float32Array.from(x).buffer) } } }) : b.input('x', [x.length]);
+      const ys = constant ? b.op('Constant', [], { value: { tensor: { dims: [y.length], dataType: DT.FLOAT, rawData: new Uint8Array(Float32Array.from(y).buffer) } } }) : b.input('y', [y.length]);
+      b.output(b.op('Cast', [xs], { to: CODE.float4e2m1 }), CODE.float4e2m1);
+      b.output(b.op('Cast', [ys], { to: CODE.int2 }), CODE.int2);
+      b.output(b.op('CastLike', [ys, b.op('Constant', [], { value: { tensor: { dims: [1], dataType: CODE.uint2, rawData: Uint8Array.of(1) } } })]), CODE.uint2);
+      const codes = b.input('codes', [16], CODE.float4e2m1);
+      b.output(b.op('Cast', [codes], { to: DT.FLOAT }));
+      b.output(b.op('Cast', [b.input('i2', [13], CODE.int2)], { to: DT.INT32 }), DT.INT32);
+      b.output(b.op('Cast', [b.input('u2', [13], CODE.uint2)], { to: DT.INT8 }), DT.INT8);
+      const inputs = [...(constant ? [] : [Float32Array.from(x), Float32Array.from(y)]), pack(Array.from({ length: 16 }, (_, i) => i), 4), pack(i2, 2), pack(u2, 2)];
+      for (const target of constant ? [X86] : TARGETS) {
+        const r = await h.runRaw(b.build(), inputs, target);
+        assert.equal(r.status, 0, r.stderr);
+        const where = `${constant ? 'folded' : 'at run time'} on ${target.triple}`;
+        assert.deepEqual([...r.outputs[0]], [...pack(f4, 4)], `float4e2m1 ${where}`);
+        assert.deepEqual([...r.outputs[1]], [...pack(i2, 2)], `int2 ${where}`);
+        assert.deepEqual([...r.outputs[2]], [...pack(u2, 2)], `uint2 ${where}`);
+        assert.deepEqual(Array.from(new Float32Array(r.outputs[3].buffer, r.outputs[3].byteOffset, 16)), f4Values, `float4e2m1 read ${where}`);
+        assert.deepEqual(Array.from(new Int32Array(r.outputs[4].buffer, r.outputs[4].byteOffset, 13)), i2, `int2 read ${where}`);
+        assert.deepEqual(Array.from(new Int8Array(r.outputs[5].buffer, r.outputs[5].byteOffset, 13)), u2, `uint2 read ${where}`);
+        assert.match(r.header, /int2 \(four to a uint8_t, the first in its low two bits\) \[13\]/);
+      }
+    }
+  });
+
   it('other operators refuse them by name, and model jobs refuse them at the edges', () => {
     const b = new ModelBuilder(21);
     const x = b.input('x', [4], CODE.int4);
@@ -177,6 +219,6 @@ describe('float8, int4 and uint4 through Cast and CastLike, against ONNX Runtime
     const c = new ModelBuilder(21);
     c.output(c.op('Cast', [c.input('x', [4])], { to: CODE.float8e5m2 }), CODE.float8e5m2);
     const { metadata } = compileModel(c.build());
-    assert.match(modelJobProblem(metadata) ?? '', /float8, int4 and uint4 inputs and outputs \(cast_0 \(float8e5m2\)\) are compiled by the compiler library and CLI/);
+    assert.match(modelJobProblem(metadata) ?? '', /float8, float4, int4, uint4, int2 and uint2 inputs and outputs \(cast_0 \(float8e5m2\)\) are compiled by the compiler library and CLI/);
   });
 });

@@ -1,7 +1,7 @@
 import { C_TYPE, CompileError, DType, makeArray, Node, numel, Tensor, toNumbers, TypedArray } from '../ir';
 import { values } from './arith';
 import { castValue, cCast } from './convert';
-import { float8C, isFloat8, Packed, roundFloat8 } from '../packed';
+import { Packed, packedCast, packedCastC } from '../packed';
 import type { Half } from '../half';
 import { elementType } from '../import';
 import { attrInt, attrInts, EmitContext, InferContext, loops, normAxis, offset, OpDef, stridesOf } from './op';
@@ -123,24 +123,12 @@ const cast: OpDef = {
     const out = ctx.tensor(node.outputs[0]);
     const n = numel(out.shape);
     // A half result is rounded after every node that makes one (see generateC); a float8, int4 or uint4 one here.
-    const value = packedCast(out.packed, cCast(from, out.dtype, 'x'), attrInt(node, 'saturate', 1) === 1);
+    const value = out.packed ? packedCastC(out.packed, cCast(from, out.dtype, 'x'), attrInt(node, 'saturate', 1) === 1) : cCast(from, out.dtype, 'x');
     return `for (long i = 0; i < ${n}; i++) { const ${C_TYPE[from]} x = ${ctx.ref(node.inputs[0])}[i]; ${ctx.ref(node.outputs[0])}[i] = ${value}; }`;
   },
 };
 
-/** C that takes a value of the held type to one the packed type has (float8 rounded, saturating or not; int4 and uint4 the low four bits). */
-function packedCast(p: Packed | undefined, v: string, saturate: boolean): string {
-  if (!p) return v;
-  if (isFloat8(p)) return `${float8C(p).round}(${v}, ${saturate ? 1 : 0})`;
-  return p === 'uint4' ? `(uint8_t)((${v}) & 15)` : `(int8_t)((((${v}) & 15) ^ 8) - 8)`;
-}
 
-/** The same in JavaScript, for folding. */
-function packedValue(p: Packed | undefined, v: number, saturate: boolean): number {
-  if (!p) return v;
-  if (isFloat8(p)) return roundFloat8(p, v, saturate);
-  return p === 'uint4' ? v & 15 : ((v & 15) ^ 8) - 8;
-}
 
 /**
  * Cast's value, folded when the input is a constant (conversions as convert.ts defines them: a
@@ -157,7 +145,7 @@ function castTo(ctx: InferContext, node: Node, x: Tensor, type: { dtype: DType; 
     const dst = values(data);
     for (let i = 0; i < x.data.length; i++) {
       const v = castValue(src[i], x.dtype, to);
-      dst[i] = type.packed ? packedValue(type.packed, v as number, saturate) : v;
+      dst[i] = type.packed ? packedCast(type.packed, v as number, saturate) : v;
     }
   }
   ctx.output(node, 0, { dtype: to, shape: [...x.shape], data, half: type.half, ...(type.packed ? { packed: type.packed } : {}) });
