@@ -1,7 +1,7 @@
 import { C_TYPE, cInt, CompileError, DType, isInteger, isUnsigned, makeArray, Node, numel, TypedArray } from '../ir';
 import { cArith, cIntDiv, isFloat, jsArith, jsIntDiv, NUMERIC, Value, values } from './arith';
 import { BITWISE_OPS } from './bitwise';
-import { attrFloat, broadcast, broadcastStrides, EmitContext, flt, InferContext, loops, offset, OpDef } from './op';
+import { attrFloat, attrInt, attrString, broadcast, broadcastStrides, EmitContext, flt, InferContext, loops, offset, OpDef } from './op';
 
 /** A float -> float function, as C (of `x`) and as JS for folding constants. */
 interface Unary {
@@ -38,6 +38,13 @@ const erf = (x: number): number => {
   for (let n = 60; n >= 1; n--) f = n / 2 / (t + f);
   return Math.sign(x) * (1 - Math.exp(-t * t) / Math.sqrt(Math.PI) / (t + f));
 };
+
+/** Gelu's approximation: none (the erf form) or tanh. */
+function gelu(node: Node): 'none' | 'tanh' {
+  const a = attrString(node, 'approximate', 'none');
+  if (a !== 'none' && a !== 'tanh') throw new CompileError('invalid', `Gelu ${node.name}: approximate must be none or tanh, not ${a}`);
+  return a;
+}
 
 const UNARY: Unary[] = [
   // NaN stays NaN and -0 stays -0, as in ONNX Runtime (and in the kernels' fused clamp).
@@ -119,6 +126,17 @@ const UNARY: Unary[] = [
     js: (n) => (x) => Math.max(0, Math.min(1, attrFloat(n, 'alpha', 0.2) * x + attrFloat(n, 'beta', 0.5))),
   },
   { type: 'HardSwish', c: () => 'x * fmaxf(0.0f, fminf(1.0f, x / 6.0f + 0.5f))', js: () => (x) => x * Math.max(0, Math.min(1, x / 6 + 0.5)) },
+  {
+    type: 'Gelu',
+    // In double: erf's and tanh's float forms are a few ulp off near zero, where GELU's value is small.
+    c: (n) => (gelu(n) === 'tanh' ? '(float)(0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * (double)x * x * x))))' : '(float)(0.5 * x * (1.0 + erf(x * 0.7071067811865476)))'),
+    js: (n) => (gelu(n) === 'tanh' ? (x) => 0.5 * x * (1 + Math.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))) : (x) => 0.5 * x * (1 + erf(x * Math.SQRT1_2))),
+  },
+  {
+    type: 'Swish',
+    c: (n) => `x / (1.0f + expf(${flt(-attrFloat(n, 'alpha', 1))} * x))`,
+    js: (n) => (x) => x / (1 + Math.exp(-attrFloat(n, 'alpha', 1) * x)),
+  },
   {
     type: 'Elu',
     c: (n) => `x >= 0.0f ? x : ${flt(attrFloat(n, 'alpha', 1))} * (expf(x) - 1.0f)`,
@@ -386,6 +404,30 @@ const dropout: OpDef = {
   },
 };
 
+/** IsNaN, and IsInf (either sign, or only the one that detect_positive / detect_negative leave on): a bool per element. */
+function floatTest(type: 'IsNaN' | 'IsInf'): OpDef {
+  const test = (node: Node): { c: string; js: (v: number) => boolean } => {
+    if (type === 'IsNaN') return { c: 'x != x', js: Number.isNaN };
+    const pos = attrInt(node, 'detect_positive', 1) === 1;
+    const neg = attrInt(node, 'detect_negative', 1) === 1;
+    return { c: `(${pos ? 'x == INFINITY' : '0'}) || (${neg ? 'x == -INFINITY' : '0'})`, js: (v) => (pos && v === Infinity) || (neg && v === -Infinity) };
+  };
+  return {
+    type,
+    infer(ctx, node) {
+      const x = ctx.required(node, 0);
+      if (!isFloat(x.dtype)) throw new CompileError('unsupported', `${type} ${node.name}: ${x.dtype} tensors are not supported (float, double, float16 and bfloat16 are)`);
+      const f = test(node).js;
+      const data = x.data ? Uint8Array.from(x.data as Float32Array, (v) => (f(v) ? 1 : 0)) : undefined;
+      ctx.output(node, 0, { dtype: 'bool', shape: [...x.shape], data });
+    },
+    emit(ctx, node) {
+      const x = ctx.tensor(node.inputs[0]);
+      return `for (long i = 0; i < ${numel(x.shape)}; i++) { const ${C_TYPE[x.dtype]} x = ${ctx.ref(node.inputs[0])}[i]; ${ctx.ref(node.outputs[0])}[i] = (uint8_t)(${test(node).c}); }`;
+    },
+  };
+}
+
 export const ELEMENTWISE_OPS: OpDef[] = [
   ...UNARY.map(unaryOp),
   ...BINARY.map(binaryOp),
@@ -394,5 +436,7 @@ export const ELEMENTWISE_OPS: OpDef[] = [
   where,
   passThrough('Identity'),
   dropout,
+  floatTest('IsNaN'),
+  floatTest('IsInf'),
   ...BITWISE_OPS,
 ];
