@@ -320,6 +320,8 @@ const RETURNS_WHEN: Record<number, string> = {
   [RUN_ERRORS.unfitBranch]: `when the model takes a branch of an If that does not fit the input shapes it was compiled for:{branches}
  * such a branch was written for other input shapes and could not be compiled for these; taking it ends the run,
  * and the outputs are then incomplete`,
+  [RUN_ERRORS.shapeMismatch]: `when a value the model reads at run time that decides a shape (a reduction's axes, a shape, k,
+ * pads, ...) gives another shape than the one the model declares, for which it was compiled; the outputs are then incomplete`,
 };
 
 /** Generates dependency-free C: one entry point, weights embedded as binary data. */
@@ -421,6 +423,10 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
     indexOutOfRange() {
       errorCodes.add(RUN_ERRORS.indexOutOfRange);
       return `return ${RUN_ERRORS.indexOutOfRange};`;
+    },
+    shapeMismatch() {
+      errorCodes.add(RUN_ERRORS.shapeMismatch);
+      return `return ${RUN_ERRORS.shapeMismatch};`;
     },
     unfitBranch(branch, why) {
       errorCodes.add(RUN_ERRORS.unfitBranch);

@@ -233,11 +233,17 @@ export function importOnnx(bytes: Uint8Array, opts: ImportOptions = {}): Graph {
   const nodes: Node[] = (g.node ?? []).map(nodeFromProto);
   const outputHalf: Record<string, Half> = {};
   const outputPacked: Record<string, Packed> = {};
+  const declared: Record<string, number[]> = {};
+  for (const vi of [...(g.output ?? []), ...(g.valueInfo ?? [])]) {
+    const dims = vi.type?.tensorType?.shape?.dim;
+    if (!vi.name || !dims || dims.some((d) => d.dimParam || d.dimValue == null || long(d.dimValue as number) < 0)) continue;
+    declared[vi.name] = dims.map((d) => long(d.dimValue as number));
+  }
   for (const o of g.output ?? []) {
     const half = HALVES[o.type?.tensorType?.elemType ?? 0];
     if (half && o.name) outputHalf[o.name] = half;
     const packed = PACKED_CODES[o.type?.tensorType?.elemType ?? 0];
     if (packed && o.name) outputPacked[o.name] = packed;
   }
-  return { name: g.name || 'model', opset, nodes, tensors, inputs, outputs: (g.output ?? []).map((o) => o.name ?? ''), producer: model.producerName ?? '', outputHalf, outputPacked };
+  return { name: g.name || 'model', opset, nodes, tensors, inputs, outputs: (g.output ?? []).map((o) => o.name ?? ''), producer: model.producerName ?? '', outputHalf, outputPacked, declared };
 }

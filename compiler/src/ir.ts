@@ -109,6 +109,12 @@ export interface Graph {
   outputHalf?: Record<string, Half>;
   /** Graph outputs the model declares float8, float4, int4, uint4, int2 or uint2. */
   outputPacked?: Record<string, Packed>;
+  /**
+   * The static shapes the model declares for its outputs and value_info tensors (every dimension a
+   * number): an operator whose output shape depends on a value read at run time (axes, a shape, k,
+   * pads, ...) is compiled for the declared shape and checks at run time that the value gives it.
+   */
+  declared?: Record<string, number[]>;
 }
 
 export class CompileError extends Error {

@@ -56,6 +56,11 @@ export interface EmitContext {
    * inferring it gave): the entry point returns RUN_ERRORS.unfitBranch, and the model's header says so.
    */
   unfitBranch(branch: string, why: string): string;
+  /**
+   * The C statement that ends the run because a value read at run time gives another shape than
+   * the declared one the operator was compiled for: the entry point returns RUN_ERRORS.shapeMismatch.
+   */
+  shapeMismatch(): string;
 }
 
 /** The non-zero values a generated <name>_run returns, and what each means (see ModelMetadata.errors). */
@@ -69,12 +74,18 @@ export const RUN_ERRORS = {
    * input shapes it was compiled for, so that the branch could not be compiled; the outputs are then incomplete.
    */
   unfitBranch: 3,
+  /**
+   * A value the model read at run time that decides a shape (a reduction's axes, a shape, k, pads,
+   * ...) gives another shape than the one the model declares, for which it was compiled.
+   */
+  shapeMismatch: 4,
 } as const;
 
 export const RUN_ERROR_MEANINGS: Record<number, string> = {
   [RUN_ERRORS.outOfMemory]: 'memory for the output strings could not be allocated',
   [RUN_ERRORS.indexOutOfRange]: 'an index was out of range',
   [RUN_ERRORS.unfitBranch]: 'the model took a branch of an If that does not fit the input shapes it was compiled for',
+  [RUN_ERRORS.shapeMismatch]: 'a value read at run time (axes, a shape, k, pads, ...) gives another output shape than the one the model declares and was compiled for',
 };
 
 export interface OpDef {
@@ -82,6 +93,18 @@ export interface OpDef {
   infer(ctx: InferContext, node: Node): void;
   /** C statements; omitted for ops that are always folded to constants. */
   emit?(ctx: EmitContext, node: Node): string;
+}
+
+/**
+ * The shape the model declares for an output whose shape depends on a value known only at run time
+ * (`what`, as "the axes"); without one, the operator cannot be compiled for static shapes.
+ */
+export function declaredShape(ctx: InferContext, node: Node, i: number, what: string): number[] {
+  const shape = ctx.graph.declared?.[node.outputs[i]];
+  if (!shape) {
+    throw new CompileError('unsupported', `${node.op} ${node.name}: ${what} must be known at compile time, or the model must declare the shape of output ${node.outputs[i]} (then ${what} is read at run time and checked against it)`);
+  }
+  return [...shape];
 }
 
 export function attrInt(node: Node, name: string, fallback: number): number {

@@ -1,6 +1,6 @@
 import { C_TYPE, cInt, CompileError, DType, intRange, isInteger, isUnsigned, Node, numel, Tensor, toNumbers } from '../ir';
 import { cArith, NUMERIC } from './arith';
-import { attrInt, attrInts, loops, normAxis, offset, OpDef, stridesOf } from './op';
+import { attrInt, attrInts, declaredShape, EmitContext, loops, normAxis, offset, OpDef, stridesOf } from './op';
 
 type Kind = 'ReduceMean' | 'ReduceSum' | 'ReduceMax' | 'ReduceMin' | 'ReduceProd' | 'ReduceL1' | 'ReduceL2' | 'ReduceLogSum' | 'ReduceLogSumExp' | 'ReduceSumSquare';
 
@@ -45,7 +45,8 @@ const INTEGER_KINDS: Partial<Record<Kind, { init: (d: DType) => string; acc: (d:
 
 /** Axes from the attribute (older opsets) or the second input (ReduceSum 13+, the rest 18+). */
 function axesOf(lookup: (name: string) => Tensor, node: Node, rank: number): number[] {
-  const fromInput = node.inputs[1] ? toNumbers(lookup(node.inputs[1])) : undefined;
+  const t = node.inputs[1] ? lookup(node.inputs[1]) : undefined;
+  const fromInput = t ? (numel(t.shape) === 0 ? [] : toNumbers(t)) : undefined;
   const axes = fromInput ?? attrInts(node, 'axes');
   if (!axes || axes.length === 0) return attrInt(node, 'noop_with_empty_axes', 0) ? [] : [...Array(rank).keys()];
   return axes.map((a) => normAxis(a, rank, node));
@@ -57,20 +58,27 @@ function reduce(type: Kind): OpDef {
     infer(ctx, node) {
       const x = ctx.required(node, 0);
       const int = INTEGER_KINDS[type];
-      const takes = x.dtype === 'float32' || (int && (isInteger(x.dtype) || (x.dtype === 'bool' && (type === 'ReduceMax' || type === 'ReduceMin') && ctx.opset >= 20)));
-      const kinds = ['float32', ...(int ? ['the integer types'] : []), ...(type === 'ReduceMax' || type === 'ReduceMin' ? ['from opset 20, bool'] : [])];
+      const takes = x.dtype === 'float32' || x.dtype === 'float64' || (int && (isInteger(x.dtype) || (x.dtype === 'bool' && (type === 'ReduceMax' || type === 'ReduceMin') && ctx.opset >= 20)));
+      const kinds = ['float32', 'float64', ...(int ? ['the integer types'] : []), ...(type === 'ReduceMax' || type === 'ReduceMin' ? ['from opset 20, bool'] : [])];
       if (!takes) throw new CompileError('unsupported', `${node.op} ${node.name}: ${x.dtype} is not supported (it takes ${kinds.join(', ')})`);
       const axesT = ctx.input(node, 1);
       const axesInputFrom = type === 'ReduceSum' ? 13 : 18;
       if (axesT && ctx.opset < axesInputFrom) throw new CompileError('invalid', `${type} ${node.name}: axes is an input from opset ${axesInputFrom}; at opset ${ctx.opset} it is the "axes" attribute`);
-      if (axesT && !axesT.data) throw new CompileError('unsupported', `${type} ${node.name}: axes must be a constant`);
-      const axes = axesOf((n) => ctx.graph.tensors.get(n)!, node, x.shape.length);
       const keep = attrInt(node, 'keepdims', 1) === 1;
+      if (runtimeAxes(axesT)) {
+        const shape = declaredShape(ctx, node, 0, 'the axes');
+        if (keep ? shape.length !== x.shape.length : shape.length > x.shape.length) throw new CompileError('invalid', `${type} ${node.name}: the declared output shape [${shape}] has a rank that no reduction of [${x.shape}] gives`);
+        ctx.output(node, 0, { dtype: x.dtype, shape });
+        return;
+      }
+      const axes = axesOf((n) => ctx.graph.tensors.get(n)!, node, x.shape.length);
       const shape = x.shape.flatMap((d, i) => (axes.includes(i) ? (keep ? [1] : []) : [d]));
       ctx.output(node, 0, { dtype: x.dtype, shape });
     },
     emit(ctx, node) {
       const x = ctx.tensor(node.inputs[0]);
+      const axesT = node.inputs[1] ? ctx.tensor(node.inputs[1]) : undefined;
+      if (runtimeAxes(axesT) || x.dtype === 'float64') return emitGeneral(ctx, node, type);
       const axes = axesOf((n) => ctx.tensor(n), node, x.shape.length);
       const kept = x.shape.map((d, i) => (axes.includes(i) ? 1 : d));
       const reduced = x.shape.map((d, i) => (axes.includes(i) ? d : 1));
@@ -90,6 +98,70 @@ function reduce(type: Kind): OpDef {
       });
     },
   };
+}
+
+/** Whether a reduction's axes are an input whose values are known only at run time (not an empty one, whose meaning its shape gives). */
+function runtimeAxes(axesT: Tensor | undefined): axesT is Tensor {
+  return !!axesT && !axesT.data && numel(axesT.shape) > 0;
+}
+
+/** The float reductions in double, as `acc` joins `v` (LogSumExp after a pass for the maximum, `m`), and the final value. */
+const DOUBLE_KINDS: Record<Kind, { init: string; acc: string; fin: string }> = {
+  ReduceMean: { init: '0.0', acc: 'acc += v;', fin: 'count ? acc / (double)count : NAN' },
+  ReduceSum: { init: '0.0', acc: 'acc += v;', fin: 'acc' },
+  ReduceMax: { init: '-INFINITY', acc: 'acc = v > acc ? v : acc;', fin: 'acc' },
+  ReduceMin: { init: 'INFINITY', acc: 'acc = v < acc ? v : acc;', fin: 'acc' },
+  ReduceProd: { init: '1.0', acc: 'acc *= v;', fin: 'acc' },
+  ReduceL1: { init: '0.0', acc: 'acc += fabs(v);', fin: 'acc' },
+  ReduceL2: { init: '0.0', acc: 'acc += v * v;', fin: 'sqrt(acc)' },
+  ReduceLogSum: { init: '0.0', acc: 'acc += v;', fin: 'log(acc)' },
+  ReduceLogSumExp: { init: '0.0', acc: 'acc += exp(v - m);', fin: 'm + log(acc)' },
+  ReduceSumSquare: { init: '0.0', acc: 'acc += v * v;', fin: 'acc' },
+};
+
+/**
+ * A reduction whose axes may be read at run time: each axis is checked (out of range ends the run
+ * with the index error), the shape they give is checked against the output's, which the model
+ * declares (another ends the run with the shape error), then every input element joins its
+ * output's accumulator through strides computed from the axes. Floats accumulate in double.
+ */
+function emitGeneral(ctx: EmitContext, node: Node, type: Kind): string {
+  const x = ctx.tensor(node.inputs[0]);
+  const y = ctx.tensor(node.outputs[0]);
+  const axesT = node.inputs[1] ? ctx.tensor(node.inputs[1]) : undefined;
+  const R = x.shape.length;
+  const keep = attrInt(node, 'keepdims', 1) === 1 ? 1 : 0;
+  const X = ctx.ref(node.inputs[0]);
+  const Y = ctx.ref(node.outputs[0]);
+  const float = x.dtype === 'float32' || x.dtype === 'float64';
+  const int = INTEGER_KINDS[type];
+  const A = float ? 'double' : C_TYPE[x.dtype];
+  const k = float ? DOUBLE_KINDS[type] : { init: int!.init(x.dtype), acc: int!.acc(x.dtype), fin: type === 'ReduceMean' ? 'count ? acc / count : 0' : 'acc' };
+  const ON = Math.max(1, numel(y.shape));
+  const setAxes = runtimeAxes(axesT)
+    ? `for (long j = 0; j < ${numel(axesT.shape)}; j++) { int64_t a = (int64_t)${ctx.ref(axesT.name)}[j]; if (a < 0) a += ${R}; if (a < 0 || a >= ${R}) ${ctx.indexOutOfRange()} red[a] = 1; }`
+    : axesOf((n) => ctx.tensor(n), node, R).map((a) => `red[${a}] = 1;`).join(' ');
+  const xs = stridesOf(x.shape);
+  const pass = (body: string) => loops(x.shape, (idx) => `{ const long o = ${idx.map((v, d) => `${v} * ost[${d}]`).join(' + ') || '0'}; const ${A} v = (${A})${X}[${offset(idx, xs)}]; ${body} }`);
+  const lse = type === 'ReduceLogSumExp' && float;
+  return `{
+  int red[${Math.max(1, R)}] = {0};
+  ${setAxes}
+  static const long dims[${Math.max(1, R)}] = { ${x.shape.join(', ') || '0'} };
+  static const long out[${Math.max(1, y.shape.length)}] = { ${y.shape.join(', ') || '0'} };
+  long ost[${Math.max(1, R)}] = {0}, count = 1, s = 1;
+  int q = ${y.shape.length};
+  for (int d = ${R - 1}; d >= 0; d--) {
+    if (red[d]) { count *= dims[d]; if (${keep} && (--q < 0 || out[q] != 1)) ${ctx.shapeMismatch()} }
+    else { if (--q < 0 || out[q] != dims[d]) ${ctx.shapeMismatch()} ost[d] = s; s *= dims[d]; }
+  }
+  if (q != 0) ${ctx.shapeMismatch()}
+  static ${A} kacc[${ON}];${lse ? `\n  static double kmax[${ON}];\n  for (long o = 0; o < ${ON}; o++) kmax[o] = -INFINITY;\n  ${pass('if (v > kmax[o]) kmax[o] = v;')}` : ''}
+  for (long o = 0; o < ${ON}; o++) kacc[o] = ${k.init};
+  ${pass(`${lse ? 'const double m = kmax[o]; ' : ''}${A} acc = kacc[o]; ${k.acc} kacc[o] = acc;`)}
+  for (long o = 0; o < ${numel(y.shape)}; o++) { ${lse ? 'const double m = kmax[o]; ' : ''}const ${A} acc = kacc[o]; ${Y}[o] = (${C_TYPE[y.dtype]})(${k.fin}); }
+  (void)count;
+}`;
 }
 
 /** ArgMax and ArgMin along one axis, as int64 indices (first or last of equal values). */
