@@ -28,6 +28,15 @@ function reduceModel(op: string, shape: number[], out: number[], keepdims: numbe
   return onnx.ModelProto.encode(m).finish();
 }
 
+/** The model with its outputs declared of these shapes. */
+function declare(bytes: Uint8Array, shapes: number[][]): Uint8Array {
+  const m = onnx.ModelProto.decode(bytes);
+  shapes.forEach((shape, i) => (m.graph!.output![i].type!.tensorType!.shape = { dim: shape.map((d) => ({ dimValue: d })) }));
+  return onnx.ModelProto.encode(m).finish();
+}
+
+const ints = (...a: number[]) => new ort.Tensor('int64', BigInt64Array.from(a.map(BigInt)), [a.length]);
+
 const axes = (...a: number[]) => new ort.Tensor('int64', BigInt64Array.from(a.map(BigInt)), [a.length]);
 
 describe('run-time axes, shapes and counts, checked against the declared output shape', () => {
@@ -70,5 +79,55 @@ describe('run-time axes, shapes and counts, checked against the declared output 
     const bytes = onnx.ModelProto.decode(b.build('undeclared'));
     bytes.graph!.output![0].type!.tensorType!.shape = null;
     assert.throws(() => compileModel(onnx.ModelProto.encode(bytes).finish()), (e: unknown) => e instanceof CompileError && e.code === 'unsupported' && /declare the shape of output/.test(e.message));
+  });
+
+  it('Reshape, Squeeze, Unsqueeze, Expand, Tile, TopK, Split, Slice, Pad, ConstantOfShape and Range with their shape-deciding values read at run time match ONNX Runtime', async () => {
+    const f = floats(24);
+    const x = f([2, 3, 4]);
+    const one = (op: string, extra: [string, number[], number][], out: number[][], attrs: Record<string, number | string> = {}, input = [2, 3, 4]) => {
+      const b = new ModelBuilder(18);
+      const ins = [b.input('x', input), ...extra.map(([n, shape, dt]) => b.input(n, shape, dt))];
+      for (const o of b.node(op, ins, attrs, out.length)) b.output(o, op === 'TopK' && out.length > 1 ? undefined : DT.FLOAT);
+      return declare(b.build(op), out);
+    };
+    const I64 = DT.INT64;
+    await h.assertSameAsOrt(one('Reshape', [['s', [3], I64]], [[4, 3, 2]]), { x, s: ints(4, -1, 2) }, TARGETS);
+    await h.assertSameAsOrt(one('Unsqueeze', [['a', [2], I64]], [[2, 1, 3, 4, 1]]), { x, a: ints(-1, 1) }, [X86]);
+    await h.assertSameAsOrt(one('Squeeze', [['a', [1], I64]], [[3, 4]], {}, [1, 3, 4]), { x: f([1, 3, 4]), a: ints(0) }, [X86]);
+    await h.assertSameAsOrt(one('Expand', [['s', [4], I64]], [[5, 2, 3, 4]]), { x, s: ints(5, 1, 3, 1) }, [X86]);
+    await h.assertSameAsOrt(one('Tile', [['r', [3], I64]], [[4, 3, 8]]), { x, r: ints(2, 1, 2) }, [X86]);
+    await h.assertSameAsOrt(one('Split', [['s', [2], I64]], [[2, 1, 4], [2, 2, 4]], { axis: 1 }), { x, s: ints(1, 2) }, [X86]);
+    await h.assertSameAsOrt(one('Slice', [['st', [2], I64], ['en', [2], I64], ['ax', [2], I64], ['sp', [2], I64]], [[2, 2, 2]]), { x, st: ints(-1, 0), en: ints(-100, 4), ax: ints(1, -1), sp: ints(-2, 3) }, TARGETS);
+    await h.assertSameAsOrt(one('Pad', [['p', [6], I64]], [[3, 6, 3]], { mode: 'reflect' }), { x, p: ints(1, 2, 0, 0, 1, -1) }, TARGETS);
+    const topk = new ModelBuilder(18);
+    for (const o of topk.node('TopK', [topk.input('x', [2, 3, 4]), topk.input('k', [1], I64)], { axis: 1 }, 2)) topk.output(o, o.endsWith('1') ? I64 : DT.FLOAT);
+    await h.assertSameAsOrt(declare(topk.build('topk'), [[2, 2, 4], [2, 2, 4]]), { x, k: ints(2) }, [X86]);
+    const cos = new ModelBuilder(18);
+    cos.output(cos.op('ConstantOfShape', [cos.input('s', [2], I64)], { value: { tensor: { dataType: DT.FLOAT, dims: [1], floatData: [2.5] } } }));
+    await h.assertSameAsOrt(declare(cos.build('cos'), [[3, 5]]), { s: ints(3, 5) }, [X86]);
+    const range = new ModelBuilder(18);
+    range.output(range.op('Range', ['a', 'b', 'c'].map((n) => range.input(n, [], I64))), I64);
+    const scalar = (v: number) => new ort.Tensor('int64', BigInt64Array.of(BigInt(v)), []);
+    await h.assertSameAsOrt(declare(range.build('range'), [[4]]), { a: scalar(10), b: scalar(-1), c: scalar(-3) }, [X86], { rtol: 0, atol: 0 });
+  });
+
+  it('a run-time shape, slice or pad that gives another shape than the declared one ends the run with the shape error', async () => {
+    const b = new ModelBuilder(18);
+    b.output(b.op('Reshape', [b.input('x', [2, 6]), b.input('s', [2], DT.INT64)]));
+    const reshape = declare(b.build('reshape'), [[3, 4]]);
+    const x = new Float32Array(12);
+    assert.equal((await h.runRaw(reshape, [x, BigInt64Array.from([3n, -1n])], X86)).status, 0);
+    for (const s of [[4n, 3n], [-1n, -1n], [0n, 4n]]) {
+      const r = await h.runRaw(reshape, [x, BigInt64Array.from(s)], X86);
+      assert.equal(r.status, 107, `shape [${s}]`);
+      assert.match(r.stderr, new RegExp(`\\b${RUN_ERRORS.shapeMismatch}\\b`));
+    }
+    const s = new ModelBuilder(18);
+    s.output(s.op('Slice', [s.input('x', [10]), s.input('st', [1], DT.INT64), s.input('en', [1], DT.INT64)]));
+    const slice = declare(s.build('slice'), [[3]]);
+    const xs = Float32Array.from({ length: 10 }, (_, i) => i);
+    const ok = await h.runRaw(slice, [xs, BigInt64Array.of(-4n), BigInt64Array.of(-1n)], X86);
+    assert.deepEqual([0, 1, 2].map((i) => ok.outputs[0].readFloatLE(i * 4)), [6, 7, 8]);
+    assert.equal((await h.runRaw(slice, [xs, BigInt64Array.of(0n), BigInt64Array.of(4n)], X86)).status, 107);
   });
 });

@@ -174,7 +174,7 @@ function unaryOp(u: Unary): OpDef {
 }
 
 /** A constant of an element type as a C literal. */
-function literal(dtype: DType, v: Value): string {
+export function literal(dtype: DType, v: Value): string {
   if (isInteger(dtype)) return cInt(dtype, typeof v === 'bigint' ? v : BigInt(Math.trunc(v)));
   if (dtype === 'float64') return Number.isFinite(v) ? `${Number(v).toPrecision(17)}` : Number.isNaN(Number(v)) ? 'NAN' : Number(v) > 0 ? 'INFINITY' : '-INFINITY';
   return flt(Number(v));

@@ -17,7 +17,9 @@ function floatOnly(node: Node, dtype: string): void {
 /** Split into equal parts, or by the sizes in `split` (an input since opset 13). */
 function splitSizes(ctx: InferContext | EmitContext, node: Node, shape: number[]): { axis: number; sizes: number[] } {
   const axis = normAxis(attrInt(node, 'axis', 0), shape.length, node);
-  const given = constInts(ctx, node, 1, 'split') ?? attrInts(node, 'split');
+  const splitT = node.inputs[1] ? ('graph' in ctx ? ctx.graph.tensors.get(node.inputs[1]) : ctx.tensor(node.inputs[1])) : undefined;
+  // Sizes read at run time (emitting only): the declared output shapes give them, and the generated code checks them.
+  const given = splitT && !splitT.data && !('graph' in ctx) ? node.outputs.map((o) => ctx.tensor(o).shape[axis]) : (constInts(ctx, node, 1, 'split') ?? attrInts(node, 'split'));
   const parts = node.outputs.length;
   let sizes: number[];
   if (given) sizes = given;

@@ -14,9 +14,11 @@ function topkParams(ctx: InferContext | EmitContext, node: Node, x: Tensor) {
     const t = 'graph' in ctx ? ctx.graph.tensors.get(node.inputs[1]) : ctx.tensor(node.inputs[1]);
     if (!t) throw new CompileError('invalid', `TopK ${node.name}: input ${node.inputs[1]} is not produced by any earlier node`);
     if (t.dtype !== 'int64') throw new CompileError('invalid', `TopK ${node.name}: K must be int64, not ${t.dtype}`);
-    if (!t.data) throw new CompileError('unsupported', `TopK ${node.name}: K (${t.name}) must be known at compile time, as the outputs' shape depends on it`);
-    if (t.data.length !== 1) throw new CompileError('invalid', `TopK ${node.name}: K must hold one value, not ${t.data.length}`);
-    k = toNumbers(t)[0];
+    if (numel(t.shape) !== 1) throw new CompileError('invalid', `TopK ${node.name}: K must hold one value, not ${numel(t.shape)}`);
+    // K read at run time (emitting only): the declared output shape gives it, and the generated code checks it.
+    if (!t.data && !('graph' in ctx)) k = ctx.tensor(node.outputs[0] || node.outputs[1]).shape[axis];
+    else if (!t.data) throw new CompileError('unsupported', `TopK ${node.name}: K (${t.name}) must be known at compile time, as the outputs' shape depends on it`);
+    else k = toNumbers(t)[0];
   } else {
     if (node.attrs.k === undefined) throw new CompileError('invalid', `TopK ${node.name}: no K`);
     k = attrInt(node, 'k', 0);
