@@ -118,6 +118,12 @@ const UNARY: Unary[] = [
     },
     js: (n) => (x) => Math.max(0, Math.min(1, attrFloat(n, 'alpha', 0.2) * x + attrFloat(n, 'beta', 0.5))),
   },
+  {
+    // Swish (opset 24): x * sigmoid(alpha * x).
+    type: 'Swish',
+    c: (n) => `x / (1.0f + expf(-${flt(attrFloat(n, 'alpha', 1))} * x))`,
+    js: (n) => (x) => x / (1 + Math.exp(-attrFloat(n, 'alpha', 1) * x)),
+  },
   { type: 'HardSwish', c: () => 'x * fmaxf(0.0f, fminf(1.0f, x / 6.0f + 0.5f))', js: () => (x) => x * Math.max(0, Math.min(1, x / 6 + 0.5)) },
   {
     type: 'Elu',
