@@ -166,7 +166,7 @@ export function inferShapes(graph: Graph): void {
     known: (name) => graph.tensors.has(name) || state.sequences.has(name),
   };
   const visit = (node: Node): void => {
-    if (hasSubgraphs(node)) return lowerControl(graph, node, control, inference);
+    if (hasSubgraphs(node) && !LOWERED_OPS.has(node.op)) return lowerControl(graph, node, control, inference);
     for (const n of LOWERED_OPS.has(node.op) ? lowerNode(graph, node, state) : [node]) {
       if (node.scope) n.scope ??= node.scope;
       const dynamic = n.inputs.find((i) => i && graph.tensors.get(i)?.dynamic);

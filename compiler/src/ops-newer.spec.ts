@@ -10,7 +10,7 @@ import { RUN_ERRORS } from './ops/op';
 
 /*
  * LinearAttention, CausalConvWithState (opset 27), SwiGLU (opset 28), Swish and TensorScatter
- * (opset 24): compiled, built with clang for x86_64, run on
+ * (opset 24) and FlexAttention (ai.onnx.preview): compiled, built with clang for x86_64, run on
  * seeded inputs of awkward sizes and compared with references written here from the ONNX
  * reference implementations (onnx.reference.ops.op_linear_attention and the like), in double.
  */
@@ -154,6 +154,44 @@ function causalModel(c: CausalCase): { bytes: Uint8Array; feeds: Record<string, 
   return { bytes: m.build(), feeds, expected: { [y]: { dims: [B, C, L], data: r.y }, [s]: { dims: [B, C, K - 1], data: r.state } } };
 }
 
+/** onnx.reference.ops.aionnx_preview.op_flex_attention without score_mod and prob_mod hooks beyond the ones given as functions. */
+function flexRef(q: Float32Array, k: Float32Array, v: Float32Array, qs: number[], ks: number[], Ev: number, scale: number, scoreMod: (s: number, i: number, j: number) => number, probMod: (p: number) => number): Float32Array {
+  const [B, Hq, L, E] = qs;
+  const [, Hkv, S] = ks;
+  const y = new Float32Array(B * Hq * L * Ev);
+  const root = Math.fround(Math.sqrt(Math.fround(scale)));
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < Hq; h++) {
+      const g = Math.floor(h / (Hq / Hkv));
+      for (let i = 0; i < L; i++) {
+        const s = Array.from({ length: S }, (_, j) => {
+          let acc = 0;
+          for (let e = 0; e < E; e++) acc += q[((b * Hq + h) * L + i) * E + e] * root * (k[((b * Hkv + g) * S + j) * E + e] * root);
+          return scoreMod(acc, i, j);
+        });
+        const max = Math.max(...s);
+        const ex = s.map((x) => Math.exp(x - max));
+        const sum = ex.reduce((a, c) => a + c, 0);
+        const p = ex.map((x) => probMod(x / sum));
+        for (let e = 0; e < Ev; e++) {
+          let acc = 0;
+          for (let j = 0; j < S; j++) acc += p[j] * v[((b * Hkv + g) * S + j) * Ev + e];
+          y[((b * Hq + h) * L + i) * Ev + e] = acc;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+/** A model's nodes of one operator moved to a domain the model then imports. */
+function inDomain(bytes: Uint8Array, op: string, domain: string): Uint8Array {
+  const model = onnx.ModelProto.decode(bytes);
+  for (const n of model.graph!.node!) if (n.opType === op) n.domain = domain;
+  model.opsetImport!.push({ domain, version: 1 });
+  return onnx.ModelProto.encode(model).finish();
+}
+
 describe('newer operators', () => {
   const h = new OrtHarness();
   before(() => h.open());
@@ -249,5 +287,40 @@ describe('newer operators', () => {
     const r = await h.runRaw(bytes, [new Float32Array(90), new Float32Array(36), BigInt64Array.from([0n, 4n, 0n])], X86);
     assert.equal(r.status, 107, r.stderr);
     assert.match(r.stderr, new RegExp(`returned ${RUN_ERRORS.indexOutOfRange}: an index was out of range`));
+  });
+
+  it('FlexAttention: grouped heads, value head size apart, score_mod and prob_mod graphs', async () => {
+    const [B, Hq, Hkv, L, S, E, Ev] = [2, 4, 2, 3, 5, 6, 7];
+    const score = new ModelBuilder(26, 'score/');
+    const scores = score.input('scores', [B, Hq, L, S]);
+    // A causal mask aligned to the top left, then a bias: where(i >= j, s, -inf) + 0.25.
+    const li = score.int64('li', [...Array(L).keys()]);
+    const lj = score.int64('lj', [...Array(S).keys()]);
+    const col = score.op('Unsqueeze', [li, score.int64('ax', [1])]);
+    const keep = score.op('GreaterOrEqual', [col, lj]);
+    const masked = score.op('Where', [keep, scores, score.weight('ninf', [], [-Infinity])]);
+    const out = score.op('Add', [masked, score.weight('bias', [], [0.25])]);
+    score.output(out);
+    const prob = new ModelBuilder(26, 'prob/');
+    const p = prob.op('Mul', [prob.input('probs', [B, Hq, L, S]), prob.weight('half', [], [0.5])]);
+    prob.output(p);
+    const m = new ModelBuilder(26);
+    const y = m.op('FlexAttention', [m.input('Q', [B, Hq, L, E]), m.input('K', [B, Hkv, S, E]), m.input('V', [B, Hkv, S, Ev])], { scale: 0.3, score_mod: { graph: score.graph('score') }, prob_mod: { graph: prob.graph('prob') } });
+    m.output(y);
+    const rand = floats(5);
+    const feeds = { Q: rand([B, Hq, L, E]), K: rand([B, Hkv, S, E]), V: rand([B, Hkv, S, Ev]) };
+    const data = flexRef(feeds.Q.data as Float32Array, feeds.K.data as Float32Array, feeds.V.data as Float32Array, [B, Hq, L, E], [B, Hkv, S, E], Ev, 0.3, (s, i, j) => (i >= j ? s : -Infinity) + 0.25, (x) => x * 0.5);
+    await h.assertSame(inDomain(m.build(), 'FlexAttention', 'ai.onnx.preview'), feeds, { [y]: { dims: [B, Hq, L, Ev], data } }, [X86], TOL);
+  });
+
+  it('FlexAttention: the default scale, no graphs', async () => {
+    const [B, H, L, S, E] = [1, 3, 4, 2, 5];
+    const m = new ModelBuilder(26);
+    const y = m.op('FlexAttention', [m.input('Q', [B, H, L, E]), m.input('K', [B, H, S, E]), m.input('V', [B, H, S, E])]);
+    m.output(y);
+    const rand = floats(9);
+    const feeds = { Q: rand([B, H, L, E], -3, 3), K: rand([B, H, S, E]), V: rand([B, H, S, E]) };
+    const data = flexRef(feeds.Q.data as Float32Array, feeds.K.data as Float32Array, feeds.V.data as Float32Array, [B, H, L, E], [B, H, S, E], E, 1 / Math.sqrt(E), (s) => s, (x) => x);
+    await h.assertSame(inDomain(m.build(), 'FlexAttention', 'ai.onnx.preview'), feeds, { [y]: { dims: [B, H, L, E], data } }, [X86], TOL);
   });
 });
