@@ -23,6 +23,8 @@ import { RESIZE_OPS } from './ops/resize';
 import { ATTENTION_OPS } from './ops/attention';
 import { QUANT_OPS } from './ops/quant';
 import { GRIDSAMPLE_OPS } from './ops/gridsample';
+import { NEWER_OPS } from './ops/newer';
+import { SPATIAL_OPS } from './ops/spatial';
 import { cString, STRING_OPS } from './ops/string';
 import { TILE_OPS } from './ops/tile';
 import { LOSS_OPS } from './ops/loss';
@@ -46,7 +48,7 @@ const STRING_OP_NAMES: ReadonlySet<string> = new Set(STRING_OPS.map((o) => o.typ
 /** Every operator, by its ONNX name. A duplicate is a programming error caught at load. */
 export const OPS: ReadonlyMap<string, OpDef> = (() => {
   const m = new Map<string, OpDef>();
-  for (const op of withRunTimeValues([...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS, ...TILE_OPS, ...SCATTER_OPS, ...CUMSUM_OPS, ...TOPK_OPS, ...EINSUM_OPS, ...RESIZE_OPS, ...RNN_OPS, ...CONTROL_OPS, ...ATTENTION_OPS, ...QUANT_OPS, ...GRIDSAMPLE_OPS, ...LOSS_OPS, ...VALUED_OPS])) {
+  for (const op of withRunTimeValues([...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS, ...TILE_OPS, ...SCATTER_OPS, ...CUMSUM_OPS, ...TOPK_OPS, ...EINSUM_OPS, ...RESIZE_OPS, ...RNN_OPS, ...CONTROL_OPS, ...ATTENTION_OPS, ...QUANT_OPS, ...GRIDSAMPLE_OPS, ...LOSS_OPS, ...VALUED_OPS, ...NEWER_OPS, ...SPATIAL_OPS])) {
     if (m.has(op.type)) throw new Error(`operator ${op.type} is defined twice`);
     m.set(op.type, op);
   }
@@ -167,7 +169,7 @@ export function inferShapes(graph: Graph): void {
     known: (name) => graph.tensors.has(name) || state.sequences.has(name),
   };
   const visit = (node: Node): void => {
-    if (hasSubgraphs(node)) return lowerControl(graph, node, control, inference);
+    if (hasSubgraphs(node) && !LOWERED_OPS.has(node.op)) return lowerControl(graph, node, control, inference);
     for (const n of LOWERED_OPS.has(node.op) ? lowerNode(graph, node, state) : [node]) {
       if (node.scope) n.scope ??= node.scope;
       const dynamic = n.inputs.find((i) => i && graph.tensors.get(i)?.dynamic);

@@ -153,7 +153,8 @@ function attrValue(a: onnx.IAttributeProto, node: string): Node['attrs'][string]
 /** A node of a graph or subgraph: operators of other domains are refused. */
 function nodeFromProto(n: onnx.INodeProto, i: number): Node {
   const training = n.domain === 'ai.onnx.preview.training' && n.opType === 'Gradient';
-  if (n.domain && n.domain !== 'ai.onnx' && !training) throw new CompileError('unsupported', `node ${n.name || i} uses the operator domain "${n.domain}", which is not supported`);
+  const preview = n.domain === 'ai.onnx.preview' && n.opType === 'FlexAttention';
+  if (n.domain && n.domain !== 'ai.onnx' && !training && !preview) throw new CompileError('unsupported', `node ${n.name || i} uses the operator domain "${n.domain}", which is not supported`);
   const name = n.name || `${n.opType}_${i}`;
   const attrs: Node['attrs'] = {};
   for (const a of n.attribute ?? []) attrs[a.name ?? ''] = attrValue(a, name);

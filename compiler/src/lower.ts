@@ -1,5 +1,6 @@
-import { CompileError, Graph, Node, Tensor, toNumbers } from './ir';
-import { attrInt, normAxis } from './ops/op';
+import { roundToHalf } from './half';
+import { CompileError, Graph, Node, Subgraph, Tensor, toNumbers } from './ir';
+import { attrFloat, attrInt, normAxis } from './ops/op';
 
 /**
  * Operators lowered to tensor operators while shapes are inferred, so the generated C never sees
@@ -19,6 +20,7 @@ export const LOWERED_OPS: ReadonlySet<string> = new Set([
   'SplitToSequence',
   'Gradient',
   'PRelu',
+  'FlexAttention',
 ]);
 
 /** What lowering remembers across nodes: the tensors each sequence holds. */
@@ -130,6 +132,8 @@ export function lowerNode(graph: Graph, node: Node, state: LowerState): Node[] {
     }
     case 'Gradient':
       return gradient(graph, node, state.done, make);
+    case 'FlexAttention':
+      return flexAttention(graph, node, tensor, fresh, make);
     case 'PRelu': {
       // Before opset 7 a one-dimensional slope is per channel (axis 1), as PyTorch exported it,
       // not broadcast from the last axis: reshaped to [C, 1, ...] it broadcasts as numpy does.
@@ -147,6 +151,86 @@ export function lowerNode(graph: Graph, node: Node, state: LowerState): Node[] {
 }
 
 type Make = (op: string, inputs: string[], outputs: string[], attrs?: Node['attrs']) => Node;
+
+/** Cast's codes of the float types FlexAttention takes. */
+const CAST_TO = { float32: 1, float16: 10, bfloat16: 16 } as const;
+
+/**
+ * FlexAttention (ai.onnx.preview 1): softmax(score_mod(Q sqrt(scale) (K sqrt(scale))^T)) made
+ * prob_mod(...), times V, as its function body composes it: the keys and values of each
+ * key/value head repeated for its group of query heads, the scores of half inputs taken to
+ * float32 before score_mod and the softmax, the output rounded back. score_mod and prob_mod, each
+ * a graph of one input (the whole [B, H, L, S] tensor) and one output, are inlined.
+ */
+function flexAttention(graph: Graph, node: Node, tensor: (n: string) => Tensor, fresh: (what: string) => string, make: Make): Node[] {
+  const bad = (code: 'invalid' | 'unsupported', what: string) => new CompileError(code, `FlexAttention ${node.name}: ${what}`);
+  const [q, k, v] = [0, 1, 2].map((i) => (node.inputs[i] ? tensor(node.inputs[i]) : undefined));
+  if (!q || !k || !v) throw bad('invalid', 'Q, K and V are required');
+  for (const t of [q, k, v]) if (t.dtype !== 'float32' || t.half !== q.half) throw bad('unsupported', `Q, K and V must all be float32, float16 or bfloat16 (the types supported), not ${t.half ?? t.dtype}`);
+  if (q.shape.length !== 4 || k.shape.length !== 4 || v.shape.length !== 4) throw bad('invalid', `Q, K and V must be 4-D, not [${q.shape}], [${k.shape}] and [${v.shape}]`);
+  const [B, Hq, , E] = q.shape;
+  const [, Hkv, S] = k.shape;
+  if (k.shape[0] !== B || v.shape[0] !== B || k.shape[3] !== E || v.shape[1] !== Hkv || v.shape[2] !== S) throw bad('invalid', `K [${k.shape}] and V [${v.shape}] do not fit Q [${q.shape}]`);
+  if (!(Hkv > 0) || Hq % Hkv !== 0) throw bad('invalid', `the query heads (${Hq}) must be a multiple of the key/value heads (${Hkv})`);
+  if (node.attrs.softmax_precision !== undefined && attrInt(node, 'softmax_precision', 1) !== 1) throw bad('unsupported', 'softmax_precision other than float is not supported');
+  const scale = node.attrs.scale === undefined ? 1 / Math.sqrt(E) : attrFloat(node, 'scale', 1);
+  const constant = (value: number[], shape: number[], int = false): string => {
+    const name = fresh('const');
+    if (int) graph.tensors.set(name, { name, dtype: 'int64', shape, data: BigInt64Array.from(value.map(BigInt)) });
+    else {
+      const data = Float32Array.from(value);
+      if (q.half) roundToHalf(q.half, data);
+      graph.tensors.set(name, { name, dtype: 'float32', shape, data, ...(q.half ? { half: q.half } : {}) });
+    }
+    return name;
+  };
+  const nodes: Node[] = [];
+  const add = (op: string, inputs: string[], attrs: Node['attrs'] = {}): string => {
+    const n = make(op, inputs, [fresh(op.toLowerCase())], attrs);
+    nodes.push(n);
+    return n.outputs[0];
+  };
+  // Each key/value head repeated for the query heads of its group: [B, Hkv, S, D] -> [B, Hq, S, D].
+  const aligned = (x: string, D: number): string => {
+    if (Hq === Hkv) return x;
+    const grown = add('Expand', [add('Reshape', [x, constant([B, Hkv, 1, S, D], [5], true)]), constant([B, Hkv, Hq / Hkv, S, D], [5], true)]);
+    return add('Reshape', [grown, constant([B, Hq, S, D], [4], true)]);
+  };
+  const root = constant([Math.fround(Math.sqrt(Math.fround(scale)))], []);
+  const keys = add('Transpose', [add('Mul', [aligned(node.inputs[1], E), root])], { perm: [0, 1, 3, 2] });
+  let scores = add('MatMul', [add('Mul', [node.inputs[0], root]), keys]);
+  if (q.half) scores = add('Cast', [scores], { to: CAST_TO.float32 });
+  scores = inlineMod(node, 'score_mod', scores, graph, fresh, nodes);
+  const probs = inlineMod(node, 'prob_mod', add('Softmax', [scores], { axis: 3 }), graph, fresh, nodes);
+  let values = aligned(node.inputs[2], v.shape[3]);
+  if (q.half) values = add('Cast', [values], { to: CAST_TO.float32 });
+  const y = add('MatMul', [probs, values]);
+  nodes.push(make(q.half ? 'Cast' : 'Identity', [y], [node.outputs[0]], q.half ? { to: CAST_TO[q.half] } : {}));
+  return nodes;
+}
+
+/** A graph attribute of one input and one output, inlined on `input` (its own names made fresh): its output, or `input` when there is none. */
+function inlineMod(node: Node, attr: string, input: string, graph: Graph, fresh: (what: string) => string, nodes: Node[]): string {
+  const sub = node.attrs[attr] as Subgraph | undefined;
+  if (sub === undefined) return input;
+  const bad = (what: string) => new CompileError('invalid', `FlexAttention ${node.name}: ${attr} ${what}`);
+  if (typeof sub !== 'object' || (sub as Subgraph).kind !== 'subgraph') throw bad('must be a graph');
+  if (sub.inputs.length !== 1 || sub.outputs.length !== 1) throw bad(`must have one input and one output, not ${sub.inputs.length} and ${sub.outputs.length}`);
+  if (sub.nodes.some((n) => Object.values(n.attrs).some((a) => typeof a === 'object' && a !== null && (a as Subgraph).kind === 'subgraph'))) {
+    throw new CompileError('unsupported', `FlexAttention ${node.name}: ${attr} holds nested graphs, which are not supported`);
+  }
+  const rename = new Map<string, string>([[sub.inputs[0], input]]);
+  for (const t of sub.initializers) {
+    const name = fresh(`${attr}/${t.name}`);
+    rename.set(t.name, name);
+    graph.tensors.set(name, { ...t, name });
+  }
+  for (const n of sub.nodes) for (const o of n.outputs) if (o) rename.set(o, fresh(`${attr}/${o}`));
+  const map = (n: string) => (n ? (rename.get(n) ?? n) : n);
+  let k = 0;
+  for (const n of sub.nodes) nodes.push({ op: n.op, name: `${node.name}/${attr}/${n.name || n.op + k++}`, inputs: n.inputs.map(map), outputs: n.outputs.map(map), attrs: n.attrs });
+  return map(sub.outputs[0]);
+}
 
 /** The local derivative rules: per input of a forward node, its gradient contribution as nodes. */
 const RULES: Record<string, (n: Node, g: string, make: Make, fresh: () => string) => { grads: (string | undefined)[]; nodes: Node[] }> = {
