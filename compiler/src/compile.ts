@@ -26,6 +26,9 @@ import { GRIDSAMPLE_OPS } from './ops/gridsample';
 import { cString, STRING_OPS } from './ops/string';
 import { TILE_OPS } from './ops/tile';
 import { SPACE_OPS } from './ops/space';
+import { LINALG_OPS } from './ops/linalg';
+import { REVERSE_OPS } from './ops/reverse';
+import { AXISNORM_OPS } from './ops/axisnorm';
 import { foldConstant } from './fold';
 import { isPackedFloat, Packed, PACKED, packedBits, packedConversionsC, packedHeld, packedLoadC, packedStoreC } from './packed';
 import { CONTROL_OPS, controlState, hasSubgraphs, Inference, lowerControl, subgraphOps } from './control';
@@ -45,7 +48,7 @@ const STRING_OP_NAMES: ReadonlySet<string> = new Set(STRING_OPS.map((o) => o.typ
 /** Every operator, by its ONNX name. A duplicate is a programming error caught at load. */
 export const OPS: ReadonlyMap<string, OpDef> = (() => {
   const m = new Map<string, OpDef>();
-  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS, ...TILE_OPS, ...SCATTER_OPS, ...CUMSUM_OPS, ...TOPK_OPS, ...EINSUM_OPS, ...RESIZE_OPS, ...RNN_OPS, ...CONTROL_OPS, ...ATTENTION_OPS, ...QUANT_OPS, ...GRIDSAMPLE_OPS, ...SPACE_OPS]) {
+  for (const op of [...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS, ...TILE_OPS, ...SCATTER_OPS, ...CUMSUM_OPS, ...TOPK_OPS, ...EINSUM_OPS, ...RESIZE_OPS, ...RNN_OPS, ...CONTROL_OPS, ...ATTENTION_OPS, ...QUANT_OPS, ...GRIDSAMPLE_OPS, ...SPACE_OPS, ...LINALG_OPS, ...REVERSE_OPS, ...AXISNORM_OPS]) {
     if (m.has(op.type)) throw new Error(`operator ${op.type} is defined twice`);
     m.set(op.type, op);
   }
