@@ -318,7 +318,8 @@ static void kiln_copy_weights(void) {
 const RETURNS_WHEN: Record<number, string> = {
   [RUN_ERRORS.outOfMemory]: 'when memory for the output strings could not be allocated',
   [RUN_ERRORS.indexOutOfRange]: `when an index the model reads at run time (Gather, GatherElements, GatherND,
- * ScatterElements, ScatterND, RotaryEmbedding) is out of range for its axis; each index is checked before it is
+ * ScatterElements, ScatterND, RotaryEmbedding) is out of range for its axis, or when CumSum's or CumProd's
+ * axis or ReverseSequence's lengths, read at run time, are out of range; each index is checked before it is
  * used, so nothing outside a tensor is read or written, and the outputs are then incomplete`,
   [RUN_ERRORS.unfitBranch]: `when the model takes a branch of an If that does not fit the input shapes it was compiled for:{branches}
  * such a branch was written for other input shapes and could not be compiled for these; taking it ends the run,
