@@ -29,6 +29,10 @@ import { cString, STRING_OPS } from './ops/string';
 import { TILE_OPS } from './ops/tile';
 import { LOSS_OPS } from './ops/loss';
 import { VALUED_OPS, withRunTimeValues } from './ops/valued';
+import { SPACE_OPS } from './ops/space';
+import { LINALG_OPS } from './ops/linalg';
+import { REVERSE_OPS } from './ops/reverse';
+import { AXISNORM_OPS } from './ops/axisnorm';
 import { foldConstant } from './fold';
 import { isPackedFloat, Packed, PACKED, packedBits, packedConversionsC, packedHeld, packedLoadC, packedStoreC } from './packed';
 import { CONTROL_OPS, controlState, hasSubgraphs, Inference, lowerControl, subgraphOps } from './control';
@@ -48,7 +52,7 @@ const STRING_OP_NAMES: ReadonlySet<string> = new Set(STRING_OPS.map((o) => o.typ
 /** Every operator, by its ONNX name. A duplicate is a programming error caught at load. */
 export const OPS: ReadonlyMap<string, OpDef> = (() => {
   const m = new Map<string, OpDef>();
-  for (const op of withRunTimeValues([...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS, ...TILE_OPS, ...SCATTER_OPS, ...CUMSUM_OPS, ...TOPK_OPS, ...EINSUM_OPS, ...RESIZE_OPS, ...RNN_OPS, ...CONTROL_OPS, ...ATTENTION_OPS, ...QUANT_OPS, ...GRIDSAMPLE_OPS, ...LOSS_OPS, ...VALUED_OPS, ...NEWER_OPS, ...SPATIAL_OPS])) {
+  for (const op of withRunTimeValues([...ELEMENTWISE_OPS, ...MATMUL_OPS, ...CONV_OPS, ...POOL_OPS, ...NORM_OPS, ...SOFTMAX_OPS, ...REDUCE_OPS, ...SHAPE_OPS, ...LAYOUT_OPS, ...STRING_OPS, ...TILE_OPS, ...SCATTER_OPS, ...CUMSUM_OPS, ...TOPK_OPS, ...EINSUM_OPS, ...RESIZE_OPS, ...RNN_OPS, ...CONTROL_OPS, ...ATTENTION_OPS, ...QUANT_OPS, ...GRIDSAMPLE_OPS, ...LOSS_OPS, ...VALUED_OPS, ...NEWER_OPS, ...SPATIAL_OPS, ...SPACE_OPS, ...LINALG_OPS, ...REVERSE_OPS, ...AXISNORM_OPS])) {
     if (m.has(op.type)) throw new Error(`operator ${op.type} is defined twice`);
     m.set(op.type, op);
   }
@@ -318,7 +322,8 @@ static void kiln_copy_weights(void) {
 const RETURNS_WHEN: Record<number, string> = {
   [RUN_ERRORS.outOfMemory]: 'when memory for the output strings could not be allocated',
   [RUN_ERRORS.indexOutOfRange]: `when an index the model reads at run time (Gather, GatherElements, GatherND,
- * ScatterElements, ScatterND, RotaryEmbedding) is out of range for its axis; each index is checked before it is
+ * ScatterElements, ScatterND, RotaryEmbedding) is out of range for its axis, or when CumSum's or CumProd's
+ * axis or ReverseSequence's lengths, read at run time, are out of range; each index is checked before it is
  * used, so nothing outside a tensor is read or written, and the outputs are then incomplete`,
   [RUN_ERRORS.unfitBranch]: `when the model takes a branch of an If that does not fit the input shapes it was compiled for:{branches}
  * such a branch was written for other input shapes and could not be compiled for these; taking it ends the run,

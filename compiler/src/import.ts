@@ -150,11 +150,15 @@ function attrValue(a: onnx.IAttributeProto, node: string): Node['attrs'][string]
   }
 }
 
+/** The operators of the ai.onnx.ml domain the compiler takes (their names are not those of any ai.onnx operator). */
+const ML_OPS: ReadonlySet<string> = new Set(['Binarizer']);
+
 /** A node of a graph or subgraph: operators of other domains are refused. */
 function nodeFromProto(n: onnx.INodeProto, i: number): Node {
   const training = n.domain === 'ai.onnx.preview.training' && n.opType === 'Gradient';
   const preview = n.domain === 'ai.onnx.preview' && n.opType === 'FlexAttention';
-  if (n.domain && n.domain !== 'ai.onnx' && !training && !preview) throw new CompileError('unsupported', `node ${n.name || i} uses the operator domain "${n.domain}", which is not supported`);
+  const ml = n.domain === 'ai.onnx.ml' && ML_OPS.has(n.opType ?? '');
+  if (n.domain && n.domain !== 'ai.onnx' && !training && !preview && !ml) throw new CompileError('unsupported', `node ${n.name || i} uses the operator domain "${n.domain}", which is not supported`);
   const name = n.name || `${n.opType}_${i}`;
   const attrs: Node['attrs'] = {};
   for (const a of n.attribute ?? []) attrs[a.name ?? ''] = attrValue(a, name);

@@ -1,6 +1,6 @@
 import { roundToHalf } from './half';
-import { CompileError, Graph, Node, Subgraph, Tensor, toNumbers } from './ir';
-import { attrFloat, attrInt, normAxis } from './ops/op';
+import { CompileError, DType, Graph, makeArray, Node, Subgraph, Tensor, toNumbers } from './ir';
+import { attrFloat, attrInt, attrInts, attrString, normAxis } from './ops/op';
 
 /**
  * Operators lowered to tensor operators while shapes are inferred, so the generated C never sees
@@ -21,6 +21,9 @@ export const LOWERED_OPS: ReadonlySet<string> = new Set([
   'Gradient',
   'PRelu',
   'FlexAttention',
+  'MeanVarianceNormalization',
+  'Upsample',
+  'Binarizer',
 ]);
 
 /** What lowering remembers across nodes: the tensors each sequence holds. */
@@ -67,6 +70,14 @@ export function lowerNode(graph: Graph, node: Node, state: LowerState): Node[] {
     const at = p < 0 ? p + length : p;
     if (at < 0 || at > length || (!insert && at === length)) throw new CompileError('invalid', `${node.op} ${node.name}: position ${p} is out of range for a sequence of ${length}`);
     return at;
+  };
+  /** A new constant tensor. */
+  const constant = (what: string, dtype: DType, shape: number[], v: (number | bigint)[]): string => {
+    const name = fresh(what);
+    const data = makeArray(dtype, v.length);
+    v.forEach((x, i) => ((data as unknown as (number | bigint)[])[i] = x));
+    graph.tensors.set(name, { name, dtype, shape, data });
+    return name;
   };
   const out = node.outputs[0];
   switch (node.op) {
@@ -144,6 +155,46 @@ export function lowerNode(graph: Graph, node: Node, state: LowerState): Node[] {
       graph.tensors.set(shape, { name: shape, dtype: 'int64', shape: [x.shape.length - 1], data: BigInt64Array.from([slope.shape[0], ...new Array(x.shape.length - 2).fill(1)].map(BigInt)) });
       const reshaped = make('Reshape', [node.inputs[1], shape], [fresh('slope')]);
       return [reshaped, { ...node, inputs: [node.inputs[0], reshaped.outputs[0]] }];
+    }
+    case 'MeanVarianceNormalization': {
+      // (X - E[X]) / (sqrt(E[X²] - E[X]²) + 1e-9), the means over `axes` (default [0, 2, 3]), as ONNX's function body.
+      const axes = attrInts(node, 'axes') ?? [0, 2, 3];
+      const axesIn = graph.opset >= 18 ? constant('axes', 'int64', [axes.length], axes.map(BigInt)) : undefined;
+      const mean = (x: string) => (axesIn ? make('ReduceMean', [x, axesIn], [fresh('mean')]) : make('ReduceMean', [x], [fresh('mean')], { axes }));
+      const x = node.inputs[0];
+      const m = mean(x);
+      const sq = make('Mul', [x, x], [fresh('square')]);
+      const msq = mean(sq.outputs[0]);
+      const m2 = make('Mul', [m.outputs[0], m.outputs[0]], [fresh('mean2')]);
+      const variance = make('Sub', [msq.outputs[0], m2.outputs[0]], [fresh('variance')]);
+      const std = make('Sqrt', variance.outputs, [fresh('std')]);
+      const den = make('Add', [std.outputs[0], constant('epsilon', 'float32', [], [1e-9])], [fresh('den')]);
+      const diff = make('Sub', [x, m.outputs[0]], [fresh('diff')]);
+      return [m, sq, msq, m2, variance, std, den, diff, make('Div', [diff.outputs[0], den.outputs[0]], [out])];
+    }
+    case 'Upsample': {
+      // Resize of opset 10 is Upsample of opset 9 renamed: asymmetric coordinates, the same nearest and linear modes.
+      const mode = attrString(node, 'mode', 'nearest');
+      if (mode !== 'nearest' && mode !== 'linear' && mode !== 'bilinear') throw new CompileError('invalid', `Upsample ${node.name}: mode '${mode}' is not nearest or linear`);
+      if (graph.opset < 7) throw new CompileError('unsupported', `Upsample ${node.name}: the experimental Upsample of opsets before 7 is not supported`);
+      const x = tensor(node.inputs[0]);
+      let scales = node.inputs[1];
+      if (graph.opset < 9) {
+        const given = (node.attrs.scales as number[] | undefined)?.map(Number);
+        if (!given || given.length !== x.shape.length) throw new CompileError('invalid', `Upsample ${node.name}: scales must give one value per axis (${x.shape.length})`);
+        scales = constant('scales', 'float32', [given.length], given);
+      } else if (!scales) throw new CompileError('invalid', `Upsample ${node.name}: no scales input`);
+      return [make('Resize', [node.inputs[0], scales], [out], { mode: mode === 'bilinear' ? 'linear' : mode })];
+    }
+    case 'Binarizer': {
+      // 1 where the input is above the threshold, else 0 (NaN included), in the input's type (for integers, above its floor).
+      const x = tensor(node.inputs[0]);
+      const types: Partial<Record<DType, number>> = { float32: 1, float64: 11, int64: 7, int32: 6 };
+      if (!types[x.dtype] || x.half) throw new CompileError('unsupported', `Binarizer ${node.name}: ${x.half ?? x.dtype} tensors are not supported`);
+      const t = attrFloat(node, 'threshold', 0);
+      const threshold = constant('threshold', x.dtype, [], [x.dtype === 'int64' ? BigInt(Math.floor(t)) : x.dtype === 'int32' ? Math.floor(t) : t]);
+      const above = make('Greater', [node.inputs[0], threshold], [fresh('above')]);
+      return [above, make('Cast', above.outputs, [out], { to: types[x.dtype]! })];
     }
     default:
       throw new CompileError('unsupported', `${node.op} ${node.name}: not a lowered operator`);

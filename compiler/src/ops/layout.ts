@@ -266,20 +266,20 @@ ${picks}
   },
 };
 
-/** Trilu's k: an int64 input holding one value, known at compile time (0 when absent). */
-function triluK(ctx: InferContext | EmitContext, node: Node): number {
+/** Trilu's k: an int64 input holding one value (0 when absent); undefined when it is read at run time. */
+function triluK(ctx: InferContext | EmitContext, node: Node): number | undefined {
   const name = node.inputs[1];
   const t = name ? ('graph' in ctx ? ctx.graph.tensors.get(name) : ctx.tensor(name)) : undefined;
   if (!t) return 0;
   if (t.dtype !== 'int64') throw new CompileError('invalid', `Trilu ${node.name}: k must be int64, not ${t.dtype}`);
-  if (!t.data) throw new CompileError('unsupported', `Trilu ${node.name}: k (${t.name}) must be known at compile time`);
-  if (t.data.length !== 1) throw new CompileError('invalid', `Trilu ${node.name}: k must hold one value, not ${t.data.length}`);
-  return toNumbers(t)[0];
+  if (numel(t.shape) !== 1) throw new CompileError('invalid', `Trilu ${node.name}: k must hold one value, not ${numel(t.shape)}`);
+  return t.data ? toNumbers(t)[0] : undefined;
 }
 
 /**
  * Trilu: keeps the upper triangle of the last two dimensions (column - row >= k), or with
- * upper=0 the lower one (column - row <= k), and zeroes the rest; folded when the input is a constant.
+ * upper=0 the lower one (column - row <= k), and zeroes the rest; folded when the input and k are
+ * constants. k may be read at run time: the output's shape does not depend on it.
  */
 const trilu: OpDef = {
   type: 'Trilu',
@@ -289,7 +289,7 @@ const trilu: OpDef = {
     const k = triluK(ctx, node);
     const upper = attrInt(node, 'upper', 1) === 1;
     let data: TypedArray | undefined;
-    if (x.data) {
+    if (x.data && k !== undefined) {
       const [R, C] = x.shape.slice(-2);
       data = makeArray(x.dtype, x.data.length);
       for (let i = 0; i < x.data.length; i++) {
@@ -302,13 +302,17 @@ const trilu: OpDef = {
   },
   emit(ctx, node) {
     const x = ctx.tensor(node.inputs[0]);
-    // k beyond the matrix keeps all or none: clamped, so that it is a small C literal on every target.
     const [R, C] = x.shape.slice(-2);
-    const k = Math.max(-R - 1, Math.min(C + 1, triluK(ctx, node)));
+    const known = triluK(ctx, node);
     const upper = attrInt(node, 'upper', 1) === 1;
     const batch = numel(x.shape.slice(0, -2));
-    const keep = upper ? `c - r >= ${k}` : `c - r <= ${k}`;
-    return `for (long b = 0; b < ${batch}; b++) for (long r = 0; r < ${R}; r++) for (long c = 0; c < ${C}; c++) {
+    // k beyond the matrix keeps all or none: clamped, so that it is a small C value on every target.
+    const k =
+      known === undefined
+        ? `int64_t k0 = ${ctx.ref(node.inputs[1])}[0];\nconst long k = k0 < ${-R - 1} ? ${-R - 1} : k0 > ${C + 1} ? ${C + 1} : (long)k0;\n`
+        : `const long k = ${Math.max(-R - 1, Math.min(C + 1, known))};\n`;
+    const keep = upper ? 'c - r >= k' : 'c - r <= k';
+    return `${k}for (long b = 0; b < ${batch}; b++) for (long r = 0; r < ${R}; r++) for (long c = 0; c < ${C}; c++) {
   const long i = (b * ${R} + r) * ${C} + c;
   ${ctx.ref(node.outputs[0])}[i] = (${keep}) ? ${ctx.ref(node.inputs[0])}[i] : 0;
 }`;

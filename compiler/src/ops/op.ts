@@ -67,7 +67,7 @@ export interface EmitContext {
 export const RUN_ERRORS = {
   /** Memory for the output strings could not be allocated. */
   outOfMemory: 1,
-  /** An index the model read at run time (Gather, GatherElements, GatherND, ScatterElements, ScatterND, RotaryEmbedding's position_ids) was out of range; no memory outside a tensor was read or written. */
+  /** An index the model read at run time (Gather, GatherElements, GatherND, ScatterElements, ScatterND, RotaryEmbedding's position_ids, CumSum's and CumProd's axis, ReverseSequence's sequence_lens) was out of range; no memory outside a tensor was read or written. */
   indexOutOfRange: 2,
   /**
    * The model took a branch of an If (its condition read at run time) whose shapes do not fit the

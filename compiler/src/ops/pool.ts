@@ -1,6 +1,6 @@
 import { CompileError, Node } from '../ir';
 import { as2d, slidingWindow, Window, windowLoops } from './conv';
-import { attrInt, attrInts, EmitContext, OpDef } from './op';
+import { attrFloat, attrInt, attrInts, EmitContext, flt, OpDef } from './op';
 
 /**
  * With count_include_pad, the divisor along one axis as a C expression: the window's taps (k
@@ -102,4 +102,64 @@ const globalAveragePool: OpDef = {
   },
 };
 
-export const POOL_OPS: OpDef[] = [pool('MaxPool'), pool('AveragePool'), globalAveragePool];
+const globalMaxPool: OpDef = {
+  type: 'GlobalMaxPool',
+  infer(ctx, node) {
+    const x = ctx.required(node, 0);
+    if (x.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: only float32 is supported, not ${x.dtype}`);
+    if (x.shape.length < 3) throw new CompileError('invalid', `GlobalMaxPool ${node.name}: the input must have a batch, a channel and at least one spatial axis, got rank ${x.shape.length}`);
+    ctx.output(node, 0, { dtype: 'float32', shape: [x.shape[0], x.shape[1], ...x.shape.slice(2).map(() => 1)] });
+  },
+  emit(ctx, node) {
+    const x = ctx.tensor(node.inputs[0]);
+    const nc = x.shape[0] * x.shape[1];
+    const hw = x.shape.slice(2).reduce((a, b) => a * b, 1);
+    const X = ctx.ref(node.inputs[0]);
+    return `for (long i = 0; i < ${nc}; i++) { float m = -INFINITY; for (long j = 0; j < ${hw}; j++) { const float v = ${X}[i * ${hw} + j]; m = v > m ? v : m; } ${ctx.ref(node.outputs[0])}[i] = m; }`;
+  },
+};
+
+/** The p of LpPool and LpNormalization (an integer since opset 2, a float before): its C accumulation and finish. */
+export function lpNorm(p: number, node: { op: string; name: string }): { term: (v: string) => string; root: (s: string) => string } {
+  if (!(p > 0) || !Number.isFinite(p)) throw new CompileError('invalid', `${node.op} ${node.name}: p must be positive, not ${p}`);
+  if (p === 1) return { term: (v) => `fabsf(${v})`, root: (s) => s };
+  if (p === 2) return { term: (v) => `${v} * ${v}`, root: (s) => `sqrtf(${s})` };
+  return { term: (v) => `powf(fabsf(${v}), ${flt(p)})`, root: (s) => `powf(${s}, ${flt(1 / p)})` };
+}
+
+/**
+ * LpPool: the p-norm of each window, (sum of |x|^p over the taps that fall on the input)^(1/p),
+ * the pads counting as zeros; with strides, dilations, explicit or automatic pads and ceil_mode,
+ * over any number of spatial dimensions.
+ */
+const lpPool: OpDef = {
+  type: 'LpPool',
+  infer(ctx, node) {
+    const x = ctx.required(node, 0);
+    if (x.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: only float32 is supported, not ${x.dtype}`);
+    if (x.shape.length < 3) throw new CompileError('invalid', `LpPool ${node.name}: the input must have a batch, a channel and at least one spatial axis, got rank ${x.shape.length}`);
+    const kernel = attrInts(node, 'kernel_shape');
+    if (!kernel) throw new CompileError('invalid', `LpPool ${node.name}: kernel_shape is required`);
+    if (kernel.length !== x.shape.length - 2) throw new CompileError('invalid', `LpPool ${node.name}: kernel_shape has ${kernel.length} dimensions for ${x.shape.length - 2} spatial ones`);
+    lpNorm(attrFloat(node, 'p', 2), node);
+    const win = slidingWindow(node, x, kernel);
+    ctx.output(node, 0, { dtype: 'float32', shape: [x.shape[0], x.shape[1], ...win.out] });
+  },
+  emit(ctx, node) {
+    const x = ctx.tensor(node.inputs[0]);
+    const spatial = x.shape.slice(2);
+    const win = slidingWindow(node, x, attrInts(node, 'kernel_shape')!);
+    const { term, root } = lpNorm(attrFloat(node, 'p', 2), node);
+    const inPlane = spatial.reduce((a, b) => a * b, 1);
+    const outPlane = win.out.reduce((a, b) => a * b, 1);
+    return `for (long nc = 0; nc < ${x.shape[0] * x.shape[1]}; nc++) {
+  const float *xc = ${ctx.ref(node.inputs[0])} + nc * ${inPlane};
+  float *yc = ${ctx.ref(node.outputs[0])} + nc * ${outPlane};
+  ${windowLoops(spatial, win, (inner, o) => `float acc = 0.0f;
+  ${inner((xi) => `{ const float v = xc[${xi}]; acc += ${term('v')}; }`)}
+  yc[${o}] = ${root('acc')};`)}
+}`;
+  },
+};
+
+export const POOL_OPS: OpDef[] = [pool('MaxPool'), pool('AveragePool'), globalAveragePool, globalMaxPool, lpPool];
