@@ -98,7 +98,7 @@ export interface CompileOptions extends ImportOptions {
    * on the first run; on targets without threads (wasm32) it runs on one.
    */
   threads?: number;
-  /** Fuse BatchNormalization, bias, scale, residual adds, Relu/Clip and GELU into the kernels before them (default true). */
+  /** Fuse BatchNormalization, bias, scale, residual adds, Relu/Clip and GELU, SiLU or HardSwish into the kernels before them (default true). */
   fusion?: boolean;
   /** Use the kernel library for GEMM, convolution and Softmax (default true); false gives the plain loops, the reference its tests compare with. */
   kernels?: boolean;

@@ -5,9 +5,9 @@ import { attrFloat, attrInt } from './ops/op';
 /**
  * Fusion, after shape inference: folds an inference-mode BatchNormalization into the Conv before
  * it (new weights and bias, computed at compile time), and moves a following scale (MatMul by a
- * scalar), bias Add (MatMul), residual Add, Relu/Clip or GELU into the Conv, Gemm or MatMul
+ * scalar), bias Add (MatMul), residual Add, Relu/Clip, and GELU, SiLU (Sigmoid and Mul) or HardSwish into the Conv, Gemm or MatMul
  * kernel's epilogue, so the result is written once. A node is fused only when it is the single
- * reader of the intermediate (GELU: its two readers), and never when that is a graph output.
+ * reader of the intermediate (GELU and SiLU: its two readers), and never when that is a graph output.
  */
 export function fuse(graph: Graph): void {
   const ANCHORS = new Set(['Conv', 'Gemm', 'MatMul']);
@@ -32,14 +32,25 @@ export function fuse(graph: Graph): void {
       const users = readers.get(out) ?? [];
       if (!t || t.data || t.dtype !== 'float32' || users.includes(OUTPUT)) break;
       const f = anchor.fused ?? { ops: [] };
-      if (users.length === 2 && !f.clamp && !f.gelu) {
+      if (users.length === 2 && !f.clamp && !f.act) {
         const gelu = matchGelu(ctx, out);
         if (gelu) {
-          f.gelu = true;
+          f.act = 'gelu';
           f.ops.push(`GELU (${gelu.nodes.map((n) => n.op).join(', ')})`);
           anchor.fused = f;
           anchor.outputs = [gelu.output];
           remove(gelu.nodes);
+          continue;
+        }
+      }
+      if (users.length === 2 && !f.act) {
+        const silu = matchSilu(ctx, out);
+        if (silu) {
+          f.act = 'silu';
+          f.ops.push(`SiLU (${silu.nodes.map((n) => `${n.op} ${n.name}`).join(', ')})`);
+          anchor.fused = f;
+          anchor.outputs = [silu.output];
+          remove(silu.nodes);
           continue;
         }
       }
@@ -118,6 +129,19 @@ function matchGelu(ctx: FuseContext, x: string): { nodes: Node[]; output: string
   return undefined;
 }
 
+/** SiLU (Swish) as exporters write it, on x (used exactly twice): Mul(x, Sigmoid(x)), either operand order. */
+function matchSilu(ctx: FuseContext, x: string): { nodes: Node[]; output: string } | undefined {
+  const consumers = ctx.readers.get(x) ?? [];
+  if (consumers.length !== 2 || consumers.includes(OUTPUT)) return undefined;
+  const sigmoid = consumers.find((n) => n.op === 'Sigmoid');
+  const mul = consumers.find((n) => n.op === 'Mul');
+  if (!sigmoid || !mul) return undefined;
+  const s = sigmoid.outputs[0];
+  const r = ctx.readers.get(s) ?? [];
+  if (r.length !== 1 || r[0] !== mul || !((mul.inputs[0] === x && mul.inputs[1] === s) || (mul.inputs[0] === s && mul.inputs[1] === x))) return undefined;
+  return { nodes: [sigmoid, mul], output: mul.outputs[0] };
+}
+
 function constValues(graph: Graph, name: string | undefined): Float32Array | undefined {
   if (!name) return undefined;
   const t = graph.tensors.get(name);
@@ -138,7 +162,7 @@ function tryFuse(ctx: FuseContext, anchor: Node, f: Fusion, next: Node, t: Tenso
   const out = anchor.outputs[0];
   const outT = graph.tensors.get(next.outputs[0]);
   if (!outT || outT.dtype !== 'float32' || outT.shape.join() !== t.shape.join() || next.outputs.filter(Boolean).length !== 1) return false;
-  const nothingYet = !f.biasN && !f.residual && !f.clamp && !f.gelu && f.scale === undefined;
+  const nothingYet = !f.biasN && !f.residual && !f.clamp && !f.act && f.scale === undefined;
   if (next.op === 'BatchNormalization' && anchor.op === 'Conv' && nothingYet && next.inputs[0] === out && attrInt(next, 'training_mode', 0) === 0) {
     const w = graph.tensors.get(anchor.inputs[1]);
     const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => constValues(graph, next.inputs[i]));
@@ -165,7 +189,7 @@ function tryFuse(ctx: FuseContext, anchor: Node, f: Fusion, next: Node, t: Tenso
     f.scale = next.op === 'Div' ? 1 / c : c;
     return true;
   }
-  if (next.op === 'Add' && !f.clamp && !f.residual && !f.gelu) {
+  if (next.op === 'Add' && !f.clamp && !f.residual && !f.act) {
     const other = next.inputs[0] === out ? next.inputs[1] : next.inputs[1] === out ? next.inputs[0] : undefined;
     if (!other || other === out) return false;
     const o = graph.tensors.get(other);
@@ -182,11 +206,15 @@ function tryFuse(ctx: FuseContext, anchor: Node, f: Fusion, next: Node, t: Tenso
     }
     return false;
   }
-  if (next.op === 'Relu' && !f.clamp && !f.gelu) {
+  if (next.op === 'HardSwish' && !f.act) {
+    f.act = 'hardswish';
+    return true;
+  }
+  if (next.op === 'Relu' && !f.clamp && !f.act) {
     f.clamp = [0, Infinity];
     return true;
   }
-  if (next.op === 'Clip' && !f.clamp && !f.gelu && next.inputs[0] === out) {
+  if (next.op === 'Clip' && !f.clamp && !f.act && next.inputs[0] === out) {
     // As the Clip emitter reads them: an input when present, else the (pre-opset-11) attribute.
     const bound = (i: number, attr: string, d: number): number | undefined => {
       if (!next.inputs[i]) return attrFloat(next, attr, d);

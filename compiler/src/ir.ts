@@ -85,14 +85,29 @@ export interface Node {
  * then a residual tensor of the output's shape added element-wise (+ Add), then a clamp (Relu,
  * Clip) or GELU.
  */
+export type Activation = 'gelu' | 'silu' | 'hardswish';
+
+/** Each fused activation's code in the kernels' epilogue (kiln_epi.act). */
+export const ACTIVATION_CODES: Record<Activation, number> = { gelu: 1, silu: 2, hardswish: 3 };
+
+/** A fused activation on the float `v`, as scalar C (the plain loops and CUDA). */
+export function activationC(act: Activation, expf = 'expf'): string {
+  if (act === 'gelu') return 'v = 0.5f * v * (1.0f + erff(v * 0.70710678f));';
+  if (act === 'silu') return `v = v * (1.0f / (1.0f + ${expf}(-v)));`;
+  return 'v = v * fmaxf(0.0f, fminf(1.0f, v / 6.0f + 0.5f));';
+}
+
 export interface Fusion {
   /** A constant the product is multiplied by first (MatMul followed by Mul or Div by a scalar). */
   scale?: number;
   biasN?: string;
   residual?: string;
   clamp?: [number, number];
-  /** GELU (the Erf form exporters emit), last. */
-  gelu?: boolean;
+  /**
+   * An activation, last: GELU (the Erf form exporters emit), SiLU (Sigmoid and Mul, as exporters
+   * write Swish) or HardSwish.
+   */
+  act?: Activation;
   /** The ONNX nodes folded into this one, for the generated C's comments. */
   ops: string[];
 }

@@ -130,7 +130,7 @@ KILN_INLINE kiln_v kiln_erf_v(kiln_v x) {
 /* x * (1 + erf(x / sqrt 2)) / 2 */
 KILN_INLINE kiln_v kiln_gelu_v(kiln_v x) { return 0.5f * x * (1.0f + kiln_erf_v(x * 0.70710678118654752f)); }
 
-/* What a kernel does to each result before storing it: scale, bias, residual add, then clamp or GELU. */
+/* What a kernel does to each result before storing it: scale, bias, residual add, then clamp and an activation (GELU, SiLU, HardSwish). */
 typedef struct {
   const float *bias_m; /* one per row (output channel), or 0 */
   const float *bias_n; /* one per column, padded to a multiple of 16, or 0 */
@@ -139,7 +139,7 @@ typedef struct {
   float lo, hi;
   int scaled;          /* 1: the product is multiplied by alpha first */
   float alpha;
-  int gelu;            /* 1: GELU last */
+  int act;             /* last: 1 GELU, 2 SiLU (x * sigmoid x), 3 HardSwish */
 } kiln_epi;
 
 KILN_INLINE kiln_v kiln_epi_v(const kiln_epi *e, kiln_v v, long i, long j0) {
@@ -161,7 +161,9 @@ KILN_INLINE kiln_v kiln_clamp_v(kiln_v v, float lo, float hi) {
 
 KILN_INLINE kiln_v kiln_act_v(const kiln_epi *e, kiln_v v) {
   if (e->clamp) v = kiln_clamp_v(v, e->lo, e->hi);
-  if (e->gelu) v = kiln_gelu_v(v);
+  if (e->act == 1) v = kiln_gelu_v(v);
+  else if (e->act == 2) v = v * (1.0f / (1.0f + kiln_exp_v(-v)));
+  else if (e->act == 3) v = v * __builtin_elementwise_min(__builtin_elementwise_max(v / 6.0f + 0.5f, kiln_splat(0.0f)), kiln_splat(1.0f));
   return v;
 }
 
@@ -573,7 +575,7 @@ typedef struct {
   long th, twp, hp, wp;  /* rows of tiles; tiles per row (rounded up to 16); the padded input plane */
   float *xp;             /* [C][hp][wp], zero around the input (never written there) */
   const long *koff;      /* c * twp: rows of a transformed-input matrix */
-  kiln_epi e;            /* bias_m, res (the output's layout), clamp/GELU */
+  kiln_epi e;            /* bias_m, res (the output's layout), clamp/activation */
   float *scratch;        /* per thread: 16 * C * twp + 16 * M * twp + 2 * KILN_KC * 16 + 2 * M * 16 */
   long scratch_floats;
   long next;

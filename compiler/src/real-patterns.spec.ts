@@ -135,4 +135,26 @@ describe('patterns of real networks, at every ISA level', () => {
     assert.equal((c.match(/\/\* Concat /g) ?? []).length, 2, 'the outer Concat is elided (the inner one copies into its part of it) and the misaligned one copies');
     await assertMatches(bytes, 'Concat in place');
   });
+
+  it('fuses SiLU (Sigmoid and Mul, EfficientNet) and HardSwish (MobileNetV3) into the convolution before them, on every convolution path: 1x1, 3x3, strided, depthwise, grouped and inverted residuals', async () => {
+    const silu = (b: ModelBuilder, v: string) => b.op('Mul', [v, b.op('Sigmoid', [v])]);
+    const hswish = (b: ModelBuilder, v: string) => b.op('HardSwish', [v]);
+    for (const [name, act] of [['SiLU', silu], ['HardSwish', hswish]] as const) {
+      const b = new ModelBuilder(17);
+      const x = b.input('x', [1, 8, 17, 17]);
+      let h = act(b, conv(b, x, 8, 24, 3, { strides: [2, 2] }));
+      const e = act(b, conv(b, h, 24, 40, 1));
+      const d = act(b, conv(b, e, 40, 40, 5, { group: 40, pads: [2, 2, 2, 2] }));
+      h = b.op('Add', [conv(b, d, 40, 24, 1), h]);
+      h = act(b, conv(b, h, 24, 24, 3, { group: 4 }));
+      // Sigmoid(x) * x with the operands the other way round, and a Mul by a Sigmoid of another tensor (not SiLU).
+      const other = b.op('Mul', [b.op('Sigmoid', [h]), h]);
+      b.output(b.op('Mul', [conv(b, other, 24, 16, 1), b.op('Sigmoid', [conv(b, other, 24, 16, 1)])]));
+      const bytes = b.build(`act_${name}`);
+      const c = compileModel(bytes, { name: 'net' }).files['net.c'] as string;
+      const fused = (c.match(new RegExp(name === 'SiLU' ? 'SiLU \\(' : '\\+ HardSwish', 'g')) ?? []).length;
+      assert.ok(fused >= 4, `${name}: fused ${fused} times`);
+      await assertMatches(bytes, `${name} fused into convolutions`);
+    }
+  });
 });

@@ -4,7 +4,7 @@ import { REDUCE_KINDS } from '../ops/reduce';
 import { fuse } from '../fuse';
 import { importOnnx, ImportOptions } from '../import';
 import { Half, VALUE_PRESERVING } from '../half';
-import { CompileError, Graph, ioType, IO_BYTES, Node, numel, Tensor, toNumbers } from '../ir';
+import { activationC, CompileError, Graph, ioType, IO_BYTES, Node, numel, Tensor, toNumbers } from '../ir';
 import { as2d, slidingWindow } from '../ops/conv';
 import { padTaps } from '../ops/pool';
 import { attrFloat, attrInt, attrInts, broadcast, broadcastStrides, flt, normAxis, stridesOf } from '../ops/op';
@@ -334,10 +334,10 @@ export function generateCuda(graph: Graph, name: string): CudaModel {
       if (f.clamp[0] !== -Infinity) lines.push(`v = v < ${flt(f.clamp[0])} ? ${flt(f.clamp[0])} : v;`);
       if (f.clamp[1] !== Infinity) lines.push(`v = v > ${flt(f.clamp[1])} ? ${flt(f.clamp[1])} : v;`);
     }
-    if (f.gelu) {
+    if (f.act === 'gelu') {
       lines.push('v = kiln_gelu(v);');
       uses_.add('GELU');
-    }
+    } else if (f.act) lines.push(activationC(f.act));
     return { code: lines.join(' '), ptrs };
   };
 
@@ -490,10 +490,10 @@ struct ${k} {
         if (f.clamp[0] !== -Infinity) tail.push(`v = v < ${flt(f.clamp[0])} ? ${flt(f.clamp[0])} : v;`);
         if (f.clamp[1] !== Infinity) tail.push(`v = v > ${flt(f.clamp[1])} ? ${flt(f.clamp[1])} : v;`);
       }
-      if (f?.gelu) {
+      if (f?.act === 'gelu') {
         tail.push('v = kiln_gelu(v);');
         uses_.add('GELU');
-      }
+      } else if (f?.act) tail.push(activationC(f.act));
       pointwise(node, 'direct', Nb * M * OH * OW, ref(node.outputs[0]), xs, `const long ow = i % ${OW}, oh = i / ${OW} % ${OH}, m = i / ${OH * OW} % ${M}, nb = i / ${M * OH * OW}, g = m / ${mg};
 float s = ${bias ? 'a.x[2][m]' : '0.0f'};
 for (long c = 0; c < ${cg}; c++) {

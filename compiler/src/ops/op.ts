@@ -1,6 +1,6 @@
 import type { Half } from '../half';
 import type { Packed } from '../packed';
-import { AttrValue, CompileError, DType, Graph, Node, Tensor, TypedArray } from '../ir';
+import { ACTIVATION_CODES, activationC, AttrValue, CompileError, DType, Graph, Node, Tensor, TypedArray } from '../ir';
 
 /** What an operator sees while shapes are inferred: its inputs, and where to put its outputs. */
 export interface InferContext {
@@ -190,7 +190,7 @@ export function flt(v: number): string {
 /** Applies a fused epilogue (bias along the last axis, residual, clamp) to a computed output, for the generic kernels. */
 export function fusedEpilogueLoop(ctx: EmitContext, node: Node, y: string, shape: number[]): string {
   const f = node.fused;
-  if (!f || (!f.biasN && !f.residual && !f.clamp && !f.gelu && f.scale === undefined)) return '';
+  if (!f || (!f.biasN && !f.residual && !f.clamp && !f.act && f.scale === undefined)) return '';
   const n = shape.reduce((a, b) => a * b, 1);
   const N = shape[shape.length - 1] ?? 1;
   const terms = [f.scale === undefined ? `${y}[i]` : `${y}[i] * ${flt(f.scale)}`];
@@ -201,7 +201,7 @@ export function fusedEpilogueLoop(ctx: EmitContext, node: Node, y: string, shape
     if (f.clamp[0] !== -Infinity) body += ` v = v < ${flt(f.clamp[0])} ? ${flt(f.clamp[0])} : v;`;
     if (f.clamp[1] !== Infinity) body += ` v = v > ${flt(f.clamp[1])} ? ${flt(f.clamp[1])} : v;`;
   }
-  if (f.gelu) body += ' v = 0.5f * v * (1.0f + erff(v * 0.70710678f));';
+  if (f.act) body += ` ${activationC(f.act)}`;
   return `\nfor (long i = 0; i < ${n}; i++) { ${body} ${y}[i] = v; }`;
 }
 
@@ -214,6 +214,6 @@ export function epilogueInit(node: Node, parts: { biasM?: string; biasN?: string
   if (parts.res) fields.push(`.res = ${parts.res}`);
   if (f?.clamp) fields.push(`.clamp = 1, .lo = ${flt(f.clamp[0])}, .hi = ${flt(f.clamp[1])}`);
   if (f?.scale !== undefined) fields.push(`.scaled = 1, .alpha = ${flt(f.scale)}`);
-  if (f?.gelu) fields.push('.gelu = 1');
+  if (f?.act) fields.push(`.act = ${ACTIVATION_CODES[f.act]}`);
   return `{ ${fields.join(', ')} }`;
 }
