@@ -15,8 +15,10 @@ export function fuse(graph: Graph): void {
   const readers = new Map<string, Node[]>();
   for (const n of graph.nodes) for (const i of n.inputs) if (i) readers.set(i, [...(readers.get(i) ?? []), n]);
   for (const o of graph.outputs) readers.set(o, [...(readers.get(o) ?? []), OUTPUT]);
+  // Where each tensor is produced and where each node stands, in the order before fusion (nodes fused away shift the indices after them).
   const producer = new Map<string, number>();
   graph.nodes.forEach((n, idx) => n.outputs.forEach((o) => o && producer.set(o, idx)));
+  const position = new Map(graph.nodes.map((n, idx) => [n, idx]));
   const ctx: FuseContext = { graph, readers, folded: 0 };
   const remove = (gone: Node[]) => {
     for (const n of gone) for (const i of n.inputs) if (i) readers.set(i, (readers.get(i) ?? []).filter((r) => r !== n));
@@ -61,7 +63,7 @@ export function fuse(graph: Graph): void {
         if (!tt) return false;
         if (graph.inputs.includes(name) || tt.data) return true;
         const p = producer.get(name);
-        return p !== undefined && p < idx;
+        return p !== undefined && p < position.get(anchor)!;
       });
       if (!ok) break;
       f.ops.push(`${next.op} ${next.name}`);

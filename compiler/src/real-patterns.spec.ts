@@ -157,4 +157,19 @@ describe('patterns of real networks, at every ISA level', () => {
       await assertMatches(bytes, `${name} fused into convolutions`);
     }
   });
+
+  it('adds each residual in the epilogue of the convolution before it, also after earlier fusions removed nodes (ResNet, MobileNetV2)', async () => {
+    const b = new ModelBuilder();
+    let h = b.op('Relu', [conv(b, b.input('x', [1, 16, 12, 12]), 16, 16, 3)]);
+    for (let i = 0; i < 3; i++) {
+      const f = b.op('Relu', [conv(b, h, 16, 16, 3)]);
+      h = b.op('Relu', [b.op('Add', [conv(b, f, 16, 16, 3), h])]);
+    }
+    b.output(h);
+    const bytes = b.build('resnet_blocks');
+    const c = compileModel(bytes, { name: 'net' }).files['net.c'] as string;
+    assert.equal((c.match(/\/\* Add /g) ?? []).length, 0, 'every residual Add is fused into a convolution');
+    assert.equal((c.match(/\+ Add /g) ?? []).length, 3);
+    await assertMatches(bytes, 'ResNet blocks');
+  });
 });
