@@ -37,7 +37,7 @@ import { foldConstant } from './fold';
 import { isPackedFloat, Packed, PACKED, packedBits, packedConversionsC, packedHeld, packedLoadC, packedStoreC } from './packed';
 import { CONTROL_OPS, controlState, hasSubgraphs, Inference, lowerControl, subgraphOps } from './control';
 import { RNN_OPS } from './ops/rnn';
-import { graphFlops } from './flops';
+import { graphFlops, nodeFlops } from './flops';
 import { concatsInPlace } from './concat';
 
 export const COMPILER_VERSION = '0.5.0';
@@ -82,6 +82,20 @@ export interface ModelMetadata {
   flops: number;
   /** The non-zero values the entry point may return, and what each means (absent: it only returns 0). */
   errors?: Record<string, string>;
+  /**
+   * The kernels of the compiled graph, in the order they run (after fusion): the ONNX nodes each
+   * covers, their operator types and estimated FLOPs. Built with -DKILN_PROFILE, the C adds each
+   * kernel's wall time in nanoseconds to <name>_profile_ns[k] (see profile.ts).
+   */
+  kernels?: KernelInfo[];
+}
+
+export interface KernelInfo {
+  /** The kernel, as the generated C's comment names it: the node and what was fused into it. */
+  label: string;
+  nodes: string[];
+  ops: string[];
+  flops: number;
 }
 
 export interface CompiledModel {
@@ -332,6 +346,12 @@ const RETURNS_WHEN: Record<number, string> = {
  * pads, ...) gives another shape than the one the model declares, for which it was compiled; the outputs are then incomplete`,
 };
 
+/** The nodes a fusion entry names: "Relu r1", or a pattern of several, "SiLU (Sigmoid s1, Mul m1)" or "GELU (Div, Erf, Add, Mul, Mul)". */
+function fusedParts(entry: string): { op: string; name: string }[] {
+  const m = /^\w+ \((.*)\)$/.exec(entry);
+  return (m ? m[1].split(', ') : [entry]).map((p) => ({ op: p.split(' ')[0], name: p.slice(p.indexOf(' ') + 1 || p.length) }));
+}
+
 /** Generates dependency-free C: one entry point, weights embedded as binary data. */
 export function generateC(graph: Graph, name: string, threads = 1, fast = true): CompiledModel {
   const nodes = liveNodes(graph);
@@ -455,6 +475,7 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
   };
 
   const body: string[] = [];
+  const kernels: KernelInfo[] = [];
   const ops: Record<string, number> = {};
   // Concats whose inputs are written in place, straight into their parts of the output (concat.ts).
   const inPlace = concatsInPlace(graph, nodes);
@@ -496,7 +517,17 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
       }
     }
     const fused = ir ? [ir.expand, ir.depthwise, ir.project].map((n) => `${n.op} ${n.name}${n.fused ? ` + ${n.fused.ops.join(' + ')}` : ''}`).join(', then ') : node.fused ? ` + ${node.fused.ops.join(' + ')}` : '';
-    if (code) body.push(indent(`  /* ${comment(ir ? `inverted residual: ${fused}` : `${node.op} ${node.name}${fused}`)} */\n  {\n${code.replace(/^/gm, '    ')}\n  }`));
+    if (!code) continue;
+    const label = ir ? `inverted residual: ${fused}` : `${node.op} ${node.name}${fused}`;
+    const covered = ir ? [ir.expand, ir.depthwise, ir.project] : [node];
+    const k = kernels.length;
+    kernels.push({
+      label,
+      nodes: covered.flatMap((n) => [n.name, ...(n.fused?.ops ?? []).flatMap(fusedParts).map((f) => f.name).filter(Boolean)]),
+      ops: covered.flatMap((n) => [n.op, ...(n.fused?.ops ?? []).flatMap(fusedParts).map((f) => f.op)]),
+      flops: covered.reduce((a, n) => a + nodeFlops(graph, n), 0),
+    });
+    body.push(indent(`  /* ${comment(label)} */\n  KILN_PROF_BEGIN(${k})\n  {\n${code.replace(/^/gm, '    ')}\n  }\n  KILN_PROF_END(${k})`));
   }
   enter([]);
   // Outputs that are constants or inputs, or that an alias left elsewhere, are copied out.
@@ -611,6 +642,17 @@ ${useKernels ? `${kernelLibrary(threads)}
 #define KILN_SCRATCH_FLOATS ${Math.max(16, scratchFloats)}
 ${scratchDecl}
 ${sharedDecl}` : ''}${helpers.size ? `\n${[...helpers.values()].join('\n')}` : ''}
+#ifdef KILN_PROFILE
+#include <time.h>
+/* Each kernel's wall time, summed over runs, in nanoseconds (C11's timespec_get). */
+double ${name}_profile_ns[${Math.max(1, kernels.length)}];
+static double kiln_prof_now(void) { struct timespec t; timespec_get(&t, TIME_UTC); return (double)t.tv_sec * 1e9 + (double)t.tv_nsec; }
+#define KILN_PROF_BEGIN(k) const double kiln_prof_t##k = kiln_prof_now();
+#define KILN_PROF_END(k) ${name}_profile_ns[k] += kiln_prof_now() - kiln_prof_t##k;
+#else
+#define KILN_PROF_BEGIN(k)
+#define KILN_PROF_END(k)
+#endif
 static int64_t kiln_shape[${Math.max(1, outputs.length)}][${rank}] = { ${outputs.map((t) => `{ ${t.shape.join(', ') || '0'} }`).join(', ') || '{ 0 }'} };
 
 const int64_t *${name}_output_shape(int index) {
@@ -648,6 +690,7 @@ ${body.join('\n')}
     ops,
     weightsBytes: weightBytes,
     flops: graphFlops(graph, nodes),
+    kernels,
     ...(codes.length ? { errors: Object.fromEntries(codes.map((c) => [String(c), meaning(c)])) } : {}),
   };
   return {
