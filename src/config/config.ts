@@ -242,7 +242,7 @@ export function loadConfig(env: Env = process.env): KilnConfig {
     queuePrefix: str(env, 'KILN_QUEUE_PREFIX', 'kiln'),
     storage,
     bootstrapApiKey: bootstrap || null,
-    maxUploadBytes: int(env, 'KILN_MAX_UPLOAD_BYTES', 64 * 1024 * 1024, 1, 2 ** 40),
+    maxUploadBytes: int(env, 'KILN_MAX_UPLOAD_BYTES', 512 * 1024 * 1024, 1, 2 ** 40),
     archiveLimits: {
       maxFiles: int(env, 'KILN_ARCHIVE_MAX_FILES', 2000, 1, 1_000_000),
       maxBytes: int(env, 'KILN_ARCHIVE_MAX_BYTES', 256 * 1024 * 1024, 1, 2 ** 40),

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { generateInputs } from './inputs';
-import { DEFAULT_VERIFY_TIMEOUT_MS, KernelVerifySpec, MAX_MODEL_VERIFY_TIMEOUT_MS, modelVerifyTimeoutMs, normalizeModelVerify, normalizeVerify, ProgramVerifySpec, verifyUploadIds } from './spec';
+import { DEFAULT_VERIFY_TIMEOUT_MS, KernelVerifySpec, MAX_MODEL_VERIFY_TIMEOUT_MS, modelVerifyTimeoutMs, normalizeModelVerify, normalizeVerify, ProgramVerifySpec, scaledTolerance, verifyUploadIds } from './spec';
 
 const U1 = '11111111-1111-4111-8111-111111111111';
 const U2 = '22222222-2222-4222-8222-222222222222';
@@ -95,15 +95,26 @@ describe('verify specs with uploaded tensors and a reference source', () => {
 
 describe('a model check\'s time limit', () => {
   it('follows the work unless the job sets one: the model\'s FLOPs at the runner\'s speed, from 20 s up to an hour', () => {
-    assert.deepEqual(normalizeModelVerify(true), { kind: 'model', tolerance: { rtol: 1e-3, atol: 1e-5, maxUlp: null }, seed: 1 });
+    assert.deepEqual(normalizeModelVerify(true), { kind: 'model', tolerance: { rtol: 1e-3, atol: 1e-5, maxUlp: null }, seed: 1, atolScale: 1e-4 });
     assert.equal(normalizeModelVerify({ seed: 3 })!.timeoutMs, undefined);
     // ResNet-50, 8.2 GFLOP: seconds natively, minutes under an emulator, most under qemu-riscv64.
     const flops = 8.2e9;
-    assert.equal(modelVerifyTimeoutMs(flops, 'native'), 20_000 + 8_200);
-    assert.equal(modelVerifyTimeoutMs(flops, 'qemu-aarch64'), 20_000 + 102_500);
+    assert.equal(modelVerifyTimeoutMs(flops, 'native'), 20_000 + 16_400);
+    assert.equal(modelVerifyTimeoutMs(flops, 'qemu-aarch64'), 20_000 + 410_000);
     assert.ok(modelVerifyTimeoutMs(flops, 'qemu-riscv64') > 15 * 60_000);
     assert.equal(modelVerifyTimeoutMs(0, 'wasm'), DEFAULT_VERIFY_TIMEOUT_MS);
     assert.equal(modelVerifyTimeoutMs(1e15, 'qemu-riscv64'), MAX_MODEL_VERIFY_TIMEOUT_MS);
+  });
+
+  it('scales a model output\'s atol to its reference\'s largest magnitude unless the job gives an atol', () => {
+    assert.equal(normalizeModelVerify({ tolerance: { atol: 1e-6 } })!.atolScale, undefined);
+    assert.equal(normalizeModelVerify({ tolerance: { rtol: 1e-2 } })!.atolScale, 1e-4);
+    const t = { rtol: 1e-3, atol: 1e-5, maxUlp: null };
+    // Outputs near 1e-9 (a deep network at its default initialisation): any answer would pass atol 1e-5.
+    assert.equal(scaledTolerance(t, 1e-4, Float32Array.from([2e-9, -3e-9, 0])).atol, 1e-4 * Math.fround(3e-9));
+    assert.equal(scaledTolerance(t, 1e-4, [3, -0.5, NaN, Infinity]).atol, 1e-4 * 3);
+    assert.equal(scaledTolerance(t, 1e-4, [0, 0]).atol, 1e-5);
+    assert.equal(scaledTolerance(t, undefined, [3]).atol, 1e-5);
   });
 
   it('takes a model\'s own limit up to an hour, and a kernel\'s up to 2 minutes', () => {

@@ -11,7 +11,7 @@ import { HALF_TOLERANCE, Tolerance } from '../../src/verification/compare';
 import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
 import { writeElement, type DType as VerifyDType } from '../../src/verification/dtype';
 import { prng } from '../../src/verification/inputs';
-import { modelVerifyTimeoutMs, type ModelVerifySpec, type RunnerSpeed } from '../../src/verification/spec';
+import { modelVerifyTimeoutMs, scaledTolerance, type ModelVerifySpec, type RunnerSpeed } from '../../src/verification/spec';
 import type { TargetSpec } from '../../src/targets/catalog';
 import type { SandboxExecutor } from '../sandbox/executor';
 import { baseFlags, BundleStage, CLANG, ClangRun, CONTENT_TYPES, hostTarget, LLVM_AR, mkdirOpen, targetFlags } from './clang';
@@ -57,6 +57,11 @@ function outputTolerance(dtype: IODType, given: Tolerance): Tolerance | undefine
   if (dtype !== 'float16' && dtype !== 'bfloat16') return undefined;
   const least = HALF_TOLERANCE[dtype];
   return { rtol: Math.max(given.rtol, least.rtol), atol: Math.max(given.atol, least.atol), maxUlp: given.maxUlp };
+}
+
+/** Time allowed per clang step of a model build: the configured compile timeout, plus 2 s per MiB of model, at most 30 minutes. */
+export function modelCompileTimeoutMs(configured: number, modelBytes: number): number {
+  return Math.min(Math.max(configured, 30 * 60_000), configured + Math.ceil((modelBytes / 2 ** 20) * 2000));
 }
 
 /** Seeded inputs for a model: floats in [-1, 1], integers in [0, 10), one stream per input. */
@@ -108,6 +113,8 @@ export async function referenceOutputs(model: Uint8Array, meta: ModelMetadata, i
  */
 export async function compileModelBuild(req: CompileRequest, exec: SandboxExecutor): Promise<CompileResult> {
   const bytes = await readProduced(req.workdir, MODEL_FILE, Number.MAX_SAFE_INTEGER);
+  // Each clang step may take longer for a larger model (its weights are embedded in the C, and its kernels are many).
+  req = { ...req, timeoutMs: modelCompileTimeoutMs(req.timeoutMs, bytes.length) };
   const run = new ClangRun(req, exec, CLANG);
   // The API checked the upload's claims before it took the job; checked again here, so that a
   // model that reached storage some other way cannot make the worker decode millions of dims.
@@ -203,9 +210,13 @@ export async function finishModelBundle(run: ClangRun, req: CompileRequest, arti
     program,
     timeoutMs: verify.timeoutMs ?? modelVerifyTimeoutMs(meta.flops ?? 0, device ? 'native' : runnerSpeed(req.spec)),
     entry: meta.entry,
-    outputs: meta.outputs.map((t) => {
-      const tolerance = outputTolerance(t.dtype, verify.tolerance);
-      return { name: t.name, dtype: VERIFY_DTYPE[t.dtype as NumericDType], count: numel(t.shape), ...(tolerance ? { tolerance } : {}) };
+    outputs: meta.outputs.map((t, i) => {
+      const half = outputTolerance(t.dtype, verify.tolerance);
+      const at = meta.outputs.slice(0, i).reduce((o, u) => o + IO_BYTES[u.dtype] * numel(u.shape), 0);
+      const bytesOf = (size: number) => expected.buffer.slice(expected.byteOffset + at, expected.byteOffset + at + size * numel(t.shape));
+      const ref = t.dtype === 'float32' ? new Float32Array(bytesOf(4)) : t.dtype === 'float64' ? new Float64Array(bytesOf(8)) : undefined;
+      const tolerance = ref ? scaledTolerance(verify.tolerance, verify.atolScale, ref) : half;
+      return { name: t.name, dtype: VERIFY_DTYPE[t.dtype as NumericDType], count: numel(t.shape), ...(tolerance && tolerance !== verify.tolerance ? { tolerance } : {}) };
     }),
     tolerance: verify.tolerance,
     seed: verify.seed,
