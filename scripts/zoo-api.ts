@@ -53,16 +53,8 @@ async function main(): Promise<void> {
   const kiln = await startKiln({ storage: 'fs' });
   const rows: { name: string; cells: Cell[]; wallMs: number }[] = [];
   try {
-    const jobs: { name: string; id: string; started: number }[] = [];
-    for (const m of models) {
-      const bytes = readFileSync(join(ZOO, 'models', `${m.name}.onnx`));
-      const up = await kiln.http().post(`/v1/uploads?filename=${m.name}.onnx`).set(kiln.auth).set('Content-Type', 'application/octet-stream').send(bytes);
-      if (up.status !== 201) throw new Error(`upload of ${m.name}: ${up.status} ${JSON.stringify(up.body)}`);
-      const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ model: { uploadId: up.body.id }, targets, verify: true });
-      if (res.status !== 202) throw new Error(`job for ${m.name}: ${res.status} ${JSON.stringify(res.body)}`);
-      jobs.push({ name: m.name, id: res.body.id, started: Date.now() });
-    }
-    for (const j of jobs) {
+    const inFlight: { name: string; id: string; started: number }[] = [];
+    const collect = async (j: { name: string; id: string; started: number }) => {
       const job = await waitForJob(kiln, j.id, JOB_TIMEOUT_MS);
       const builds = job.builds as unknown as BuildView[];
       const cells = targets.map((t): Cell => {
@@ -80,7 +72,23 @@ async function main(): Promise<void> {
       });
       rows.push({ name: j.name, cells, wallMs: Date.now() - j.started });
       console.log(`${j.name}: ${cells.map((c) => `${c.target} ${c.verification}${c.runMs !== undefined ? ` (${(c.runMs / 1000).toFixed(1)} s)` : ''}${c.summary ? ` [${c.summary}]` : ''}`).join(', ')}`);
+    };
+    for (const m of models) {
+      const bytes = readFileSync(join(ZOO, 'models', `${m.name}.onnx`));
+      const up = await kiln.http().post(`/v1/uploads?filename=${m.name}.onnx`).set(kiln.auth).set('Content-Type', 'application/octet-stream').send(bytes);
+      if (up.status !== 201) throw new Error(`upload of ${m.name}: ${up.status} ${JSON.stringify(up.body)}`);
+      for (;;) {
+        const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ model: { uploadId: up.body.id }, targets, verify: true });
+        if (res.status === 202) {
+          inFlight.push({ name: m.name, id: res.body.id, started: Date.now() });
+          break;
+        }
+        // The tenant's concurrent builds are at their quota: wait for the oldest job, then submit again.
+        if (res.status !== 429 || inFlight.length === 0) throw new Error(`job for ${m.name}: ${res.status} ${JSON.stringify(res.body)}`);
+        await collect(inFlight.shift()!);
+      }
     }
+    while (inFlight.length) await collect(inFlight.shift()!);
   } finally {
     await kiln.close();
   }
