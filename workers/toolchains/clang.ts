@@ -7,7 +7,7 @@ import { isTranslationUnit } from '../../src/jobs/source-rules';
 import { languageSpecOf } from '../../src/jobs/languages';
 import { TARGETS, TargetSpec } from '../../src/targets/catalog';
 import type { CanonicalTarget } from '../../src/targets/target';
-import type { ExecResult, Mount, SandboxExecutor } from '../sandbox/executor';
+import type { ExecResult, Mount, ResourceLimits, SandboxExecutor } from '../sandbox/executor';
 import { copyProduced, mkdirBeneath, ProducedFileError, readProduced, writeBeneath } from '../sandbox/files';
 import { parseDiagnostics } from './diagnostics';
 import { buildCMake, cmakeRoot } from './cmake';
@@ -421,7 +421,7 @@ export class ClangRun {
     private readonly req: Pick<CompileRequest, 'workdir' | 'stage' | 'timeoutMs' | 'signal'>,
     private readonly exec: SandboxExecutor,
     private readonly driver: string,
-    private readonly opts: { env?: Record<string, string>; mounts?: Mount[]; parse?: (output: string) => Diagnostic[] } = {},
+    private readonly opts: { env?: Record<string, string>; mounts?: Mount[]; parse?: (output: string) => Diagnostic[]; limits?: Partial<ResourceLimits> } = {},
   ) {
     this.deadline = Date.now() + req.timeoutMs;
     this.mounts = [{ host: req.workdir, sandbox: '/work', writable: true }, ...(opts.mounts ?? [])];
@@ -430,7 +430,7 @@ export class ClangRun {
   /** Runs the driver (or another tool of the toolchain, such as llvm-ar) in the sandbox. */
   async step(args: string[], tool: string = this.driver, cwd = '/work/src'): Promise<ExecResult> {
     const remaining = this.deadline - Date.now();
-    const r = await this.exec.run({ argv: [tool, ...args], cwd, env: this.opts.env, mounts: this.mounts, timeoutMs: Math.max(remaining, 1), signal: this.req.signal, maxOutputBytes: MAX_LOG });
+    const r = await this.exec.run({ argv: [tool, ...args], cwd, env: this.opts.env, mounts: this.mounts, timeoutMs: Math.max(remaining, 1), signal: this.req.signal, maxOutputBytes: MAX_LOG, ...(this.opts.limits ? { limits: this.opts.limits } : {}) });
     this.toolchainMs += r.wallMs;
     const output = r.stderr + r.stdout;
     if (output.trim() && this.log.length < MAX_LOG) this.log += `$ ${posix.basename(tool)} ${args.join(' ')}\n${output}`;

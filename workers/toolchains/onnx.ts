@@ -59,7 +59,7 @@ function outputTolerance(dtype: IODType, given: Tolerance): Tolerance | undefine
   return { rtol: Math.max(given.rtol, least.rtol), atol: Math.max(given.atol, least.atol), maxUlp: given.maxUlp };
 }
 
-/** Time allowed per clang step of a model build: the configured compile timeout, plus 2 s per MiB of model, at most 30 minutes. */
+/** Time allowed for a model build's clang steps: the configured compile timeout, plus 2 s per MiB of model, at most 30 minutes. */
 export function modelCompileTimeoutMs(configured: number, modelBytes: number): number {
   return Math.min(Math.max(configured, 30 * 60_000), configured + Math.ceil((modelBytes / 2 ** 20) * 2000));
 }
@@ -113,9 +113,10 @@ export async function referenceOutputs(model: Uint8Array, meta: ModelMetadata, i
  */
 export async function compileModelBuild(req: CompileRequest, exec: SandboxExecutor): Promise<CompileResult> {
   const bytes = await readProduced(req.workdir, MODEL_FILE, Number.MAX_SAFE_INTEGER);
-  // Each clang step may take longer for a larger model (its weights are embedded in the C, and its kernels are many).
+  // A larger model's build may take longer (its weights are embedded in the C, and its kernels are many), and its
+  // object files are larger (a WebAssembly object of Swin-T's 110 MB passes 256 MiB).
   req = { ...req, timeoutMs: modelCompileTimeoutMs(req.timeoutMs, bytes.length) };
-  const run = new ClangRun(req, exec, CLANG);
+  const run = new ClangRun(req, exec, CLANG, { limits: { fileBytes: Math.min(8 * 1024 ** 3, 256 * 1024 ** 2 + 8 * bytes.length) } });
   // The API checked the upload's claims before it took the job; checked again here, so that a
   // model that reached storage some other way cannot make the worker decode millions of dims.
   try {
