@@ -1,17 +1,11 @@
-import { C_TYPE, CompileError, Node, numel, Tensor } from '../ir';
-import { attrString, EmitContext, InferContext, OpDef } from './op';
+import { C_TYPE, CompileError, Node, numel } from '../ir';
+import { attrString, EmitContext, InferContext, OpDef, tensorOf } from './op';
 
 const REDUCTIONS = ['none', 'sum', 'mean'];
 
 /** The parts of NegativeLogLikelihoodLoss and SoftmaxCrossEntropyLoss that are the same: inputs, classes, positions, reduction. */
 function lossParams(ctx: InferContext | EmitContext, node: Node) {
-  const get = (i: number): Tensor | undefined => {
-    const name = node.inputs[i];
-    if (!name) return undefined;
-    const t = 'graph' in ctx ? ctx.graph.tensors.get(name) : ctx.tensor(name);
-    if (!t) throw new CompileError('invalid', `${node.op} ${node.name}: input ${name} is not produced by any earlier node`);
-    return t;
-  };
+  const get = (i: number) => tensorOf(ctx, node, i);
   const x = get(0);
   const target = get(1);
   if (!x || !target) throw new CompileError('invalid', `${node.op} ${node.name}: the scores and the target are required`);

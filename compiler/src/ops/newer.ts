@@ -1,5 +1,5 @@
 import { CompileError, Node, numel, Tensor } from '../ir';
-import { attrFloat, attrInt, attrString, EmitContext, flt, InferContext, normAxis, OpDef } from './op';
+import { attrFloat, attrInt, attrString, EmitContext, floatInput, flt, InferContext, normAxis, OpDef, tensorOf } from './op';
 
 /*
  * Operators of the newest opsets, as plain C loops over float32 (float16 and bfloat16 tensors are
@@ -9,20 +9,6 @@ import { attrFloat, attrInt, attrString, EmitContext, flt, InferContext, normAxi
  */
 
 type Ctx = InferContext | EmitContext;
-
-function tensorOf(ctx: Ctx, node: Node, i: number): Tensor | undefined {
-  const name = node.inputs[i];
-  if (!name) return undefined;
-  const t = 'graph' in ctx ? ctx.graph.tensors.get(name) : ctx.tensor(name);
-  if (!t) throw new CompileError('invalid', `${node.op} ${node.name}: input ${name} is not produced by any earlier node`);
-  return t;
-}
-
-function floatInput(ctx: Ctx, node: Node, i: number, what: string): Tensor | undefined {
-  const t = tensorOf(ctx, node, i);
-  if (t && t.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: ${what} must be float32, float16 or bfloat16, not ${t.dtype}`);
-  return t;
-}
 
 /** LinearAttention's sizes: batch, steps, heads, head sizes, and how decay and beta are laid out. */
 function linearParams(ctx: Ctx, node: Node) {

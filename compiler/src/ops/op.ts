@@ -107,6 +107,22 @@ export function declaredShape(ctx: InferContext, node: Node, i: number, what: st
   return [...shape];
 }
 
+/** Input i of a node, while shapes are inferred or C is emitted; undefined when the optional input is absent. */
+export function tensorOf(ctx: InferContext | EmitContext, node: Node, i: number): Tensor | undefined {
+  const name = node.inputs[i];
+  if (!name) return undefined;
+  const t = 'graph' in ctx ? ctx.graph.tensors.get(name) : ctx.tensor(name);
+  if (!t) throw new CompileError('invalid', `${node.op} ${node.name}: input ${name} is not produced by any earlier node`);
+  return t;
+}
+
+/** Input i, which must be float32 (float16 and bfloat16 are held as float32) when present. */
+export function floatInput(ctx: InferContext | EmitContext, node: Node, i: number, what: string): Tensor | undefined {
+  const t = tensorOf(ctx, node, i);
+  if (t && t.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: ${what} must be float32, float16 or bfloat16, not ${t.dtype}`);
+  return t;
+}
+
 export function attrInt(node: Node, name: string, fallback: number): number {
   const v = node.attrs[name];
   return v === undefined ? fallback : Number(v as number);

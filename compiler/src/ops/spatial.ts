@@ -1,5 +1,5 @@
 import { CompileError, Node, numel, Tensor, toNumbers } from '../ir';
-import { attrFloat, attrInt, attrInts, attrString, EmitContext, flt, InferContext, OpDef } from './op';
+import { attrFloat, attrInt, attrInts, attrString, EmitContext, floatInput, flt, InferContext, OpDef, tensorOf } from './op';
 
 /*
  * Sampling and scattering operators of images, as plain C loops over float32 (float16 and
@@ -8,20 +8,6 @@ import { attrFloat, attrInt, attrInts, attrString, EmitContext, flt, InferContex
  */
 
 type Ctx = InferContext | EmitContext;
-
-function tensorOf(ctx: Ctx, node: Node, i: number): Tensor | undefined {
-  const name = node.inputs[i];
-  if (!name) return undefined;
-  const t = 'graph' in ctx ? ctx.graph.tensors.get(name) : ctx.tensor(name);
-  if (!t) throw new CompileError('invalid', `${node.op} ${node.name}: input ${name} is not produced by any earlier node`);
-  return t;
-}
-
-function floatInput(ctx: Ctx, node: Node, i: number, what: string): Tensor | undefined {
-  const t = tensorOf(ctx, node, i);
-  if (t && t.dtype !== 'float32') throw new CompileError('unsupported', `${node.op} ${node.name}: ${what} must be float32, float16 or bfloat16, not ${t.dtype}`);
-  return t;
-}
 
 /** An int64 (or int32) input whose values must be known at compile time. */
 function constInts(ctx: Ctx, node: Node, i: number, what: string): number[] {
