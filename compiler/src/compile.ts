@@ -78,6 +78,8 @@ export interface ModelMetadata {
   compiler: { name: 'kiln'; version: string };
   ops: Record<string, number>;
   weightsBytes: number;
+  /** Bytes of the static buffers that hold intermediate tensors (one per tensor: buffers are not yet reused). */
+  activationBytes?: number;
   /** Floating-point operations of one run, estimated (flops.ts): what sizes a verification's time limit. */
   flops: number;
   /** The non-zero values the entry point may return, and what each means (absent: it only returns 0). */
@@ -334,7 +336,7 @@ static void kiln_copy_weights(void) {
 
 /** When the entry point returns each non-zero code, as its header says. */
 const RETURNS_WHEN: Record<number, string> = {
-  [RUN_ERRORS.outOfMemory]: 'when memory for the output strings could not be allocated',
+  [RUN_ERRORS.outOfMemory]: 'when memory could not be allocated (for output strings, or on WebAssembly for the intermediate buffers on the first run)',
   [RUN_ERRORS.indexOutOfRange]: `when an index the model reads at run time (Gather, GatherElements, GatherND,
  * ScatterElements, ScatterND, RotaryEmbedding) is out of range for its axis, or when CumSum's or CumProd's
  * axis or ReverseSequence's lengths, read at run time, are out of range; each index is checked before it is
@@ -360,6 +362,9 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
   const outputIndex = new Map(graph.outputs.map((n, i) => [n, i]));
   const refs = new Map<string, string>();
   const buffers: string[] = [];
+  let activationBytes = 0;
+  /** On WebAssembly: where each intermediate buffer starts in the block allocated on the first run. */
+  const arena: string[] = [];
   /** Static buffers of at least HUGE_BYTES: on Linux, put on transparent huge pages before the first run touches them. */
   const huge: string[] = [];
   const align = (bytes: number, name: string) => {
@@ -395,7 +400,16 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
     } else if (t.data) r = constRef(t);
     else {
       r = `t${buffers.length}`;
-      buffers.push(`static ${C_TYPE[t.dtype]} ${r}[${Math.max(1, numel(t.shape))}] ${align(numel(t.shape) * DTYPE_BYTES[t.dtype], r)}; /* ${comment(t.name)} [${t.shape.join(', ')}] */`);
+      const bytes = Math.max(1, numel(t.shape)) * DTYPE_BYTES[t.dtype];
+      // On WebAssembly a zero-initialised array is a data segment of the object file, as large as the array: there
+      // the buffers are parts of one block allocated on the first run instead.
+      arena.push(`${r} = (${C_TYPE[t.dtype]} *)(kiln_arena + ${activationBytes});`);
+      activationBytes += Math.ceil(bytes / 64) * 64;
+      buffers.push(`#ifdef __wasm__
+static ${C_TYPE[t.dtype]} *${r}; /* ${comment(t.name)} [${t.shape.join(', ')}] */
+#else
+static ${C_TYPE[t.dtype]} ${r}[${Math.max(1, numel(t.shape))}] ${align(numel(t.shape) * DTYPE_BYTES[t.dtype], r)}; /* ${comment(t.name)} [${t.shape.join(', ')}] */
+#endif`);
     }
     refs.set(n, r);
     return r;
@@ -572,6 +586,7 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
   const describe = (ts: TensorInfo[]) => ts.map((t, i) => ` *   [${i}] ${comment(t.name)}: ${edgeType(t)} [${t.shape.join(', ')}]${t.dynamic ? ' at most; the actual shape depends on the values' : ''}`).join('\n');
   const rank = Math.max(1, ...outputs.map((t) => t.shape.length));
   const strings = [...inputs, ...outputs].some((t) => t.dtype === 'string');
+  if (arena.length) errorCodes.add(RUN_ERRORS.outOfMemory);
   const codes = [...errorCodes].sort((a, b) => a - b);
   const unfitList = [...unfit].map(([branch, why]) => `\n *   ${comment(`${branch} (${why})`)}`).join('');
   const returns = codes.map((c) => `,\n * or ${c} ${RETURNS_WHEN[c].replace('{branches}', () => unfitList)}`).join('');
@@ -634,6 +649,7 @@ ${weightDefs.join('\n')}` : ''}
 
 ${halves ? halfConversionsC('static inline') : ''}
 ${packedConversionsC(minifloats)}
+${arena.length ? '#ifdef __wasm__\nstatic char *kiln_arena; /* the intermediate buffers, allocated on the first run */\n#endif' : ''}
 ${buffers.join('\n')}
 ${halfBuffers.join('\n')}
 ${packedBuffers.join('\n')}
@@ -660,7 +676,15 @@ const int64_t *${name}_output_shape(int index) {
 }
 
 int ${name}_run(const void *const inputs[], void *const outputs[]) {
-${firstRun.length ? `  static int advised;
+${arena.length ? `#ifdef __wasm__
+  if (!kiln_arena) {
+    kiln_arena = (char *)aligned_alloc(64, ${activationBytes});
+    if (!kiln_arena) return ${RUN_ERRORS.outOfMemory};
+    memset(kiln_arena, 0, ${activationBytes});
+${arena.map((a) => `    ${a}`).join('\n')}
+  }
+#endif
+` : ''}${firstRun.length ? `  static int advised;
   if (!advised) {
     advised = 1;
 ${firstRun.map((s) => `    ${s}`).join('\n')}
@@ -689,6 +713,7 @@ ${body.join('\n')}
     compiler: { name: 'kiln', version: COMPILER_VERSION },
     ops,
     weightsBytes: weightBytes,
+    activationBytes,
     flops: graphFlops(graph, nodes),
     kernels,
     ...(codes.length ? { errors: Object.fromEntries(codes.map((c) => [String(c), meaning(c)])) } : {}),

@@ -28,6 +28,8 @@ export interface ModelProfile {
   /** Largest resident memory of the profiling process, in bytes (weights, buffers and the program). */
   peakMemoryBytes: number;
   weightsBytes: number;
+  /** The static buffers of intermediate tensors (see ModelMetadata.activationBytes). */
+  activationBytes: number;
   codeBytes: number;
   flops: number;
   kernels: KernelProfile[];
@@ -102,6 +104,7 @@ export async function profileModel(bytes: Uint8Array, opts: CompileOptions & { r
       kernelsMs,
       peakMemoryBytes: out.maxrss_kb * 1024,
       weightsBytes: metadata.weightsBytes,
+      activationBytes: metadata.activationBytes ?? 0,
       codeBytes: Buffer.byteLength(files[`${name}.c`] as string),
       flops: metadata.flops,
       kernels,
@@ -115,7 +118,7 @@ export async function profileModel(bytes: Uint8Array, opts: CompileOptions & { r
 export function formatProfile(p: ModelProfile, top = 15): string {
   const lines = [
     `latency ${p.latencyMs.toFixed(3)} ms (median of ${p.runs} runs); kernels ${p.kernelsMs.toFixed(3)} ms per run (${((p.kernelsMs / p.latencyMs) * 100).toFixed(1)}% of it); ${(p.flops / 1e9).toFixed(2)} GFLOP, ${(p.flops / (p.latencyMs * 1e6)).toFixed(1)} GFLOP/s`,
-    `peak memory ${(p.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB; weights ${(p.weightsBytes / 2 ** 20).toFixed(1)} MiB; C ${(p.codeBytes / 1024).toFixed(0)} KiB; ${p.kernels.length} kernels`,
+    `peak memory ${(p.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB; weights ${(p.weightsBytes / 2 ** 20).toFixed(1)} MiB; intermediate buffers ${(p.activationBytes / 2 ** 20).toFixed(1)} MiB; C ${(p.codeBytes / 1024).toFixed(0)} KiB; ${p.kernels.length} kernels`,
     '',
     '  share       ms   GFLOP/s  ops                               kernel',
   ];

@@ -64,6 +64,11 @@ export function modelCompileTimeoutMs(configured: number, modelBytes: number): n
   return Math.min(Math.max(configured, 30 * 60_000), configured + Math.ceil((modelBytes / 2 ** 20) * 2000));
 }
 
+/** The largest file a model build's clang steps may write: 256 MiB, plus twice the weights and the intermediate buffers, at most 16 GiB. */
+export function modelFileBytes(meta: Pick<ModelMetadata, 'weightsBytes' | 'activationBytes'>): number {
+  return Math.min(16 * 1024 ** 3, 256 * 1024 ** 2 + 2 * (meta.weightsBytes + (meta.activationBytes ?? 0)));
+}
+
 /** Seeded inputs for a model: floats in [-1, 1], integers in [0, 10), one stream per input. */
 export function modelInputs(meta: ModelMetadata, seed: number): Buffer[] {
   return meta.inputs.map((t, index) => {
@@ -113,10 +118,9 @@ export async function referenceOutputs(model: Uint8Array, meta: ModelMetadata, i
  */
 export async function compileModelBuild(req: CompileRequest, exec: SandboxExecutor): Promise<CompileResult> {
   const bytes = await readProduced(req.workdir, MODEL_FILE, Number.MAX_SAFE_INTEGER);
-  // A larger model's build may take longer (its weights are embedded in the C, and its kernels are many), and its
-  // object files are larger (a WebAssembly object of Swin-T's 110 MB passes 256 MiB).
+  // A larger model's build may take longer (its weights are embedded in the C, and its kernels are many).
   req = { ...req, timeoutMs: modelCompileTimeoutMs(req.timeoutMs, bytes.length) };
-  const run = new ClangRun(req, exec, CLANG, { limits: { fileBytes: Math.min(8 * 1024 ** 3, 256 * 1024 ** 2 + 8 * bytes.length) } });
+  let run = new ClangRun(req, exec, CLANG);
   // The API checked the upload's claims before it took the job; checked again here, so that a
   // model that reached storage some other way cannot make the worker decode millions of dims.
   try {
@@ -135,6 +139,9 @@ export async function compileModelBuild(req: CompileRequest, exec: SandboxExecut
   }
   const why = modelJobProblem(compiled.metadata);
   if (why) return run.failed(why);
+  // Object files hold the weights, and on WebAssembly also every zero-initialised buffer (a data segment each):
+  // Whisper-tiny's encoder, 32 MB of weights, gives a 640 MB wasm32 object.
+  run = new ClangRun(req, exec, CLANG, { limits: { fileBytes: modelFileBytes(compiled.metadata) } });
   for (const [name, content] of Object.entries(compiled.files)) writeBeneath(req.workdir, `src/${name}`, content);
   const { spec, target, outputs } = req;
   const common = [...targetFlags(target, spec), ...baseFlags(false, spec), '-std=c23', '-O2', ...(outputs.includes('shared') ? ['-fPIC'] : [])];

@@ -65,7 +65,7 @@ export interface EmitContext {
 
 /** The non-zero values a generated <name>_run returns, and what each means (see ModelMetadata.errors). */
 export const RUN_ERRORS = {
-  /** Memory for the output strings could not be allocated. */
+  /** Memory could not be allocated: for output strings, or on WebAssembly for the intermediate buffers (on the first run). */
   outOfMemory: 1,
   /** An index the model read at run time (Gather, GatherElements, GatherND, ScatterElements, ScatterND, RotaryEmbedding's position_ids, CumSum's and CumProd's axis, ReverseSequence's sequence_lens) was out of range; no memory outside a tensor was read or written. */
   indexOutOfRange: 2,
@@ -82,7 +82,7 @@ export const RUN_ERRORS = {
 } as const;
 
 export const RUN_ERROR_MEANINGS: Record<number, string> = {
-  [RUN_ERRORS.outOfMemory]: 'memory for the output strings could not be allocated',
+  [RUN_ERRORS.outOfMemory]: 'memory could not be allocated (for output strings, or on WebAssembly for the intermediate buffers)',
   [RUN_ERRORS.indexOutOfRange]: 'an index was out of range',
   [RUN_ERRORS.unfitBranch]: 'the model took a branch of an If that does not fit the input shapes it was compiled for',
   [RUN_ERRORS.shapeMismatch]: 'a value read at run time (axes, a shape, k, pads, ...) gives another output shape than the one the model declares and was compiled for',
