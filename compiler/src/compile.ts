@@ -336,7 +336,7 @@ static void kiln_copy_weights(void) {
 
 /** When the entry point returns each non-zero code, as its header says. */
 const RETURNS_WHEN: Record<number, string> = {
-  [RUN_ERRORS.outOfMemory]: 'when memory could not be allocated (for output strings, or on WebAssembly for the intermediate buffers on the first run)',
+  [RUN_ERRORS.outOfMemory]: 'when memory for the output strings could not be allocated',
   [RUN_ERRORS.indexOutOfRange]: `when an index the model reads at run time (Gather, GatherElements, GatherND,
  * ScatterElements, ScatterND, RotaryEmbedding) is out of range for its axis, or when CumSum's or CumProd's
  * axis or ReverseSequence's lengths, read at run time, are out of range; each index is checked before it is
@@ -586,7 +586,6 @@ static ${C_TYPE[t.dtype]} ${r}[${Math.max(1, numel(t.shape))}] ${align(numel(t.s
   const describe = (ts: TensorInfo[]) => ts.map((t, i) => ` *   [${i}] ${comment(t.name)}: ${edgeType(t)} [${t.shape.join(', ')}]${t.dynamic ? ' at most; the actual shape depends on the values' : ''}`).join('\n');
   const rank = Math.max(1, ...outputs.map((t) => t.shape.length));
   const strings = [...inputs, ...outputs].some((t) => t.dtype === 'string');
-  if (arena.length) errorCodes.add(RUN_ERRORS.outOfMemory);
   const codes = [...errorCodes].sort((a, b) => a - b);
   const unfitList = [...unfit].map(([branch, why]) => `\n *   ${comment(`${branch} (${why})`)}`).join('');
   const returns = codes.map((c) => `,\n * or ${c} ${RETURNS_WHEN[c].replace('{branches}', () => unfitList)}`).join('');
@@ -611,7 +610,8 @@ extern "C" {
 ${describe(inputs)}
  * Outputs:
 ${describe(outputs)}
- * Returns 0${returns}. Not reentrant: intermediate buffers are static.${weightBytes >= COPY_WEIGHTS_BYTES ? `
+ * Returns 0${returns}. Not reentrant: intermediate buffers are static${arena.length ? ` (on WebAssembly, one block allocated on the first
+ * run; when it cannot be, the run returns ${RUN_ERRORS.outOfMemory})` : ''}.${weightBytes >= COPY_WEIGHTS_BYTES ? `
  * On Linux the first run copies the ${weightBytes} bytes of weights into memory it maps (huge pages where the
  * system allows), kept for the life of the process; build with -DKILN_WEIGHTS_IN_PLACE to read them in place.` : ''}${strings ? `
  * A string output's elements point into memory the model owns, valid until the next run.` : ''}
