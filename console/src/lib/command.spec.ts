@@ -25,6 +25,9 @@ describe('reproducing a request', () => {
       verify: { tolerance: { rtol: 1e-3, atol: 1e-5 }, seed: 1, timeoutMs: 20000 },
     });
     assert.deepEqual(inlineFiles, []);
+    // A job whose atol follows each output's magnitude (none was given) is sent again without one.
+    const scaled = { ...job, verify: { kind: 'model', tolerance: { rtol: 1e-3, atol: 1e-5, maxUlp: null }, seed: 1, atolScale: 1e-4 } } as unknown as Job;
+    assert.deepEqual(requestOf(scaled).body.verify, { tolerance: { rtol: 1e-3 }, seed: 1, timeoutMs: undefined });
   });
 
   it('refers to uploaded source files by id and marks inline ones it cannot repeat', () => {

@@ -57,7 +57,12 @@ function tolerance(t: unknown): Stored | undefined {
  * filled in and a "kind"): the same check, field for field, in the request's vocabulary.
  */
 export function verifyRequestOf(stored: Stored): unknown {
-  if (stored.kind === 'model') return { tolerance: tolerance(stored.tolerance), seed: stored.seed, timeoutMs: stored.timeoutMs };
+  if (stored.kind === 'model') {
+    // An atol scaled to each output's reference (atolScale) is what a request without an atol gives.
+    const t = tolerance(stored.tolerance) as { rtol: number; atol?: number } | undefined;
+    if (t && stored.atolScale !== undefined) delete t.atol;
+    return { tolerance: t, seed: stored.seed, timeoutMs: stored.timeoutMs };
+  }
   if (stored.kind === 'program') {
     const expect = stored.expect as { stdout: string | null; exitCode: number | null } | null;
     const e = expect ? { ...(expect.stdout !== null ? { stdout: expect.stdout } : {}), ...(expect.exitCode !== null ? { exitCode: expect.exitCode } : {}) } : null;
