@@ -1,4 +1,8 @@
 import { strict as assert } from 'node:assert';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { after, describe, it } from 'node:test';
 import { onnx } from 'onnx-proto';
 import { mlp } from '../../compiler/test/models';
@@ -63,5 +67,21 @@ describe('ModelThreadPool', () => {
     await assert.rejects(p.run({ op: 'inspect', bytes: mlp(), inputShapes: {}, limits: LIMITS }), ModelPoolBusyError);
     for (const r of await Promise.all(runs)) assert.ok(r.ok);
     assert.ok(p.threads <= 2);
+  });
+
+  it('a thread given up for its time that then fails (out of memory as it stops) is no uncaught error', async () => {
+    // A thread that starts and never answers.
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-pool-'));
+    const file = join(dir, 'silent.js');
+    writeFileSync(file, "require('node:worker_threads').parentPort.postMessage({ ready: true }); setInterval(() => {}, 1000);");
+    const p = pool({ threads: 1, timeoutMs: 200, memoryMb: 64, file });
+    const run = p.run({ op: 'inspect', bytes: mlp(), inputShapes: {}, limits: LIMITS });
+    await new Promise((r) => setTimeout(r, 100));
+    const [w] = [...(p as unknown as { all: Set<Worker> }).all];
+    assert.ok(w, 'the thread runs');
+    await assert.rejects(run, (e: unknown) => e instanceof ModelBudgetError && e.kind === 'time');
+    // terminate() is under way; the thread's last event still reaches it.
+    assert.doesNotThrow(() => w.emit('error', Object.assign(new Error('Worker terminated due to reaching memory limit'), { code: 'ERR_WORKER_OUT_OF_MEMORY' })));
+    assert.equal(p.threads, 0);
   });
 });

@@ -122,6 +122,15 @@ export class ModelThreadPool {
     this.idleTimers.set(w, timer);
   }
 
+  /** Drops a thread that has ended from the pool's lists. */
+  private forget(w: Worker): void {
+    this.all.delete(w);
+    const i = this.idle.indexOf(w);
+    if (i >= 0) this.idle.splice(i, 1);
+    clearTimeout(this.idleTimers.get(w));
+    this.idleTimers.delete(w);
+  }
+
   private discard(w: Worker): void {
     this.all.delete(w);
     void w.terminate().catch(() => undefined);
@@ -134,6 +143,11 @@ export class ModelThreadPool {
       execArgv: process.execArgv.filter((a) => a === '--enable-source-maps'),
     });
     this.all.add(w);
+    // A thread may fail or end when no model is on it: one ended for its time can still run out
+    // of memory before it stops, and an idle one can die. Such an event is about a thread already
+    // given up; without a listener it would be an uncaught exception that ends the API.
+    w.on('error', () => undefined);
+    w.on('exit', () => this.forget(w));
     return new Promise<Worker>((resolve, reject) => {
       const fail = (e: Error) => {
         cleanup();
