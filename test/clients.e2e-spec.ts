@@ -155,6 +155,13 @@ describe('the kiln CLI and the GitHub Action against a running Kiln', () => {
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /verification passed on qemu-aarch64: 1 output match the reference/);
     assert.match(await readFile(join(dir, 'model-out/aarch64-linux-gnu/model.h'), 'utf8'), /model_run/);
+    // --profile verifies, waits, and prints the slowest kernels.
+    const prof = await run(CLI, ['compile', modelPath, '-t', 'x86_64-linux-gnu', '--shape', 'x=3,16', '--profile', '3'], env);
+    assert.equal(prof.code, 0, prof.stderr + prof.stdout);
+    assert.match(prof.stdout, /verification passed on native/);
+    assert.match(prof.stdout, /profile: latency [\d.]+ ms, median of 3 runs; [\d.]+ GFLOP at [\d.]+ GFLOP\/s/);
+    assert.match(prof.stdout, /^ +[\d.]+% +[\d.]+ +[\d.]+ +Gemm/m);
+    assert.equal((await run(CLI, ['compile', modelPath, '-t', 'x86_64-linux-gnu', '--shape', 'x=3,16', '--profile', '0'], env)).code, 2);
     const unbound = await run(CLI, ['compile', modelPath, '-t', 'aarch64-linux-gnu'], env);
     assert.equal(unbound.code, 4);
     assert.match(unbound.stderr, /symbolic input dimensions: x\[batch\]/);

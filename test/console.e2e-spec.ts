@@ -167,6 +167,7 @@ describe('the web console in Chromium', { skip }, () => {
     await pickTargets(page, ['x86_64-linux-gnu', 'aarch64-linux-gnu', 'wasm32-wasi']);
     assert.equal(await page.getByRole('checkbox', { name: /Run each build on its target/ }).isChecked(), true);
     await page.getByLabel('rtol').fill('1e-3');
+    await page.getByRole('checkbox', { name: /Profile each build/ }).check();
     await shot(page, '03-new-build-model');
     await page.getByRole('button', { name: 'Build for 3 targets' }).click();
 
@@ -178,6 +179,7 @@ describe('the web console in Chromium', { skip }, () => {
     assert.equal(job.status, 'succeeded');
     assert.deepEqual(job.model.inputShapes, { x: [2, 16] });
     assert.equal(job.verify.tolerance.rtol, 1e-3);
+    assert.deepEqual(job.verify.profile, {});
     for (const t of ['x86_64-linux-gnu', 'aarch64-linux-gnu', 'wasm32-wasi']) {
       const row = page.locator(`[data-testid="builds-table"] tr[data-target="${t}"]`);
       assert.equal(await row.getAttribute('data-status'), 'succeeded');
@@ -203,6 +205,14 @@ describe('the web console in Chromium', { skip }, () => {
       assert.equal(bars.reduce((a, b) => a + b, 0), 20, 'the histogram counts every element of the [2, 10] output');
       const sizes = await panel.locator('[data-testid="artifacts"] td.num').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-size'))));
       assert.ok(sizes.length >= 4 && sizes.every((s) => s > 0));
+      // The profile: a bar per kernel (the MLP's four fit under the chart's top), and every kernel in the table.
+      const profile = report.getByTestId('profile');
+      assert.match(await profile.innerText(), new RegExp(t === 'x86_64-linux-gnu' ? 'native, median of 20 runs' : t === 'wasm32-wasi' ? 'wasm, median of 3 runs' : 'emulated, median of 3 runs'));
+      const shares = await profile.locator('[data-testid="profile-chart"] g.bar').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-share'))));
+      const expected = (await apiGet(`/v1/jobs/${modelJobId}`)).builds.find((b: { target: { name: string } }) => b.target.name === t).verification.profile.kernels.length;
+      assert.equal(shares.length, expected);
+      assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 1) < 1e-3);
+      assert.equal(await profile.getByTestId('profile-kernels').locator('tbody tr').count(), expected);
     }
     await page.locator('.tab[data-target="x86_64-linux-gnu"]').click();
     const panel = page.locator('[data-testid="build-panel"][data-target="x86_64-linux-gnu"]');
@@ -213,6 +223,8 @@ describe('the web console in Chromium', { skip }, () => {
     assert.ok((await viewer.locator('.tok-keyword').count()) > 0, 'the C is highlighted');
     await viewer.scrollIntoViewIfNeeded();
     await shot(page, '05-job-model-report-and-viewer');
+    await panel.getByTestId('profile').scrollIntoViewIfNeeded();
+    await shot(page, '05b-job-model-profile');
   });
 
   it('downloads an artifact whose bytes are the build\'s, byte for byte', async () => {

@@ -122,6 +122,45 @@ describe('model jobs: an uploaded ONNX model compiled for several targets and ve
     assert.ok(job.builds[0].artifacts.some((a) => a.name === 'libmodel.a' && a.kind === 'static'));
   });
 
+  it('profiles a verified model build on its runner: every kernel after fusion, natively, under an emulator and as WebAssembly', async () => {
+    const uploadId = await upload(lenet(), 'lenet.onnx');
+    const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ model: { uploadId }, targets: ['x86_64-linux-gnu', 'aarch64-linux-gnu', 'wasm32-wasi'], verify: { profile: { runs: 2 } } });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const job = await waitForJob(kiln, res.body.id, 180_000);
+    assert.equal(job.status, 'succeeded', JSON.stringify(job.builds.map((b) => b.statusReason)));
+    type Profiled = { verification: { status: string; kind: string; profileError?: string; profile?: { clock: string; runs: number; latencyMs: number; kernelsMs: number; peakMemoryBytes: number | null; weightsBytes: number; codeBytes: number; flops: number; kernels: { label: string; ops: string[]; nodes: string[]; flops: number; ms: number; share: number }[] } } };
+    for (const b of job.builds as (typeof job.builds[number] & Profiled)[]) {
+      const v = b.verification;
+      assert.equal(v.status, 'passed');
+      assert.equal(v.kind, 'model');
+      assert.equal(v.profileError, undefined);
+      const p = v.profile!;
+      assert.ok(p, `${b.target.name} has a profile`);
+      assert.equal(p.clock, { 'x86_64-linux-gnu': 'native', 'aarch64-linux-gnu': 'emulated', 'wasm32-wasi': 'wasm' }[b.target.name]);
+      assert.equal(p.runs, 2);
+      // The kernels are those the compiler listed in model.json, each timed.
+      const meta = JSON.parse((await download(kiln, b.artifacts.find((a) => a.name === 'model.json')!.id)).toString()) as { flops: number; weightsBytes: number; kernels: { label: string }[] };
+      assert.deepEqual(p.kernels.map((k) => k.label).sort(), meta.kernels.map((k) => k.label).sort());
+      assert.ok(p.kernels.some((k) => k.ops.includes('Conv')));
+      assert.equal(p.flops, meta.flops);
+      assert.equal(p.weightsBytes, meta.weightsBytes);
+      assert.ok(p.codeBytes > 0 && p.latencyMs > 0 && p.kernelsMs > 0);
+      assert.ok(Math.abs(p.kernels.reduce((a, k) => a + k.share, 0) - 1) < 1e-6);
+      for (let i = 1; i < p.kernels.length; i++) assert.ok(p.kernels[i - 1].ms >= p.kernels[i].ms, 'slowest first');
+      assert.ok(p.peakMemoryBytes === null || p.peakMemoryBytes > p.weightsBytes);
+    }
+    // Not for a GPU target, and not with nonsense.
+    for (const [body, message] of [
+      [{ verify: { profile: { runs: 0 } }, targets: ['x86_64-linux-gnu'] }, /profile.runs" must be a whole number from 1 to 100/],
+      [{ verify: { profile: 'yes' }, targets: ['x86_64-linux-gnu'] }, /"profile" is true, false or/],
+      [{ verify: { profile: { every: 1 } }, targets: ['x86_64-linux-gnu'] }, /"profile.every" is not known/],
+    ] as const) {
+      const bad = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ model: { uploadId }, ...body });
+      assert.equal(bad.status, 400, JSON.stringify(bad.body));
+      assert.match(bad.body.message, message);
+    }
+  });
+
   it('compiles a model whose kernels use threads, and proves it on two targets', async () => {
     const b = new ModelBuilder();
     const w = Float32Array.from({ length: 128 * 256 }, (_, i) => Math.sin(i) / 11);

@@ -112,7 +112,22 @@ function printJob(job: Job, out: NodeJS.WriteStream): void {
     }
     for (const a of b.artifacts) out.write(`    ${a.kind.padEnd(10)} ${a.name} (${a.size} bytes) ${a.id}\n`);
     if (b.verification) out.write(`    verification ${b.verification.status} on ${b.verification.runner}: ${b.verification.summary}\n`);
+    if (b.verification?.profile) printProfile(b.verification.profile, out);
+    if (b.verification?.profileError) out.write(`    no profile: ${b.verification.profileError}\n`);
   }
+}
+
+type Profile = NonNullable<NonNullable<Job['builds'][number]['verification']>['profile']>;
+
+/** A build's profile: the model's figures, then its slowest kernels. */
+function printProfile(p: Profile, out: NodeJS.WriteStream, top = 10): void {
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  const clock = p.clock === 'native' ? '' : ` (times ${p.clock === 'emulated' ? "an emulator's" : "WebAssembly's"}: the shares tell where the work is)`;
+  out.write(`    profile: latency ${p.latencyMs.toFixed(3)} ms, median of ${p.runs} runs${clock}; ${(p.flops / 1e9).toFixed(3)} GFLOP at ${p.gflops.toFixed(1)} GFLOP/s\n`);
+  out.write(`      ${p.peakMemoryBytes == null ? '' : `peak memory ${mib(p.peakMemoryBytes)}, `}weights ${mib(p.weightsBytes)}, buffers ${mib(p.activationBytes)}, code ${(p.codeBytes / 1024).toFixed(0)} KiB; ${p.kernels.length} kernels, ${p.kernelsMs.toFixed(3)} ms of the latency\n`);
+  out.write(`       share        ms  GFLOP/s  kernel\n`);
+  for (const k of p.kernels.slice(0, top)) out.write(`      ${(k.share * 100).toFixed(1).padStart(5)}% ${k.ms.toFixed(3).padStart(9)} ${k.gflops.toFixed(1).padStart(8)}  ${k.label.slice(0, 90)}\n`);
+  if (p.kernels.length > top) out.write(`      (${p.kernels.length - top} more: kiln --json job ID lists every kernel)\n`);
 }
 
 function exitFor(job: Job): number {
@@ -160,6 +175,7 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
     .option('--verify', 'run each build on its target and compare with a reference (the program\'s main, no input)')
     .option('--verify-spec <file>', 'a JSON file with the verify object (a kernel entry and its arguments, or a program check)')
     .option('--tolerance <tolerance>', 'rtol=1e-5,atol=1e-6,maxUlp=4 (with --verify-spec, or --verify for a model)')
+    .option('--profile [runs]', 'a model: verify and profile each build on its runner (optionally how many timed runs), and print its slowest kernels (implies --verify and --wait)')
     .option('-w, --wait', 'wait until every build has finished')
     .option('--out <dir>', 'download the artifacts here (implies --wait)')
     .option('--idempotency-key <key>', 'reuse to make a retried submission return the same job')
@@ -192,10 +208,17 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
         }
         if (o.tolerance) (verify as Record<string, unknown>).tolerance = parseTolerance(o.tolerance as string);
       } else if (o.verify) verify = o.tolerance && isModel ? { tolerance: parseTolerance(o.tolerance as string) } : true;
-      if (o.tolerance && !o.verifySpec && !(o.verify && isModel)) throw new UsageError('--tolerance goes with --verify-spec (or with --verify for a model)');
+      if (o.tolerance && !o.verifySpec && !((o.verify || o.profile) && isModel)) throw new UsageError('--tolerance goes with --verify-spec (or with --verify for a model)');
+      if (o.profile) {
+        if (!isModel) throw new UsageError('--profile applies to an ONNX model');
+        if (o.verifySpec) throw new UsageError('--profile goes with --verify, not --verify-spec (put "profile" in the spec instead)');
+        const runs = o.profile === true ? undefined : Number(o.profile);
+        if (runs !== undefined && !(Number.isInteger(runs) && runs >= 1 && runs <= 100)) throw new UsageError(`--profile ${o.profile}: the number of timed runs is a whole number from 1 to 100`);
+        verify = { ...(typeof verify === 'object' ? verify : {}), profile: runs === undefined ? true : { runs } };
+      }
       const body: CreateJob = { ...input, targets: o.target as string[], ...(o.output ? { outputs: o.output as CreateJob['outputs'] } : {}), ...(verify !== undefined ? { verify } : {}) };
       let job = await kiln.createJob(body, o.idempotencyKey as string | undefined);
-      const wait = Boolean(o.wait || o.out);
+      const wait = Boolean(o.wait || o.out || o.profile);
       if (!wait) {
         print(job, () => io.stdout.write(`job ${job.id} queued: ${job.builds.map((b) => b.target.requested).join(', ')}\n`));
         return;

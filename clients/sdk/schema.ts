@@ -709,6 +709,31 @@ export interface components {
              */
             sharedBytes?: number;
         };
+        KernelProfileDto: {
+            /** @description Estimated floating-point operations of one run */
+            flops: number;
+            /** @description flops over ms */
+            gflops: number;
+            /**
+             * @description The kernel, as the generated C names it: its node and what was fused into it
+             * @example Conv /features/0/Conv + Relu
+             */
+            label: string;
+            /** @description Time per run, ms */
+            ms: number;
+            /** @description The ONNX nodes it covers */
+            nodes: string[];
+            /**
+             * @description Their operator types
+             * @example [
+             *       "Conv",
+             *       "Relu"
+             *     ]
+             */
+            ops: string[];
+            /** @description Share of the kernels' total time, 0 to 1 */
+            share: number;
+        };
         KeyRefDto: {
             /** Format: uuid */
             id: string;
@@ -781,6 +806,31 @@ export interface components {
             unsupportedOps: string[];
             /** Format: uuid */
             uploadId: string;
+        };
+        ModelProfileDto: {
+            /** @description The intermediate tensors' buffers, bytes */
+            activationBytes: number;
+            /**
+             * @description How the times were taken: on the CPU itself, under an emulator (the shares tell where the work is; the times are not the device's), or as WebAssembly
+             * @enum {string}
+             */
+            clock: "native" | "emulated" | "wasm";
+            /** @description Machine code of the compiled model (its object's code sections), bytes */
+            codeBytes: number;
+            flops: number;
+            /** @description flops over latencyMs */
+            gflops: number;
+            /** @description Every kernel, slowest first */
+            kernels: components["schemas"]["KernelProfileDto"][];
+            /** @description The kernels' times added up, per run, ms: the rest of the latency is the entry point's own work */
+            kernelsMs: number;
+            /** @description Median time of one run after warm-up, ms */
+            latencyMs: number;
+            /** @description Peak resident memory of the profiling run, bytes */
+            peakMemoryBytes?: number | null;
+            /** @description Timed runs */
+            runs: number;
+            weightsBytes: number;
         };
         ModelRefDto: {
             /**
@@ -1162,8 +1212,12 @@ export interface components {
         };
         VerificationDto: {
             /** @enum {string} */
-            kind: "kernel" | "program";
+            kind: "kernel" | "program" | "model";
             outputs: components["schemas"]["OutputComparisonDto"][];
+            /** @description A model job with verify.profile: the build profiled on this runner */
+            profile?: components["schemas"]["ModelProfileDto"];
+            /** @description A model job with verify.profile whose profiling run failed: why (the check's verdict stands) */
+            profileError?: string;
             program?: components["schemas"]["ProgramRunDto"];
             /** @description What the outputs were compared with */
             reference: string;
@@ -1192,6 +1246,13 @@ export interface components {
              * @enum {string}
              */
             linkage?: "c" | "c++";
+            /**
+             * @description Model checks on CPU and WebAssembly targets only: also profile the build on its runner. The report then has `profile`: each kernel of the compiled graph (after fusion) with the ONNX nodes it covers, its FLOPs, time and share, and the model's latency (median of the timed runs after warm-up), peak memory, weight and code size. `true`, or { "runs": N } timed runs (1 to 100; default 20 natively, 3 under an emulator or as WebAssembly, where times are the emulator's and the shares are what tells).
+             * @example true
+             */
+            profile?: boolean | {
+                runs?: number;
+            };
             /** @description A whole-program check instead of a kernel check */
             program?: components["schemas"]["ProgramCheckDto"];
             /** @description A separate reference source, built for the worker's host with the same harness (and the job's defines) instead of the job's own sources. Not with uploaded expected outputs or program.expect. */

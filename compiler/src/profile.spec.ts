@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { ModelBuilder, randomWeights } from '../test/builder';
 import { compileModel } from './compile';
-import { formatProfile, profileModel } from './profile';
+import { formatProfile, ProfileOutputError, profileModel, readProfile } from './profile';
 
 /*
  * Profiles: the kernels of the compiled graph after fusion, each named with the ONNX nodes it
@@ -30,11 +30,23 @@ describe('profiles', () => {
   it('times every kernel of a native build and the whole run, and prints the top kernels', async () => {
     const p = await profileModel(block(), { name: 'net', runs: 5 });
     assert.equal(p.kernels.length, 3);
-    assert.ok(p.latencyMs > 0 && p.kernelsMs > 0 && p.peakMemoryBytes > 0);
+    assert.ok(p.latencyMs > 0 && p.kernelsMs > 0 && (p.peakMemoryBytes ?? 0) > 0 && p.clock === 'native');
     assert.ok(p.kernels.every((k) => k.ms >= 0 && k.share >= 0 && k.share <= 1));
     assert.ok(Math.abs(p.kernels.reduce((a, k) => a + k.share, 0) - 1) < 1e-9);
     const text = formatProfile(p);
     assert.match(text, /latency [\d.]+ ms \(median of 5 runs\)/);
     assert.match(text, /Conv\+Sigmoid\+Mul/);
+  });
+
+  it('reads a profiling run\'s output as untrusted data: one finite, non-negative time per kernel', () => {
+    const plan = { kernels: [{ label: 'a', nodes: ['a'], ops: ['Conv'], flops: 2e6 }, { label: 'b', nodes: ['b'], ops: ['Relu'], flops: 1e3 }], runs: 3, warmup: 1, flops: 2.001e6, weightsBytes: 10, activationBytes: 20, codeBytes: 30 };
+    const p = readProfile('warming up\n{"latency_ns": 2000000, "maxrss_kb": 0, "kernels_ns": [1500000, 500000]}\n', plan, 'emulated');
+    assert.deepEqual(p.kernels.map((k) => [k.label, k.ms, k.share]), [['a', 1.5, 0.75], ['b', 0.5, 0.25]]);
+    assert.equal(p.peakMemoryBytes, null);
+    assert.equal(p.latencyMs, 2);
+    assert.match(formatProfile(p), /an emulator's: the shares show where the work is/);
+    for (const bad of ['', 'not json', '{"latency_ns": -1, "maxrss_kb": 0, "kernels_ns": [1, 2]}', '{"latency_ns": 1, "maxrss_kb": 0, "kernels_ns": [1]}', '{"latency_ns": 1, "maxrss_kb": 0, "kernels_ns": [1, "2"]}', '{"latency_ns": 1e999, "maxrss_kb": 0, "kernels_ns": [1, 2]}', '[1, 2]']) {
+      assert.throws(() => readProfile(bad, plan, 'native'), ProfileOutputError, bad);
+    }
   });
 });

@@ -19,24 +19,46 @@ export interface KernelProfile extends KernelInfo {
   gflops: number;
 }
 
+/** How the times were taken: on the CPU itself, under an emulator (qemu-user), or as WebAssembly. */
+export type ProfileClock = 'native' | 'emulated' | 'wasm';
+
 export interface ModelProfile {
+  /** Under an emulator the times are the emulator's: the kernels' shares show where the work is, not how fast the device is. */
+  clock: ProfileClock;
   /** Median latency of a run, in milliseconds, and the runs it is the median of. */
   latencyMs: number;
   runs: number;
   /** The kernels' times added up, per run: within a few percent of the latency (the rest is the entry point's own work). */
   kernelsMs: number;
-  /** Largest resident memory of the profiling process, in bytes (weights, buffers and the program). */
-  peakMemoryBytes: number;
+  /** Largest resident memory of the profiling process, in bytes (weights, buffers and the program); null where the runner cannot say (WebAssembly). */
+  peakMemoryBytes: number | null;
   weightsBytes: number;
   /** The static buffers of intermediate tensors (see ModelMetadata.activationBytes). */
   activationBytes: number;
+  /** The size of the generated code: the C source locally, the compiled object's code (text) in a profile job. */
   codeBytes: number;
   flops: number;
+  /** The model's FLOPs over its latency. */
+  gflops: number;
   kernels: KernelProfile[];
 }
 
-/** The profiling program: seeded inputs (numbers in [-1, 1); integers 0), warm-up runs, then timed runs; JSON on stdout. */
-export function profileHarness(meta: ModelMetadata, runs: number): string {
+/** What a profiling program is built for, and what is known of the model without running it. */
+export interface ProfilePlan {
+  kernels: KernelInfo[];
+  runs: number;
+  warmup: number;
+  flops: number;
+  weightsBytes: number;
+  activationBytes: number;
+  codeBytes: number;
+}
+
+/**
+ * The profiling program: seeded inputs (numbers in [-1, 1); integers 0), `warmup` runs, then
+ * `runs` timed runs; one line of JSON on stdout. It links with the model built with -DKILN_PROFILE.
+ */
+export function profileHarness(meta: ModelMetadata, runs: number, warmup = 3): string {
   const n = meta.kernels?.length ?? 0;
   const inputs = meta.inputs.map((t, i) => {
     const bytes = Math.max(8, ioBytes(t.dtype, numel(t.shape)));
@@ -49,7 +71,9 @@ export function profileHarness(meta: ModelMetadata, runs: number): string {
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#ifndef __wasi__
 #include <sys/resource.h>
+#endif
 #include "${meta.name}.h"
 
 extern double ${meta.name}_profile_ns[];
@@ -63,19 +87,67 @@ ${inputs.join('\n')}
 ${outputs.join('\n')}
   const void *ins[] = { ${meta.inputs.map((_, i) => `in${i}`).join(', ') || '0'} };
   void *outs[] = { ${meta.outputs.map((_, i) => `out${i}`).join(', ') || '0'} };
-  for (int r = 0; r < 3; r++) if (${meta.entry}(ins, outs)) { fprintf(stderr, "the model's entry point returned an error\\n"); return 1; }
+  for (int r = 0; r < ${warmup}; r++) if (${meta.entry}(ins, outs)) { fprintf(stderr, "the model's entry point returned an error\\n"); return 1; }
   for (int k = 0; k < ${Math.max(1, n)}; k++) ${meta.name}_profile_ns[k] = 0;
   static double lat[${runs}];
-  for (int r = 0; r < ${runs}; r++) { const double t = kiln_now(); ${meta.entry}(ins, outs); lat[r] = kiln_now() - t; }
+  for (int r = 0; r < ${runs}; r++) { const double t = kiln_now(); if (${meta.entry}(ins, outs)) return 1; lat[r] = kiln_now() - t; }
   qsort(lat, ${runs}, sizeof lat[0], kiln_cmp);
+  long maxrss_kb = 0;
+#ifndef __wasi__
   struct rusage u;
-  getrusage(RUSAGE_SELF, &u);
-  printf("{\\"latency_ns\\": %.0f, \\"maxrss_kb\\": %ld, \\"kernels_ns\\": [", lat[${runs} / 2], (long)u.ru_maxrss);
+  if (getrusage(RUSAGE_SELF, &u) == 0) maxrss_kb = (long)u.ru_maxrss;
+#endif
+  printf("{\\"latency_ns\\": %.0f, \\"maxrss_kb\\": %ld, \\"kernels_ns\\": [", lat[${runs} / 2], maxrss_kb);
   for (int k = 0; k < ${n}; k++) printf("%s%.0f", k ? ", " : "", ${meta.name}_profile_ns[k] / ${runs});
   printf("]}\\n");
   return 0;
 }
 `;
+}
+
+/** A profiling program's output did not hold what it must (it crashed part way, or it is not the program Kiln built). */
+export class ProfileOutputError extends Error {
+  override readonly name = 'ProfileOutputError';
+}
+
+/**
+ * Reads a profiling program's output into a profile. The output is data from a program that ran
+ * untrusted: it must be one JSON object of finite, non-negative numbers, one time per kernel.
+ */
+export function readProfile(stdout: string, plan: ProfilePlan, clock: ProfileClock): ModelProfile {
+  const line = stdout.trim().split('\n').pop() ?? '';
+  let out: unknown;
+  try {
+    out = JSON.parse(line.slice(0, 1 << 22));
+  } catch {
+    throw new ProfileOutputError('the profiling run printed no profile');
+  }
+  const o = out as { latency_ns?: unknown; maxrss_kb?: unknown; kernels_ns?: unknown };
+  const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  if (typeof out !== 'object' || out === null || !finite(o.latency_ns) || !finite(o.maxrss_kb) || !Array.isArray(o.kernels_ns) || !o.kernels_ns.every(finite)) throw new ProfileOutputError('the profiling run printed a malformed profile');
+  if (o.kernels_ns.length !== plan.kernels.length) throw new ProfileOutputError(`the profiling run timed ${o.kernels_ns.length} kernels; the model has ${plan.kernels.length}`);
+  const times = o.kernels_ns as number[];
+  const kernelsMs = times.reduce((a, b) => a + b, 0) / 1e6;
+  const latencyMs = o.latency_ns / 1e6;
+  const kernels = plan.kernels
+    .map((k, i): KernelProfile => {
+      const ms = times[i] / 1e6;
+      return { ...k, ms, share: kernelsMs > 0 ? ms / kernelsMs : 0, gflops: ms > 0 ? k.flops / (ms * 1e6) : 0 };
+    })
+    .sort((a, b) => b.ms - a.ms);
+  return {
+    clock,
+    latencyMs,
+    runs: plan.runs,
+    kernelsMs,
+    peakMemoryBytes: o.maxrss_kb > 0 ? o.maxrss_kb * 1024 : null,
+    weightsBytes: plan.weightsBytes,
+    activationBytes: plan.activationBytes,
+    codeBytes: plan.codeBytes,
+    flops: plan.flops,
+    gflops: latencyMs > 0 ? plan.flops / (latencyMs * 1e6) : 0,
+    kernels,
+  };
 }
 
 /** Compiles a model, builds it for this machine with profiling on, runs it, and returns the profile (kernels sorted by time). */
@@ -90,25 +162,8 @@ export async function profileModel(bytes: Uint8Array, opts: CompileOptions & { r
     await writeFile(join(dir, 'profile.c'), profileHarness(metadata, runs));
     const exe = join(dir, 'profile');
     execFileSync('clang-19', ['-std=c23', '-O2', `-march=${opts.march ?? 'native'}`, '-DKILN_PROFILE', '-I', dir, join(dir, `${name}.c`), join(dir, 'profile.c'), '-o', exe, '-lm', '-lpthread'], { cwd: dir, maxBuffer: 1 << 26 });
-    const out = JSON.parse(execFileSync(exe, [], { encoding: 'utf8', maxBuffer: 1 << 26 })) as { latency_ns: number; maxrss_kb: number; kernels_ns: number[] };
-    const kernelsMs = out.kernels_ns.reduce((a, b) => a + b, 0) / 1e6;
-    const kernels = (metadata.kernels ?? [])
-      .map((k, i): KernelProfile => {
-        const ms = out.kernels_ns[i] / 1e6;
-        return { ...k, ms, share: kernelsMs > 0 ? ms / kernelsMs : 0, gflops: ms > 0 ? k.flops / (ms * 1e6) : 0 };
-      })
-      .sort((a, b) => b.ms - a.ms);
-    return {
-      latencyMs: out.latency_ns / 1e6,
-      runs,
-      kernelsMs,
-      peakMemoryBytes: out.maxrss_kb * 1024,
-      weightsBytes: metadata.weightsBytes,
-      activationBytes: metadata.activationBytes ?? 0,
-      codeBytes: Buffer.byteLength(files[`${name}.c`] as string),
-      flops: metadata.flops,
-      kernels,
-    };
+    const plan: ProfilePlan = { kernels: metadata.kernels ?? [], runs, warmup: 3, flops: metadata.flops, weightsBytes: metadata.weightsBytes, activationBytes: metadata.activationBytes ?? 0, codeBytes: Buffer.byteLength(files[`${name}.c`] as string) };
+    return readProfile(execFileSync(exe, [], { encoding: 'utf8', maxBuffer: 1 << 26 }), plan, 'native');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -118,7 +173,8 @@ export async function profileModel(bytes: Uint8Array, opts: CompileOptions & { r
 export function formatProfile(p: ModelProfile, top = 15): string {
   const lines = [
     `latency ${p.latencyMs.toFixed(3)} ms (median of ${p.runs} runs); kernels ${p.kernelsMs.toFixed(3)} ms per run (${((p.kernelsMs / p.latencyMs) * 100).toFixed(1)}% of it); ${(p.flops / 1e9).toFixed(2)} GFLOP, ${(p.flops / (p.latencyMs * 1e6)).toFixed(1)} GFLOP/s`,
-    `peak memory ${(p.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB; weights ${(p.weightsBytes / 2 ** 20).toFixed(1)} MiB; intermediate buffers ${(p.activationBytes / 2 ** 20).toFixed(1)} MiB; C ${(p.codeBytes / 1024).toFixed(0)} KiB; ${p.kernels.length} kernels`,
+    `${p.peakMemoryBytes === null ? 'peak memory not measured' : `peak memory ${(p.peakMemoryBytes / 2 ** 20).toFixed(1)} MiB`}; weights ${(p.weightsBytes / 2 ** 20).toFixed(1)} MiB; intermediate buffers ${(p.activationBytes / 2 ** 20).toFixed(1)} MiB; code ${(p.codeBytes / 1024).toFixed(0)} KiB; ${p.kernels.length} kernels`,
+    ...(p.clock === 'native' ? [] : [`times are ${p.clock === 'emulated' ? "an emulator's" : 'WebAssembly\'s'}: the shares show where the work is, not how fast the device is`]),
     '',
     '  share       ms   GFLOP/s  ops                               kernel',
   ];

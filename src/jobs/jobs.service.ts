@@ -387,6 +387,7 @@ export class JobsService {
         const other = outputs.filter((o) => !GPU_MODEL_OUTPUTS.includes(o) && !MODEL_SIDE_FILES.includes(o));
         if (other.length) throw new BadRequestException(`outputs: a model build for ${r.requested} gives ${GPU_MODEL_OUTPUTS.join(', ')}, not ${other.join(', ')}`);
         if (cudaProblem) throw new BadRequestException(`targets: ${r.requested}: ${cudaProblem}`);
+        if (verify?.kind === 'model' && verify.profile) throw new BadRequestException(`verify.profile: profiles are taken of CPU and WebAssembly builds; ${r.requested} is a GPU target (drop "profile" or this target)`);
       } else if (targetKind(r.spec.family) === 'gpu') {
         throw new BadRequestException(`targets: ${r.requested}: models compile to CPU, WebAssembly and NVIDIA GPU targets; AMD GPU code generation for models is not offered yet`);
       } else {

@@ -26,6 +26,24 @@ export interface BundleManifest {
   expect?: { stdout: string | null; exitCode: number | null };
   /** Where the expectation came from: the client, or a reference build on the named host. */
   reference: string;
+  /** What the job checks: a kernel or program check, or a compiled model against ONNX Runtime (run as a kernel check). */
+  check?: 'kernel' | 'program' | 'model';
+  /** A model build that is also profiled: its profiling program (run after the check, with no arguments) and what is known without running it. */
+  profile?: ProfileManifest;
+}
+
+export interface ProfileManifest {
+  program: string;
+  timeoutMs: number;
+  /** How the runner's times read: natively, under an emulator, or as WebAssembly. */
+  clock: 'native' | 'emulated' | 'wasm';
+  runs: number;
+  warmup: number;
+  kernels: { label: string; nodes: string[]; ops: string[]; flops: number }[];
+  flops: number;
+  weightsBytes: number;
+  activationBytes: number;
+  codeBytes: number;
 }
 
 export const BUNDLE_FILES = {

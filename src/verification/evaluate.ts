@@ -37,7 +37,7 @@ export function evaluateKernel(m: BundleManifest, run: RunOutcome, expected: Buf
   const report = (status: 'passed' | 'failed', summary: string, outputs: OutputComparison[]): VerificationReport => ({
     status,
     ...base,
-    kind: 'kernel',
+    kind: m.check === 'model' ? 'model' : 'kernel',
     summary,
     reference: m.reference,
     seed: m.seed ?? null,

@@ -1,3 +1,4 @@
+import type { ModelProfile } from '../../compiler/src/profile';
 import type { OutputComparison } from './compare';
 
 /** What a runner found: stored on the build, shown by GET /v1/jobs/{id}, and kept as report.json. */
@@ -6,7 +7,8 @@ export interface VerificationReport {
   /** How the code was run: native, qemu-aarch64, wasm (node WASI), ... */
   runner: string;
   worker: string;
-  kind: 'kernel' | 'program';
+  /** What was checked: a kernel, a whole program, or a compiled model against ONNX Runtime. */
+  kind: 'kernel' | 'program' | 'model';
   /** One line that says why it failed, naming the output and the worst element. */
   summary: string;
   reference: string;
@@ -24,4 +26,7 @@ export interface VerificationReport {
     wallMs: number;
     peakMemoryKb: number | null;
   };
+  /** A model job that asked for a profile: the build's per-kernel times on this runner, or why there are none. */
+  profile?: ModelProfile;
+  profileError?: string;
 }

@@ -76,7 +76,12 @@ export interface ModelVerifySpec {
    * near 1e-9 and near 10 (a fixed atol would pass anything in the first case).
    */
   atolScale?: number;
+  /** Also profile the build on its runner: per kernel times (see compiler/src/profile.ts); `runs` timed runs, by default as many as the runner's speed allows. */
+  profile?: { runs?: number };
 }
+
+/** Timed runs of a profile at most (and the default natively; fewer under an emulator or as WebAssembly). */
+export const MAX_PROFILE_RUNS = 100;
 
 export type VerifySpec = KernelVerifySpec | ProgramVerifySpec | ModelVerifySpec;
 
@@ -101,16 +106,29 @@ export function scaledTolerance(t: Tolerance, scale: number | undefined, referen
 export function normalizeModelVerify(raw: unknown): ModelVerifySpec | null {
   if (raw === undefined || raw === null || raw === false) return null;
   if (raw === true) return { kind: 'model', tolerance: { ...MODEL_TOLERANCE }, seed: 1, atolScale: MODEL_ATOL_SCALE };
-  if (typeof raw !== 'object' || Array.isArray(raw)) fail('for a model, verify is true or { "tolerance": ..., "seed": ..., "timeoutMs": ... }');
+  if (typeof raw !== 'object' || Array.isArray(raw)) fail('for a model, verify is true or { "tolerance": ..., "seed": ..., "timeoutMs": ..., "profile": ... }');
   const v = raw as Record<string, unknown>;
-  for (const k of Object.keys(v)) if (!['tolerance', 'seed', 'timeoutMs'].includes(k)) fail(`"${k}" does not apply to a model (use tolerance, seed, timeoutMs)`);
+  for (const k of Object.keys(v)) if (!['tolerance', 'seed', 'timeoutMs', 'profile'].includes(k)) fail(`"${k}" does not apply to a model (use tolerance, seed, timeoutMs, profile)`);
+  const profile = modelProfile(v.profile);
   const seed = v.seed ?? 1;
   if (!Number.isInteger(seed) || (seed as number) < 0 || (seed as number) > 2 ** 32 - 1) fail('"seed" must be a whole number from 0 to 4294967295');
   const t = v.tolerance === undefined ? { ...MODEL_TOLERANCE } : toleranceFor(v.tolerance, ['float32']);
   if (v.tolerance !== undefined && (v.tolerance as Record<string, unknown>).rtol === undefined) t.rtol = MODEL_TOLERANCE.rtol;
   if (v.tolerance !== undefined && (v.tolerance as Record<string, unknown>).atol === undefined) t.atol = MODEL_TOLERANCE.atol;
   const atolGiven = v.tolerance !== undefined && (v.tolerance as Record<string, unknown>).atol !== undefined;
-  return { kind: 'model', tolerance: t, seed: seed as number, ...(atolGiven ? {} : { atolScale: MODEL_ATOL_SCALE }), ...(v.timeoutMs === undefined || v.timeoutMs === null ? {} : { timeoutMs: timeout(v.timeoutMs, MAX_MODEL_VERIFY_TIMEOUT_MS) }) };
+  return { kind: 'model', tolerance: t, seed: seed as number, ...(atolGiven ? {} : { atolScale: MODEL_ATOL_SCALE }), ...(v.timeoutMs === undefined || v.timeoutMs === null ? {} : { timeoutMs: timeout(v.timeoutMs, MAX_MODEL_VERIFY_TIMEOUT_MS) }), ...(profile ? { profile } : {}) };
+}
+
+/** verify.profile of a model job: true, false, or { "runs": N }. */
+function modelProfile(raw: unknown): { runs?: number } | null {
+  if (raw === undefined || raw === null || raw === false) return null;
+  if (raw === true) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) fail('"profile" is true, false or { "runs": N }');
+  const p = raw as Record<string, unknown>;
+  for (const k of Object.keys(p)) if (k !== 'runs') fail(`"profile.${k}" is not known (use runs)`);
+  if (p.runs === undefined) return {};
+  if (!Number.isInteger(p.runs) || (p.runs as number) < 1 || (p.runs as number) > MAX_PROFILE_RUNS) fail(`"profile.runs" must be a whole number from 1 to ${MAX_PROFILE_RUNS}`);
+  return { runs: p.runs as number };
 }
 
 export class VerifySpecError extends Error {}

@@ -19,6 +19,7 @@ import type { CompiledBundle, CompileRequest, CompileResult, ProducedArtifact, T
 
 export const CLANG = '/usr/bin/clang-19';
 export const LLVM_AR = '/usr/bin/llvm-ar-19';
+export const LLVM_SIZE = '/usr/bin/llvm-size-19';
 const LLC = '/usr/lib/llvm-19/bin/llc';
 export const CLANGXX = '/usr/bin/clang++-19';
 const MAX_LOG = 256 * 1024;

@@ -4,17 +4,18 @@ import * as ort from 'onnxruntime-node';
 import { DEFAULT_MAX_NODES, ModelClaimError, prescanOnnx } from '../../src/models/onnx-prescan';
 import { compileModel, COMPILER_VERSION, ModelMetadata, modelJobProblem } from '../../compiler/src/compile';
 import { modelHarness } from '../../compiler/src/harness';
+import { profileHarness } from '../../compiler/src/profile';
 import { halfBits } from '../../compiler/src/half';
 import { arrayView, CompileError, IODType, IO_BYTES, numel } from '../../compiler/src/ir';
 import type { Packed } from '../../compiler/src/packed';
 import { HALF_TOLERANCE, Tolerance } from '../../src/verification/compare';
-import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
+import { BUNDLE_FILES, BundleManifest, ProfileManifest } from '../../src/verification/bundle';
 import { writeElement, type DType as VerifyDType } from '../../src/verification/dtype';
 import { prng } from '../../src/verification/inputs';
 import { modelVerifyTimeoutMs, scaledTolerance, type ModelVerifySpec, type RunnerSpeed } from '../../src/verification/spec';
 import type { TargetSpec } from '../../src/targets/catalog';
 import type { SandboxExecutor } from '../sandbox/executor';
-import { baseFlags, BundleStage, CLANG, ClangRun, CONTENT_TYPES, hostTarget, LLVM_AR, mkdirOpen, targetFlags } from './clang';
+import { baseFlags, BundleStage, CLANG, ClangRun, CONTENT_TYPES, hostTarget, LLVM_AR, LLVM_SIZE, mkdirOpen, targetFlags } from './clang';
 import { compileCudaModelBuild } from './onnx-cuda';
 import type { CompileRequest, CompileResult, ProducedArtifact } from './toolchain';
 
@@ -184,7 +185,47 @@ export async function compileModelBuild(req: CompileRequest, exec: SandboxExecut
   const program = wasm ? 'program.wasm' : 'program';
   r = await run.step([...common, '-fuse-ld=lld', ...(wasm ? [] : ['-static']), 'kiln_harness.c', '../out/obj/model.o', '-o', `../verify/${program}`, '-lm']);
   if (r.exitCode !== 0) return run.fail(r, 'linking the verification harness');
-  return finishModelBundle(run, req, artifacts, bytes, meta, verify, program);
+  let profile: ProfileManifest | undefined;
+  if (verify.profile) {
+    // The same C built again with each kernel timed, linked with the profiling program.
+    const speed = runnerSpeed(spec);
+    const runs = verify.profile.runs ?? (speed === 'native' ? 20 : 3);
+    const warmup = speed === 'native' ? 3 : 1;
+    writeBeneath(req.workdir, 'src/kiln_profile.c', profileHarness(meta, runs, warmup));
+    r = await run.step([...common, '-DKILN_PROFILE', '-c', 'model.c', '-o', '../out/obj/model-profile.o']);
+    if (r.exitCode !== 0) return run.fail(r, 'compiling the generated C for the profile');
+    const profileProgram = wasm ? 'profile.wasm' : 'profile';
+    r = await run.step([...common, '-fuse-ld=lld', ...(wasm ? [] : ['-static']), 'kiln_profile.c', '../out/obj/model-profile.o', '-o', `../verify/${profileProgram}`, '-lm']);
+    if (r.exitCode !== 0) return run.fail(r, 'linking the profiling program');
+    r = await run.step(['-A', '../out/obj/model.o'], LLVM_SIZE);
+    const once = verify.timeoutMs ?? modelVerifyTimeoutMs(meta.flops ?? 0, speed);
+    profile = {
+      program: profileProgram,
+      timeoutMs: Math.min(MAX_PROFILE_TIMEOUT_MS, once * (runs + warmup)),
+      clock: speed === 'native' ? 'native' : speed === 'wasm' ? 'wasm' : 'emulated',
+      runs,
+      warmup,
+      kernels: meta.kernels ?? [],
+      flops: meta.flops ?? 0,
+      weightsBytes: meta.weightsBytes,
+      activationBytes: meta.activationBytes ?? 0,
+      codeBytes: r.exitCode === 0 ? codeBytes(r.stdout) : 0,
+    };
+  }
+  return finishModelBundle(run, req, artifacts, bytes, meta, verify, program, undefined, profile);
+}
+
+/** A profile may run for an hour at most (a large model's runs under an emulator). */
+const MAX_PROFILE_TIMEOUT_MS = 60 * 60_000;
+
+/** The code in an object, from `llvm-size -A`: its .text sections (ELF) or its CODE section (WebAssembly). */
+export function codeBytes(sizeOutput: string): number {
+  let total = 0;
+  for (const line of sizeOutput.split('\n')) {
+    const m = /^(\.text\S*|CODE)\s+(\d+)\s/.exec(line);
+    if (m) total += Number(m[2]);
+  }
+  return total;
 }
 
 /** How a build for this target is run to verify it: natively on a host of its architecture, in Node's WASI, or under qemu. */
@@ -199,7 +240,7 @@ function runnerSpeed(spec: TargetSpec): RunnerSpeed {
  * Completes a model build's verification bundle once its program is linked into verify/: seeded
  * inputs, ONNX Runtime's outputs on them, and the manifest. Shared by the CPU and GPU builds.
  */
-export async function finishModelBundle(run: ClangRun, req: CompileRequest, artifacts: ProducedArtifact[], bytes: Uint8Array, meta: ModelMetadata, verify: ModelVerifySpec, program: string, device?: string): Promise<CompileResult> {
+export async function finishModelBundle(run: ClangRun, req: CompileRequest, artifacts: ProducedArtifact[], bytes: Uint8Array, meta: ModelMetadata, verify: ModelVerifySpec, program: string, device?: string, profile?: ProfileManifest): Promise<CompileResult> {
   const inputs = modelInputs(meta, verify.seed);
   const stage = new BundleStage(req);
   stage.write(BUNDLE_FILES.inputs, Buffer.concat(inputs));
@@ -213,6 +254,7 @@ export async function finishModelBundle(run: ClangRun, req: CompileRequest, arti
   const manifest: BundleManifest = {
     version: 1,
     kind: 'kernel',
+    check: 'model',
     target: req.spec.name,
     ...(device ? { device } : {}),
     program,
@@ -229,9 +271,10 @@ export async function finishModelBundle(run: ClangRun, req: CompileRequest, arti
     tolerance: verify.tolerance,
     seed: verify.seed,
     reference: `onnxruntime-node ${ORT_VERSION} (CPU) on the same inputs`,
+    ...(profile ? { profile } : {}),
   };
   stage.write(BUNDLE_FILES.manifest, JSON.stringify(manifest, null, 2));
-  const taken = await stage.takeProgram(`verify/${program}`, program);
+  const taken = (await stage.takeProgram(`verify/${program}`, program)) ?? (profile ? await stage.takeProgram(`verify/${profile.program}`, profile.program) : null);
   if (taken) return run.failed(taken);
   return run.ok(artifacts, stage.bundle());
 }

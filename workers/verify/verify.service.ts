@@ -11,7 +11,8 @@ import { KILN_CONFIG, KilnConfig } from '../../src/config/config';
 import { ContentStore } from '../../src/storage/content-store';
 import { OBJECT_STORE, ObjectStore } from '../../src/storage/object-store';
 import { recordReferences } from '../../src/storage/references';
-import { BUNDLE_FILES, BundleManifest } from '../../src/verification/bundle';
+import { BUNDLE_FILES, BundleManifest, ProfileManifest } from '../../src/verification/bundle';
+import { ProfileOutputError, readProfile } from '../../compiler/src/profile';
 import { evaluateKernel, evaluateProgram, RunOutcome } from '../../src/verification/evaluate';
 import type { VerificationReport } from '../../src/verification/report';
 import { CancelRegistry } from '../compile/cancel-registry';
@@ -96,6 +97,26 @@ export async function runBundle(dir: string, manifest: BundleManifest, runner: R
   }
 }
 
+/**
+ * Runs a model bundle's profiling program the way its check ran (the same runner and sandbox, no
+ * arguments) and reads what it printed as data. The profile is information next to the verdict,
+ * never part of it: a run that fails or prints nonsense gives `profileError`, and the check stands.
+ */
+export async function profileBundle(dir: string, profile: ProfileManifest, runner: Runner, exec: SandboxExecutor, opts: { scratch: string; signal?: AbortSignal }): Promise<Pick<VerificationReport, 'profile' | 'profileError'>> {
+  const manifest: BundleManifest = { version: 1, kind: 'program', target: '', program: profile.program, timeoutMs: profile.timeoutMs, args: [], stdin: '', reference: '' };
+  const { run } = await runBundle(dir, manifest, runner, exec, opts);
+  const failure = run.timedOut ? `did not finish within ${profile.timeoutMs} ms` : run.signal ? `was killed by ${run.signal}` : run.exitCode !== 0 ? `exited with code ${run.exitCode}: ${run.stderr.trim().split('\n').pop() ?? ''}` : null;
+  if (failure) return { profileError: `the profiling run ${failure} on ${runner.name}` };
+  try {
+    const p = readProfile(run.stdout, profile, profile.clock);
+    // The profiling program's own figure where it has one (natively and under an emulator); GNU time's for WebAssembly, which cannot say.
+    return { profile: { ...p, peakMemoryBytes: p.peakMemoryBytes ?? (run.peakMemoryKb ? run.peakMemoryKb * 1024 : null) } };
+  } catch (e) {
+    if (e instanceof ProfileOutputError) return { profileError: `${e.message} on ${runner.name}` };
+    throw e;
+  }
+}
+
 /** A folder for GNU time's figure (written by time itself, after the program has exited). */
 async function timeFolder(root: string): Promise<string> {
   const dir = join(root, 'time');
@@ -177,6 +198,10 @@ export class VerifyService {
         manifest.kind === 'kernel'
           ? evaluateKernel(manifest, run, await readFile(join(dir, BUNDLE_FILES.expected)), outputs, base)
           : evaluateProgram(manifest, run, base);
+      if (manifest.profile && run.exitCode === 0 && !run.timedOut) {
+        Object.assign(report, await profileBundle(dir, manifest.profile, runner, this.sandbox, { scratch: root, signal: controller.signal }));
+        if (controller.signal.aborted) return 'canceled';
+      }
       return await this.record(build.id, report, root);
     } finally {
       this.cancels.unregister(buildId);

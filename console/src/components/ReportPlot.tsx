@@ -1,6 +1,7 @@
 import { formatDuration, formatNumber } from '../lib/format';
 import { outputPlot, verdict, worstRows } from '../lib/plot';
 import type { Build, OutputComparison, Verification } from '../lib/types';
+import { ProfileView } from './ProfileView';
 import { StatusBadge } from './StatusBadge';
 
 const W = 440;
@@ -124,6 +125,8 @@ export function VerificationReport({ build }: { build: Build }) {
       {v.outputs.map((o) => (
         <OutputReport key={o.name} output={o} />
       ))}
+      {v.profile && <ProfileView profile={v.profile} />}
+      {v.profileError && <p className="reason failed" data-testid="profile-error">No profile: {v.profileError}</p>}
     </div>
   );
 }

@@ -28,6 +28,10 @@ describe('reproducing a request', () => {
     // A job whose atol follows each output's magnitude (none was given) is sent again without one.
     const scaled = { ...job, verify: { kind: 'model', tolerance: { rtol: 1e-3, atol: 1e-5, maxUlp: null }, seed: 1, atolScale: 1e-4 } } as unknown as Job;
     assert.deepEqual(requestOf(scaled).body.verify, { tolerance: { rtol: 1e-3 }, seed: 1, timeoutMs: undefined });
+    // A profiled job is profiled again, with its runs when it gave them.
+    const profiled = { ...job, verify: { kind: 'model', tolerance: { rtol: 1e-3, atol: 1e-5, maxUlp: null }, seed: 1, profile: { runs: 5 } } } as unknown as Job;
+    assert.deepEqual((requestOf(profiled).body.verify as { profile: unknown }).profile, { runs: 5 });
+    assert.deepEqual((requestOf({ ...profiled, verify: { ...(profiled.verify as object), profile: {} } } as unknown as Job).body.verify as { profile: unknown }).profile, true);
   });
 
   it('refers to uploaded source files by id and marks inline ones it cannot repeat', () => {
@@ -61,6 +65,8 @@ describe('reproducing a request', () => {
   it('writes the kiln CLI command for the same build', () => {
     const cmd = cliCommand('http://k:8080', { targets: ['x86_64-linux-gnu', 'rpi4'], model: { uploadId: 'u' }, inputShapes: { x: [1, 16] }, outputs: ['object'], verify: { tolerance: { rtol: 0.001, atol: 1e-5 } } } as never, ['mlp.onnx']);
     assert.equal(cmd, 'KILN_URL=http://k:8080 kiln compile mlp.onnx --shape x=1,16 -t x86_64-linux-gnu,rpi4 -o object --verify --tolerance rtol=0.001,atol=0.00001 --wait');
+    const profiled = cliCommand('http://k', { targets: ['x86_64-linux-gnu'], model: { uploadId: 'u' }, outputs: ['object'], verify: { profile: { runs: 5 } } } as never, ['mlp.onnx']);
+    assert.equal(profiled, 'KILN_URL=http://k kiln compile mlp.onnx -t x86_64-linux-gnu -o object --verify --profile 5 --wait');
     const src = cliCommand('http://k', { targets: ['wasm32-wasi'], source: { language: 'c', files: [], options: ['-O2', '-DX=1 2'] }, outputs: ['object'] } as never, ['main.c']);
     assert.equal(src, "KILN_URL=http://k kiln compile main.c -t wasm32-wasi -o object -l c --option=-O2 --option='-DX=1 2' --wait");
   });

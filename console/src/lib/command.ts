@@ -61,7 +61,8 @@ export function verifyRequestOf(stored: Stored): unknown {
     // An atol scaled to each output's reference (atolScale) is what a request without an atol gives.
     const t = tolerance(stored.tolerance) as { rtol: number; atol?: number } | undefined;
     if (t && stored.atolScale !== undefined) delete t.atol;
-    return { tolerance: t, seed: stored.seed, timeoutMs: stored.timeoutMs };
+    const profile = stored.profile as { runs?: number } | undefined;
+    return { tolerance: t, seed: stored.seed, timeoutMs: stored.timeoutMs, ...(profile ? { profile: profile.runs === undefined ? true : { runs: profile.runs } } : {}) };
   }
   if (stored.kind === 'program') {
     const expect = stored.expect as { stdout: string | null; exitCode: number | null } | null;
@@ -114,6 +115,8 @@ export function cliCommand(baseUrl: string, body: CreateJob, fileNames: string[]
       const parts = [tol.rtol !== undefined ? `rtol=${tol.rtol}` : null, tol.atol !== undefined ? `atol=${tol.atol}` : null, tol.maxUlp != null ? `maxUlp=${tol.maxUlp}` : null].filter(Boolean);
       if (parts.length) args.push('--tolerance', parts.join(','));
     }
+    const profile = typeof verify === 'object' && body.model ? verify.profile : undefined;
+    if (profile) args.push('--profile', ...(typeof profile === 'object' && profile.runs !== undefined ? [String(profile.runs)] : []));
   }
   args.push('--wait');
   return `KILN_URL=${shellQuote(baseUrl.replace(/\/+$/, ''))} ${args.join(' ')}`;

@@ -63,11 +63,13 @@ describe('new build form', () => {
     assert.deepEqual(catalogLanguages([{ languages: ['c', 'c++'] }, { languages: ['cuda', 'c'] }]), ['c', 'c++', 'cuda']);
   });
 
-  const form: BuildForm = { mode: 'model', files: [], archiveUploadId: null, language: 'c', modelUploadId: 'u', inputShapes: { x: [1, 16] }, targets: ['x86_64-linux-gnu'], outputs: ['object'], optLevel: '-O2', extraOptions: '', verify: true, rtol: '1e-3', atol: '' };
+  const form: BuildForm = { mode: 'model', files: [], archiveUploadId: null, language: 'c', modelUploadId: 'u', inputShapes: { x: [1, 16] }, targets: ['x86_64-linux-gnu'], outputs: ['object'], optLevel: '-O2', extraOptions: '', verify: true, profile: false, rtol: '1e-3', atol: '' };
 
   it('builds the request in the API\'s shape', () => {
     assert.deepEqual(jobRequest(form), { targets: ['x86_64-linux-gnu'], outputs: ['object'], model: { uploadId: 'u' }, inputShapes: { x: [1, 16] }, verify: { tolerance: { rtol: 0.001 } } });
     assert.deepEqual(jobRequest({ ...form, rtol: '' }).verify, true);
+    assert.deepEqual(jobRequest({ ...form, rtol: '', profile: true }).verify, { profile: true });
+    assert.deepEqual(jobRequest({ ...form, profile: true }).verify, { tolerance: { rtol: 0.001 }, profile: true });
     const src = jobRequest({ ...form, mode: 'source', files: [{ path: 'm.c', uploadId: 'v' }], extraOptions: ' -std=c11  -Wall ' });
     assert.deepEqual(src.source, { language: 'c', files: [{ path: 'm.c', uploadId: 'v' }], options: ['-O2', '-std=c11', '-Wall'] });
     assert.deepEqual(src.verify, { program: {} });

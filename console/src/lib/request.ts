@@ -18,6 +18,8 @@ export interface BuildForm {
   /** Extra compiler options, space-separated, such as "-std=c11 -Wall". */
   extraOptions: string;
   verify: boolean;
+  /** A model: also profile each verified build (CPU and WebAssembly targets). */
+  profile: boolean;
   rtol: string;
   atol: string;
 }
@@ -45,7 +47,7 @@ export function jobRequest(f: BuildForm): CreateJob {
       const tolerance: { rtol?: number; atol?: number } = {};
       if (f.rtol.trim() !== '') tolerance.rtol = Number(f.rtol);
       if (f.atol.trim() !== '') tolerance.atol = Number(f.atol);
-      body.verify = Object.keys(tolerance).length ? { tolerance } : true;
+      body.verify = Object.keys(tolerance).length || f.profile ? { ...(Object.keys(tolerance).length ? { tolerance } : {}), ...(f.profile ? { profile: true } : {}) } : true;
     }
   } else {
     const options = [f.optLevel, ...f.extraOptions.split(/\s+/).filter(Boolean)].filter(Boolean);

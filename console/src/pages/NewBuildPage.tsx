@@ -62,6 +62,7 @@ export function NewBuildPage() {
   const [optLevel, setOptLevel] = useState('-O2');
   const [extraOptions, setExtraOptions] = useState('');
   const [verify, setVerify] = useState(true);
+  const [profile, setProfile] = useState(false);
   const [rtol, setRtol] = useState('');
   const [atol, setAtol] = useState('');
   const [submitting, setSubmitting] = useState(false);
@@ -174,6 +175,7 @@ export function NewBuildPage() {
     optLevel,
     extraOptions,
     verify,
+    profile: mode === 'model' && verify && profile,
     rtol,
     atol,
   };
@@ -305,6 +307,11 @@ export function NewBuildPage() {
                   <label className="inline"><span>rtol</span><input inputMode="decimal" value={rtol} onChange={(e) => setRtol(e.target.value)} placeholder="1e-3" size={8} /></label>
                   <label className="inline"><span>atol</span><input inputMode="decimal" value={atol} onChange={(e) => setAtol(e.target.value)} placeholder="1e-5" size={8} /></label>
                 </div>
+              )}
+              {verify && mode === 'model' && (
+                <label className="check">
+                  <input type="checkbox" checked={profile} onChange={(e) => setProfile(e.target.checked)} /> Profile each build: time every kernel on its runner (CPU and WebAssembly targets)
+                </label>
               )}
             </fieldset>
           </div>

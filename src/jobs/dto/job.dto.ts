@@ -120,17 +120,43 @@ export class ProgramRunDto {
   @ApiPropertyOptional({ nullable: true, type: Number, description: 'Peak resident set size of the run in kB (ru_maxrss, measured with GNU time): of the program natively, of qemu-user with the guest it emulates (so it includes the emulator\'s own memory), or of Node running the wasm module; null where it was not measured' }) peakMemoryKb: number | null;
 }
 
+export class KernelProfileDto {
+  @ApiProperty({ example: 'Conv /features/0/Conv + Relu', description: 'The kernel, as the generated C names it: its node and what was fused into it' }) label: string;
+  @ApiProperty({ type: [String], description: 'The ONNX nodes it covers' }) nodes: string[];
+  @ApiProperty({ type: [String], example: ['Conv', 'Relu'], description: 'Their operator types' }) ops: string[];
+  @ApiProperty({ description: 'Estimated floating-point operations of one run' }) flops: number;
+  @ApiProperty({ description: 'Time per run, ms' }) ms: number;
+  @ApiProperty({ description: 'Share of the kernels\' total time, 0 to 1' }) share: number;
+  @ApiProperty({ description: 'flops over ms' }) gflops: number;
+}
+
+export class ModelProfileDto {
+  @ApiProperty({ enum: ['native', 'emulated', 'wasm'], description: 'How the times were taken: on the CPU itself, under an emulator (the shares tell where the work is; the times are not the device\'s), or as WebAssembly' }) clock: string;
+  @ApiProperty({ description: 'Median time of one run after warm-up, ms' }) latencyMs: number;
+  @ApiProperty({ description: 'Timed runs' }) runs: number;
+  @ApiProperty({ description: 'The kernels\' times added up, per run, ms: the rest of the latency is the entry point\'s own work' }) kernelsMs: number;
+  @ApiPropertyOptional({ nullable: true, type: Number, description: 'Peak resident memory of the profiling run, bytes' }) peakMemoryBytes: number | null;
+  @ApiProperty() weightsBytes: number;
+  @ApiProperty({ description: 'The intermediate tensors\' buffers, bytes' }) activationBytes: number;
+  @ApiProperty({ description: 'Machine code of the compiled model (its object\'s code sections), bytes' }) codeBytes: number;
+  @ApiProperty() flops: number;
+  @ApiProperty({ description: 'flops over latencyMs' }) gflops: number;
+  @ApiProperty({ type: [KernelProfileDto], description: 'Every kernel, slowest first' }) kernels: KernelProfileDto[];
+}
+
 export class VerificationDto {
   @ApiProperty({ enum: ['passed', 'failed'] }) status: string;
   @ApiProperty({ example: 'qemu-aarch64' }) runner: string;
   @ApiProperty() worker: string;
-  @ApiProperty({ enum: ['kernel', 'program'] }) kind: string;
+  @ApiProperty({ enum: ['kernel', 'program', 'model'] }) kind: string;
   @ApiProperty({ description: 'One line: what passed, or which output and element failed' }) summary: string;
   @ApiProperty({ description: 'What the outputs were compared with' }) reference: string;
   @ApiPropertyOptional({ nullable: true, type: Number }) seed: number | null;
   @ApiProperty() runMs: number;
   @ApiProperty({ type: [OutputComparisonDto] }) outputs: OutputComparisonDto[];
   @ApiPropertyOptional({ type: ProgramRunDto }) program?: ProgramRunDto;
+  @ApiPropertyOptional({ type: ModelProfileDto, description: 'A model job with verify.profile: the build profiled on this runner' }) profile?: ModelProfileDto;
+  @ApiPropertyOptional({ description: 'A model job with verify.profile whose profiling run failed: why (the check\'s verdict stands)' }) profileError?: string;
 }
 
 export class BuildDto {
