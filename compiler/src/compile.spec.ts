@@ -9,7 +9,7 @@ import { compareOutput } from '../../src/verification/compare';
 import { prng } from '../../src/verification/inputs';
 import { ModelBuilder, randomWeights, sameAsReference, toHalfModel } from '../test/builder';
 import { gemm512, mlp, mobilenetV2Block, resnetBasicBlock, specialValuesModel, TEST_MODELS } from '../test/models';
-import { compileModel, OPS } from './compile';
+import { CompileOptions, compileModel, OPS } from './compile';
 import { onnx } from 'onnx-proto';
 import { compareCaseOutputs, harnessBytes, VERIFY_DTYPE } from './conformance';
 import { modelHarness } from './harness';
@@ -22,8 +22,8 @@ const TARGETS: { triple: string; run: (exe: string, args: string[]) => string[];
 ];
 
 /** Compiles a model to C, builds it with clang for a target, runs it, returns its outputs. */
-async function runCompiled(dir: string, bytes: Uint8Array, inputShapes: Record<string, number[]> | undefined, inputs: ArrayBufferView[], target: (typeof TARGETS)[number], threads = 1, kernels = true) {
-  const { files, metadata } = compileModel(bytes, { name: 'net', inputShapes, threads, kernels });
+async function runCompiled(dir: string, bytes: Uint8Array, inputShapes: Record<string, number[]> | undefined, inputs: ArrayBufferView[], target: (typeof TARGETS)[number], threads = 1, kernels = true, more: CompileOptions = {}) {
+  const { files, metadata } = compileModel(bytes, { name: 'net', inputShapes, threads, kernels, ...more });
   for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
   await writeFile(join(dir, 'harness.c'), modelHarness(metadata));
   const exe = join(dir, `net-${target.triple}`);
@@ -46,14 +46,14 @@ async function runCompiled(dir: string, bytes: Uint8Array, inputShapes: Record<s
  * output against onnxruntime-node's on the same inputs (rtol 1e-4, atol 1e-5; a reference that is
  * all zeros would prove nothing, so it is refused).
  */
-async function assertMatchesOrt(dir: string, bytes: Uint8Array, target: (typeof TARGETS)[number], opts: { seed: number; inputShapes?: Record<string, number[]>; threads?: number; label?: string }): Promise<void> {
+async function assertMatchesOrt(dir: string, bytes: Uint8Array, target: (typeof TARGETS)[number], opts: { seed: number; inputShapes?: Record<string, number[]>; threads?: number; label?: string; compile?: CompileOptions }): Promise<void> {
   const { metadata } = compileModel(bytes, { name: 'net', inputShapes: opts.inputShapes });
   const rand = prng(opts.seed);
   const inputs = metadata.inputs.map((t) => Float32Array.from({ length: t.shape.reduce((a, b) => a * b, 1) }, () => rand() * 2 - 1));
   const session = await ort.InferenceSession.create(bytes);
   const expected = await session.run(Object.fromEntries(metadata.inputs.map((t, i) => [t.name, new ort.Tensor('float32', inputs[i], t.shape)])));
   await session.release();
-  const actual = await runCompiled(dir, bytes, opts.inputShapes, inputs, target, opts.threads);
+  const actual = await runCompiled(dir, bytes, opts.inputShapes, inputs, target, opts.threads, true, opts.compile);
   for (const a of actual) {
     const e = expected[a.name].data as Float32Array;
     const r = compareOutput(a.name, 'float32', Buffer.from(e.buffer, e.byteOffset, e.byteLength), a.bytes, { rtol: 1e-4, atol: 1e-5, maxUlp: null });
@@ -190,15 +190,16 @@ describe('large intermediate buffers', () => {
   after(async () => rm(dir, { recursive: true, force: true }));
 
   it('are advised onto huge pages on Linux, and the model still matches onnxruntime-node on x86_64 and aarch64; other systems build without it', async () => {
-    // 64 x 128 x 128 intermediates, 4 MiB each (a 1x1 convolution and HardSwish, which nothing fuses).
+    // A 64 x 128 x 128 intermediate, 4 MiB (a 1x1 convolution and its HardSwish).
     const m = new ModelBuilder();
     const x = m.input('x', [1, 16, 128, 128]);
     const h = m.op('HardSwish', [m.op('Conv', [x, m.weight('e', [64, 16, 1, 1], randomWeights(3, 1024, 0.25))])]);
     m.output(m.op('Conv', [h, m.weight('p', [16, 64, 1, 1], randomWeights(4, 1024, 0.125))]));
     const bytes = m.build('huge');
     const source = compileModel(bytes, { name: 'net' }).files['net.c'] as string;
-    assert.match(source, /static float t\d+\[1048576\] KILN_HUGE;/);
-    assert.match(source, /kiln_advise_huge\(t\d+, sizeof t\d+\);/);
+    // The intermediate tensors are parts of one block (the memory plan); HardSwish is fused into the first convolution.
+    assert.match(source, /static char kiln_tensors\[4194304\] KILN_HUGE;/);
+    assert.match(source, /kiln_advise_huge\(kiln_tensors, sizeof kiln_tensors\);/);
     assert.match(source, /madvise\(/);
     for (const target of TARGETS) await assertMatchesOrt(dir, bytes, target, { seed: 5 });
     // Without Linux (WASI here), the buffers are plain aligned statics.
@@ -253,10 +254,11 @@ describe('inverted residuals, run as one kernel a row at a time', () => {
     for (const target of TARGETS) {
       it(`${c.name} on ${target.triple} matches onnxruntime-node`, async () => {
         const bytes = c.bytes();
-        const source = compileModel(bytes, { name: 'net', threads: c.threads }).files['net.c'] as string;
+        assert.doesNotMatch(compileModel(bytes, { name: 'net', threads: c.threads }).files['net.c'] as string, /kiln_ir\(&r\);/, 'small blocks run as three kernels');
+        const source = compileModel(bytes, { name: 'net', threads: c.threads, invertedResidualBytes: 0 }).files['net.c'] as string;
         assert.match(source, /kiln_ir\(&r\);/, 'the block runs as one kernel');
         assert.doesNotMatch(source, /kiln_dwconv\(&d\);/);
-        await assertMatchesOrt(dir, bytes, target, { seed: 9, threads: c.threads });
+        await assertMatchesOrt(dir, bytes, target, { seed: 9, threads: c.threads, compile: { invertedResidualBytes: 0 } });
       });
     }
   }

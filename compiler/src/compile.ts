@@ -1,4 +1,5 @@
 import { fuse } from './fuse';
+import { MemoryPlan } from './memplan';
 import { importOnnx, ImportOptions } from './import';
 import { kernelLibrary } from './kernels';
 import { LOWERED_OPS, lowerNode, lowerState } from './lower';
@@ -118,6 +119,39 @@ export interface CompileOptions extends ImportOptions {
   fusion?: boolean;
   /** Use the kernel library for GEMM, convolution and Softmax (default true); false gives the plain loops, the reference its tests compare with. */
   kernels?: boolean;
+  /** Run an inverted residual (1x1 expand, depthwise, 1x1 project) as one kernel a row at a time when its expanded tensor has at least this many bytes (default INVERTED_RESIDUAL_BYTES). */
+  invertedResidualBytes?: number;
+}
+
+/** Operators whose bodies run in C blocks of their own (control.ts): a graph with them keeps a buffer per tensor. */
+const CONTROL_FLOW = new Set(['If', 'Loop', 'Scan']);
+
+/**
+ * For each intermediate tensor, the index (in `nodes`) of the last kernel that reads it: as an
+ * input, a fused residual or bias, through an inverted residual that runs where its project was,
+ * or as a part of a Concat written in place (the Concat's output lives as long as each part).
+ */
+function lastReaders(graph: Graph, nodes: Node[], fusedAt: Map<Node, InvertedResidual>, parts: Map<string, { output: string; offset: number }>): Map<string, number> {
+  const last = new Map<string, number>();
+  const read = (t: string | undefined, i: number) => {
+    if (t) last.set(t, Math.max(last.get(t) ?? i, i));
+  };
+  nodes.forEach((n, i) => {
+    for (const t of n.inputs) read(t, i);
+    read(n.fused?.residual, i);
+    read(n.fused?.biasN, i);
+    const ir = fusedAt.get(n);
+    if (ir) for (const t of [...ir.expand.inputs, ...ir.depthwise.inputs, ...ir.project.inputs]) read(t, i);
+  });
+  // Graph outputs are read after the last kernel (copied out when they are not the caller's buffer).
+  for (const o of graph.outputs) read(o, nodes.length);
+  for (const [part, { output }] of parts) {
+    let root = output;
+    for (let p = parts.get(root); p; p = parts.get(root)) root = p.output;
+    read(root, last.get(part) ?? 0);
+    read(output, last.get(part) ?? 0);
+  }
+  return last;
 }
 
 /** Lists the operators the compiler cannot handle, by name, before doing any work. */
@@ -355,7 +389,7 @@ function fusedParts(entry: string): { op: string; name: string }[] {
 }
 
 /** Generates dependency-free C: one entry point, weights embedded as binary data. */
-export function generateC(graph: Graph, name: string, threads = 1, fast = true): CompiledModel {
+export function generateC(graph: Graph, name: string, threads = 1, fast = true, invertedResidualBytes?: number): CompiledModel {
   const nodes = liveNodes(graph);
   const upper = name.toUpperCase();
   const inputIndex = new Map(graph.inputs.map((n, i) => [n, i]));
@@ -387,18 +421,33 @@ export function generateC(graph: Graph, name: string, threads = 1, fast = true):
     weightBytes += bytes.length;
     return ref;
   };
+  // The memory plan (memplan.ts): where each intermediate tensor lives in one block, decided as the kernels are
+  // emitted (`now` is the kernel being emitted). Graphs with If or Loop bodies keep a buffer per tensor.
+  let plan: MemoryPlan | undefined;
+  let now = 0;
+  /** Tensors written in place into a part of a Concat's output (concat.ts): the output and the offset. */
+  let concatParts = new Map<string, { output: string; offset: number }>();
   const ref = (n: string): string => {
     const existing = refs.get(n);
     if (existing) return existing;
     const t = graph.tensors.get(n)!;
     let r: string;
-    if (inputIndex.has(n)) r = `in${inputIndex.get(n)}`;
+    const part = concatParts.get(n);
+    if (part) {
+      r = `(${ref(part.output)} + ${part.offset})`;
+      plan?.share(n, part.output);
+    } else if (inputIndex.has(n)) r = `in${inputIndex.get(n)}`;
     else if (outputIndex.has(n) && !t.data && !t.strings) r = `out${outputIndex.get(n)}`;
     else if (t.strings) {
       r = `s${buffers.length}`;
       buffers.push(`static const char *const ${r}[${Math.max(1, t.strings.length)}] = { ${t.strings.map(cString).join(', ') || '""'} }; /* ${comment(t.name)} */`);
     } else if (t.data) r = constRef(t);
-    else {
+    else if (plan) {
+      // A macro: a name no kernel's local variable has.
+      r = `KILN_T${buffers.length}`;
+      const off = plan.place(n, Math.max(1, numel(t.shape)) * DTYPE_BYTES[t.dtype], now);
+      buffers.push(`#define ${r} ((${C_TYPE[t.dtype]} *)(kiln_tensors + ${off})) /* ${comment(t.name)} [${t.shape.join(', ')}] */`);
+    } else {
       r = `t${buffers.length}`;
       const bytes = Math.max(1, numel(t.shape)) * DTYPE_BYTES[t.dtype];
       // On WebAssembly a zero-initialised array is a data segment of the object file, as large as the array: there
@@ -484,6 +533,7 @@ static ${C_TYPE[t.dtype]} ${r}[${Math.max(1, numel(t.shape))}] ${align(numel(t.s
     alias(output, input) {
       if (outputIndex.has(output) || refs.has(output)) return false;
       refs.set(output, ref(input));
+      plan?.share(output, input);
       return true;
     },
   };
@@ -493,15 +543,16 @@ static ${C_TYPE[t.dtype]} ${r}[${Math.max(1, numel(t.shape))}] ${align(numel(t.s
   const ops: Record<string, number> = {};
   // Concats whose inputs are written in place, straight into their parts of the output (concat.ts).
   const inPlace = concatsInPlace(graph, nodes);
-  for (const [name, p] of inPlace.parts) refs.set(name, `(${ref(p.output)} + ${p.offset})`);
+  concatParts = inPlace.parts;
   const used = new Set<string>([...graph.outputs, ...nodes.flatMap((n) => n.inputs), ...nodes.flatMap((n) => (n.fused?.residual ? [n.fused.residual] : []))]);
   // Inverted residuals run as one kernel, where the last of their three convolutions was.
   const fusedAt = new Map<Node, InvertedResidual>();
   const fusedAway = new Set<Node>();
-  for (const ir of fast ? invertedResiduals(graph, nodes) : []) {
+  for (const ir of fast ? invertedResiduals(graph, nodes, invertedResidualBytes) : []) {
     fusedAt.set(ir.project, ir);
     fusedAway.add(ir.expand).add(ir.depthwise);
   }
+  if (!nodes.some((n) => n.scope?.length || CONTROL_FLOW.has(n.op))) plan = new MemoryPlan(lastReaders(graph, nodes, fusedAt, inPlace.parts));
   // The nodes of an If's branch or a Loop's body run in its C block (see control.ts), entered before the first and left after the last.
   const open: Scope[] = [];
   const indent = (text: string) => text.replace(/^/gm, '  '.repeat(open.length));
@@ -514,7 +565,9 @@ static ${C_TYPE[t.dtype]} ${r}[${Math.max(1, numel(t.shape))}] ${align(numel(t.s
       open.push(s);
     }
   };
-  for (const node of nodes) {
+  for (const [i, node] of nodes.entries()) {
+    plan?.release(now);
+    now = i;
     const op = OPS.get(node.op)!;
     if (!op.emit) throw new CompileError('unsupported', `${node.op} ${node.name}: its value depends on inputs, which is not supported`);
     ops[node.op] = (ops[node.op] ?? 0) + 1;
@@ -544,6 +597,17 @@ static ${C_TYPE[t.dtype]} ${r}[${Math.max(1, numel(t.shape))}] ${align(numel(t.s
     body.push(indent(`  /* ${comment(label)} */\n  KILN_PROF_BEGIN(${k})\n  {\n${code.replace(/^/gm, '    ')}\n  }\n  KILN_PROF_END(${k})`));
   }
   enter([]);
+  const planned = plan?.size ?? 0;
+  if (planned) activationBytes = planned;
+  const onFirstRun = arena.length > 0 || planned > 0;
+  const actDecl = planned
+    ? `/* The intermediate tensors: parts of one block of ${planned} bytes, each placed where no tensor live at the same time is. */
+#ifdef __wasm__
+#define kiln_tensors kiln_arena
+#else
+static char kiln_tensors[${planned}] ${align(planned, 'kiln_tensors')};
+#endif`
+    : '';
   // Outputs that are constants or inputs, or that an alias left elsewhere, are copied out.
   graph.outputs.forEach((o, i) => {
     const r = ref(o);
@@ -610,7 +674,7 @@ extern "C" {
 ${describe(inputs)}
  * Outputs:
 ${describe(outputs)}
- * Returns 0${returns}. Not reentrant: intermediate buffers are static${arena.length ? ` (on WebAssembly, one block allocated on the first
+ * Returns 0${returns}. Not reentrant: intermediate buffers are static${onFirstRun ? ` (on WebAssembly, one block allocated on the first
  * run; when it cannot be, the run returns ${RUN_ERRORS.outOfMemory})` : ''}.${weightBytes >= COPY_WEIGHTS_BYTES ? `
  * On Linux the first run copies the ${weightBytes} bytes of weights into memory it maps (huge pages where the
  * system allows), kept for the life of the process; build with -DKILN_WEIGHTS_IN_PLACE to read them in place.` : ''}${strings ? `
@@ -649,7 +713,8 @@ ${weightDefs.join('\n')}` : ''}
 
 ${halves ? halfConversionsC('static inline') : ''}
 ${packedConversionsC(minifloats)}
-${arena.length ? '#ifdef __wasm__\nstatic char *kiln_arena; /* the intermediate buffers, allocated on the first run */\n#endif' : ''}
+${onFirstRun ? '#ifdef __wasm__\nstatic char *kiln_arena; /* the intermediate buffers, allocated on the first run */\n#endif' : ''}
+${actDecl}
 ${buffers.join('\n')}
 ${halfBuffers.join('\n')}
 ${packedBuffers.join('\n')}
@@ -676,7 +741,7 @@ const int64_t *${name}_output_shape(int index) {
 }
 
 int ${name}_run(const void *const inputs[], void *const outputs[]) {
-${arena.length ? `#ifdef __wasm__
+${onFirstRun ? `#ifdef __wasm__
   if (!kiln_arena) {
     kiln_arena = (char *)aligned_alloc(64, ${activationBytes});
     if (!kiln_arena) return ${RUN_ERRORS.outOfMemory};
@@ -734,7 +799,7 @@ export function compileModel(bytes: Uint8Array, opts: CompileOptions = {}): Comp
   if (opts.fusion !== false) fuse(graph);
   const threads = opts.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new CompileError('invalid', `threads must be an integer from 1 to 256, not ${threads}`);
-  return generateC(graph, name, threads, opts.kernels !== false);
+  return generateC(graph, name, threads, opts.kernels !== false, opts.invertedResidualBytes);
 }
 
 export { cIdent };
