@@ -732,10 +732,51 @@ static void kiln_dw_row_any(const float *const *rows, const float *w, float bias
   else kiln_dw_row(rows, w, bias, e, out, OW, KH, KW, sw);
 }
 
+/* A channel's whole plane, the common kernels with their sizes known to the compiler: the weights are broadcast
+   once per channel, not once per row (with 16 lanes on AVX2 they do not all fit in registers, and broadcasting
+   them again for every row of a 7x7 plane cost more than the multiply-adds). */
+KILN_INLINE void kiln_dw_plane(const float *xp, long wp, const float *w, float bias, const kiln_epi *e, float *y, long OH, long OW, int dh, const int KH, const int KW, const int sh, const int sw) {
+  const kiln_epi ev = *e;
+  kiln_v wv[25];
+  for (int i = 0; i < KH * KW; i++) wv[i] = kiln_splat(w[i]);
+  for (long oh = 0; oh < OH; oh++) {
+    const float *rows[5];
+    for (int kh = 0; kh < KH; kh++) rows[kh] = xp + (oh * sh + kh * dh) * wp;
+    kiln_dw_row_w(rows, w, wv, bias, &ev, y + oh * OW, OW, KH, KW, sw);
+  }
+}
+
+static int kiln_dw_plane_any(const float *xp, long wp, const float *w, float bias, const kiln_epi *e, float *y, long OH, long OW, int dh, int KH, int KW, int sh, int sw) {
+  if (KH == 3 && KW == 3 && sh == 1 && sw == 1) kiln_dw_plane(xp, wp, w, bias, e, y, OH, OW, dh, 3, 3, 1, 1);
+  else if (KH == 3 && KW == 3 && sh == 2 && sw == 2) kiln_dw_plane(xp, wp, w, bias, e, y, OH, OW, dh, 3, 3, 2, 2);
+  else if (KH == 5 && KW == 5 && sh == 1 && sw == 1) kiln_dw_plane(xp, wp, w, bias, e, y, OH, OW, dh, 5, 5, 1, 1);
+  else if (KH == 5 && KW == 5 && sh == 2 && sw == 2) kiln_dw_plane(xp, wp, w, bias, e, y, OH, OW, dh, 5, 5, 2, 2);
+  else return 0;
+  return 1;
+}
+
+/* The activation of a channel's plane of n outputs, in place: run apart from the multiply-adds, whose weights then
+   stay in registers, and over the plane as one run of vectors (a 7x7 plane is 4 vectors, not 7 rows of 16 lanes). */
+static void kiln_act_plane(const kiln_epi *e, float *y, long n) {
+  kiln_epi a = *e;
+  a.clamp = 0;
+  long i = 0;
+  for (; i + 16 <= n; i += 16) kiln_store(y + i, kiln_act_v(&a, kiln_load(y + i)));
+  if (i < n) {
+    kiln_v v = {0};
+    for (long j = 0; j < n - i; j++) v[j] = y[i + j];
+    v = kiln_act_v(&a, v);
+    for (long j = 0; j < n - i; j++) y[i + j] = v[j];
+  }
+}
+
 static void kiln_dw_channels(const kiln_dw_args *dp, long c0, long c1, float *xp) {
 #pragma clang fp contract(fast)
   /* A local copy: a store to the output could otherwise alias the arguments, and every vector would load them again. */
   const kiln_dw_args dv = *dp, *d = &dv;
+  /* The rows' epilogue without the activation, which follows over the whole plane (kiln_act_plane). */
+  kiln_epi er = d->e;
+  er.act = 0;
   for (long c = c0; c < c1; c++) {
     const float *x = d->x + c * d->H * d->W;
     for (long h = 0; h < d->H; h++) memcpy(xp + (h + d->pt) * d->wp + d->pl, x + h * d->W, d->W * sizeof(float));
@@ -745,11 +786,13 @@ static void kiln_dw_channels(const kiln_dw_args *dp, long c0, long c1, float *xp
     const float *res = d->e.res ? d->e.res + c * d->OH * d->OW : 0;
     if (d->dw == 1 && !res && d->KH <= 16) {
       /* Undilated, no residual: a row at a time, as the inverted residual kernel does. */
+      if (!kiln_dw_plane_any(xp, d->wp, w, bias, &er, y, d->OH, d->OW, d->dh, d->KH, d->KW, d->sh, d->sw))
       for (long oh = 0; oh < d->OH; oh++) {
         const float *rows[16];
         for (int kh = 0; kh < d->KH; kh++) rows[kh] = xp + (oh * d->sh + kh * d->dh) * d->wp;
-        kiln_dw_row_any(rows, w, bias, &d->e, y + oh * d->OW, d->OW, d->KH, d->KW, d->sw);
+        kiln_dw_row_any(rows, w, bias, &er, y + oh * d->OW, d->OW, d->KH, d->KW, d->sw);
       }
+      if (d->e.act) kiln_act_plane(&d->e, y, d->OH * d->OW);
       continue;
     }
     for (long oh = 0; oh < d->OH; oh++) {
