@@ -531,7 +531,8 @@ static ${C_TYPE[t.dtype]} ${r}[${Math.max(1, numel(t.shape))}] ${align(numel(t.s
       return t;
     },
     alias(output, input) {
-      if (outputIndex.has(output) || refs.has(output)) return false;
+      // An output that is a part of a Concat's output must be written there.
+      if (outputIndex.has(output) || refs.has(output) || concatParts.has(output)) return false;
       refs.set(output, ref(input));
       plan?.share(output, input);
       return true;
@@ -796,7 +797,7 @@ export function compileModel(bytes: Uint8Array, opts: CompileOptions = {}): Comp
   const graph = importOnnx(bytes, opts);
   checkSupported(graph);
   inferShapes(graph);
-  if (opts.fusion !== false) fuse(graph);
+  if (opts.fusion !== false) fuse(graph, { channelScale: true });
   const threads = opts.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new CompileError('invalid', `threads must be an integer from 1 to 256, not ${threads}`);
   return generateC(graph, name, threads, opts.kernels !== false, opts.invertedResidualBytes);

@@ -1,6 +1,6 @@
 import { Half, roundToHalf } from './half';
 import { Fusion, Graph, Node, numel, Tensor } from './ir';
-import { attrFloat, attrInt } from './ops/op';
+import { attrFloat, attrInt, attrInts, attrString } from './ops/op';
 
 /**
  * Fusion, after shape inference: folds an inference-mode BatchNormalization into the Conv before
@@ -9,7 +9,7 @@ import { attrFloat, attrInt } from './ops/op';
  * kernel's epilogue, so the result is written once. A node is fused only when it is the single
  * reader of the intermediate (GELU and SiLU: its two readers), and never when that is a graph output.
  */
-export function fuse(graph: Graph): void {
+export function fuse(graph: Graph, opts: { channelScale?: boolean } = {}): void {
   const ANCHORS = new Set(['Conv', 'Gemm', 'MatMul']);
   // Who reads each tensor (a node once per input slot), and where each is produced; kept up to date as nodes go.
   const readers = new Map<string, Node[]>();
@@ -71,6 +71,43 @@ export function fuse(graph: Graph): void {
       anchor.outputs = [next.outputs[0]];
       remove([next]);
     }
+  }
+  if (opts.channelScale) fuseChannelScales(graph, readers, remove);
+}
+
+/**
+ * Squeeze-and-excitation's scale, Mul(x [1, C, H, W], s [1, C, 1, 1]), read only by a 1x1
+ * convolution (stride 1, no padding, one group): the convolution takes x and s instead
+ * (s as its fourth input), and scales its weights' input channels by s on each run, M x C
+ * multiplications instead of a pass over x. For the C kernels only (the CUDA code generator has no such input).
+ */
+function fuseChannelScales(graph: Graph, readers: Map<string, Node[]>, remove: (gone: Node[]) => void): void {
+  const tensor = (n: string | undefined) => (n ? graph.tensors.get(n) : undefined);
+  for (const mul of [...graph.nodes]) {
+    if (mul.op !== 'Mul' || mul.inputs.length !== 2) continue;
+    const users = readers.get(mul.outputs[0]) ?? [];
+    const conv = users[0];
+    if (users.length !== 1 || conv === OUTPUT || conv.op !== 'Conv' || conv.inputs[0] !== mul.outputs[0] || conv.inputs.length > 3 || conv.fused?.residual === mul.outputs[0]) continue;
+    const [a, b] = mul.inputs.map((n) => tensor(n));
+    if (!a || !b) continue;
+    const [x, s] = numel(a.shape) >= numel(b.shape) ? [mul.inputs[0], mul.inputs[1]] : [mul.inputs[1], mul.inputs[0]];
+    const xt = tensor(x)!;
+    const st = tensor(s)!;
+    const w = tensor(conv.inputs[1]);
+    if (xt.dtype !== 'float32' || st.dtype !== 'float32' || xt.data || st.data || xt.half || st.half || tensor(mul.outputs[0])?.half) continue;
+    if (xt.shape.length !== 4 || xt.shape[0] !== 1 || !(w?.data instanceof Float32Array)) continue;
+    const C = xt.shape[1];
+    if (st.shape.length !== 4 || st.shape[0] !== 1 || st.shape[1] !== C || st.shape[2] !== 1 || st.shape[3] !== 1) continue;
+    const ints = (k: string, d: number[]) => attrInts(conv, k) ?? d;
+    if (w.shape[1] !== C || w.shape[2] !== 1 || w.shape[3] !== 1 || attrInt(conv, 'group', 1) !== 1) continue;
+    if (ints('strides', [1, 1]).some((v) => v !== 1) || ints('pads', [0, 0, 0, 0]).some((v) => v !== 0) || ints('dilations', [1, 1]).some((v) => v !== 1)) continue;
+    if (!['NOTSET', 'VALID'].includes(attrString(conv, 'auto_pad', 'NOTSET'))) continue;
+    conv.inputs = [x, conv.inputs[1], conv.inputs[2] ?? '', s];
+    for (const n of [x, s]) readers.set(n, [...(readers.get(n) ?? []), conv]);
+    const f = conv.fused ?? { ops: [] };
+    f.ops.unshift(`${mul.op} ${mul.name}`);
+    conv.fused = f;
+    remove([mul]);
   }
 }
 

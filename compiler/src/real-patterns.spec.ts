@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { compareOutput } from '../../src/verification/compare';
 import { prng } from '../../src/verification/inputs';
 import { ModelBuilder, randomWeights } from '../test/builder';
-import { compileModel } from './compile';
+import { CompileOptions, compileModel } from './compile';
 import { modelHarness } from './harness';
 
 /**
@@ -37,8 +37,8 @@ function conv(b: ModelBuilder, x: string, cin: number, cout: number, k: number, 
   return b.op('Conv', [x, w, bias], { kernel_shape: [k, k], pads: [(k - 1) >> 1, (k - 1) >> 1, (k - 1) >> 1, (k - 1) >> 1], ...attrs });
 }
 
-async function assertMatches(bytes: Uint8Array, label: string): Promise<void> {
-  const { files, metadata } = compileModel(bytes, { name: 'net' });
+async function assertMatches(bytes: Uint8Array, label: string, opts: CompileOptions = {}): Promise<void> {
+  const { files, metadata } = compileModel(bytes, { name: 'net', ...opts });
   for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
   await writeFile(join(dir, 'harness.c'), modelHarness(metadata));
   const rand = prng(42);
@@ -156,6 +156,51 @@ describe('patterns of real networks, at every ISA level', () => {
       assert.ok(fused >= 4, `${name}: fused ${fused} times`);
       await assertMatches(bytes, `${name} fused into convolutions`);
     }
+  });
+
+  it('scales a 1x1 convolution\'s weights by squeeze-and-excitation\'s channel scale instead of multiplying the tensor (EfficientNet, MobileNetV3, RegNetY)', async () => {
+    const b = new ModelBuilder(17);
+    const silu = (v: string) => b.op('Mul', [v, b.op('Sigmoid', [v])]);
+    // A 7x7 plane: 49 elements, not a whole number of vectors, for the pooling's sums.
+    let h = silu(conv(b, b.input('x', [1, 24, 7, 7]), 24, 24, 3, { group: 24 }));
+    const se = (x: string, gate: (v: string) => string) => gate(conv(b, silu(conv(b, b.op('GlobalAveragePool', [x]), 24, 6, 1)), 6, 24, 1));
+    h = conv(b, b.op('Mul', [h, se(h, (v) => b.op('Sigmoid', [v]))]), 24, 24, 1);
+    // The scale first, a HardSigmoid gate (MobileNetV3), and a residual into the scaled convolution.
+    const g = b.op('Relu', [conv(b, h, 24, 24, 3, { group: 24 })]);
+    h = b.op('Add', [conv(b, b.op('Mul', [se(g, (v) => b.op('HardSigmoid', [v], { alpha: 1 / 6, beta: 0.5 })), g]), 24, 24, 1), h]);
+    // A scale a 3x3 convolution reads stays a Mul.
+    b.output(conv(b, b.op('Mul', [h, se(h, (v) => b.op('Sigmoid', [v]))]), 24, 8, 3));
+    const bytes = b.build('squeeze_excitation');
+    const { metadata } = compileModel(bytes, { name: 'net' });
+    const kernels = metadata.kernels!.map((k) => k.ops.join('+'));
+    assert.equal(kernels.filter((k) => k.startsWith('Conv+Mul')).length, 2, kernels.join(', '));
+    assert.equal(kernels.filter((k) => k === 'Mul').length, 1, 'the 3x3 convolution\'s input is multiplied');
+    await assertMatches(bytes, 'squeeze-and-excitation');
+    await assertMatches(bytes, 'squeeze-and-excitation, plain loops', { kernels: false });
+  });
+
+  it('writes a part of a Concat that an Unsqueeze of a Split gives into the Concat\'s output (SKNet\'s selective kernel)', async () => {
+    const b = new ModelBuilder(17);
+    const [s1, s2] = b.node('Split', [b.input('x', [1, 8, 6, 6]), b.int64('sizes', [4, 4])], { axis: 1 }, 2);
+    const p = b.op('Relu', [conv(b, s1, 4, 16, 3)]);
+    const q = b.op('Relu', [conv(b, s2, 4, 16, 3, { dilations: [2, 2], pads: [2, 2, 2, 2] })]);
+    const axes = b.int64('axes', [1]);
+    const stacked = b.op('Concat', [b.op('Unsqueeze', [p, axes]), b.op('Unsqueeze', [q, axes])], { axis: 1 });
+    b.output(b.op('ReduceSum', [b.op('Mul', [stacked, b.op('Softmax', [b.op('ReduceMean', [stacked], { axes: [3, 4] })], { axis: 1 })]), axes], { keepdims: 0 }));
+    const bytes = b.build('split_unsqueeze_concat');
+    await assertMatches(bytes, 'Split, Unsqueeze, Concat');
+  });
+
+  it('computes GPT-2\'s GELU (Pow by 3, Tanh) in vectorised loops without calls into the C library', async () => {
+    const b = new ModelBuilder(17);
+    const x = b.op('MatMul', [b.input('x', [1, 32, 64]), b.weight('w', [64, 128], randomWeights(7, 64 * 128, 0.5))]);
+    const k = (v: number) => b.weight(`k${seed++}`, [], [v]);
+    const inner = b.op('Mul', [b.op('Add', [x, b.op('Mul', [b.op('Pow', [x, k(3)]), k(0.044715)])]), k(Math.sqrt(2 / Math.PI))]);
+    b.output(b.op('Mul', [b.op('Mul', [x, k(0.5)]), b.op('Add', [b.op('Tanh', [inner]), k(1)])]));
+    const bytes = b.build('gelu_tanh');
+    const c = compileModel(bytes, { name: 'net' }).files['net.c'] as string;
+    assert.doesNotMatch(c, /\b(powf|tanhf)\(/);
+    await assertMatches(bytes, 'GELU (tanh)');
   });
 
   it('adds each residual in the epilogue of the convolution before it, also after earlier fusions removed nodes (ResNet, MobileNetV2)', async () => {

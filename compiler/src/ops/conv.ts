@@ -114,10 +114,19 @@ const conv: OpDef = {
     const [OH, OW] = out;
     const cg = C / group;
     const mg = M / group;
-    const fast = fastConv(ctx, node, { N, C, H, W, M, group, KH, KW, OH, OW, strides, dilations, pads });
-    if (fast) return fast;
+    // A fused squeeze-and-excitation scale (fuse.ts): this run's weights, each input channel's times its scale.
+    let Wt = ctx.ref(node.inputs[1]);
+    let prefix = '';
+    if (node.inputs[3]) {
+      const taps = (C / group) * KH * KW;
+      const ws = ctx.buffer(`${node.name}: its weights, input channels scaled by ${node.inputs[3]}`, M * taps);
+      prefix = `for (long m = 0; m < ${M}; m++) for (long c = 0; c < ${C}; c++) for (long k = 0; k < ${KH * KW}; k++) ${ws}[(m * ${C} + c) * ${KH * KW} + k] = ${Wt}[(m * ${C} + c) * ${KH * KW} + k] * ${ctx.ref(node.inputs[3])}[c];\n`;
+      Wt = ws;
+      if (group !== 1 || taps !== C * KH * KW || x.shape.length !== 4 || N !== 1) throw new Error(`Conv ${node.name}: a channel scale is fused only into a 1x1 convolution of one image`);
+    }
+    const fast = fastConv(ctx, node, { N, C, H, W, M, group, KH, KW, OH, OW, strides, dilations, pads }, Wt);
+    if (fast) return prefix + fast;
     const X = ctx.ref(node.inputs[0]);
-    const Wt = ctx.ref(node.inputs[1]);
     const Y = ctx.ref(node.outputs[0]);
     const bias = node.inputs[2] ? `${ctx.ref(node.inputs[2])}[m]` : '0.0f';
     return `for (long n = 0; n < ${N}; n++) for (long m = 0; m < ${M}; m++) {
@@ -141,7 +150,7 @@ const conv: OpDef = {
     }
     ym[oh * ${OW} + ow] = s;
   }
-}${fusedEpilogueLoop(ctx, node, Y, [N * M * OH * OW])}`;
+}${fusedEpilogueLoop(ctx, node, Y, [N * M * OH * OW])}`.replace(/^/, prefix);
   },
 };
 
@@ -224,7 +233,7 @@ const MAX_IM2COL = 1 << 24;
  * zero-padded copy of the input whose rows are wider, so every row of the implicit im2col matrix
  * is a contiguous slice of it); im2col + GEMM for the rest. undefined: the generic loop.
  */
-function fastConv(ctx: EmitContext, node: Node, s: ConvShape): string | undefined {
+function fastConv(ctx: EmitContext, node: Node, s: ConvShape, weights = ctx.ref(node.inputs[1])): string | undefined {
   const w = ctx.tensor(node.inputs[1]);
   const b = node.inputs[2] ? ctx.tensor(node.inputs[2]) : undefined;
   if (!ctx.fast || !(w.data instanceof Float32Array) || (b && !(b.data instanceof Float32Array))) return undefined;
@@ -257,7 +266,7 @@ function fastConv(ctx: EmitContext, node: Node, s: ConvShape): string | undefine
   const gemm = (b: string, koff: string, ldb: number, n: number, wpad: number) => {
     const sc = ctx.scratch(gemmScratch(mc, K));
     const shared = ctx.threads > 1 && gemmSharedA(M, K) <= MAX_SHARED_A ? `, .apacked = ${ctx.shared(gemmSharedA(M, K))}` : '';
-    return `kiln_gemm_args g = { .M = ${M}, .N = ${n}, .K = ${K}, .a = ${ctx.ref(node.inputs[1])}, .lda = ${K},
+    return `kiln_gemm_args g = { .M = ${M}, .N = ${n}, .K = ${K}, .a = ${weights}, .lda = ${K},
     .b = ${b}, .koff = ${koff}, .ldb = ${ldb}, .sn = 1, .c = ${Y} + n * ${plane}, .ldc = ${OH * OW}, .wp = ${wpad}, .ow = ${OW}, .mc = ${mc},
     .e = ${epilogueInit(node, { biasM, res: res && `${res} + n * ${plane}` })}, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride}${shared} };
   kiln_gemm(&g);`;
@@ -388,11 +397,11 @@ export function invertedResiduals(graph: Graph, nodes: Node[], minExpandedBytes 
   const found: InvertedResidual[] = [];
   const taken = new Set<Node>();
   for (const expand of nodes) {
-    if (taken.has(expand) || expand.fused?.residual || convKind(expand, tensor) !== 'pointwise') continue;
+    if (taken.has(expand) || expand.fused?.residual || expand.inputs[3] || convKind(expand, tensor) !== 'pointwise') continue;
     const depthwise = onlyReader(expand.outputs[0]);
     if (!depthwise || depthwise.fused?.residual || convKind(depthwise, tensor) !== 'depthwise') continue;
     const project = onlyReader(depthwise.outputs[0]);
-    if (!project || convKind(project, tensor) !== 'pointwise') continue;
+    if (!project || project.inputs[3] || convKind(project, tensor) !== 'pointwise') continue;
     if (tensor(expand.outputs[0])!.shape.reduce((a, b) => a * b, 1) * 4 < minExpandedBytes) continue;
     found.push({ expand, depthwise, project });
     for (const n of [expand, depthwise, project]) taken.add(n);
