@@ -432,6 +432,8 @@ export class CompileService {
         [pools],
       );
       if (rows.length) {
+        // By job: each event's insert locks its job (see the BuildEventOrder migration), always in the same order.
+        rows.sort((a, b) => (a.job_id < b.job_id ? -1 : a.job_id > b.job_id ? 1 : 0));
         await tx.getRepository(BuildEvent).insert(rows.map((r) => ({ buildId: r.id, jobId: r.job_id, fromStatus: 'waiting' as const, toStatus: 'queued' as const, worker: this.workerId, message: 'a worker for this pool connected' })));
       }
       return rows.length;
