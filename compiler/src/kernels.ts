@@ -675,6 +675,8 @@ typedef struct {
   long C, H, W, OH, OW;
   int KH, KW, sh, sw, dh, dw, pt, pl;
   long hp, wp;           /* padded input plane (zeros around), sized so full vectors stay inside */
+  long bh, bw;           /* blocked (bh > 0): 16 channels at a time, their padded planes interleaved [bh][bw][16] */
+  const float *wb;       /* blocked: the weights as [C / 16 rounded up][KH * KW][16] (zeros past the last channel) */
   kiln_epi e;            /* bias_m per channel; res in the output's layout */
   float *scratch;        /* per thread: hp * wp floats */
   long scratch_floats;
@@ -824,20 +826,66 @@ static void kiln_dw_channels(const kiln_dw_args *dp, long c0, long c1, float *xp
   }
 }
 
+/* Small output planes (16 columns or fewer), 16 channels at a time: their zero-padded inputs interleaved ([bh][bw][16])
+   so that a vector is one position of 16 channels and no lane idles (rows of a 7x7 plane would leave 9 of 16 idle).
+   xb: bh * bw * 16 floats, zeroed by the caller (only the inside is written here), then OH * OW * 16 for the results.
+   Undilated in width or not, no residual; up to 7x7 taps. Lanes past the last channel compute what is left there. */
+/* One block's outputs, with the common kernel sizes known to the compiler (its loops then unrolled). */
+KILN_INLINE void kiln_dw_block_taps(const kiln_dw_args *d, const float *xb, const float *wk, kiln_v bias, float *yb, const int KH, const int KW) {
+#pragma clang fp contract(fast)
+  for (long oh = 0; oh < d->OH; oh++) {
+    for (long ow = 0; ow < d->OW; ow++) {
+      kiln_v acc = bias;
+      for (int kh = 0; kh < KH; kh++) {
+        const float *row = xb + ((oh * d->sh + kh * d->dh) * d->bw + ow * d->sw) * 16;
+        for (int kw = 0; kw < KW; kw++) acc += *(const kiln_v *)(wk + (kh * KW + kw) * 16) * *(const kiln_v *)(row + kw * d->dw * 16);
+      }
+      *(kiln_v *)(yb + (oh * d->OW + ow) * 16) = kiln_act_v(&d->e, acc);
+    }
+  }
+}
+
+static void kiln_dw_blocked(const kiln_dw_args *dp, long c0, long c1, float *xb) {
+#pragma clang fp contract(fast)
+  const kiln_dw_args dv = *dp, *d = &dv;
+  const long bw = d->bw, taps = d->KH * d->KW, plane = d->OH * d->OW;
+  float *yb = xb + d->bh * bw * 16;
+  for (long cb = c0; cb < c1; cb += 16) {
+    const long nc = KILN_MIN(16, c1 - cb);
+    for (long c = 0; c < nc; c++) {
+      const float *x = d->x + (cb + c) * d->H * d->W;
+      for (long h = 0; h < d->H && h + d->pt < d->bh; h++)
+        for (long w = 0; w < d->W && w + d->pl < bw; w++) xb[((h + d->pt) * bw + w + d->pl) * 16 + c] = x[h * d->W + w];
+    }
+    const float *wk = d->wb + (cb / 16) * taps * 16;
+    float bt[16] __attribute__((aligned(64))) = {0};
+    if (d->e.bias_m) memcpy(bt, d->e.bias_m + cb, nc * sizeof(float));
+    const kiln_v bias = *(const kiln_v *)bt;
+    if (d->KH == 3 && d->KW == 3) kiln_dw_block_taps(d, xb, wk, bias, yb, 3, 3);
+    else if (d->KH == 5 && d->KW == 5) kiln_dw_block_taps(d, xb, wk, bias, yb, 5, 5);
+    else kiln_dw_block_taps(d, xb, wk, bias, yb, d->KH, d->KW);
+    for (long c = 0; c < nc; c++) {
+      float *y = d->y + (cb + c) * plane;
+      for (long i = 0; i < plane; i++) y[i] = yb[i * 16 + c];
+    }
+  }
+}
+
 static void kiln_dw_task(void *arg, int tid, int nt) {
   kiln_dw_args *d = (kiln_dw_args *)arg;
   float *xp = d->scratch + tid * d->scratch_floats;
-  /* Small pieces: a thread the system holds up keeps at most one of them waiting. */
-  const long chunk = d->C / (nt * 16) > 1 ? d->C / (nt * 16) : 1;
+  /* Small pieces: a thread the system holds up keeps at most one of them waiting. Blocked: whole blocks of 16. */
+  const long chunk = d->bh ? 16 * (d->C / (nt * 256) > 1 ? d->C / (nt * 256) : 1) : d->C / (nt * 16) > 1 ? d->C / (nt * 16) : 1;
   int zeroed = 0;
   for (;;) {
     const long c0 = __atomic_fetch_add(&d->next, chunk, __ATOMIC_RELAXED);
     if (c0 >= d->C) break;
     if (!zeroed) {
-      memset(xp, 0, d->hp * d->wp * sizeof(float));
+      memset(xp, 0, (d->bh ? d->bh * d->bw * 16 : d->hp * d->wp) * sizeof(float));
       zeroed = 1;
     }
-    kiln_dw_channels(d, c0, KILN_MIN(d->C, c0 + chunk), xp);
+    if (d->bh) kiln_dw_blocked(d, c0, KILN_MIN(d->C, c0 + chunk), xp);
+    else kiln_dw_channels(d, c0, KILN_MIN(d->C, c0 + chunk), xp);
   }
 }
 

@@ -191,6 +191,19 @@ describe('patterns of real networks, at every ISA level', () => {
     await assertMatches(bytes, 'Split, Unsqueeze, Concat');
   });
 
+  it('runs depthwise convolutions of small planes 16 channels at a time: 5x5, stride 2, dilated, 24 channels, with bias and clamp (the last stages of MobileNetV3 and EfficientNet)', async () => {
+    const b = new ModelBuilder(17);
+    const relu6 = (v: string) => b.op('Clip', [v, b.weight(`lo${seed++}`, [], [0]), b.weight(`hi${seed++}`, [], [6])]);
+    let h = relu6(conv(b, b.input('x', [1, 24, 14, 14]), 24, 24, 3, { group: 24, strides: [2, 2] }));
+    h = relu6(conv(b, h, 24, 24, 5, { group: 24 }));
+    h = conv(b, h, 24, 24, 3, { group: 24, dilations: [2, 2], pads: [2, 2, 2, 2] });
+    b.output(b.op('Sigmoid', [conv(b, h, 24, 24, 7, { group: 24, pads: [3, 3, 3, 3] })]));
+    const bytes = b.build('small_depthwise');
+    const c = compileModel(bytes, { name: 'net' }).files['net.c'] as string;
+    assert.equal((c.match(/\.bh = [1-9]/g) ?? []).length, 4, 'every one blocked');
+    await assertMatches(bytes, 'small depthwise planes');
+  });
+
   it('computes GPT-2\'s GELU (Pow by 3, Tanh) in vectorised loops without calls into the C library', async () => {
     const b = new ModelBuilder(17);
     const x = b.op('MatMul', [b.input('x', [1, 32, 64]), b.weight('w', [64, 128], randomWeights(7, 64 * 128, 0.5))]);

@@ -252,10 +252,23 @@ function fastConv(ctx: EmitContext, node: Node, s: ConvShape, weights = ctx.ref(
     const hp = Math.max(H + pt, (OH - 1) * sh + (KH - 1) * dh + 1);
     const wp = Math.ceil(OW / NR) * NR * sw + (KW - 1) * dw + NR + 1;
     if (W + pl > wp) return undefined;
-    const sc = ctx.scratch(hp * wp);
+    // Planes of 16 columns or fewer: 16 channels at a time (kiln_dw_blocked), every lane busy. Measured on one AVX2 core:
+    // 14x14x672 5x5 with SiLU 1.29 ms in rows, 0.75 blocked; 7x7x1152 0.71 and 0.36; at 28x28 and wider, rows were faster.
+    const blocked = OW <= 16 && !res && KH * KW <= 49;
+    const bh = blocked ? (OH - 1) * sh + (KH - 1) * dh + 1 : 0;
+    const bw = blocked ? (OW - 1) * sw + (KW - 1) * dw + 1 : 0;
+    const sc = ctx.scratch(blocked ? (bh * bw + OH * OW) * NR : hp * wp);
+    let wb = '0';
+    if (blocked) {
+      const taps = KH * KW;
+      const data = new Float32Array(Math.ceil(C / NR) * taps * NR);
+      const src = w.data as Float32Array;
+      for (let c = 0; c < C; c++) for (let k = 0; k < taps; k++) data[(Math.floor(c / NR) * taps + k) * NR + (c % NR)] = src[c * taps + k];
+      wb = ctx.constant(`${node.inputs[1]} (16 channels interleaved)`, data);
+    }
     return `for (long n = 0; n < ${N}; n++) {
   kiln_dw_args d = { .x = ${X} + n * ${C * H * W}, .w = ${ctx.ref(node.inputs[1])}, .y = ${Y} + n * ${plane}, .C = ${C}, .H = ${H}, .W = ${W}, .OH = ${OH}, .OW = ${OW},
-    .KH = ${KH}, .KW = ${KW}, .sh = ${sh}, .sw = ${sw}, .dh = ${dh}, .dw = ${dw}, .pt = ${pt}, .pl = ${pl}, .hp = ${hp}, .wp = ${wp},
+    .KH = ${KH}, .KW = ${KW}, .sh = ${sh}, .sw = ${sw}, .dh = ${dh}, .dw = ${dw}, .pt = ${pt}, .pl = ${pl}, .hp = ${hp}, .wp = ${wp}, .bh = ${bh}, .bw = ${bw}, .wb = ${wb},
     .e = ${epilogueInit(node, { biasM, res: res && `${res} + n * ${plane}` })}, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride} };
   kiln_dwconv(&d);
 }`;
