@@ -87,7 +87,9 @@ function fuseChannelScales(graph: Graph, readers: Map<string, Node[]>, remove: (
     if (mul.op !== 'Mul' || mul.inputs.length !== 2) continue;
     const users = readers.get(mul.outputs[0]) ?? [];
     const conv = users[0];
-    if (users.length !== 1 || conv === OUTPUT || conv.op !== 'Conv' || conv.inputs[0] !== mul.outputs[0] || conv.inputs.length > 3 || conv.fused?.residual === mul.outputs[0]) continue;
+    if (users.length !== 1 || conv === OUTPUT || conv.op !== 'Conv' || conv.inputs[0] !== mul.outputs[0] || conv.inputs.length > 3) continue;
+    // Epilogues read their residual and bias outside the reader lists (RepViT adds the scaled tensor back after its MLP).
+    if (graph.nodes.some((n) => n.fused?.residual === mul.outputs[0] || n.fused?.biasN === mul.outputs[0])) continue;
     const [a, b] = mul.inputs.map((n) => tensor(n));
     if (!a || !b) continue;
     const [x, s] = numel(a.shape) >= numel(b.shape) ? [mul.inputs[0], mul.inputs[1]] : [mul.inputs[1], mul.inputs[0]];

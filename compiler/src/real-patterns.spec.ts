@@ -168,13 +168,16 @@ describe('patterns of real networks, at every ISA level', () => {
     // The scale first, a HardSigmoid gate (MobileNetV3), and a residual into the scaled convolution.
     const g = b.op('Relu', [conv(b, h, 24, 24, 3, { group: 24 })]);
     h = b.op('Add', [conv(b, b.op('Mul', [se(g, (v) => b.op('HardSigmoid', [v], { alpha: 1 / 6, beta: 0.5 })), g]), 24, 24, 1), h]);
-    // A scale a 3x3 convolution reads stays a Mul.
+    // A scaled tensor that is also added back after the convolutions that read it stays a Mul (RepViT).
+    const m = b.op('Mul', [h, se(h, (v) => b.op('Sigmoid', [v]))]);
+    h = b.op('Add', [conv(b, b.op('Relu', [conv(b, m, 24, 48, 1)]), 48, 24, 1), m]);
+    // And so does a scale a 3x3 convolution reads.
     b.output(conv(b, b.op('Mul', [h, se(h, (v) => b.op('Sigmoid', [v]))]), 24, 8, 3));
     const bytes = b.build('squeeze_excitation');
     const { metadata } = compileModel(bytes, { name: 'net' });
     const kernels = metadata.kernels!.map((k) => k.ops.join('+'));
     assert.equal(kernels.filter((k) => k.startsWith('Conv+Mul')).length, 2, kernels.join(', '));
-    assert.equal(kernels.filter((k) => k === 'Mul').length, 1, 'the 3x3 convolution\'s input is multiplied');
+    assert.equal(kernels.filter((k) => k === 'Mul').length, 2, 'the residual and the 3x3 convolution\'s input are multiplied');
     await assertMatches(bytes, 'squeeze-and-excitation');
     await assertMatches(bytes, 'squeeze-and-excitation, plain loops', { kernels: false });
   });
