@@ -115,17 +115,18 @@ const conv: OpDef = {
     const cg = C / group;
     const mg = M / group;
     // A fused squeeze-and-excitation scale (fuse.ts): this run's weights, each input channel's times its scale.
-    let Wt = ctx.ref(node.inputs[1]);
+    // (Referenced only where read: a kernel that reads the weights transformed embeds only that form.)
+    let scaled: string | undefined;
     let prefix = '';
     if (node.inputs[3]) {
       const taps = (C / group) * KH * KW;
-      const ws = ctx.buffer(`${node.name}: its weights, input channels scaled by ${node.inputs[3]}`, M * taps);
-      prefix = `for (long m = 0; m < ${M}; m++) for (long c = 0; c < ${C}; c++) for (long k = 0; k < ${KH * KW}; k++) ${ws}[(m * ${C} + c) * ${KH * KW} + k] = ${Wt}[(m * ${C} + c) * ${KH * KW} + k] * ${ctx.ref(node.inputs[3])}[c];\n`;
-      Wt = ws;
+      scaled = ctx.buffer(`${node.name}: its weights, input channels scaled by ${node.inputs[3]}`, M * taps);
+      prefix = `for (long m = 0; m < ${M}; m++) for (long c = 0; c < ${C}; c++) for (long k = 0; k < ${KH * KW}; k++) ${scaled}[(m * ${C} + c) * ${KH * KW} + k] = ${ctx.ref(node.inputs[1])}[(m * ${C} + c) * ${KH * KW} + k] * ${ctx.ref(node.inputs[3])}[c];\n`;
       if (group !== 1 || taps !== C * KH * KW || x.shape.length !== 4 || N !== 1) throw new Error(`Conv ${node.name}: a channel scale is fused only into a 1x1 convolution of one image`);
     }
-    const fast = fastConv(ctx, node, { N, C, H, W, M, group, KH, KW, OH, OW, strides, dilations, pads }, Wt);
+    const fast = fastConv(ctx, node, { N, C, H, W, M, group, KH, KW, OH, OW, strides, dilations, pads }, scaled);
     if (fast) return prefix + fast;
+    const Wt = scaled ?? ctx.ref(node.inputs[1]);
     const X = ctx.ref(node.inputs[0]);
     const Y = ctx.ref(node.outputs[0]);
     const bias = node.inputs[2] ? `${ctx.ref(node.inputs[2])}[m]` : '0.0f';
@@ -233,7 +234,7 @@ const MAX_IM2COL = 1 << 24;
  * zero-padded copy of the input whose rows are wider, so every row of the implicit im2col matrix
  * is a contiguous slice of it); im2col + GEMM for the rest. undefined: the generic loop.
  */
-function fastConv(ctx: EmitContext, node: Node, s: ConvShape, weights = ctx.ref(node.inputs[1])): string | undefined {
+function fastConv(ctx: EmitContext, node: Node, s: ConvShape, scaled?: string): string | undefined {
   const w = ctx.tensor(node.inputs[1]);
   const b = node.inputs[2] ? ctx.tensor(node.inputs[2]) : undefined;
   if (!ctx.fast || !(w.data instanceof Float32Array) || (b && !(b.data instanceof Float32Array))) return undefined;
@@ -267,7 +268,7 @@ function fastConv(ctx: EmitContext, node: Node, s: ConvShape, weights = ctx.ref(
       wb = ctx.constant(`${node.inputs[1]} (16 channels interleaved)`, data);
     }
     return `for (long n = 0; n < ${N}; n++) {
-  kiln_dw_args d = { .x = ${X} + n * ${C * H * W}, .w = ${ctx.ref(node.inputs[1])}, .y = ${Y} + n * ${plane}, .C = ${C}, .H = ${H}, .W = ${W}, .OH = ${OH}, .OW = ${OW},
+  kiln_dw_args d = { .x = ${X} + n * ${C * H * W}, .w = ${blocked ? '0' : ctx.ref(node.inputs[1])}, .y = ${Y} + n * ${plane}, .C = ${C}, .H = ${H}, .W = ${W}, .OH = ${OH}, .OW = ${OW},
     .KH = ${KH}, .KW = ${KW}, .sh = ${sh}, .sw = ${sw}, .dh = ${dh}, .dw = ${dw}, .pt = ${pt}, .pl = ${pl}, .hp = ${hp}, .wp = ${wp}, .bh = ${bh}, .bw = ${bw}, .wb = ${wb},
     .e = ${epilogueInit(node, { biasM, res: res && `${res} + n * ${plane}` })}, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride} };
   kiln_dwconv(&d);
@@ -279,7 +280,7 @@ function fastConv(ctx: EmitContext, node: Node, s: ConvShape, weights = ctx.ref(
   const gemm = (b: string, koff: string, ldb: number, n: number, wpad: number) => {
     const sc = ctx.scratch(gemmScratch(mc, K));
     const shared = ctx.threads > 1 && gemmSharedA(M, K) <= MAX_SHARED_A ? `, .apacked = ${ctx.shared(gemmSharedA(M, K))}` : '';
-    return `kiln_gemm_args g = { .M = ${M}, .N = ${n}, .K = ${K}, .a = ${weights}, .lda = ${K},
+    return `kiln_gemm_args g = { .M = ${M}, .N = ${n}, .K = ${K}, .a = ${scaled ?? ctx.ref(node.inputs[1])}, .lda = ${K},
     .b = ${b}, .koff = ${koff}, .ldb = ${ldb}, .sn = 1, .c = ${Y} + n * ${plane}, .ldc = ${OH * OW}, .wp = ${wpad}, .ow = ${OW}, .mc = ${mc},
     .e = ${epilogueInit(node, { biasM, res: res && `${res} + n * ${plane}` })}, .scratch = ${sc.ptr}, .scratch_floats = ${sc.stride}${shared} };
   kiln_gemm(&g);`;

@@ -14,7 +14,7 @@ interface Unary {
 
 /**
  * tanh without a call into the C library, so that the loop around it is vectorised: Cephes'
- * tanhf (an odd polynomial below 0.625, 1 - 2 / (e^2|x| + 1) above, about 2 ulp), with e^x from
+ * tanhf (an odd polynomial below 0.625, as x times a polynomial so that -0 stays -0, 1 - 2 / (e^2|x| + 1) above, about 2 ulp), with e^x from
  * Cody-Waite reduction and a degree-6 polynomial, as the kernel library's kiln_exp_v. NaN stays NaN.
  */
 const TANH_C = `static inline float kiln_expf_poly(float x) {
@@ -32,7 +32,7 @@ const TANH_C = `static inline float kiln_expf_poly(float x) {
 }
 static inline float kiln_tanhf(float x) {
   const float a = __builtin_fabsf(x), z = x * x;
-  const float small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
+  const float small = x * (1.0f + ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z - 3.33332819422e-1f) * z);
   const float big = __builtin_copysignf(1.0f - 2.0f / (kiln_expf_poly(a < 44.0f ? 2.0f * a : 88.0f) + 1.0f), x);
   return a < 0.625f ? small : x != x ? x : big;
 }`;
