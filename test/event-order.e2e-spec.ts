@@ -2,22 +2,9 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, it } from 'node:test';
 import { Client } from 'pg';
 import { Kiln, startKiln } from './support/harness';
+import { readEvents } from './support/sse';
 
 const SOURCE = { language: 'c', files: [{ path: 'a.c', content: 'int f(void) { return 1; }\n' }] };
-
-/** The events of a job's stream, read to its end. */
-async function readStream(kiln: Kiln, jobId: string): Promise<{ id?: string; event: string; data: Record<string, unknown> }[]> {
-  const res = await fetch(`${kiln.baseUrl}/v1/jobs/${jobId}/events`, { headers: kiln.auth });
-  assert.equal(res.status, 200);
-  const text = await res.text();
-  return text
-    .split('\n\n')
-    .filter((block) => block.includes('data:'))
-    .map((block) => {
-      const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}:`))?.slice(name.length + 1).trim();
-      return { id: field('id'), event: field('event') ?? 'message', data: JSON.parse(field('data') ?? '{}') };
-    });
-}
 
 /**
  * A job's build events are numbered in the order their transactions commit, so an event stream
@@ -83,8 +70,8 @@ describe('build events of a job are numbered in commit order', () => {
     const job = await newJob(['x86_64-linux-gnu', 'aarch64-linux-gnu', 'riscv64-linux-gnu']);
     const conns = await Promise.all(Array.from({ length: 8 }, () => connect()));
     // Streams that read while the events are written: some from the start, some after a while.
-    const streams = [readStream(kiln, job.id), readStream(kiln, job.id)];
-    const late = new Promise<ReturnType<typeof readStream>>((r) => setTimeout(() => r(readStream(kiln, job.id)), 400));
+    const streams = [readEvents(kiln, `/v1/jobs/${job.id}/events`), readEvents(kiln, `/v1/jobs/${job.id}/events`)];
+    const late = new Promise<ReturnType<typeof readEvents>>((r) => setTimeout(() => r(readEvents(kiln, `/v1/jobs/${job.id}/events`)), 400));
     for (let round = 0; round < TXNS / conns.length; round++) {
       // Each connection opens a transaction and records an event, in turn; the commits are sent in the
       // reverse order, a few milliseconds apart (each connection runs its COMMIT after its INSERT).

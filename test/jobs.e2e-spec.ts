@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { Queue } from 'bullmq';
 import { queueName, redisConnectionOptions } from '../src/queue/queue.types';
+import { readEvents } from './support/sse';
 import { download, ELF_MACHINE, elfMachine, Kiln, startKiln, waitForJob } from './support/harness';
 
 const run = promisify(execFile);
@@ -342,31 +343,16 @@ describe('job events as server-sent events', () => {
     await kiln?.close();
   });
 
-  /** Reads an SSE stream to its end, returning its events. */
-  async function readEvents(path: string, headers: Record<string, string> = {}): Promise<{ id?: string; event: string; data: Record<string, unknown> }[]> {
-    const res = await fetch(`${kiln.baseUrl}${path}`, { headers: { ...kiln.auth, ...headers } });
-    assert.equal(res.status, 200);
-    assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
-    const text = await res.text();
-    return text
-      .split('\n\n')
-      .filter((block) => block.includes('data:'))
-      .map((block) => {
-        const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}:`))?.slice(name.length + 1).trim();
-        return { id: field('id'), event: field('event') ?? 'message', data: JSON.parse(field('data') ?? '{}') };
-      });
-  }
-
   it('streams every state change, ends when the job is done, and resumes after Last-Event-ID', async () => {
     const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', files: [{ path: 'a.c', content: 'int f(void) { return 3; }\n' }] }, targets: ['x86_64-linux-gnu', 'riscv64-linux-gnu'] });
     assert.equal(res.status, 202);
-    const events = await readEvents(`/v1/jobs/${res.body.id}/events`);
+    const events = await readEvents(kiln, `/v1/jobs/${res.body.id}/events`);
     const builds = events.filter((e) => e.event === 'build');
     assert.equal(builds.filter((e) => e.data.to === 'succeeded').length, 2);
     assert.deepEqual(builds.filter((e) => e.data.target === 'riscv64-linux-gnu').map((e) => e.data.to), ['queued', 'compiling', 'compiled', 'succeeded']);
     const end = events[events.length - 1];
     assert.deepEqual(end, { id: builds[builds.length - 1].id, event: 'end', data: { jobId: res.body.id, status: 'succeeded' } });
-    const resumed = await readEvents(`/v1/jobs/${res.body.id}/events`, { 'Last-Event-ID': builds[3].id! });
+    const resumed = await readEvents(kiln, `/v1/jobs/${res.body.id}/events`, { 'Last-Event-ID': builds[3].id! });
     assert.deepEqual(resumed.filter((e) => e.event === 'build').map((e) => e.id), builds.slice(4).map((e) => e.id));
     const other = await fetch(`${kiln.baseUrl}/v1/jobs/00000000-0000-4000-8000-000000000000/events`, { headers: kiln.auth });
     assert.equal(other.status, 404);
