@@ -21,6 +21,8 @@ export function makePoolProcessor(pool: string, concurrency: number, lockMs = 60
   class PoolProcessor extends WorkerHost implements OnApplicationBootstrap, BeforeApplicationShutdown {
     readonly logger = new Logger(`Pool ${pool}`);
     readonly handlers: Handlers;
+    /** The jobs this worker is running now, so that a shutdown waits for them itself. */
+    private readonly inFlight = new Set<Promise<unknown>>();
 
     constructor(
       readonly compile: CompileService,
@@ -48,18 +50,33 @@ export function makePoolProcessor(pool: string, concurrency: number, lockMs = 60
      */
     async beforeApplicationShutdown(): Promise<void> {
       if (!this.caps.pools.includes(pool)) return;
+      // The queue consumer's close stops taking jobs and usually waits for the ones at hand, but
+      // not always (a fetch that fails while it closes ends its wait early): the jobs this
+      // worker runs are waited for here too, before the connections they write through close.
+      const closing = this.worker.close().catch((e) => this.logger.warn(`closing the queue consumer: ${(e as Error).message}`));
       let timer: NodeJS.Timeout | undefined;
-      const closed = await Promise.race([
-        this.worker.close().then(() => true),
+      const finished = await Promise.race([
+        Promise.all([closing, this.drained()]).then(() => true),
         new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs))),
       ]);
       clearTimeout(timer);
-      if (!closed) this.logger.warn(`jobs still running after ${graceMs} ms; they will be taken again by another worker`);
+      if (!finished) this.logger.warn(`jobs still running after ${graceMs} ms; they will be taken again by another worker`);
+    }
+
+    /** Resolves once no job runs here (jobs that start meanwhile are waited for as well). */
+    private async drained(): Promise<void> {
+      while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
     }
 
     async process(job: QueueJob): Promise<unknown> {
       if (!jobNamesForPool(pool).includes(job.name as JobName)) throw new UnrecoverableError(`job type "${job.name}" does not belong on pool ${pool}`);
-      return (this.handlers[job.name as JobName] as (j: QueueJob) => Promise<unknown>)(job);
+      const running = (this.handlers[job.name as JobName] as (j: QueueJob) => Promise<unknown>)(job);
+      this.inFlight.add(running);
+      try {
+        return await running;
+      } finally {
+        this.inFlight.delete(running);
+      }
     }
 
     /**

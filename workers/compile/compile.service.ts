@@ -40,6 +40,9 @@ export const SANDBOX = Symbol('SANDBOX');
 /** The largest single artifact a build may store. */
 export const MAX_ARTIFACT_BYTES = 256 * 1024 * 1024;
 
+/** How long a build's claim on its cache key lasts unless the compiling worker renews it. */
+const CACHE_LOCK_MS = 15_000;
+
 
 /**
  * A compiled build's result, its events, its artifacts and (when it succeeded) its build-cache
@@ -171,9 +174,13 @@ export class CompileService {
       lock = reused;
       build.cache = 'miss'; // recorded with the result (finish)
     }
+    // The lock lives only while it is renewed, so a worker that dies mid-build holds up the
+    // identical builds waiting on it for seconds, not for a whole compile timeout.
+    const renewal = lock ? setInterval(() => void this.redis.eval(`if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0`, 1, lock!, build.id, CACHE_LOCK_MS).catch(() => undefined), CACHE_LOCK_MS / 3) : undefined;
     try {
       return await this.compileAndRecord(build, served, builder);
     } finally {
+      clearInterval(renewal);
       if (lock) await this.redis.eval(`if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`, 1, lock, build.id).catch(() => undefined);
     }
   }
@@ -192,7 +199,16 @@ export class CompileService {
         this.logger.log(`build ${build.id} (${build.target.name}) succeeded from the cache (build ${hit.buildId})`);
         return 'reused';
       }
-      if ((await this.redis.set(lock, build.id, 'PX', this.config.worker.compileTimeoutMs + 30_000, 'NX')) === 'OK') return lock;
+      // Taken, or still held by this very build's earlier attempt (whose worker was lost: this
+      // worker has claimed the build since).
+      const taken = await this.redis.eval(
+        `local v = redis.call('get', KEYS[1]) if v == false or v == ARGV[1] then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end return 0`,
+        1,
+        lock,
+        build.id,
+        CACHE_LOCK_MS,
+      );
+      if (taken === 1) return lock;
       if (Date.now() > deadline) return null;
       if (round % 10 === 9) {
         const still: { status: string }[] = await this.db.query(`SELECT status FROM builds WHERE id = $1`, [build.id]);
