@@ -165,6 +165,30 @@ void scale(int n, const double *x, double *y) {
     assert.equal(hb.verification?.program?.stdout, '42\n');
   });
 
+  it('links the C math library by default, and names the library an undefined symbol needs', async () => {
+    // The argument count keeps the calls from being folded at compile time.
+    const source = '#include <math.h>\n#include <stdio.h>\nint main(int argc, char **argv) { (void)argv; printf("%.3f %.3f\\n", sqrt(argc + 1.0), cbrtf(argc * 8.0f)); return 0; }\n';
+    const verify = { program: { expect: { stdout: '1.414 2.000\n', exitCode: 0 } } };
+    const linux = await submit(kiln, { source: { language: 'c', files: [{ path: 'root.c', content: source }] }, targets: ['x86_64-linux-gnu', 'aarch64-linux-gnu'], outputs: ['executable', 'shared'], verify });
+    const wasm = await submit(kiln, { source: { language: 'c', files: [{ path: 'root.c', content: source }] }, targets: ['wasm32-wasi'], outputs: ['executable'], verify });
+    for (const b of [...linux.builds, ...wasm.builds]) {
+      assert.equal(b.status, 'succeeded', `${b.target.name}: ${b.statusReason} ${JSON.stringify(b.diagnostics)}`);
+      assert.equal(b.verification?.program?.stdout, '1.414 2.000\n');
+      assert.deepEqual(b.artifacts.map((a) => a.kind).filter((k) => k !== 'bundle' && k !== 'report').sort(), b.target.name === 'wasm32-wasi' ? ['executable'] : ['executable', 'shared']);
+    }
+    const missing = await submit(kiln, {
+      source: { language: 'c', files: [{ path: 'main.c', content: 'int frobnicate(int);\nint main(void) { return frobnicate(2); }\n' }] },
+      targets: ['x86_64-linux-gnu'],
+      outputs: ['executable'],
+    });
+    const mb = missing.builds[0];
+    assert.equal(mb.status, 'failed');
+    const at = mb.diagnostics.findIndex((d) => d.message === 'undefined symbol: frobnicate');
+    assert.ok(at >= 0, JSON.stringify(mb.diagnostics));
+    assert.equal(mb.diagnostics[at + 1].severity, 'note');
+    assert.match(mb.diagnostics[at + 1].message, /nothing compiled or linked defines frobnicate: .*-l<name> in options/);
+  });
+
   it('hands out a bundle that kiln-verify checks by hand, with no service', async () => {
     const job = await submit(kiln, {
       source: { language: 'c', files: [{ path: 'saxpy.c', content: 'void saxpy(int n, float a, const float *x, float *y) { for (int i = 0; i < n; i++) y[i] = a * x[i] + y[i]; }\n' }], options: ['-O2'] },

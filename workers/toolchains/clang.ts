@@ -49,6 +49,15 @@ export function targetFlags(target: CanonicalTarget, spec: TargetSpec): string[]
   return flags;
 }
 
+/**
+ * Libraries linked into every executable and shared library after the job's own: the C math
+ * library, which C programs expect as they expect libc (on Linux only where used, so a library
+ * gains no dependency it does not need; wasi-libc's is part of libc).
+ */
+export function defaultLibraries(spec: TargetSpec): string[] {
+  return spec.family === 'wasm' ? ['-lm'] : ['-Wl,--as-needed', '-lm', '-Wl,--no-as-needed'];
+}
+
 function stem(path: string): string {
   const base = posix.basename(path);
   const dot = base.lastIndexOf('.');
@@ -155,7 +164,7 @@ export class ClangToolchain implements Toolchain {
     if (outputs.includes('executable')) {
       let name = spec.family === 'wasm' ? `${program}.wasm` : program;
       if (artifacts.some((a) => a.name === name)) name = `${name}.out`;
-      const r = await run.step([...common, '-fuse-ld=lld', ...objects, '-o', `../out/bin/${name}`, ...libs]);
+      const r = await run.step([...common, '-fuse-ld=lld', ...objects, '-o', `../out/bin/${name}`, ...libs, ...defaultLibraries(spec)]);
       if (r.exitCode !== 0) return run.fail(r, 'linking');
       artifacts.push({ kind: 'executable', name, hostPath: join(req.workdir, 'out/bin', name), contentType: spec.family === 'wasm' ? 'application/wasm' : CONTENT_TYPES.executable });
     }
@@ -168,7 +177,7 @@ export class ClangToolchain implements Toolchain {
     }
     if (outputs.includes('shared')) {
       const name = `lib${program}.so`;
-      const r = await run.step([...common, '-fuse-ld=lld', '-shared', ...objects, '-o', `../out/lib/${name}`]);
+      const r = await run.step([...common, '-fuse-ld=lld', '-shared', ...objects, '-o', `../out/lib/${name}`, ...libs, ...defaultLibraries(spec)]);
       if (r.exitCode !== 0) return run.fail(r, 'linking the shared library');
       artifacts.push({ kind: 'shared', name, hostPath: join(req.workdir, 'out/lib', name), contentType: CONTENT_TYPES.shared });
     }

@@ -33,9 +33,23 @@ describe('parseDiagnostics', () => {
   it('parses linker errors without a location and drops repeats', () => {
     const out = 'ld.lld: error: undefined symbol: helper\nld.lld: error: undefined symbol: helper\nclang: error: linker command failed with exit code 1 (use -v to see invocation)\n';
     const d = parseDiagnostics(out);
-    assert.equal(d.length, 2);
+    assert.equal(d.length, 3);
     assert.deepEqual(d[0], { file: null, line: null, column: null, severity: 'error', message: 'undefined symbol: helper' });
-    assert.equal(d[1].message, 'linker command failed with exit code 1 (use -v to see invocation)');
+    assert.equal(d[1].severity, 'note');
+    assert.match(d[1].message, /nothing compiled or linked defines helper: .*-l<name>/);
+    assert.equal(d[2].message, 'linker command failed with exit code 1 (use -v to see invocation)');
+  });
+
+  it('follows an undefined symbol with the library that defines it', () => {
+    const note = (sym: string) => parseDiagnostics(`ld.lld: error: undefined symbol: ${sym}\n`)[1].message;
+    assert.match(note('pthread_create'), /-pthread/);
+    assert.match(note('dlopen'), /-ldl/);
+    assert.match(note('omp_get_num_threads'), /-fopenmp/);
+    assert.match(note('std::__1::cout'), /compile the sources as C\+\+/);
+    assert.match(note('operator new(unsigned long)'), /as C\+\+/);
+    assert.match(note('sqrtf'), /-lm/);
+    assert.match(note('deflate'), /zlib/);
+    assert.match(note('sqrtish'), /nothing compiled or linked defines sqrtish/);
   });
 
   it('parses messages that name no tool and no file', () => {

@@ -21,6 +21,25 @@ const GO = /^(?:\.\/)?([^\s:][^:\n]*\.go):(\d+):(\d+): (.*)$/;
 // flang's "Semantic errors in ./m.f90". Counting them would say a build failed with one error more.
 const SUMMARY = /^(?:aborting due to (?:previous error|\d+ previous errors)|Semantic errors in )/;
 
+/** Libraries a C or C++ program commonly forgets, by the symbols they define. */
+const LIBRARY_HINTS: [RegExp, string][] = [
+  [/^(?:sqrt|cbrt|pow|exp2?|expm1|log(?:2|10|1p)?|sin|cos|tan|a(?:sin|cos|tan2?)|sinh|cosh|tanh|a(?:sinh|cosh|tanh)|hypot|fmod|remainder|floor|ceil|trunc|l?l?round|l?l?rint|nearbyint|fma|fmin|fmax|fdim|copysign|frexp|ldexp|modf|erfc?|[lt]gamma|nan)[fl]?$/, 'the C math library (-lm, linked by default)'],
+  [/^pthread_/, 'POSIX threads: add -pthread to options'],
+  [/^(?:dlopen|dlsym|dlclose|dlerror)$/, 'the dynamic loader library: add -ldl to options'],
+  [/^(?:omp_|GOMP_|__kmpc_)/, 'OpenMP: add -fopenmp to options'],
+  [/^__atomic_/, 'the atomics library: add -latomic to options'],
+  [/^(?:std::|operator new|operator delete|__cxa_|__gxx_personality|vtable for |typeinfo for )/, "the C++ standard library: compile the sources as C++ (language 'c++'), not C"],
+  [/^(?:deflate|inflate|compress2?|uncompress|crc32|adler32|gz\w+)$/, 'zlib (-lz), which the target sysroots do not include: add its sources to the build'],
+];
+
+/** A note for an undefined symbol: the library that defines it, or what to check. */
+export function undefinedSymbolNote(symbol: string): string {
+  const bare = symbol.replace(/^'|'$/g, '');
+  const hit = LIBRARY_HINTS.find(([re]) => re.test(bare));
+  if (hit) return `${bare} is defined in ${hit[1]}`;
+  return `nothing compiled or linked defines ${bare}: check its spelling, add the file that defines it, or name its library with -l<name> in options`;
+}
+
 function severity(s: string): DiagnosticSeverity {
   return s === 'fatal error' ? 'fatal' : (s as DiagnosticSeverity);
 }
@@ -65,6 +84,8 @@ export function parseDiagnostics(output: string): Diagnostic[] {
     if (seen.has(key)) continue;
     seen.add(key);
     result.push(d);
+    const undefinedSymbol = d.file === null && d.severity === 'error' ? /^undefined symbol: (.+)$/.exec(d.message) : null;
+    if (undefinedSymbol) result.push({ file: null, line: null, column: null, severity: 'note', message: undefinedSymbolNote(undefinedSymbol[1]) });
   }
   return result;
 }

@@ -79,7 +79,7 @@ export class GccToolchain implements Toolchain {
     }
     const program = programName(units.map((u) => posix.basename(u)));
     if (outputs.includes('executable')) {
-      const r = await run.step([...common, ...objects, '-o', `../out/bin/${program}`, ...libs]);
+      const r = await run.step([...common, ...objects, '-o', `../out/bin/${program}`, ...libs, '-Wl,--as-needed', '-lm', '-Wl,--no-as-needed']);
       if (r.exitCode !== 0) return run.fail(r, 'linking');
       artifacts.push({ kind: 'executable', name: program, hostPath: join(req.workdir, 'out/bin', program), contentType: CONTENT_TYPES.executable });
     }
@@ -90,7 +90,7 @@ export class GccToolchain implements Toolchain {
       artifacts.push({ kind: 'static', name: `lib${program}.a`, hostPath: join(req.workdir, 'out/lib', `lib${program}.a`), contentType: CONTENT_TYPES.static });
     }
     if (outputs.includes('shared')) {
-      const r = await run.step([...common, '-shared', ...objects, '-o', `../out/lib/lib${program}.so`, ...libs]);
+      const r = await run.step([...common, '-shared', ...objects, '-o', `../out/lib/lib${program}.so`, ...libs, '-Wl,--as-needed', '-lm', '-Wl,--no-as-needed']);
       if (r.exitCode !== 0) return run.fail(r, 'linking the shared library');
       artifacts.push({ kind: 'shared', name: `lib${program}.so`, hostPath: join(req.workdir, 'out/lib', `lib${program}.so`), contentType: CONTENT_TYPES.shared });
     }
