@@ -146,12 +146,14 @@ function hostMarch(flags: Set<string>): string {
 }
 
 /**
- * FP32 FLOPs per cycle per core, from the ISA and vendor: 2 (FMA) x lanes x FMA pipes. AMD Zen 4
- * runs AVX-512 on two 256-bit FMA pipes (32); Intel server cores with AVX-512 have two 512-bit
- * FMA units (64); AVX2 + FMA cores two 256-bit units (32); SSE2 alone, a 4-lane multiply and add (8).
+ * FP32 FLOPs per cycle per core, from the ISA, vendor and CPU family: 2 (FMA) x lanes x FMA pipes.
+ * AMD Zen 4 (family 25) runs AVX-512 on two 256-bit FMA pipes (32); Zen 5 (family 26) and Intel
+ * server cores with AVX-512 have two 512-bit FMA units (64); AVX2 + FMA cores two 256-bit units
+ * (32); SSE2 alone, a 4-lane multiply and add (8).
  */
-function flopsPerCycle(flags: Set<string>, vendor: string): { flops: number; why: string } {
-  if (flags.has('avx512f')) return vendor === 'AuthenticAMD' ? { flops: 32, why: 'AVX-512 on AMD (Zen 4): 2 x 256-bit FMA pipes' } : { flops: 64, why: 'AVX-512 on Intel: 2 x 512-bit FMA units' };
+function flopsPerCycle(flags: Set<string>, vendor: string, family: number): { flops: number; why: string } {
+  if (flags.has('avx512f') && vendor === 'AuthenticAMD' && family < 26) return { flops: 32, why: 'AVX-512 on AMD Zen 4: 2 x 256-bit FMA pipes' };
+  if (flags.has('avx512f')) return { flops: 64, why: vendor === 'AuthenticAMD' ? 'AVX-512 on AMD Zen 5: 2 x 512-bit FMA pipes' : 'AVX-512 on Intel: 2 x 512-bit FMA units' };
   if (flags.has('avx2') && flags.has('fma')) return { flops: 32, why: 'AVX2 + FMA: 2 x 256-bit FMA units' };
   return { flops: 8, why: 'SSE2: 4-lane multiply + add' };
 }
@@ -285,7 +287,8 @@ async function main(): Promise<void> {
     const mhz = Number(/^cpu MHz\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? 0);
     const cores = (cpuinfo.match(/^processor\s*:/gm) ?? []).length;
     const march = process.arch === 'x64' ? hostMarch(flags) : 'native';
-    const { flops, why } = flopsPerCycle(flags, vendor);
+    const family = Number(/^cpu family\s*:\s*(\d+)/m.exec(cpuinfo)?.[1] ?? 0);
+    const { flops, why } = flopsPerCycle(flags, vendor, family);
     const probe = process.arch === 'x64' ? clockProbe(dir) : () => mhz / 1000;
     console.log(`Host: ${model}, ${cores} cores, /proc/cpuinfo ${(mhz / 1000).toFixed(2)} GHz; Kiln's C built with clang-19 -O2 -march=${march}`);
     console.log(`${RUNS} runs per side, interleaved in ${ROUNDS} rounds; latency: median; speed-up: the median over rounds of ONNX Runtime's median / Kiln's; onnxruntime-node ${(require('onnxruntime-node/package.json') as { version: string }).version} (CPU, graph optimisations on)`);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -65,6 +66,10 @@ describe('the kiln CLI and the GitHub Action against a running Kiln', () => {
     assert.equal(elfMachine(await readFile(join(out, 'x86_64-linux-gnu/hello.o'))), ELF_MACHINE.x86_64);
     assert.equal(elfMachine(await readFile(join(out, 'aarch64-linux-gnu/hello'))), ELF_MACHINE.aarch64);
     assert.equal(JSON.parse(await readFile(join(out, 'aarch64-linux-gnu/verify/report.json'), 'utf8')).status, 'passed');
+    // The program verified is the executable delivered: the CLI names it, with the sha256 of what ran.
+    const ran = [...r.stdout.matchAll(/it ran hello, sha256 ([0-9a-f]{64})/g)].map((m) => m[1]);
+    assert.equal(ran.length, 2, r.stdout);
+    assert.ok(ran.includes(createHash('sha256').update(await readFile(join(out, 'aarch64-linux-gnu/hello'))).digest('hex')), r.stdout);
   });
 
   it('prints JSON for scripts', async () => {

@@ -199,6 +199,10 @@ describe('the web console in Chromium', { skip }, () => {
       const report = panel.getByTestId('verification-report');
       assert.equal(await report.getAttribute('data-verdict'), 'passed');
       assert.match(await report.innerText(), /onnxruntime-node/);
+      // What ran, by its bytes: the bundle's program, which the artifacts list holds.
+      const ran = (await apiGet(`/v1/jobs/${modelJobId}`)).builds.find((b: { target: { name: string } }) => b.target.name === t).verification.ran;
+      assert.equal(ran.artifact, t === 'wasm32-wasi' ? 'verify/program.wasm' : 'verify/program');
+      assert.equal(await report.getByTestId('verified-file').innerText(), `It ran ${ran.artifact}, sha256 ${ran.sha256.slice(0, 16)}…`);
       const plot = report.locator('svg[data-testid^="plot-"]');
       assert.equal(await plot.count(), 1);
       const bars = await plot.locator('g.bar').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-count'))));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -22,6 +23,7 @@ interface Verification {
   seed: number | null;
   outputs: { name: string; passed: boolean; mismatches: number; maxAbsError: number; maxUlp: number; worst: { index: number; expected: number | string; actual: number | string } | null }[];
   program?: { exitCode: number | null; stdout: string; timedOut: boolean; signal: string | null };
+  ran?: { file: string; sha256: string; artifact: string | null };
 }
 type VerifiedBuild = JobView['builds'][number] & { verification: Verification | null; statusReason: string | null };
 
@@ -69,6 +71,10 @@ describe('verification on native, qemu-user and WASI runners', () => {
       assert.deepEqual(b.events.map((e) => e.to), ['queued', 'compiling', 'compiled', 'verifying', 'succeeded']);
       const report = b.artifacts.find((a) => a.kind === 'report')!;
       assert.equal(JSON.parse((await download(kiln, report.id)).toString()).status, 'passed');
+      // What ran is named by its bytes: the bundle's harness program, as delivered with the bundle.
+      const program = b.artifacts.find((a) => a.name === b.verification?.ran?.artifact);
+      assert.equal(program?.name, target === 'wasm32-wasi' ? 'verify/program.wasm' : 'verify/program', JSON.stringify(b.verification?.ran));
+      assert.equal(b.verification?.ran?.sha256, program?.sha256);
     }
     const arm = byTarget.get('aarch64-linux-gnu')!;
     assert.equal(arm.status, 'failed');
@@ -175,6 +181,10 @@ void scale(int n, const double *x, double *y) {
       assert.equal(b.status, 'succeeded', `${b.target.name}: ${b.statusReason} ${JSON.stringify(b.diagnostics)}`);
       assert.equal(b.verification?.program?.stdout, '1.414 2.000\n');
       assert.deepEqual(b.artifacts.map((a) => a.kind).filter((k) => k !== 'bundle' && k !== 'report').sort(), b.target.name === 'wasm32-wasi' ? ['executable'] : ['executable', 'shared']);
+      // The program that was verified is the executable delivered, byte for byte.
+      const exe = b.artifacts.find((a) => a.kind === 'executable')!;
+      assert.deepEqual(b.verification?.ran, { file: b.target.name === 'wasm32-wasi' ? 'program.wasm' : 'program', sha256: exe.sha256, artifact: exe.name });
+      assert.equal(createHash('sha256').update(await download(kiln, exe.id)).digest('hex'), exe.sha256);
     }
     const missing = await submit(kiln, {
       source: { language: 'c', files: [{ path: 'main.c', content: 'int frobnicate(int);\nint main(void) { return frobnicate(2); }\n' }] },

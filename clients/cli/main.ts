@@ -112,6 +112,8 @@ function printJob(job: Job, out: NodeJS.WriteStream): void {
     }
     for (const a of b.artifacts) out.write(`    ${a.kind.padEnd(10)} ${a.name} (${a.size} bytes) ${a.id}\n`);
     if (b.verification) out.write(`    verification ${b.verification.status} on ${b.verification.runner}: ${b.verification.summary}\n`);
+    const ran = b.verification?.ran;
+    if (ran) out.write(`    it ran ${ran.artifact ?? `${ran.file} (not among the artifacts)`}, sha256 ${ran.sha256}\n`);
     if (b.verification?.profile) printProfile(b.verification.profile, out);
     if (b.verification?.profileError) out.write(`    no profile: ${b.verification.profileError}\n`);
   }

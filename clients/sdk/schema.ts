@@ -1219,6 +1219,8 @@ export interface components {
             /** @description A model job with verify.profile whose profiling run failed: why (the check's verdict stands) */
             profileError?: string;
             program?: components["schemas"]["ProgramRunDto"];
+            /** @description What ran, by sha256 (reports made before it was added lack it) */
+            ran?: components["schemas"]["VerifiedFileDto"];
             /** @description What the outputs were compared with */
             reference: string;
             runMs: number;
@@ -1230,6 +1232,23 @@ export interface components {
             /** @description One line: what passed, or which output and element failed */
             summary: string;
             worker: string;
+        };
+        VerifiedFileDto: {
+            /**
+             * @description The build's artifact with the same bytes: the delivered executable a program check ran, else the bundle's own program (verify/program); null for none
+             * @example main
+             */
+            artifact?: string | null;
+            /**
+             * @description The file of the verification bundle that ran
+             * @example program
+             */
+            file: string;
+            /**
+             * @description Its sha256, taken before it ran
+             * @example 9f2c…
+             */
+            sha256: string;
         };
         VerifyDto: {
             /** @description The entry's arguments, in order */

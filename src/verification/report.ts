@@ -26,6 +26,11 @@ export interface VerificationReport {
     wallMs: number;
     peakMemoryKb: number | null;
   };
+  /**
+   * What ran: the file's name in the bundle, its sha256, and the artifact of the build with the
+   * same bytes (the delivered executable a program check ran, else the bundle's own program).
+   */
+  ran?: { file: string; sha256: string; artifact: string | null };
   /** A model job that asked for a profile: the build's per-kernel times on this runner, or why there are none. */
   profile?: ModelProfile;
   profileError?: string;

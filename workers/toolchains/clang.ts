@@ -58,6 +58,15 @@ export function defaultLibraries(spec: TargetSpec): string[] {
   return spec.family === 'wasm' ? ['-lm'] : ['-Wl,--as-needed', '-lm', '-Wl,--no-as-needed'];
 }
 
+/**
+ * The link of a whole program. Static (on Linux) for the program a job verifies, so that it runs
+ * under qemu-user or on a board without the target's sysroot; the executable such a job delivers
+ * is linked by this same command, so that what ran is what was delivered (the same bytes).
+ */
+function programLink(spec: TargetSpec, common: string[], objects: string[], libs: string[], isStatic: boolean, out: string): string[] {
+  return [...common, '-fuse-ld=lld', ...(isStatic && spec.family !== 'wasm' ? ['-static'] : []), ...objects, '-o', out, ...libs, ...defaultLibraries(spec)];
+}
+
 function stem(path: string): string {
   const base = posix.basename(path);
   const dot = base.lastIndexOf('.');
@@ -161,10 +170,12 @@ export class ClangToolchain implements Toolchain {
     // Named after main.* when there is one, else after the first file compiled.
     const program = stem(units.find((u) => stem(u) === 'main') ?? units[0]);
     const libs = linkLibraries(source.options);
+    let executable = spec.family === 'wasm' ? `${program}.wasm` : program;
+    if (artifacts.some((a) => a.name === executable)) executable = `${executable}.out`;
     if (outputs.includes('executable')) {
-      let name = spec.family === 'wasm' ? `${program}.wasm` : program;
-      if (artifacts.some((a) => a.name === name)) name = `${name}.out`;
-      const r = await run.step([...common, '-fuse-ld=lld', ...objects, '-o', `../out/bin/${name}`, ...libs, ...defaultLibraries(spec)]);
+      const name = executable;
+      // A program the job verifies is delivered as verified: the same link, static on Linux.
+      const r = await run.step(programLink(spec, common, objects, libs, req.verify?.kind === 'program', `../out/bin/${name}`));
       if (r.exitCode !== 0) return run.fail(r, 'linking');
       artifacts.push({ kind: 'executable', name, hostPath: join(req.workdir, 'out/bin', name), contentType: spec.family === 'wasm' ? 'application/wasm' : CONTENT_TYPES.executable });
     }
@@ -185,7 +196,7 @@ export class ClangToolchain implements Toolchain {
 
     // Verification bundle: the target's program (the harness linked with the very objects
     // above, or the program itself), its inputs, and what a reference build on this host gives.
-    const bundle = await buildBundle(run, req, req.verify, { common, objects, libs, units, names, cxx });
+    const bundle = await buildBundle(run, req, req.verify, { common, objects, libs, units, names, cxx, executable });
     if ('failed' in bundle) return bundle.failed;
     return run.ok(artifacts, bundle);
   }
@@ -198,6 +209,8 @@ interface BuildParts {
   units: string[];
   names: Map<string, string>;
   cxx: boolean;
+  /** The executable's file name (the name is part of a WebAssembly module's bytes). */
+  executable: string;
 }
 
 export function baseFlags(cxx: boolean, spec: TargetSpec, language?: string): string[] {
@@ -229,6 +242,7 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
   const stage = new BundleStage(req);
   const isWasm = spec.family === 'wasm';
   const programName = isWasm ? 'program.wasm' : 'program';
+  let programAt = `verify/${programName}`;
   // Static on Linux, so the bundle runs under qemu-user or on a bare board without a sysroot.
   const link = (extra: string[]) => [...parts.common, '-fuse-ld=lld', ...(isWasm ? [] : ['-static']), ...extra, ...parts.libs, '-lm'];
   // The reference: the job's sources, or the separate reference source the check names, for
@@ -283,7 +297,10 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
     };
     stage.write(BUNDLE_FILES.manifest, JSON.stringify(manifest, null, 2));
   } else if (verify.kind === 'program') {
-    const r = await run.step(link([...parts.objects, '-o', `../verify/${programName}`]));
+    // Linked as the delivered executable is, under its name, then taken into the bundle.
+    await mkdirOpen(req.workdir, 'verify/exe');
+    programAt = `verify/exe/${parts.executable}`;
+    const r = await run.step(programLink(spec, parts.common, parts.objects, parts.libs, true, `../${programAt}`));
     if (r.exitCode !== 0) return { failed: run.fail(r, 'linking the program to verify') };
     let expect = verify.expect;
     reference = 'the expected output given in the request';
@@ -312,7 +329,7 @@ async function buildBundle(run: ClangRun, req: CompileRequest, verify: VerifySpe
   } else {
     throw new Error('a model is verified by the model toolchain');
   }
-  const taken = await stage.takeProgram(`verify/${programName}`, programName);
+  const taken = await stage.takeProgram(programAt, programName);
   if (taken) return { failed: run.failed(taken) };
   return stage.bundle();
 }

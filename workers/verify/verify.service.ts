@@ -1,5 +1,6 @@
 import { rememberSucceeded } from '../../src/jobs/build-cache';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
@@ -191,6 +192,7 @@ export class VerifyService {
         await pipeline(await this.store.get(f.storage_key), createWriteStream(local));
       }
       const manifest = JSON.parse(await readFile(join(dir, BUNDLE_FILES.manifest), 'utf8')) as BundleManifest;
+      const ran = await this.whatRuns(build.id, dir, manifest.program);
       const { run, outputs } = await runBundle(dir, manifest, runner, this.sandbox, { scratch: root, signal: controller.signal });
       if (controller.signal.aborted) return 'canceled';
       const base = { runner: runner.name, worker };
@@ -198,6 +200,7 @@ export class VerifyService {
         manifest.kind === 'kernel'
           ? evaluateKernel(manifest, run, await readFile(join(dir, BUNDLE_FILES.expected)), outputs, base)
           : evaluateProgram(manifest, run, base);
+      report.ran = ran;
       if (manifest.profile && run.exitCode === 0 && !run.timedOut) {
         Object.assign(report, await profileBundle(dir, manifest.profile, runner, this.sandbox, { scratch: root, signal: controller.signal }));
         if (controller.signal.aborted) return 'canceled';
@@ -207,6 +210,17 @@ export class VerifyService {
       this.cancels.unregister(buildId);
       await folder.release();
     }
+  }
+
+  /**
+   * The program about to run (read before it runs, from the bundle as stored): its sha256 and the
+   * build's artifact with the same bytes, a delivered one first.
+   */
+  private async whatRuns(buildId: string, dir: string, file: string): Promise<NonNullable<VerificationReport['ran']>> {
+    if (!/^[A-Za-z0-9._-]+$/.test(file) || file.startsWith('.')) throw new Error(`the bundle's program ${JSON.stringify(file)} is not a plain file name`);
+    const sha256 = createHash('sha256').update(await readFile(join(dir, file))).digest('hex');
+    const same: { name: string }[] = await this.db.query(`SELECT name FROM artifacts WHERE build_id = $1 AND sha256 = $2 AND kind <> 'report' ORDER BY kind = 'bundle', name LIMIT 1`, [buildId, sha256]);
+    return { file, sha256, artifact: same[0]?.name ?? null };
   }
 
   private async record(buildId: string, report: VerificationReport, dir: string): Promise<VerifyOutcome> {

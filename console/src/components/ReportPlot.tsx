@@ -114,6 +114,11 @@ export function VerificationReport({ build }: { build: Build }) {
         Ran on <strong>{v.runner}</strong> ({v.worker}) in {formatDuration(v.runMs)}; compared with {v.reference}
         {v.seed !== null ? `; inputs from seed ${v.seed}` : ''}.
       </p>
+      {v.ran && (
+        <p className="muted" data-testid="verified-file">
+          It ran <strong>{v.ran.artifact ?? `${v.ran.file}, which is not among the artifacts`}</strong>, sha256 <code title={v.ran.sha256}>{v.ran.sha256.slice(0, 16)}…</code>
+        </p>
+      )}
       {v.program && (
         <dl className="stats">
           <div><dt>exit code</dt><dd>{v.program.exitCode ?? v.program.signal ?? '—'}{v.program.expectedExitCode !== null ? ` (expected ${v.program.expectedExitCode})` : ''}</dd></div>

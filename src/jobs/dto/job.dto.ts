@@ -144,6 +144,12 @@ export class ModelProfileDto {
   @ApiProperty({ type: [KernelProfileDto], description: 'Every kernel, slowest first' }) kernels: KernelProfileDto[];
 }
 
+export class VerifiedFileDto {
+  @ApiProperty({ example: 'program', description: 'The file of the verification bundle that ran' }) file: string;
+  @ApiProperty({ example: '9f2c…', description: 'Its sha256, taken before it ran' }) sha256: string;
+  @ApiPropertyOptional({ nullable: true, type: String, example: 'main', description: "The build's artifact with the same bytes: the delivered executable a program check ran, else the bundle's own program (verify/program); null for none" }) artifact: string | null;
+}
+
 export class VerificationDto {
   @ApiProperty({ enum: ['passed', 'failed'] }) status: string;
   @ApiProperty({ example: 'qemu-aarch64' }) runner: string;
@@ -155,6 +161,7 @@ export class VerificationDto {
   @ApiProperty() runMs: number;
   @ApiProperty({ type: [OutputComparisonDto] }) outputs: OutputComparisonDto[];
   @ApiPropertyOptional({ type: ProgramRunDto }) program?: ProgramRunDto;
+  @ApiPropertyOptional({ type: VerifiedFileDto, description: 'What ran, by sha256 (reports made before it was added lack it)' }) ran?: VerifiedFileDto;
   @ApiPropertyOptional({ type: ModelProfileDto, description: 'A model job with verify.profile: the build profiled on this runner' }) profile?: ModelProfileDto;
   @ApiPropertyOptional({ description: 'A model job with verify.profile whose profiling run failed: why (the check\'s verdict stands)' }) profileError?: string;
 }
