@@ -867,6 +867,8 @@ export interface components {
             nanInfMismatches: number;
             passed: boolean;
             tolerance: components["schemas"]["ToleranceUsedDto"];
+            /** @description Present when the check says little: at least 90% of the reference's values lie within atol of zero, so any answer of that size passes. Says how many, and what to do */
+            weak?: string;
             worst?: components["schemas"]["WorstElementDto"] | null;
             /** @description The elements with the largest errors, failing ones first, worst first (at most 8) */
             worstElements?: components["schemas"]["WorstElementEntryDto"][];

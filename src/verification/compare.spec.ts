@@ -25,6 +25,20 @@ describe('compareOutput', () => {
     assert.ok(r.maxUlp > 0);
   });
 
+  it('calls a check weak when the reference is (mostly) within atol of zero, and says so only then', () => {
+    // Outputs of 1e-9 or less pass at atol 1e-6 whatever they are: the answer below is wrong by a factor of 500.
+    const tiny = Array.from({ length: 100 }, (_, i) => (i + 1) * 1e-11);
+    const r = compareOutput('y', 'float32', f32(tiny), f32(tiny.map((v) => v * 500)), DEFAULT_TOLERANCE.float32);
+    assert.equal(r.passed, true);
+    assert.match(r.weak ?? '', /every one of the reference's values lies within atol \(0\.000001\) of zero/);
+    // 9 of 10 near zero is weak; 8 of 10 is not; and a tolerance scaled to the values is not.
+    assert.match(compareOutput('y', 'float32', f32([...tiny.slice(0, 9), 1]), f32([...tiny.slice(0, 9), 1]), DEFAULT_TOLERANCE.float32).weak ?? '', /^9 of 10 /);
+    assert.equal(compareOutput('y', 'float32', f32([...tiny.slice(0, 8), 1, 2]), f32([...tiny.slice(0, 8), 1, 2]), DEFAULT_TOLERANCE.float32).weak, undefined);
+    assert.equal(compareOutput('y', 'float32', f32(tiny), f32(tiny), { rtol: 1e-5, atol: 1e-12, maxUlp: null }).weak, undefined);
+    // Integers compare exactly: never weak.
+    assert.equal(compareOutput('y', 'int32', i32([0, 0, 0]), i32([0, 0, 0]), DEFAULT_TOLERANCE.float32).weak, undefined);
+  });
+
   it('names the worst element with both values', () => {
     const r = compareOutput('y', 'float32', f32([1, 2, 3, 4]), f32([1, 2.5, 3, 4.0001]), DEFAULT_TOLERANCE.float32);
     assert.equal(r.passed, false);

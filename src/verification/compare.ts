@@ -47,7 +47,15 @@ export interface OutputComparison {
   errorHistogram?: ErrorHistogram;
   /** The elements with the largest errors, failing ones first, worst first. */
   worstElements?: WorstElement[];
+  /**
+   * Set when the check says little: most of the reference's values lie within atol of zero, so
+   * any answer of that size passes. Says how many, and what to do.
+   */
+  weak?: string;
 }
+
+/** The share of reference elements within atol of zero above which a check is called weak. */
+export const WEAK_SHARE = 0.9;
 
 export interface ErrorHistogram {
   /** Elements equal to the reference (or matching NaN / the same infinity). */
@@ -136,6 +144,8 @@ export function compareOutput(name: string, dtype: DType, expected: Buffer, actu
   const decades = new Map<number, { exponent: number; count: number; failed: number }>();
   // The worst few, kept sorted by rank (largest first); an element enters only if it beats the last.
   const top: { element: WorstElement }[] = [];
+  let nearZero = 0;
+  let finite = 0;
 
   for (let i = 0; i < count; i++) {
     const e = readElement(expected, dtype, i);
@@ -156,6 +166,8 @@ export function compareOutput(name: string, dtype: DType, expected: Buffer, actu
         if (!ok) nanInfMismatches++;
         score = ok ? 0 : Infinity;
       } else {
+        finite++;
+        if (Math.abs(e) <= tol.atol) nearZero++;
         const abs = Math.abs(a - e);
         const rel = e === 0 ? (abs === 0 ? 0 : Infinity) : abs / Math.abs(e);
         const ulp = ulpDistance(dtype as 'float32' | 'float64' | 'float16' | 'bfloat16', a, e);
@@ -196,9 +208,14 @@ export function compareOutput(name: string, dtype: DType, expected: Buffer, actu
       if (top.length > WORST_ELEMENTS) top.pop();
     }
   }
+  const weak =
+    tol.atol > 0 && finite > 0 && nearZero >= WEAK_SHARE * finite
+      ? `${nearZero === finite ? 'every one' : `${nearZero} of ${finite}`} of the reference's values ${nearZero === finite ? 'lies' : 'lie'} within atol (${tol.atol}) of zero, so an answer of that size passes whatever it is: a weak check; set tolerance.atol to a small fraction of the values this output should have`
+      : undefined;
   return {
     name, dtype, count, passed: mismatches === 0, maxAbsError, maxRelError, maxUlp, mismatches, nanInfMismatches, worst: count ? worst : null, tolerance: tol,
     errorHistogram: { exact, decades: [...decades.values()].sort((x, y) => x.exponent - y.exponent), nonFinite },
     worstElements: top.map((t) => t.element),
+    ...(weak ? { weak } : {}),
   };
 }

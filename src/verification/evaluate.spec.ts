@@ -34,4 +34,14 @@ describe('evaluateKernel', () => {
     assert.equal(r.status, 'failed');
     assert.match(r.summary, /1 of 4 elements differ .*worst y\[0\]: expected 104\.5, got Infinity \(1 NaN or infinite where the reference is not, or the other way round; among the rest, max abs error 0,/);
   });
+
+  it('says a passing check of outputs within atol of zero is weak', () => {
+    const manifest = { version: 1 as const, kind: 'kernel' as const, target: 'x86_64-linux-gnu', program: 'program', timeoutMs: 1000, reference: 'onnxruntime-node', outputs: [{ name: 'y', dtype: 'float32' as const, count: 4 }], tolerance: { rtol: 1e-5, atol: 1e-6, maxUlp: null } };
+    const run = { exitCode: 0, signal: null, timedOut: false, truncated: false, stdout: '', stderr: '', wallMs: 1 };
+    const expected = Buffer.from(Float32Array.of(1e-9, -2e-9, 3e-9, 0).buffer);
+    const r = evaluateKernel(manifest, run, expected, Buffer.from(Float32Array.of(4e-7, 4e-7, -4e-7, 0).buffer), { runner: 'native', worker: 'w' });
+    assert.equal(r.status, 'passed');
+    assert.match(r.summary, /; a weak check of y: its reference values lie within atol of zero$/);
+    assert.match(r.outputs[0].weak ?? '', /^every one of the reference's values/);
+  });
 });

@@ -60,7 +60,9 @@ export function evaluateKernel(m: BundleManifest, run: RunOutcome, expected: Buf
   const failed = comparisons.filter((c) => !c.passed);
   if (failed.length === 0) {
     const worst = comparisons.reduce((a, c) => (c.maxAbsError > a.maxAbsError ? c : a), comparisons[0]);
-    return report('passed', `${comparisons.length} output${comparisons.length > 1 ? 's' : ''} match the reference on ${base.runner} (max abs error ${fmt(worst?.maxAbsError ?? 0)}, max ${worst?.maxUlp ?? 0} ulp)`, comparisons);
+    const weak = comparisons.filter((c) => c.weak).map((c) => c.name);
+    const caveat = weak.length ? `; a weak check of ${weak.join(', ')}: ${weak.length > 1 ? 'their' : 'its'} reference values lie within atol of zero` : '';
+    return report('passed', `${comparisons.length} output${comparisons.length > 1 ? 's' : ''} match the reference on ${base.runner} (max abs error ${fmt(worst?.maxAbsError ?? 0)}, max ${worst?.maxUlp ?? 0} ulp)${caveat}`, comparisons);
   }
   const c = failed[0];
   const t = c.tolerance;

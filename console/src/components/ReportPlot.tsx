@@ -73,6 +73,7 @@ function OutputReport({ output }: { output: OutputComparison }) {
         <div><dt>NaN/Inf mismatches</dt><dd>{output.nanInfMismatches}</dd></div>
         <div><dt>tolerance</dt><dd>rtol {formatNumber(output.tolerance.rtol)}, atol {formatNumber(output.tolerance.atol)}{output.tolerance.maxUlp != null ? `, ${output.tolerance.maxUlp} ULP` : ''}</dd></div>
       </dl>
+      {output.weak && <p className="reason warning" data-testid="weak-check">Weak check: {output.weak}.</p>}
       <ErrorHistogram output={output} />
       {rows.length > 0 && (
         <div className="table-wrap">

@@ -106,6 +106,7 @@ export class OutputComparisonDto {
   @ApiProperty({ type: ToleranceUsedDto }) tolerance: ToleranceUsedDto;
   @ApiPropertyOptional({ type: ErrorHistogramDto, description: 'How the absolute errors are distributed (reports made before it was added lack it)' }) errorHistogram?: ErrorHistogramDto;
   @ApiPropertyOptional({ type: [WorstElementEntryDto], description: 'The elements with the largest errors, failing ones first, worst first (at most 8)' }) worstElements?: WorstElementEntryDto[];
+  @ApiPropertyOptional({ description: 'Present when the check says little: at least 90% of the reference\'s values lie within atol of zero, so any answer of that size passes. Says how many, and what to do' }) weak?: string;
 }
 
 export class ProgramRunDto {
