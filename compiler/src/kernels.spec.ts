@@ -212,10 +212,15 @@ const CONVS = (() => {
     b.output(v);
   };
   const conv = (x: string, w: number[], attrs: Record<string, number | number[]>, bias = true) => b.op('Conv', bias ? [x, wt(w), wt([w[0]])] : [x, wt(w)], attrs);
-  // 1x1 (a GEMM on the input in place), odd channel counts and sizes.
-  out('1x1', conv(input([1, 5, 7, 9]), [19, 5, 1, 1], {}));
+  // 1x1 (a GEMM on the input in place), odd channel counts and sizes (planes over PIXEL_ROWS_MAX pixels).
+  out('1x1', conv(input([1, 5, 17, 19]), [19, 5, 1, 1], {}));
   // 3x3 pad 1 (the padded-width implicit im2col) + BN + Relu.
-  out('3x3 pad 1 + BN + Relu', b.op('Relu', [bn(conv(input([1, 6, 11, 13]), [17, 6, 3, 3], { pads: [1, 1, 1, 1] }, false), 17)]));
+  out('3x3 pad 1 + BN + Relu', b.op('Relu', [bn(conv(input([1, 6, 17, 19]), [17, 6, 3, 3], { pads: [1, 1, 1, 1] }, false), 17)]));
+  // Few output pixels: a row per pixel, the output channels as columns, stored transposed (pixelRowsConv).
+  const xp = input([1, 19, 7, 7]);
+  out('pixel rows: 3x3 pad 1 + bias + residual + Relu', b.op('Relu', [b.op('Add', [conv(input([1, 8, 7, 7]), [19, 8, 3, 3], { pads: [1, 1, 1, 1] }), xp])]));
+  out('pixel rows: 3x3, batch 2, no bias (on 3 threads too)', conv(input([2, 24, 6, 5]), [97, 24, 3, 3], { pads: [1, 1, 1, 1] }, false));
+  out('pixel rows: 3x3 stride 2, asymmetric pads + Clip', b.op('Clip', [conv(input([1, 12, 13, 11]), [20, 12, 3, 3], { strides: [2, 2], pads: [1, 0, 1, 2] }), b.weight('lo3', [], [-0.3]), b.weight('hi3', [], [0.3])]));
   // Asymmetric pads, dilation, batch 2, + Clip (Relu6).
   out('5x5 dilated, asymmetric pads + Clip', b.op('Clip', [conv(input([2, 3, 12, 10]), [7, 3, 5, 5], { pads: [2, 0, 1, 3], dilations: [2, 1] }), b.weight('lo', [], [0]), b.weight('hi', [], [0.5])]));
   // 3x3 no pad (implicit im2col on the input itself) + residual Add + Relu.
@@ -224,7 +229,7 @@ const CONVS = (() => {
   // Winograd F(2x2, 3x3): odd output sizes, widths across several 16-tile vectors, asymmetric and no padding, fused epilogues.
   const xw = input([1, 17, 9, 37]);
   out('3x3 Winograd + BN + residual + Relu', b.op('Relu', [b.op('Add', [bn(conv(input([1, 16, 9, 37]), [17, 16, 3, 3], { pads: [1, 1, 1, 1] }, false), 17), xw])]));
-  out('3x3 Winograd, no padding, batch 2', conv(input([2, 20, 10, 12]), [16, 20, 3, 3], {}));
+  out('3x3 Winograd, no padding, batch 2', conv(input([2, 20, 18, 20]), [16, 20, 3, 3], {}));
   out('3x3 Winograd, asymmetric pads + Clip', b.op('Clip', [conv(input([1, 16, 7, 70]), [24, 16, 3, 3], { pads: [0, 2, 1, 0] }), b.weight('lo2', [], [-0.25]), b.weight('hi2', [], [0.25])]));
   // Stride 2 (im2col + GEMM).
   out('3x3 stride 2', conv(input([1, 8, 15, 14]), [10, 8, 3, 3], { strides: [2, 2], pads: [1, 1, 1, 1] }));

@@ -337,6 +337,7 @@ typedef struct {
   long ldb, sn;
   float *c;              /* C(i, n) at c[i * ldc + col(n)], where col(n) = n, or with wp: */
   long ldc, wp, ow;      /* col(n) = (n / wp) * ow + n % wp, and columns with n % wp >= ow are dropped */
+  long ct;               /* or, when not 0, C transposed: C(i, n) at c[n * ct + i] (and the residual alike) */
   long mc;               /* rows per block (a block of A stays in L2) */
   kiln_epi e;
   float *scratch;        /* per thread: kiln_gemm_scratch(mc, K) floats */
@@ -423,6 +424,18 @@ static void kiln_gemm_store(const kiln_gemm_args *g, const float *t, long i0, lo
   float *const cb = g->c;
   const long ldc = g->ldc;
   const long nr = KILN_MIN(16, g->N - j0);
+  if (g->ct) {
+    /* Each row's 16 results go to 16 output planes: gathered and scattered one by one (a row of C is one pixel of
+       16 output channels; this path is taken where the pixels are few, so the stores are few next to the FMAs). */
+    const long ct = g->ct;
+    for (long i = i0; i < i0 + rows; i++) {
+      kiln_v v = kiln_epi_v(e, *(const kiln_v *)(t + (i - i0) * 16), i, j0);
+      if (e->res) for (long j = 0; j < nr; j++) v[j] += e->res[(j0 + j) * ct + i];
+      v = kiln_act_v(e, v);
+      for (long j = 0; j < nr; j++) cb[(j0 + j) * ct + i] = v[j];
+    }
+    return;
+  }
   long col = j0;
   int contiguous = nr == 16;
   if (g->wp) {
