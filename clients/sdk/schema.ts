@@ -858,7 +858,7 @@ export interface components {
             errorHistogram?: components["schemas"]["ErrorHistogramDto"];
             maxAbsError: number;
             maxRelError: number;
-            /** @description Largest distance in units in the last place */
+            /** @description Largest distance in units in the last place, over the elements whose reference is larger than atol in magnitude (near zero the absolute error is what counts) */
             maxUlp: number;
             mismatches: number;
             /** @example y */

@@ -39,6 +39,14 @@ describe('compareOutput', () => {
     assert.equal(compareOutput('y', 'int32', i32([0, 0, 0]), i32([0, 0, 0]), DEFAULT_TOLERANCE.float32).weak, undefined);
   });
 
+  it('states ULP distances only where the reference is larger than atol', () => {
+    // A sigmoid's tail: 1e-30 against 1e-38 is billions of ULP apart, and well within atol.
+    const r = compareOutput('y', 'float32', f32([1e-38, 0.5]), f32([1e-30, Math.fround(0.5) + 2 ** -24]), DEFAULT_TOLERANCE.float32);
+    assert.equal(r.passed, true);
+    assert.equal(r.maxUlp, 1);
+    assert.equal(compareOutput('y', 'float32', f32([1e-38]), f32([1e-30]), { rtol: 0, atol: 0, maxUlp: null }).maxUlp > 1e6, true);
+  });
+
   it('names the worst element with both values', () => {
     const r = compareOutput('y', 'float32', f32([1, 2, 3, 4]), f32([1, 2.5, 3, 4.0001]), DEFAULT_TOLERANCE.float32);
     assert.equal(r.passed, false);

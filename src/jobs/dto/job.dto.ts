@@ -99,7 +99,7 @@ export class OutputComparisonDto {
   @ApiProperty() passed: boolean;
   @ApiProperty() maxAbsError: number;
   @ApiProperty() maxRelError: number;
-  @ApiProperty({ description: 'Largest distance in units in the last place' }) maxUlp: number;
+  @ApiProperty({ description: 'Largest distance in units in the last place, over the elements whose reference is larger than atol in magnitude (near zero the absolute error is what counts)' }) maxUlp: number;
   @ApiProperty() mismatches: number;
   @ApiProperty({ description: 'Elements where NaN or an infinity on one side is not matched on the other' }) nanInfMismatches: number;
   @ApiPropertyOptional({ nullable: true, type: WorstElementDto }) worst: WorstElementDto | null;
