@@ -1,7 +1,7 @@
 import { rememberSucceeded } from '../../src/jobs/build-cache';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -218,7 +218,10 @@ export class VerifyService {
    */
   private async whatRuns(buildId: string, dir: string, file: string): Promise<NonNullable<VerificationReport['ran']>> {
     if (!/^[A-Za-z0-9._-]+$/.test(file) || file.startsWith('.')) throw new Error(`the bundle's program ${JSON.stringify(file)} is not a plain file name`);
-    const sha256 = createHash('sha256').update(await readFile(join(dir, file))).digest('hex');
+    // Streamed: a model's program carries its weights.
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(join(dir, file))) hash.update(chunk as Buffer);
+    const sha256 = hash.digest('hex');
     const same: { name: string }[] = await this.db.query(`SELECT name FROM artifacts WHERE build_id = $1 AND sha256 = $2 AND kind <> 'report' ORDER BY kind = 'bundle', name LIMIT 1`, [buildId, sha256]);
     return { file, sha256, artifact: same[0]?.name ?? null };
   }

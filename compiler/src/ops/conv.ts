@@ -347,8 +347,9 @@ for (long n = 0; n < ${N}; n++) {
 
 /**
  * Output planes of at most this many pixels are computed with the pixels as the GEMM's rows and
- * the output channels as its columns (pixelRowsConv). Measured on ResNet-18 and ResNet-50 with
- * one thread on a 2-core AMD EPYC (Zen 5, AVX-512).
+ * the output channels as its columns (pixelRowsConv). The planes it was measured on (one thread,
+ * a 2-core AMD EPYC Zen 5 with AVX-512) are ResNet's and GoogLeNet's 7x7 and 14x14 ones; the
+ * bound itself (between 196 and 784 pixels) has not been tuned.
  */
 export const PIXEL_ROWS_MAX = 256;
 
