@@ -182,6 +182,43 @@ describe('languages and GPU targets end to end', () => {
     assert.match(r.body.message, /a CUDA program runs only on a GPU.*give program.expect/);
   });
 
+  it('ends a device wait at verify.deviceWaitSeconds: the build succeeds with its artifacts, and verification says not-run', async () => {
+    const n = 64;
+    const res = await kiln.http().post('/v1/jobs').set(kiln.auth).send({
+      source: { language: 'cuda', files: [{ path: 'saxpy.cu', content: SAXPY_CU }] },
+      targets: ['sm_89'],
+      verify: {
+        entry: 'saxpy',
+        deviceWaitSeconds: 1,
+        args: [{ name: 'n', type: 'int32', value: n }, { name: 'a', type: 'float32', value: 2 }, { name: 'x', type: 'float32*', shape: [n], dir: 'in' }, { name: 'y', type: 'float32*', shape: [n], dir: 'inout' }],
+        launch: { grid: [1], block: [64] },
+        reference: { language: 'c', files: [{ path: 'ref.c', content: 'void saxpy(int n, float a, const float *x, float *y) { for (int i = 0; i < n; i++) y[i] = a * x[i] + y[i]; }\n' }] },
+      },
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    // A worker that sweeps every second (one that serves no GPU pool, like every worker here).
+    await kiln.startWorker({ KILN_POOLS: 'wasm', KILN_SWEEP_SECONDS: '1' });
+    const job = await waitForJob(kiln, res.body.id, 240_000);
+    const build = job.builds[0];
+    assert.equal(job.status, 'succeeded', build.statusReason ?? '');
+    assert.equal(build.status, 'succeeded');
+    assert.equal(build.verification?.status, 'not-run');
+    assert.match(build.statusReason ?? '', /^not run: no device: no runner served pool "verify-cuda-sm_89" within 1 s/);
+    assert.match(build.verification?.summary ?? '', /artifacts are delivered unverified/);
+    assert.ok(build.artifacts.some((a) => a.kind === 'cubin'), 'the artifacts are delivered');
+    assert.deepEqual(build.events.slice(-1).map((e) => [e.from, e.to]), [['compiled', 'succeeded']]);
+    const queue = new Queue(queueName('verify-cuda-sm_89'), { connection: redisConnectionOptions(kiln.config.redisUrl), prefix: kiln.config.queuePrefix });
+    try {
+      assert.equal(await queue.getJob(verifyJobId(build.id)), undefined, 'the verify queue entry is gone');
+    } finally {
+      await queue.close();
+    }
+    // Out of range, it is refused with what to send.
+    const bad = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', files: [{ path: 'm.c', content: 'int main(void){return 0;}' }] }, targets: ['x86_64-linux-gnu'], outputs: ['executable'], verify: { program: {}, deviceWaitSeconds: -1 } });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.message, /deviceWaitSeconds must be a whole number of seconds from 0 to 604800/);
+  });
+
   it('reports CUDA compile errors with file and line', async () => {
     const job = await submit({ source: { language: 'cu', files: [{ path: 'bad.cu', content: '__global__ void k(float *y) { y[0] = z; }\n' }] }, targets: ['sm_90'] });
     assert.equal(job.status, 'failed');

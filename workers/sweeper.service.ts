@@ -7,11 +7,15 @@ import { EnqueueService } from '../src/queue/enqueue.service';
 import { JobName, verifyJobId } from '../src/queue/queue.types';
 import { REDIS } from '../src/queue/redis.module';
 import { POOLS } from '../src/targets/catalog';
+import { WorkerRegistry } from '../src/targets/worker-registry';
+import type { VerificationReport } from '../src/verification/report';
+import type { VerifySpec } from '../src/verification/spec';
 
 /**
  * Finds builds that wait for a queue entry that does not exist (the API stopped between
- * committing a job and queueing it, or Redis lost data) and queues them again. One worker
- * sweeps at a time (a Redis lock); queueing is idempotent because queue job ids are build ids.
+ * committing a job and queueing it, or Redis lost data) and queues them again, and ends the
+ * device waits that ran out (see endDeviceWaits). One worker sweeps at a time (a Redis lock);
+ * queueing is idempotent because queue job ids are build ids.
  */
 @Injectable()
 export class SweeperService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -23,6 +27,7 @@ export class SweeperService implements OnApplicationBootstrap, OnApplicationShut
     @InjectDataSource() private readonly db: DataSource,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly enqueuer: EnqueueService,
+    private readonly registry: WorkerRegistry,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -62,6 +67,49 @@ export class SweeperService implements OnApplicationBootstrap, OnApplicationShut
       this.logger.warn(`build ${b.id} was ${b.status} without a queue entry (${state}); queued it again on ${pool}`);
       requeued++;
     }
+    await this.endDeviceWaits();
     return requeued;
+  }
+
+  /**
+   * Compiled builds that have waited longer than their job's device wait (verify.deviceWaitSeconds,
+   * else KILN_VERIFY_DEVICE_WAIT_SECONDS) while no live worker serves their verify pool end now:
+   * succeeded with their artifacts, and verification not-run, which says so. A build a runner
+   * has taken is verifying, not compiled, and is left alone; so is one whose pool a worker serves
+   * (it waits its turn in the queue). Returns how many ended.
+   */
+  async endDeviceWaits(): Promise<number> {
+    const rows: { id: string; job_id: string; verify_pool: string; verify: VerifySpec; wait_s: number }[] = await this.db.query(
+      `SELECT b.id, b.job_id, b.verify_pool, j.verify, COALESCE((j.verify->>'deviceWaitSeconds')::int, $1) AS wait_s
+         FROM builds b JOIN jobs j ON j.id = b.job_id
+        WHERE b.status = 'compiled' AND b.verify_pool IS NOT NULL AND b.compiled_at IS NOT NULL
+          AND b.compiled_at < now() - make_interval(secs => COALESCE((j.verify->>'deviceWaitSeconds')::int, $1))
+        ORDER BY b.compiled_at LIMIT 500`,
+      [this.config.worker.deviceWaitSeconds],
+    );
+    if (rows.length === 0) return 0;
+    const served = new Set((await this.registry.list()).flatMap((w) => w.pools));
+    let ended = 0;
+    for (const b of rows) {
+      if (served.has(b.verify_pool)) continue;
+      const summary = `not run: no device: no runner served pool "${b.verify_pool}" within ${b.wait_s} s (verify.deviceWaitSeconds), so the artifacts are delivered unverified`;
+      const report: VerificationReport = { status: 'not-run', runner: b.verify_pool, worker: this.config.worker.id, kind: b.verify?.kind ?? 'kernel', summary, reference: '', seed: null, runMs: 0, outputs: [] };
+      const done: { id: string }[] = await this.db.query(
+        `WITH upd AS (
+                UPDATE builds SET status = 'succeeded', status_reason = $2, verification = $3, finished_at = now(), updated_at = now()
+                 WHERE id = $1 AND status = 'compiled' RETURNING id, job_id),
+              ev AS (INSERT INTO build_events (build_id, job_id, from_status, to_status, worker, message)
+                       SELECT id, job_id, 'compiled', 'succeeded', $4, $2 FROM upd)
+         SELECT id FROM upd`,
+        [b.id, summary, JSON.stringify(report), this.config.worker.id],
+      );
+      if (done.length === 0) continue;
+      // The queue entry would wait for a runner for good; a runner that comes later would skip it anyway.
+      const entry = await this.enqueuer.queue(b.verify_pool).getJob(verifyJobId(b.id));
+      await entry?.remove().catch(() => undefined);
+      this.logger.warn(`build ${b.id}: ${summary}`);
+      ended++;
+    }
+    return ended;
   }
 }

@@ -84,6 +84,11 @@ export interface WorkerConfig {
   shutdownGraceMs: number;
   /** How often a worker looks for builds whose queue entry was lost (one worker at a time). */
   sweepSeconds: number;
+  /**
+   * How long a compiled build waits, seconds, while no live runner serves its verify pool, when
+   * its job gives no verify.deviceWaitSeconds; then it ends with verification not-run.
+   */
+  deviceWaitSeconds: number;
   concurrency: number;
   compileTimeoutMs: number;
   sandbox: 'bwrap' | 'none';
@@ -280,6 +285,7 @@ export function loadConfig(env: Env = process.env): KilnConfig {
       jobLockMs: int(env, 'KILN_JOB_LOCK_MS', 60_000, 2_000, 3_600_000),
       shutdownGraceMs: int(env, 'KILN_SHUTDOWN_GRACE_MS', 70_000, 0, 3_600_000),
       sweepSeconds: int(env, 'KILN_SWEEP_SECONDS', 30, 1, 86_400),
+      deviceWaitSeconds: int(env, 'KILN_VERIFY_DEVICE_WAIT_SECONDS', 900, 0, 7 * 24 * 3600),
       concurrency: int(env, 'KILN_WORKER_CONCURRENCY', 2, 1, 256),
       compileTimeoutMs: int(env, 'KILN_COMPILE_TIMEOUT_MS', 60_000, 100, 3_600_000),
       sandbox: oneOf(env, 'KILN_SANDBOX', 'bwrap', ['bwrap', 'none'] as const),

@@ -68,8 +68,11 @@ export function inputDigest(i: DigestInput): string {
  * files) replaced by its content's sha256: new bytes never hit an old result, and a spec that
  * names no upload hashes as it always did.
  */
-function verifyByContent(verify: VerifySpec | null, hashOf: (id: string) => string): unknown {
-  if (!verify || verify.kind === 'model') return verify;
+function verifyByContent(spec: VerifySpec | null, hashOf: (id: string) => string): unknown {
+  if (!spec) return spec;
+  // How long a build may wait for a runner does not change what is built or how it is checked.
+  const { deviceWaitSeconds: _wait, ...verify } = spec;
+  if (verify.kind === 'model') return verify;
   const ref = (u: { uploadId: string } | undefined) => (u ? { sha256: hashOf(u.uploadId) } : undefined);
   const reference = verify.reference && {
     ...verify.reference,

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { evaluateKernel, stdoutDifference } from './evaluate';
+import { evaluateKernel, evaluateProgram, stdoutDifference } from './evaluate';
 
 describe('stdoutDifference', () => {
   it('shows the whole differing line on both sides, with its line and column', () => {
@@ -43,5 +43,17 @@ describe('evaluateKernel', () => {
     assert.equal(r.status, 'passed');
     assert.match(r.summary, /; a weak check of y: its reference values lie within atol of zero$/);
     assert.match(r.outputs[0].weak ?? '', /^every one of the reference's values/);
+  });
+
+  it('calls a run stopped by its clock unfinished, not failed: nothing was compared; a crash or running out of memory stays a failure', () => {
+    const kernel = { version: 1 as const, kind: 'kernel' as const, target: 'aarch64-linux-gnu', program: 'program', entry: 'f', timeoutMs: 1500, reference: 'x', outputs: [{ name: 'y', dtype: 'float32' as const, count: 1 }], tolerance: { rtol: 1e-5, atol: 1e-6, maxUlp: null } };
+    const stopped = { exitCode: null, signal: 'SIGKILL', timedOut: true, truncated: false, stdout: '', stderr: '', wallMs: 1500 };
+    const k = evaluateKernel(kernel, stopped, Buffer.alloc(4), null, { runner: 'qemu-aarch64', worker: 'w' });
+    assert.equal(k.status, 'unfinished');
+    assert.equal(k.summary, 'the kernel f did not finish within its limit of 1500 ms on qemu-aarch64, so nothing was compared (verify.timeoutMs sets the limit)');
+    const program = { version: 1 as const, kind: 'program' as const, target: 'x86_64-linux-gnu', program: 'program', timeoutMs: 2000, reference: 'x', expect: { stdout: 'hi\n', exitCode: 0 } };
+    assert.equal(evaluateProgram(program, stopped, { runner: 'native', worker: 'w' }).status, 'unfinished');
+    assert.equal(evaluateProgram(program, { ...stopped, timedOut: false, signal: 'SIGSEGV' }, { runner: 'native', worker: 'w' }).status, 'failed');
+    assert.equal(evaluateProgram(program, { ...stopped, memoryLimitBytes: 2 ** 30 }, { runner: 'native', worker: 'w' }).status, 'failed');
   });
 });

@@ -16,15 +16,22 @@ export interface RunOutcome {
   peakMemoryKb?: number | null;
   /** Set when the run's processes together reached its memory limit (bytes) and were killed for it. */
   memoryLimitBytes?: number | null;
+  /** How many times the runner itself crashed (see Runner.crashSignals) and the run was repeated. */
+  runnerCrashes?: number;
 }
 
 function fmt(v: number | string): string {
   return typeof v === 'number' ? String(Number(v.toPrecision(8))) : v;
 }
 
+/** A run stopped at its time limit: nothing was compared, so the verdict is unfinished, not failed. */
+export function unfinishedSummary(what: string, timeoutMs: number, runner: string): string {
+  return `${what} did not finish within its limit of ${timeoutMs} ms on ${runner}, so nothing was compared (verify.timeoutMs sets the limit)`;
+}
+
 function runFailure(run: RunOutcome, what: string, timeoutMs: number, runner: string): string | null {
   if (run.memoryLimitBytes) return `${what} ran out of memory on ${runner}: its processes together reached the run's limit of ${Math.round(run.memoryLimitBytes / 1024 ** 2)} MiB`;
-  if (run.timedOut) return `${what} did not finish within ${timeoutMs} ms on ${runner}`;
+  if (run.timedOut) return unfinishedSummary(what, timeoutMs, runner);
   if (run.signal) return `${what} was killed by ${run.signal} on ${runner}${run.stderr.trim() ? `: ${run.stderr.trim().split('\n').pop()}` : ''}`;
   return null;
 }
@@ -34,7 +41,7 @@ function runFailure(run: RunOutcome, what: string, timeoutMs: number, runner: st
  * match the reference within the tolerance. The summary names the output and worst element.
  */
 export function evaluateKernel(m: BundleManifest, run: RunOutcome, expected: Buffer, actual: Buffer | null, base: Pick<VerificationReport, 'runner' | 'worker'>): VerificationReport {
-  const report = (status: 'passed' | 'failed', summary: string, outputs: OutputComparison[]): VerificationReport => ({
+  const report = (status: VerificationReport['status'], summary: string, outputs: OutputComparison[]): VerificationReport => ({
     status,
     ...base,
     kind: m.check === 'model' ? 'model' : 'kernel',
@@ -45,7 +52,7 @@ export function evaluateKernel(m: BundleManifest, run: RunOutcome, expected: Buf
     outputs,
   });
   const crashed = runFailure(run, `the kernel ${m.entry ?? ''}`.trim(), m.timeoutMs, base.runner);
-  if (crashed) return report('failed', crashed, []);
+  if (crashed) return report(run.timedOut && !run.memoryLimitBytes ? 'unfinished' : 'failed', crashed, []);
   if (run.exitCode !== 0) return report('failed', `the harness exited with code ${run.exitCode} on ${base.runner}: ${run.stderr.trim().split('\n').pop() ?? ''}`, []);
   const outputs = m.outputs ?? [];
   const total = outputs.reduce((n, o) => n + o.count * DTYPE_SIZE[o.dtype], 0);
@@ -119,7 +126,7 @@ export function evaluateProgram(m: BundleManifest, run: RunOutcome, base: Pick<V
     if (expect.stdout !== null && run.stdout !== expect.stdout) problems.push(stdoutDifference(expect.stdout, run.stdout));
   }
   return {
-    status: problems.length ? 'failed' : 'passed',
+    status: crashed && run.timedOut && !run.memoryLimitBytes ? 'unfinished' : problems.length ? 'failed' : 'passed',
     ...base,
     kind: 'program',
     summary: problems.length ? problems.join('; ') : `the program printed what was expected and exited with ${run.exitCode} on ${base.runner}`,

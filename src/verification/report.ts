@@ -2,8 +2,16 @@ import type { ModelProfile } from '../../compiler/src/profile';
 import type { OutputComparison } from './compare';
 
 /** What a runner found: stored on the build, shown by GET /v1/jobs/{id}, and kept as report.json. */
+/**
+ * passed and failed are verdicts on the outputs. unfinished: the run went past its time limit,
+ * so nothing was compared. not-run: no runner that can run the code served its pool within the
+ * job's device wait; the build keeps its artifacts, unproven.
+ */
+export const VERIFICATION_STATUSES = ['passed', 'failed', 'unfinished', 'not-run'] as const;
+export type VerificationStatus = (typeof VERIFICATION_STATUSES)[number];
+
 export interface VerificationReport {
-  status: 'passed' | 'failed';
+  status: VerificationStatus;
   /** How the code was run: native, qemu-aarch64, wasm (node WASI), ... */
   runner: string;
   worker: string;

@@ -39,7 +39,17 @@ export interface KernelLaunch {
   sharedBytes: number;
 }
 
-export interface KernelVerifySpec {
+/** What every kind of check may set. */
+interface WaitSpec {
+  /**
+   * How long a compiled build may wait, seconds, while no live runner serves its pool (a GPU of
+   * its architecture, say); then it ends with its artifacts and verification not-run. Absent:
+   * the service's default (KILN_VERIFY_DEVICE_WAIT_SECONDS).
+   */
+  deviceWaitSeconds?: number;
+}
+
+export interface KernelVerifySpec extends WaitSpec {
   kind: 'kernel';
   entry: string;
   /** How the entry point is declared: C linkage, or C++ linkage (name mangling). */
@@ -53,7 +63,7 @@ export interface KernelVerifySpec {
   launch?: KernelLaunch;
 }
 
-export interface ProgramVerifySpec {
+export interface ProgramVerifySpec extends WaitSpec {
   kind: 'program';
   args: string[];
   stdin: string;
@@ -64,7 +74,7 @@ export interface ProgramVerifySpec {
 }
 
 /** A model's outputs against ONNX Runtime on the same seeded inputs. */
-export interface ModelVerifySpec {
+export interface ModelVerifySpec extends WaitSpec {
   kind: 'model';
   tolerance: Tolerance;
   seed: number;
@@ -106,9 +116,9 @@ export function scaledTolerance(t: Tolerance, scale: number | undefined, referen
 export function normalizeModelVerify(raw: unknown): ModelVerifySpec | null {
   if (raw === undefined || raw === null || raw === false) return null;
   if (raw === true) return { kind: 'model', tolerance: { ...MODEL_TOLERANCE }, seed: 1, atolScale: MODEL_ATOL_SCALE };
-  if (typeof raw !== 'object' || Array.isArray(raw)) fail('for a model, verify is true or { "tolerance": ..., "seed": ..., "timeoutMs": ..., "profile": ... }');
+  if (typeof raw !== 'object' || Array.isArray(raw)) fail('for a model, verify is true or { "tolerance": ..., "seed": ..., "timeoutMs": ..., "deviceWaitSeconds": ..., "profile": ... }');
   const v = raw as Record<string, unknown>;
-  for (const k of Object.keys(v)) if (!['tolerance', 'seed', 'timeoutMs', 'profile'].includes(k)) fail(`"${k}" does not apply to a model (use tolerance, seed, timeoutMs, profile)`);
+  for (const k of Object.keys(v)) if (!['tolerance', 'seed', 'timeoutMs', 'deviceWaitSeconds', 'profile'].includes(k)) fail(`"${k}" does not apply to a model (use tolerance, seed, timeoutMs, deviceWaitSeconds, profile)`);
   const profile = modelProfile(v.profile);
   const seed = v.seed ?? 1;
   if (!Number.isInteger(seed) || (seed as number) < 0 || (seed as number) > 2 ** 32 - 1) fail('"seed" must be a whole number from 0 to 4294967295');
@@ -116,7 +126,7 @@ export function normalizeModelVerify(raw: unknown): ModelVerifySpec | null {
   if (v.tolerance !== undefined && (v.tolerance as Record<string, unknown>).rtol === undefined) t.rtol = MODEL_TOLERANCE.rtol;
   if (v.tolerance !== undefined && (v.tolerance as Record<string, unknown>).atol === undefined) t.atol = MODEL_TOLERANCE.atol;
   const atolGiven = v.tolerance !== undefined && (v.tolerance as Record<string, unknown>).atol !== undefined;
-  return { kind: 'model', tolerance: t, seed: seed as number, ...(atolGiven ? {} : { atolScale: MODEL_ATOL_SCALE }), ...(v.timeoutMs === undefined || v.timeoutMs === null ? {} : { timeoutMs: timeout(v.timeoutMs, MAX_MODEL_VERIFY_TIMEOUT_MS) }), ...(profile ? { profile } : {}) };
+  return { kind: 'model', tolerance: t, seed: seed as number, ...(atolGiven ? {} : { atolScale: MODEL_ATOL_SCALE }), ...(v.timeoutMs === undefined || v.timeoutMs === null ? {} : { timeoutMs: timeout(v.timeoutMs, MAX_MODEL_VERIFY_TIMEOUT_MS) }), ...deviceWait(v.deviceWaitSeconds), ...(profile ? { profile } : {}) };
 }
 
 /** verify.profile of a model job: true, false, or { "runs": N }. */
@@ -184,6 +194,15 @@ function toleranceFor(raw: unknown, dtypes: DType[]): Tolerance {
   return { rtol: num('rtol', base.rtol)!, atol: num('atol', base.atol)!, maxUlp: num('maxUlp', null) };
 }
 
+/** The longest device wait a job may ask for: a week. */
+export const MAX_DEVICE_WAIT_SECONDS = 7 * 24 * 3600;
+
+function deviceWait(raw: unknown): { deviceWaitSeconds?: number } {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 0 || raw > MAX_DEVICE_WAIT_SECONDS) fail(`deviceWaitSeconds must be a whole number of seconds from 0 to ${MAX_DEVICE_WAIT_SECONDS}`);
+  return { deviceWaitSeconds: raw };
+}
+
 function timeout(raw: unknown, max = MAX_VERIFY_TIMEOUT_MS): number {
   if (raw === undefined || raw === null) return DEFAULT_VERIFY_TIMEOUT_MS;
   if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < 100 || raw > max) fail(`timeoutMs must be a whole number from 100 to ${max}`);
@@ -217,7 +236,7 @@ export function normalizeVerify(raw: unknown, jobOptions: string[] = [], languag
   if (typeof raw !== 'object' || Array.isArray(raw)) fail('must be an object with "entry" and "args" (a kernel) or "program"');
   const v = raw as Record<string, unknown>;
   // A misspelt field (say "tolerence") must not silently fall back to defaults.
-  const known = v.program !== undefined ? ['program', 'reference', 'timeoutMs'] : ['entry', 'linkage', 'args', 'tolerance', 'seed', 'timeoutMs', 'reference', ...(cuda ? ['launch'] : [])];
+  const known = v.program !== undefined ? ['program', 'reference', 'timeoutMs', 'deviceWaitSeconds'] : ['entry', 'linkage', 'args', 'tolerance', 'seed', 'timeoutMs', 'deviceWaitSeconds', 'reference', ...(cuda ? ['launch'] : [])];
   const unknownKeys = Object.keys(v).filter((k) => !known.includes(k));
   if (unknownKeys.length) fail(`unknown field${unknownKeys.length > 1 ? 's' : ''} ${unknownKeys.map((k) => `"${k}"`).join(', ')} (a ${v.program !== undefined ? 'program' : 'kernel'} check takes ${known.join(', ')})`);
 
@@ -245,7 +264,7 @@ export function normalizeVerify(raw: unknown, jobOptions: string[] = [], languag
     if (cuda && v.reference !== undefined) fail('a CUDA program is checked against program.expect, not a reference source');
     const reference = referenceSource(v.reference, jobOptions, false);
     if (reference && expect) fail('"reference" and program.expect both say what the program must print; give one');
-    return { kind: 'program', args: args as string[], stdin, expect, timeoutMs: timeout(p.timeoutMs ?? v.timeoutMs), ...(reference ? { reference } : {}) };
+    return { kind: 'program', args: args as string[], stdin, expect, timeoutMs: timeout(p.timeoutMs ?? v.timeoutMs), ...deviceWait(v.deviceWaitSeconds), ...(reference ? { reference } : {}) };
   }
 
   const entry = v.entry;
@@ -310,7 +329,7 @@ export function normalizeVerify(raw: unknown, jobOptions: string[] = [], languag
   const linkage = v.linkage ?? undefined;
   if (linkage !== undefined && linkage !== 'c' && linkage !== 'c++') fail('"linkage" must be "c" or "c++"');
   const launch = cuda ? kernelLaunch(v.launch) : undefined;
-  return { kind: 'kernel', entry, ...(linkage ? { linkage } : {}), args, tolerance: toleranceFor(v.tolerance, dtypes), seed: seed as number, timeoutMs: timeout(v.timeoutMs), ...(reference ? { reference } : {}), ...(launch ? { launch } : {}) };
+  return { kind: 'kernel', entry, ...(linkage ? { linkage } : {}), args, tolerance: toleranceFor(v.tolerance, dtypes), seed: seed as number, timeoutMs: timeout(v.timeoutMs), ...deviceWait(v.deviceWaitSeconds), ...(reference ? { reference } : {}), ...(launch ? { launch } : {}) };
 }
 
 /** verify.launch of a CUDA kernel: {"grid": [x, y?, z?], "block": [x, y?, z?], "sharedBytes"?: n}, within CUDA's limits. */

@@ -199,6 +199,7 @@ export interface JobView {
     artifacts: { id: string; kind: string; name: string; size: number; sha256: string; contentUrl: string }[];
     events: { from: string | null; to: string; worker: string | null }[];
     timings: Record<string, number | null>;
+    verification?: { status: string; summary: string; runner: string } | null;
   }[];
 }
 

@@ -45,6 +45,30 @@ describe('a whole program\'s run', { skip: !existsSync(GNU_TIME) && `${GNU_TIME}
     assert.match(evaluateProgram(manifest, run, { runner: 'native', worker: 'test' }).summary, /the program was killed by SIGSEGV on native/);
   });
 
+  it('repeats a run whose runner itself crashed (a signal the runner says only it can raise), up to twice, and counts it; a program\'s own crash is not repeated', async () => {
+    // The program dies of SIGSEGV the first time, then succeeds: the count lives in a file beside it.
+    const count = join(dir, 'count');
+    await writeFile(count, '');
+    await writeFile(join(dir, 'program'), `#!/bin/sh\necho x >> ${count}\n[ $(wc -l < ${count}) -ge 2 ] && exit 0\nkill -SEGV $$\n`);
+    const crashing = { ...native, crashSignals: ['SIGSEGV'] };
+    const { run } = await runBundle(dir, manifest, crashing, exec, { scratch: dir });
+    assert.equal(run.exitCode, 0, run.stderr);
+    assert.equal(run.runnerCrashes, 1);
+    // Always crashing: two repeats, then the crash is the verdict.
+    await writeFile(join(dir, 'program'), `#!/bin/sh\necho x >> ${count}\nkill -SEGV $$\n`);
+    await writeFile(count, '');
+    const again = await runBundle(dir, manifest, crashing, exec, { scratch: dir });
+    assert.equal(again.run.signal, 'SIGSEGV');
+    assert.equal(again.run.runnerCrashes, 2);
+    assert.equal((await readFile(count, 'utf8')).split('\n').filter(Boolean).length, 3);
+    // A runner that can run crashing programs (natively, qemu) never repeats.
+    await writeFile(count, '');
+    const native1 = await runBundle(dir, manifest, native, exec, { scratch: dir });
+    assert.equal(native1.run.signal, 'SIGSEGV');
+    assert.equal(native1.run.runnerCrashes, undefined);
+    assert.equal((await readFile(count, 'utf8')).split('\n').filter(Boolean).length, 1);
+  });
+
   it('ignores a measurement file the program replaced with a link', async () => {
     await writeFile(join(dir, 'secret'), '12345\n');
     await writeFile(join(dir, 'program'), `#!/bin/sh\ncd ../time 2>/dev/null || cd /in-time\nrm -f peak-memory.txt\nln -s ${join(dir, 'secret')} peak-memory.txt\n`);

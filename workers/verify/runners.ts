@@ -16,7 +16,16 @@ export interface Runner {
   limits: Partial<ResourceLimits>;
   /** Files the run needs besides the bundle (the WASI launcher), bound read-only at /in/NAME. */
   files: Record<string, string>;
+  /**
+   * Signals that can only mean the runner itself crashed, never the program: a WebAssembly
+   * module cannot crash its host (a trap is an exception, which the launcher turns into exit
+   * 134). A run that ends with one is repeated (RUNNER_CRASH_RETRIES), and the report says so.
+   */
+  crashSignals?: string[];
 }
+
+/** How many times a run is repeated after its runner (not its program) crashed. */
+export const RUNNER_CRASH_RETRIES = 2;
 
 const HOST_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
 
@@ -57,6 +66,9 @@ function wasmRunner(): Runner | null {
     // V8 reserves large guard regions for wasm memories: address space is not a memory measure here.
     limits: { memoryBytes: 64 * 1024 ** 3, processes: 64 },
     files: { 'kiln-wasi-launcher.cjs': WASI_LAUNCHER },
+    // Node 20's V8 now and then dies of SIGSEGV in its own interpreter while a large module runs
+    // (ResNet-50: about 1 run in 16 on a 2-core Zen 5 host, with or without other load).
+    crashSignals: ['SIGSEGV', 'SIGBUS', 'SIGILL'],
   };
 }
 

@@ -21,7 +21,7 @@ import { SANDBOX } from '../compile/compile.service';
 import { Mount, SandboxExecutor } from '../sandbox/executor';
 import { HOST, WorkerHost } from '../sandbox/host';
 import { CAPABILITIES, Capabilities } from '../toolchains/capabilities';
-import type { Runner } from './runners';
+import { RUNNER_CRASH_RETRIES, type Runner } from './runners';
 import { readProduced, removeTree } from '../sandbox/files';
 import { DTYPE_SIZE } from '../../src/verification/dtype';
 
@@ -68,17 +68,26 @@ export async function runBundle(dir: string, manifest: BundleManifest, runner: R
     // A whole program's peak memory is part of its report; a machine without GNU time reports none.
     const measure = !kernel && existsSync(GNU_TIME);
     const argv = runner.argv(`/in/${manifest.program}`, kernel ? [`/in/${BUNDLE_FILES.inputs}`, BUNDLE_FILES.outputs] : (manifest.args ?? []));
-    const r = await exec.run({
-      argv: measure ? [GNU_TIME, '--quiet', '--format=%M', `--output=/in-time/${BUNDLE_FILES.peakMemory}`, ...argv] : argv,
-      cwd: '/work',
-      mounts: measure ? [...mounts, { host: await timeFolder(root), sandbox: '/in-time', writable: true }] : mounts,
-      timeoutMs: manifest.timeoutMs,
-      stdin: kernel ? '' : (manifest.stdin ?? ''),
-      // A large model under an emulator computes for minutes: the time limit, not a CPU limit, ends it.
-      limits: { ...runner.limits, cpuSeconds: Math.max(runner.limits.cpuSeconds ?? 0, Math.ceil(manifest.timeoutMs / 1000) + 10) },
-      maxOutputBytes: 1024 * 1024,
-      signal: opts.signal,
-    });
+    const once = async () =>
+      exec.run({
+        argv: measure ? [GNU_TIME, '--quiet', '--format=%M', `--output=/in-time/${BUNDLE_FILES.peakMemory}`, ...argv] : argv,
+        cwd: '/work',
+        mounts: measure ? [...mounts, { host: await timeFolder(root), sandbox: '/in-time', writable: true }] : mounts,
+        timeoutMs: manifest.timeoutMs,
+        stdin: kernel ? '' : (manifest.stdin ?? ''),
+        // A large model under an emulator computes for minutes: the time limit, not a CPU limit, ends it.
+        limits: { ...runner.limits, cpuSeconds: Math.max(runner.limits.cpuSeconds ?? 0, Math.ceil(manifest.timeoutMs / 1000) + 10) },
+        maxOutputBytes: 1024 * 1024,
+        signal: opts.signal,
+      });
+    let r = await once();
+    let runnerCrashes = 0;
+    const crashedBy = (x: typeof r) => (x.signal ?? (measure && x.exitCode !== null && x.exitCode > 128 && x.exitCode < 128 + 65 ? signalName(x.exitCode - 128) : null));
+    while (!r.timedOut && !r.canceled && runnerCrashes < RUNNER_CRASH_RETRIES && runner.crashSignals?.includes(crashedBy(r) ?? '')) {
+      runnerCrashes++;
+      await rm(join(work, BUNDLE_FILES.outputs), { recursive: true, force: true });
+      r = await once();
+    }
     // The program may have left a link where its outputs should be: only a regular file counts.
     const expectedBytes = kernel ? (manifest.outputs ?? []).reduce((n, o) => n + o.count * DTYPE_SIZE[o.dtype], 0) : 0;
     const outputs = kernel ? await readProduced(work, BUNDLE_FILES.outputs, Math.max(expectedBytes, 1) * 2 + 4096).catch(() => null) : null;
@@ -90,7 +99,7 @@ export async function runBundle(dir: string, manifest: BundleManifest, runner: R
       if (exec.mode === 'none' && r.signal === null && r.exitCode !== null && r.exitCode > 128 && r.exitCode < 128 + 65) exitSignal = signalName(r.exitCode - 128);
     }
     return {
-      run: { exitCode: r.exitCode, signal: exitSignal, timedOut: r.timedOut, truncated: r.truncated, stdout: r.stdout, stderr: r.stderr, wallMs: r.wallMs, peakMemoryKb, memoryLimitBytes: r.memoryLimitBytes ?? null },
+      run: { exitCode: r.exitCode, signal: exitSignal, timedOut: r.timedOut, truncated: r.truncated, stdout: r.stdout, stderr: r.stderr, wallMs: r.wallMs, peakMemoryKb, memoryLimitBytes: r.memoryLimitBytes ?? null, ...(runnerCrashes ? { runnerCrashes } : {}) },
       outputs,
     };
   } finally {
@@ -121,6 +130,8 @@ export async function profileBundle(dir: string, profile: ProfileManifest, runne
 /** A folder for GNU time's figure (written by time itself, after the program has exited). */
 async function timeFolder(root: string): Promise<string> {
   const dir = join(root, 'time');
+  // Made anew for each run: a repeated run gets none of what the last one left there.
+  await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { mode: 0o777 });
   await chmod(dir, 0o777);
   return dir;
@@ -201,6 +212,7 @@ export class VerifyService {
           ? evaluateKernel(manifest, run, await readFile(join(dir, BUNDLE_FILES.expected)), outputs, base)
           : evaluateProgram(manifest, run, base);
       report.ran = ran;
+      if (run.runnerCrashes) report.summary += ` (${runner.name} itself crashed ${run.runnerCrashes === 1 ? 'once' : `${run.runnerCrashes} times`}, a fault of the runtime that no module can cause, and the run was repeated)`;
       if (manifest.profile && run.exitCode === 0 && !run.timedOut) {
         Object.assign(report, await profileBundle(dir, manifest.profile, runner, this.sandbox, { scratch: root, signal: controller.signal }));
         if (controller.signal.aborted) return 'canceled';
@@ -231,7 +243,7 @@ export class VerifyService {
     await writeFile(reportPath, JSON.stringify(report, null, 2));
     const put = await this.content.putFile(reportPath, 'application/json');
     const to = report.status === 'passed' ? 'succeeded' : 'failed';
-    const reason = report.status === 'passed' ? null : `verification failed: ${report.summary}`;
+    const reason = report.status === 'passed' ? null : report.status === 'unfinished' ? `verification did not finish: ${report.summary}` : `verification failed: ${report.summary}`;
     const rows: { n: number }[] = await recordReferences(this.db, this.store, [{ key: put.key, localPath: reportPath, contentType: 'application/json', size: put.size }], (tx) => tx.query(
       `WITH upd AS (
               UPDATE builds SET status = $2, status_reason = $3, verification = $4, verified_at = now(), finished_at = now(), updated_at = now()

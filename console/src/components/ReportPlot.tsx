@@ -109,12 +109,14 @@ export function VerificationReport({ build }: { build: Build }) {
   return (
     <div className="report" data-testid="verification-report" data-verdict={word}>
       <p className={`verdict ${word}`}>
-        <StatusBadge status={word} label={word === 'passed' ? 'Verified' : 'Verification failed'} /> {v.summary}
+        <StatusBadge status={word === 'unfinished' ? 'failed' : word} label={word === 'passed' ? 'Verified' : word === 'unfinished' ? 'Did not finish' : word === 'not verified' ? 'Not run' : 'Verification failed'} /> {v.summary}
       </p>
-      <p className="muted">
-        Ran on <strong>{v.runner}</strong> ({v.worker}) in {formatDuration(v.runMs)}; compared with {v.reference}
-        {v.seed !== null ? `; inputs from seed ${v.seed}` : ''}.
-      </p>
+      {v.status !== 'not-run' && (
+        <p className="muted">
+          Ran on <strong>{v.runner}</strong> ({v.worker}) in {formatDuration(v.runMs)}; compared with {v.reference}
+          {v.seed !== null ? `; inputs from seed ${v.seed}` : ''}.
+        </p>
+      )}
       {v.ran && (
         <p className="muted" data-testid="verified-file">
           It ran <strong>{v.ran.artifact ?? `${v.ran.file}, which is not among the artifacts`}</strong>, sha256 <code title={v.ran.sha256}>{v.ran.sha256.slice(0, 16)}…</code>

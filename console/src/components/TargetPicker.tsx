@@ -15,7 +15,10 @@ export function TargetPicker({ catalog, selected, onChange, verify, language }: 
       {groups.map((g) => (
         <fieldset key={g.kind} className="picker-group" data-kind={g.kind}>
           <legend>
-            {g.label} <span className="muted">{g.available} of {g.choices.length} available</span>
+            {g.label}{' '}
+            <span className="muted">
+              {verify ? `${g.choices.filter((c) => c.available && c.verifiable).length} of ${g.choices.length} can be built and verified now` : `${g.available} of ${g.choices.length} available`}
+            </span>
           </legend>
           <div className="choices">
             {g.choices.map((c) => {

@@ -47,6 +47,8 @@ describe('reproducing a request', () => {
   it('turns stored program and kernel checks back into request form', () => {
     assert.deepEqual(verifyRequestOf({ kind: 'program', args: [], stdin: '', expect: null, timeoutMs: 20000 }), { program: { args: [], stdin: '', timeoutMs: 20000 } });
     assert.deepEqual(verifyRequestOf({ kind: 'program', args: ['1'], stdin: 'x', expect: { stdout: '42\n', exitCode: null }, timeoutMs: 5 }), { program: { args: ['1'], stdin: 'x', expect: { stdout: '42\n' }, timeoutMs: 5 } });
+    // A job's own device wait goes with it; without one, the service's default applies again.
+    assert.deepEqual(verifyRequestOf({ kind: 'program', args: [], stdin: '', expect: null, timeoutMs: 20000, deviceWaitSeconds: 60 }), { program: { args: [], stdin: '', timeoutMs: 20000 }, deviceWaitSeconds: 60 });
     assert.deepEqual(
       verifyRequestOf({ kind: 'kernel', entry: 'saxpy', args: [{ name: 'n', kind: 'scalar', dtype: 'int32', value: 4 }, { name: 'y', kind: 'buffer', dtype: 'float32', shape: [4], dir: 'inout', range: [-1, 1] }], tolerance: { rtol: 1e-5, atol: 1e-6, maxUlp: 4 }, seed: 7, timeoutMs: 20000 }),
       { entry: 'saxpy', args: [{ name: 'n', type: 'int32', value: 4 }, { name: 'y', type: 'float32*', shape: [4], dir: 'inout', range: [-1, 1] }], tolerance: { rtol: 1e-5, atol: 1e-6, maxUlp: 4 }, seed: 7, timeoutMs: 20000 },

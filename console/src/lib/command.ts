@@ -57,23 +57,24 @@ function tolerance(t: unknown): Stored | undefined {
  * filled in and a "kind"): the same check, field for field, in the request's vocabulary.
  */
 export function verifyRequestOf(stored: Stored): unknown {
+  const wait = stored.deviceWaitSeconds !== undefined ? { deviceWaitSeconds: stored.deviceWaitSeconds } : {};
   if (stored.kind === 'model') {
     // An atol scaled to each output's reference (atolScale) is what a request without an atol gives.
     const t = tolerance(stored.tolerance) as { rtol: number; atol?: number } | undefined;
     if (t && stored.atolScale !== undefined) delete t.atol;
     const profile = stored.profile as { runs?: number } | undefined;
-    return { tolerance: t, seed: stored.seed, timeoutMs: stored.timeoutMs, ...(profile ? { profile: profile.runs === undefined ? true : { runs: profile.runs } } : {}) };
+    return { tolerance: t, seed: stored.seed, timeoutMs: stored.timeoutMs, ...wait, ...(profile ? { profile: profile.runs === undefined ? true : { runs: profile.runs } } : {}) };
   }
   if (stored.kind === 'program') {
     const expect = stored.expect as { stdout: string | null; exitCode: number | null } | null;
     const e = expect ? { ...(expect.stdout !== null ? { stdout: expect.stdout } : {}), ...(expect.exitCode !== null ? { exitCode: expect.exitCode } : {}) } : null;
-    return { program: { args: stored.args, stdin: stored.stdin, ...(e ? { expect: e } : {}), timeoutMs: stored.timeoutMs } };
+    return { program: { args: stored.args, stdin: stored.stdin, ...(e ? { expect: e } : {}), timeoutMs: stored.timeoutMs }, ...wait };
   }
   if (stored.kind === 'kernel') {
     const args = (stored.args as Stored[]).map((a) =>
       a.kind === 'scalar' ? { name: a.name, type: a.dtype, value: a.value } : { name: a.name, type: `${a.dtype}*`, shape: a.shape, dir: a.dir, range: a.range },
     );
-    return { entry: stored.entry, ...(stored.linkage ? { linkage: stored.linkage } : {}), args, tolerance: tolerance(stored.tolerance), seed: stored.seed, timeoutMs: stored.timeoutMs };
+    return { entry: stored.entry, ...(stored.linkage ? { linkage: stored.linkage } : {}), args, tolerance: tolerance(stored.tolerance), seed: stored.seed, timeoutMs: stored.timeoutMs, ...wait };
   }
   const { kind: _kind, ...rest } = stored;
   return rest;

@@ -86,11 +86,14 @@ export function worstRows(o: OutputComparison): WorstRow[] {
   return list.map((w) => ({ index: w.index, expected: formatNumber(w.expected), actual: formatNumber(w.actual), absError: formatNumber(w.absError ?? null), passed: w.passed }));
 }
 
-export type Verdict = 'passed' | 'failed' | 'pending' | 'not verified';
+export type Verdict = 'passed' | 'failed' | 'unfinished' | 'pending' | 'not verified';
 
 /** The one word a target's verification comes to. */
 export function verdict(b: Pick<Build, 'verification' | 'verifyPool' | 'status'>): Verdict {
-  if (b.verification) return b.verification.status === 'passed' ? 'passed' : 'failed';
+  if (b.verification) {
+    const s = b.verification.status;
+    return s === 'passed' ? 'passed' : s === 'unfinished' ? 'unfinished' : s === 'not-run' ? 'not verified' : 'failed';
+  }
   if (!b.verifyPool) return 'not verified';
   if (['succeeded', 'failed', 'canceled'].includes(b.status)) return 'not verified';
   return 'pending';

@@ -111,7 +111,7 @@ export function choiceWarning(c: TargetChoice, verify: boolean, language: string
   if (conflict) return `${c.name} ${conflict}`;
   if (!c.available) return `${c.name}: ${c.unavailableReason}; its build will wait until a worker serves it`;
   if (language && !c.liveLanguages.includes(language)) return `${c.name}: no live worker builds ${language} for it now; its build will wait for one`;
-  if (verify && !c.verifiable) return `${c.name}: no live worker can verify it now; its verification will wait for one`;
+  if (verify && !c.verifiable) return `${c.name}: no live worker can verify it now; its verification waits for one up to the job's device wait, then the build ends with its artifacts, not verified`;
   return null;
 }
 

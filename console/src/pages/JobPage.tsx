@@ -140,7 +140,7 @@ function JobView({ job, now }: { job: Job; now: number }) {
                     {b.target.requested !== b.target.name && <span className="muted small"> {b.target.name}</span>}
                   </td>
                   <td><StatusBadge status={b.status} /></td>
-                  <td><StatusBadge status={verdict(b)} label={verdictLabel(verdict(b))} /></td>
+                  <td><StatusBadge status={verdict(b) === 'unfinished' ? 'failed' : verdict(b)} label={verdictLabel(verdict(b), b.verification?.status)} /></td>
                   <td>{formatDuration(b.timings.totalMs)}</td>
                   <td>{b.artifacts.length}</td>
                 </tr>
@@ -198,8 +198,8 @@ function JobView({ job, now }: { job: Job; now: number }) {
   );
 }
 
-function verdictLabel(v: string): string {
-  return v === 'passed' ? 'Pass' : v === 'failed' ? 'Fail' : v === 'pending' ? 'Pending' : 'Not verified';
+function verdictLabel(v: string, report?: string): string {
+  return v === 'passed' ? 'Pass' : v === 'failed' ? 'Fail' : v === 'unfinished' ? 'Did not finish' : v === 'pending' ? 'Pending' : report === 'not-run' ? 'Not run: no device' : 'Not verified';
 }
 
 /** One tab per target; arrow keys move between them, as a tab list should. */

@@ -2,6 +2,7 @@ import { LANGUAGES } from '../languages';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ARTIFACT_KINDS } from '../artifact-kinds';
 import { BUILD_STATUSES, JOB_STATUSES } from '../build-status';
+import { VERIFICATION_STATUSES } from '../../verification/report';
 
 export class DiagnosticDto {
   @ApiPropertyOptional({ nullable: true, type: String, example: 'saxpy.c' }) file: string | null;
@@ -152,8 +153,8 @@ export class VerifiedFileDto {
 }
 
 export class VerificationDto {
-  @ApiProperty({ enum: ['passed', 'failed'] }) status: string;
-  @ApiProperty({ example: 'qemu-aarch64' }) runner: string;
+  @ApiProperty({ enum: VERIFICATION_STATUSES, description: 'passed or failed: the verdict on the outputs. unfinished: the run went past its time limit, so nothing was compared (the build fails). not-run: no runner that can run the code served its pool within verify.deviceWaitSeconds; the build succeeds with its artifacts, unproven' }) status: string;
+  @ApiProperty({ example: 'qemu-aarch64', description: 'How the code ran; for not-run, the pool that no runner served' }) runner: string;
   @ApiProperty() worker: string;
   @ApiProperty({ enum: ['kernel', 'program', 'model'] }) kind: string;
   @ApiProperty({ description: 'One line: what passed, or which output and element failed' }) summary: string;
