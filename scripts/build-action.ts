@@ -1,26 +1,13 @@
-import { build } from 'esbuild';
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { bundleFile } from './bundle';
 
 export const ACTION_ENTRY = resolve(__dirname, '../../clients/action/main.ts');
 export const ACTION_BUNDLE = resolve(__dirname, '../../clients/action/dist/index.js');
 
 /** The GitHub Action as one file, as GitHub runs it: no node_modules at run time. */
-export async function bundleAction(): Promise<string> {
-  const result = await build({
-    entryPoints: [ACTION_ENTRY],
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    write: false,
-    legalComments: 'none',
-    minify: false,
-    sourcemap: false,
-    logLevel: 'silent',
-    banner: { js: '/* Kiln GitHub Action, bundled from clients/action/main.ts by `npm run build:action`; do not edit. */' },
-  });
-  return result.outputFiles[0].text;
+export function bundleAction(): Promise<string> {
+  return bundleFile(ACTION_ENTRY, '/* Kiln GitHub Action, bundled from clients/action/main.ts by `npm run build:action`; do not edit. */');
 }
 
 async function main(): Promise<void> {

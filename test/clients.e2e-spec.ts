@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { bundleAction, ACTION_BUNDLE } from '../scripts/build-action';
+import { buildCli, CLI_PACKAGE } from '../scripts/build-cli';
 import { mlp } from '../compiler/test/models';
 import { ELF_MACHINE, elfMachine, Kiln, startKiln } from './support/harness';
 
@@ -170,6 +172,9 @@ describe('the kiln CLI and the GitHub Action against a running Kiln', () => {
     const unbound = await run(CLI, ['compile', modelPath, '-t', 'aarch64-linux-gnu'], env);
     assert.equal(unbound.code, 4);
     assert.match(unbound.stderr, /symbolic input dimensions: x\[batch\]/);
+    // On the command line the way to bind them is a flag, not a field of the request.
+    assert.match(unbound.stderr, /bind them with --shape \(for example --shape x=1,\.\.\.\)/);
+    assert.doesNotMatch(unbound.stderr, /inputShapes/);
 
     // Deleting what the CLI made: the job, then the model upload it no longer needs.
     const json = await run(CLI, ['--json', 'compile', modelPath, '-t', 'x86_64-linux-gnu', '--shape', 'x=1,16', '--wait'], env);
@@ -204,9 +209,74 @@ describe('the kiln CLI and the GitHub Action against a running Kiln', () => {
     assert.equal(del.code, 4, del.stderr + del.stdout);
     assert.match(del.stderr, new RegExp(`has not finished .*; run \`kiln cancel ${id}\` first, then delete it`));
     assert.doesNotMatch(del.stderr, /DELETE \/v1\/jobs/);
-    assert.equal((await run(CLI, ['cancel', id], env)).code, 0);
+    // Watching it ends at --timeout, with exit 7 and how to follow it again; the job goes on.
+    const watch = await run(CLI, ['watch', id, '--timeout', '1'], env);
+    assert.equal(watch.code, 7, watch.stderr + watch.stdout);
+    assert.match(watch.stderr, new RegExp(`job ${id} is still running after 1 s; it goes on: \`kiln watch ${id}\` follows it, ${kiln.baseUrl}/jobs/${id} shows it`));
+    // The short id the console shows is enough, and the job's console page is named.
+    const shown = await run(CLI, ['job', id.slice(0, 8)], env);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, new RegExp(`^job ${id}: running  ${kiln.baseUrl}/jobs/${id}$`, 'm'));
+    // Canceling says what it canceled, in a line, not the whole job.
+    const cancel = await run(CLI, ['cancel', id.slice(0, 8)], env);
+    assert.equal(cancel.code, 0, cancel.stderr);
+    assert.equal(cancel.stdout, `job ${id}: canceled; canceled h100\n`);
     const after = await run(CLI, ['delete', id], env);
     assert.equal(after.code, 0, after.stderr);
+  });
+
+  it('fits daily use: --version, login to a 0600 config, whoami, short ids, and a failed job viewed exits 1', async () => {
+    const version = await run(CLI, ['--version'], {});
+    assert.equal(version.code, 0);
+    assert.equal(version.stdout, `${JSON.parse(await readFile(join(CLI_PACKAGE, 'package.json'), 'utf8')).version}\n`);
+    const config = join(dir, 'home/kiln/config.json');
+    const refused = await run(CLI, ['login', '--url', kiln.baseUrl, '--api-key', 'not-a-key'], { KILN_CONFIG: config });
+    assert.equal(refused.code, 4, refused.stderr);
+    await assert.rejects(stat(config), 'a key that does not work is not kept');
+    const login = await run(CLI, ['login', '--url', kiln.baseUrl, '--api-key', kiln.apiKey], { KILN_CONFIG: config });
+    assert.equal(login.code, 0, login.stderr);
+    assert.match(login.stdout, new RegExp(`logged in to ${kiln.baseUrl} as key \\S+ of tenant \\S+; saved in ${config} \\(mode 600\\)`));
+    assert.equal((await stat(config)).mode & 0o777, 0o600);
+    assert.deepEqual(JSON.parse(await readFile(config, 'utf8')), { url: kiln.baseUrl, apiKey: kiln.apiKey });
+    // Later commands need nothing else.
+    const me = await run(CLI, ['whoami'], { KILN_CONFIG: config });
+    assert.equal(me.code, 0, me.stderr);
+    assert.match(me.stdout, new RegExp(`^${kiln.baseUrl}\ntenant \\S+ \\([0-9a-f-]{36}\\)\nkey \\S+ \\(\\S+…, [a-z, ]+\\)\n$`));
+    // A failed job, viewed later by its short id, exits as compile --wait did.
+    const failed = JSON.parse((await run(CLI, ['--json', 'compile', join(dir, 'src/broken.c'), '-t', 'x86_64-linux-gnu', '--wait'], env)).stdout);
+    assert.equal(failed.status, 'failed');
+    const view = await run(CLI, ['job', failed.id.slice(0, 6)], { KILN_CONFIG: config });
+    assert.equal(view.code, 1, view.stderr + view.stdout);
+    assert.match(view.stdout, /use of undeclared identifier 'missing'/);
+    const none = await run(CLI, ['job', 'ffff0000'], env);
+    assert.equal(none.code, 4);
+    assert.match(none.stderr, /no job has an id starting with ffff0000/);
+    const short = await run(CLI, ['job', 'abc'], env);
+    assert.equal(short.code, 2);
+    assert.match(short.stderr, /"abc" is not a job id: give the id, or its first 4 or more characters/);
+  });
+
+  it('installs as a package of its own: npm pack, npm install from the file, and kiln runs from node_modules/.bin', async () => {
+    const work = await mkdtemp(join(tmpdir(), 'kiln-cli-pkg-'));
+    try {
+      const pkg = join(work, 'kiln-cli');
+      await mkdir(pkg);
+      await cp(join(CLI_PACKAGE, 'package.json'), join(pkg, 'package.json'));
+      await buildCli(join(pkg, 'dist/kiln.js'));
+      const exec = promisify(execFile);
+      const npmEnv = { ...process.env, npm_config_cache: join(work, 'npm-cache'), npm_config_update_notifier: 'false' };
+      const packed = (await exec('npm', ['pack', pkg, '--pack-destination', work, '--silent'], { cwd: work, env: npmEnv })).stdout.trim().split('\n').pop()!;
+      const project = join(work, 'project');
+      await mkdir(project);
+      await exec('npm', ['install', '--offline', '--no-audit', '--no-fund', '--prefix', project, join(work, packed)], { cwd: work, env: npmEnv });
+      const bin = join(project, 'node_modules/.bin/kiln');
+      const r = await exec(bin, ['whoami'], { env: { PATH: process.env.PATH ?? '', HOME: work, ...env } });
+      assert.match(r.stdout, /^tenant \S+ /m);
+      // Nothing from this checkout is needed: the package is one file.
+      assert.deepEqual((await exec('tar', ['-tzf', join(work, packed)])).stdout.trim().split('\n').sort(), ['package/dist/kiln.js', 'package/package.json']);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
   });
 
   it('returns the same job for a repeated idempotency key', async () => {

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import { clearLine, cursorTo, moveCursor } from 'node:readline';
 import { Command, CommanderError, Option } from 'commander';
 import { CreateJob, Job, KilnClient, KilnError } from '../sdk';
 import { collectSource, downloadArtifacts, outcomeOf, parseShapes, parseTolerance, SOURCE_LANGUAGES, uploadModel, UsageError } from '../sdk/project';
+import { version as CLI_VERSION } from './package.json';
 
 /** Exit codes, so a script can tell what happened without parsing output. */
 export const EXIT = {
@@ -17,6 +19,8 @@ export const EXIT = {
   refused: 4,
   unreachable: 5,
   canceled: 6,
+  /** --timeout ran out while the job went on (`kiln watch ID` follows it again). */
+  stillRunning: 7,
 } as const;
 
 interface GlobalOptions {
@@ -30,9 +34,14 @@ interface FileConfig {
   apiKey?: string;
 }
 
+/** The config file: KILN_CONFIG, else kiln/config.json under XDG_CONFIG_HOME or ~/.config. */
+function configFile(env: NodeJS.ProcessEnv): string {
+  return env.KILN_CONFIG ?? join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'kiln', 'config.json');
+}
+
 /** Flags first, then KILN_URL / KILN_API_KEY, then the config file, then the local default. */
 function resolveConfig(opts: GlobalOptions, env: NodeJS.ProcessEnv): { url: string; apiKey: string } {
-  const file = env.KILN_CONFIG ?? join(env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'kiln', 'config.json');
+  const file = configFile(env);
   let fromFile: FileConfig = {};
   if (existsSync(file)) {
     try {
@@ -43,8 +52,39 @@ function resolveConfig(opts: GlobalOptions, env: NodeJS.ProcessEnv): { url: stri
   }
   const url = opts.url ?? env.KILN_URL ?? fromFile.url ?? 'http://127.0.0.1:8080';
   const apiKey = opts.apiKey ?? env.KILN_API_KEY ?? fromFile.apiKey;
-  if (!apiKey) throw new UsageError(`no API key: pass --api-key, set KILN_API_KEY, or put {"apiKey": "..."} in ${file}`);
+  if (!apiKey) throw new UsageError(`no API key: run \`kiln login\`, pass --api-key, or set KILN_API_KEY`);
   return { url, apiKey };
+}
+
+/** Writes the config file readable by its owner only (it holds a key): a new file, then renamed over the old one. */
+async function saveConfig(file: string, config: FileConfig): Promise<void> {
+  await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, file);
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A job's id from what was typed: the whole id, or its first characters (as the console shows them) when they name one job. */
+async function resolveJobId(kiln: KilnClient, given: string): Promise<string> {
+  if (UUID_RE.test(given)) return given;
+  if (!/^[0-9a-f][0-9a-f-]{3,35}$/i.test(given)) throw new UsageError(`${JSON.stringify(given)} is not a job id: give the id, or its first 4 or more characters`);
+  const list = await kiln.listJobs({ idPrefix: given, limit: 5 });
+  if (list.items.length === 0) throw new KilnError(`no job has an id starting with ${given}`, 'refused', 404);
+  if (list.items.length > 1) throw new UsageError(`${given} is the start of ${list.nextCursor ? 'more than ' : ''}${list.items.length} job ids (${list.items.map((j) => j.id).join(', ')}): give more characters`);
+  return list.items[0].id;
+}
+
+/** The API speaks of the request's fields; on the command line the same thing is a flag. */
+function inFlags(e: unknown): unknown {
+  if (!(e instanceof KilnError)) return e;
+  const message = e.message
+    .replace(/bind them with inputShapes \(for example \{"([^"]+)": \[1, \.\.\.\]\}\)/, 'bind them with --shape (for example --shape $1=1,...)')
+    .replace(/\binputShapes\.([A-Za-z0-9_.:/-]+) = \[([^\]]*)\]/g, (_m, name: string, dims: string) => `--shape ${name}=${dims.replace(/\s+/g, '')}`)
+    .replace(/\binputShapes\b/g, '--shape');
+  return message === e.message ? e : new KilnError(message, e.kind, e.status, e.body);
 }
 
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
@@ -102,8 +142,8 @@ class Progress {
   }
 }
 
-function printJob(job: Job, out: NodeJS.WriteStream): void {
-  out.write(`job ${job.id}: ${job.status}\n`);
+function printJob(job: Job, out: NodeJS.WriteStream, consoleUrl?: string): void {
+  out.write(`job ${job.id}: ${job.status}${consoleUrl ? `  ${consoleUrl}` : ''}\n`);
   for (const b of job.builds) {
     out.write(`  ${b.target.requested} (${b.target.triple}${b.target.cpu ? `, ${b.target.cpu}` : ''}): ${b.status}${b.statusReason ? ` - ${b.statusReason}` : ''}\n`);
     for (const d of b.diagnostics) {
@@ -132,6 +172,11 @@ function printProfile(p: Profile, out: NodeJS.WriteStream, top = 10): void {
   if (p.kernels.length > top) out.write(`      (${p.kernels.length - top} more: kiln --json job ID lists every kernel)\n`);
 }
 
+/** Where the web console shows a job. */
+function consoleUrlOf(apiUrl: string, id: string): string {
+  return `${apiUrl.replace(/\/+$/, '')}/jobs/${id}`;
+}
+
 function exitFor(job: Job): number {
   const outcome = outcomeOf(job);
   return outcome === 'succeeded' ? EXIT.ok : outcome === 'build-failed' ? EXIT.buildFailed : outcome === 'verification-failed' ? EXIT.verificationFailed : EXIT.canceled;
@@ -148,6 +193,7 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
     .option('--url <url>', 'the Kiln API (env KILN_URL; default http://127.0.0.1:8080)')
     .option('--api-key <key>', 'an API key (env KILN_API_KEY)')
     .option('--json', 'print JSON for scripts instead of text')
+    .version(CLI_VERSION, '-V, --version', 'print the version of this command line')
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
     .showHelpAfterError();
@@ -162,6 +208,38 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
     });
   };
   const json = () => program.opts<GlobalOptions>().json === true;
+  const consoleUrl = (id: string) => consoleUrlOf(resolveConfig(program.opts<GlobalOptions>(), io.env).url, id);
+  /** Follows a job until it ends (or `timeout` seconds pass: exit 7, the job goes on), then prints it. */
+  const follow = async (kiln: KilnClient, start: Job, timeout: number | undefined, out?: string) => {
+    let job = start;
+    if (!json()) io.stdout.write(`job ${job.id}  ${consoleUrl(job.id)}\n`);
+    const progress = new Progress(io.stdout, !json());
+    progress.update(job);
+    try {
+      job = await kiln.waitForJob(job.id, { onUpdate: (j) => progress.update(j), ...(timeout !== undefined ? { timeoutMs: timeout * 1000 } : {}) });
+    } catch (e) {
+      if (e instanceof KilnError && e.kind === 'timeout') {
+        progress.stop();
+        io.stderr.write(`kiln: ${e.message}; it goes on: \`kiln watch ${job.id}\` follows it, ${consoleUrl(job.id)} shows it\n`);
+        return EXIT.stillRunning;
+      }
+      throw e;
+    } finally {
+      progress.stop();
+    }
+    let files: { target: string; path: string; size: number }[] = [];
+    if (out) files = await downloadArtifacts(kiln, job, out);
+    print({ ...job, ...(out ? { downloaded: files } : {}) }, () => {
+      printJob(job, io.stdout, consoleUrl(job.id));
+      if (files.length) io.stdout.write(`downloaded ${files.length} file(s) to ${out}\n`);
+    });
+    return exitFor(job);
+  };
+  const seconds = (flag: string) => (v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} ${v}: a number of seconds above 0`);
+    return n;
+  };
   const print = (value: unknown, text: () => void) => (json() ? io.stdout.write(JSON.stringify(value, null, 2) + '\n') : text());
 
   program
@@ -179,6 +257,7 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
     .option('--tolerance <tolerance>', 'rtol=1e-5,atol=1e-6,maxUlp=4 (with --verify-spec, or --verify for a model)')
     .option('--profile [runs]', 'a model: verify and profile each build on its runner (optionally how many timed runs), and print its slowest kernels (implies --verify and --wait)')
     .option('-w, --wait', 'wait until every build has finished')
+    .option('--timeout <seconds>', 'with --wait: stop waiting after this long (exit 7; the job goes on, `kiln watch` follows it again)', seconds('--timeout'))
     .option('--out <dir>', 'download the artifacts here (implies --wait)')
     .option('--idempotency-key <key>', 'reuse to make a retried submission return the same job')
     .action(async (paths: string[], o: Record<string, unknown>) => {
@@ -219,27 +298,30 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
         verify = { ...(typeof verify === 'object' ? verify : {}), profile: runs === undefined ? true : { runs } };
       }
       const body: CreateJob = { ...input, targets: o.target as string[], ...(o.output ? { outputs: o.output as CreateJob['outputs'] } : {}), ...(verify !== undefined ? { verify } : {}) };
-      let job = await kiln.createJob(body, o.idempotencyKey as string | undefined);
+      let job: Job;
+      try {
+        job = await kiln.createJob(body, o.idempotencyKey as string | undefined);
+      } catch (e) {
+        throw inFlags(e);
+      }
       const wait = Boolean(o.wait || o.out || o.profile);
+      if (o.timeout !== undefined && !wait) throw new UsageError('--timeout goes with --wait (or --out, --profile)');
       if (!wait) {
-        print(job, () => io.stdout.write(`job ${job.id} queued: ${job.builds.map((b) => b.target.requested).join(', ')}\n`));
+        print(job, () => io.stdout.write(`job ${job.id} queued: ${job.builds.map((b) => b.target.requested).join(', ')}\n${consoleUrl(job.id)}\n`));
         return;
       }
-      if (!json()) io.stdout.write(`job ${job.id}\n`);
-      const progress = new Progress(io.stdout, !json());
-      progress.update(job);
-      try {
-        job = await kiln.waitForJob(job.id, { onUpdate: (j) => progress.update(j) });
-      } finally {
-        progress.stop();
-      }
-      let files: { target: string; path: string; size: number }[] = [];
-      if (o.out) files = await downloadArtifacts(kiln, job, o.out as string);
-      print({ ...job, downloaded: files }, () => {
-        printJob(job, io.stdout);
-        if (files.length) io.stdout.write(`downloaded ${files.length} file(s) to ${o.out}\n`);
-      });
-      code = exitFor(job);
+      code = await follow(kiln, job, o.timeout as number | undefined, o.out as string | undefined);
+    });
+
+  program
+    .command('watch')
+    .description('follow a job until every build has finished, then print it (as compile --wait does)')
+    .argument('<id>', 'the job id, or its first characters')
+    .option('--timeout <seconds>', 'stop waiting after this long (exit 7; the job goes on)', seconds('--timeout'))
+    .option('--out <dir>', 'then download the artifacts here')
+    .action(async (id: string, o: { timeout?: number; out?: string }) => {
+      const kiln = client();
+      code = await follow(kiln, await kiln.getJob(await resolveJobId(kiln, id)), o.timeout, o.out);
     });
 
   program
@@ -258,30 +340,36 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
 
   program
     .command('job')
-    .description('show a job: its builds, diagnostics, artifacts and verification')
-    .argument('<id>')
+    .description('show a job: its builds, diagnostics, artifacts and verification (exit status as for compile --wait once it has ended)')
+    .argument('<id>', 'the job id, or its first characters')
     .action(async (id: string) => {
-      const job = await client().getJob(id);
-      print(job, () => printJob(job, io.stdout));
+      const kiln = client();
+      const job = await kiln.getJob(await resolveJobId(kiln, id));
+      print(job, () => printJob(job, io.stdout, consoleUrl(job.id)));
       code = TERMINAL.includes(job.status) ? exitFor(job) : EXIT.ok;
     });
 
   program
     .command('cancel')
     .description('cancel the builds of a job that have not finished')
-    .argument('<id>')
+    .argument('<id>', 'the job id, or its first characters')
     .action(async (id: string) => {
-      const job = await client().cancelJob(id);
-      print(job, () => printJob(job, io.stdout));
+      const kiln = client();
+      const job = await kiln.cancelJob(await resolveJobId(kiln, id));
+      const canceled = job.builds.filter((b) => b.status === 'canceled').map((b) => b.target.requested);
+      const ended = job.builds.filter((b) => b.status !== 'canceled').map((b) => `${b.target.requested} ${b.status}`);
+      print(job, () => io.stdout.write(`job ${job.id}: ${job.status}; ${canceled.length ? `canceled ${canceled.join(', ')}` : 'nothing left to cancel'}${ended.length ? ` (already ${ended.join(', ')})` : ''}\n`));
     });
 
   program
     .command('delete')
     .description('delete a finished job with its builds, artifacts and reports (cancel it first if it runs)')
-    .argument('<id>')
-    .action(async (id: string) => {
+    .argument('<id>', 'the job id, or its first characters')
+    .action(async (given: string) => {
+      const kiln = client();
+      const id = await resolveJobId(kiln, given);
       try {
-        await client().deleteJob(id);
+        await kiln.deleteJob(id);
       } catch (e) {
         // The API's answer names its own endpoint; here the way is a command.
         if (e instanceof KilnError && e.status === 409) throw new KilnError(`${e.message.replace(/; cancel the job first .*$/, '')}; run \`kiln cancel ${id}\` first, then delete it`, e.kind, e.status, e.body);
@@ -315,12 +403,12 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
   program
     .command('artifacts')
     .description('list a job\'s artifacts, or download them')
-    .argument('<job>')
+    .argument('<job>', 'the job id, or its first characters')
     .option('--download', 'download them')
     .option('--out <dir>', 'where to download (default: kiln-<job id>)')
     .action(async (id: string, o: { download?: boolean; out?: string }) => {
       const kiln = client();
-      const job = await kiln.getJob(id);
+      const job = await kiln.getJob(await resolveJobId(kiln, id));
       if (o.download || o.out) {
         const dir = o.out ?? `kiln-${job.id}`;
         const files = await downloadArtifacts(kiln, job, dir);
@@ -329,6 +417,41 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
       }
       const rows = job.builds.flatMap((b) => b.artifacts.map((a) => ({ target: b.target.requested, ...a })));
       print(rows, () => rows.forEach((a) => io.stdout.write(`${a.target.padEnd(24)} ${a.kind.padEnd(10)} ${a.name} ${a.size} ${a.sha256.slice(0, 16)} ${a.id}\n`)));
+    });
+
+  program
+    .command('whoami')
+    .description('the tenant and API key this command line uses, and where it sends requests')
+    .action(async () => {
+      const { url } = resolveConfig(program.opts<GlobalOptions>(), io.env);
+      const me = await client().whoami();
+      print({ url, ...me }, () => io.stdout.write(`${url}\ntenant ${me.tenant.name} (${me.tenant.id})\nkey ${me.key.name} (${me.key.prefix}…, ${me.key.scopes.join(', ')})\n`));
+    });
+
+  program
+    .command('login')
+    .description(`check a Kiln URL and API key, and keep them in the config file (readable by you only) for later commands`)
+    .option('--url <url>', 'the Kiln API (default: asked, or http://127.0.0.1:8080)')
+    .option('--api-key <key>', 'the API key (default: read from standard input, or asked)')
+    .action(async (o: { url?: string; apiKey?: string }) => {
+      const g = program.opts<GlobalOptions>();
+      let url = o.url ?? g.url;
+      let apiKey = o.apiKey ?? g.apiKey;
+      if (!url || !apiKey) {
+        const rl = createInterface({ input: process.stdin, output: io.stderr, terminal: process.stdin.isTTY === true });
+        try {
+          if (!url) url = (await rl.question('Kiln URL [http://127.0.0.1:8080]: ')).trim() || 'http://127.0.0.1:8080';
+          if (!apiKey) apiKey = (await rl.question('API key: ')).trim();
+        } finally {
+          rl.close();
+        }
+      }
+      if (!apiKey) throw new UsageError('no API key given');
+      if (!/^https?:\/\/[^\s/]+/.test(url)) throw new UsageError(`${url} is not an http(s) URL`);
+      const me = await new KilnClient({ url, apiKey, userAgent: 'kiln-cli', retries: 1 }).whoami();
+      const file = configFile(io.env);
+      await saveConfig(file, { url, apiKey });
+      print({ url, config: file, ...me }, () => io.stdout.write(`logged in to ${url} as key ${me.key.name} of tenant ${me.tenant.name}; saved in ${file} (mode 600)\n`));
     });
 
   const keys = program.command('keys').description('manage API keys of your tenant');
@@ -357,6 +480,10 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
     return code;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (e instanceof KilnError && e.kind === 'timeout') {
+      io.stderr.write(`kiln: ${e.message}\n`);
+      return EXIT.stillRunning;
+    }
     if (e instanceof UsageError) {
       io.stderr.write(`kiln: ${e.message}\n`);
       return EXIT.usage;

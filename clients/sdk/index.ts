@@ -22,7 +22,8 @@ export const TERMINAL_JOB_STATUSES = ['succeeded', 'failed', 'canceled'];
 export class KilnError extends Error {
   constructor(
     message: string,
-    readonly kind: 'refused' | 'unreachable',
+    /** refused: a 4xx; unreachable: no answer, a 5xx or 429; timeout: a wait ran out while the job went on. */
+    readonly kind: 'refused' | 'unreachable' | 'timeout',
     readonly status: number | null,
     readonly body?: unknown,
   ) {
@@ -142,7 +143,7 @@ export class KilnClient {
     return this.call(this.api.GET('/v1/jobs/{id}', { params: { path: { id } } }));
   }
 
-  listJobs(query: { status?: 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled'; limit?: number; cursor?: string } = {}): Promise<JobList> {
+  listJobs(query: { status?: 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled'; limit?: number; cursor?: string; idPrefix?: string } = {}): Promise<JobList> {
     return this.call(this.api.GET('/v1/jobs', { params: { query } }));
   }
 
@@ -199,9 +200,18 @@ export class KilnClient {
     await this.call(this.api.DELETE('/v1/keys/{id}', { params: { path: { id } } }));
   }
 
-  /** Polls a job until every build has finished, reporting each change. */
+  /** The caller: its tenant and the key it used. */
+  whoami() {
+    return this.call(this.api.GET('/v1/whoami'));
+  }
+
+  /**
+   * Polls a job until every build has finished, reporting each change. timeoutMs (default: no
+   * limit; a build waiting for a device ends at its job's device wait) bounds the wait: past it,
+   * a KilnError of kind 'timeout', and the job goes on.
+   */
   async waitForJob(id: string, opts: { pollMs?: number; timeoutMs?: number; onUpdate?: (job: Job) => void } = {}): Promise<Job> {
-    const deadline = Date.now() + (opts.timeoutMs ?? 30 * 60_000);
+    const deadline = Date.now() + (opts.timeoutMs ?? Infinity);
     let last = '';
     for (;;) {
       const job = await this.getJob(id);
@@ -211,7 +221,7 @@ export class KilnClient {
         opts.onUpdate?.(job);
       }
       if (TERMINAL_JOB_STATUSES.includes(job.status)) return job;
-      if (Date.now() > deadline) throw new KilnError(`job ${id} is still ${job.status} after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`, 'unreachable', null);
+      if (Date.now() > deadline) throw new KilnError(`job ${id} is still ${job.status} after ${Math.round((opts.timeoutMs ?? 0) / 1000)} s`, 'timeout', null);
       await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
     }
   }

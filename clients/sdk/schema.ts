@@ -1226,11 +1226,17 @@ export interface components {
             /** @description What the outputs were compared with */
             reference: string;
             runMs: number;
-            /** @example qemu-aarch64 */
+            /**
+             * @description How the code ran; for not-run, the pool that no runner served
+             * @example qemu-aarch64
+             */
             runner: string;
             seed?: number | null;
-            /** @enum {string} */
-            status: "passed" | "failed";
+            /**
+             * @description passed or failed: the verdict on the outputs. unfinished: the run went past its time limit, so nothing was compared (the build fails). not-run: no runner that can run the code served its pool within verify.deviceWaitSeconds; the build succeeds with its artifacts, unproven
+             * @enum {string}
+             */
+            status: "passed" | "failed" | "unfinished" | "not-run";
             /** @description One line: what passed, or which output and element failed */
             summary: string;
             worker: string;
@@ -1255,6 +1261,11 @@ export interface components {
         VerifyDto: {
             /** @description The entry's arguments, in order */
             args?: components["schemas"]["KernelArgDto"][];
+            /**
+             * @description How long a compiled build may wait, seconds, while no live runner can run its code (no worker with a GPU of its architecture, say). Then the build ends with its artifacts and verification "not-run" (not "passed"). Default: the service's KILN_VERIFY_DEVICE_WAIT_SECONDS (900). A build that a runner has taken is not cut short by it
+             * @example 900
+             */
+            deviceWaitSeconds?: number;
             /**
              * @description A kernel check: the C function to call (for CUDA, the __global__ function to launch)
              * @example saxpy
@@ -1446,6 +1457,8 @@ export interface operations {
             query?: {
                 /** @description nextCursor from the previous page */
                 cursor?: string;
+                /** @description Only jobs whose id starts with these characters (4 or more hex digits, dashes as in the id): how a short id, as the console shows it, is found */
+                idPrefix?: string;
                 limit?: number;
                 status?: "queued" | "running" | "succeeded" | "failed" | "canceled";
             };

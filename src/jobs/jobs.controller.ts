@@ -17,7 +17,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
 import type { Request, Response } from 'express';
 import { CurrentCaller } from '../auth/auth.decorators';
 import type { Caller } from '../auth/auth.service';
@@ -37,6 +37,11 @@ export class ListJobsQuery {
   @IsOptional()
   @IsString()
   cursor?: string;
+
+  @ApiPropertyOptional({ example: '6ed9277b', description: 'Only jobs whose id starts with these characters (4 or more hex digits, dashes as in the id): how a short id, as the console shows it, is found' })
+  @IsOptional()
+  @Matches(/^[0-9a-fA-F][0-9a-fA-F-]{3,35}$/, { message: 'idPrefix must be the start of a job id: 4 to 36 hex digits and dashes, such as 6ed9277b' })
+  idPrefix?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
   @IsOptional()
@@ -91,7 +96,7 @@ export class JobsController {
   @Get()
   @ApiOkResponse({ type: JobListDto, description: 'Newest first' })
   list(@CurrentCaller() caller: Caller, @Query() query: ListJobsQuery): Promise<JobListDto> {
-    return this.jobs.list(caller, { status: query.status, cursor: query.cursor, limit: query.limit ?? 20 });
+    return this.jobs.list(caller, { status: query.status, cursor: query.cursor, idPrefix: query.idPrefix, limit: query.limit ?? 20 });
   }
 
   @Get(':id')

@@ -729,7 +729,7 @@ export class JobsService {
     }
   }
 
-  async list(caller: Caller, opts: { status?: JobStatus; cursor?: string; limit: number }): Promise<JobListDto> {
+  async list(caller: Caller, opts: { status?: JobStatus; cursor?: string; idPrefix?: string; limit: number }): Promise<JobListDto> {
     let cursor: Cursor | null = null;
     if (opts.cursor) {
       try {
@@ -748,6 +748,11 @@ export class JobsService {
     if (opts.status) {
       params.push(opts.status);
       where += ` AND s.status = $${params.length}`;
+    }
+    if (opts.idPrefix) {
+      // Validated as hex digits and dashes, so it holds no LIKE wildcard.
+      params.push(`${opts.idPrefix.toLowerCase()}%`);
+      where += ` AND j.id::text LIKE $${params.length}`;
     }
     params.push(opts.limit + 1);
     const rows: { id: string; created_at: Date; created_at_text: string; language: string; status: JobStatus; builds: { id: string; target: string; status: BuildStatus }[] }[] =

@@ -22706,9 +22706,17 @@ var KilnClient = class {
   async revokeKey(id) {
     await this.call(this.api.DELETE("/v1/keys/{id}", { params: { path: { id } } }));
   }
-  /** Polls a job until every build has finished, reporting each change. */
+  /** The caller: its tenant and the key it used. */
+  whoami() {
+    return this.call(this.api.GET("/v1/whoami"));
+  }
+  /**
+   * Polls a job until every build has finished, reporting each change. timeoutMs (default: no
+   * limit; a build waiting for a device ends at its job's device wait) bounds the wait: past it,
+   * a KilnError of kind 'timeout', and the job goes on.
+   */
   async waitForJob(id, opts = {}) {
-    const deadline = Date.now() + (opts.timeoutMs ?? 30 * 6e4);
+    const deadline = Date.now() + (opts.timeoutMs ?? Infinity);
     let last = "";
     for (; ; ) {
       const job = await this.getJob(id);
@@ -22718,7 +22726,7 @@ var KilnClient = class {
         opts.onUpdate?.(job);
       }
       if (TERMINAL_JOB_STATUSES.includes(job.status)) return job;
-      if (Date.now() > deadline) throw new KilnError(`job ${id} is still ${job.status} after ${Math.round((opts.timeoutMs ?? 0) / 1e3)} s`, "unreachable", null);
+      if (Date.now() > deadline) throw new KilnError(`job ${id} is still ${job.status} after ${Math.round((opts.timeoutMs ?? 0) / 1e3)} s`, "timeout", null);
       await new Promise((r) => setTimeout(r, opts.pollMs ?? 500));
     }
   }
