@@ -5,6 +5,7 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import type { KilnConfig } from './config/config';
 import { createLogger } from './common/logger';
+import { assignRequestId } from './common/request-id.middleware';
 import helmet from 'helmet';
 import type { NextFunction, Request, Response } from 'express';
 import { serveConsole } from './console/console.static';
@@ -38,6 +39,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
 
 /** Everything that makes an app the Kiln API, shared by main.ts, the tests and the spec script. */
 export function configureApp(app: NestExpressApplication, config: KilnConfig): OpenAPIObject {
+  app.use(assignRequestId);
   // A body nested deeper than any request needs is refused before it is parsed, and one with
   // text PostgreSQL cannot store right after: both 400s that say why (json-body-limits.ts).
   // (Nest reserves `verify` for rawBody: true, which this app does not use, and passes it on.)
@@ -63,7 +65,7 @@ export function configureApp(app: NestExpressApplication, config: KilnConfig): O
       maxAge: 600,
     });
   }
-  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true, stopAtFirstError: true }));
   app.enableShutdownHooks();
   app.set('trust proxy', 'loopback');
   app.disable('x-powered-by');

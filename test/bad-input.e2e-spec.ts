@@ -70,6 +70,38 @@ describe('bad input gets a clear 4xx and leaves nothing behind', () => {
     await kiln?.close();
   });
 
+  it('every error has one shape: statusCode, a stable code, the reason phrase, one message line, the request id', async () => {
+    const shape = (res: { status: number; body: Record<string, unknown>; headers: Record<string, string> }, status: number, code: string, error: string) => {
+      assert.equal(res.status, status, JSON.stringify(res.body));
+      assert.deepEqual(Object.keys(res.body).filter((k) => k !== 'details').sort(), ['code', 'error', 'message', 'requestId', 'statusCode']);
+      assert.equal(res.body.statusCode, status);
+      assert.equal(res.body.code, code);
+      assert.equal(res.body.error, error);
+      assert.equal(typeof res.body.message, 'string');
+      assert.equal(res.body.requestId, res.headers['x-request-id']);
+      return res.body.message as string;
+    };
+    // A missing field says that it is missing, not every other rule about it.
+    const missing = shape(await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: GOOD_SOURCE }), 400, 'invalid_request', 'Bad Request');
+    assert.match(missing, /targets/);
+    assert.doesNotMatch(missing, /no more than 32 elements/);
+    // Several problems: one line in message, each in details.
+    const several = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: GOOD_SOURCE, targets: ['x86_64-linux-gnu'], bogus: 1, other: 2 });
+    shape(several, 400, 'invalid_request', 'Bad Request');
+    assert.deepEqual((several.body.details as string[]).length, 2);
+    assert.equal(several.body.message, (several.body.details as string[]).join('; '));
+    // The body parser's refusal reads like the rest ("Bad Request", not "BAD_REQUEST").
+    shape(await kiln.http().post('/v1/jobs').set(kiln.auth).set('Content-Type', 'application/json').send('{"targets": ['), 400, 'invalid_request', 'Bad Request');
+    shape(await kiln.http().get('/v1/jobs').set('Authorization', 'Bearer nope'), 401, 'unauthenticated', 'Unauthorized');
+    shape(await kiln.http().get('/v1/jobs/00000000-0000-4000-8000-000000000000').set(kiln.auth), 404, 'not_found', 'Not Found');
+    const body = { source: GOOD_SOURCE, targets: ['x86_64-linux-gnu'] };
+    const first = await kiln.http().post('/v1/jobs').set(kiln.auth).set('Idempotency-Key', 'shape-1').send(body);
+    assert.equal(first.status, 202);
+    await waitForJob(kiln, first.body.id); // finished, so nothing of it moves while later tests count rows
+    const reused = shape(await kiln.http().post('/v1/jobs').set(kiln.auth).set('Idempotency-Key', 'shape-1').send({ ...body, targets: ['aarch64-linux-gnu'] }), 422, 'idempotency_key_reused', 'Unprocessable Entity');
+    assert.match(reused, /was already used for a different request/);
+  });
+
   it('an unknown target: 400 that lists the supported ones', async () => {
     await postJob({ source: GOOD_SOURCE, targets: ['x86_64-linux-gnu', 'pdp11-bsd'] }, 400, /unknown target "pdp11-bsd"; supported targets: .*aarch64-linux-gnu.*wasm32-wasi/);
     await postJob({ source: GOOD_SOURCE, targets: [{ triple: 'sparc64-linux-gnu' }] }, 400, /unknown target triple "sparc64-linux-gnu"/);

@@ -5,6 +5,7 @@ import { Logger } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import { AuthService, DEFAULT_TENANT } from '../auth/auth.service';
+import { errorBody } from '../common/exception.filter';
 import { TooManyRequestsException } from '../quotas/quotas.service';
 import { AuthFailureLimiter } from '../throttle/auth-failures';
 import { EnqueueService } from '../queue/enqueue.service';
@@ -72,7 +73,7 @@ export function mountQueueDashboard(app: NestExpressApplication): void {
       }
       logger.warn(`cannot check a dashboard key: ${(e as Error).message}`);
       res.setHeader('Retry-After', '5');
-      res.status(503).json({ statusCode: 503, message: 'a service Kiln depends on is unavailable; try again shortly' });
+      res.status(503).json(errorBody(503, 'a service Kiln depends on is unavailable; try again shortly', String(res.getHeader('X-Request-Id') ?? '') || undefined));
     }
   };
   app.use(DASHBOARD_PATH, guard, adapter.getRouter());

@@ -1,5 +1,54 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
+
+/** A stable, machine-readable word for each status an error can have; clients branch on it, not on the message. */
+export const ERROR_CODES: Record<number, string> = {
+  400: 'invalid_request',
+  401: 'unauthenticated',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  406: 'not_acceptable',
+  409: 'conflict',
+  410: 'gone',
+  411: 'length_required',
+  413: 'too_large',
+  415: 'unsupported_media_type',
+  416: 'range_not_satisfiable',
+  422: 'unprocessable',
+  429: 'rate_limited',
+  500: 'internal',
+  501: 'not_implemented',
+  503: 'unavailable',
+};
+
+/** The one shape of every error the API answers with, 4xx and 5xx alike (ErrorDto in the spec). */
+export interface ErrorBody {
+  statusCode: number;
+  code: string;
+  /** The status's reason phrase: "Bad Request", "Not Found", ... */
+  error: string;
+  /** What went wrong and what to do, as one line. */
+  message: string;
+  /** When several things are wrong (a request that fails validation in several fields), each one. */
+  details?: string[];
+  /** The request's X-Request-Id, to quote to an operator. */
+  requestId?: string;
+}
+
+export function errorBody(status: number, message: unknown, requestId?: string, code?: string): ErrorBody {
+  const items = Array.isArray(message) ? message.map(String) : null;
+  const text = items ? items.join('; ') : typeof message === 'string' && message ? message : (STATUS_CODES[status] ?? 'Error');
+  return {
+    statusCode: status,
+    code: code ?? ERROR_CODES[status] ?? (status >= 500 ? 'internal' : 'invalid_request'),
+    error: STATUS_CODES[status] ?? 'Error',
+    message: text,
+    ...(items && items.length > 1 ? { details: items } : {}),
+    ...(requestId ? { requestId } : {}),
+  };
+}
 
 interface BodyParserError {
   type?: string;
@@ -48,6 +97,7 @@ export class KilnExceptionFilter implements ExceptionFilter {
       res.end();
       return;
     }
+    const requestId = String(res.getHeader('X-Request-Id') ?? '') || undefined;
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const retryAfter = (exception as { retryAfterSeconds?: number }).retryAfterSeconds;
@@ -55,23 +105,24 @@ export class KilnExceptionFilter implements ExceptionFilter {
       if (status === 503 && !res.getHeader('Retry-After')) res.setHeader('Retry-After', '5');
       const rewritten = bodyParserMessage(exception.cause);
       if (rewritten) {
-        res.status(status).json({ statusCode: status, error: HttpStatus[status] ?? 'Error', message: rewritten });
+        res.status(status).json(errorBody(status, rewritten, requestId));
         return;
       }
       const body = exception.getResponse();
-      res.status(status).json(typeof body === 'string' ? { statusCode: status, message: body } : body);
+      const given = typeof body === 'object' && body !== null ? (body as { message?: unknown; code?: unknown }) : { message: body };
+      // A message that is the status's own name (a bare `new NotFoundException()`) says nothing more.
+      res.status(status).json(errorBody(status, given.message ?? exception.message, requestId, typeof given.code === 'string' ? given.code : undefined));
       return;
     }
     const e = exception as { stack?: string; message?: string };
-    const requestId = String(res.getHeader('X-Request-Id') ?? '');
     if (isUnavailable(exception)) {
       this.logger.warn(`a service is unavailable (request ${requestId}): ${e?.message ?? String(exception)}`);
       res.setHeader('Retry-After', '5');
-      res.status(503).json({ statusCode: 503, error: 'Service Unavailable', message: 'a service Kiln depends on is unavailable; try again shortly' });
+      res.status(503).json(errorBody(503, 'a service Kiln depends on is unavailable; try again shortly', requestId));
       return;
     }
     this.logger.error(`request ${requestId}: ${e?.message ?? String(exception)}`, e?.stack);
     // The request id lets an operator find the logged cause; nothing else is revealed.
-    res.status(500).json({ statusCode: 500, error: 'Internal Server Error', message: `internal error (request ${requestId})` });
+    res.status(500).json(errorBody(500, `internal error (request ${requestId})`, requestId));
   }
 }

@@ -538,7 +538,7 @@ export class JobsService {
   /** A retry gets the job its key made; the same key with another request is a 422. */
   private async replay(caller: Caller, existing: Job, key: string, requestSha256: string): Promise<JobDto> {
     if (existing.requestSha256 && existing.requestSha256 !== requestSha256) {
-      throw new UnprocessableEntityException(`Idempotency-Key "${key}" was already used for a different request (job ${existing.id}); send a new key for a new request`);
+      throw new UnprocessableEntityException({ code: 'idempotency_key_reused', message: `Idempotency-Key "${key}" was already used for a different request (job ${existing.id}); send a new key for a new request` });
     }
     return this.get(caller, existing.id);
   }
