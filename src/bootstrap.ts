@@ -1,11 +1,13 @@
 import { INestApplication, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication, NestExpressBodyParserOptionsFor } from '@nestjs/platform-express';
-import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, getSchemaPath, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module';
 import type { KilnConfig } from './config/config';
 import { createLogger } from './common/logger';
 import { assignRequestId } from './common/request-id.middleware';
+import { ErrorDto } from './common/error.dto';
+import { validationException } from './common/validation';
 import helmet from 'helmet';
 import type { NextFunction, Request, Response } from 'express';
 import { serveConsole } from './console/console.static';
@@ -23,14 +25,25 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     )
     .setVersion(API_VERSION)
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'An API key' })
+    .addServer('/', 'The Kiln that serves this document')
     .build();
-  const document = SwaggerModule.createDocument(app, config, { operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}` });
-  // Every operation that takes a JSON body answers 415 to a body of another type (JsonBodyGuard).
+  const document = SwaggerModule.createDocument(app, config, { extraModels: [ErrorDto], operationIdFactory: (controller, method) => `${controller.replace(/Controller$/, '')}_${method}` });
+  const error = { 'application/json': { schema: { $ref: getSchemaPath(ErrorDto) } } };
   for (const item of Object.values(document.paths)) {
-    for (const op of [item.post, item.put, item.patch, item.delete]) {
-      const body = op?.requestBody;
-      if (op && body && 'content' in body && body.content['application/json']) {
-        op.responses['415'] ??= { description: 'The body was not sent with Content-Type: application/json' };
+    for (const op of [item.get, item.post, item.put, item.patch, item.delete]) {
+      if (!op) continue;
+      // Every operation that takes a JSON body answers 415 to a body of another type (JsonBodyGuard).
+      const body = op.requestBody;
+      if (body && 'content' in body && body.content['application/json']) op.responses['415'] ??= { description: 'The body was not sent with Content-Type: application/json' };
+      // What any operation can answer: every one needs a key with a scope, and the tenant's rate limit applies.
+      op.responses['401'] ??= { description: 'No API key, or one that is not valid (unknown or revoked)' };
+      op.responses['403'] ??= { description: 'The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret' };
+      op.responses['429'] ??= { description: 'Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again' };
+      op.responses['500'] ??= { description: 'An internal error; the message gives the request id to quote' };
+      op.responses['503'] ??= { description: 'A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again' };
+      // One error body for every 4xx and 5xx.
+      for (const [status, r] of Object.entries(op.responses)) {
+        if (r && Number(status) >= 400 && !('$ref' in r)) r.content = error;
       }
     }
   }
@@ -65,7 +78,7 @@ export function configureApp(app: NestExpressApplication, config: KilnConfig): O
       maxAge: 600,
     });
   }
-  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true, stopAtFirstError: true }));
+  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true, exceptionFactory: validationException }));
   app.enableShutdownHooks();
   app.set('trust proxy', 'loopback');
   app.disable('x-powered-by');

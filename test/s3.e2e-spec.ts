@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { DataSource } from 'typeorm';
 import { OBJECT_STORE, ObjectStore } from '../src/storage/object-store';
 import { collectGarbage, databaseReferences } from '../src/storage/gc';
-import { download, ELF_MACHINE, elfMachine, Kiln, startKiln, waitForJob } from './support/harness';
+import { binaryParser, download, ELF_MACHINE, elfMachine, Kiln, startKiln, waitForJob } from './support/harness';
 
 describe('jobs end to end (S3 storage)', () => {
   let kiln: Kiln;
@@ -51,6 +51,11 @@ describe('jobs end to end (S3 storage)', () => {
       const streamed = await kiln.http().get(`/v1/artifacts/${obj.id}/content?redirect=false`).set(kiln.auth).buffer(true);
       assert.equal(streamed.status, 200);
       assert.equal(streamed.headers['x-content-sha256'], obj.sha256);
+      // A byte range is read from the bucket as a range.
+      const part = await kiln.http().get(`/v1/artifacts/${obj.id}/content?redirect=false`).set(kiln.auth).set('Range', 'bytes=1-8').buffer(true).parse(binaryParser);
+      assert.equal(part.status, 206);
+      assert.equal(part.headers['content-range'], `bytes 1-8/${obj.size}`);
+      assert.deepEqual(part.body, bytes.subarray(1, 9));
     }
     const ready = await kiln.http().get('/readyz');
     assert.equal(ready.body.info.storage.driver, 's3');

@@ -379,6 +379,19 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
     });
 
   program
+    .command('uploads')
+    .description('list uploads (source files, archives, models), newest first')
+    .option('--limit <n>', 'how many (1 to 100)', (v) => Number(v), 20)
+    .option('--cursor <cursor>', 'the next page: the cursor the previous page printed')
+    .action(async (o: { limit: number; cursor?: string }) => {
+      const list = await client().listUploads({ limit: o.limit, ...(o.cursor ? { cursor: o.cursor } : {}) });
+      print(list, () => {
+        for (const u of list.items) io.stdout.write(`${u.id}  ${u.createdAt}  ${String(u.size).padStart(10)}  ${u.filename}\n`);
+        if (list.nextCursor) io.stdout.write(`(more: kiln uploads --cursor ${list.nextCursor}${o.limit !== 20 ? ` --limit ${o.limit}` : ''})\n`);
+      });
+    });
+
+  program
     .command('delete-upload')
     .description('delete an upload (a source file, archive or model) that no unfinished job needs')
     .argument('<id>')

@@ -156,6 +156,11 @@ export class KilnClient {
     await this.call(this.api.DELETE('/v1/jobs/{id}', { params: { path: { id }, query: { purge: true } } }));
   }
 
+  /** The tenant's uploads, newest first. */
+  listUploads(query: { limit?: number; cursor?: string } = {}) {
+    return this.call(this.api.GET('/v1/uploads', { params: { query } }));
+  }
+
   /** Deletes an upload (a 409 while an unfinished job needs it). */
   async deleteUpload(id: string): Promise<void> {
     await this.call(this.api.DELETE('/v1/uploads/{id}', { params: { path: { id } } }));

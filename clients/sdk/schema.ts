@@ -7,6 +7,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get an artifact's metadata
+         * @description Its kind, name, size, sha256 and content type, and the build it belongs to. The bytes are at /v1/artifacts/{id}/content.
+         */
         get: operations["Artifacts_get"];
         put?: never;
         post?: never;
@@ -23,6 +27,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Download an artifact
+         * @description The artifact's bytes. With object storage that signs URLs, a 302 to a short-lived URL (redirect=false streams through the API instead). The response carries the sha256 (ETag, X-Content-SHA256). A single byte range (Range: bytes=start-end, with If-Range) gets a 206 with Content-Range, a range outside the file a 416; several ranges get the whole file.
+         */
         get: operations["Artifacts_content"];
         put?: never;
         post?: never;
@@ -39,8 +47,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List jobs
+         * @description The tenant's jobs, newest first, a page at a time (nextCursor), optionally by status or by the start of their id.
+         */
         get: operations["Jobs_list"];
         put?: never;
+        /**
+         * Create a job
+         * @description Source (files, or an uploaded archive) or an ONNX model, with the targets to build for: one build per target, queued at once (202). With verify, each build also runs on its target's runner and is compared with a reference. With an Idempotency-Key, a retry returns the same job instead of making another.
+         */
         post: operations["Jobs_create"];
         delete?: never;
         options?: never;
@@ -55,9 +71,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get a job
+         * @description The job with each build: its state and why, diagnostics, artifacts, verification report, timings and state changes.
+         */
         get: operations["Jobs_get"];
         put?: never;
         post?: never;
+        /**
+         * Cancel or delete a job
+         * @description Without purge: the builds that have not finished are canceled and the job is returned. With purge=true: a finished job is deleted with its builds, artifacts and reports (204).
+         */
         delete: operations["Jobs_cancel"];
         options?: never;
         head?: never;
@@ -71,6 +95,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Follow a job's state changes
+         * @description Server-sent events, one per state change of a build, in the order they were recorded, then end once every build has finished. Resumes after Last-Event-ID.
+         */
         get: operations["Jobs_events"];
         put?: never;
         post?: never;
@@ -87,6 +115,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List a job's webhook deliveries
+         * @description Each delivery attempt of the job's job.finished event: when, the answer's status, and the error if any.
+         */
         get: operations["JobWebhooks_list"];
         put?: never;
         post?: never;
@@ -103,8 +135,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List the tenant's API keys
+         * @description Every key of the caller's tenant that is not revoked: its name, prefix, scopes and when it was made. Secrets are never shown again. Needs the admin scope.
+         */
         get: operations["Keys_list"];
         put?: never;
+        /**
+         * Create an API key
+         * @description A new key for the caller's tenant with the scopes asked for (read and build by default). The secret is in this answer only: store it now. Needs the admin scope.
+         */
         post: operations["Keys_create"];
         delete?: never;
         options?: never;
@@ -122,6 +162,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
+        /**
+         * Revoke an API key
+         * @description The key stops working at once (within the API's key cache, a few seconds at most). Needs the admin scope.
+         */
         delete: operations["Keys_revoke"];
         options?: never;
         head?: never;
@@ -135,6 +179,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List the model compilers
+         * @description Each model compiler, the kinds of target it builds for, and the ONNX operators it supports, so a model can be checked before it is sent.
+         */
         get: operations["Models_compilers"];
         put?: never;
         post?: never;
@@ -153,6 +201,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Inspect an uploaded model
+         * @description Reads an uploaded ONNX model as a job would: its inputs and outputs with their shapes (bound by inputShapes), the operators it uses, and which targets can compile them. Nothing is built.
+         */
         post: operations["Models_inspect"];
         delete?: never;
         options?: never;
@@ -167,6 +219,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get the tenant's quotas and usage
+         * @description Concurrent builds, stored bytes and upload size: the limits and what is in use now.
+         */
         get: operations["Quotas_get"];
         put?: never;
         post?: never;
@@ -183,6 +239,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * List targets and presets
+         * @description Every target Kiln knows, whether a live worker builds it and can verify it now (and on which runners), its toolchains, CPUs and languages; and the presets (product names such as graviton3 or h100) that stand for a target, CPU and features.
+         */
         get: operations["Targets_list"];
         put?: never;
         post?: never;
@@ -199,8 +259,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List uploads
+         * @description The tenant's uploads, newest first, a page at a time (nextCursor).
+         */
+        get: operations["Uploads_list"];
         put?: never;
+        /**
+         * Upload a file
+         * @description The request body is the file's bytes (a source file, an archive, a model, a tensor). The answer has the upload's id for a job to name, and the bytes' sha256.
+         */
         post: operations["Uploads_create"];
         delete?: never;
         options?: never;
@@ -215,9 +283,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get an upload's metadata
+         * @description Its file name, content type, size, sha256 and when it was made.
+         */
         get: operations["Uploads_get"];
         put?: never;
         post?: never;
+        /**
+         * Delete an upload
+         * @description Refused with a 409 while a job that has not finished needs it.
+         */
         delete: operations["Uploads_delete"];
         options?: never;
         head?: never;
@@ -231,8 +307,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Get the webhook signing secret
+         * @description The secret that signs the tenant's webhook deliveries (Kiln-Signature: t=...,v1=HMAC-SHA256). Needs the admin scope.
+         */
         get: operations["WebhookSecret_get"];
         put?: never;
+        /**
+         * Rotate the webhook signing secret
+         * @description A new secret signs every delivery from now on, retries included. Needs the admin scope.
+         */
         post: operations["WebhookSecret_rotate"];
         delete?: never;
         options?: never;
@@ -247,6 +331,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Who is calling
+         * @description The caller's tenant and the key the request used, with its scopes: a quick check that a key works.
+         */
         get: operations["WhoAmI_get"];
         put?: never;
         post?: never;
@@ -293,10 +381,10 @@ export interface components {
             /** Format: uuid */
             id: string;
             /**
-             * @description bundle: the files a runner verifies; report: the verification report
+             * @description bundle: the files a runner verifies; report: the verification report; weights: a model's weights as raw bytes (model.weights.bin)
              * @enum {string}
              */
-            kind: "object" | "executable" | "shared" | "static" | "assembly" | "llvm-ir" | "ptx" | "cubin" | "fatbin" | "code-object" | "header" | "c-source" | "metadata" | "bundle" | "report";
+            kind: "object" | "executable" | "shared" | "static" | "assembly" | "llvm-ir" | "ptx" | "cubin" | "fatbin" | "code-object" | "header" | "c-source" | "metadata" | "weights" | "bundle" | "report";
             /** @example saxpy.o */
             name: string;
             /** @example e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 */
@@ -486,6 +574,32 @@ export interface components {
             /** @description How many of them fail the tolerance */
             failed: number;
         };
+        ErrorDto: {
+            /**
+             * @description Stable and machine-readable: branch on this, not on the message. By status: 400 invalid_request, 401 unauthenticated, 403 forbidden, 404 not_found, 405 method_not_allowed, 406 not_acceptable, 409 conflict, 410 gone, 411 length_required, 413 too_large, 415 unsupported_media_type, 416 range_not_satisfiable, 422 unprocessable, 429 rate_limited, 500 internal, 501 not_implemented, 503 unavailable; and idempotency_key_reused (422), an Idempotency-Key sent before with another request
+             * @example invalid_request
+             */
+            code: string;
+            /** @description When several things are wrong (a request that fails validation in several fields): each one; message joins them */
+            details?: string[];
+            /**
+             * @description The status's reason phrase
+             * @example Bad Request
+             */
+            error: string;
+            /**
+             * @description What went wrong and what to do, in one line
+             * @example targets must be an array
+             */
+            message: string;
+            /**
+             * @description The X-Request-Id of the request, to quote to an operator
+             * @example 5f0c2a9e-…
+             */
+            requestId: string;
+            /** @example 400 */
+            statusCode: number;
+        };
         ErrorHistogramDto: {
             /** @description Non-empty bins only, by exponent */
             decades: components["schemas"]["ErrorDecadeDto"][];
@@ -569,7 +683,7 @@ export interface components {
             id: string;
             /** @description The model, for a model job */
             model?: components["schemas"]["JobModelDto"] | null;
-            outputs: ("object" | "executable" | "shared" | "static" | "assembly" | "llvm-ir" | "ptx" | "cubin" | "fatbin" | "code-object" | "header" | "c-source" | "metadata")[];
+            outputs: ("object" | "executable" | "shared" | "static" | "assembly" | "llvm-ir" | "ptx" | "cubin" | "fatbin" | "code-object" | "header" | "c-source" | "metadata" | "weights")[];
             /** @description The source code, for a source job */
             source?: components["schemas"]["JobSourceDto"] | null;
             /**
@@ -1212,6 +1326,12 @@ export interface components {
             sha256: string;
             size: number;
         };
+        UploadListDto: {
+            /** @description Newest first */
+            items: components["schemas"]["UploadDto"][];
+            /** @description Pass as cursor for the next page; null on the last page */
+            nextCursor: string | null;
+        };
         VerificationDto: {
             /** @enum {string} */
             kind: "kernel" | "program" | "model";
@@ -1406,11 +1526,58 @@ export interface operations {
                     "application/json": components["schemas"]["ArtifactDto"];
                 };
             };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
         };
     };
@@ -1420,7 +1587,12 @@ export interface operations {
                 /** @description With object storage that can sign URLs, redirect to a short-lived URL (default) or stream through the API */
                 redirect?: "true" | "false";
             };
-            header?: never;
+            header?: {
+                /** @description The ETag ("<sha256>") the range was taken from: a range of other bytes gets the whole file */
+                "If-Range"?: string;
+                /** @description One byte range, such as bytes=0-1023 or bytes=-512: the answer is a 206 with Content-Range (several ranges get the whole file) */
+                Range?: string;
+            };
             path: {
                 id: string;
             };
@@ -1437,6 +1609,15 @@ export interface operations {
                     "application/octet-stream": string;
                 };
             };
+            /** @description The bytes of the range asked for, with Content-Range */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": string;
+                };
+            };
             /** @description A redirect to a short-lived presigned URL */
             302: {
                 headers: {
@@ -1444,11 +1625,67 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The range lies past the end of the artifact; Content-Range gives its size */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
         };
     };
@@ -1475,6 +1712,51 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobListDto"];
+                };
+            };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
                 };
             };
         };
@@ -1518,28 +1800,72 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
             /** @description The body was not sent with Content-Type: application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
             /** @description The Idempotency-Key was already used for a different request, or the model could not be read within the time or memory the API gives one model (KILN_MODEL_CHECK_TIMEOUT_MS, KILN_MODEL_CHECK_MEMORY_MB) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
             /** @description The queue is unavailable, or every thread that reads models is busy; nothing was created */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
         };
     };
@@ -1562,12 +1888,59 @@ export interface operations {
                     "application/json": components["schemas"]["JobDto"];
                 };
             };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
             /** @description No such job for this tenant */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
         };
     };
@@ -1601,19 +1974,68 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
             /** @description No such job for this tenant */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
             /** @description With purge=true: some builds of the job have not finished; cancel it first */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
         };
     };
@@ -1640,19 +2062,59 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
             /** @description No such job for this tenant */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
             /** @description The tenant holds as many event streams open as it may (KILN_MAX_EVENT_STREAMS_PER_TENANT); close one, or poll the job. Retry-After says when to try again */
             429: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
         };
     };
@@ -1676,12 +2138,59 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDeliveryListDto"];
                 };
             };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
             /** @description No such job for this tenant */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
         };
     };
@@ -1702,12 +2211,50 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyListDto"];
                 };
             };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
             /** @description The key lacks the admin scope */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
         };
     };
@@ -1733,19 +2280,59 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedApiKeyDto"];
                 };
             };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
             /** @description The key lacks the admin scope */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
             /** @description The body was not sent with Content-Type: application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
         };
     };
@@ -1767,12 +2354,50 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
             /** @description The key lacks the admin scope */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
         };
     };
@@ -1792,6 +2417,51 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ModelCompilersDto"];
+                };
+            };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
                 };
             };
         };
@@ -1823,35 +2493,81 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
             /** @description No such upload for this tenant */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
             /** @description The body was not sent with Content-Type: application/json */
             415: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
             /** @description The model could not be read within the time or memory the API gives one model (KILN_MODEL_CHECK_TIMEOUT_MS, KILN_MODEL_CHECK_MEMORY_MB) */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
             /** @description Every thread that reads models is busy and too many requests wait; try again after Retry-After */
             503: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
         };
     };
@@ -1873,6 +2589,51 @@ export interface operations {
                     "application/json": components["schemas"]["QuotasDto"];
                 };
             };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
         };
     };
     Targets_list: {
@@ -1891,6 +2652,119 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TargetCatalogDto"];
+                };
+            };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+        };
+    };
+    Uploads_list: {
+        parameters: {
+            query?: {
+                /** @description nextCursor from the previous page */
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadListDto"];
+                };
+            };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
                 };
             };
         };
@@ -1919,12 +2793,59 @@ export interface operations {
                     "application/json": components["schemas"]["UploadDto"];
                 };
             };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
             /** @description Over KILN_MAX_UPLOAD_BYTES; nothing is kept */
             413: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
         };
     };
@@ -1947,11 +2868,58 @@ export interface operations {
                     "application/json": components["schemas"]["UploadDto"];
                 };
             };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
         };
     };
@@ -1973,19 +2941,68 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
             /** @description No such upload for this tenant */
             404: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
             /** @description A job whose builds have not finished needs the upload; the message names the job */
             409: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
         };
     };
@@ -2007,12 +3024,50 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookSecretDto"];
                 };
             };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
             /** @description The key lacks the admin scope */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
         };
     };
@@ -2034,12 +3089,50 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookSecretDto"];
                 };
             };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
             /** @description The key lacks the admin scope */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
             };
         };
     };
@@ -2059,6 +3152,51 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WhoAmIDto"];
+                };
+            };
+            /** @description No API key, or one that is not valid (unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description An internal error; the message gives the request id to quote */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
+                };
+            };
+            /** @description A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorDto"];
                 };
             };
         };

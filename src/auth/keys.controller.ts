@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiForbiddenResponse, ApiNoContentResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiForbiddenResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { ArrayMinSize, IsArray, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
 import type { ApiKey } from '../database/entities';
 import { CurrentCaller } from './auth.decorators';
@@ -50,12 +50,14 @@ export class KeysController {
   constructor(private readonly auth: AuthService) {}
 
   @Get()
+  @ApiOperation({ summary: 'List the tenant\'s API keys', description: 'Every key of the caller\'s tenant that is not revoked: its name, prefix, scopes and when it was made. Secrets are never shown again. Needs the admin scope.' })
   @ApiOkResponse({ type: ApiKeyListDto })
   async list(@CurrentCaller() caller: Caller): Promise<ApiKeyListDto> {
     return { items: (await this.auth.listKeys(caller.tenantId)).map(ApiKeyDto.from) };
   }
 
   @Post()
+  @ApiOperation({ summary: 'Create an API key', description: 'A new key for the caller\'s tenant with the scopes asked for (read and build by default). The secret is in this answer only: store it now. Needs the admin scope.' })
   @ApiCreatedResponse({ type: CreatedApiKeyDto, description: 'The secret is in the response, and only there.' })
   async create(@CurrentCaller() caller: Caller, @Body() body: CreateKeyDto): Promise<CreatedApiKeyDto> {
     const { key, secret } = await this.auth.createKey(caller.tenantId, body.name, body.scopes ?? DEFAULT_KEY_SCOPES);
@@ -63,6 +65,7 @@ export class KeysController {
   }
 
   @Delete(':id')
+  @ApiOperation({ summary: 'Revoke an API key', description: 'The key stops working at once (within the API\'s key cache, a few seconds at most). Needs the admin scope.' })
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'The key is revoked.' })
   async revoke(@CurrentCaller() caller: Caller, @Param('id', new ParseUUIDPipe()) id: string): Promise<void> {

@@ -1,5 +1,5 @@
 import { Controller, Get, UnauthorizedException } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, Repository } from 'typeorm';
 import { ApiKey } from '../database/entities';
@@ -30,6 +30,7 @@ export class WhoAmIController {
   constructor(@InjectRepository(ApiKey) private readonly keys: Repository<ApiKey>) {}
 
   @Get()
+  @ApiOperation({ summary: 'Who is calling', description: 'The caller\'s tenant and the key the request used, with its scopes: a quick check that a key works.' })
   @ApiOkResponse({ type: WhoAmIDto, description: 'The caller: its tenant and the key it used' })
   async get(@CurrentCaller() caller: Caller): Promise<WhoAmIDto> {
     // A key revoked (or its tenant deleted) just after this request was let in is refused as

@@ -34,6 +34,7 @@ import type { MessageEvent } from '@nestjs/common';
 import type { CreateJobDto } from './dto/create-job.dto';
 import type { JobDto, JobListDto } from './dto/job.dto';
 import { toJobDto } from './job.mapper';
+import { cursorTime, decodeCursor, encodeCursor } from '../common/cursor';
 import { checkCompilerOption, checkDefine, checkSourcePath, isTranslationUnit, normalizeLanguage } from './source-rules';
 import { checkLanguageTarget, LANGUAGES, languageSpecOf, languageToolchain, servedLanguageKey, toolchainsFor } from './languages';
 import { ArchiveError, CMAKE_OUTPUTS, cmakeRoot, listArchive } from './archive';
@@ -47,7 +48,6 @@ import { WebhooksService } from '../webhooks/webhooks.service';
 import { BuildEventListener } from './build-event-listener';
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const ISO_TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const MAX_DEFINES = 256;
 const MAX_ARGUMENT_BYTES = 64 * 1024;
@@ -277,11 +277,6 @@ const JOB_EVENTS_AFTER = prepared(
               WHERE e.job_id = $1 AND e.id > $2 ORDER BY e.id LIMIT 500) x) AS events,
           ARRAY(SELECT status FROM builds WHERE job_id = $1) AS statuses`,
 );
-
-interface Cursor {
-  createdAt: string;
-  id: string;
-}
 
 @Injectable()
 export class JobsService {
@@ -730,15 +725,7 @@ export class JobsService {
   }
 
   async list(caller: Caller, opts: { status?: JobStatus; cursor?: string; idPrefix?: string; limit: number }): Promise<JobListDto> {
-    let cursor: Cursor | null = null;
-    if (opts.cursor) {
-      try {
-        cursor = JSON.parse(Buffer.from(opts.cursor, 'base64url').toString('utf8')) as Cursor;
-        if (!UUID_RE.test(cursor.id) || !ISO_TIME_RE.test(cursor.createdAt)) throw new Error();
-      } catch {
-        throw new BadRequestException('cursor is not valid; use the nextCursor of a previous page');
-      }
-    }
+    const cursor = opts.cursor ? decodeCursor(opts.cursor) : null;
     const params: unknown[] = [caller.tenantId];
     let where = 'j.tenant_id = $1';
     if (cursor) {
@@ -757,7 +744,7 @@ export class JobsService {
     params.push(opts.limit + 1);
     const rows: { id: string; created_at: Date; created_at_text: string; language: string; status: JobStatus; builds: { id: string; target: string; status: BuildStatus }[] }[] =
       await this.db.query(
-        `SELECT j.id, j.created_at, to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at_text,
+        `SELECT j.id, j.created_at, ${cursorTime('j.created_at')} AS created_at_text,
                 COALESCE(j.source->>'language', 'onnx') AS language, s.status, s.builds
            FROM jobs j
            CROSS JOIN LATERAL (
@@ -780,7 +767,7 @@ export class JobsService {
     return {
       items: page.map((r) => ({ id: r.id, status: r.status, createdAt: new Date(r.created_at).toISOString(), language: r.language, builds: r.builds })),
       nextCursor:
-        rows.length > opts.limit && last ? Buffer.from(JSON.stringify({ createdAt: last.created_at_text, id: last.id })).toString('base64url') : null,
+        rows.length > opts.limit && last ? encodeCursor({ createdAt: last.created_at_text, id: last.id }) : null,
     };
   }
 

@@ -1,5 +1,5 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Inject, Post } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiServiceUnavailableResponse, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiServiceUnavailableResponse, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { IsObject, IsOptional, IsUUID } from 'class-validator';
 import { CurrentCaller } from '../auth/auth.decorators';
 import { RequireScope } from '../auth/scopes';
@@ -69,6 +69,7 @@ export class ModelsController {
   ) {}
 
   @Get('compilers')
+  @ApiOperation({ summary: 'List the model compilers', description: 'Each model compiler, the kinds of target it builds for, and the ONNX operators it supports, so a model can be checked before it is sent.' })
   @ApiOkResponse({ type: ModelCompilersDto, description: 'The model compilers, the kinds of target each serves and the operators each supports' })
   compilers(): ModelCompilersDto {
     // Sequence operators and Gradient are lowered to tensor operators first, for either backend.
@@ -81,6 +82,7 @@ export class ModelsController {
   }
 
   @Post('inspect')
+  @ApiOperation({ summary: 'Inspect an uploaded model', description: 'Reads an uploaded ONNX model as a job would: its inputs and outputs with their shapes (bound by inputShapes), the operators it uses, and which targets can compile them. Nothing is built.' })
   @HttpCode(200)
   @RequireScope('read') // reads an upload; changes nothing
   @ApiOkResponse({ type: ModelInspectionDto, description: 'What the model takes and gives, its operators, and whether a job with it would be accepted' })

@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { CurrentCaller } from '../auth/auth.decorators';
 import type { Caller } from '../auth/auth.service';
 import { QuotasService } from './quotas.service';
@@ -28,6 +28,7 @@ export class QuotasController {
   constructor(private readonly quotas: QuotasService) {}
 
   @Get()
+  @ApiOperation({ summary: 'Get the tenant\'s quotas and usage', description: 'Concurrent builds, stored bytes and upload size: the limits and what is in use now.' })
   @ApiOkResponse({ type: QuotasDto, description: 'The tenant\'s limits and what it uses of them now' })
   async get(@CurrentCaller() caller: Caller): Promise<QuotasDto> {
     const [limits, usage] = await Promise.all([this.quotas.limits(caller.tenantId), this.quotas.usage(caller.tenantId)]);

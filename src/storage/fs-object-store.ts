@@ -34,10 +34,10 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string, range?: { start: number; end: number }): Promise<Readable> {
     const p = this.path(key);
     await stat(p);
-    return createReadStream(p);
+    return createReadStream(p, range ? { start: range.start, end: range.end } : {});
   }
 
   async stat(key: string): Promise<ObjectInfo | null> {

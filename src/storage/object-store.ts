@@ -15,7 +15,8 @@ export interface ObjectStore {
   /** Creates the bucket or directory if missing. */
   init(): Promise<void>;
   putFile(key: string, localPath: string, contentType: string): Promise<void>;
-  get(key: string): Promise<Readable>;
+  /** The object's bytes, or those from start to end (inclusive) when a range is given. */
+  get(key: string, range?: { start: number; end: number }): Promise<Readable>;
   stat(key: string): Promise<ObjectInfo | null>;
   delete(key: string): Promise<void>;
   /** Every object under a key prefix, with when it was last written. */

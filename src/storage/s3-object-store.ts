@@ -57,9 +57,9 @@ export class S3ObjectStore implements ObjectStore {
     await this.client.fPutObject(this.bucket, key, localPath, { 'Content-Type': contentType });
   }
 
-  async get(key: string): Promise<Readable> {
+  async get(key: string, range?: { start: number; end: number }): Promise<Readable> {
     assertKey(key);
-    return this.client.getObject(this.bucket, key);
+    return range ? this.client.getPartialObject(this.bucket, key, range.start, range.end - range.start + 1) : this.client.getObject(this.bucket, key);
   }
 
   async stat(key: string): Promise<ObjectInfo | null> {

@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { TargetsService } from './targets.service';
 import { targetKind } from './catalog';
 import { LANGUAGE_SPECS, languagesFor } from '../jobs/languages';
@@ -53,6 +53,7 @@ export class TargetsController {
   constructor(private readonly targets: TargetsService) {}
 
   @Get()
+  @ApiOperation({ summary: 'List targets and presets', description: 'Every target Kiln knows, whether a live worker builds it and can verify it now (and on which runners), its toolchains, CPUs and languages; and the presets (product names such as graviton3 or h100) that stand for a target, CPU and features.' })
   @ApiOkResponse({ type: TargetCatalogDto, description: 'Every target Kiln knows, and whether a live worker can build it now' })
   async list(): Promise<TargetCatalogDto> {
     const { targets } = await this.targets.snapshot();

@@ -1,18 +1,7 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, UnsupportedMediaTypeException } from '@nestjs/common';
-import {
-  ApiBearerAuth,
-  ApiBody,
-  ApiConflictResponse,
-  ApiConsumes,
-  ApiCreatedResponse,
-  ApiNoContentResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiPayloadTooLargeResponse,
-  ApiProperty,
-  ApiQuery,
-  ApiTags,
-} from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { ApiBearerAuth, ApiBody, ApiConflictResponse, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiPayloadTooLargeResponse, ApiProperty, ApiPropertyOptional, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { CurrentCaller } from '../auth/auth.decorators';
 import type { Caller } from '../auth/auth.service';
@@ -32,6 +21,26 @@ export class UploadDto {
   }
 }
 
+export class UploadListDto {
+  @ApiProperty({ type: [UploadDto], description: 'Newest first' }) items: UploadDto[];
+  @ApiProperty({ nullable: true, type: String, description: 'Pass as cursor for the next page; null on the last page' }) nextCursor: string | null;
+}
+
+export class ListUploadsQuery {
+  @ApiPropertyOptional({ description: 'nextCursor from the previous page' })
+  @IsOptional()
+  @IsString()
+  cursor?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+}
+
 @ApiTags('uploads')
 @ApiBearerAuth()
 @Controller('v1/uploads')
@@ -39,6 +48,7 @@ export class UploadsController {
   constructor(private readonly uploads: UploadsService) {}
 
   @Post()
+  @ApiOperation({ summary: 'Upload a file', description: 'The request body is the file\'s bytes (a source file, an archive, a model, a tensor). The answer has the upload\'s id for a job to name, and the bytes\' sha256.' })
   @HttpCode(201)
   @ApiConsumes('application/octet-stream')
   @ApiBody({ schema: { type: 'string', format: 'binary' }, description: 'The file\'s bytes, streamed as the request body' })
@@ -55,7 +65,16 @@ export class UploadsController {
     return UploadDto.from(await this.uploads.create(caller, req, name, type, Number.isFinite(length) ? length : null));
   }
 
+  @Get()
+  @ApiOperation({ summary: 'List uploads', description: 'The tenant\'s uploads, newest first, a page at a time (nextCursor).' })
+  @ApiOkResponse({ type: UploadListDto })
+  async list(@CurrentCaller() caller: Caller, @Query() query: ListUploadsQuery): Promise<UploadListDto> {
+    const page = await this.uploads.list(caller, { limit: query.limit ?? 20, cursor: query.cursor });
+    return { items: page.items.map((u) => UploadDto.from(u)), nextCursor: page.nextCursor };
+  }
+
   @Get(':id')
+  @ApiOperation({ summary: 'Get an upload\'s metadata', description: 'Its file name, content type, size, sha256 and when it was made.' })
   @ApiOkResponse({ type: UploadDto })
   @ApiNotFoundResponse()
   async get(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<UploadDto> {
@@ -63,6 +82,7 @@ export class UploadsController {
   }
 
   @Delete(':id')
+  @ApiOperation({ summary: 'Delete an upload', description: 'Refused with a 409 while a job that has not finished needs it.' })
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'The upload is deleted, and its stored bytes unless something else still refers to them; the tenant\'s storage usage goes down accordingly' })
   @ApiNotFoundResponse({ description: 'No such upload for this tenant' })

@@ -16,6 +16,7 @@ import { Upload } from '../database/entities';
 import { OBJECT_STORE, objectKeys, ObjectStore } from '../storage/object-store';
 import { QuotasService } from '../quotas/quotas.service';
 import { deleteUnreferenced, recordReferences } from '../storage/references';
+import { cursorTime, decodeCursor, encodeCursor } from '../common/cursor';
 
 const FILENAME_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
 
@@ -134,6 +135,24 @@ export class UploadsService {
     });
     // After the commit: what a failure here leaves in the store, the garbage collector takes.
     await deleteUnreferenced(this.db, this.store, [key]).catch((e) => this.logger.warn(`upload ${id}: its stored object ${key} was not deleted (${(e as Error).message}); npm run gc will`));
+  }
+
+  /** The tenant's uploads, newest first, a page at a time. */
+  async list(caller: Caller, opts: { limit: number; cursor?: string }): Promise<{ items: Upload[]; nextCursor: string | null }> {
+    const cursor = opts.cursor ? decodeCursor(opts.cursor) : null;
+    const rows: (Upload & { createdAtText: string })[] = await this.uploads
+      .createQueryBuilder('u')
+      .addSelect(cursorTime('u.created_at'), 'created_at_text')
+      .where('u.tenant_id = :tenant', { tenant: caller.tenantId })
+      .andWhere(cursor ? '(u.created_at, u.id) < (CAST(:at AS timestamptz), CAST(:id AS uuid))' : 'TRUE', cursor ? { at: cursor.createdAt, id: cursor.id } : {})
+      .orderBy('u.created_at', 'DESC')
+      .addOrderBy('u.id', 'DESC')
+      .limit(opts.limit + 1)
+      .getRawAndEntities()
+      .then(({ raw, entities }) => entities.map((e, i) => Object.assign(e, { createdAtText: (raw[i] as { created_at_text: string }).created_at_text })));
+    const page = rows.slice(0, opts.limit);
+    const last = page[page.length - 1];
+    return { items: page, nextCursor: rows.length > opts.limit && last ? encodeCursor({ createdAt: last.createdAtText, id: last.id }) : null };
   }
 
   async get(caller: Caller, id: string): Promise<Upload> {

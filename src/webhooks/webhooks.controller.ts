@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { CurrentCaller } from '../auth/auth.decorators';
 import type { Caller } from '../auth/auth.service';
 import { RequireScope } from '../auth/scopes';
@@ -49,6 +49,7 @@ export class WebhookSecretController {
   constructor(private readonly webhooks: WebhooksService) {}
 
   @Get('secret')
+  @ApiOperation({ summary: 'Get the webhook signing secret', description: 'The secret that signs the tenant\'s webhook deliveries (Kiln-Signature: t=...,v1=HMAC-SHA256). Needs the admin scope.' })
   @RequireScope('admin')
   @ApiOkResponse({ type: WebhookSecretDto, description: 'The tenant\'s webhook signing secret (made now if there was none)' })
   @ApiForbiddenResponse({ description: 'The key lacks the admin scope' })
@@ -57,6 +58,7 @@ export class WebhookSecretController {
   }
 
   @Post('secret')
+  @ApiOperation({ summary: 'Rotate the webhook signing secret', description: 'A new secret signs every delivery from now on, retries included. Needs the admin scope.' })
   @HttpCode(201)
   @RequireScope('admin')
   @ApiCreatedResponse({ type: WebhookSecretDto, description: 'A new secret; it signs every delivery attempt from now on, and the old one no longer does' })
@@ -73,6 +75,7 @@ export class JobWebhooksController {
   constructor(private readonly webhooks: WebhooksService) {}
 
   @Get(':id/webhooks')
+  @ApiOperation({ summary: 'List a job\'s webhook deliveries', description: 'Each delivery attempt of the job\'s job.finished event: when, the answer\'s status, and the error if any.' })
   @ApiOkResponse({ type: WebhookDeliveryListDto, description: 'Every attempt to deliver the job\'s webhook, oldest first' })
   @ApiNotFoundResponse({ description: 'No such job for this tenant' })
   async list(@CurrentCaller() caller: Caller, @Param('id') id: string): Promise<WebhookDeliveryListDto> {
