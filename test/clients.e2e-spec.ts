@@ -160,7 +160,7 @@ describe('the kiln CLI and the GitHub Action against a running Kiln', () => {
     await writeFile(modelPath, mlp());
     const r = await run(CLI, ['compile', modelPath, '-t', 'aarch64-linux-gnu', '--shape', 'x=3,16', '--verify', '--wait', '--out', join(dir, 'model-out')], env);
     assert.equal(r.code, 0, r.stderr + r.stdout);
-    assert.match(r.stdout, /verification passed on qemu-aarch64: 1 output match the reference/);
+    assert.match(r.stdout, /verification passed on qemu-aarch64: 1 output matches the reference/);
     assert.match(await readFile(join(dir, 'model-out/aarch64-linux-gnu/model.h'), 'utf8'), /model_run/);
     // --profile verifies, waits, and prints the slowest kernels.
     const prof = await run(CLI, ['compile', modelPath, '-t', 'x86_64-linux-gnu', '--shape', 'x=3,16', '--profile', '3'], env);
@@ -183,6 +183,9 @@ describe('the kiln CLI and the GitHub Action against a running Kiln', () => {
     assert.equal(del.code, 0, del.stderr);
     assert.match(del.stdout, new RegExp(`deleted job ${job.id}`));
     assert.equal((await run(CLI, ['job', job.id], env)).code, 4, 'the job is gone');
+    const uploads = await run(CLI, ['uploads', '--limit', '100'], env);
+    assert.equal(uploads.code, 0, uploads.stderr);
+    assert.match(uploads.stdout, new RegExp(`^${job.model.uploadId}  \\S+ +\\d+  cli-mlp\\.onnx$`, 'm'));
     const upload = await run(CLI, ['delete-upload', job.model.uploadId], env);
     assert.equal(upload.code, 0, upload.stderr);
     const again = await run(CLI, ['delete-upload', job.model.uploadId], env);
@@ -288,16 +291,20 @@ describe('the kiln CLI and the GitHub Action against a running Kiln', () => {
   });
 
   describe('the GitHub Action', () => {
-    async function runAction(inputs: Record<string, string>) {
+    async function runAction(inputs: Record<string, string>, extra: { env?: Record<string, string>; files?: Record<string, string> } = {}) {
       const ws = await mkdtemp(join(dir, 'ws-'));
       await mkdir(join(ws, 'src'));
       await writeFile(join(ws, 'src/hello.c'), await readFile(join(dir, 'src/hello.c')));
       await writeFile(join(ws, 'src/warn.c'), 'int g(int x) {\n  if (x = 2) return 1;\n  return 0;\n}\n');
+      for (const [name, text] of Object.entries(extra.files ?? {})) {
+        await mkdir(join(ws, name, '..'), { recursive: true });
+        await writeFile(join(ws, name), text);
+      }
       const summary = join(ws, 'summary.md');
       const output = join(ws, 'output.txt');
       await writeFile(summary, '');
       await writeFile(output, '');
-      const envs: Record<string, string> = { GITHUB_WORKSPACE: ws, GITHUB_STEP_SUMMARY: summary, GITHUB_OUTPUT: output, RUNNER_TEMP: ws };
+      const envs: Record<string, string> = { GITHUB_WORKSPACE: ws, GITHUB_STEP_SUMMARY: summary, GITHUB_OUTPUT: output, RUNNER_TEMP: ws, ...extra.env };
       for (const [k, v] of Object.entries({ url: kiln.baseUrl, 'api-key': kiln.apiKey, ...inputs })) envs[`INPUT_${k.toUpperCase()}`] = v;
       const r = await run(ACTION_BUNDLE, [], envs, ws);
       return { ...r, ws, summary: await readFile(summary, 'utf8'), outputs: await readFile(output, 'utf8') };
@@ -312,8 +319,12 @@ describe('the kiln CLI and the GitHub Action against a running Kiln', () => {
       assert.match(r.outputs, /artifacts-dir<<.*\n.*kiln-artifacts\n/);
       assert.match(r.summary, /<h3>Kiln: succeeded<\/h3>/);
       assert.match(r.summary, /<td>aarch64-linux-gnu<\/td><td>✅ succeeded<\/td>/);
-      assert.match(r.summary, /hello\.o \([\d.]+ (B|KiB)\)/);
-      assert.match(r.stdout, /::warning title=x86_64-linux-gnu%3A warning,file=src\/warn\.c,line=2,col=9::using the result of an assignment as a condition without parentheses/);
+      // Sizes in the console's units.
+      assert.match(r.summary, /hello\.o \([\d.]+ (B|kB)\)/);
+      // A warning both targets gave is annotated once, naming both.
+      const warnings = r.stdout.match(/::warning title=[^:]*::using the result of an assignment/g) ?? [];
+      assert.equal(warnings.length, 1, r.stdout);
+      assert.match(r.stdout, /::warning title=x86_64-linux-gnu%2C aarch64-linux-gnu%3A warning,file=src\/warn\.c,line=2,col=9::using the result of an assignment as a condition without parentheses/);
       const report = JSON.parse(await readFile(join(r.ws, 'kiln-artifacts/kiln-job.json'), 'utf8'));
       assert.equal(report.status, 'succeeded');
       assert.equal(elfMachine(await readFile(join(r.ws, 'kiln-artifacts/aarch64-linux-gnu/hello.o'))), ELF_MACHINE.aarch64);
@@ -324,7 +335,7 @@ describe('the kiln CLI and the GitHub Action against a running Kiln', () => {
       const strict = await runAction(inputs);
       assert.equal(strict.code, 1);
       assert.match(strict.stdout, /::error::Kiln: a verification failed/);
-      assert.match(strict.summary, /❌ qemu-riscv64/);
+      assert.match(strict.summary, /❌ failed on qemu-riscv64/);
       const lenient = await runAction({ ...inputs, 'fail-on': 'build' });
       assert.equal(lenient.code, 0, lenient.stdout);
       assert.match(lenient.outputs, /status<<.*\nfailed\n/);
@@ -340,6 +351,45 @@ describe('the kiln CLI and the GitHub Action against a running Kiln', () => {
       const both = await runAction({ model: modelPath, files: 'src/*.c', targets: 'x86_64-linux-gnu' });
       assert.equal(both.code, 1);
       assert.match(both.stdout, /::error::Kiln: give either files .* or model/);
+    });
+
+    it('takes options, defines and include directories as the CLI does', async () => {
+      const files = { 'src/app.c': '#include "util.h"\n#ifndef ANSWER\n#error ANSWER is not defined\n#endif\nint main(void) { return util() + ANSWER - 42; }\n', 'include/util.h': 'static inline int util(void) { return 0; }\n' };
+      const r = await runAction({ files: 'src/app.c', 'include-dirs': 'include', defines: 'ANSWER=42', options: '-O2\n-std=c17', targets: 'x86_64-linux-gnu', outputs: 'executable', verify: JSON.stringify({ program: { expect: { exitCode: 0 } } }) }, { files });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.match(r.summary, /<td>x86_64-linux-gnu<\/td><td>✅ succeeded<\/td><td>✅ native/);
+      const job = JSON.parse(await readFile(join(r.ws, 'kiln-artifacts/kiln-job.json'), 'utf8'));
+      assert.deepEqual(job.source.options, ['-O2', '-std=c17', '-Iinclude']);
+      assert.deepEqual(job.source.defines, { ANSWER: '42' });
+    });
+
+    it('gives each request its own Idempotency-Key: a re-run of the same request gets its job, other files or inputs a new one', async () => {
+      const env = { GITHUB_RUN_ID: '7', GITHUB_RUN_ATTEMPT: '1', GITHUB_JOB: 'build', GITHUB_ACTION: 'kiln', GITHUB_REPOSITORY: 'o/r' };
+      const jobOf = (r: { outputs: string }) => /job-id<<.*\n([0-9a-f-]{36})\n/.exec(r.outputs)?.[1];
+      const a = await runAction({ files: 'src/hello.c', targets: 'x86_64-linux-gnu' }, { env });
+      const again = await runAction({ files: 'src/hello.c', targets: 'x86_64-linux-gnu' }, { env });
+      assert.equal(a.code, 0, a.stdout);
+      assert.equal(jobOf(again), jobOf(a));
+      // A matrix leg with another target, and a re-run with other file contents: no 422, jobs of their own.
+      const leg = await runAction({ files: 'src/hello.c', targets: 'aarch64-linux-gnu' }, { env });
+      const edited = await runAction({ files: 'src/hello.c', targets: 'x86_64-linux-gnu' }, { env, files: { 'src/hello.c': 'int main(void) { return 0; }\n' } });
+      for (const r of [leg, edited]) {
+        assert.equal(r.code, 0, r.stdout);
+        assert.notEqual(jobOf(r), jobOf(a));
+      }
+    });
+
+    it('says why a build failed in the summary, with a link to the job; fail-on: never annotates no errors', async () => {
+      const files = { 'src/bad.c': 'int f(void) {\n  return missing;\n}\n' };
+      const r = await runAction({ files: 'src/bad.c', targets: 'x86_64-linux-gnu\naarch64-linux-gnu', 'fail-on': 'never' }, { files });
+      assert.equal(r.code, 0, r.stdout);
+      assert.doesNotMatch(r.stdout, /::error/);
+      assert.match(r.stdout, /::warning title=x86_64-linux-gnu%2C aarch64-linux-gnu%3A error,file=src\/bad\.c,line=2,col=10::use of undeclared identifier 'missing'/);
+      assert.match(r.summary, /❌ failed: compiling bad\.c failed with 1 error<br><code>bad\.c:2: use of undeclared identifier 'missing'<\/code>/);
+      assert.match(r.summary, new RegExp(`<a href="${kiln.baseUrl}/jobs/[0-9a-f-]{36}">`));
+      const strict = await runAction({ files: 'src/bad.c', targets: 'x86_64-linux-gnu' }, { files });
+      assert.equal(strict.code, 1);
+      assert.match(strict.stdout, /::error title=x86_64-linux-gnu%3A error,file=src\/bad\.c/);
     });
 
     it('is bundled from its source (run `npm run build:action` when this fails)', async () => {

@@ -151,8 +151,18 @@ describe('the web console in Chromium', { skip }, () => {
     await page.locator('.uploads li[data-file="mlp.onnx"] .ok-text').waitFor();
     const shapeField = page.getByLabel('Shape of x');
     await shapeField.waitFor();
-    assert.equal(await shapeField.inputValue(), 'batch, 16');
+    // Empty with a hint, and not marked wrong before it was touched.
+    assert.equal(await shapeField.inputValue(), '');
+    assert.equal(await shapeField.getAttribute('placeholder'), '1, 16');
+    assert.equal(await shapeField.getAttribute('aria-invalid'), 'false');
+    await shapeField.fill('2, b');
+    await shapeField.blur();
+    assert.equal(await shapeField.getAttribute('aria-invalid'), 'true');
     await shapeField.fill('2, 16');
+    // AMD GPUs have no model compiler: disabled, saying so, before anything is sent.
+    const amd = page.locator('label[data-target="gfx942"]');
+    assert.equal(await page.locator('#target-gfx942').isDisabled(), true);
+    assert.match(await amd.innerText(), /has no model compiler/);
     // The model view: inputs and outputs with their inferred shapes, operators, support per target.
     const view = page.getByTestId('model-view');
     await view.locator('tr', { hasText: 'output' }).filter({ hasText: '[2, 10]' }).waitFor();
@@ -207,8 +217,19 @@ describe('the web console in Chromium', { skip }, () => {
       assert.equal(await plot.count(), 1);
       const bars = await plot.locator('g.bar').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-count'))));
       assert.equal(bars.reduce((a, b) => a + b, 0), 20, 'the histogram counts every element of the [2, 10] output');
+      // Every label (the atol line's too) lies inside the plot: none is clipped at its edge.
+      const clipped = await plot.evaluate((svg) => {
+        const box = svg.getBoundingClientRect();
+        return [...svg.querySelectorAll('text')].filter((t) => { const r = t.getBoundingClientRect(); return r.left < box.left - 0.5 || r.right > box.right + 0.5; }).map((t) => t.textContent);
+      });
+      assert.deepEqual(clipped, []);
       const sizes = await panel.locator('[data-testid="artifacts"] td.num').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-size'))));
       assert.ok(sizes.length >= 4 && sizes.every((s) => s > 0));
+      // The weights are raw bytes: labelled so, and not offered as text to view.
+      const weights = panel.locator('[data-testid="artifacts"] tr[data-artifact="model.weights.bin"]');
+      assert.equal(await weights.locator('td').nth(1).innerText(), 'weights');
+      assert.equal(await weights.getByRole('button', { name: /^View/ }).count(), 0);
+      assert.equal(await weights.getByRole('button', { name: /^Download/ }).count(), 1);
       // The profile: a bar per kernel (the MLP's four fit under the chart's top), and every kernel in the table.
       const profile = report.getByTestId('profile');
       assert.match(await profile.innerText(), new RegExp(t === 'x86_64-linux-gnu' ? 'native, median of 20 runs' : t === 'wasm32-wasi' ? 'wasm, median of 3 runs' : 'emulated, median of 3 runs'));
@@ -398,6 +419,35 @@ describe('the web console in Chromium', { skip }, () => {
     await ctx.close();
   });
 
+  it('opens a job link in a new tab: after sign-in the linked page, and with "Remember this browser" no sign-in at all', async () => {
+    const ctx = await newContext();
+    const first = await ctx.newPage();
+    await first.goto(`/jobs/${modelJobId}`);
+    await first.getByLabel('API key').fill(kiln.apiKey);
+    await first.getByRole('button', { name: 'Sign in' }).click();
+    await first.locator('h1 .badge[data-status="succeeded"]').waitFor();
+    assert.equal(new URL(first.url()).pathname, `/jobs/${modelJobId}`, 'the linked page, not the jobs list');
+    // Not remembered: another tab asks again.
+    const second = await ctx.newPage();
+    await second.goto(`/jobs/${modelJobId}`);
+    await second.getByLabel('API key').waitFor();
+    await second.getByLabel('API key').fill(kiln.apiKey);
+    await second.getByLabel('Remember this browser').check();
+    await second.getByRole('button', { name: 'Sign in' }).click();
+    await second.locator('h1 .badge[data-status="succeeded"]').waitFor();
+    // Remembered: a third tab opens the job at once.
+    const third = await ctx.newPage();
+    await third.goto(`/jobs/${modelJobId}`);
+    await third.locator('h1 .badge[data-status="succeeded"]').waitFor();
+    assert.equal(await third.getByLabel('API key').count(), 0);
+    // Signing out forgets it everywhere.
+    await third.getByRole('button', { name: 'Sign out' }).click();
+    const fourth = await ctx.newPage();
+    await fourth.goto(`/jobs/${modelJobId}`);
+    await fourth.getByLabel('API key').waitFor();
+    await ctx.close();
+  });
+
   it('fits a phone and works from the keyboard', async () => {
     const ctx = await newContext({ width: 390, height: 844 });
     const p = await ctx.newPage();
@@ -414,6 +464,13 @@ describe('the web console in Chromium', { skip }, () => {
       390,
     );
     assert.ok(overflow <= 0, `the job page is ${overflow}px wider than the phone: ${wide.join(', ')}`);
+    // Every artifact's actions are on screen without scrolling sideways.
+    const actions = await p.locator('[data-testid="artifacts"] td.actions .btn').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().right));
+    assert.ok(actions.length > 0);
+    assert.ok(actions.every((r) => r <= 390), `artifact buttons end at ${actions.join(', ')} px`);
+    // The error plot's labels are drawn at a readable size.
+    const ticks = await p.locator('.plot .tick').evaluateAll((els) => els.map((e) => e.getBoundingClientRect().height));
+    assert.ok(ticks.length > 0 && Math.min(...ticks) >= 10, `plot labels ${Math.min(...ticks).toFixed(1)} px high`);
     await shot(p, '12-phone-job');
     // Tabs: arrow keys move between targets.
     await p.locator('.tab[aria-selected="true"]').focus();

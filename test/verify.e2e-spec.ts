@@ -218,7 +218,7 @@ void scale(int n, const double *x, double *y) {
       for (const a of bundle) await writeFile(join(dir, a.name.replace('verify/', '')), await download(kiln, a.id));
       const cli = spawnSync(process.execPath, [join(__dirname, '../workers/verify/cli.js'), dir], { encoding: 'utf8' });
       assert.equal(cli.status, 0, cli.stderr + cli.stdout);
-      assert.match(cli.stdout, /^PASSED \(qemu-riscv64\): 1 output match the reference/);
+      assert.match(cli.stdout, /^PASSED \(qemu-riscv64\): 1 output matches the reference/);
       const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8'));
       assert.equal(report.outputs[0].count, 1000);
       // Tampered expectations are caught.

@@ -1,9 +1,11 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import * as core from '@actions/core';
 import * as glob from '@actions/glob';
 import { CreateJob, Job, KilnClient, KilnError } from '../sdk';
 import { collectSource, downloadArtifacts, outcomeOf, parseShapes, parseTolerance, uploadModel, UsageError } from '../sdk/project';
+import { formatBytes } from '../../console/src/lib/format';
 
 function list(text: string): string[] {
   return text
@@ -12,8 +14,33 @@ function list(text: string): string[] {
     .filter(Boolean);
 }
 
-function fmtBytes(n: number): string {
-  return n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
+/** Lines of an input, each trimmed, blank ones dropped (options may hold commas, so only newlines split them). */
+function lines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * The Idempotency-Key of this step: the run, its attempt, the job and step, and a digest of what
+ * the request is made of (each file's path and bytes, and the inputs). A re-run of the same
+ * attempt gets its job back; two matrix legs, or a re-run with other files, are other requests
+ * and get keys of their own.
+ */
+export function idempotencyKey(env: NodeJS.ProcessEnv, digest: string): string | undefined {
+  if (!env.GITHUB_RUN_ID) return undefined;
+  return `gh-${env.GITHUB_REPOSITORY}-${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT}-${env.GITHUB_JOB}-${env.GITHUB_ACTION}`.slice(0, 180) + `-${digest.slice(0, 32)}`;
+}
+
+async function requestDigest(files: string[], base: string, rest: unknown): Promise<string> {
+  const h = createHash('sha256');
+  for (const f of [...files].sort()) {
+    h.update(`${relative(base, f).split(sep).join('/')}\0`);
+    h.update(createHash('sha256').update(await readFile(f)).digest('hex'));
+  }
+  h.update(JSON.stringify(rest));
+  return h.digest('hex');
 }
 
 /** The verify input: false, true (run main), or a JSON verify object. */
@@ -42,20 +69,28 @@ function modelVerifyInput(text: string, tolerance: string): CreateJob['verify'] 
   return (tolerance ? { tolerance: parseTolerance(tolerance) } : true) as CreateJob['verify'];
 }
 
+function escapeHtml(t: string): string {
+  return t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
 function summaryRows(job: Job, sizes: Map<string, number>): { data: string; header?: boolean }[][] {
   const header = ['Target', 'Status', 'Verification', 'Artifacts'].map((data) => ({ data, header: true }));
   return [
     header,
     ...job.builds.map((b) => {
       const v = b.verification;
+      const mark = !v ? '' : v.status === 'passed' ? '✅' : v.status === 'not-run' ? '⚪' : '❌';
       const verification = !v
         ? '—'
-        : `${v.status === 'passed' ? '✅' : '❌'} ${v.runner}${v.outputs.length ? `, max abs error ${v.outputs.reduce((m, o) => Math.max(m, o.maxAbsError), 0).toPrecision(3)}` : ''}`;
+        : `${mark} ${v.status === 'passed' ? v.runner : `${v.status} on ${v.runner}`}${v.outputs.length ? `, max abs error ${v.outputs.reduce((m, o) => Math.max(m, o.maxAbsError), 0).toPrecision(3)}` : ''}`;
       const artifacts = b.artifacts
         .filter((a) => a.kind !== 'bundle')
-        .map((a) => `${a.name} (${fmtBytes(sizes.get(a.id) ?? a.size)})`)
+        .map((a) => `${a.name} (${formatBytes(sizes.get(a.id) ?? a.size)})`)
         .join('<br>');
-      const status = `${b.status === 'succeeded' ? '✅' : b.status === 'failed' ? '❌' : '⊘'} ${b.status}${b.statusReason ? `: ${b.statusReason}` : ''}`;
+      // A failed build says why: its reason and its first errors, not only how many there were.
+      const errors = b.status === 'failed' ? b.diagnostics.filter((d) => d.severity === 'error' || d.severity === 'fatal').slice(0, 3) : [];
+      const detail = errors.map((d) => `<br><code>${escapeHtml(`${d.file ?? ''}${d.line ? `:${d.line}` : ''}${d.file ? ': ' : ''}${d.message}`)}</code>`).join('');
+      const status = `${b.status === 'succeeded' ? '✅' : b.status === 'failed' ? '❌' : '⊘'} ${b.status}${b.statusReason ? `: ${escapeHtml(b.statusReason)}` : ''}${detail}`;
       return [{ data: `${b.target.requested}` }, { data: status }, { data: verification }, { data: artifacts || '—' }];
     }),
   ];
@@ -72,29 +107,50 @@ export async function runAction(): Promise<void> {
   if (Boolean(modelPath) === patterns.length > 0) throw new UsageError('give either files (globs of C or C++ sources) or model (an .onnx file)');
   const targets = list(core.getInput('targets', { required: true }));
   const outputs = list(core.getInput('outputs'));
+  const options = lines(core.getInput('options'));
+  const defines = lines(core.getInput('defines'));
+  const includeDirs = list(core.getInput('include-dirs'));
   const downloadDir = core.getInput('download-dir') || 'kiln-artifacts';
   const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
 
   const kiln = new KilnClient({ url, apiKey, userAgent: 'kiln-github-action', onRetry: ({ reason, delayMs }) => core.info(`Kiln: ${reason}; retrying in ${Math.round(delayMs)} ms`) });
   let base = workspace;
   let body: CreateJob;
+  let sent: string[];
   if (modelPath) {
+    if (options.length || defines.length || includeDirs.length) throw new UsageError('options, defines and include-dirs apply to source files, not to a model');
     const shapes = core.getInput('input-shapes').split('\n').map((l) => l.trim()).filter(Boolean);
-    body = { model: await uploadModel(kiln, resolve(workspace, modelPath)), targets, ...(shapes.length ? { inputShapes: parseShapes(shapes) } : {}), ...(outputs.length ? { outputs: outputs as CreateJob['outputs'] } : {}) };
+    sent = [resolve(workspace, modelPath)];
+    body = { model: await uploadModel(kiln, sent[0]), targets, ...(shapes.length ? { inputShapes: parseShapes(shapes) } : {}), ...(outputs.length ? { outputs: outputs as CreateJob['outputs'] } : {}) };
   } else {
-    const files = await (await glob.create(patterns.join('\n'), { matchDirectories: false })).glob();
+    // The headers of each include directory go with the files, so that -I finds them.
+    const includeGlobs = includeDirs.map((d) => `${resolve(workspace, d)}/**`);
+    const files = await (await glob.create([...patterns, ...includeGlobs].join('\n'), { matchDirectories: false })).glob();
     if (files.length === 0) throw new UsageError(`no files match ${patterns.join(', ')}`);
     const collected = await collectSource(kiln, files, { language: core.getInput('language') || undefined });
     base = collected.base;
+    sent = files;
     const { base: _b, ...source } = collected;
+    const includes = includeDirs.map((d) => {
+      const rel = relative(base, resolve(workspace, d)).split(sep).join('/');
+      if (rel.startsWith('..')) throw new UsageError(`include-dirs: ${d} is outside the files sent (they are relative to ${relative(workspace, base) || '.'})`);
+      return `-I${rel || '.'}`;
+    });
+    if (options.length || includes.length) source.options = [...options, ...includes];
+    if (defines.length) {
+      source.defines = {};
+      for (const d of defines) {
+        const i = d.indexOf('=');
+        source.defines[i < 0 ? d : d.slice(0, i)] = i < 0 ? '1' : d.slice(i + 1);
+      }
+    }
     body = { source, targets, ...(outputs.length ? { outputs: outputs as CreateJob['outputs'] } : {}) };
   }
   const verify = modelPath ? modelVerifyInput(core.getInput('verify'), core.getInput('tolerance')) : verifyInput(core.getInput('verify'), core.getInput('tolerance'));
   if (verify !== undefined) body.verify = verify;
 
-  // A re-run of the same workflow attempt returns the same job instead of creating another.
-  const e = process.env;
-  const key = e.GITHUB_RUN_ID ? `gh-${e.GITHUB_REPOSITORY}-${e.GITHUB_RUN_ID}-${e.GITHUB_RUN_ATTEMPT}-${e.GITHUB_JOB}-${e.GITHUB_ACTION}`.slice(0, 200) : undefined;
+  const { source: _s, model: _m, ...inputs } = body;
+  const key = core.getInput('idempotency-key') || idempotencyKey(process.env, await requestDigest(sent, base, { inputs, options: body.source?.options, defines: body.source?.defines, language: body.source?.language, shapes: body.inputShapes }));
   let job = await kiln.createJob(body, key);
   core.setOutput('job-id', job.id);
   core.info(`Kiln job ${job.id}: ${job.builds.map((b) => b.target.requested).join(', ')}`);
@@ -102,16 +158,26 @@ export async function runAction(): Promise<void> {
     onUpdate: (j) => core.info(j.builds.map((b) => `${b.target.requested}: ${b.status}`).join(', ')),
   });
 
-  // Diagnostics become annotations on the files they name.
+  // Diagnostics become annotations on the files they name: one per diagnostic, naming every
+  // target that gave it. With fail-on: never nothing is an error: the step does not fail.
+  const error = failOn === 'never' ? core.warning : core.error;
+  const seen = new Map<string, { d: Job['builds'][number]['diagnostics'][number]; targets: string[] }>();
   for (const b of job.builds) {
     for (const d of b.diagnostics) {
-      const file = d.file ? relative(workspace, join(base, d.file)).split(sep).join('/') : undefined;
-      const props = { title: `${b.target.requested}: ${d.severity}`, file, startLine: d.line ?? undefined, startColumn: d.column ?? undefined };
-      if (d.severity === 'error' || d.severity === 'fatal') core.error(d.message, props);
-      else if (d.severity === 'warning') core.warning(d.message, props);
+      if (!['error', 'fatal', 'warning'].includes(d.severity)) continue;
+      const k = JSON.stringify([d.file, d.line, d.column, d.severity, d.message]);
+      const entry = seen.get(k) ?? seen.set(k, { d, targets: [] }).get(k)!;
+      entry.targets.push(b.target.requested);
     }
-    if (b.status === 'failed') core.error(`${b.target.requested}: ${b.statusReason ?? 'failed'}`, { title: 'Kiln build failed' });
   }
+  for (const { d, targets: on } of seen.values()) {
+    const file = d.file ? relative(workspace, join(base, d.file)).split(sep).join('/') : undefined;
+    const props = { title: `${on.join(', ')}: ${d.severity}`, file, startLine: d.line ?? undefined, startColumn: d.column ?? undefined };
+    if (d.severity === 'warning') core.warning(d.message, props);
+    else error(d.message, props);
+  }
+  const consoleUrl = `${url.replace(/\/+$/, '')}/jobs/${job.id}`;
+  for (const b of job.builds) if (b.status === 'failed') error(`${b.target.requested}: ${b.statusReason ?? 'failed'} (${consoleUrl})`, { title: 'Kiln build failed' });
 
   const dir = resolve(workspace, downloadDir);
   await mkdir(dir, { recursive: true });
@@ -126,9 +192,10 @@ export async function runAction(): Promise<void> {
   await core.summary
     .addHeading(`Kiln: ${job.status}`, 3)
     .addTable(summaryRows(job, sizes))
-    .addRaw(`<p>Job <code>${job.id}</code>; ${downloaded.length} file(s) in <code>${relative(workspace, dir) || '.'}</code>.</p>`, true)
+    .addRaw(`<p>Job <a href="${escapeHtml(consoleUrl)}"><code>${job.id}</code></a>; ${downloaded.length} file(s) in <code>${relative(workspace, dir) || '.'}</code>.</p>`, true)
     .write();
 
+  core.setOutput('url', consoleUrl);
   const outcome = outcomeOf(job);
   if (outcome === 'succeeded' || failOn === 'never') return;
   if (outcome === 'build-failed') core.setFailed(`Kiln: a build failed (job ${job.id})`);

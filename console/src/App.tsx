@@ -20,10 +20,10 @@ export function App() {
     setAuth({ state: 'out', notice: notice ?? null });
   }, []);
 
-  const signIn = useCallback(async (key: string) => {
+  const signIn = useCallback(async (key: string, remember = false) => {
     const api = makeApi(key, () => undefined);
     const whoami = await unwrap(api.GET('/v1/whoami'));
-    keyStore.set(key);
+    keyStore.set(key, remember);
     setAuth({ state: 'in', key, whoami });
   }, []);
 

@@ -18,9 +18,20 @@ export function useSession(): Session {
 
 const KEY = 'kiln.apiKey';
 
-/** The key lives in sessionStorage only: gone when the tab closes, never sent anywhere but the API. */
+/**
+ * The key lives in sessionStorage (gone when the tab closes), and in localStorage too only when
+ * the user asks this browser to remember it (then every tab of this site has it, until Sign out).
+ * It is never sent anywhere but the API.
+ */
 export const keyStore = {
-  get: () => sessionStorage.getItem(KEY),
-  set: (k: string) => sessionStorage.setItem(KEY, k),
-  clear: () => sessionStorage.removeItem(KEY),
+  get: () => sessionStorage.getItem(KEY) ?? localStorage.getItem(KEY),
+  set: (k: string, remember = false) => {
+    sessionStorage.setItem(KEY, k);
+    if (remember) localStorage.setItem(KEY, k);
+  },
+  remembered: () => localStorage.getItem(KEY) !== null,
+  clear: () => {
+    sessionStorage.removeItem(KEY);
+    localStorage.removeItem(KEY);
+  },
 };

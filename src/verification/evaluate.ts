@@ -69,7 +69,7 @@ export function evaluateKernel(m: BundleManifest, run: RunOutcome, expected: Buf
     const worst = comparisons.reduce((a, c) => (c.maxAbsError > a.maxAbsError ? c : a), comparisons[0]);
     const weak = comparisons.filter((c) => c.weak).map((c) => c.name);
     const caveat = weak.length ? `; a weak check of ${weak.join(', ')}: ${weak.length > 1 ? 'their' : 'its'} reference values lie within atol of zero` : '';
-    return report('passed', `${comparisons.length} output${comparisons.length > 1 ? 's' : ''} match the reference on ${base.runner} (max abs error ${fmt(worst?.maxAbsError ?? 0)}, max ${worst?.maxUlp ?? 0} ulp)${caveat}`, comparisons);
+    return report('passed', `${comparisons.length === 1 ? '1 output matches' : `${comparisons.length} outputs match`} the reference on ${base.runner} (max abs error ${fmt(worst?.maxAbsError ?? 0)}, max ${worst?.maxUlp ?? 0} ulp)${caveat}`, comparisons);
   }
   const c = failed[0];
   const t = c.tolerance;

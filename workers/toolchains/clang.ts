@@ -28,6 +28,7 @@ export const CONTENT_TYPES: Record<ArtifactKind, string> = {
   header: 'text/x-c; charset=utf-8',
   'c-source': 'text/x-c; charset=utf-8',
   metadata: 'application/json',
+  weights: 'application/octet-stream',
   object: 'application/x-object',
   executable: 'application/x-executable',
   shared: 'application/x-sharedlib',

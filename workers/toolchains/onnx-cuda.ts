@@ -36,7 +36,7 @@ export async function compileCudaModelBuild(req: CompileRequest, bytes: Uint8Arr
   const artifacts: ProducedArtifact[] = [
     { kind: 'header', name: 'model.h', hostPath: join(req.workdir, 'src/model.h'), contentType: CONTENT_TYPES.header },
     { kind: 'c-source', name: 'model.cu', hostPath: join(req.workdir, 'src/model.cu'), contentType: CONTENT_TYPES['c-source'] },
-    { kind: 'c-source', name: 'model.weights.bin', hostPath: join(req.workdir, 'src/model.weights.bin'), contentType: 'application/octet-stream' },
+    { kind: 'weights', name: 'model.weights.bin', hostPath: join(req.workdir, 'src/model.weights.bin'), contentType: 'application/octet-stream' },
     { kind: 'metadata', name: 'model.json', hostPath: join(req.workdir, 'src/model.json'), contentType: CONTENT_TYPES.metadata },
   ];
   const { outputs } = req;

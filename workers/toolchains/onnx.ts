@@ -149,7 +149,7 @@ export async function compileModelBuild(req: CompileRequest, exec: SandboxExecut
   const artifacts: ProducedArtifact[] = [
     { kind: 'header', name: 'model.h', hostPath: join(req.workdir, 'src/model.h'), contentType: CONTENT_TYPES.header },
     { kind: 'c-source', name: 'model.c', hostPath: join(req.workdir, 'src/model.c'), contentType: CONTENT_TYPES['c-source'] },
-    { kind: 'c-source', name: 'model.weights.bin', hostPath: join(req.workdir, 'src/model.weights.bin'), contentType: 'application/octet-stream' },
+    { kind: 'weights', name: 'model.weights.bin', hostPath: join(req.workdir, 'src/model.weights.bin'), contentType: 'application/octet-stream' },
     { kind: 'metadata', name: 'model.json', hostPath: join(req.workdir, 'src/model.json'), contentType: CONTENT_TYPES.metadata },
   ];
   await mkdirOpen(req.workdir, 'out/obj');

@@ -1641,24 +1641,24 @@ var require_HeaderParser = __commonJS({
       if (this.npairs === this.maxHeaderPairs) {
         return;
       }
-      const lines = this.buffer.split(RE_CRLF);
-      const len = lines.length;
+      const lines2 = this.buffer.split(RE_CRLF);
+      const len = lines2.length;
       let m, h;
       for (var i = 0; i < len; ++i) {
-        if (lines[i].length === 0) {
+        if (lines2[i].length === 0) {
           continue;
         }
-        if (lines[i][0] === "	" || lines[i][0] === " ") {
+        if (lines2[i][0] === "	" || lines2[i][0] === " ") {
           if (h) {
-            this.header[h][this.header[h].length - 1] += lines[i];
+            this.header[h][this.header[h].length - 1] += lines2[i];
             continue;
           }
         }
-        const posColon = lines[i].indexOf(":");
+        const posColon = lines2[i].indexOf(":");
         if (posColon === -1 || posColon === 0) {
           return;
         }
-        m = RE_HDR.exec(lines[i]);
+        m = RE_HDR.exec(lines2[i]);
         h = m[1].toLowerCase();
         this.header[h] = this.header[h] || [];
         this.header[h].push(m[2] || "");
@@ -21840,8 +21840,8 @@ var require_internal_globber = __commonJS({
             patterns = patterns.replace(/\r\n/g, "\n");
             patterns = patterns.replace(/\r/g, "\n");
           }
-          const lines = patterns.split("\n").map((x) => x.trim());
-          for (const line of lines) {
+          const lines2 = patterns.split("\n").map((x) => x.trim());
+          for (const line of lines2) {
             if (!line || line.startsWith("#")) {
               continue;
             } else {
@@ -22088,9 +22088,11 @@ var require_glob = __commonJS({
 // clients/action/main.ts
 var main_exports = {};
 __export(main_exports, {
+  idempotencyKey: () => idempotencyKey,
   runAction: () => runAction
 });
 module.exports = __toCommonJS(main_exports);
+var import_node_crypto2 = require("node:crypto");
 var import_promises2 = require("node:fs/promises");
 var import_node_path2 = require("node:path");
 var core = __toESM(require_core());
@@ -22652,8 +22654,8 @@ var KilnClient = class {
     return this.call(this.api.GET("/v1/targets"));
   }
   /** Creates a job. An idempotency key is always sent, so retries return the same job. */
-  createJob(body, idempotencyKey = (0, import_node_crypto.randomUUID)()) {
-    return this.call(this.api.POST("/v1/jobs", { body, params: { header: { "Idempotency-Key": idempotencyKey } } }));
+  createJob(body, idempotencyKey2 = (0, import_node_crypto.randomUUID)()) {
+    return this.call(this.api.POST("/v1/jobs", { body, params: { header: { "Idempotency-Key": idempotencyKey2 } } }));
   }
   getJob(id) {
     return this.call(this.api.GET("/v1/jobs/{id}", { params: { path: { id } } }));
@@ -22667,6 +22669,10 @@ var KilnClient = class {
   /** Deletes a finished job with its builds, artifacts and reports (a 409 while builds run: cancel first). */
   async deleteJob(id) {
     await this.call(this.api.DELETE("/v1/jobs/{id}", { params: { path: { id }, query: { purge: true } } }));
+  }
+  /** The tenant's uploads, newest first. */
+  listUploads(query = {}) {
+    return this.call(this.api.GET("/v1/uploads", { params: { query } }));
   }
   /** Deletes an upload (a 409 while an unfinished job needs it). */
   async deleteUpload(id) {
@@ -22873,12 +22879,39 @@ function outcomeOf(job) {
   return "canceled";
 }
 
+// console/src/lib/format.ts
+function formatBytes(n) {
+  if (!Number.isFinite(n) || n < 0) return "\u2014";
+  if (n < 1e3) return `${n} B`;
+  const units = ["kB", "MB", "GB", "TB"];
+  let v = n;
+  let u = -1;
+  do {
+    v /= 1e3;
+    u++;
+  } while (v >= 999.95 && u < units.length - 1);
+  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[u]}`;
+}
+
 // clients/action/main.ts
 function list(text) {
   return text.split(/[\n,]/).map((s) => s.trim()).filter(Boolean);
 }
-function fmtBytes(n) {
-  return n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
+function lines(text) {
+  return text.split("\n").map((s) => s.trim()).filter(Boolean);
+}
+function idempotencyKey(env, digest) {
+  if (!env.GITHUB_RUN_ID) return void 0;
+  return `gh-${env.GITHUB_REPOSITORY}-${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT}-${env.GITHUB_JOB}-${env.GITHUB_ACTION}`.slice(0, 180) + `-${digest.slice(0, 32)}`;
+}
+async function requestDigest(files, base, rest) {
+  const h = (0, import_node_crypto2.createHash)("sha256");
+  for (const f of [...files].sort()) {
+    h.update(`${(0, import_node_path2.relative)(base, f).split(import_node_path2.sep).join("/")}\0`);
+    h.update((0, import_node_crypto2.createHash)("sha256").update(await (0, import_promises2.readFile)(f)).digest("hex"));
+  }
+  h.update(JSON.stringify(rest));
+  return h.digest("hex");
 }
 function verifyInput(text, tolerance) {
   const t = text.trim();
@@ -22902,15 +22935,21 @@ function modelVerifyInput(text, tolerance) {
   if (t !== "true") throw new UsageError("for a model, verify is true or false (compare with ONNX Runtime)");
   return tolerance ? { tolerance: parseTolerance(tolerance) } : true;
 }
+function escapeHtml(t) {
+  return t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
 function summaryRows(job, sizes) {
   const header = ["Target", "Status", "Verification", "Artifacts"].map((data) => ({ data, header: true }));
   return [
     header,
     ...job.builds.map((b) => {
       const v = b.verification;
-      const verification = !v ? "\u2014" : `${v.status === "passed" ? "\u2705" : "\u274C"} ${v.runner}${v.outputs.length ? `, max abs error ${v.outputs.reduce((m, o) => Math.max(m, o.maxAbsError), 0).toPrecision(3)}` : ""}`;
-      const artifacts = b.artifacts.filter((a) => a.kind !== "bundle").map((a) => `${a.name} (${fmtBytes(sizes.get(a.id) ?? a.size)})`).join("<br>");
-      const status = `${b.status === "succeeded" ? "\u2705" : b.status === "failed" ? "\u274C" : "\u2298"} ${b.status}${b.statusReason ? `: ${b.statusReason}` : ""}`;
+      const mark = !v ? "" : v.status === "passed" ? "\u2705" : v.status === "not-run" ? "\u26AA" : "\u274C";
+      const verification = !v ? "\u2014" : `${mark} ${v.status === "passed" ? v.runner : `${v.status} on ${v.runner}`}${v.outputs.length ? `, max abs error ${v.outputs.reduce((m, o) => Math.max(m, o.maxAbsError), 0).toPrecision(3)}` : ""}`;
+      const artifacts = b.artifacts.filter((a) => a.kind !== "bundle").map((a) => `${a.name} (${formatBytes(sizes.get(a.id) ?? a.size)})`).join("<br>");
+      const errors = b.status === "failed" ? b.diagnostics.filter((d) => d.severity === "error" || d.severity === "fatal").slice(0, 3) : [];
+      const detail = errors.map((d) => `<br><code>${escapeHtml(`${d.file ?? ""}${d.line ? `:${d.line}` : ""}${d.file ? ": " : ""}${d.message}`)}</code>`).join("");
+      const status = `${b.status === "succeeded" ? "\u2705" : b.status === "failed" ? "\u274C" : "\u2298"} ${b.status}${b.statusReason ? `: ${escapeHtml(b.statusReason)}` : ""}${detail}`;
       return [{ data: `${b.target.requested}` }, { data: status }, { data: verification }, { data: artifacts || "\u2014" }];
     })
   ];
@@ -22926,41 +22965,71 @@ async function runAction() {
   if (Boolean(modelPath) === patterns.length > 0) throw new UsageError("give either files (globs of C or C++ sources) or model (an .onnx file)");
   const targets = list(core.getInput("targets", { required: true }));
   const outputs = list(core.getInput("outputs"));
+  const options = lines(core.getInput("options"));
+  const defines = lines(core.getInput("defines"));
+  const includeDirs = list(core.getInput("include-dirs"));
   const downloadDir = core.getInput("download-dir") || "kiln-artifacts";
   const workspace = process.env.GITHUB_WORKSPACE ?? process.cwd();
   const kiln = new KilnClient({ url, apiKey, userAgent: "kiln-github-action", onRetry: ({ reason, delayMs }) => core.info(`Kiln: ${reason}; retrying in ${Math.round(delayMs)} ms`) });
   let base = workspace;
   let body;
+  let sent;
   if (modelPath) {
+    if (options.length || defines.length || includeDirs.length) throw new UsageError("options, defines and include-dirs apply to source files, not to a model");
     const shapes = core.getInput("input-shapes").split("\n").map((l) => l.trim()).filter(Boolean);
-    body = { model: await uploadModel(kiln, (0, import_node_path2.resolve)(workspace, modelPath)), targets, ...shapes.length ? { inputShapes: parseShapes(shapes) } : {}, ...outputs.length ? { outputs } : {} };
+    sent = [(0, import_node_path2.resolve)(workspace, modelPath)];
+    body = { model: await uploadModel(kiln, sent[0]), targets, ...shapes.length ? { inputShapes: parseShapes(shapes) } : {}, ...outputs.length ? { outputs } : {} };
   } else {
-    const files = await (await glob.create(patterns.join("\n"), { matchDirectories: false })).glob();
+    const includeGlobs = includeDirs.map((d) => `${(0, import_node_path2.resolve)(workspace, d)}/**`);
+    const files = await (await glob.create([...patterns, ...includeGlobs].join("\n"), { matchDirectories: false })).glob();
     if (files.length === 0) throw new UsageError(`no files match ${patterns.join(", ")}`);
     const collected = await collectSource(kiln, files, { language: core.getInput("language") || void 0 });
     base = collected.base;
+    sent = files;
     const { base: _b, ...source } = collected;
+    const includes = includeDirs.map((d) => {
+      const rel = (0, import_node_path2.relative)(base, (0, import_node_path2.resolve)(workspace, d)).split(import_node_path2.sep).join("/");
+      if (rel.startsWith("..")) throw new UsageError(`include-dirs: ${d} is outside the files sent (they are relative to ${(0, import_node_path2.relative)(workspace, base) || "."})`);
+      return `-I${rel || "."}`;
+    });
+    if (options.length || includes.length) source.options = [...options, ...includes];
+    if (defines.length) {
+      source.defines = {};
+      for (const d of defines) {
+        const i = d.indexOf("=");
+        source.defines[i < 0 ? d : d.slice(0, i)] = i < 0 ? "1" : d.slice(i + 1);
+      }
+    }
     body = { source, targets, ...outputs.length ? { outputs } : {} };
   }
   const verify = modelPath ? modelVerifyInput(core.getInput("verify"), core.getInput("tolerance")) : verifyInput(core.getInput("verify"), core.getInput("tolerance"));
   if (verify !== void 0) body.verify = verify;
-  const e = process.env;
-  const key = e.GITHUB_RUN_ID ? `gh-${e.GITHUB_REPOSITORY}-${e.GITHUB_RUN_ID}-${e.GITHUB_RUN_ATTEMPT}-${e.GITHUB_JOB}-${e.GITHUB_ACTION}`.slice(0, 200) : void 0;
+  const { source: _s, model: _m, ...inputs } = body;
+  const key = core.getInput("idempotency-key") || idempotencyKey(process.env, await requestDigest(sent, base, { inputs, options: body.source?.options, defines: body.source?.defines, language: body.source?.language, shapes: body.inputShapes }));
   let job = await kiln.createJob(body, key);
   core.setOutput("job-id", job.id);
   core.info(`Kiln job ${job.id}: ${job.builds.map((b) => b.target.requested).join(", ")}`);
   job = await kiln.waitForJob(job.id, {
     onUpdate: (j) => core.info(j.builds.map((b) => `${b.target.requested}: ${b.status}`).join(", "))
   });
+  const error2 = failOn === "never" ? core.warning : core.error;
+  const seen = /* @__PURE__ */ new Map();
   for (const b of job.builds) {
     for (const d of b.diagnostics) {
-      const file = d.file ? (0, import_node_path2.relative)(workspace, (0, import_node_path2.join)(base, d.file)).split(import_node_path2.sep).join("/") : void 0;
-      const props = { title: `${b.target.requested}: ${d.severity}`, file, startLine: d.line ?? void 0, startColumn: d.column ?? void 0 };
-      if (d.severity === "error" || d.severity === "fatal") core.error(d.message, props);
-      else if (d.severity === "warning") core.warning(d.message, props);
+      if (!["error", "fatal", "warning"].includes(d.severity)) continue;
+      const k = JSON.stringify([d.file, d.line, d.column, d.severity, d.message]);
+      const entry = seen.get(k) ?? seen.set(k, { d, targets: [] }).get(k);
+      entry.targets.push(b.target.requested);
     }
-    if (b.status === "failed") core.error(`${b.target.requested}: ${b.statusReason ?? "failed"}`, { title: "Kiln build failed" });
   }
+  for (const { d, targets: on } of seen.values()) {
+    const file = d.file ? (0, import_node_path2.relative)(workspace, (0, import_node_path2.join)(base, d.file)).split(import_node_path2.sep).join("/") : void 0;
+    const props = { title: `${on.join(", ")}: ${d.severity}`, file, startLine: d.line ?? void 0, startColumn: d.column ?? void 0 };
+    if (d.severity === "warning") core.warning(d.message, props);
+    else error2(d.message, props);
+  }
+  const consoleUrl = `${url.replace(/\/+$/, "")}/jobs/${job.id}`;
+  for (const b of job.builds) if (b.status === "failed") error2(`${b.target.requested}: ${b.statusReason ?? "failed"} (${consoleUrl})`, { title: "Kiln build failed" });
   const dir = (0, import_node_path2.resolve)(workspace, downloadDir);
   await (0, import_promises2.mkdir)(dir, { recursive: true });
   const downloaded = await downloadArtifacts(kiln, job, dir);
@@ -22970,7 +23039,8 @@ async function runAction() {
   core.setOutput("artifacts-dir", dir);
   core.setOutput("report", report);
   const sizes = new Map(job.builds.flatMap((b) => b.artifacts.map((a) => [a.id, a.size])));
-  await core.summary.addHeading(`Kiln: ${job.status}`, 3).addTable(summaryRows(job, sizes)).addRaw(`<p>Job <code>${job.id}</code>; ${downloaded.length} file(s) in <code>${(0, import_node_path2.relative)(workspace, dir) || "."}</code>.</p>`, true).write();
+  await core.summary.addHeading(`Kiln: ${job.status}`, 3).addTable(summaryRows(job, sizes)).addRaw(`<p>Job <a href="${escapeHtml(consoleUrl)}"><code>${job.id}</code></a>; ${downloaded.length} file(s) in <code>${(0, import_node_path2.relative)(workspace, dir) || "."}</code>.</p>`, true).write();
+  core.setOutput("url", consoleUrl);
   const outcome = outcomeOf(job);
   if (outcome === "succeeded" || failOn === "never") return;
   if (outcome === "build-failed") core.setFailed(`Kiln: a build failed (job ${job.id})`);
@@ -22983,5 +23053,6 @@ runAction().catch((e) => {
 });
 // Annotate the CommonJS export names for ESM import in node:
 0 && (module.exports = {
+  idempotencyKey,
   runAction
 });

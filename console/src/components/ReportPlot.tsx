@@ -8,6 +8,11 @@ const W = 440;
 const H = 170;
 const PAD = { l: 36, r: 8, t: 10, b: 34 };
 
+/** Where the atol label goes: after the line, or before it (anchored at its end) when it would not fit. About 6 px a character at the tick size. */
+function atolLabelAt(x: number, right: number, text: string): { x: number; textAnchor: 'start' | 'end' } {
+  return x + 3 + text.length * 6 > right ? { x: x - 3, textAnchor: 'end' } : { x: x + 3, textAnchor: 'start' };
+}
+
 /** An output's absolute errors as a histogram: one bar per decade, failing elements in red, atol dashed. */
 export function ErrorHistogram({ output }: { output: OutputComparison }) {
   const p = outputPlot(output);
@@ -45,7 +50,8 @@ export function ErrorHistogram({ output }: { output: OutputComparison }) {
         {p.toleranceBar !== null && (
           <g className="tolerance">
             <line x1={PAD.l + p.toleranceBar * bw} y1={PAD.t} x2={PAD.l + p.toleranceBar * bw} y2={PAD.t + ih} />
-            <text x={PAD.l + p.toleranceBar * bw + 3} y={PAD.t + 9} className="tick">atol {formatNumber(output.tolerance.atol)}</text>
+            {/* Right of the line, or left of it where the label would run past the plot's edge. */}
+            <text {...atolLabelAt(PAD.l + p.toleranceBar * bw, W - PAD.r, `atol ${formatNumber(output.tolerance.atol)}`)} y={PAD.t + 9} className="tick">atol {formatNumber(output.tolerance.atol)}</text>
           </g>
         )}
         <text x={(W + PAD.l) / 2} y={H - 4} className="axis-label" textAnchor="middle">absolute error (bin starts at)</text>

@@ -10,7 +10,7 @@ export function StatusBadge({ status, label }: { status: string; label?: string 
   return (
     <span className={`badge ${tone}`} data-status={status}>
       {tone === 'active' && <span className="pulse" aria-hidden="true" />}
-      {label ?? (status === 'running' ? 'Running' : statusLabel(status))}
+      {label ?? statusLabel(status)}
     </span>
   );
 }

@@ -1,15 +1,18 @@
 import { useMemo } from 'react';
-import { choiceWarning, groupTargets, languageConflict, toggle } from '../lib/targets';
+import { choiceWarning, groupTargets, languageConflict, modelConflict, type ModelCompilerList, toggle } from '../lib/targets';
 import type { TargetCatalog } from '../lib/types';
 
 /**
  * The live catalog as checkboxes, one fieldset per kind of target, presets first. Unavailable
  * choices stay visible, disabled, with the reason.
  */
-export function TargetPicker({ catalog, selected, onChange, verify, language }: { catalog: TargetCatalog; selected: string[]; onChange: (s: string[]) => void; verify: boolean; language: string | null }) {
+export function TargetPicker({ catalog, selected, onChange, verify, language, models }: { catalog: TargetCatalog; selected: string[]; onChange: (s: string[]) => void; verify: boolean; language: string | null; models?: ModelCompilerList | null }) {
   const groups = useMemo(() => groupTargets(catalog), [catalog]);
   const all = useMemo(() => new Map(groups.flatMap((g) => g.choices).map((c) => [c.name, c])), [groups]);
-  const warnings = selected.map((n) => all.get(n)).flatMap((c) => (c ? [choiceWarning(c, verify, language)] : [])).filter((w): w is string => !!w);
+  const warnings = selected
+    .map((n) => all.get(n))
+    .flatMap((c) => (c ? [models !== undefined && modelConflict(c, models ?? null) ? `${c.name} ${modelConflict(c, models ?? null)}` : choiceWarning(c, verify, language)] : []))
+    .filter((w): w is string => !!w);
   return (
     <div className="picker">
       {groups.map((g) => (
@@ -24,7 +27,8 @@ export function TargetPicker({ catalog, selected, onChange, verify, language }: 
             {g.choices.map((c) => {
               const id = `target-${c.name}`;
               const checked = selected.includes(c.name);
-              const conflict = languageConflict(c, language);
+              // A model job: only the targets a model compiler serves (AMD GPUs have none), each other one disabled with why.
+              const conflict = models !== undefined ? modelConflict(c, models) : languageConflict(c, language);
               const usable = c.available && !conflict;
               return (
                 <label key={c.name} htmlFor={id} className={`choice${checked ? ' checked' : ''}${usable ? '' : ' unavailable'}`} data-target={c.name}>

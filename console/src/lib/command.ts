@@ -1,6 +1,6 @@
 import type { CreateJob, Job } from './types';
 
-const ALWAYS_WITH_MODEL = ['header', 'c-source', 'metadata'];
+const ALWAYS_WITH_MODEL = ['header', 'c-source', 'metadata', 'weights'];
 
 /** Quotes a word for a POSIX shell: as is when it is plainly safe, else in single quotes. */
 export function shellQuote(s: string): string {

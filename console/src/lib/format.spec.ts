@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { formatAgo, formatBytes, formatDuration, formatNumber } from './format';
+import { formatAgo, formatBytes, formatDuration, formatNumber, formatPair } from './format';
 
 describe('formatting', () => {
   it('sizes', () => {
@@ -11,6 +11,15 @@ describe('formatting', () => {
   });
   it('error magnitudes', () => {
     assert.deepEqual([0, 3.2e-7, 0.0125, 1.5, 'NaN', Infinity].map(formatNumber), ['0', '3.20e-7', '0.0125', '1.5', 'NaN', 'Infinity']);
+  });
+  it('an expected and an actual value to the digits that tell them apart', () => {
+    assert.deepEqual(formatPair(1.4937341, 2.4937341), ['1.49373', '2.49373']);
+    assert.deepEqual(formatPair(1.0000001, 1.0000002), ['1.0000001', '1.0000002']);
+    assert.deepEqual(formatPair(Math.fround(0.1), 0.1), ['0.100000001', '0.1']);
+    assert.deepEqual(formatPair(3.2e-7, 3.2000001e-7), ['3.2000000e-7', '3.2000001e-7']);
+    assert.deepEqual(formatPair(0, -0), ['0', '-0']);
+    assert.deepEqual(formatPair(2, 2), ['2', '2']);
+    assert.deepEqual(formatPair('NaN', 1), ['NaN', '1']);
   });
   it('ages', () => {
     const now = Date.parse('2026-01-02T00:00:00Z');

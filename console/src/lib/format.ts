@@ -32,6 +32,25 @@ export function formatNumber(v: number | string | null | undefined): string {
   return v.toExponential(2);
 }
 
+/**
+ * Two numbers (an expected and an actual value) each to the fewest significant digits that tell
+ * them apart: formatNumber's, more where those print the same (1.00000 and 1.00000 read as equal
+ * though the element failed).
+ */
+export function formatPair(a: number | string | null | undefined, b: number | string | null | undefined): [string, string] {
+  const fa = formatNumber(a);
+  const fb = formatNumber(b);
+  if (fa !== fb || typeof a !== 'number' || typeof b !== 'number' || !Number.isFinite(a) || !Number.isFinite(b) || Object.is(a, b)) return [fa, fb];
+  const plain = (v: number) => Math.abs(v) >= 1e-3 && Math.abs(v) < 1e6;
+  const at = (v: number, p: number) => (plain(v) ? String(Number(v.toPrecision(p))) : v.toExponential(p - 1));
+  for (let p = 4; p <= 17; p++) {
+    const [x, y] = [at(a, p), at(b, p)];
+    if (x !== y) return [x, y];
+  }
+  // Only the sign of zero differs.
+  return [Object.is(a, -0) ? '-0' : String(a), Object.is(b, -0) ? '-0' : String(b)];
+}
+
 /** How long ago, for lists: "just now", "5 min ago", "3 h ago", else the date. */
 export function formatAgo(iso: string, now = Date.now()): string {
   const t = Date.parse(iso);

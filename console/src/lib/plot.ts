@@ -1,4 +1,4 @@
-import { formatNumber } from './format';
+import { formatNumber, formatPair } from './format';
 import type { Build, OutputComparison } from './types';
 
 export interface HistogramBar {
@@ -83,7 +83,10 @@ export interface WorstRow {
 /** The worst elements of an output as table rows; the single worst one for older reports. */
 export function worstRows(o: OutputComparison): WorstRow[] {
   const list = o.worstElements ?? (o.worst && o.maxAbsError > 0 ? [{ ...o.worst, absError: o.maxAbsError, passed: o.mismatches === 0 }] : []);
-  return list.map((w) => ({ index: w.index, expected: formatNumber(w.expected), actual: formatNumber(w.actual), absError: formatNumber(w.absError ?? null), passed: w.passed }));
+  return list.map((w) => {
+    const [expected, actual] = formatPair(w.expected, w.actual);
+    return { index: w.index, expected, actual, absError: formatNumber(w.absError ?? null), passed: w.passed };
+  });
 }
 
 export type Verdict = 'passed' | 'failed' | 'unfinished' | 'pending' | 'not verified';

@@ -105,6 +105,17 @@ export function languageConflict(c: TargetChoice, language: string | null): stri
   return `does not build ${language} (it builds ${c.languages.join(', ') || 'nothing yet'})`;
 }
 
+/** The model compilers as GET /v1/models/compilers lists them: the kinds of target each builds for, and which targets. */
+export type ModelCompilerList = { compilers: { name: string; targetKinds: string[]; targets?: string[] | null }[] };
+
+/** Why a model cannot be compiled for this choice (no model compiler serves its kind of target), or null. */
+export function modelConflict(c: TargetChoice, list: ModelCompilerList | null): string | null {
+  if (!list) return null;
+  if (list.compilers.some((m) => m.targetKinds.includes(c.kind) && (!m.targets || m.targets.includes(c.target)))) return null;
+  const served = [...new Set(list.compilers.flatMap((m) => m.targetKinds))];
+  return `has no model compiler (models build for ${served.join(', ') || 'no target'} targets)`;
+}
+
 /** A note for a chosen target that will not build or verify at once, or null. */
 export function choiceWarning(c: TargetChoice, verify: boolean, language: string | null = null): string | null {
   const conflict = languageConflict(c, language);

@@ -7,7 +7,7 @@ const ev = (to: string, at: string, from: string | null = null) => ({ from, to, 
 describe('buildTimeline', () => {
   it('gives each state its duration until the next change, and none to the final state', () => {
     const steps = buildTimeline({ status: 'succeeded', events: [ev('compiling', '01.000'), ev('queued', '00.500'), ev('compiled', '02.250'), ev('verifying', '02.500'), ev('succeeded', '04.000')] } as never);
-    assert.deepEqual(steps.map((s) => [s.label, s.durationMs, s.tone]), [['Queued', 500, 'done'], ['Compiling', 1250, 'done'], ['Compiled', 250, 'done'], ['Verifying', 1500, 'done'], ['Done', null, 'done']]);
+    assert.deepEqual(steps.map((s) => [s.label, s.durationMs, s.tone]), [['Queued', 500, 'done'], ['Compiling', 1250, 'done'], ['Compiled', 250, 'done'], ['Verifying', 1500, 'done'], ['Succeeded', null, 'done']]);
     assert.equal(steps[4].current, true);
   });
 

@@ -18,13 +18,15 @@ const LABELS: Record<string, string> = {
   compiling: 'Compiling',
   compiled: 'Compiled',
   verifying: 'Verifying',
-  succeeded: 'Done',
+  succeeded: 'Succeeded',
   failed: 'Failed',
   canceled: 'Canceled',
+  running: 'Running',
 };
 
 export const TERMINAL = ['succeeded', 'failed', 'canceled'];
 
+/** The one word for a status, the same in badges, filters and timelines (the API's word, capitalised). */
 export function statusLabel(status: string): string {
   return LABELS[status] ?? status;
 }

@@ -4,7 +4,7 @@ import { Empty, Loading, Problem } from '../components/States';
 import { StatusBadge } from '../components/StatusBadge';
 import { useAsync, useTitle } from '../hooks';
 import { formatAgo, shortId } from '../lib/format';
-import { applyEvent, jobStatusOf, TERMINAL } from '../lib/timeline';
+import { applyEvent, jobStatusOf, statusLabel, TERMINAL } from '../lib/timeline';
 import type { JobList, JobStatus, JobSummary } from '../lib/types';
 import { Link, navigate, useLocation } from '../router';
 import { useSession } from '../session';
@@ -73,7 +73,7 @@ export function JobsPage() {
           <button type="button" aria-pressed={!status} onClick={() => setQuery({})}>All</button>
           {STATUSES.map((s) => (
             <button type="button" key={s} aria-pressed={status === s} onClick={() => setQuery({ status: s })}>
-              {s[0].toUpperCase() + s.slice(1)}
+              {statusLabel(s)}
             </button>
           ))}
         </div>

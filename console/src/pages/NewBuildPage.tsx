@@ -127,11 +127,6 @@ export function NewBuildPage() {
       const data = await unwrap(api.POST('/v1/models/inspect', { body: { uploadId, inputShapes: shapes } }));
       setInspection({ state: 'ready', data });
       if (!Object.keys(shapes).length) setOpenInputs(data.inputs.filter((t) => t.shape.some((d) => typeof d === 'string')).map((t) => t.name));
-      setShapeText((prev) => {
-        const next = { ...prev };
-        for (const t of data.inputs) if (next[t.name] === undefined) next[t.name] = t.shape.join(', ');
-        return next;
-      });
     } catch (e) {
       setInspection({ state: 'error', message: (e as Error).message });
     }
@@ -265,7 +260,7 @@ export function NewBuildPage() {
           <h2><span className="step-no">2</span> Targets</h2>
           {catalog.state === 'loading' && <Loading label="Loading the target catalog…" />}
           {catalog.state === 'error' && <Problem title="The target catalog could not be loaded" message={catalog.error.message} onRetry={reloadCatalog} />}
-          {catalog.state === 'ready' && <TargetPicker catalog={catalog.data} selected={targets} onChange={setTargets} verify={verify} language={mode === 'source' ? language : null} />}
+          {catalog.state === 'ready' && <TargetPicker catalog={catalog.data} selected={targets} onChange={setTargets} verify={verify} language={mode === 'source' ? language : null} {...(mode === 'model' ? { models: compilers.state === 'ready' ? compilers.data : null } : {})} />}
         </li>
 
         <li className="card">
@@ -359,6 +354,8 @@ function ModelInput(props: {
   shapeErrors: Record<string, string>;
 }) {
   const { model, inspection } = props;
+  // A field says what is wrong with it only once it has been typed in and left (or the form was sent).
+  const [touched, setTouched] = useState<Set<string>>(new Set());
   if (!model) return <p className="muted">No model yet: drop a <code>.onnx</code> file above.</p>;
   return (
     <div className="model-input">
@@ -376,8 +373,16 @@ function ModelInput(props: {
                 return (
                   <label key={name} className="field">
                     <span><code>{name}</code> <span className="muted">declared {declared ? shape(declared.shape) : ''}</span></span>
-                    <input value={props.shapeText[name] ?? ''} onChange={(e) => props.setShapeText((p) => ({ ...p, [name]: e.target.value }))} aria-invalid={!!props.shapeErrors[name]} aria-label={`Shape of ${name}`} spellCheck={false} />
-                    {props.shapeErrors[name] && <span className="field-error">{props.shapeErrors[name]}</span>}
+                    <input
+                      value={props.shapeText[name] ?? ''}
+                      placeholder={declared ? declared.shape.map((d) => (typeof d === 'string' ? 1 : d)).join(', ') : ''}
+                      onChange={(e) => props.setShapeText((p) => ({ ...p, [name]: e.target.value }))}
+                      onBlur={() => setTouched((t) => new Set(t).add(name))}
+                      aria-invalid={touched.has(name) && !!props.shapeErrors[name]}
+                      aria-label={`Shape of ${name}`}
+                      spellCheck={false}
+                    />
+                    {touched.has(name) && props.shapeErrors[name] && <span className="field-error">{props.shapeErrors[name]}</span>}
                   </label>
                 );
               })}

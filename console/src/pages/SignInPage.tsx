@@ -1,9 +1,11 @@
 import { type FormEvent, useState } from 'react';
 import { useTitle } from '../hooks';
 
-export function SignInPage({ onSignIn, notice }: { onSignIn: (key: string) => Promise<void>; notice: string | null }) {
+/** Shown in place of whatever page was asked for: once signed in, that page opens (the address never changes). */
+export function SignInPage({ onSignIn, notice }: { onSignIn: (key: string, remember: boolean) => Promise<void>; notice: string | null }) {
   useTitle('Sign in');
   const [key, setKey] = useState('');
+  const [remember, setRemember] = useState(false);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const submit = async (e: FormEvent) => {
@@ -11,7 +13,7 @@ export function SignInPage({ onSignIn, notice }: { onSignIn: (key: string) => Pr
     setBusy(true);
     setError(null);
     try {
-      await onSignIn(key.trim());
+      await onSignIn(key.trim(), remember);
     } catch (err) {
       setError((err as Error).message);
       setBusy(false);
@@ -27,8 +29,11 @@ export function SignInPage({ onSignIn, notice }: { onSignIn: (key: string) => Pr
         <form onSubmit={submit} aria-describedby="key-help">
           <label htmlFor="api-key">API key</label>
           <input id="api-key" type="password" autoComplete="off" spellCheck={false} value={key} onChange={(e) => setKey(e.target.value)} placeholder="kiln_…" required autoFocus />
+          <label className="check">
+            <input type="checkbox" checked={remember} onChange={(e) => setRemember(e.target.checked)} /> Remember this browser
+          </label>
           <p id="key-help" className="muted small">
-            Kept in this browser tab only, and sent to this Kiln server only. A local server prints one at start (<code>data/bootstrap-api-key</code>); <code>kiln keys create</code> makes more.
+            Kept in this browser tab only, or, if this browser is to remember it, in every tab of this site until you sign out; sent to this Kiln server only. Do not ask a shared computer to remember it. A local server prints one at start (<code>data/bootstrap-api-key</code>); <code>kiln keys create</code> makes more.
           </p>
           {(error ?? notice) && (
             <div className="problem" role="alert">

@@ -31,7 +31,7 @@ export interface ModelInput {
   summary: { inputs: { name: string; dtype: string; shape: number[] }[]; outputs: { name: string; dtype: string; shape: number[] }[]; ops: Record<string, number> };
 }
 
-export type ArtifactKind = 'object' | 'executable' | 'shared' | 'static' | 'assembly' | 'llvm-ir' | 'ptx' | 'cubin' | 'fatbin' | 'code-object' | 'header' | 'c-source' | 'metadata';
+export type ArtifactKind = 'object' | 'executable' | 'shared' | 'static' | 'assembly' | 'llvm-ir' | 'ptx' | 'cubin' | 'fatbin' | 'code-object' | 'header' | 'c-source' | 'metadata' | 'weights';
 
 @Entity('jobs')
 @Index(['tenantId', 'createdAt'])

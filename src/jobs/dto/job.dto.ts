@@ -16,7 +16,7 @@ export class DiagnosticDto {
 export class ArtifactDto {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ format: 'uuid' }) buildId: string;
-  @ApiProperty({ enum: [...ARTIFACT_KINDS, 'bundle', 'report'], description: 'bundle: the files a runner verifies; report: the verification report' }) kind: string;
+  @ApiProperty({ enum: [...ARTIFACT_KINDS, 'bundle', 'report'], description: 'bundle: the files a runner verifies; report: the verification report; weights: a model\'s weights as raw bytes (model.weights.bin)' }) kind: string;
   @ApiProperty({ example: 'saxpy.o' }) name: string;
   @ApiProperty({ example: 1234 }) size: number;
   @ApiProperty({ example: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' }) sha256: string;
