@@ -25,7 +25,16 @@ describe('the API contract: the spec describes every operation, its examples wor
     await kiln?.close();
   });
 
-  it('gives every operation a summary, a description and its errors in the one error schema', () => {
+  type Schema = { $ref?: string; example?: unknown; items?: Schema; properties?: Record<string, Schema>; allOf?: Schema[]; oneOf?: Schema[] };
+  /** Whether a schema, or any schema it holds, gives an example value. */
+  const hasExample = (schema: Schema | undefined, depth = 0): boolean => {
+    if (!schema || depth > 8) return false;
+    if (schema.$ref) return hasExample(spec.components.schemas[schema.$ref.split('/').pop()!] as Schema, depth + 1);
+    if (schema.example !== undefined) return true;
+    return [schema.items, ...Object.values(schema.properties ?? {}), ...(schema.allOf ?? []), ...(schema.oneOf ?? [])].some((s) => hasExample(s, depth + 1));
+  };
+
+  it('gives every operation a summary, a description, examples, and its errors in the one error schema', () => {
     assert.ok(spec.servers.length > 0, 'servers names where the API is');
     assert.ok(spec.components.schemas.ErrorDto);
     let n = 0;
@@ -36,6 +45,13 @@ describe('the API contract: the spec describes every operation, its examples wor
         assert.ok(op.summary && op.summary.length > 5, `${where} has a summary`);
         assert.ok(op.description && op.description.length > 20, `${where} has a description`);
         for (const status of ['401', '403', '429', '500']) assert.ok(op.responses[status], `${where} documents ${status}`);
+        // An example of what it takes and what it gives (a JSON body's; binary and event streams aside).
+        const body = op.requestBody?.content['application/json'];
+        if (body) assert.ok(body.examples || hasExample((body as { schema?: Schema }).schema), `${where} has a request example`);
+        for (const [status, r] of Object.entries(op.responses)) {
+          const json = r.content?.['application/json'];
+          if (Number(status) < 400 && json) assert.ok(hasExample(json.schema as Schema), `${where} ${status} has an example`);
+        }
         for (const [status, r] of Object.entries(op.responses)) {
           if (Number(status) >= 400) assert.equal(r.content?.['application/json']?.schema?.$ref, '#/components/schemas/ErrorDto', `${where} ${status} has the error schema`);
         }

@@ -353,8 +353,12 @@ export interface components {
             createdAt: string;
             /** Format: uuid */
             id: string;
+            /** @example ci */
             name: string;
-            /** @description The first characters of the key, to recognise it */
+            /**
+             * @description The first characters of the key, to recognise it
+             * @example kiln_3f9a
+             */
             prefix: string;
             /** @description What the key may do */
             scopes: ("read" | "build" | "admin")[];
@@ -474,8 +478,12 @@ export interface components {
             createdAt: string;
             /** Format: uuid */
             id: string;
+            /** @example ci */
             name: string;
-            /** @description The first characters of the key, to recognise it */
+            /**
+             * @description The first characters of the key, to recognise it
+             * @example kiln_3f9a
+             */
             prefix: string;
             /** @description What the key may do */
             scopes: ("read" | "build" | "admin")[];
@@ -755,16 +763,25 @@ export interface components {
         };
         JobSummaryDto: {
             builds: components["schemas"]["JobSummaryBuildDto"][];
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @example 2026-12-08T09:30:00.000Z
+             */
             createdAt: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @example 6ed9277b-0c1f-4c2e-9a51-3d8e2f7b4a10
+             */
             id: string;
             /**
              * @description The source language, or onnx for a model job
              * @enum {string}
              */
             language: "c" | "c++" | "onnx";
-            /** @enum {string} */
+            /**
+             * @example succeeded
+             * @enum {string}
+             */
             status: "queued" | "running" | "succeeded" | "failed" | "canceled";
         };
         KernelArgDto: {

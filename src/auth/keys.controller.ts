@@ -23,8 +23,8 @@ export class CreateKeyDto {
 
 export class ApiKeyDto {
   @ApiProperty({ format: 'uuid' }) id: string;
-  @ApiProperty() name: string;
-  @ApiProperty({ description: 'The first characters of the key, to recognise it' }) prefix: string;
+  @ApiProperty({ example: 'ci' }) name: string;
+  @ApiProperty({ example: 'kiln_3f9a', description: 'The first characters of the key, to recognise it' }) prefix: string;
   @ApiProperty({ enum: SCOPES, isArray: true, description: 'What the key may do' }) scopes: string[];
   @ApiProperty({ format: 'date-time' }) createdAt: string;
 

@@ -251,9 +251,9 @@ export class JobSummaryBuildDto {
 }
 
 export class JobSummaryDto {
-  @ApiProperty({ format: 'uuid' }) id: string;
-  @ApiProperty({ enum: JOB_STATUSES }) status: string;
-  @ApiProperty({ format: 'date-time' }) createdAt: string;
+  @ApiProperty({ format: 'uuid', example: '6ed9277b-0c1f-4c2e-9a51-3d8e2f7b4a10' }) id: string;
+  @ApiProperty({ enum: JOB_STATUSES, example: 'succeeded' }) status: string;
+  @ApiProperty({ format: 'date-time', example: '2026-12-08T09:30:00.000Z' }) createdAt: string;
   @ApiProperty({ enum: ['c', 'c++', 'onnx'], description: 'The source language, or onnx for a model job' }) language: string;
   @ApiProperty({ type: [JobSummaryBuildDto] }) builds: JobSummaryBuildDto[];
 }
