@@ -67,6 +67,10 @@ export function modelHarness(meta: ModelMetadata): string {
     } else if (nibbles(t)) lines.push(`  if (fwrite(outputs[${i}], 1, ${bytes(t)}, out) != ${bytes(t)}) return 105;`);
     else lines.push(`  if (fwrite(outputs[${i}], ${DTYPE_BYTES[t.dtype]}, ${count}, out) != (size_t)${count}) return 105;`);
   });
-  lines.push('  return fclose(out) == 0 ? 0 : 106;', '}', '');
+  // A file beside the outputs says the harness got to its end: a runner that crashes after the
+  // harness returned (Node's V8 on some hosts does, as WebAssembly returns) cannot lose that.
+  lines.push('  if (fclose(out) != 0) return 106;');
+  lines.push('  { char done[4096]; snprintf(done, sizeof done, "%s.done", argv[2]); FILE *d = fopen(done, "wb"); if (d) fclose(d); }');
+  lines.push('  return 0;', '}', '');
   return lines.join('\n');
 }

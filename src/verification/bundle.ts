@@ -51,6 +51,8 @@ export const BUNDLE_FILES = {
   inputs: 'inputs.bin',
   expected: 'expected.bin',
   outputs: 'outputs.bin',
+  /** Written by a kernel or model harness after its outputs are closed: it got to its end. */
+  done: 'outputs.bin.done',
   report: 'report.json',
   /** Written by the run: the program's peak memory in kB (whole-program checks). */
   peakMemory: 'peak-memory.txt',

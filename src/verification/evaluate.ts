@@ -18,6 +18,8 @@ export interface RunOutcome {
   memoryLimitBytes?: number | null;
   /** How many times the runner itself crashed (see Runner.crashSignals) and the run was repeated. */
   runnerCrashes?: number;
+  /** The runner crashed after the program had returned (its exit code is the program's). */
+  runnerCrashedAtExit?: boolean;
 }
 
 function fmt(v: number | string): string {

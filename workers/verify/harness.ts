@@ -69,6 +69,10 @@ export function generateHarness(spec: KernelVerifySpec, language: 'c' | 'c++', l
     const bytes = elementCount(a) * DTYPE_SIZE[a.dtype];
     lines.push(`  if (fwrite(kiln_${a.name}, 1, ${bytes}u, out) != ${bytes}u) { fputs("kiln harness: cannot write outputs\\n", stderr); return 105; }`);
   }
-  lines.push('  return fclose(out) == 0 ? 0 : 106;', '}', '');
+  // A file beside the outputs says the harness got to its end: a runner that crashes after the
+  // harness returned (Node's V8 on some hosts does, as WebAssembly returns) cannot lose that.
+  lines.push('  if (fclose(out) != 0) return 106;');
+  lines.push('  { char done[4096]; snprintf(done, sizeof done, "%s.done", argv[2]); FILE *d = fopen(done, "wb"); if (d) fclose(d); }');
+  lines.push('  return 0;', '}', '');
   return lines.join('\n');
 }

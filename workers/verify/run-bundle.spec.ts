@@ -69,6 +69,24 @@ describe('a whole program\'s run', { skip: !existsSync(GNU_TIME) && `${GNU_TIME}
     assert.equal((await readFile(count, 'utf8')).split('\n').filter(Boolean).length, 1);
   });
 
+  it('takes a harness\'s run as finished when the runner crashed after the harness said so (outputs.bin.done), and only then', async () => {
+    const kernelManifest: BundleManifest = { version: 1, kind: 'kernel', target: 'x86_64-linux-gnu', program: 'program', timeoutMs: 10_000, reference: 'test', outputs: [{ name: 'y', dtype: 'float32', count: 1 }], tolerance: { rtol: 0, atol: 0, maxUlp: null } };
+    await writeFile(join(dir, 'inputs.bin'), '');
+    const runner = { ...native, crashSignals: ['SIGSEGV'] };
+    await writeFile(join(dir, 'program'), '#!/bin/sh\nprintf "\\0\\0\\200\\77" > "$2"\n: > "$2.done"\nkill -SEGV $$\n');
+    const after = await runBundle(dir, kernelManifest, runner, exec, { scratch: dir });
+    assert.equal(after.run.exitCode, 0);
+    assert.equal(after.run.signal, null);
+    assert.equal(after.run.runnerCrashedAtExit, true);
+    assert.equal(after.outputs?.readFloatLE(0), 1);
+    // Without it, the crash came before the end: repeated, then the verdict.
+    await writeFile(join(dir, 'program'), '#!/bin/sh\nprintf "\\0\\0\\200\\77" > "$2"\nkill -SEGV $$\n');
+    const before = await runBundle(dir, kernelManifest, runner, exec, { scratch: dir });
+    assert.equal(before.run.signal, 'SIGSEGV');
+    assert.equal(before.run.runnerCrashes, 2);
+    assert.equal(before.run.runnerCrashedAtExit, undefined);
+  });
+
   it('ignores a measurement file the program replaced with a link', async () => {
     await writeFile(join(dir, 'secret'), '12345\n');
     await writeFile(join(dir, 'program'), `#!/bin/sh\ncd ../time 2>/dev/null || cd /in-time\nrm -f peak-memory.txt\nln -s ${join(dir, 'secret')} peak-memory.txt\n`);

@@ -58,8 +58,12 @@ function wasmRunner(): Runner | null {
   return {
     name: 'wasm (node WASI)',
     arch: 'wasm32',
-    // --single-threaded: Node 20 with V8's background threads crashes (SIGSEGV) now and then
-    // while exiting after a module grew its memory past about 32 MiB, failing a correct program.
+    // Node 20's V8 on some hosts (a Zen 5 VM) dies of SIGSEGV in its own code at the first
+    // JavaScript after a module that grew its memory returns, its work done. With V8's GC
+    // threads (no --single-threaded), nearly always (a C program that fills 96 MiB: 57 of 60
+    // runs); with --single-threaded, when a large module ran on a busy machine (ResNet-50, four at
+    // once on two cores: 32 of 32). --single-threaded, then: a harness says it finished in a file
+    // (outputs.bin.done), and any other crash of Node is repeated (crashSignals).
     argv: (program, args) => [node, '--no-warnings', '--single-threaded', '--max-old-space-size=512', '/in/kiln-wasi-launcher.cjs', program, ...args],
     // Node may live outside /usr (nvm, /opt): make its folder visible, read-only.
     mounts: nodeDir.startsWith('/usr') ? [] : [{ host: nodeDir, sandbox: nodeDir }],

@@ -18,7 +18,7 @@ import { evaluateKernel, evaluateProgram, RunOutcome } from '../../src/verificat
 import type { VerificationReport } from '../../src/verification/report';
 import { CancelRegistry } from '../compile/cancel-registry';
 import { SANDBOX } from '../compile/compile.service';
-import { Mount, SandboxExecutor } from '../sandbox/executor';
+import { type ExecResult, Mount, SandboxExecutor } from '../sandbox/executor';
 import { HOST, WorkerHost } from '../sandbox/host';
 import { CAPABILITIES, Capabilities } from '../toolchains/capabilities';
 import { RUNNER_CRASH_RETRIES, type Runner } from './runners';
@@ -80,13 +80,22 @@ export async function runBundle(dir: string, manifest: BundleManifest, runner: R
         maxOutputBytes: 1024 * 1024,
         signal: opts.signal,
       });
-    let r = await once();
+    const crashedBy = (x: ExecResult) => (x.signal ?? (measure && x.exitCode !== null && x.exitCode > 128 && x.exitCode < 128 + 65 ? signalName(x.exitCode - 128) : null));
+    let crashedAtExit = false;
+    // A runner's crash after a harness said it had finished (outputs.bin.done, written after its
+    // outputs were closed) is the runner's: the harness's run stands, exit code 0.
+    const settle = async (x: ExecResult): Promise<ExecResult> => {
+      if (!kernel || x.timedOut || x.canceled || !runner.crashSignals?.includes(crashedBy(x) ?? '')) return x;
+      if ((await readProduced(work, BUNDLE_FILES.done, 16).catch(() => null)) === null) return x;
+      crashedAtExit = true;
+      return { ...x, exitCode: 0, signal: null };
+    };
+    let r = await settle(await once());
     let runnerCrashes = 0;
-    const crashedBy = (x: typeof r) => (x.signal ?? (measure && x.exitCode !== null && x.exitCode > 128 && x.exitCode < 128 + 65 ? signalName(x.exitCode - 128) : null));
     while (!r.timedOut && !r.canceled && runnerCrashes < RUNNER_CRASH_RETRIES && runner.crashSignals?.includes(crashedBy(r) ?? '')) {
       runnerCrashes++;
-      await rm(join(work, BUNDLE_FILES.outputs), { recursive: true, force: true });
-      r = await once();
+      for (const f of [BUNDLE_FILES.outputs, BUNDLE_FILES.done]) await rm(join(work, f), { recursive: true, force: true });
+      r = await settle(await once());
     }
     // The program may have left a link where its outputs should be: only a regular file counts.
     const expectedBytes = kernel ? (manifest.outputs ?? []).reduce((n, o) => n + o.count * DTYPE_SIZE[o.dtype], 0) : 0;
@@ -99,7 +108,7 @@ export async function runBundle(dir: string, manifest: BundleManifest, runner: R
       if (exec.mode === 'none' && r.signal === null && r.exitCode !== null && r.exitCode > 128 && r.exitCode < 128 + 65) exitSignal = signalName(r.exitCode - 128);
     }
     return {
-      run: { exitCode: r.exitCode, signal: exitSignal, timedOut: r.timedOut, truncated: r.truncated, stdout: r.stdout, stderr: r.stderr, wallMs: r.wallMs, peakMemoryKb, memoryLimitBytes: r.memoryLimitBytes ?? null, ...(runnerCrashes ? { runnerCrashes } : {}) },
+      run: { exitCode: r.exitCode, signal: exitSignal, timedOut: r.timedOut, truncated: r.truncated, stdout: r.stdout, stderr: r.stderr, wallMs: r.wallMs, peakMemoryKb, memoryLimitBytes: r.memoryLimitBytes ?? null, ...(runnerCrashes ? { runnerCrashes } : {}), ...(crashedAtExit ? { runnerCrashedAtExit: true } : {}) },
       outputs,
     };
   } finally {
@@ -213,6 +222,7 @@ export class VerifyService {
           : evaluateProgram(manifest, run, base);
       report.ran = ran;
       if (run.runnerCrashes) report.summary += ` (${runner.name} itself crashed ${run.runnerCrashes === 1 ? 'once' : `${run.runnerCrashes} times`}, a fault of the runtime that no module can cause, and the run was repeated)`;
+      if (run.runnerCrashedAtExit) report.summary += ` (${runner.name} crashed while exiting, after the program had returned)`;
       if (manifest.profile && run.exitCode === 0 && !run.timedOut) {
         Object.assign(report, await profileBundle(dir, manifest.profile, runner, this.sandbox, { scratch: root, signal: controller.signal }));
         if (controller.signal.aborted) return 'canceled';
