@@ -1,8 +1,8 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, MessageEvent, Param, Post, Query, Req, Res, Sse } from '@nestjs/common';
 import { Observable } from 'rxjs';
 import { ApiAcceptedResponse, ApiBadRequestResponse, ApiBearerAuth, ApiBody, ApiConflictResponse, ApiHeader, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiPropertyOptional, ApiServiceUnavailableResponse, ApiTags, ApiTooManyRequestsResponse, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsOptional, Matches } from 'class-validator';
 import type { Request, Response } from 'express';
 import { CurrentCaller } from '../auth/auth.decorators';
 import type { Caller } from '../auth/auth.service';
@@ -10,31 +10,19 @@ import { JOB_STATUSES, JobStatus } from './build-status';
 import { CreateJobDto } from './dto/create-job.dto';
 import { JobDto, JobListDto } from './dto/job.dto';
 import { JobsService } from './jobs.service';
+import { PageQuery } from '../common/cursor';
 import { EventStreamSlots } from './event-stream-slots';
 
-export class ListJobsQuery {
+export class ListJobsQuery extends PageQuery {
   @ApiPropertyOptional({ enum: JOB_STATUSES })
   @IsOptional()
   @IsIn(JOB_STATUSES, { message: `status must be one of: ${JOB_STATUSES.join(', ')}` })
   status?: JobStatus;
 
-  @ApiPropertyOptional({ description: 'nextCursor from the previous page' })
-  @IsOptional()
-  @IsString()
-  cursor?: string;
-
   @ApiPropertyOptional({ example: '6ed9277b', description: 'Only jobs whose id starts with these characters (4 or more hex digits, dashes as in the id): how a short id, as the console shows it, is found' })
   @IsOptional()
   @Matches(/^[0-9a-fA-F][0-9a-fA-F-]{3,35}$/, { message: 'idPrefix must be the start of a job id: 4 to 36 hex digits and dashes, such as 6ed9277b' })
   idPrefix?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  limit?: number;
 }
 
 export class DeleteJobQuery {

@@ -1,7 +1,6 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Query, Req, UnsupportedMediaTypeException } from '@nestjs/common';
-import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
-import { ApiBearerAuth, ApiBody, ApiConflictResponse, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiPayloadTooLargeResponse, ApiProperty, ApiPropertyOptional, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { PageQuery } from '../common/cursor';
+import { ApiBearerAuth, ApiBody, ApiConflictResponse, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiPayloadTooLargeResponse, ApiProperty, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { CurrentCaller } from '../auth/auth.decorators';
 import type { Caller } from '../auth/auth.service';
@@ -24,21 +23,6 @@ export class UploadDto {
 export class UploadListDto {
   @ApiProperty({ type: [UploadDto], description: 'Newest first' }) items: UploadDto[];
   @ApiProperty({ nullable: true, type: String, description: 'Pass as cursor for the next page; null on the last page' }) nextCursor: string | null;
-}
-
-export class ListUploadsQuery {
-  @ApiPropertyOptional({ description: 'nextCursor from the previous page' })
-  @IsOptional()
-  @IsString()
-  cursor?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(100)
-  limit?: number;
 }
 
 @ApiTags('uploads')
@@ -68,7 +52,7 @@ export class UploadsController {
   @Get()
   @ApiOperation({ summary: 'List uploads', description: 'The tenant\'s uploads, newest first, a page at a time (nextCursor).' })
   @ApiOkResponse({ type: UploadListDto })
-  async list(@CurrentCaller() caller: Caller, @Query() query: ListUploadsQuery): Promise<UploadListDto> {
+  async list(@CurrentCaller() caller: Caller, @Query() query: PageQuery): Promise<UploadListDto> {
     const page = await this.uploads.list(caller, { limit: query.limit ?? 20, cursor: query.cursor });
     return { items: page.items.map((u) => UploadDto.from(u)), nextCursor: page.nextCursor };
   }
