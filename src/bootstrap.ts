@@ -37,7 +37,7 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
       if (body && 'content' in body && body.content['application/json']) op.responses['415'] ??= { description: 'The body was not sent with Content-Type: application/json' };
       // What any operation can answer: every one needs a key with a scope, and the tenant's rate limit applies.
       op.responses['401'] ??= { description: 'No API key, or one that is not valid (unknown or revoked)' };
-      op.responses['403'] ??= { description: 'The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret' };
+      op.responses['403'] ??= { description: 'The API key lacks the scope this operation needs (read, build or admin; the message names it)' };
       op.responses['429'] ??= { description: 'Too many requests for the tenant (KILN_RATE_LIMIT_PER_MINUTE), or too many failed keys from this address; Retry-After says when to try again' };
       op.responses['500'] ??= { description: 'An internal error; the message gives the request id to quote' };
       op.responses['503'] ??= { description: 'A service Kiln depends on (PostgreSQL, Redis, storage) is away; Retry-After says when to try again' };

@@ -213,6 +213,11 @@ describe('languages and GPU targets end to end', () => {
     } finally {
       await queue.close();
     }
+    // A pool a worker serves is not cut short, even with no wait at all: the build waits its turn and is verified.
+    const served = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', files: [{ path: 'm.c', content: '#include <stdio.h>\nint main(void) { puts("ok"); return 0; }\n' }] }, targets: ['x86_64-linux-gnu'], outputs: ['executable'], verify: { program: { expect: { stdout: 'ok\n' } }, deviceWaitSeconds: 0 } });
+    assert.equal(served.status, 202, JSON.stringify(served.body));
+    const verified = await waitForJob(kiln, served.body.id, 240_000);
+    assert.equal(verified.builds[0].verification?.status, 'passed', verified.builds[0].statusReason ?? '');
     // Out of range, it is refused with what to send.
     const bad = await kiln.http().post('/v1/jobs').set(kiln.auth).send({ source: { language: 'c', files: [{ path: 'm.c', content: 'int main(void){return 0;}' }] }, targets: ['x86_64-linux-gnu'], outputs: ['executable'], verify: { program: {}, deviceWaitSeconds: -1 } });
     assert.equal(bad.status, 400);

@@ -9,7 +9,7 @@ import { REDIS } from '../src/queue/redis.module';
 import { POOLS } from '../src/targets/catalog';
 import { WorkerRegistry } from '../src/targets/worker-registry';
 import type { VerificationReport } from '../src/verification/report';
-import type { VerifySpec } from '../src/verification/spec';
+import { MAX_DEVICE_WAIT_SECONDS, type VerifySpec } from '../src/verification/spec';
 
 /**
  * Finds builds that wait for a queue entry that does not exist (the API stopped between
@@ -73,25 +73,40 @@ export class SweeperService implements OnApplicationBootstrap, OnApplicationShut
 
   /**
    * Compiled builds that have waited longer than their job's device wait (verify.deviceWaitSeconds,
-   * else KILN_VERIFY_DEVICE_WAIT_SECONDS) while no live worker serves their verify pool end now:
-   * succeeded with their artifacts, and verification not-run, which says so. A build a runner
-   * has taken is verifying, not compiled, and is left alone; so is one whose pool a worker serves
-   * (it waits its turn in the queue). Returns how many ended.
+   * else KILN_VERIFY_DEVICE_WAIT_SECONDS) while no live worker served their verify pool end now:
+   * succeeded with their artifacts, and verification not-run, which says so. The wait counts from
+   * when the build was compiled or its pool was last seen served, whichever is later, so a pool
+   * whose one worker restarts does not lose its queue. A build a runner has taken is verifying,
+   * not compiled, and is left alone; so is one whose pool a worker serves now (it waits its turn
+   * in the queue). Returns how many ended.
    */
   async endDeviceWaits(): Promise<number> {
-    const rows: { id: string; job_id: string; verify_pool: string; verify: VerifySpec; wait_s: number }[] = await this.db.query(
-      `SELECT b.id, b.job_id, b.verify_pool, j.verify, COALESCE((j.verify->>'deviceWaitSeconds')::int, $1) AS wait_s
+    const served = [...new Set((await this.registry.list()).flatMap((w) => w.pools))];
+    const seenKey = (pool: string) => `${this.config.queuePrefix}:verify-pool-seen:${pool}`;
+    if (served.length) {
+      // Kept as long as the longest wait a job may ask for.
+      const tx = this.redis.multi();
+      for (const p of served) tx.set(seenKey(p), String(Date.now()), 'EX', MAX_DEVICE_WAIT_SECONDS + 3600);
+      await tx.exec();
+    }
+    const rows: { id: string; job_id: string; verify_pool: string; verify: VerifySpec; wait_s: number; compiled_ms: string }[] = await this.db.query(
+      `SELECT b.id, b.job_id, b.verify_pool, j.verify, COALESCE((j.verify->>'deviceWaitSeconds')::int, $1) AS wait_s,
+              (extract(epoch FROM b.compiled_at) * 1000)::bigint AS compiled_ms
          FROM builds b JOIN jobs j ON j.id = b.job_id
         WHERE b.status = 'compiled' AND b.verify_pool IS NOT NULL AND b.compiled_at IS NOT NULL
+          AND NOT (b.verify_pool = ANY($2::text[]))
           AND b.compiled_at < now() - make_interval(secs => COALESCE((j.verify->>'deviceWaitSeconds')::int, $1))
         ORDER BY b.compiled_at LIMIT 500`,
-      [this.config.worker.deviceWaitSeconds],
+      [this.config.worker.deviceWaitSeconds, served],
     );
     if (rows.length === 0) return 0;
-    const served = new Set((await this.registry.list()).flatMap((w) => w.pools));
+    const pools = [...new Set(rows.map((b) => b.verify_pool))];
+    const seen = new Map(pools.map((p, i) => [p, i] as const));
+    const lastSeen = await this.redis.mget(pools.map(seenKey));
     let ended = 0;
     for (const b of rows) {
-      if (served.has(b.verify_pool)) continue;
+      const waitedSince = Math.max(Number(b.compiled_ms), Number(lastSeen[seen.get(b.verify_pool)!] ?? 0));
+      if (Date.now() - waitedSince < b.wait_s * 1000) continue;
       const summary = `not run: no device: no runner served pool "${b.verify_pool}" within ${b.wait_s} s (verify.deviceWaitSeconds), so the artifacts are delivered unverified`;
       const report: VerificationReport = { status: 'not-run', runner: b.verify_pool, worker: this.config.worker.id, kind: b.verify?.kind ?? 'kernel', summary, reference: '', seed: null, runMs: 0, outputs: [] };
       const done: { id: string }[] = await this.db.query(

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { extname, join, relative, resolve, sep } from 'node:path';
 import * as core from '@actions/core';
 import * as glob from '@actions/glob';
 import { CreateJob, Job, KilnClient, KilnError } from '../sdk';
-import { collectSource, downloadArtifacts, outcomeOf, parseShapes, parseTolerance, uploadModel, UsageError } from '../sdk/project';
+import { collectSource, downloadArtifacts, outcomeOf, parseShapes, parseTolerance, SOURCE_LANGUAGES, uploadModel, UsageError } from '../sdk/project';
 import { formatBytes } from '../../console/src/lib/format';
 
 function list(text: string): string[] {
@@ -30,7 +30,8 @@ function lines(text: string): string[] {
  */
 export function idempotencyKey(env: NodeJS.ProcessEnv, digest: string): string | undefined {
   if (!env.GITHUB_RUN_ID) return undefined;
-  return `gh-${env.GITHUB_REPOSITORY}-${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT}-${env.GITHUB_JOB}-${env.GITHUB_ACTION}`.slice(0, 180) + `-${digest.slice(0, 32)}`;
+  // At most 200 characters, as the API takes: the digest always fits.
+  return `gh-${env.GITHUB_REPOSITORY}-${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT}-${env.GITHUB_JOB}-${env.GITHUB_ACTION}`.slice(0, 167) + `-${digest.slice(0, 32)}`;
 }
 
 async function requestDigest(files: string[], base: string, rest: unknown): Promise<string> {
@@ -123,9 +124,12 @@ export async function runAction(): Promise<void> {
     sent = [resolve(workspace, modelPath)];
     body = { model: await uploadModel(kiln, sent[0]), targets, ...(shapes.length ? { inputShapes: parseShapes(shapes) } : {}), ...(outputs.length ? { outputs: outputs as CreateJob['outputs'] } : {}) };
   } else {
-    // The headers of each include directory go with the files, so that -I finds them.
-    const includeGlobs = includeDirs.map((d) => `${resolve(workspace, d)}/**`);
-    const files = await (await glob.create([...patterns, ...includeGlobs].join('\n'), { matchDirectories: false })).glob();
+    // The headers of each include directory go with the files, so that -I finds them (only
+    // headers: a source file there is not a unit to compile, a README not a source).
+    const headerExts = new Set(Object.values(SOURCE_LANGUAGES).flatMap((l) => l.headers));
+    const included = includeDirs.length ? await (await glob.create(includeDirs.map((d) => `${resolve(workspace, d)}/**`).join('\n'), { matchDirectories: false })).glob() : [];
+    const named = await (await glob.create(patterns.join('\n'), { matchDirectories: false })).glob();
+    const files = [...new Set([...named, ...included.filter((f) => headerExts.has(extname(f).toLowerCase()))])];
     if (files.length === 0) throw new UsageError(`no files match ${patterns.join(', ')}`);
     const collected = await collectSource(kiln, files, { language: core.getInput('language') || undefined });
     base = collected.base;
@@ -155,6 +159,7 @@ export async function runAction(): Promise<void> {
   core.setOutput('job-id', job.id);
   core.info(`Kiln job ${job.id}: ${job.builds.map((b) => b.target.requested).join(', ')}`);
   job = await kiln.waitForJob(job.id, {
+    timeoutMs: Number(core.getInput('timeout-minutes') || 60) * 60_000,
     onUpdate: (j) => core.info(j.builds.map((b) => `${b.target.requested}: ${b.status}`).join(', ')),
   });
 
@@ -197,6 +202,13 @@ export async function runAction(): Promise<void> {
 
   core.setOutput('url', consoleUrl);
   const outcome = outcomeOf(job);
+  // Artifacts that were to be verified and were not (no runner served their pool in time) are no proof.
+  if (outcome === 'not-verified') {
+    const why = job.builds.filter((b) => b.verification?.status === 'not-run').map((b) => `${b.target.requested}: ${b.verification!.summary}`).join('; ');
+    if (failOn === 'verification') core.setFailed(`Kiln: a verification was not run (job ${job.id}): ${why}`);
+    else core.warning(`Kiln: a verification was not run (job ${job.id}): ${why}`);
+    return;
+  }
   if (outcome === 'succeeded' || failOn === 'never') return;
   if (outcome === 'build-failed') core.setFailed(`Kiln: a build failed (job ${job.id})`);
   else if (outcome === 'verification-failed' && failOn === 'verification') core.setFailed(`Kiln: a verification failed (job ${job.id})`);

@@ -4,6 +4,7 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
+import { Writable } from 'node:stream';
 import { clearLine, cursorTo, moveCursor } from 'node:readline';
 import { Command, CommanderError, Option } from 'commander';
 import { CreateJob, Job, KilnClient, KilnError } from '../sdk';
@@ -21,6 +22,8 @@ export const EXIT = {
   canceled: 6,
   /** --timeout ran out while the job went on (`kiln watch ID` follows it again). */
   stillRunning: 7,
+  /** Every build succeeded, but a verification was not run: no runner served its pool within the device wait. */
+  notVerified: 8,
 } as const;
 
 interface GlobalOptions {
@@ -179,7 +182,7 @@ function consoleUrlOf(apiUrl: string, id: string): string {
 
 function exitFor(job: Job): number {
   const outcome = outcomeOf(job);
-  return outcome === 'succeeded' ? EXIT.ok : outcome === 'build-failed' ? EXIT.buildFailed : outcome === 'verification-failed' ? EXIT.verificationFailed : EXIT.canceled;
+  return outcome === 'succeeded' ? EXIT.ok : outcome === 'build-failed' ? EXIT.buildFailed : outcome === 'verification-failed' ? EXIT.verificationFailed : outcome === 'not-verified' ? EXIT.notVerified : EXIT.canceled;
 }
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -216,7 +219,8 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
     const progress = new Progress(io.stdout, !json());
     progress.update(job);
     try {
-      job = await kiln.waitForJob(job.id, { onUpdate: (j) => progress.update(j), ...(timeout !== undefined ? { timeoutMs: timeout * 1000 } : {}) });
+      // No limit unless asked: a build waiting for a device ends at its job's device wait.
+      job = await kiln.waitForJob(job.id, { onUpdate: (j) => progress.update(j), timeoutMs: timeout !== undefined ? timeout * 1000 : Infinity });
     } catch (e) {
       if (e instanceof KilnError && e.kind === 'timeout') {
         progress.stop();
@@ -298,14 +302,14 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
         verify = { ...(typeof verify === 'object' ? verify : {}), profile: runs === undefined ? true : { runs } };
       }
       const body: CreateJob = { ...input, targets: o.target as string[], ...(o.output ? { outputs: o.output as CreateJob['outputs'] } : {}), ...(verify !== undefined ? { verify } : {}) };
+      const wait = Boolean(o.wait || o.out || o.profile);
+      if (o.timeout !== undefined && !wait) throw new UsageError('--timeout goes with --wait (or --out, --profile)');
       let job: Job;
       try {
         job = await kiln.createJob(body, o.idempotencyKey as string | undefined);
       } catch (e) {
         throw inFlags(e);
       }
-      const wait = Boolean(o.wait || o.out || o.profile);
-      if (o.timeout !== undefined && !wait) throw new UsageError('--timeout goes with --wait (or --out, --profile)');
       if (!wait) {
         print(job, () => io.stdout.write(`job ${job.id} queued: ${job.builds.map((b) => b.target.requested).join(', ')}\n${consoleUrl(job.id)}\n`));
         return;
@@ -451,10 +455,19 @@ export async function run(argv: string[], io: { stdout: NodeJS.WriteStream; stde
       let url = o.url ?? g.url;
       let apiKey = o.apiKey ?? g.apiKey;
       if (!url || !apiKey) {
-        const rl = createInterface({ input: process.stdin, output: io.stderr, terminal: process.stdin.isTTY === true });
+        // The key is not echoed: what readline would draw is dropped while it is typed.
+        let muted = false;
+        const out = new Writable({ write: (chunk, _enc, done) => { if (!muted) io.stderr.write(chunk); done(); } });
+        const rl = createInterface({ input: process.stdin, output: out, terminal: process.stdin.isTTY === true });
         try {
           if (!url) url = (await rl.question('Kiln URL [http://127.0.0.1:8080]: ')).trim() || 'http://127.0.0.1:8080';
-          if (!apiKey) apiKey = (await rl.question('API key: ')).trim();
+          if (!apiKey) {
+            io.stderr.write('API key: ');
+            muted = true;
+            apiKey = (await rl.question('')).trim();
+            muted = false;
+            io.stderr.write('\n');
+          }
         } finally {
           rl.close();
         }

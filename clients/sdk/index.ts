@@ -211,12 +211,12 @@ export class KilnClient {
   }
 
   /**
-   * Polls a job until every build has finished, reporting each change. timeoutMs (default: no
-   * limit; a build waiting for a device ends at its job's device wait) bounds the wait: past it,
-   * a KilnError of kind 'timeout', and the job goes on.
+   * Polls a job until every build has finished, reporting each change. timeoutMs (default 30
+   * minutes; Infinity for none) bounds the wait: past it, a KilnError of kind 'timeout', and the
+   * job goes on.
    */
   async waitForJob(id: string, opts: { pollMs?: number; timeoutMs?: number; onUpdate?: (job: Job) => void } = {}): Promise<Job> {
-    const deadline = Date.now() + (opts.timeoutMs ?? Infinity);
+    const deadline = Date.now() + (opts.timeoutMs ?? 30 * 60_000);
     let last = '';
     for (;;) {
       const job = await this.getJob(id);

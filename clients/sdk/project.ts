@@ -167,11 +167,15 @@ export function parseTolerance(text: string): Record<string, number> {
   return out;
 }
 
-export type Outcome = 'succeeded' | 'build-failed' | 'verification-failed' | 'canceled';
+export type Outcome = 'succeeded' | 'build-failed' | 'verification-failed' | 'not-verified' | 'canceled';
 
-/** What a finished job means for a pipeline: a verification failure is told apart from a build failure. */
+/**
+ * What a finished job means for a pipeline: a verification failure is told apart from a build
+ * failure, and a job whose builds succeeded but some verification never ran (no runner served its
+ * pool within the device wait) is not a plain success.
+ */
 export function outcomeOf(job: Job): Outcome {
-  if (job.status === 'succeeded') return 'succeeded';
+  if (job.status === 'succeeded') return job.builds.some((b) => b.verification?.status === 'not-run') ? 'not-verified' : 'succeeded';
   if (job.builds.some((b) => b.status === 'failed' && !b.verification)) return 'build-failed';
   if (job.builds.some((b) => b.status === 'failed')) return 'verification-failed';
   return 'canceled';

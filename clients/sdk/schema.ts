@@ -1552,7 +1552,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
-            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            /** @description The API key lacks the scope this operation needs (read, build or admin; the message names it) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1651,7 +1651,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
-            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            /** @description The API key lacks the scope this operation needs (read, build or admin; the message names it) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1740,7 +1740,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
-            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            /** @description The API key lacks the scope this operation needs (read, build or admin; the message names it) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1830,7 +1830,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
-            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            /** @description The API key lacks the scope this operation needs (read, build or admin; the message names it) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1914,7 +1914,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
-            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            /** @description The API key lacks the scope this operation needs (read, build or admin; the message names it) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2000,7 +2000,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
-            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            /** @description The API key lacks the scope this operation needs (read, build or admin; the message names it) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2088,7 +2088,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
-            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            /** @description The API key lacks the scope this operation needs (read, build or admin; the message names it) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2164,7 +2164,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
-            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            /** @description The API key lacks the scope this operation needs (read, build or admin; the message names it) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2445,7 +2445,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
-            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            /** @description The API key lacks the scope this operation needs (read, build or admin; the message names it) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2523,7 +2523,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
-            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            /** @description The API key lacks the scope this operation needs (read, build or admin; the message names it) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2615,7 +2615,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
-            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            /** @description The API key lacks the scope this operation needs (read, build or admin; the message names it) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2680,7 +2680,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
-            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            /** @description The API key lacks the scope this operation needs (read, build or admin; the message names it) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2748,7 +2748,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
-            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            /** @description The API key lacks the scope this operation needs (read, build or admin; the message names it) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2819,7 +2819,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
-            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            /** @description The API key lacks the scope this operation needs (read, build or admin; the message names it) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2894,7 +2894,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
-            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            /** @description The API key lacks the scope this operation needs (read, build or admin; the message names it) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2967,7 +2967,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
-            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            /** @description The API key lacks the scope this operation needs (read, build or admin; the message names it) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3180,7 +3180,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorDto"];
                 };
             };
-            /** @description The API key lacks the scope this needs: read for GET, build for the rest, admin for keys and the webhook secret */
+            /** @description The API key lacks the scope this operation needs (read, build or admin; the message names it) */
             403: {
                 headers: {
                     [name: string]: unknown;

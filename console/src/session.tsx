@@ -27,7 +27,9 @@ export const keyStore = {
   get: () => sessionStorage.getItem(KEY) ?? localStorage.getItem(KEY),
   set: (k: string, remember = false) => {
     sessionStorage.setItem(KEY, k);
+    // Another key signed in without remembering replaces one remembered before, in every tab.
     if (remember) localStorage.setItem(KEY, k);
+    else localStorage.removeItem(KEY);
   },
   remembered: () => localStorage.getItem(KEY) !== null,
   clear: () => {

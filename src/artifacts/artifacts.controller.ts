@@ -86,11 +86,12 @@ export class ArtifactsController {
       res.setHeader('Content-Range', `bytes */${a.size}`);
       throw new HttpException(`the range ${rangeHeader} is not within the artifact's ${a.size} bytes`, 416);
     }
+    const body = await this.store.get(a.storageKey, range ?? undefined);
+    // Only once the bytes are at hand: an error answer carries no Content-Range.
     if (range) {
       res.status(206);
       res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${a.size}`);
     }
-    const body = await this.store.get(a.storageKey, range ?? undefined);
     return new StreamableFile(body, {
       type: a.contentType,
       length: range ? range.end - range.start + 1 : a.size,

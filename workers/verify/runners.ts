@@ -24,8 +24,9 @@ export interface Runner {
   crashSignals?: string[];
 }
 
-/** How many times a run is repeated after its runner (not its program) crashed. */
+/** How many times a run is repeated after its runner (not its program) crashed, and up to how long a crashed run may have taken to be repeated. */
 export const RUNNER_CRASH_RETRIES = 2;
+export const RUNNER_CRASH_RETRY_MAX_MS = 5 * 60_000;
 
 const HOST_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
 

@@ -21,7 +21,7 @@ import { SANDBOX } from '../compile/compile.service';
 import { type ExecResult, Mount, SandboxExecutor } from '../sandbox/executor';
 import { HOST, WorkerHost } from '../sandbox/host';
 import { CAPABILITIES, Capabilities } from '../toolchains/capabilities';
-import { RUNNER_CRASH_RETRIES, type Runner } from './runners';
+import { RUNNER_CRASH_RETRIES, RUNNER_CRASH_RETRY_MAX_MS, type Runner } from './runners';
 import { readProduced, removeTree } from '../sandbox/files';
 import { DTYPE_SIZE } from '../../src/verification/dtype';
 
@@ -80,7 +80,9 @@ export async function runBundle(dir: string, manifest: BundleManifest, runner: R
         maxOutputBytes: 1024 * 1024,
         signal: opts.signal,
       });
-    const crashedBy = (x: ExecResult) => (x.signal ?? (measure && x.exitCode !== null && x.exitCode > 128 && x.exitCode < 128 + 65 ? signalName(x.exitCode - 128) : null));
+    // The signal that ended the run. Unsandboxed, GNU time turns it into an exit code of 128 + N;
+    // bubblewrap reports the signal itself, so there an exit code is the program's own.
+    const crashedBy = (x: ExecResult) => (x.signal ?? (measure && exec.mode === 'none' && x.exitCode !== null && x.exitCode > 128 && x.exitCode < 128 + 65 ? signalName(x.exitCode - 128) : null));
     let crashedAtExit = false;
     // A runner's crash after a harness said it had finished (outputs.bin.done, written after its
     // outputs were closed) is the runner's: the harness's run stands, exit code 0.
@@ -92,9 +94,12 @@ export async function runBundle(dir: string, manifest: BundleManifest, runner: R
     };
     let r = await settle(await once());
     let runnerCrashes = 0;
-    while (!r.timedOut && !r.canceled && runnerCrashes < RUNNER_CRASH_RETRIES && runner.crashSignals?.includes(crashedBy(r) ?? '')) {
+    // Repeated in a fresh folder; not when a run was long (a repeat would double the time a check may take).
+    while (!r.timedOut && !r.canceled && r.wallMs <= RUNNER_CRASH_RETRY_MAX_MS && runnerCrashes < RUNNER_CRASH_RETRIES && runner.crashSignals?.includes(crashedBy(r) ?? '')) {
       runnerCrashes++;
-      for (const f of [BUNDLE_FILES.outputs, BUNDLE_FILES.done]) await rm(join(work, f), { recursive: true, force: true });
+      await rm(work, { recursive: true, force: true });
+      await mkdir(work, { mode: 0o777 });
+      await chmod(work, 0o777);
       r = await settle(await once());
     }
     // The program may have left a link where its outputs should be: only a regular file counts.

@@ -22717,12 +22717,12 @@ var KilnClient = class {
     return this.call(this.api.GET("/v1/whoami"));
   }
   /**
-   * Polls a job until every build has finished, reporting each change. timeoutMs (default: no
-   * limit; a build waiting for a device ends at its job's device wait) bounds the wait: past it,
-   * a KilnError of kind 'timeout', and the job goes on.
+   * Polls a job until every build has finished, reporting each change. timeoutMs (default 30
+   * minutes; Infinity for none) bounds the wait: past it, a KilnError of kind 'timeout', and the
+   * job goes on.
    */
   async waitForJob(id, opts = {}) {
-    const deadline = Date.now() + (opts.timeoutMs ?? Infinity);
+    const deadline = Date.now() + (opts.timeoutMs ?? 30 * 6e4);
     let last = "";
     for (; ; ) {
       const job = await this.getJob(id);
@@ -22873,7 +22873,7 @@ function parseTolerance(text) {
   return out;
 }
 function outcomeOf(job) {
-  if (job.status === "succeeded") return "succeeded";
+  if (job.status === "succeeded") return job.builds.some((b) => b.verification?.status === "not-run") ? "not-verified" : "succeeded";
   if (job.builds.some((b) => b.status === "failed" && !b.verification)) return "build-failed";
   if (job.builds.some((b) => b.status === "failed")) return "verification-failed";
   return "canceled";
@@ -22902,7 +22902,7 @@ function lines(text) {
 }
 function idempotencyKey(env, digest) {
   if (!env.GITHUB_RUN_ID) return void 0;
-  return `gh-${env.GITHUB_REPOSITORY}-${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT}-${env.GITHUB_JOB}-${env.GITHUB_ACTION}`.slice(0, 180) + `-${digest.slice(0, 32)}`;
+  return `gh-${env.GITHUB_REPOSITORY}-${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT}-${env.GITHUB_JOB}-${env.GITHUB_ACTION}`.slice(0, 167) + `-${digest.slice(0, 32)}`;
 }
 async function requestDigest(files, base, rest) {
   const h = (0, import_node_crypto2.createHash)("sha256");
@@ -22980,8 +22980,10 @@ async function runAction() {
     sent = [(0, import_node_path2.resolve)(workspace, modelPath)];
     body = { model: await uploadModel(kiln, sent[0]), targets, ...shapes.length ? { inputShapes: parseShapes(shapes) } : {}, ...outputs.length ? { outputs } : {} };
   } else {
-    const includeGlobs = includeDirs.map((d) => `${(0, import_node_path2.resolve)(workspace, d)}/**`);
-    const files = await (await glob.create([...patterns, ...includeGlobs].join("\n"), { matchDirectories: false })).glob();
+    const headerExts = new Set(Object.values(SOURCE_LANGUAGES).flatMap((l) => l.headers));
+    const included = includeDirs.length ? await (await glob.create(includeDirs.map((d) => `${(0, import_node_path2.resolve)(workspace, d)}/**`).join("\n"), { matchDirectories: false })).glob() : [];
+    const named = await (await glob.create(patterns.join("\n"), { matchDirectories: false })).glob();
+    const files = [.../* @__PURE__ */ new Set([...named, ...included.filter((f) => headerExts.has((0, import_node_path2.extname)(f).toLowerCase()))])];
     if (files.length === 0) throw new UsageError(`no files match ${patterns.join(", ")}`);
     const collected = await collectSource(kiln, files, { language: core.getInput("language") || void 0 });
     base = collected.base;
@@ -23010,6 +23012,7 @@ async function runAction() {
   core.setOutput("job-id", job.id);
   core.info(`Kiln job ${job.id}: ${job.builds.map((b) => b.target.requested).join(", ")}`);
   job = await kiln.waitForJob(job.id, {
+    timeoutMs: Number(core.getInput("timeout-minutes") || 60) * 6e4,
     onUpdate: (j) => core.info(j.builds.map((b) => `${b.target.requested}: ${b.status}`).join(", "))
   });
   const error2 = failOn === "never" ? core.warning : core.error;
@@ -23042,6 +23045,12 @@ async function runAction() {
   await core.summary.addHeading(`Kiln: ${job.status}`, 3).addTable(summaryRows(job, sizes)).addRaw(`<p>Job <a href="${escapeHtml(consoleUrl)}"><code>${job.id}</code></a>; ${downloaded.length} file(s) in <code>${(0, import_node_path2.relative)(workspace, dir) || "."}</code>.</p>`, true).write();
   core.setOutput("url", consoleUrl);
   const outcome = outcomeOf(job);
+  if (outcome === "not-verified") {
+    const why = job.builds.filter((b) => b.verification?.status === "not-run").map((b) => `${b.target.requested}: ${b.verification.summary}`).join("; ");
+    if (failOn === "verification") core.setFailed(`Kiln: a verification was not run (job ${job.id}): ${why}`);
+    else core.warning(`Kiln: a verification was not run (job ${job.id}): ${why}`);
+    return;
+  }
   if (outcome === "succeeded" || failOn === "never") return;
   if (outcome === "build-failed") core.setFailed(`Kiln: a build failed (job ${job.id})`);
   else if (outcome === "verification-failed" && failOn === "verification") core.setFailed(`Kiln: a verification failed (job ${job.id})`);

@@ -226,7 +226,7 @@ export function NewBuildPage() {
             </div>
           )}
           {mode === 'model' ? (
-            <ModelInput model={model} onRemove={() => { setModel(null); setInspection({ state: 'idle' }); }} inspection={inspection} compilers={compilers.state === 'ready' ? compilers.data : null} catalog={catalog.state === 'ready' ? catalog.data : null} targets={targets} shapeText={shapeText} setShapeText={setShapeText} openInputs={openInputs} shapeErrors={parsedShapes.errors} />
+            <ModelInput model={model} onRemove={() => { setModel(null); setInspection({ state: 'idle' }); }} inspection={inspection} compilers={compilers.state === 'ready' ? compilers.data : null} catalog={catalog.state === 'ready' ? catalog.data : null} targets={targets} shapeText={shapeText} setShapeText={setShapeText} openInputs={openInputs} shapeErrors={parsedShapes.errors} attempted={attempted} />
           ) : (
             <>
               {(sources.length > 0 || archive) && (
@@ -352,6 +352,8 @@ function ModelInput(props: {
   setShapeText: (f: (p: Record<string, string>) => Record<string, string>) => void;
   openInputs: string[];
   shapeErrors: Record<string, string>;
+  /** The form was sent: every field says what is wrong with it. */
+  attempted: boolean;
 }) {
   const { model, inspection } = props;
   // A field says what is wrong with it only once it has been typed in and left (or the form was sent).
@@ -378,11 +380,11 @@ function ModelInput(props: {
                       placeholder={declared ? declared.shape.map((d) => (typeof d === 'string' ? 1 : d)).join(', ') : ''}
                       onChange={(e) => props.setShapeText((p) => ({ ...p, [name]: e.target.value }))}
                       onBlur={() => setTouched((t) => new Set(t).add(name))}
-                      aria-invalid={touched.has(name) && !!props.shapeErrors[name]}
+                      aria-invalid={(props.attempted || touched.has(name)) && !!props.shapeErrors[name]}
                       aria-label={`Shape of ${name}`}
                       spellCheck={false}
                     />
-                    {touched.has(name) && props.shapeErrors[name] && <span className="field-error">{props.shapeErrors[name]}</span>}
+                    {(props.attempted || touched.has(name)) && props.shapeErrors[name] && <span className="field-error">{props.shapeErrors[name]}</span>}
                   </label>
                 );
               })}
